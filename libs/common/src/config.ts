@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+
+/**
+ * Warden's configuration, read once from the environment at boot. A wrong value raises a
+ * ConfigError that names the variable and the fix, before anything else starts.
+ */
+export interface WardenConfig {
+  /** HTTP port of the gateway. */
+  port: number;
+  /** Host the gateway binds to. */
+  host: string;
+  /** PostgreSQL server URL; undefined selects the embedded PGlite database. */
+  databaseUrl: string | undefined;
+  /** Folder of the embedded database, the local signing key and generated demo data. */
+  dataDir: string;
+  /** Folder with the casbin model and policies, use-case configs and reason-code maps. */
+  policyDir: string;
+  /** JWKS URL of the bank's identity provider; undefined uses the local EdDSA key (embedded mode). */
+  jwksUrl: string | undefined;
+  /** Expected `iss` claim of bearer tokens. */
+  jwtIssuer: string;
+  /** Expected `aud` claim of bearer tokens. */
+  jwtAudience: string;
+  /** pino log level. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Size of the PostgreSQL connection pool (server mode; the embedded database uses one connection). */
+  databasePoolSize: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Describes every variable for `warden --help` and the README's configuration reference. */
+export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string; fallback: string }> = [
+  { name: 'PORT', description: 'HTTP port of the gateway (1-65535)', fallback: '3000' },
+  { name: 'HOST', description: 'address the gateway binds to', fallback: '127.0.0.1' },
+  { name: 'DATABASE_URL', description: 'PostgreSQL server URL (postgres://...); unset starts embedded PGlite', fallback: 'unset' },
+  { name: 'WARDEN_DATA_DIR', description: 'folder of the embedded database, local signing key and demo data', fallback: '.warden' },
+  { name: 'WARDEN_POLICY_DIR', description: 'folder with casbin model and policies, use cases and reason codes', fallback: 'policies' },
+  { name: 'WARDEN_JWKS_URL', description: "JWKS URL of the bank's identity provider; unset uses the local EdDSA key", fallback: 'unset' },
+  { name: 'WARDEN_JWT_ISSUER', description: 'expected iss claim of bearer tokens', fallback: 'warden-local' },
+  { name: 'WARDEN_JWT_AUDIENCE', description: 'expected aud claim of bearer tokens', fallback: 'warden' },
+  { name: 'WARDEN_DB_POOL_SIZE', description: 'PostgreSQL connection pool size in server mode (1-200)', fallback: '10' },
+  { name: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, fallback: 'info' },
+];
+
+function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(name, `must be a whole number between ${min} and ${max}, got "${raw}". Set it to a number such as ${fallback} or unset it.`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}. Set it to a number such as ${fallback} or unset it.`);
+  }
+  return value;
+}
+
+function readUrl(env: NodeJS.ProcessEnv, name: string, protocols: string[], example: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(name, `is not a valid URL. Set it like ${example} or unset it.`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${url.protocol}". Set it like ${example} or unset it.`);
+  }
+  return raw.trim();
+}
+
+/** Reads and validates the configuration from `env` (process.env by default). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
+  const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}".`);
+  }
+
+  return {
+    port: readInteger(env, 'PORT', 3000, 1, 65535),
+    host: env.HOST?.trim() || '127.0.0.1',
+    databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user@127.0.0.1:5432/warden'),
+    dataDir: resolve(env.WARDEN_DATA_DIR?.trim() || '.warden'),
+    policyDir: resolve(env.WARDEN_POLICY_DIR?.trim() || 'policies'),
+    jwksUrl: readUrl(env, 'WARDEN_JWKS_URL', ['https:', 'http:'], 'https://idp.example-bank.test/.well-known/jwks.json'),
+    jwtIssuer: env.WARDEN_JWT_ISSUER?.trim() || 'warden-local',
+    jwtAudience: env.WARDEN_JWT_AUDIENCE?.trim() || 'warden',
+    logLevel: logLevel as WardenConfig['logLevel'],
+    databasePoolSize: readInteger(env, 'WARDEN_DB_POOL_SIZE', 10, 1, 200),
+  };
+}

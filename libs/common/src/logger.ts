@@ -1,0 +1,61 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { pino, type Logger } from 'pino';
+
+/** Request-scoped fields that every log line written during a request carries. */
+export interface RequestContext {
+  requestId: string;
+  tenant?: string;
+  actor?: string;
+  traceId?: string;
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+/**
+ * Paths that are never written to a log, at any depth we know of. Applicant data never enters a
+ * log call in Warden's own code; this list is the second line of defence for headers and secrets.
+ */
+const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'authorization',
+  'token',
+  'password',
+  'secret',
+  'privateKey',
+  '*.token',
+  '*.password',
+  '*.secret',
+  '*.privateKey',
+  'application',
+  '*.application',
+  'records',
+  '*.records',
+];
+
+let rootLogger: Logger | undefined;
+
+/** Creates the process-wide JSON logger. Later calls return the first one. */
+export function createRootLogger(level: string = process.env.LOG_LEVEL ?? 'info', destination?: NodeJS.WritableStream): Logger {
+  if (rootLogger) return rootLogger;
+  rootLogger = pino(
+    {
+      level,
+      base: { service: 'warden' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      mixin() {
+        const context = requestContext.getStore();
+        return context ? { requestId: context.requestId, tenant: context.tenant, actor: context.actor } : {};
+      },
+    },
+    destination ?? pino.destination({ dest: 2, sync: false }),
+  );
+  return rootLogger;
+}
+
+/** Returns a child logger named after a component, such as `ledger` or `gateway`. */
+export function getLogger(component: string): Logger {
+  return createRootLogger().child({ component });
+}

@@ -1,0 +1,14 @@
+import { Extensions1796342400000 } from './1796342400000-Extensions.js';
+import { Ledger1796342400100 } from './1796342400100-Ledger.js';
+import { Ingestion1796342400200 } from './1796342400200-Ingestion.js';
+import { ModelRegistry1796342400300 } from './1796342400300-ModelRegistry.js';
+import { Decisions1796342400400 } from './1796342400400-Decisions.js';
+
+/** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
+export const ALL_MIGRATIONS = [
+  Extensions1796342400000,
+  Ledger1796342400100,
+  Ingestion1796342400200,
+  ModelRegistry1796342400300,
+  Decisions1796342400400,
+];
