@@ -43,9 +43,21 @@ export class Decisions1796342400400 implements MigrationInterface {
     await queryRunner.query(`
       CREATE TRIGGER decision_records_no_truncate BEFORE TRUNCATE ON decisions.decision_records
       FOR EACH STATEMENT EXECUTE FUNCTION decisions.reject_change()`);
+
+    // Content-addressed copies of the use-case configs and reason-code maps that decisions ran
+    // under, so a replay uses exactly those even after the files under policies/ change.
+    await queryRunner.query(`
+      CREATE TABLE decisions.policy_snapshots (
+        hash char(64) PRIMARY KEY,
+        kind text NOT NULL,
+        name text NOT NULL,
+        content jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TABLE IF EXISTS decisions.policy_snapshots');
     await queryRunner.query('DROP TABLE IF EXISTS decisions.decision_records');
     await queryRunner.query('DROP FUNCTION IF EXISTS decisions.reject_change()');
     await queryRunner.query('DROP SCHEMA IF EXISTS decisions');

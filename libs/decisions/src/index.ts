@@ -1,1 +1,10 @@
-export {};
+export * from './application-validator.js';
+export * from './decision-record.js';
+export * from './decision.service.js';
+export * from './demo-setup.js';
+export * from './model-cache.js';
+export * from './outcome.js';
+export * from './policy-snapshots.js';
+export * from './runtime.js';
+export * from './training.service.js';
+export * from './use-case-config.js';

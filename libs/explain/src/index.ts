@@ -1,1 +1,2 @@
-export {};
+export * from './linear-shap.js';
+export * from './reason-codes.js';

@@ -1,1 +1,5 @@
-export {};
+export * from './dataset-definition.js';
+export * from './record-validation.js';
+export * from './file-parsers.js';
+export * from './synthetic-german-credit.js';
+export * from './ingestion.service.js';

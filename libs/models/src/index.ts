@@ -1,1 +1,6 @@
-export {};
+export * from './feature-encoder.js';
+export * from './logistic-regression.js';
+export * from './metrics.js';
+export * from './model-registry.js';
+export * from './onnx-export.js';
+export * from './onnx-scorer.js';

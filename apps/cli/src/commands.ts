@@ -1,0 +1,246 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
+import { openDatabase } from '../../../libs/database/src/index.js';
+import { createRuntime, runDemoSetup, type WardenRuntime } from '../../../libs/decisions/src/index.js';
+import { exportBundle, verifyBundle, verifyLedger } from '../../../libs/audit/src/index.js';
+import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
+import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
+import { startGateway } from '../../gateway/src/gateway.js';
+
+const WARDEN_VERSION = '0.1.0';
+const DEFAULT_TENANT = 'demo-bank';
+
+/** Actor recorded in the ledger for commands run by an operator at the shell. */
+function operatorActor(): string {
+  return `cli:${userInfo().username}`;
+}
+
+async function withRuntime<T>(loadConfig: () => WardenConfig, work: (runtime: WardenRuntime) => Promise<T>): Promise<T> {
+  const runtime = await createRuntime(loadConfig());
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function parseDate(value: string, option: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+    throw new BadUserInputError(`Invalid ${option} "${value}".`, [{ field: option, message: 'must be an ISO date such as 2026-12-01 or 2026-12-01T08:00:00Z' }]);
+  }
+  return date;
+}
+
+function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** Registers every `warden` subcommand. */
+export function registerCommands(program: Command, loadConfig: () => WardenConfig): void {
+  program
+    .command('start')
+    .description('Start the gateway (embedded database unless DATABASE_URL is set)')
+    .option('--demo', 'on first start, generate demo data, ingest it and train the credit model', false)
+    .option('--port <port>', 'HTTP port (overrides PORT)')
+    .action(async (options: { demo: boolean; port?: string }) => {
+      const config = loadConfig();
+      const port = options.port !== undefined ? Number(options.port) : config.port;
+      const runtime = await createRuntime(config);
+      try {
+        const demo = options.demo ? await runDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
+        const gateway = await startGateway(runtime, port);
+        printStartBanner(gateway.graphqlUrl, demo?.token, runtime.database.mode, config);
+        const stop = async (signal: string) => {
+          console.log(`\n${signal} received, stopping Warden`);
+          await gateway.close();
+          await runtime.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', () => void stop('SIGINT'));
+        process.once('SIGTERM', () => void stop('SIGTERM'));
+      } catch (error) {
+        await runtime.close();
+        throw error;
+      }
+    });
+
+  program
+    .command('migrate')
+    .description('Apply pending database migrations and exit')
+    .action(async () => {
+      const database = await openDatabase(loadConfig());
+      const pending = await database.dataSource.showMigrations();
+      console.log(pending ? 'migrations still pending' : 'database schema is up to date');
+      await database.close();
+    });
+
+  program
+    .command('ingest')
+    .description('Validate a file of records (CSV, JSONL or german.data) and store the good ones')
+    .requiredOption('--dataset <name>', 'dataset name, such as german-credit')
+    .requiredOption('--file <path>', 'file to ingest')
+    .option('--format <format>', 'csv, jsonl or data (the space-separated german.data layout); default: from the file extension')
+    .option('--tenant <tenant>', 'tenant that owns the records', DEFAULT_TENANT)
+    .action(async (options: { dataset: string; file: string; format?: string; tenant: string }) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const result = await runtime.ingestion.ingestFile({
+          tenant: options.tenant,
+          actor: operatorActor(),
+          dataset: options.dataset,
+          path: resolve(options.file),
+          format: options.format as never,
+        });
+        printJson(result);
+      });
+    });
+
+  program
+    .command('train')
+    .description('Train, export to ONNX and register a model for a use case')
+    .requiredOption('--use-case <name>', 'use case, such as credit-application')
+    .option('--tenant <tenant>', 'tenant whose ingested records are the training data', DEFAULT_TENANT)
+    .action(async (options: { useCase: string; tenant: string }) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        printJson(await runtime.training.train({ useCase: options.useCase, tenant: options.tenant, actor: operatorActor() }));
+      });
+    });
+
+  program
+    .command('token')
+    .description('Print a bearer token signed with the local EdDSA key (embedded mode)')
+    .requiredOption('--tenant <tenant>', 'tenant the token acts for')
+    .requiredOption('--role <role...>', `one or more roles: ${KNOWN_ROLES.join(', ')}`)
+    .option('--subject <subject>', 'subject (user or application id)', 'demo-user')
+    .option('--ttl <seconds>', 'lifetime in seconds', '28800')
+    .action(async (options: { tenant: string; role: string[]; subject: string; ttl: string }) => {
+      const config = loadConfig();
+      if (config.jwksUrl) {
+        throw new BadUserInputError('WARDEN_JWKS_URL is set, so Warden accepts only tokens from your identity provider; unset it to use local tokens.');
+      }
+      const issuer = await TokenIssuer.open(config);
+      const roles = options.role.flatMap((role) => role.split(',')).map((role) => role.trim()).filter(Boolean);
+      console.log(await issuer.issue({ tenant: options.tenant, roles, subject: options.subject, ttlSeconds: Number(options.ttl) }));
+    });
+
+  program
+    .command('replay')
+    .description('Recompute a decision from its lineage; exits 3 when a field differs')
+    .argument('<id>', 'decision id')
+    .action(async (id: string) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const result = await runtime.decisions.replay(undefined, id);
+        printJson(result);
+        if (!result.identical) process.exitCode = 3;
+      });
+    });
+
+  const audit = program.command('audit').description('Ledger checks for auditors');
+  audit
+    .command('verify')
+    .description('Recompute the whole ledger hash chain; exits 4 naming the first bad seq')
+    .action(async () => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const result = await verifyLedger(runtime.database.dataSource);
+        printJson(result);
+        if (!result.ok) {
+          console.error(`ledger verification failed at seq ${result.firstBadSeq}: ${result.reason}`);
+          process.exitCode = 4;
+        }
+      });
+    });
+
+  program
+    .command('export')
+    .description('Write an export bundle (decisions.jsonl, ledger.jsonl, manifest.json) for a use case and period')
+    .requiredOption('--use-case <name>', 'use case to export')
+    .requiredOption('--from <date>', 'start of the period (inclusive), ISO date or time')
+    .requiredOption('--to <date>', 'end of the period (exclusive), ISO date or time')
+    .requiredOption('--out <dir>', 'folder to write the bundle to')
+    .option('--tenant <tenant>', 'export only this tenant')
+    .action(async (options: { useCase: string; from: string; to: string; out: string; tenant?: string }) => {
+      const from = parseDate(options.from, '--from');
+      const to = parseDate(options.to, '--to');
+      await withRuntime(loadConfig, async (runtime) => {
+        const { manifest } = await exportBundle(runtime.database.dataSource, {
+          useCase: options.useCase,
+          from,
+          to,
+          outDir: resolve(options.out),
+          tenant: options.tenant,
+          wardenVersion: WARDEN_VERSION,
+        });
+        printJson(manifest);
+      });
+    });
+
+  program
+    .command('verify-bundle')
+    .description('Check an export bundle offline; exits 5 when any byte was changed')
+    .argument('<dir>', 'bundle folder')
+    .action(async (dir: string) => {
+      const result = await verifyBundle(resolve(dir));
+      printJson(result);
+      if (!result.ok) process.exitCode = 5;
+    });
+
+  program
+    .command('demo-data')
+    .description('Write synthetic applications with the German Credit schema as JSONL')
+    .option('--rows <n>', 'number of applications', '1000')
+    .option('--seed <n>', 'random seed', '42')
+    .requiredOption('--out <file>', 'JSONL file to write')
+    .action((options: { rows: string; seed: string; out: string }) => {
+      const records = generateGermanCredit({ rows: Number(options.rows), seed: Number(options.seed) });
+      mkdirSync(dirname(resolve(options.out)), { recursive: true });
+      writeFileSync(options.out, records.map((record) => JSON.stringify(record)).join('\n') + '\n');
+      console.log(`wrote ${records.length} applications to ${options.out}`);
+    });
+}
+
+function printStartBanner(graphqlUrl: string, token: string | undefined, mode: string, config: WardenConfig): void {
+  const lines = [
+    '',
+    `Warden is running (${mode} database${mode === 'embedded' ? ` in ${config.dataDir}` : ''}).`,
+    `GraphQL: ${graphqlUrl}`,
+  ];
+  if (token) {
+    lines.push(
+      '',
+      'Demo token (tenant demo-bank, role application), valid for 8 hours:',
+      `export WARDEN_TOKEN=${token}`,
+      '',
+      'Sample request:',
+      `curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer $WARDEN_TOKEN" \\`,
+      `  -d '{"query":"mutation($i: DecideInput!){ decide(input:$i){ id outcome score reasonCodes{code description} ledgerSeq } }","variables":{"i":{"useCase":"credit-application","application":${JSON.stringify(SAMPLE_APPLICATION)}}}}'`,
+      '',
+      'Stop with Ctrl+C.',
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+/** A plausible application with the German Credit schema, used in the start banner. */
+export const SAMPLE_APPLICATION = {
+  checking_status: 'A11',
+  duration_months: 36,
+  credit_history: 'A32',
+  purpose: 'A43',
+  credit_amount: 6000,
+  savings_status: 'A61',
+  employment_since: 'A72',
+  installment_rate_pct: 4,
+  other_debtors: 'A101',
+  residence_since: 2,
+  property: 'A123',
+  age_years: 29,
+  other_installment_plans: 'A143',
+  housing: 'A151',
+  existing_credits: 1,
+  job: 'A173',
+  num_dependents: 1,
+  telephone: 'A191',
+};

@@ -1,0 +1,124 @@
+/**
+ * The ledger's hash chain, in plain TypeScript so that it can be tested alone and reimplemented by
+ * an auditor from this comment:
+ *
+ *   hash(n) = lowercase hex SHA-256 of the UTF-8 bytes of
+ *             prev_hash(n) || JCS({ seq, type, tenant, actor, payload, createdAt })
+ *
+ * - `||` is plain concatenation with no separator. prev_hash(n) is the 64 hex characters of
+ *   hash(n - 1); the first entry (seq 1) uses 64 zeros ("0000…0000").
+ * - JCS is the JSON Canonicalization Scheme, RFC 8785: keys sorted by UTF-16 code units, no
+ *   whitespace, numbers formatted as ECMAScript's Number.prototype.toString.
+ * - seq is a JSON number (1, 2, 3, … with no gaps). type, tenant and actor are JSON strings.
+ *   payload is the JSON object stored in the entry. createdAt is the UTC time as an ISO 8601 string
+ *   with milliseconds, exactly as JavaScript's Date.prototype.toISOString writes it
+ *   ("2026-01-31T09:15:00.123Z").
+ *
+ * Example: seq 1 with type "t", tenant "a", actor "u", payload {} and createdAt
+ * "2026-01-01T00:00:00.000Z" hashes the string
+ * 0000…0000{"actor":"u","createdAt":"2026-01-01T00:00:00.000Z","payload":{},"seq":1,"tenant":"a","type":"t"}
+ * to 536df38f88119712779e626e5239e5cd52b5f9bf84b52b5f5e5339503b478f5d.
+ */
+import { canonicalJson, sha256Hex } from '../../common/src/index.js';
+
+/** prev_hash of the first entry: 64 zeros. */
+export const GENESIS_PREV_HASH = '0'.repeat(64);
+
+/** The fields of an entry that its hash covers. */
+export interface LedgerHashInput {
+  seq: number;
+  type: string;
+  tenant: string;
+  actor: string;
+  payload: Record<string, unknown>;
+  /** ISO 8601 UTC time with milliseconds, as `Date.prototype.toISOString` writes it. */
+  createdAt: string;
+}
+
+/** A stored ledger entry with its place in the chain. */
+export interface LedgerEntry extends LedgerHashInput {
+  prevHash: string;
+  hash: string;
+}
+
+/** Stable code for the reason a chain segment failed verification. */
+export type ChainProblem = 'seq-gap' | 'broken-link' | 'hash-mismatch';
+
+export type ChainSegmentResult =
+  | { ok: true; entries: number; lastSeq: number | undefined; lastHash: string }
+  | { ok: false; entries: number; firstBadSeq: number; problem: ChainProblem; reason: string };
+
+export interface ChainSegmentOptions {
+  /** seq that the first entry must have, such as 1 for a whole ledger. Unchecked when omitted. */
+  expectedFirstSeq?: number;
+}
+
+/** Computes an entry's hash from its predecessor's hash and its own fields (definition above). */
+export function computeEntryHash(prevHash: string, fields: LedgerHashInput): string {
+  const hashed = {
+    seq: fields.seq,
+    type: fields.type,
+    tenant: fields.tenant,
+    actor: fields.actor,
+    payload: fields.payload,
+    createdAt: fields.createdAt,
+  };
+  return sha256Hex(prevHash + canonicalJson(hashed));
+}
+
+/**
+ * Verifies a run of consecutive entries that must follow the entry whose hash is
+ * `expectedPrevHash`. Stops at the first bad entry and names its seq and the problem. `entries` is
+ * the number of entries that passed before it. An empty segment passes and reports
+ * `lastHash = expectedPrevHash`.
+ */
+export function verifyChainSegment(
+  entries: readonly LedgerEntry[],
+  expectedPrevHash: string,
+  options: ChainSegmentOptions = {},
+): ChainSegmentResult {
+  let prevHash = expectedPrevHash;
+  let prevSeq: number | undefined = options.expectedFirstSeq === undefined ? undefined : options.expectedFirstSeq - 1;
+
+  for (const [index, entry] of entries.entries()) {
+    const failure = checkEntry(entry, prevSeq, prevHash);
+    if (failure) return { ok: false, entries: index, firstBadSeq: entry.seq, ...failure };
+    prevSeq = entry.seq;
+    prevHash = entry.hash;
+  }
+
+  return { ok: true, entries: entries.length, lastSeq: prevSeq, lastHash: prevHash };
+}
+
+function checkEntry(
+  entry: LedgerEntry,
+  prevSeq: number | undefined,
+  prevHash: string,
+): { problem: ChainProblem; reason: string } | undefined {
+  if (prevSeq !== undefined && entry.seq !== prevSeq + 1) {
+    return { problem: 'seq-gap', reason: `seq gap: expected seq ${prevSeq + 1} but found seq ${entry.seq}` };
+  }
+
+  if (entry.prevHash !== prevHash) {
+    return {
+      problem: 'broken-link',
+      reason: `broken link at seq ${entry.seq}: prevHash is ${entry.prevHash} but the preceding hash is ${prevHash}`,
+    };
+  }
+
+  let recomputed: string;
+  try {
+    recomputed = computeEntryHash(prevHash, entry);
+  } catch (error) {
+    // A payload that JSON cannot carry cannot match any hash that append() wrote.
+    return { problem: 'hash-mismatch', reason: `hash mismatch at seq ${entry.seq}: ${(error as Error).message}` };
+  }
+  if (recomputed !== entry.hash) {
+    return {
+      problem: 'hash-mismatch',
+      reason: `hash mismatch at seq ${entry.seq}: stored ${entry.hash} but the fields hash to ${recomputed}`,
+    };
+  }
+
+  return undefined;
+}

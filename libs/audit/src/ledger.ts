@@ -1,0 +1,172 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger } from '../../common/src/index.js';
+import { computeEntryHash, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
+import { validateLedgerEntryInput } from './ledger-input.js';
+import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
+import type { LedgerAppender, LedgerEntryInput, LedgerReceipt } from './ledger.types.js';
+
+/**
+ * Key of the transaction-scoped advisory lock that serializes appends: the ASCII bytes of
+ * "WARDLEDG" read as a signed 64-bit integer. Any other user of advisory locks in the same
+ * database must pick a different key.
+ */
+const LEDGER_APPEND_LOCK_KEY = '6287397008076784711';
+
+const DEFAULT_VERIFY_BATCH_SIZE = 1000;
+const MAX_VERIFY_BATCH_SIZE = 100_000;
+
+/** Last entry of the chain, or seq 0 with the genesis hash when the ledger is empty. */
+export interface LedgerHead {
+  seq: number;
+  hash: string;
+}
+
+export interface PostgresLedgerOptions {
+  /** Source of createdAt, which tests pin. Defaults to the system clock. */
+  clock?: () => Date;
+}
+
+/** Either a transaction's EntityManager or a DataSource: both run `query(sql, parameters)`. */
+type Queryable = Pick<EntityManager, 'query'>;
+
+/**
+ * The hash-chained ledger in audit.ledger_entries. Appends from any number of connections or
+ * processes form one chain, because each append takes the same transaction-scoped advisory lock
+ * before it reads the head, and holds it until the caller's transaction ends.
+ */
+export class PostgresLedger implements LedgerAppender {
+  private readonly clock: () => Date;
+
+  constructor(options: PostgresLedgerOptions = {}) {
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /**
+   * Appends an entry inside the caller's transaction, so the entry commits or rolls back with the
+   * caller's own writes. Other appends wait for that transaction to end, so keep it short.
+   */
+  async append(manager: EntityManager, entry: LedgerEntryInput): Promise<LedgerReceipt> {
+    const payloadJson = validateLedgerEntryInput(entry);
+    if (!manager.queryRunner?.isTransactionActive) {
+      // Without a transaction the advisory lock would be released before the insert.
+      throw new FailedPreconditionError(
+        'PostgresLedger.append needs the EntityManager of an open transaction. Use appendStandalone to append on its own.',
+      );
+    }
+
+    // NOTE: under REPEATABLE READ or SERIALIZABLE the snapshot can predate the lock, so a concurrent
+    // append makes this one fail on the seq primary key. The chain never forks, but callers should
+    // use READ COMMITTED (the default) or retry.
+    await manager.query(`SELECT pg_advisory_xact_lock(${LEDGER_APPEND_LOCK_KEY})`);
+    const head = await readHead(manager);
+
+    const seq = head.seq + 1;
+    const createdAt = this.clock().toISOString();
+    const fields = { seq, type: entry.type, tenant: entry.tenant, actor: entry.actor, payload: entry.payload, createdAt };
+    const hash = computeEntryHash(head.hash, fields);
+
+    const rows: { payload: Record<string, unknown> }[] = await manager.query(
+      `INSERT INTO audit.ledger_entries (seq, type, tenant, actor, payload, created_at, prev_hash, hash)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::timestamptz, $7, $8)
+       RETURNING payload`,
+      [seq, entry.type, entry.tenant, entry.actor, JSON.stringify(entry.payload), createdAt, head.hash, hash],
+    );
+
+    // Verification hashes the payload as read back from jsonb. Checking it here turns a value that
+    // does not survive the round trip into a failed append instead of a chain that never verifies.
+    if (canonicalJson(rows[0].payload) !== payloadJson) {
+      throw new BadUserInputError('The ledger entry payload changes when stored as jsonb. Use plain JSON values.', [
+        { field: '/payload', message: 'must read back from jsonb unchanged' },
+      ]);
+    }
+
+    return { seq, hash, prevHash: head.hash, createdAt };
+  }
+
+  /** Appends an entry in a transaction of its own. */
+  appendStandalone(dataSource: DataSource, entry: LedgerEntryInput): Promise<LedgerReceipt> {
+    return dataSource.transaction((manager) => this.append(manager, entry));
+  }
+
+  /** Reads the last committed entry's seq and hash. */
+  head(dataSource: DataSource): Promise<LedgerHead> {
+    return readHead(dataSource);
+  }
+}
+
+/** Reads the chain head through a manager or data source. */
+export async function readHead(queryable: Queryable): Promise<LedgerHead> {
+  const rows: { seq: string | number; hash: string }[] = await queryable.query(
+    'SELECT seq, hash FROM audit.ledger_entries ORDER BY seq DESC LIMIT 1',
+  );
+  if (rows.length === 0) return { seq: 0, hash: GENESIS_PREV_HASH };
+  return { seq: toSeqNumber(rows[0].seq), hash: rows[0].hash };
+}
+
+export interface VerifyLedgerOptions {
+  /** Entries read per query (default 1000). */
+  batchSize?: number;
+}
+
+export interface LedgerVerification {
+  ok: boolean;
+  /** Entries that verified. */
+  entries: number;
+  /** Seq and hash of the last entry that verified, or 0 and the genesis hash when none did. */
+  headSeq: number;
+  headHash: string;
+  /** Set when ok is false: the first entry that failed, the problem code and a sentence. */
+  firstBadSeq?: number;
+  problem?: ChainProblem;
+  reason?: string;
+}
+
+/**
+ * Recomputes the whole chain from seq 1 in seq order, a batch at a time so memory stays flat, and
+ * stops at the first entry whose seq, prevHash or hash is wrong. Entries committed while it runs
+ * are verified too when they fall after the batches already read.
+ */
+export async function verifyLedger(dataSource: DataSource, options: VerifyLedgerOptions = {}): Promise<LedgerVerification> {
+  const batchSize = options.batchSize ?? DEFAULT_VERIFY_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_VERIFY_BATCH_SIZE) {
+    throw new BadUserInputError('The ledger verification options are invalid.', [
+      { field: '/batchSize', message: `must be an integer from 1 to ${MAX_VERIFY_BATCH_SIZE}, got ${String(batchSize)}` },
+    ]);
+  }
+
+  const log = getLogger('audit-ledger');
+  let verified = 0;
+  let lastSeq = 0;
+  let lastHash = GENESIS_PREV_HASH;
+
+  for (;;) {
+    const rows: LedgerEntryRow[] = await dataSource.query(
+      `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [lastSeq, batchSize],
+    );
+    if (rows.length === 0) break;
+
+    const result = verifyChainSegment(rows.map(toLedgerEntry), lastHash, { expectedFirstSeq: lastSeq + 1 });
+    if (!result.ok) {
+      const lastGood = result.entries > 0 ? toLedgerEntry(rows[result.entries - 1]) : undefined;
+      const failure: LedgerVerification = {
+        ok: false,
+        entries: verified + result.entries,
+        headSeq: lastGood?.seq ?? lastSeq,
+        headHash: lastGood?.hash ?? lastHash,
+        firstBadSeq: result.firstBadSeq,
+        problem: result.problem,
+        reason: result.reason,
+      };
+      log.warn({ firstBadSeq: failure.firstBadSeq, problem: failure.problem }, 'ledger verification failed');
+      return failure;
+    }
+
+    verified += result.entries;
+    lastSeq = result.lastSeq ?? lastSeq;
+    lastHash = result.lastHash;
+  }
+
+  log.info({ entries: verified, headSeq: lastSeq }, 'ledger verified');
+  return { ok: true, entries: verified, headSeq: lastSeq, headHash: lastHash };
+}

@@ -1,0 +1,405 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canonicalJson, digestJson, sha256Hex } from '../../common/src/index.js';
+import {
+  BUNDLE_FORMAT_VERSION,
+  computeManifestDigest,
+  DECISION_CREATED_TYPE,
+  DECISIONS_FILE,
+  LEDGER_FILE,
+  MANIFEST_FILE,
+  type BundleManifest,
+  type DecisionLine,
+} from './bundle-format.js';
+import { verifyChainSegment, type LedgerEntry } from './ledger-hash.js';
+
+export interface BundleVerification {
+  ok: boolean;
+  /** One sentence per problem, naming the file, line and field. Empty when ok. */
+  problems: string[];
+}
+
+/** Bytes of each bundle file by name. A missing file is absent from the map. */
+export type BundleFiles = ReadonlyMap<string, Uint8Array>;
+
+const HEX_64 = /^[0-9a-f]{64}$/;
+const BUNDLE_FILES = [MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE] as const;
+
+/** Reads a bundle folder and checks it with verifyBundleFiles. Needs no database. */
+export async function verifyBundle(dir: string): Promise<BundleVerification> {
+  const files = new Map<string, Uint8Array>();
+  for (const name of BUNDLE_FILES) {
+    try {
+      files.set(name, await readFile(join(dir, name)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return verifyBundleFiles(files);
+}
+
+/**
+ * Checks a bundle's bytes: the manifest's canonical form and digest, each file's size and SHA-256,
+ * the ledger segment's chain, and each decision against its record digest and its ledger entry.
+ * Keeps going after a problem so that one run lists as many as it can.
+ */
+export function verifyBundleFiles(files: BundleFiles): BundleVerification {
+  const problems: string[] = [];
+
+  const manifest = checkManifest(files.get(MANIFEST_FILE), problems);
+  if (!manifest) return { ok: false, problems };
+
+  for (const name of [DECISIONS_FILE, LEDGER_FILE] as const) {
+    checkFileDigest(name, files.get(name), manifest.files[name], problems);
+  }
+
+  const entries = parseLedger(files.get(LEDGER_FILE), problems);
+  if (entries) checkLedgerSegment(entries, manifest, problems);
+
+  const decisions = parseDecisions(files.get(DECISIONS_FILE), problems);
+  if (decisions) checkDecisions(decisions, entries, manifest, problems);
+
+  return { ok: problems.length === 0, problems };
+}
+
+// ---- manifest.json ----
+
+function checkManifest(bytes: Uint8Array | undefined, problems: string[]): BundleManifest | undefined {
+  if (!bytes) {
+    problems.push(`${MANIFEST_FILE}: missing; a bundle without a manifest is incomplete`);
+    return undefined;
+  }
+
+  const text = decodeUtf8(bytes, MANIFEST_FILE, problems);
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    problems.push(`${MANIFEST_FILE}: not valid JSON`);
+    return undefined;
+  }
+
+  const shapeProblems = manifestShapeProblems(parsed);
+  if (shapeProblems.length > 0) {
+    problems.push(...shapeProblems.map((problem) => `${MANIFEST_FILE}: ${problem}`));
+    return undefined;
+  }
+  const manifest = parsed as BundleManifest;
+
+  if (text !== `${canonicalJson(manifest)}\n`) {
+    problems.push(`${MANIFEST_FILE}: bytes are not the RFC 8785 canonical JSON followed by one newline`);
+  }
+  const digest = computeManifestDigest(manifest as unknown as Record<string, unknown>);
+  if (digest !== manifest.manifestDigest) {
+    problems.push(`${MANIFEST_FILE} field "manifestDigest": expected ${digest}, found ${manifest.manifestDigest}`);
+  }
+  return manifest;
+}
+
+function manifestShapeProblems(value: unknown): string[] {
+  if (!isObject(value)) return ['must be a JSON object'];
+  const problems: string[] = [];
+  const expect = (ok: boolean, field: string, rule: string): void => {
+    if (!ok) problems.push(`field "${field}" ${rule}`);
+  };
+
+  expect(value.formatVersion === BUNDLE_FORMAT_VERSION, 'formatVersion', `must be "${BUNDLE_FORMAT_VERSION}"`);
+  expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
+  expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
+  expect(value.tenant === null || typeof value.tenant === 'string', 'tenant', 'must be a string or null');
+  expect(typeof value.createdAt === 'string', 'createdAt', 'must be a string');
+  expect(isHex64(value.manifestDigest), 'manifestDigest', 'must be 64 lowercase hex characters');
+
+  const period = value.period;
+  expect(isObject(period) && isIsoTime(period.from) && isIsoTime(period.to), 'period', 'must contain ISO 8601 times from and to');
+
+  const counts = value.counts;
+  expect(
+    isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries),
+    'counts',
+    'must contain non-negative integers decisions and ledgerEntries',
+  );
+
+  const files = value.files;
+  for (const name of [DECISIONS_FILE, LEDGER_FILE]) {
+    const file = isObject(files) ? files[name] : undefined;
+    expect(isObject(file) && isCount(file.bytes) && isHex64(file.sha256), `files.${name}`, 'must contain bytes and sha256');
+  }
+
+  const ledger = value.ledger;
+  if (!isObject(ledger)) {
+    expect(false, 'ledger', 'must be an object');
+    return problems;
+  }
+  const head = ledger.head;
+  expect(isObject(head) && isCount(head.seq) && isHex64(head.hash), 'ledger.head', 'must contain seq and hash');
+  expect(typeof ledger.hashDefinition === 'string', 'ledger.hashDefinition', 'must be a string');
+  const empty = ledger.firstSeq === null && ledger.lastSeq === null && ledger.segmentPrevHash === null;
+  const filled =
+    isSeq(ledger.firstSeq) && isSeq(ledger.lastSeq) && ledger.firstSeq <= ledger.lastSeq && isHex64(ledger.segmentPrevHash);
+  expect(
+    empty || filled,
+    'ledger',
+    'must contain firstSeq <= lastSeq and segmentPrevHash, or null for all three when there are no decisions',
+  );
+  return problems;
+}
+
+function checkFileDigest(
+  name: string,
+  bytes: Uint8Array | undefined,
+  expected: { bytes: number; sha256: string },
+  problems: string[],
+): void {
+  if (!bytes) {
+    problems.push(`${name}: missing`);
+    return;
+  }
+  if (bytes.length !== expected.bytes) {
+    problems.push(`${name}: size is ${bytes.length} bytes but ${MANIFEST_FILE} records ${expected.bytes}`);
+  }
+  const sha256 = sha256Hex(bytes);
+  if (sha256 !== expected.sha256) {
+    problems.push(`${name}: SHA-256 is ${sha256} but ${MANIFEST_FILE} records ${expected.sha256}`);
+  }
+}
+
+// ---- ledger.jsonl ----
+
+function parseLedger(bytes: Uint8Array | undefined, problems: string[]): LedgerEntry[] | undefined {
+  const lines = parseJsonLines(LEDGER_FILE, bytes, problems);
+  if (!lines) return undefined;
+
+  let valid = true;
+  for (const { lineNumber, value } of lines) {
+    const shape = ledgerEntryShapeProblems(value);
+    for (const problem of shape) problems.push(`${LEDGER_FILE} line ${lineNumber} ${problem}`);
+    if (shape.length > 0) valid = false;
+  }
+  return valid ? lines.map((line) => line.value as LedgerEntry) : undefined;
+}
+
+function ledgerEntryShapeProblems(value: unknown): string[] {
+  if (!isObject(value)) return ['must be a JSON object'];
+  const problems: string[] = [];
+  if (!isSeq(value.seq)) problems.push('field "seq" must be a positive integer');
+  for (const field of ['type', 'tenant', 'actor', 'createdAt']) {
+    if (typeof value[field] !== 'string') problems.push(`field "${field}" must be a string`);
+  }
+  if (!isObject(value.payload)) problems.push('field "payload" must be a JSON object');
+  if (!isHex64(value.prevHash)) problems.push('field "prevHash" must be 64 lowercase hex characters');
+  if (!isHex64(value.hash)) problems.push('field "hash" must be 64 lowercase hex characters');
+  return problems;
+}
+
+function checkLedgerSegment(entries: LedgerEntry[], manifest: BundleManifest, problems: string[]): void {
+  const { firstSeq, lastSeq, segmentPrevHash, head } = manifest.ledger;
+
+  if (entries.length !== manifest.counts.ledgerEntries) {
+    problems.push(`${LEDGER_FILE}: contains ${entries.length} entries but ${MANIFEST_FILE} counts.ledgerEntries is ${manifest.counts.ledgerEntries}`);
+  }
+  if (firstSeq === null || lastSeq === null || segmentPrevHash === null) {
+    if (entries.length > 0) problems.push(`${LEDGER_FILE}: contains entries but ${MANIFEST_FILE} records no ledger segment`);
+    return;
+  }
+
+  const result = verifyChainSegment(entries, segmentPrevHash, { expectedFirstSeq: firstSeq });
+  if (!result.ok) {
+    problems.push(`${LEDGER_FILE} line ${result.entries + 1} (seq ${result.firstBadSeq}): ${result.reason}`);
+  }
+
+  const last = entries.at(-1);
+  if (entries[0]?.seq !== firstSeq) {
+    problems.push(`${LEDGER_FILE} line 1 field "seq": expected ${firstSeq} from ${MANIFEST_FILE} ledger.firstSeq, found ${entries[0]?.seq ?? 'no entry'}`);
+  }
+  if (last?.seq !== lastSeq) {
+    problems.push(`${LEDGER_FILE} line ${entries.length} field "seq": expected ${lastSeq} from ${MANIFEST_FILE} ledger.lastSeq, found ${last?.seq ?? 'no entry'}`);
+  }
+
+  if (head.seq < lastSeq) {
+    problems.push(`${MANIFEST_FILE} field "ledger.head.seq": ${head.seq} is before ledger.lastSeq ${lastSeq}`);
+  } else if (head.seq === lastSeq && last && head.hash !== last.hash) {
+    problems.push(`${MANIFEST_FILE} field "ledger.head.hash": ${head.hash} differs from the hash of seq ${lastSeq} in ${LEDGER_FILE}`);
+  }
+}
+
+// ---- decisions.jsonl ----
+
+function parseDecisions(bytes: Uint8Array | undefined, problems: string[]): { lineNumber: number; decision: DecisionLine }[] | undefined {
+  const lines = parseJsonLines(DECISIONS_FILE, bytes, problems);
+  if (!lines) return undefined;
+
+  const decisions: { lineNumber: number; decision: DecisionLine }[] = [];
+  for (const { lineNumber, value } of lines) {
+    const shape = decisionShapeProblems(value);
+    for (const problem of shape) problems.push(`${DECISIONS_FILE} line ${lineNumber} ${problem}`);
+    if (shape.length === 0) decisions.push({ lineNumber, decision: value as DecisionLine });
+  }
+  return decisions;
+}
+
+function decisionShapeProblems(value: unknown): string[] {
+  if (!isObject(value)) return ['must be a JSON object'];
+  const problems: string[] = [];
+  for (const field of ['id', 'tenant', 'useCase', 'actor', 'outcome', 'modelVersion', 'createdAt']) {
+    if (typeof value[field] !== 'string') problems.push(`field "${field}" must be a string`);
+  }
+  if (value.requestId !== null && typeof value.requestId !== 'string') problems.push('field "requestId" must be a string or null');
+  if (typeof value.score !== 'number') problems.push('field "score" must be a number');
+  if (!isSeq(value.ledgerSeq)) problems.push('field "ledgerSeq" must be a positive integer');
+  if (!isHex64(value.ledgerHash)) problems.push('field "ledgerHash" must be 64 lowercase hex characters');
+  if (!isHex64(value.recordDigest)) problems.push('field "recordDigest" must be 64 lowercase hex characters');
+  if (!isObject(value.record)) problems.push('field "record" must be a JSON object');
+  return problems;
+}
+
+function checkDecisions(
+  decisions: { lineNumber: number; decision: DecisionLine }[],
+  entries: LedgerEntry[] | undefined,
+  manifest: BundleManifest,
+  problems: string[],
+): void {
+  if (decisions.length !== manifest.counts.decisions) {
+    problems.push(`${DECISIONS_FILE}: contains ${decisions.length} valid decisions but ${MANIFEST_FILE} counts.decisions is ${manifest.counts.decisions}`);
+  }
+  const first = decisions[0]?.decision.ledgerSeq ?? null;
+  const last = decisions.at(-1)?.decision.ledgerSeq ?? null;
+  if (first !== manifest.ledger.firstSeq || last !== manifest.ledger.lastSeq) {
+    problems.push(
+      `${DECISIONS_FILE}: decisions span ledger seq ${first} to ${last} but ${MANIFEST_FILE} records ${manifest.ledger.firstSeq} to ${manifest.ledger.lastSeq}`,
+    );
+  }
+
+  const entriesBySeq = new Map((entries ?? []).map((entry) => [entry.seq, entry]));
+  let previousSeq = 0;
+  for (const { lineNumber, decision } of decisions) {
+    const at = (field: string): string => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
+
+    const recordDigest = digestJson(decision.record);
+    if (recordDigest !== decision.recordDigest) {
+      problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
+    }
+    if (decision.useCase !== manifest.useCase) {
+      problems.push(`${at('useCase')}: "${decision.useCase}" is not the exported use case "${manifest.useCase}"`);
+    }
+    if (manifest.tenant !== null && decision.tenant !== manifest.tenant) {
+      problems.push(`${at('tenant')}: "${decision.tenant}" is not the exported tenant "${manifest.tenant}"`);
+    }
+    if (!(decision.createdAt >= manifest.period.from && decision.createdAt < manifest.period.to)) {
+      problems.push(`${at('createdAt')}: ${decision.createdAt} is outside [${manifest.period.from}, ${manifest.period.to})`);
+    }
+    if (decision.ledgerSeq <= previousSeq) {
+      problems.push(`${at('ledgerSeq')}: ${decision.ledgerSeq} is not after the previous line's ${previousSeq}`);
+    }
+    previousSeq = decision.ledgerSeq;
+
+    // Without a readable ledger segment the per-entry checks have nothing to compare against,
+    // and parseLedger has already reported why.
+    if (entries) checkDecisionEntry(decision, entriesBySeq.get(decision.ledgerSeq), at, problems);
+  }
+}
+
+function checkDecisionEntry(
+  decision: DecisionLine,
+  entry: LedgerEntry | undefined,
+  at: (field: string) => string,
+  problems: string[],
+): void {
+  if (!entry) {
+    problems.push(`${at('ledgerSeq')}: seq ${decision.ledgerSeq} is not in ${LEDGER_FILE}`);
+    return;
+  }
+  if (entry.hash !== decision.ledgerHash) {
+    problems.push(`${at('ledgerHash')}: ${decision.ledgerHash} differs from the hash of seq ${entry.seq} in ${LEDGER_FILE}, ${entry.hash}`);
+  }
+  if (entry.type !== DECISION_CREATED_TYPE) {
+    problems.push(`${at('ledgerSeq')}: the ledger entry at seq ${entry.seq} has type "${entry.type}", not "${DECISION_CREATED_TYPE}"`);
+  }
+  if (entry.payload.recordDigest !== decision.recordDigest) {
+    problems.push(`${at('recordDigest')}: differs from payload.recordDigest of the ledger entry at seq ${entry.seq}`);
+  }
+  if (entry.payload.decisionId !== decision.id) {
+    problems.push(`${at('id')}: differs from payload.decisionId of the ledger entry at seq ${entry.seq}`);
+  }
+  if (entry.tenant !== decision.tenant) {
+    problems.push(`${at('tenant')}: differs from the tenant of the ledger entry at seq ${entry.seq}`);
+  }
+}
+
+// ---- shared parsing ----
+
+/**
+ * Splits a JSON Lines file into parsed values with 1-based line numbers. Each line must be the
+ * canonical JSON of its value and the file must end with a newline, so that the bytes have
+ * exactly one valid form. Returns undefined when the file is missing or unreadable.
+ */
+function parseJsonLines(
+  name: string,
+  bytes: Uint8Array | undefined,
+  problems: string[],
+): { lineNumber: number; value: unknown }[] | undefined {
+  if (!bytes) return undefined;
+  const text = decodeUtf8(bytes, name, problems);
+  if (text === undefined) return undefined;
+  if (text === '') return [];
+
+  if (!text.endsWith('\n')) problems.push(`${name}: the last line does not end with a newline`);
+  const rawLines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+
+  const lines: { lineNumber: number; value: unknown }[] = [];
+  let readable = true;
+  rawLines.forEach((raw, index) => {
+    const lineNumber = index + 1;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      problems.push(`${name} line ${lineNumber}: not valid JSON`);
+      readable = false;
+      return;
+    }
+    if (raw !== canonicalOrEmpty(value)) {
+      problems.push(`${name} line ${lineNumber}: not in RFC 8785 canonical form`);
+    }
+    lines.push({ lineNumber, value });
+  });
+  return readable ? lines : undefined;
+}
+
+function canonicalOrEmpty(value: unknown): string {
+  try {
+    return canonicalJson(value);
+  } catch {
+    return '';
+  }
+}
+
+function decodeUtf8(bytes: Uint8Array, name: string, problems: string[]): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    problems.push(`${name}: not valid UTF-8`);
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isHex64(value: unknown): value is string {
+  return typeof value === 'string' && HEX_64.test(value);
+}
+
+function isSeq(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isIsoTime(value: unknown): value is string {
+  return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+}

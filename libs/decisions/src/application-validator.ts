@@ -1,0 +1,74 @@
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { BadUserInputError, type FieldError } from '../../common/src/index.js';
+import type { UseCaseConfig } from './use-case-config.js';
+
+/** Application fields after validation: only model features remain, in a stable key order. */
+export type ValidatedApplication = Record<string, string | number>;
+
+export interface ApplicationValidator {
+  /** Raises BadUserInputError with one message per bad field, or returns the model's inputs. */
+  validate(application: unknown): { features: ValidatedApplication; droppedFields: string[] };
+}
+
+/**
+ * Builds a validator for decision requests from the use case's feature list. Fields the use case
+ * excludes (prohibited bases) are accepted but dropped before anything is scored or stored.
+ */
+export function createApplicationValidator(config: UseCaseConfig): ApplicationValidator {
+  const properties: Record<string, object> = {};
+  for (const feature of config.features.numeric) {
+    properties[feature.name] = { type: 'number', minimum: feature.minimum, maximum: feature.maximum };
+  }
+  for (const feature of config.features.categorical) {
+    properties[feature.name] = { type: 'string', enum: feature.levels };
+  }
+  const excluded = new Set(config.excludedFields.map((field) => field.name));
+  for (const name of excluded) properties[name] = {};
+  const required = [...config.features.numeric, ...config.features.categorical].map((feature) => feature.name);
+
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const check = ajv.compile({ type: 'object', properties, required, additionalProperties: false });
+  const featureOrder = [...required].sort();
+
+  return {
+    validate(application: unknown) {
+      if (application === null || typeof application !== 'object' || Array.isArray(application)) {
+        throw new BadUserInputError('The application must be a JSON object of field names and values.', [
+          { field: 'application', message: 'must be an object such as {"duration_months": 24, ...}' },
+        ]);
+      }
+      if (!check(application)) {
+        const fieldErrors = (check.errors ?? []).map(describeError);
+        throw new BadUserInputError(`The application has ${fieldErrors.length} invalid field(s).`, fieldErrors);
+      }
+      const input = application as Record<string, string | number>;
+      const features: ValidatedApplication = {};
+      for (const name of featureOrder) features[name] = input[name];
+      const droppedFields = Object.keys(input).filter((name) => excluded.has(name)).sort();
+      return { features, droppedFields };
+    },
+  };
+}
+
+function describeError(error: ErrorObject): FieldError {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return { field: String(params.missingProperty), message: 'is required' };
+    case 'additionalProperties':
+      return { field: String(params.additionalProperty), message: 'is not a field of this use case; remove it' };
+    case 'enum':
+      return { field: fieldName(error), message: `must be one of ${(params.allowedValues as string[]).join(', ')}` };
+    case 'type':
+      return { field: fieldName(error), message: `must be a ${String(params.type)}` };
+    case 'minimum':
+    case 'maximum':
+      return { field: fieldName(error), message: `must be ${error.keyword === 'minimum' ? '>=' : '<='} ${String(params.limit)}` };
+    default:
+      return { field: fieldName(error), message: error.message ?? 'is invalid' };
+  }
+}
+
+function fieldName(error: ErrorObject): string {
+  return error.instancePath.replace(/^\//, '') || 'application';
+}

@@ -1,0 +1,64 @@
+import type { Outcome } from './outcome.js';
+
+export interface ReasonCodeView {
+  code: string;
+  description: string;
+  contribution: number;
+}
+
+export interface AttributionView {
+  feature: string;
+  value: string;
+  contribution: number;
+}
+
+/** What a decision ran on: enough to recompute it and to prove which inputs and versions it used. */
+export interface DecisionLineageRecord {
+  inputDigest: string;
+  featureValues: Record<string, string | number>;
+  droppedFields: string[];
+  modelVersion: string;
+  modelArtifactSha256: string;
+  datasetVersion: string;
+  useCaseVersion: string;
+  useCaseConfigHash: string;
+  policyHash: string;
+  reasonCodeMapHash: string;
+  /** Logit of the approval cut-off: the reference point the attributions are measured from. */
+  referenceLogit: number;
+}
+
+/**
+ * The immutable record of one decision. Its SHA-256 (canonical JSON) is the `recordDigest` that
+ * the ledger entry carries; ledger fields are not part of it because they are assigned after.
+ */
+export interface DecisionRecord {
+  id: string;
+  tenant: string;
+  actor: string;
+  useCase: string;
+  requestId: string | null;
+  outcome: Outcome;
+  score: number;
+  reasonCodes: ReasonCodeView[];
+  attributions: AttributionView[];
+  reviewStatus: 'PENDING' | 'NOT_REQUIRED';
+  modelVersion: string;
+  policyVersion: string;
+  createdAt: string;
+  lineage: DecisionLineageRecord;
+}
+
+/** A decision as the API returns it: the record plus its ledger receipt. */
+export interface DecisionView extends Omit<DecisionRecord, 'createdAt' | 'lineage'> {
+  createdAt: Date;
+  ledgerSeq: number;
+  ledgerHash: string;
+  lineage: DecisionLineageRecord & { recordDigest: string };
+}
+
+export interface ReplayReport {
+  decisionId: string;
+  identical: boolean;
+  differences: { field: string; recorded: string; replayed: string }[];
+}

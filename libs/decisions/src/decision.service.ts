@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { BadUserInputError, digestJson, getLogger, NotFoundError } from '../../common/src/index.js';
+import type { PostgresLedger } from '../../audit/src/index.js';
+import type { WardenMetrics } from '../../monitoring/src/index.js';
+import type { Principal } from '../../policy/src/index.js';
+import { createApplicationValidator, type ApplicationValidator } from './application-validator.js';
+import type { DecisionRecord, DecisionView, ReplayReport } from './decision-record.js';
+import type { ModelCache, ScoringModel } from './model-cache.js';
+import { initialReviewStatus, outcomeForScore } from './outcome.js';
+import type { PolicySnapshots } from './policy-snapshots.js';
+import { requireUseCase, type LoadedUseCase, type UseCaseConfig } from './use-case-config.js';
+
+export interface DecideRequest {
+  useCase: string;
+  application: Record<string, unknown>;
+  requestId?: string | null;
+}
+
+/** Longest caller idempotency key, in characters. */
+const MAX_REQUEST_ID_LENGTH = 200;
+
+/** Scores below this distance from a stored score count as equal on replay (same ONNX runtime). */
+const REPLAY_SCORE_TOLERANCE = 1e-12;
+
+interface StoredDecisionRow {
+  id: string;
+  record: DecisionRecord;
+  record_digest: string;
+  ledger_seq: string;
+  ledger_hash: string;
+}
+
+/**
+ * The credit-decision pipeline: validate the application against the use case, score it with the
+ * registered ONNX model, explain it, apply the outcome bands, and commit the decision record and
+ * its ledger entry in one transaction.
+ */
+export class DecisionService {
+  private readonly log = getLogger('decisions');
+  private readonly validators = new Map<string, ApplicationValidator>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly useCases: Map<string, LoadedUseCase>,
+    private readonly models: ModelCache,
+    private readonly ledger: PostgresLedger,
+    private readonly snapshots: PolicySnapshots,
+    private readonly policyHash: () => string,
+    private readonly metrics: WardenMetrics,
+  ) {}
+
+  async decide(principal: Principal, request: DecideRequest): Promise<DecisionView> {
+    const started = process.hrtime.bigint();
+    const useCase = requireUseCase(this.useCases, request.useCase);
+    const requestId = checkRequestId(request.requestId);
+    if (requestId) {
+      const existing = await this.findByRequestId(principal.tenant, useCase.config.useCase, requestId);
+      if (existing) return existing;
+    }
+
+    const { features, droppedFields } = this.validator(useCase.config).validate(request.application);
+    const model = await this.models.latest(useCase.config.useCase);
+    const reasonCodeMap = await this.snapshots.reasonCodeMap(useCase.config);
+    await this.snapshots.ensureUseCase(useCase);
+
+    const scored = await model.scoreAndExplain(features, reasonCodeMap.map, useCase.config.reasonCodes.max, useCase.config.bands.approveBelow);
+    const outcome = outcomeForScore(scored.score, useCase.config.bands);
+    const policyHash = this.policyHash();
+    const record: DecisionRecord = {
+      id: randomUUID(),
+      tenant: principal.tenant,
+      actor: principal.subject,
+      useCase: useCase.config.useCase,
+      requestId,
+      outcome,
+      score: scored.score,
+      reasonCodes: scored.reasonCodes,
+      attributions: scored.attributions,
+      reviewStatus: initialReviewStatus(outcome),
+      modelVersion: model.version,
+      policyVersion: `${useCase.config.version}+${policyHash.slice(0, 12)}`,
+      createdAt: new Date().toISOString(),
+      lineage: {
+        inputDigest: digestJson(features),
+        featureValues: features,
+        droppedFields,
+        modelVersion: model.version,
+        modelArtifactSha256: model.artifactSha256,
+        datasetVersion: model.datasetVersion,
+        useCaseVersion: useCase.config.version,
+        useCaseConfigHash: useCase.configHash,
+        policyHash,
+        reasonCodeMapHash: reasonCodeMap.hash,
+        referenceLogit: scored.referenceLogit,
+      },
+    };
+
+    const view = await this.commit(record);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.decisions.add(1, { use_case: record.useCase, outcome });
+    this.metrics.decisionDuration.record(seconds, { use_case: record.useCase });
+    this.log.info({ decisionId: record.id, useCase: record.useCase, outcome, ledgerSeq: view.ledgerSeq }, 'decision recorded');
+    return view;
+  }
+
+  /** A decision by id; `tenant` undefined means any tenant (operators at the CLI). */
+  async get(principal: Principal | undefined, id: string): Promise<DecisionView> {
+    const row = await this.findRow(principal?.tenant, id);
+    return toView(row);
+  }
+
+  /** Recomputes a decision from its recorded lineage and lists every field that comes out different. */
+  async replay(principal: Principal | undefined, id: string): Promise<ReplayReport> {
+    const row = await this.findRow(principal?.tenant, id);
+    const recorded = row.record;
+    const differences: ReplayReport['differences'] = [];
+    const compare = (field: string, before: unknown, after: unknown) => {
+      const left = JSON.stringify(before);
+      const right = JSON.stringify(after);
+      if (left !== right) differences.push({ field, recorded: left, replayed: right });
+    };
+
+    compare('recordDigest', row.record_digest, digestJson(recorded));
+    compare('lineage.inputDigest', recorded.lineage.inputDigest, digestJson(recorded.lineage.featureValues));
+
+    const config = await this.snapshots.useCaseByHash(recorded.lineage.useCaseConfigHash);
+    const reasonCodeMap = await this.snapshots.reasonCodeMapByHash(recorded.lineage.reasonCodeMapHash);
+    if (!config || !reasonCodeMap) {
+      differences.push({ field: 'lineage', recorded: 'policy snapshots', replayed: 'missing: the use-case config or reason-code map it ran under is not stored' });
+      return { decisionId: id, identical: false, differences };
+    }
+
+    let model: ScoringModel;
+    try {
+      model = await this.models.get(recorded.useCase, recorded.lineage.modelVersion);
+    } catch (error) {
+      differences.push({ field: 'lineage.modelVersion', recorded: recorded.lineage.modelVersion, replayed: `not loadable: ${(error as Error).message}` });
+      return { decisionId: id, identical: false, differences };
+    }
+    compare('lineage.modelArtifactSha256', recorded.lineage.modelArtifactSha256, model.artifactSha256);
+
+    const replayed = await model.scoreAndExplain(recorded.lineage.featureValues, reasonCodeMap, config.reasonCodes.max, config.bands.approveBelow);
+    if (Math.abs(replayed.score - recorded.score) > REPLAY_SCORE_TOLERANCE) compare('score', recorded.score, replayed.score);
+    compare('outcome', recorded.outcome, outcomeForScore(replayed.score, config.bands));
+    compare('reasonCodes', recorded.reasonCodes.map((r) => r.code), replayed.reasonCodes.map((r) => r.code));
+    compare('attributions', roundAll(recorded.attributions), roundAll(replayed.attributions));
+    compare('lineage.referenceLogit', recorded.lineage.referenceLogit, replayed.referenceLogit);
+
+    return { decisionId: id, identical: differences.length === 0, differences };
+  }
+
+  private validator(config: UseCaseConfig): ApplicationValidator {
+    let validator = this.validators.get(config.useCase);
+    if (!validator) {
+      validator = createApplicationValidator(config);
+      this.validators.set(config.useCase, validator);
+    }
+    return validator;
+  }
+
+  private async commit(record: DecisionRecord): Promise<DecisionView> {
+    const recordDigest = digestJson(record);
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const receipt = await this.ledger.append(manager, {
+          type: 'decision.created',
+          tenant: record.tenant,
+          actor: record.actor,
+          payload: {
+            decisionId: record.id,
+            useCase: record.useCase,
+            outcome: record.outcome,
+            modelVersion: record.modelVersion,
+            recordDigest,
+          },
+        });
+        await manager.query(
+          `INSERT INTO decisions.decision_records
+             (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+          [
+            record.id,
+            record.tenant,
+            record.useCase,
+            record.requestId,
+            record.actor,
+            record.outcome,
+            record.score,
+            record.modelVersion,
+            JSON.stringify(record),
+            recordDigest,
+            receipt.seq,
+            receipt.hash,
+            record.createdAt,
+          ],
+        );
+        return toView({ id: record.id, record, record_digest: recordDigest, ledger_seq: String(receipt.seq), ledger_hash: receipt.hash });
+      });
+    } catch (error) {
+      // Two concurrent calls with the same idempotency key: the loser returns the winner's decision.
+      if ((error as { code?: string }).code === '23505' && record.requestId) {
+        const existing = await this.findByRequestId(record.tenant, record.useCase, record.requestId);
+        if (existing) return existing;
+      }
+      throw error;
+    }
+  }
+
+  private async findByRequestId(tenant: string, useCase: string, requestId: string): Promise<DecisionView | undefined> {
+    const rows: StoredDecisionRow[] = await this.dataSource.query(
+      `SELECT id, record, record_digest, ledger_seq::text AS ledger_seq, ledger_hash FROM decisions.decision_records
+        WHERE tenant = $1 AND use_case = $2 AND request_id = $3`,
+      [tenant, useCase, requestId],
+    );
+    return rows.length > 0 ? toView(rows[0]) : undefined;
+  }
+
+  private async findRow(tenant: string | undefined, id: string): Promise<StoredDecisionRow> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
+      throw new BadUserInputError(`Invalid decision id "${id.slice(0, 64)}".`, [{ field: 'id', message: 'must be a UUID as returned by decide' }]);
+    }
+    const rows: StoredDecisionRow[] = await this.dataSource.query(
+      `SELECT id, record, record_digest, ledger_seq::text AS ledger_seq, ledger_hash FROM decisions.decision_records
+        WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+      [id, tenant ?? null],
+    );
+    // Another tenant's decision is reported exactly like a missing one, so ids reveal nothing.
+    if (rows.length === 0) throw new NotFoundError(`Decision ${id} was not found.`);
+    return rows[0];
+  }
+}
+
+function checkRequestId(requestId: string | null | undefined): string | null {
+  if (requestId === undefined || requestId === null) return null;
+  if (requestId.length === 0 || requestId.length > MAX_REQUEST_ID_LENGTH) {
+    throw new BadUserInputError('Invalid requestId.', [{ field: 'requestId', message: `must be 1 to ${MAX_REQUEST_ID_LENGTH} characters` }]);
+  }
+  return requestId;
+}
+
+function toView(row: StoredDecisionRow): DecisionView {
+  const { record } = row;
+  return {
+    ...record,
+    createdAt: new Date(record.createdAt),
+    ledgerSeq: Number(row.ledger_seq),
+    ledgerHash: row.ledger_hash,
+    lineage: { ...record.lineage, recordDigest: row.record_digest },
+  };
+}
+
+/** Attributions compared at 12 significant digits, far below any business meaning. */
+function roundAll(attributions: { feature: string; contribution: number }[]): string[] {
+  return attributions.map((a) => `${a.feature}:${a.contribution.toPrecision(12)}`);
+}

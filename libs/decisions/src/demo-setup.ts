@@ -1,0 +1,51 @@
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { getLogger, NotFoundError } from '../../common/src/index.js';
+import { generateGermanCredit } from '../../ingestion/src/index.js';
+import { TokenIssuer } from '../../policy/src/index.js';
+import type { WardenRuntime } from './runtime.js';
+
+/** Size and seed of the synthetic demo data set; fixed so every fresh start trains the same model. */
+const DEMO_ROWS = 1000;
+const DEMO_SEED = 42;
+const DEMO_USE_CASE = 'credit-application';
+
+export interface DemoSetupResult {
+  /** Model version the demo decides with. */
+  modelVersion: string;
+  /** A token for the demo bank application (role `application`). */
+  token: string;
+  /** Whether this start generated data and trained, or reused what the data folder held. */
+  created: boolean;
+}
+
+/**
+ * Prepares the embedded demo on first start: generates synthetic applications with the German
+ * Credit schema, ingests them and trains the credit model. Later starts find the model and reuse
+ * it. In server mode the same steps run against the server's database.
+ */
+export async function runDemoSetup(runtime: WardenRuntime, options: { tenant: string; actor: string }): Promise<DemoSetupResult> {
+  const log = getLogger('demo');
+  let created = false;
+  let modelVersion: string;
+  try {
+    modelVersion = (await runtime.models.latest(DEMO_USE_CASE)).version;
+    log.info({ modelVersion }, 'demo model found; reusing the data folder');
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    const records = generateGermanCredit({ rows: DEMO_ROWS, seed: DEMO_SEED });
+    const demoDir = join(runtime.config.dataDir, 'demo');
+    mkdirSync(demoDir, { recursive: true });
+    const file = join(demoDir, 'german-credit-synthetic.jsonl');
+    if (!existsSync(file)) writeFileSync(file, records.map((record) => JSON.stringify(record)).join('\n') + '\n');
+    const ingested = await runtime.ingestion.ingestFile({ tenant: options.tenant, actor: options.actor, dataset: 'german-credit', path: file });
+    const trained = await runtime.training.train({ useCase: DEMO_USE_CASE, tenant: options.tenant, actor: options.actor });
+    modelVersion = trained.version;
+    created = true;
+    log.info({ accepted: ingested.accepted, modelVersion, auc: trained.metrics.auc }, 'demo data ingested and model trained');
+  }
+
+  const issuer = await TokenIssuer.open(runtime.config);
+  const token = await issuer.issue({ tenant: options.tenant, roles: ['application'], subject: 'demo-loan-app' });
+  return { modelVersion, token, created };
+}

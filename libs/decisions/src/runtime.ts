@@ -1,0 +1,69 @@
+import { getLogger, type WardenConfig } from '../../common/src/index.js';
+import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
+import { PostgresLedger } from '../../audit/src/index.js';
+import { IngestionService } from '../../ingestion/src/index.js';
+import { ModelRegistry } from '../../models/src/index.js';
+import { WardenMetrics } from '../../monitoring/src/index.js';
+import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
+import { DecisionService } from './decision.service.js';
+import { ModelCache } from './model-cache.js';
+import { PolicySnapshots } from './policy-snapshots.js';
+import { TrainingService } from './training.service.js';
+import { loadUseCases, type LoadedUseCase } from './use-case-config.js';
+
+/**
+ * The composition root: every service of one Warden process, wired to one database. The gateway
+ * hands it to Nest as a value; the CLI uses it directly.
+ */
+export interface WardenRuntime {
+  config: WardenConfig;
+  database: WardenDatabase;
+  ledger: PostgresLedger;
+  policy: PolicyEnforcer;
+  tokens: TokenVerifier;
+  metrics: WardenMetrics;
+  useCases: Map<string, LoadedUseCase>;
+  ingestion: IngestionService;
+  models: ModelRegistry;
+  training: TrainingService;
+  decisions: DecisionService;
+  close(): Promise<void>;
+}
+
+/** Opens the database (running migrations), loads policies and use cases, and wires the services. */
+export async function createRuntime(config: WardenConfig): Promise<WardenRuntime> {
+  const log = getLogger('runtime');
+  const useCases = loadUseCases(config.policyDir);
+  const policy = await PolicyEnforcer.create(config.policyDir);
+  const tokens = await TokenVerifier.create(config);
+  const database = await openDatabase(config);
+  const { dataSource } = database;
+
+  const ledger = new PostgresLedger();
+  const metrics = new WardenMetrics();
+  const ingestion = new IngestionService(dataSource, config.policyDir, ledger);
+  const models = new ModelRegistry(dataSource, ledger);
+  const modelCache = new ModelCache(models);
+  const snapshots = new PolicySnapshots(dataSource, config.policyDir);
+  const training = new TrainingService(useCases, ingestion, models);
+  const decisions = new DecisionService(dataSource, useCases, modelCache, ledger, snapshots, () => policy.policyHash, metrics);
+
+  log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
+  return {
+    config,
+    database,
+    ledger,
+    policy,
+    tokens,
+    metrics,
+    useCases,
+    ingestion,
+    models,
+    training,
+    decisions,
+    async close() {
+      await metrics.shutdown();
+      await database.close();
+    },
+  };
+}

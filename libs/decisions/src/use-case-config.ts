@@ -1,0 +1,85 @@
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { digestJson, NotFoundError } from '../../common/src/index.js';
+
+/** A numeric model input with the range an application must respect. */
+export interface NumericFeatureConfig {
+  name: string;
+  minimum: number;
+  maximum: number;
+}
+
+export interface CategoricalFeatureConfig {
+  name: string;
+  levels: string[];
+}
+
+/** One use case as declared in policies/use-cases/<name>.yaml. */
+export interface UseCaseConfig {
+  useCase: string;
+  version: string;
+  description: string;
+  dataset: string;
+  label: { field: string; positiveValue: number | string };
+  features: { numeric: NumericFeatureConfig[]; categorical: CategoricalFeatureConfig[] };
+  excludedFields: { name: string; reason: string }[];
+  training: { seed: number; holdoutFraction: number; l2: number };
+  bands: { approveBelow: number; declineAtOrAbove: number };
+  reasonCodes: { map: string; max: number };
+}
+
+/** A loaded use case with the SHA-256 of its canonical JSON, recorded in every decision. */
+export interface LoadedUseCase {
+  config: UseCaseConfig;
+  configHash: string;
+}
+
+/** Raised at load time: a use-case file that does not describe a usable use case. */
+export class UseCaseConfigError extends Error {
+  constructor(file: string, problem: string) {
+    super(`Invalid use-case file ${file}: ${problem}`);
+    this.name = 'UseCaseConfigError';
+  }
+}
+
+/** Reads and checks every use case under `<policyDir>/use-cases`. */
+export function loadUseCases(policyDir: string): Map<string, LoadedUseCase> {
+  const folder = join(policyDir, 'use-cases');
+  const useCases = new Map<string, LoadedUseCase>();
+  if (!existsSync(folder)) return useCases;
+
+  for (const file of readdirSync(folder).filter((name) => name.endsWith('.yaml')).sort()) {
+    const config = parse(readFileSync(join(folder, file), 'utf8')) as UseCaseConfig;
+    checkUseCase(file, config);
+    useCases.set(config.useCase, { config, configHash: digestJson(config) });
+  }
+  return useCases;
+}
+
+function checkUseCase(file: string, config: UseCaseConfig): void {
+  if (!config || typeof config.useCase !== 'string') throw new UseCaseConfigError(file, 'useCase must be a string');
+  if (`${config.useCase}.yaml` !== file) throw new UseCaseConfigError(file, `useCase "${config.useCase}" must match the file name`);
+  const { approveBelow, declineAtOrAbove } = config.bands ?? {};
+  if (!(approveBelow > 0 && approveBelow <= declineAtOrAbove && declineAtOrAbove < 1)) {
+    throw new UseCaseConfigError(file, 'bands must satisfy 0 < approveBelow <= declineAtOrAbove < 1');
+  }
+  const names = [...config.features.numeric, ...config.features.categorical].map((feature) => feature.name);
+  if (new Set(names).size !== names.length) throw new UseCaseConfigError(file, 'a feature is declared twice');
+  for (const excluded of config.excludedFields ?? []) {
+    if (names.includes(excluded.name)) throw new UseCaseConfigError(file, `${excluded.name} is both a feature and excluded`);
+  }
+  if (!(config.reasonCodes?.max >= 1 && config.reasonCodes.max <= 4)) {
+    throw new UseCaseConfigError(file, 'reasonCodes.max must be between 1 and 4');
+  }
+}
+
+/** Looks up a use case by name and raises NOT_FOUND with the known names otherwise. */
+export function requireUseCase(useCases: Map<string, LoadedUseCase>, name: string): LoadedUseCase {
+  const found = useCases.get(name);
+  if (!found) {
+    const known = [...useCases.keys()].join(', ') || 'none';
+    throw new NotFoundError(`Unknown use case "${name}". Known use cases: ${known}.`);
+  }
+  return found;
+}

@@ -1,0 +1,267 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EntityManager } from 'typeorm';
+import { BadUserInputError, canonicalJson, ConflictError, digestJson, sha256Hex } from '../../libs/common/src/index.js';
+import {
+  DECISIONS_FILE,
+  exportBundle,
+  LEDGER_FILE,
+  MANIFEST_FILE,
+  PostgresLedger,
+  sealManifest,
+  verifyBundle,
+  verifyBundleFiles,
+  type BundleManifest,
+  type DecisionLine,
+} from '../../libs/audit/src/index.js';
+import { databaseTargets, type TestDatabase } from '../support/databases.js';
+
+const USE_CASE = 'credit-limit';
+const JANUARY = { from: new Date('2026-01-01T00:00:00.000Z'), to: new Date('2026-02-01T00:00:00.000Z') };
+
+interface DecisionSeed {
+  tenant: string;
+  useCase: string;
+  createdAt: string;
+  outcome: 'APPROVE' | 'DECLINE' | 'REFER';
+  score: number;
+}
+
+/** Writes a decision row and its `decision.created` ledger entry in one transaction, as the pipeline will. */
+async function recordDecision(manager: EntityManager, ledger: PostgresLedger, seed: DecisionSeed): Promise<string> {
+  const id = randomUUID();
+  const record = {
+    decisionId: id,
+    useCase: seed.useCase,
+    tenant: seed.tenant,
+    outcome: seed.outcome,
+    score: seed.score,
+    model: { version: 'logreg-1.0.0', sha256: 'a'.repeat(64) },
+    reasonCodes: ['DTI_HIGH', 'THIN_FILE'],
+    features: { debt_to_income: 0.41, months_on_book: 7, income: 52000.5 },
+  };
+  const recordDigest = digestJson(record);
+  const receipt = await ledger.append(manager, {
+    type: 'decision.created',
+    tenant: seed.tenant,
+    actor: 'svc-loans',
+    payload: { decisionId: id, useCase: seed.useCase, outcome: seed.outcome, recordDigest },
+  });
+  await manager.query(
+    `INSERT INTO decisions.decision_records
+       (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+     VALUES ($1, $2, $3, $4, 'svc-loans', $5, $6, 'logreg-1.0.0', $7::jsonb, $8, $9, $10, $11::timestamptz)`,
+    [id, seed.tenant, seed.useCase, `req-${id}`, seed.outcome, seed.score, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, seed.createdAt],
+  );
+  return id;
+}
+
+function readBundle(dir: string): Map<string, Uint8Array> {
+  return new Map([MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE].map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+function readDecisionLines(dir: string): DecisionLine[] {
+  const text = readFileSync(join(dir, DECISIONS_FILE), 'utf8');
+  return text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as DecisionLine);
+}
+
+for (const target of await databaseTargets()) {
+  describe(`audit export on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let workDir: string;
+    const ledger = new PostgresLedger();
+    const januaryIds: string[] = [];
+
+    before(async () => {
+      db = await target.open();
+      workDir = mkdtempSync(join(tmpdir(), 'warden-export-'));
+      const source = db.database.dataSource;
+      const seeds: (DecisionSeed | 'other-entry')[] = [
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2025-12-31T23:59:59.999Z', outcome: 'APPROVE', score: 0.9 },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-01T00:00:00.000Z', outcome: 'APPROVE', score: 0.8 },
+        'other-entry',
+        { tenant: 'bank-b', useCase: USE_CASE, createdAt: '2026-01-10T12:00:00.000Z', outcome: 'REFER', score: 0.5 },
+        { tenant: 'bank-a', useCase: 'fraud-alert', createdAt: '2026-01-11T12:00:00.000Z', outcome: 'DECLINE', score: 0.1 },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-12T08:30:00.250Z', outcome: 'DECLINE', score: 0.2 },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-31T23:59:59.999Z', outcome: 'REFER', score: 0.55 },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-02-01T00:00:00.000Z', outcome: 'APPROVE', score: 0.95 },
+      ];
+      for (const seed of seeds) {
+        if (seed === 'other-entry') {
+          await ledger.appendStandalone(source, { type: 'access.denied', tenant: 'bank-c', actor: 'mallory', payload: { route: '/graphql' } });
+          continue;
+        }
+        const id = await source.transaction((manager) => recordDecision(manager, ledger, seed));
+        if (seed.useCase === USE_CASE && seed.createdAt.startsWith('2026-01')) januaryIds.push(id);
+      }
+    });
+    after(async () => {
+      await db?.cleanup();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it('exports a verifiable bundle', async () => {
+      const outDir = join(workDir, 'all-tenants');
+      const { manifest } = await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' });
+
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      assert.equal(manifest.counts.decisions, 4);
+      // Seqs: 1 December, 2 first January decision, 3 access.denied, 4 bank-b, 5 fraud-alert, 6 and 7 January, 8 February.
+      assert.equal(manifest.ledger.firstSeq, 2);
+      assert.equal(manifest.ledger.lastSeq, 7);
+      assert.equal(manifest.counts.ledgerEntries, 6);
+      assert.deepEqual(manifest.ledger.head, await ledger.head(db.database.dataSource));
+      assert.equal(manifest.ledger.head.seq, 8);
+      assert.equal(manifest.tenant, null);
+      assert.deepEqual(manifest.period, { from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z' });
+
+      const lines = readDecisionLines(outDir);
+      assert.deepEqual(lines.map((line) => line.id), januaryIds);
+      assert.deepEqual(lines.map((line) => line.ledgerSeq), [2, 4, 6, 7]);
+      assert.equal(lines[1].tenant, 'bank-b');
+      assert.equal(lines[2].createdAt, '2026-01-12T08:30:00.250Z');
+      assert.equal(lines[2].recordDigest, digestJson(lines[2].record));
+
+      const ledgerLines = readFileSync(join(outDir, LEDGER_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
+      assert.deepEqual(ledgerLines.map((line) => line.seq), [2, 3, 4, 5, 6, 7]);
+      assert.equal(manifest.ledger.segmentPrevHash, (await db.database.dataSource.query('SELECT hash FROM audit.ledger_entries WHERE seq = 1'))[0].hash);
+
+      const manifestText = readFileSync(join(outDir, MANIFEST_FILE), 'utf8');
+      assert.equal(manifestText, `${canonicalJson(manifest)}\n`);
+      assert.equal(manifest.files[DECISIONS_FILE].sha256, sha256Hex(readFileSync(join(outDir, DECISIONS_FILE))));
+    });
+
+    it('filters by tenant', async () => {
+      const outDir = join(workDir, 'bank-a');
+      const { manifest } = await exportBundle(db.database.dataSource, {
+        useCase: USE_CASE,
+        ...JANUARY,
+        tenant: 'bank-a',
+        outDir,
+        wardenVersion: '0.1.0',
+      });
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      assert.equal(manifest.tenant, 'bank-a');
+      assert.deepEqual(readDecisionLines(outDir).map((line) => line.ledgerSeq), [2, 6, 7]);
+      assert.equal(manifest.counts.ledgerEntries, 6);
+    });
+
+    it('exports an empty range', async () => {
+      const outDir = join(workDir, 'empty');
+      const { manifest } = await exportBundle(db.database.dataSource, {
+        useCase: USE_CASE,
+        from: new Date('2025-06-01T00:00:00.000Z'),
+        to: new Date('2025-07-01T00:00:00.000Z'),
+        outDir,
+        wardenVersion: '0.1.0',
+      });
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      assert.deepEqual(manifest.counts, { decisions: 0, ledgerEntries: 0 });
+      assert.equal(manifest.ledger.firstSeq, null);
+      assert.equal(manifest.ledger.segmentPrevHash, null);
+      assert.deepEqual(manifest.files[DECISIONS_FILE], { bytes: 0, sha256: sha256Hex('') });
+      assert.equal(readFileSync(join(outDir, LEDGER_FILE)).length, 0);
+    });
+
+    it('catches any changed byte', async () => {
+      const outDir = join(workDir, 'all-tenants');
+      const files = readBundle(outDir);
+      for (const [name, original] of files) {
+        for (let index = 0; index < original.length; index += 1) {
+          const changed = Buffer.from(original);
+          changed[index] ^= 0x01;
+          const result = verifyBundleFiles(new Map([...files, [name, changed]]));
+          assert.equal(result.ok, false, `${name} byte ${index} changed but the bundle verified`);
+          assert.ok(
+            result.problems.some((problem) => problem.startsWith(name)),
+            `${name} byte ${index}: no problem names the file: ${result.problems.join(' | ')}`,
+          );
+        }
+      }
+    });
+
+    it('catches a changed file on disk', async () => {
+      for (const name of [MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE]) {
+        const copy = join(workDir, `changed-${name}`);
+        cpSync(join(workDir, 'all-tenants'), copy, { recursive: true });
+        const path = join(copy, name);
+        const bytes = readFileSync(path);
+        bytes[Math.floor(bytes.length / 2)] ^= 0x20;
+        writeFileSync(path, bytes);
+
+        const result = await verifyBundle(copy);
+        assert.equal(result.ok, false);
+        assert.ok(result.problems.some((problem) => problem.startsWith(name)), result.problems.join(' | '));
+      }
+    });
+
+    it('names the line of a forged record', async () => {
+      // A forger who edits a record and recomputes the file digests still breaks the record digest.
+      const files = readBundle(join(workDir, 'all-tenants'));
+      const lines = Buffer.from(files.get(DECISIONS_FILE)!).toString('utf8').trimEnd().split('\n');
+      const forged = JSON.parse(lines[2]) as DecisionLine;
+      forged.record.outcome = 'APPROVE';
+      lines[2] = canonicalJson(forged);
+      const decisions = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+
+      const manifest = JSON.parse(Buffer.from(files.get(MANIFEST_FILE)!).toString('utf8')) as BundleManifest;
+      const { manifestDigest: _old, ...unsigned } = manifest;
+      unsigned.files[DECISIONS_FILE] = { bytes: decisions.length, sha256: sha256Hex(decisions) };
+      const resealed = Buffer.from(sealManifest(unsigned).text, 'utf8');
+
+      const result = verifyBundleFiles(new Map([...files, [DECISIONS_FILE, decisions], [MANIFEST_FILE, resealed]]));
+      assert.equal(result.ok, false);
+      assert.equal(result.problems.length, 1);
+      assert.match(result.problems[0], /^decisions\.jsonl line 3 field "recordDigest": [0-9a-f]{64} does not match the record/);
+    });
+
+    it('names the seq of a forged ledger entry', async () => {
+      const files = readBundle(join(workDir, 'all-tenants'));
+      const lines = Buffer.from(files.get(LEDGER_FILE)!).toString('utf8').trimEnd().split('\n');
+      const forged = JSON.parse(lines[1]);
+      forged.payload.route = '/admin';
+      lines[1] = canonicalJson(forged);
+      const ledgerBytes = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+
+      const manifest = JSON.parse(Buffer.from(files.get(MANIFEST_FILE)!).toString('utf8')) as BundleManifest;
+      const { manifestDigest: _old, ...unsigned } = manifest;
+      unsigned.files[LEDGER_FILE] = { bytes: ledgerBytes.length, sha256: sha256Hex(ledgerBytes) };
+      const resealed = Buffer.from(sealManifest(unsigned).text, 'utf8');
+
+      const result = verifyBundleFiles(new Map([...files, [LEDGER_FILE, ledgerBytes], [MANIFEST_FILE, resealed]]));
+      assert.equal(result.ok, false);
+      assert.equal(result.problems.length, 1);
+      assert.match(result.problems[0], /^ledger\.jsonl line 2 \(seq 3\): hash mismatch at seq 3: /);
+    });
+
+    it('reports a missing manifest', async () => {
+      const copy = join(workDir, 'no-manifest');
+      cpSync(join(workDir, 'all-tenants'), copy, { recursive: true });
+      rmSync(join(copy, MANIFEST_FILE));
+      const result = await verifyBundle(copy);
+      assert.deepEqual(result, { ok: false, problems: ['manifest.json: missing; a bundle without a manifest is incomplete'] });
+    });
+
+    it('rejects a folder with a bundle', async () => {
+      const options = { useCase: USE_CASE, ...JANUARY, outDir: join(workDir, 'all-tenants'), wardenVersion: '0.1.0' };
+      await assert.rejects(exportBundle(db.database.dataSource, options), ConflictError);
+      assert.deepEqual(await verifyBundle(options.outDir), { ok: true, problems: [] });
+    });
+
+    it('rejects invalid options by field', async () => {
+      const options = { useCase: '', from: JANUARY.to, to: JANUARY.from, outDir: join(workDir, 'invalid'), tenant: '', wardenVersion: '' };
+      await assert.rejects(exportBundle(db.database.dataSource, options), (error: unknown) => {
+        assert.ok(error instanceof BadUserInputError);
+        assert.deepEqual(
+          error.fieldErrors.map((fieldError) => fieldError.field),
+          ['/useCase', '/to', '/tenant', '/wardenVersion'],
+        );
+        return true;
+      });
+    });
+  });
+}

@@ -1,0 +1,196 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { QueryRunner } from 'typeorm';
+import { BadUserInputError, FailedPreconditionError } from '../../libs/common/src/index.js';
+import { GENESIS_PREV_HASH, PostgresLedger, verifyLedger, type LedgerReceipt } from '../../libs/audit/src/index.js';
+import { Ledger1796342400100 } from '../../migrations/1796342400100-Ledger.js';
+import { databaseTargets, type TestDatabase } from '../support/databases.js';
+
+const entry = (n: number) => ({
+  type: 'test.event',
+  tenant: n % 2 === 0 ? 'bank-b' : 'bank-a',
+  actor: 'tester',
+  payload: { n, nested: { z: 1, a: [n, 'x'] } },
+});
+
+async function countEntries(db: TestDatabase): Promise<number> {
+  const rows = await db.database.dataSource.query('SELECT count(*)::int AS n FROM audit.ledger_entries');
+  return rows[0].n;
+}
+
+for (const target of await databaseTargets()) {
+  describe(`ledger on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    const ledger = new PostgresLedger();
+    before(async () => {
+      db = await target.open();
+    });
+    after(async () => {
+      await db?.cleanup();
+    });
+
+    it('chains 200 concurrent appends', async () => {
+      const source = db.database.dataSource;
+      const receipts = await Promise.all(Array.from({ length: 200 }, (_, i) => ledger.appendStandalone(source, entry(i))));
+
+      const sorted = [...receipts].sort((a, b) => a.seq - b.seq);
+      assert.deepEqual(
+        sorted.map((receipt) => receipt.seq),
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
+      assert.equal(sorted[0].prevHash, GENESIS_PREV_HASH);
+      for (let i = 1; i < sorted.length; i += 1) assert.equal(sorted[i].prevHash, sorted[i - 1].hash);
+      assert.equal(new Set(receipts.map((receipt) => receipt.hash)).size, 200);
+
+      const verification = await verifyLedger(source, { batchSize: 64 });
+      assert.deepEqual(verification, { ok: true, entries: 200, headSeq: 200, headHash: sorted[199].hash });
+    });
+
+    it('appends and reports the head', async () => {
+      const source = db.database.dataSource;
+      const headBefore = await ledger.head(source);
+      const first = await ledger.appendStandalone(source, entry(1));
+      const second = await ledger.appendStandalone(source, entry(2));
+
+      assert.equal(first.seq, headBefore.seq + 1);
+      assert.equal(first.prevHash, headBefore.hash);
+      assert.equal(second.seq, headBefore.seq + 2);
+      assert.equal(second.prevHash, first.hash);
+      assert.match(second.createdAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      assert.deepEqual(await ledger.head(source), { seq: second.seq, hash: second.hash });
+    });
+
+    it('stores createdAt exactly as hashed', async () => {
+      const source = db.database.dataSource;
+      const pinned = new PostgresLedger({ clock: () => new Date('2026-03-04T05:06:07.089Z') });
+      const receipt = await pinned.appendStandalone(source, entry(3));
+      const rows = await source.query('SELECT created_at FROM audit.ledger_entries WHERE seq = $1', [receipt.seq]);
+      assert.equal(receipt.createdAt, '2026-03-04T05:06:07.089Z');
+      assert.equal(new Date(rows[0].created_at).toISOString(), '2026-03-04T05:06:07.089Z');
+      assert.equal((await verifyLedger(source)).ok, true);
+    });
+
+    it('round-trips awkward payloads through jsonb', async () => {
+      const source = db.database.dataSource;
+      const payloads = [
+        { b: 1, a: 2, 'é': 'ünïcode ✓', '\u20ac': 'euro', '1': 'digit key' },
+        { big: 1e21, small: 1.5e-7, third: 0.1 + 0.2, negativeZero: -0, max: Number.MAX_SAFE_INTEGER },
+        { deep: { list: [{ y: null, x: true }, [], {}], text: 'line\nbreak "quoted" \\ slash' } },
+      ];
+      for (const payload of payloads) {
+        await ledger.appendStandalone(source, { type: 'test.payload', tenant: 'bank-a', actor: 'tester', payload });
+      }
+      const verification = await verifyLedger(source, { batchSize: 7 });
+      assert.equal(verification.ok, true, verification.reason);
+      assert.equal(verification.entries, await countEntries(db));
+    });
+
+    it('commits and rolls back with the caller', async () => {
+      const source = db.database.dataSource;
+      const headBefore = await ledger.head(source);
+      await assert.rejects(
+        source.transaction(async (manager) => {
+          await ledger.append(manager, entry(4));
+          throw new Error('abort on purpose');
+        }),
+        /abort on purpose/,
+      );
+      assert.deepEqual(await ledger.head(source), headBefore);
+
+      const receipt = await source.transaction((manager) => ledger.append(manager, entry(5)));
+      assert.equal(receipt.seq, headBefore.seq + 1);
+      assert.equal(receipt.prevHash, headBefore.hash);
+    });
+
+    it('rejects append outside a transaction', async () => {
+      await assert.rejects(ledger.append(db.database.dataSource.manager, entry(6)), FailedPreconditionError);
+    });
+
+    it('rejects invalid entries by field', async () => {
+      const source = db.database.dataSource;
+      const invalid = { type: 'NoDots', tenant: ' ', actor: '', payload: { score: Number.NaN } };
+      await assert.rejects(ledger.appendStandalone(source, invalid), (error: unknown) => {
+        assert.ok(error instanceof BadUserInputError);
+        assert.deepEqual(
+          error.fieldErrors.map((fieldError) => fieldError.field),
+          ['/type', '/tenant', '/actor', '/payload'],
+        );
+        return true;
+      });
+      const nul = { type: 'test.event', tenant: 'bank-a', actor: 'tester', payload: { text: 'a\u0000b' } };
+      await assert.rejects(ledger.appendStandalone(source, nul), BadUserInputError);
+    });
+
+    it('rejects UPDATE, DELETE and TRUNCATE', async () => {
+      const source = db.database.dataSource;
+      const count = await countEntries(db);
+      await assert.rejects(
+        source.query(`UPDATE audit.ledger_entries SET actor = 'intruder' WHERE seq = 1`),
+        /the audit ledger is append-only: UPDATE on audit\.ledger_entries is not allowed/,
+      );
+      await assert.rejects(
+        source.query('DELETE FROM audit.ledger_entries WHERE seq = 2'),
+        /the audit ledger is append-only: DELETE on audit\.ledger_entries is not allowed/,
+      );
+      await assert.rejects(
+        source.query('TRUNCATE audit.ledger_entries'),
+        /the audit ledger is append-only: TRUNCATE on audit\.ledger_entries is not allowed/,
+      );
+      assert.equal(await countEntries(db), count);
+    });
+
+    it('rejects a bad batch size', async () => {
+      await assert.rejects(verifyLedger(db.database.dataSource, { batchSize: 0 }), BadUserInputError);
+    });
+
+    it('reports a row altered behind the triggers', async () => {
+      const source = db.database.dataSource;
+      const count = await countEntries(db);
+      const tamperedSeq = 137;
+      await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+      await source.query(`UPDATE audit.ledger_entries SET payload = payload || '{"n": -1}' WHERE seq = $1`, [tamperedSeq]);
+      await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+
+      const verification = await verifyLedger(source, { batchSize: 50 });
+      assert.equal(verification.ok, false);
+      assert.equal(verification.firstBadSeq, tamperedSeq);
+      assert.equal(verification.problem, 'hash-mismatch');
+      assert.equal(verification.entries, tamperedSeq - 1);
+      assert.equal(verification.headSeq, tamperedSeq - 1);
+      assert.match(verification.reason ?? '', /^hash mismatch at seq 137: /);
+      assert.ok(count > tamperedSeq);
+    });
+
+    it('reports a deleted row as a gap', async () => {
+      const source = db.database.dataSource;
+      await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+      await source.query('DELETE FROM audit.ledger_entries WHERE seq = 20');
+      await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+
+      const verification = await verifyLedger(source, { batchSize: 20 });
+      assert.equal(verification.ok, false);
+      assert.equal(verification.firstBadSeq, 21);
+      assert.equal(verification.problem, 'seq-gap');
+      assert.equal(verification.reason, 'seq gap: expected seq 20 but found seq 21');
+    });
+
+    it('migrates down and up again', async () => {
+      const migration = new Ledger1796342400100();
+      // The embedded database has one connection, so the runner is released before the append.
+      const runner: QueryRunner = db.database.dataSource.createQueryRunner();
+      let schemasAfterDown: { n: number }[];
+      try {
+        await migration.down(runner);
+        schemasAfterDown = await runner.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'audit'");
+        await migration.up(runner);
+      } finally {
+        await runner.release();
+      }
+
+      assert.equal(schemasAfterDown[0].n, 0);
+      const receipt: LedgerReceipt = await ledger.appendStandalone(db.database.dataSource, entry(7));
+      assert.equal(receipt.seq, 1);
+      assert.equal(receipt.prevHash, GENESIS_PREV_HASH);
+    });
+  });
+}
