@@ -1,6 +1,6 @@
 # Sourced by .ci/run: puts a Node.js that satisfies package.json "engines" (24 LTS) first on PATH.
-# When the machine's node is older, node@24 is installed from the npm registry into a cache folder
-# (WARDEN_NODE_CACHE, default ~/.cache/warden-node); the system node is never replaced.
+# When the machine's node is older, node@24 is installed from the npm registry into a cache folder,
+# WARDEN_NODE_CACHE (default ~/.cache/warden-node). The system node is never replaced.
 warden_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if [ "$(warden_node_major)" != "24" ]; then
   cache="${WARDEN_NODE_CACHE:-$HOME/.cache/warden-node}"
@@ -10,4 +10,4 @@ if [ "$(warden_node_major)" != "24" ]; then
   fi
   export PATH="$cache/node_modules/.bin:$PATH"
 fi
-echo "using node $(node --version) from $(command -v node)" >&2
+echo "warden: using node $(node --version) from $(command -v node)" >&2

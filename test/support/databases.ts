@@ -69,7 +69,15 @@ async function openEmbedded(overrides: Partial<WardenConfig> = {}): Promise<Test
   };
 }
 
-async function openServer(overrides: Partial<WardenConfig> = {}): Promise<TestDatabase> {
+/** An empty database on the PostgreSQL test server, not yet opened or migrated. */
+export interface ServerDatabase {
+  url: string;
+  /** Drops the database, ending any sessions still connected to it. */
+  drop(): Promise<void>;
+}
+
+/** Creates a fresh, empty database on the PostgreSQL test server, for callers that open it themselves. */
+export async function createServerDatabase(): Promise<ServerDatabase> {
   const name = `warden_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -78,18 +86,28 @@ async function openServer(overrides: Partial<WardenConfig> = {}): Promise<TestDa
 
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const cleaner = new pg.Client({ connectionString: ADMIN_URL });
+      await cleaner.connect();
+      await cleaner.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await cleaner.end();
+    },
+  };
+}
+
+async function openServer(overrides: Partial<WardenConfig> = {}): Promise<TestDatabase> {
+  const server = await createServerDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'warden-test-'));
-  const config = testConfig({ dataDir, databaseUrl: url.toString(), ...overrides });
+  const config = testConfig({ dataDir, databaseUrl: server.url, ...overrides });
   const database = await openDatabase(config);
   return {
     config,
     database,
     async cleanup() {
       await database.close();
-      const cleaner = new pg.Client({ connectionString: ADMIN_URL });
-      await cleaner.connect();
-      await cleaner.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleaner.end();
+      await server.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

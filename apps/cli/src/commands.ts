@@ -35,6 +35,13 @@ function parseDate(value: string, option: string): Date {
   return date;
 }
 
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new BadUserInputError(`Invalid --port "${value}".`, [{ field: '--port', message: 'must be a whole number from 0 to 65535, where 0 picks a free port' }]);
+  }
+  return Number(value);
+}
+
 function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
@@ -48,11 +55,16 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     .option('--port <port>', 'HTTP port (overrides PORT)')
     .action(async (options: { demo: boolean; port?: string }) => {
       const config = loadConfig();
-      const port = options.port !== undefined ? Number(options.port) : config.port;
+      const port = options.port !== undefined ? parsePort(options.port) : config.port;
       const runtime = await createRuntime(config);
       try {
         const demo = options.demo ? await runDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
         const gateway = await startGateway(runtime, port);
+        // startGateway enables Nest's shutdown hooks, which close the app and then raise the signal
+        // again, killing the process before the runtime closes the embedded database and releases
+        // its lock. The handler below closes both, so Nest's listeners are removed.
+        process.removeAllListeners('SIGINT');
+        process.removeAllListeners('SIGTERM');
         printStartBanner(gateway.graphqlUrl, demo?.token, runtime.database.mode, config);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);

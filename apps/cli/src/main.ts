@@ -1,8 +1,19 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command, Option } from 'commander';
-import { CONFIG_VARIABLES, ConfigError, isWardenError, loadConfig } from '../../../libs/common/src/index.js';
-import { registerCommands } from './commands.js';
+import { CONFIG_VARIABLES, ConfigError, createRootLogger, isWardenError, loadConfig } from '../../../libs/common/src/index.js';
+
+// Some modules create their logger while they load, and pino throws on a level it does not know.
+// So the level is validated and the root logger created with the normalized level before the
+// commands are imported. The other variables are checked later, by the commands that use them.
+try {
+  createRootLogger(loadConfig({ LOG_LEVEL: process.env.LOG_LEVEL }).logLevel);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+const { registerCommands } = await import('./commands.js');
 
 const program = new Command();
 program

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -7,6 +7,7 @@ import type { WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { PolicyGuard } from './auth/policy.guard.js';
 import { DecisionResolver } from './graphql/decision.resolver.js';
 import { formatGraphqlError } from './graphql/error-format.js';
+import { GraphqlExceptionFilter } from './graphql/graphql-exception.filter.js';
 import { IngestionResolver } from './graphql/ingestion.resolver.js';
 import { HealthController } from './http/health.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
@@ -54,6 +55,7 @@ export class AppModule {
       providers: [
         { provide: WARDEN_RUNTIME, useValue: runtime },
         { provide: APP_GUARD, useClass: PolicyGuard },
+        { provide: APP_FILTER, useClass: GraphqlExceptionFilter },
         DecisionResolver,
         IngestionResolver,
       ],

@@ -25,7 +25,6 @@ export async function startGateway(runtime: WardenRuntime, port = runtime.config
   app.use(requestContextMiddleware);
   app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/graphql-response+json'] });
   app.disable('x-powered-by');
-  app.enableShutdownHooks();
 
   await app.listen(port, runtime.config.host);
   const address = app.getHttpServer().address() as { port: number };

@@ -46,7 +46,18 @@ export class PostgresLedger implements LedgerAppender {
    * caller's own writes. Other appends wait for that transaction to end, so keep it short.
    */
   async append(manager: EntityManager, entry: LedgerEntryInput): Promise<LedgerReceipt> {
-    const payloadJson = validateLedgerEntryInput(entry);
+    const [receipt] = await this.appendMany(manager, [entry]);
+    return receipt;
+  }
+
+  /**
+   * Appends several entries, in the given order, under one lock and one INSERT. Callers that
+   * collect concurrent requests into one transaction (group commit) pay for the lock, the round
+   * trips and the commit's WAL flush once per batch instead of once per entry.
+   */
+  async appendMany(manager: EntityManager, entries: readonly LedgerEntryInput[]): Promise<LedgerReceipt[]> {
+    if (entries.length === 0) return [];
+    const payloadJson = entries.map((entry) => validateLedgerEntryInput(entry));
     if (!manager.queryRunner?.isTransactionActive) {
       // Without a transaction the advisory lock would be released before the insert.
       throw new FailedPreconditionError(
@@ -60,27 +71,41 @@ export class PostgresLedger implements LedgerAppender {
     await manager.query(`SELECT pg_advisory_xact_lock(${LEDGER_APPEND_LOCK_KEY})`);
     const head = await readHead(manager);
 
-    const seq = head.seq + 1;
     const createdAt = this.clock().toISOString();
-    const fields = { seq, type: entry.type, tenant: entry.tenant, actor: entry.actor, payload: entry.payload, createdAt };
-    const hash = computeEntryHash(head.hash, fields);
+    const receipts: LedgerReceipt[] = [];
+    const values: string[] = [];
+    const parameters: unknown[] = [];
+    let prevHash = head.hash;
+    entries.forEach((entry, index) => {
+      const seq = head.seq + 1 + index;
+      const fields = { seq, type: entry.type, tenant: entry.tenant, actor: entry.actor, payload: entry.payload, createdAt };
+      const hash = computeEntryHash(prevHash, fields);
+      receipts.push({ seq, hash, prevHash, createdAt });
+      const p = parameters.length;
+      values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb, $${p + 6}::timestamptz, $${p + 7}, $${p + 8})`);
+      parameters.push(seq, entry.type, entry.tenant, entry.actor, JSON.stringify(entry.payload), createdAt, prevHash, hash);
+      prevHash = hash;
+    });
 
-    const rows: { payload: Record<string, unknown> }[] = await manager.query(
+    const rows: { seq: string; payload: Record<string, unknown> }[] = await manager.query(
       `INSERT INTO audit.ledger_entries (seq, type, tenant, actor, payload, created_at, prev_hash, hash)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6::timestamptz, $7, $8)
-       RETURNING payload`,
-      [seq, entry.type, entry.tenant, entry.actor, JSON.stringify(entry.payload), createdAt, head.hash, hash],
+       VALUES ${values.join(', ')}
+       RETURNING seq::text AS seq, payload`,
+      parameters,
     );
 
     // Verification hashes the payload as read back from jsonb. Checking it here turns a value that
     // does not survive the round trip into a failed append instead of a chain that never verifies.
-    if (canonicalJson(rows[0].payload) !== payloadJson) {
-      throw new BadUserInputError('The ledger entry payload changes when stored as jsonb. Use plain JSON values.', [
-        { field: '/payload', message: 'must read back from jsonb unchanged' },
-      ]);
-    }
+    const stored = new Map(rows.map((row) => [toSeqNumber(row.seq), row.payload]));
+    receipts.forEach((receipt, index) => {
+      if (canonicalJson(stored.get(receipt.seq)) !== payloadJson[index]) {
+        throw new BadUserInputError('The ledger entry payload changes when stored as jsonb. Use plain JSON values.', [
+          { field: '/payload', message: 'must read back from jsonb unchanged' },
+        ]);
+      }
+    });
 
-    return { seq, hash, prevHash: head.hash, createdAt };
+    return receipts;
   }
 
   /** Appends an entry in a transaction of its own. */

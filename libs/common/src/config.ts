@@ -85,7 +85,7 @@ function readUrl(env: NodeJS.ProcessEnv, name: string, protocols: string[], exam
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}".`);
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}". Set it to info or unset it.`);
   }
 
   return {

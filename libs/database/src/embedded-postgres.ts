@@ -37,9 +37,12 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     const port = Number(server.getServerConn().split(':').pop());
     log.info({ dataDir, port }, 'embedded PostgreSQL started');
 
+    let stopped = false;
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       async stop() {
+        if (stopped) return;
+        stopped = true;
         await server.stop();
         await db.close();
         releaseLock(dataDir);

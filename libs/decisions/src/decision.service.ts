@@ -6,6 +6,7 @@ import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 import { createApplicationValidator, type ApplicationValidator } from './application-validator.js';
 import type { DecisionRecord, DecisionView, ReplayReport } from './decision-record.js';
+import { DecisionWriter } from './decision-writer.js';
 import type { ModelCache, ScoringModel } from './model-cache.js';
 import { initialReviewStatus, outcomeForScore } from './outcome.js';
 import type { PolicySnapshots } from './policy-snapshots.js';
@@ -17,7 +18,7 @@ export interface DecideRequest {
   requestId?: string | null;
 }
 
-/** Longest caller idempotency key, in characters. */
+/** Maximum length of a caller idempotency key, in characters. */
 const MAX_REQUEST_ID_LENGTH = 200;
 
 /** Scores below this distance from a stored score count as equal on replay (same ONNX runtime). */
@@ -39,6 +40,7 @@ interface StoredDecisionRow {
 export class DecisionService {
   private readonly log = getLogger('decisions');
   private readonly validators = new Map<string, ApplicationValidator>();
+  private readonly writer: DecisionWriter;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -48,7 +50,9 @@ export class DecisionService {
     private readonly snapshots: PolicySnapshots,
     private readonly policyHash: () => string,
     private readonly metrics: WardenMetrics,
-  ) {}
+  ) {
+    this.writer = new DecisionWriter(dataSource, ledger);
+  }
 
   async decide(principal: Principal, request: DecideRequest): Promise<DecisionView> {
     const started = process.hrtime.bigint();
@@ -104,7 +108,7 @@ export class DecisionService {
     return view;
   }
 
-  /** A decision by id; `tenant` undefined means any tenant (operators at the CLI). */
+  /** Reads a decision by id. Without a principal (operators at the CLI) any tenant's decision is found. */
   async get(principal: Principal | undefined, id: string): Promise<DecisionView> {
     const row = await this.findRow(principal?.tenant, id);
     return toView(row);
@@ -162,41 +166,8 @@ export class DecisionService {
   private async commit(record: DecisionRecord): Promise<DecisionView> {
     const recordDigest = digestJson(record);
     try {
-      return await this.dataSource.transaction(async (manager) => {
-        const receipt = await this.ledger.append(manager, {
-          type: 'decision.created',
-          tenant: record.tenant,
-          actor: record.actor,
-          payload: {
-            decisionId: record.id,
-            useCase: record.useCase,
-            outcome: record.outcome,
-            modelVersion: record.modelVersion,
-            recordDigest,
-          },
-        });
-        await manager.query(
-          `INSERT INTO decisions.decision_records
-             (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-          [
-            record.id,
-            record.tenant,
-            record.useCase,
-            record.requestId,
-            record.actor,
-            record.outcome,
-            record.score,
-            record.modelVersion,
-            JSON.stringify(record),
-            recordDigest,
-            receipt.seq,
-            receipt.hash,
-            record.createdAt,
-          ],
-        );
-        return toView({ id: record.id, record, record_digest: recordDigest, ledger_seq: String(receipt.seq), ledger_hash: receipt.hash });
-      });
+      const receipt = await this.writer.write(record, recordDigest);
+      return toView({ id: record.id, record, record_digest: recordDigest, ledger_seq: String(receipt.seq), ledger_hash: receipt.hash });
     } catch (error) {
       // Two concurrent calls with the same idempotency key: the loser returns the winner's decision.
       if ((error as { code?: string }).code === '23505' && record.requestId) {

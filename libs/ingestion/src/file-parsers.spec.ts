@@ -112,7 +112,7 @@ describe('parseFile', () => {
   it('rejects a missing file', () => {
     assert.throws(
       () => parseFile(join(workDir, 'absent.csv'), definition),
-      (error: unknown) => error instanceof BadUserInputError && error.message === 'Cannot read absent.csv (ENOENT).',
+      (error: unknown) => error instanceof BadUserInputError && error.message === `Cannot read ${join(workDir, 'absent.csv')} (ENOENT).`,
     );
   });
 });

@@ -47,8 +47,8 @@ export function parseFile(path: string, definition: DatasetDefinition, format?: 
     bytes = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new BadUserInputError(`Cannot read ${fileName} (${code}).`, [
-      { field: 'path', message: `path ${fileName} cannot be read (${code}); check that the file exists and is readable` },
+    throw new BadUserInputError(`Cannot read ${path} (${code}).`, [
+      { field: 'path', message: `${path} cannot be read (${code}); check that the file exists and is readable` },
     ]);
   }
 

@@ -1,0 +1,111 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { verifyLedger } from '../../libs/audit/src/index.js';
+import { createRuntime, runDemoSetup, type WardenRuntime } from '../../libs/decisions/src/index.js';
+import { logit } from '../../libs/models/src/index.js';
+import type { Principal } from '../../libs/policy/src/index.js';
+import { databaseTargets, type TestDatabase } from '../support/databases.js';
+
+const APPLICATION = {
+  checking_status: 'A11', duration_months: 48, credit_history: 'A31', purpose: 'A40', credit_amount: 9000,
+  savings_status: 'A61', employment_since: 'A72', installment_rate_pct: 4, other_debtors: 'A101', residence_since: 1,
+  property: 'A124', age_years: 23, other_installment_plans: 'A141', housing: 'A151', existing_credits: 2, job: 'A172',
+  num_dependents: 1, telephone: 'A191',
+};
+const PRINCIPAL: Principal = { subject: 'loan-app', tenant: 'bank-a', roles: ['application'] };
+
+for (const target of await databaseTargets()) {
+  describe(`decision pipeline on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let runtime: WardenRuntime;
+
+    before(async () => {
+      db = await target.open();
+      await db.database.close();
+      runtime = await createRuntime(db.config);
+      await runDemoSetup(runtime, { tenant: 'bank-a', actor: 'setup' });
+    });
+    after(async () => {
+      await runtime?.close();
+      await db?.cleanup();
+    });
+
+    it('explains a decline from the approval cut-off', async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      assert.equal(decision.outcome, 'DECLINE');
+      const sum = decision.attributions.reduce((total, a) => total + a.contribution, 0);
+      assert.ok(Math.abs(sum - (logit(decision.score) - logit(0.3))) < 1e-9, `attributions sum ${sum}`);
+      assert.ok(decision.reasonCodes.length >= 1, 'a decline needs at least one reason');
+      assert.ok(decision.reasonCodes.length <= 4, 'at most four reasons');
+      for (const reason of decision.reasonCodes) assert.ok(reason.contribution > 0, `${reason.code} must push toward decline`);
+      assert.equal(decision.lineage.referenceLogit, logit(0.3));
+    });
+
+    it('commits concurrent decisions as one unbroken chain', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: { ...APPLICATION, age_years: 20 + i } }),
+        ),
+      );
+      const seqs = results.map((d) => d.ledgerSeq).sort((a, b) => a - b);
+      for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, 'ledger seqs must be consecutive');
+      const verification = await verifyLedger(runtime.database.dataSource);
+      assert.equal(verification.ok, true, verification.reason);
+    });
+
+    it('returns one decision for concurrent calls with one requestId', async () => {
+      const calls = Array.from({ length: 6 }, () =>
+        runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION, requestId: 'loan-77' }),
+      );
+      const results = await Promise.all(calls);
+      assert.equal(new Set(results.map((d) => d.id)).size, 1);
+      const rows = await runtime.database.dataSource.query(
+        "SELECT count(*)::int AS n FROM audit.ledger_entries WHERE payload->>'decisionId' = $1",
+        [results[0].id],
+      );
+      assert.equal(rows[0].n, 1);
+    });
+
+    it('rejects bad input without blocking others', async () => {
+      const good = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      const bad = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: { ...APPLICATION, purpose: 'A99' } });
+      await assert.rejects(bad, (error: Error & { code?: string }) => error.code === 'BAD_USER_INPUT');
+      assert.ok((await good).ledgerSeq > 0);
+    });
+
+    it('replays identically and names a tampered field', async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      assert.deepEqual(await runtime.decisions.replay(undefined, decision.id), { decisionId: decision.id, identical: true, differences: [] });
+
+      const source = runtime.database.dataSource;
+      await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+      await source.query(
+        `UPDATE decisions.decision_records SET record = jsonb_set(record, '{outcome}', '"APPROVE"') WHERE id = $1`,
+        [decision.id],
+      );
+      await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
+
+      const report = await runtime.decisions.replay(undefined, decision.id);
+      assert.equal(report.identical, false);
+      const fields = report.differences.map((d) => d.field);
+      assert.ok(fields.includes('recordDigest'), fields.join(','));
+      assert.ok(fields.includes('outcome'), fields.join(','));
+    });
+
+    it('rejects changes to a stored decision', async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      await assert.rejects(
+        runtime.database.dataSource.query("UPDATE decisions.decision_records SET outcome = 'APPROVE' WHERE id = $1", [decision.id]),
+        /immutable/,
+      );
+      await assert.rejects(runtime.database.dataSource.query('DELETE FROM decisions.decision_records'), /immutable/);
+    });
+
+    it("hides another tenant's decision", async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      const other: Principal = { subject: 'x', tenant: 'bank-b', roles: ['auditor'] };
+      await assert.rejects(runtime.decisions.get(other, decision.id), (error: Error & { code?: string }) => error.code === 'NOT_FOUND');
+      await assert.rejects(runtime.decisions.replay(other, decision.id), (error: Error & { code?: string }) => error.code === 'NOT_FOUND');
+    });
+  });
+}

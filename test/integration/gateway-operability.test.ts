@@ -1,0 +1,90 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runDemoSetup } from '../../libs/decisions/src/index.js';
+import { generateGermanCredit } from '../../libs/ingestion/src/index.js';
+import { databaseTargets } from '../support/databases.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+
+const DECIDE = 'mutation Decide($input: DecideInput!) { decide(input: $input) { id outcome } }';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const EXCLUDED_AND_LABEL = ['application_id', 'credit_risk', 'personal_status_sex', 'foreign_worker'];
+
+/** Value of one Prometheus sample whose name and labels all match, or undefined when absent. */
+function sampleValue(exposition: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const matches = Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`));
+    if (matches) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+for (const target of await databaseTargets()) {
+  describe(`gateway operability on ${target.name}`, { skip: target.skipReason }, () => {
+    let gw: TestGateway;
+    let appToken: string;
+    before(async () => {
+      gw = await startTestGateway(target);
+      await runDemoSetup(gw.runtime, { tenant: 'bank-a', actor: 'test-setup' });
+      appToken = await gw.token('bank-a', ['application'], 'loan-app');
+    });
+    after(async () => {
+      await gw?.close();
+    });
+
+    it('healthz is 200', async () => {
+      const response = await fetch(`${gw.gateway.url}/healthz`);
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), { status: 'ok' });
+    });
+
+    it('readyz names the database mode', async () => {
+      const response = await fetch(`${gw.gateway.url}/readyz`);
+      assert.equal(response.status, 200);
+      assert.deepEqual(await response.json(), { status: 'ready', database: target.name });
+    });
+
+    it('metrics count decisions and operations', async () => {
+      const application = Object.fromEntries(
+        Object.entries(generateGermanCredit({ rows: 1, seed: 11 })[0]).filter(([name]) => !EXCLUDED_AND_LABEL.includes(name)),
+      );
+      const decided = await gw.graphql<{ decide: { id: string; outcome: string } }>(DECIDE, { input: { useCase: 'credit-application', application } }, appToken);
+      assert.equal(decided.body.errors, undefined, JSON.stringify(decided.body.errors));
+      const { outcome } = decided.body.data!.decide;
+
+      const response = await fetch(`${gw.gateway.url}/metrics`);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+      const exposition = await response.text();
+      assert.match(exposition, /^# HELP warden_decisions_total /m);
+      assert.match(exposition, /^# TYPE warden_decisions_total counter$/m);
+      assert.equal(sampleValue(exposition, 'warden_decisions_total', { use_case: 'credit-application', outcome }), 1);
+      assert.equal(sampleValue(exposition, 'warden_graphql_requests_total', { operation: 'Decide', result: 'ok' }), 1);
+      assert.equal(sampleValue(exposition, 'warden_decision_duration_seconds_count', { use_case: 'credit-application' }), 1);
+    });
+
+    it('responses carry a generated request id', async () => {
+      const response = await fetch(`${gw.gateway.url}/healthz`);
+      assert.match(response.headers.get('x-request-id') ?? '', UUID);
+      await response.body?.cancel();
+    });
+
+    it('echoes a valid caller request id', async () => {
+      const response = await fetch(gw.gateway.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'bank-a.req_0042' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      assert.equal(response.headers.get('x-request-id'), 'bank-a.req_0042');
+      await response.body?.cancel();
+    });
+
+    it('replaces an invalid caller request id', async () => {
+      for (const supplied of ['has space', 'x'.repeat(65), 'semi;colon']) {
+        const response = await fetch(`${gw.gateway.url}/healthz`, { headers: { 'x-request-id': supplied } });
+        assert.match(response.headers.get('x-request-id') ?? '', UUID, supplied);
+        await response.body?.cancel();
+      }
+    });
+  });
+}
