@@ -1,8 +1,8 @@
 // Benchmark of `decide` over GraphQL with the ledger on: decisions per second and latency
 // percentiles at concurrency 1 and 8, on the embedded database and on the PostgreSQL server.
 // The load generator runs in the same process as the gateway, so both share this machine's cores.
-// For comparison the same run measures `{ __typename }`, the cost of an authenticated GraphQL
-// round trip that touches no database, the floor under any resolver.
+// For comparison the same run measures `{ __typename }`, a GraphQL round trip that reaches no
+// resolver (no token check, no database): the floor under any operation.
 //
 // Run: npm run bench:decide   (BENCH_DECISIONS sets the requests per cell; BENCH_TARGETS=server
 // or embedded limits the run to one database)
