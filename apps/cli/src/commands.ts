@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
+import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
 import { createRuntime, runDemoSetup, type WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { exportBundle, verifyBundle, verifyLedger } from '../../../libs/audit/src/index.js';
@@ -10,7 +10,6 @@ import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway } from '../../gateway/src/gateway.js';
 
-const WARDEN_VERSION = '0.1.0';
 const DEFAULT_TENANT = 'demo-bank';
 
 /** Actor recorded in the ledger for commands run by an operator at the shell. */

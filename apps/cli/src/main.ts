@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { Command, Option } from 'commander';
-import { CONFIG_VARIABLES, ConfigError, createRootLogger, isWardenError, loadConfig } from '../../../libs/common/src/index.js';
+import { Command } from 'commander';
+import { CONFIG_VARIABLES, ConfigError, createRootLogger, isWardenError, loadConfig, WARDEN_VERSION } from '../../../libs/common/src/index.js';
 
 // Some modules create their logger while they load, and pino throws on a level it does not know.
 // So the level is validated and the root logger created with the normalized level before the
@@ -19,7 +19,7 @@ const program = new Command();
 program
   .name('warden')
   .description('Warden: a governance-first gateway for AI decisions in banks.')
-  .version(process.env.npm_package_version ?? '0.1.0')
+  .version(WARDEN_VERSION)
   .showHelpAfterError()
   .addHelpText(
     'after',
@@ -27,8 +27,6 @@ program
   );
 
 registerCommands(program, () => loadConfig());
-
-program.addOption(new Option('--no-color', 'plain output').hideHelp());
 
 try {
   await program.parseAsync(process.argv);

@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './hashing.js';
 export * from './logger.js';
 export * from './random.js';
+export * from './version.js';
