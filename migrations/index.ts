@@ -3,6 +3,7 @@ import { Ledger1796342400100 } from './1796342400100-Ledger.js';
 import { Ingestion1796342400200 } from './1796342400200-Ingestion.js';
 import { ModelRegistry1796342400300 } from './1796342400300-ModelRegistry.js';
 import { Decisions1796342400400 } from './1796342400400-Decisions.js';
+import { ModelTenant1796342400500 } from './1796342400500-ModelTenant.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -11,4 +12,5 @@ export const ALL_MIGRATIONS = [
   Ingestion1796342400200,
   ModelRegistry1796342400300,
   Decisions1796342400400,
+  ModelTenant1796342400500,
 ];

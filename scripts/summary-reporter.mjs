@@ -1,5 +1,5 @@
 // node:test reporter that counts leaf tests and ends the run with "N passed, N failed".
-// Suites are not counted; a skipped or todo test counts as skipped.
+// Suites are not counted, except that a skipped suite counts as one skipped test.
 import { writeFileSync } from 'node:fs';
 
 export default async function* summaryReporter(source) {
@@ -10,8 +10,10 @@ export default async function* summaryReporter(source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const data = event.data;
     if (data.details?.type === 'suite') {
-      // A suite failing in a hook has no leaf failure of its own; count it once.
+      // A suite failing in a hook has no leaf failure of its own; count it once. A skipped suite
+      // never runs its tests, so its size is unknown: it counts as one skipped.
       if (event.type === 'test:fail' && data.details?.error?.failureType === 'hookFailed') failed += 1;
+      if (data.skip !== undefined) skipped += 1;
       continue;
     }
     if (data.skip !== undefined || data.todo !== undefined) skipped += 1;

@@ -45,7 +45,8 @@ describe('warden cli without a database', () => {
     { variable: 'PORT', value: 'abc', message: /PORT must be a whole number between 1 and 65535, got "abc"\. Set it to a number such as 3000 or unset it\./ },
     { variable: 'PORT', value: '0', message: /PORT must be between 1 and 65535, got 0\. Set it to a number such as 3000 or unset it\./ },
     { variable: 'DATABASE_URL', value: 'mysql://x', message: /DATABASE_URL must use postgres: or postgresql:, got "mysql:"\. Set it like postgres:\/\// },
-    { variable: 'LOG_LEVEL', value: 'loud', message: /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/ },
+    { variable: 'LOG_LEVEL', value: 'loud', message: /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"\. Set it to info or unset it\./ },
+    { variable: 'WARDEN_JWKS_URL', value: 'http://idp.example.test/jwks', message: /WARDEN_JWKS_URL must use https unless the server is on this machine/ },
   ];
   for (const { variable, value, message } of configCases) {
     it(`migrate rejects ${variable}=${value}`, async () => {
@@ -111,10 +112,17 @@ describe('warden cli without a database', () => {
     assert.equal(lines.length, 50);
     assert.ok(text.endsWith('}\n'));
     const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    assert.equal(records[0].application_id, 'SYN-000001');
-    assert.equal(records[49].application_id, 'SYN-000050');
+    assert.equal(records[0].application_id, 'SYN-7-000001', 'keys carry the seed so seeds do not collide');
+    assert.equal(records[49].application_id, 'SYN-7-000050');
     assert.ok(readFileSync(second).equals(readFileSync(first)), 'the same seed must write the same bytes');
     assert.ok(!readFileSync(otherSeed).equals(readFileSync(first)), 'another seed must write other applications');
+  });
+
+  it('verify-bundle rejects a missing folder', async () => {
+    const missing = join(workDir, 'no-bundle-here');
+    const result = await runCli(['verify-bundle', missing], cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'vb') }));
+    assert.equal(result.code, 1);
+    assert.ok(result.stderr.startsWith(`BAD_USER_INPUT: Bundle folder ${missing} was not found.`), result.stderr);
   });
 
   it('start rejects an invalid --port', async () => {

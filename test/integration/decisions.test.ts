@@ -66,6 +66,14 @@ for (const target of await databaseTargets()) {
       assert.equal(rows[0].n, 1);
     });
 
+    it('rejects a reused requestId with other input', async () => {
+      const first = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION, requestId: 'loan-88' });
+      await assert.rejects(
+        runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: { ...APPLICATION, duration_months: 6 }, requestId: 'loan-88' }),
+        (error: Error & { code?: string }) => error.code === 'CONFLICT' && error.message.includes(first.id),
+      );
+    });
+
     it('rejects bad input without blocking others', async () => {
       const good = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
       const bad = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: { ...APPLICATION, purpose: 'A99' } });
@@ -99,6 +107,25 @@ for (const target of await databaseTargets()) {
         /immutable/,
       );
       await assert.rejects(runtime.database.dataSource.query('DELETE FROM decisions.decision_records'), /immutable/);
+    });
+
+    it("uses only the caller's tenant model", async () => {
+      const before = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      await runDemoSetup(runtime, { tenant: 'bank-b', actor: 'setup' });
+      const bankB: Principal = { subject: 'loan-app-b', tenant: 'bank-b', roles: ['application'] };
+      const decisionB = await runtime.decisions.decide(bankB, { useCase: 'credit-application', application: APPLICATION });
+      const after = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+
+      assert.notEqual(decisionB.modelVersion, before.modelVersion, 'bank-b trained its own version');
+      assert.equal(after.modelVersion, before.modelVersion, "bank-b's training must not change bank-a's model");
+    });
+
+    it('rejects a tenant without a model', async () => {
+      const bankC: Principal = { subject: 'loan-app-c', tenant: 'bank-c', roles: ['application'] };
+      await assert.rejects(
+        runtime.decisions.decide(bankC, { useCase: 'credit-application', application: APPLICATION }),
+        (error: Error & { code?: string }) => error.code === 'FAILED_PRECONDITION' && error.message.includes('warden train --use-case credit-application --tenant bank-c'),
+      );
     });
 
     it("hides another tenant's decision", async () => {

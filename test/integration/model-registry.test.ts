@@ -217,12 +217,12 @@ describe('credit model on German Credit', { skip: data.skipReason }, () => {
         assert.equal(entry.payload.trainingRows, 700);
         assert.equal(entry.payload.holdoutRows, 300);
         assert.equal(entry.payload.metrics.auc, model.metrics.auc);
-        const latest = await registry.latest('credit-application');
+        const latest = await registry.latest('credit-application', 'bank-a');
         assert.equal(entry.payload.artifactSha256, latest.artifactSha256);
       });
 
       it('loads the latest version intact', async () => {
-        const latest = await registry.latest('credit-application');
+        const latest = await registry.latest('credit-application', 'bank-a');
         assert.equal(latest.version, 'credit-application@2');
         assert.equal(latest.artifactSha256, sha256Hex(latest.artifact));
         assert.deepEqual(latest.coefficients, model.coefficients);
@@ -243,13 +243,13 @@ describe('credit model on German Credit', { skip: data.skipReason }, () => {
         assert.equal((await registry.get('credit-application', 'credit-application@1')).versionNumber, 1);
         assert.equal((await registry.get('credit-application', 1)).version, 'credit-application@1');
         await assert.rejects(registry.get('credit-application', 9), NotFoundError);
-        await assert.rejects(registry.latest('fraud-screening'), NotFoundError);
+        await assert.rejects(registry.latest('fraud-screening', 'bank-a'), NotFoundError);
       });
 
       it('rolls back when the ledger append fails', async () => {
         ledger.failNext = true;
         await assert.rejects(registry.register(input), /ledger append failed on purpose/);
-        assert.equal((await registry.latest('credit-application')).version, 'credit-application@2');
+        assert.equal((await registry.latest('credit-application', 'bank-a')).version, 'credit-application@2');
         assert.equal((await registry.register(input)).version, 'credit-application@3');
       });
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
@@ -176,6 +176,14 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       const from = parseDate(options.from, '--from');
       const to = parseDate(options.to, '--to');
       await withRuntime(loadConfig, async (runtime) => {
+        // A bundle cut from a broken chain would fail verification for reasons no byte of it shows,
+        // so the whole chain is checked first and a break stops the export.
+        const chain = await verifyLedger(runtime.database.dataSource);
+        if (!chain.ok) {
+          console.error(`export refused: the ledger fails verification at seq ${chain.firstBadSeq}: ${chain.reason}`);
+          process.exitCode = 4;
+          return;
+        }
         const { manifest } = await exportBundle(runtime.database.dataSource, {
           useCase: options.useCase,
           from,
@@ -190,9 +198,12 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
 
   program
     .command('verify-bundle')
-    .description('Check an export bundle offline; exits 5 when any byte was changed')
+    .description('Check an export bundle offline; exits 5 when any check fails, such as a changed byte')
     .argument('<dir>', 'bundle folder')
     .action(async (dir: string) => {
+      if (!existsSync(resolve(dir))) {
+        throw new BadUserInputError(`Bundle folder ${resolve(dir)} was not found.`, [{ field: 'dir', message: 'must be a folder written by warden export' }]);
+      }
       const result = await verifyBundle(resolve(dir));
       printJson(result);
       if (!result.ok) process.exitCode = 5;
@@ -200,12 +211,14 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
 
   program
     .command('demo-data')
-    .description('Write synthetic applications with the German Credit schema as JSONL')
+    .description('Write synthetic labelled records of the german-credit dataset as JSONL, for warden ingest')
     .option('--rows <n>', 'number of applications', '1000')
     .option('--seed <n>', 'random seed', '42')
+    .option('--id-prefix <prefix>', 'prefix of application_id (default: SYN-<seed>-, so each seed has its own keys)')
     .requiredOption('--out <file>', 'JSONL file to write')
-    .action((options: { rows: string; seed: string; out: string }) => {
-      const records = generateGermanCredit({ rows: Number(options.rows), seed: Number(options.seed) });
+    .action((options: { rows: string; seed: string; out: string; idPrefix?: string }) => {
+      const keyPrefix = options.idPrefix ?? `SYN-${options.seed}-`;
+      const records = generateGermanCredit({ rows: Number(options.rows), seed: Number(options.seed), keyPrefix });
       mkdirSync(dirname(resolve(options.out)), { recursive: true });
       writeFileSync(options.out, records.map((record) => JSON.stringify(record)).join('\n') + '\n');
       console.log(`wrote ${records.length} applications to ${options.out}`);
@@ -226,7 +239,7 @@ function printStartBanner(graphqlUrl: string, token: string | undefined, mode: s
       '',
       'Sample request:',
       `curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer $WARDEN_TOKEN" \\`,
-      `  -d '{"query":"mutation($i: DecideInput!){ decide(input:$i){ id outcome score reasonCodes{code description} ledgerSeq } }","variables":{"i":{"useCase":"credit-application","application":${JSON.stringify(SAMPLE_APPLICATION)}}}}'`,
+      `  -d '{"query":"mutation($i: DecideInput!){ decide(input:$i){ id outcome score reasonCodes{code description contribution} modelVersion reviewStatus ledgerSeq ledgerHash } }","variables":{"i":{"useCase":"credit-application","application":${JSON.stringify(SAMPLE_APPLICATION)}}}}'`,
       '',
       'Stop with Ctrl+C.',
     );

@@ -40,6 +40,24 @@ try {
     for (const fieldError of error.fieldErrors) console.error(`  ${fieldError.field}: ${fieldError.message}`);
     process.exit(1);
   }
-  console.error(`warden failed: ${(error as Error).message}`);
+  console.error(`warden failed: ${explainSystemError(error as NodeJS.ErrnoException)}`);
   process.exit(1);
+}
+
+/** Names the setting behind the system errors a user can fix, and returns other messages as they are. */
+function explainSystemError(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `${error.message}. Another process uses that port: stop it, or set PORT (or --port) to a free port.`;
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+      return `${error.message}. Check that the PostgreSQL server in DATABASE_URL is running and reachable, or unset DATABASE_URL to use the embedded database.`;
+    case '28P01':
+    case '28000':
+    case '3D000':
+      return `${error.message}. Check the user, password and database name in DATABASE_URL.`;
+    default:
+      return error.message;
+  }
 }

@@ -5,6 +5,7 @@ import { getLogger } from '../../../libs/common/src/index.js';
 import type { WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { AppModule } from './app.module.js';
 import { requestContextMiddleware } from './http/request-context.middleware.js';
+import { NestPinoLogger } from './nest-logger.js';
 
 export interface RunningGateway {
   url: string;
@@ -19,7 +20,7 @@ const BODY_LIMIT = '20mb';
 export async function startGateway(runtime: WardenRuntime, port = runtime.config.port): Promise<RunningGateway> {
   const log = getLogger('gateway');
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRuntime(runtime), {
-    logger: ['error', 'warn'],
+    logger: new NestPinoLogger(),
     bodyParser: false,
   });
   app.use(requestContextMiddleware);

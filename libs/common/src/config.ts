@@ -81,6 +81,21 @@ function readUrl(env: NodeJS.ProcessEnv, name: string, protocols: string[], exam
   return raw.trim();
 }
 
+/**
+ * Reads WARDEN_JWKS_URL. The keys that authenticate every caller must not travel unencrypted, so
+ * plain http is accepted only for a JWKS server on this machine (tests, a local sidecar).
+ */
+function readJwksUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const example = 'https://idp.example-bank.test/.well-known/jwks.json';
+  const raw = readUrl(env, 'WARDEN_JWKS_URL', ['https:', 'http:'], example);
+  if (raw === undefined) return undefined;
+  const { protocol, hostname } = new URL(raw);
+  if (protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) {
+    throw new ConfigError('WARDEN_JWKS_URL', `must use https unless the server is on this machine, got "${raw}". Set it like ${example}.`);
+  }
+  return raw;
+}
+
 /** Reads and validates the configuration from `env` (process.env by default). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
@@ -94,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     databaseUrl: readUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://user@127.0.0.1:5432/warden'),
     dataDir: resolve(env.WARDEN_DATA_DIR?.trim() || '.warden'),
     policyDir: resolve(env.WARDEN_POLICY_DIR?.trim() || 'policies'),
-    jwksUrl: readUrl(env, 'WARDEN_JWKS_URL', ['https:', 'http:'], 'https://idp.example-bank.test/.well-known/jwks.json'),
+    jwksUrl: readJwksUrl(env),
     jwtIssuer: env.WARDEN_JWT_ISSUER?.trim() || 'warden-local',
     jwtAudience: env.WARDEN_JWT_AUDIENCE?.trim() || 'warden',
     logLevel: logLevel as WardenConfig['logLevel'],

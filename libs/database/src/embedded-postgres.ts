@@ -61,8 +61,8 @@ function acquireLock(dataDir: string): void {
     const owner = Number(readFileSync(lockPath, 'utf8').trim());
     if (Number.isInteger(owner) && owner !== process.pid && isProcessAlive(owner)) {
       throw new FailedPreconditionError(
-        `The embedded database in ${dataDir} is in use by process ${owner}. Stop that process, ` +
-          'run this command against the running gateway instead, or set WARDEN_DATA_DIR to another folder.',
+        `The embedded database in ${dataDir} is in use by process ${owner}. Stop that process first, ` +
+          'or run Warden against a PostgreSQL server (DATABASE_URL) so that several processes can share it.',
       );
     }
   }

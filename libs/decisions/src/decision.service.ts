@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, digestJson, getLogger, NotFoundError } from '../../common/src/index.js';
+import { BadUserInputError, ConflictError, digestJson, getLogger, NotFoundError } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
@@ -58,13 +58,14 @@ export class DecisionService {
     const started = process.hrtime.bigint();
     const useCase = requireUseCase(this.useCases, request.useCase);
     const requestId = checkRequestId(request.requestId);
+    const { features, droppedFields } = this.validator(useCase.config).validate(request.application);
+    const inputDigest = digestJson(features);
     if (requestId) {
       const existing = await this.findByRequestId(principal.tenant, useCase.config.useCase, requestId);
-      if (existing) return existing;
+      if (existing) return sameRequestOrConflict(existing, inputDigest);
     }
 
-    const { features, droppedFields } = this.validator(useCase.config).validate(request.application);
-    const model = await this.models.latest(useCase.config.useCase);
+    const model = await this.models.latest(useCase.config.useCase, principal.tenant);
     const reasonCodeMap = await this.snapshots.reasonCodeMap(useCase.config);
     await this.snapshots.ensureUseCase(useCase);
 
@@ -86,7 +87,7 @@ export class DecisionService {
       policyVersion: `${useCase.config.version}+${policyHash.slice(0, 12)}`,
       createdAt: new Date().toISOString(),
       lineage: {
-        inputDigest: digestJson(features),
+        inputDigest,
         featureValues: features,
         droppedFields,
         modelVersion: model.version,
@@ -172,7 +173,7 @@ export class DecisionService {
       // Two concurrent calls with the same idempotency key: the loser returns the winner's decision.
       if ((error as { code?: string }).code === '23505' && record.requestId) {
         const existing = await this.findByRequestId(record.tenant, record.useCase, record.requestId);
-        if (existing) return existing;
+        if (existing) return sameRequestOrConflict(existing, record.lineage.inputDigest);
       }
       throw error;
     }
@@ -200,6 +201,18 @@ export class DecisionService {
     if (rows.length === 0) throw new NotFoundError(`Decision ${id} was not found.`);
     return rows[0];
   }
+}
+
+/**
+ * Returns the stored decision for a repeated idempotency key, or raises CONFLICT when the key comes
+ * back with a different application: silently returning the old decision would answer a question
+ * the caller did not ask.
+ */
+function sameRequestOrConflict(existing: DecisionView, inputDigest: string): DecisionView {
+  if (existing.lineage.inputDigest === inputDigest) return existing;
+  throw new ConflictError(
+    `requestId "${existing.requestId}" was already used for decision ${existing.id} with a different application. Use a new requestId for a new application.`,
+  );
 }
 
 function checkRequestId(requestId: string | null | undefined): string | null {

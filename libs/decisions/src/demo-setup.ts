@@ -29,7 +29,7 @@ export async function runDemoSetup(runtime: WardenRuntime, options: { tenant: st
   let created = false;
   let modelVersion: string;
   try {
-    modelVersion = (await runtime.models.latest(DEMO_USE_CASE)).version;
+    modelVersion = (await runtime.models.latest(DEMO_USE_CASE, options.tenant)).version;
     log.info({ modelVersion }, 'demo model found; reusing the data folder');
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;

@@ -91,19 +91,23 @@ export class ModelCache {
 
   constructor(private readonly registry: ModelRegistry) {}
 
-  async latest(useCase: string): Promise<ScoringModel> {
-    const known = this.latestByUseCase.get(useCase);
+  /** The newest version trained for a tenant. A newly registered version is used within LATEST_TTL_MS. */
+  async latest(useCase: string, tenant: string): Promise<ScoringModel> {
+    const key = `${useCase}\u0000${tenant}`;
+    const known = this.latestByUseCase.get(key);
     if (known && Date.now() - known.checkedAt < ModelCache.LATEST_TTL_MS) return this.get(useCase, known.version);
     let record: ModelVersionRecord;
     try {
-      record = await this.registry.latest(useCase);
+      record = await this.registry.latest(useCase, tenant);
     } catch (error) {
       if (error instanceof NotFoundError) {
-        throw new FailedPreconditionError(`No model is registered for use case ${useCase}. Train one first: warden train --use-case ${useCase}.`);
+        throw new FailedPreconditionError(
+          `No model is registered for use case ${useCase} in tenant ${tenant}. An analyst must ingest training data and run: warden train --use-case ${useCase} --tenant ${tenant}.`,
+        );
       }
       throw error;
     }
-    this.latestByUseCase.set(useCase, { version: record.version, checkedAt: Date.now() });
+    this.latestByUseCase.set(key, { version: record.version, checkedAt: Date.now() });
     return this.cached(record.version, () => ScoringModel.load(record));
   }
 

@@ -16,7 +16,7 @@ import type { TrainingMetrics } from './logistic-regression.js';
 
 export interface RegisterModelInput {
   useCase: string;
-  /** Tenant recorded on the `model.registered` ledger entry. */
+  /** Tenant whose records trained the model: only its decisions use the version, and the ledger entry carries it. */
   tenant: string;
   /** Token subject of the registering user, or `system` for Warden's own jobs. */
   createdBy: string;
@@ -64,6 +64,8 @@ export interface ModelVersionRecord {
   /** ISO 8601 time of registration. */
   createdAt: string;
   createdBy: string;
+  /** Tenant whose data trained the version; only that tenant's decisions use it. */
+  tenant: string;
 }
 
 export interface RegisteredModel {
@@ -77,7 +79,7 @@ export interface RegisteredModel {
 const USE_CASE_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 const SELECT_COLUMNS = `id, use_case, version, version_number, status, artifact, artifact_sha256, dataset, dataset_version,
-  training_rows, holdout_rows, features, encoder, coefficients, intercept, reference, metrics, training_config, created_at, created_by`;
+  training_rows, holdout_rows, features, encoder, coefficients, intercept, reference, metrics, training_config, created_at, created_by, tenant`;
 
 /**
  * Stores trained models in `models.model_versions`. Registration numbers versions per use case
@@ -135,13 +137,15 @@ export class ModelRegistry {
     return registered;
   }
 
-  /** Returns the highest version of a use case. Raises NotFoundError when none is registered. */
-  async latest(useCase: string): Promise<ModelVersionRecord> {
+  /** Returns the highest version of a use case trained for a tenant. Raises NotFoundError when none is registered. */
+  async latest(useCase: string, tenant: string): Promise<ModelVersionRecord> {
     const rows = await this.dataSource.query(
-      `SELECT ${SELECT_COLUMNS} FROM models.model_versions WHERE use_case = $1 ORDER BY version_number DESC LIMIT 1`,
-      [useCase],
+      `SELECT ${SELECT_COLUMNS} FROM models.model_versions WHERE use_case = $1 AND tenant = $2 ORDER BY version_number DESC LIMIT 1`,
+      [useCase, tenant],
     );
-    if (rows.length === 0) throw new NotFoundError(`No model is registered for use case ${useCase}. Train and register one first.`);
+    if (rows.length === 0) {
+      throw new NotFoundError(`No model is registered for use case ${useCase} in tenant ${tenant}. Train and register one first.`);
+    }
     return this.verified(rows[0]);
   }
 
@@ -163,8 +167,8 @@ export class ModelRegistry {
   ): Promise<void> {
     await manager.query(
       `INSERT INTO models.model_versions (id, use_case, version, version_number, status, artifact, artifact_sha256, dataset, dataset_version,
-         training_rows, holdout_rows, features, encoder, coefficients, intercept, reference, metrics, training_config, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::jsonb, $15, $16::jsonb, $17::jsonb, $18::jsonb, $19)`,
+         training_rows, holdout_rows, features, encoder, coefficients, intercept, reference, metrics, training_config, created_by, tenant)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::jsonb, $15, $16::jsonb, $17::jsonb, $18::jsonb, $19, $20)`,
       [
         assigned.id,
         input.useCase,
@@ -185,6 +189,7 @@ export class ModelRegistry {
         canonicalJson(input.metrics),
         canonicalJson(input.trainingConfig),
         input.createdBy,
+        input.tenant,
       ],
     );
   }
@@ -219,6 +224,7 @@ export class ModelRegistry {
       trainingConfig: row.training_config,
       createdAt: new Date(row.created_at).toISOString(),
       createdBy: row.created_by,
+      tenant: row.tenant,
     };
   }
 }

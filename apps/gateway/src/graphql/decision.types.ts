@@ -22,7 +22,7 @@ export class DecideInput {
   @Field(() => GraphQLJSONObject, { description: 'Application fields, validated against the use case' })
   application!: Record<string, unknown>;
 
-  @Field({ nullable: true, description: 'Caller idempotency key: the same key returns the same decision' })
+  @Field({ nullable: true, description: 'Idempotency key per tenant and use case: the same key and application return the same decision; the same key with another application is a CONFLICT' })
   requestId?: string;
 }
 
