@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
 
 for (const target of await databaseTargets()) {
@@ -21,6 +23,14 @@ for (const target of await databaseTargets()) {
       const rows = await db.database.dataSource.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
       assert.equal(rows.length, 1);
     });
+
+    if (target.name === 'embedded') {
+      it('listens only on a private socket', () => {
+        const socket = statSync(join(db.config.dataDir, '.s.PGSQL.5432'));
+        assert.ok(socket.isSocket());
+        assert.equal(socket.mode & 0o777, 0o600);
+      });
+    }
 
     it('rolls back a failed transaction', async () => {
       const source = db.database.dataSource;

@@ -74,6 +74,28 @@ for (const target of await databaseTargets()) {
       );
     });
 
+    it('names each invalid field', async () => {
+      const application = { ...APPLICATION, duration_months: 24.5, personal_status_sex: 'x'.repeat(65), extra: 1 };
+      await assert.rejects(
+        runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application, requestId: 'bad\u0000id' }),
+        (error: Error & { code?: string; fieldErrors?: { field: string }[] }) => {
+          assert.equal(error.code, 'BAD_USER_INPUT');
+          assert.deepEqual(error.fieldErrors?.map((e) => e.field), ['requestId']);
+          return true;
+        },
+      );
+      await assert.rejects(
+        runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application }),
+        (error: Error & { code?: string; fieldErrors?: { field: string; message: string }[] }) => {
+          const byField = new Map(error.fieldErrors?.map((e) => [e.field, e.message]));
+          assert.equal(byField.get('duration_months'), 'must be of type integer');
+          assert.equal(byField.get('personal_status_sex'), 'must be at most 64 characters');
+          assert.equal(byField.get('extra'), 'is not a field of this use case; remove it');
+          return true;
+        },
+      );
+    });
+
     it('rejects bad input without blocking others', async () => {
       const good = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
       const bad = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: { ...APPLICATION, purpose: 'A99' } });
@@ -98,6 +120,19 @@ for (const target of await databaseTargets()) {
       const fields = report.differences.map((d) => d.field);
       assert.ok(fields.includes('recordDigest'), fields.join(','));
       assert.ok(fields.includes('outcome'), fields.join(','));
+      assert.ok(fields.includes('columns.outcome'), fields.join(','));
+    });
+
+    it('names a column that contradicts its record', async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      const source = runtime.database.dataSource;
+      await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+      await source.query("UPDATE decisions.decision_records SET outcome = 'APPROVE', score = 0.01 WHERE id = $1", [decision.id]);
+      await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
+
+      const report = await runtime.decisions.replay(undefined, decision.id);
+      assert.equal(report.identical, false);
+      assert.deepEqual(report.differences.map((d) => d.field), ['columns.outcome', 'columns.score']);
     });
 
     it('rejects changes to a stored decision', async () => {

@@ -204,7 +204,7 @@ for (const target of await databaseTargets()) {
       const files = readBundle(join(workDir, 'all-tenants'));
       const lines = Buffer.from(files.get(DECISIONS_FILE)!).toString('utf8').trimEnd().split('\n');
       const forged = JSON.parse(lines[2]) as DecisionLine;
-      forged.record.outcome = 'APPROVE';
+      forged.record.reasonCodes = [];
       lines[2] = canonicalJson(forged);
       const decisions = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
 
@@ -217,6 +217,26 @@ for (const target of await databaseTargets()) {
       assert.equal(result.ok, false);
       assert.equal(result.problems.length, 1);
       assert.match(result.problems[0], /^decisions\.jsonl line 3 field "recordDigest": [0-9a-f]{64} does not match the record/);
+    });
+
+    it('names a line field that contradicts its record', async () => {
+      const files = readBundle(join(workDir, 'all-tenants'));
+      const lines = Buffer.from(files.get(DECISIONS_FILE)!).toString('utf8').trimEnd().split('\n');
+      const forged = JSON.parse(lines[2]) as DecisionLine;
+      forged.outcome = forged.outcome === 'APPROVE' ? 'DECLINE' : 'APPROVE';
+      forged.score = 0.01;
+      lines[2] = canonicalJson(forged);
+      const decisions = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+
+      const manifest = JSON.parse(Buffer.from(files.get(MANIFEST_FILE)!).toString('utf8')) as BundleManifest;
+      const { manifestDigest: _old, ...unsigned } = manifest;
+      unsigned.files[DECISIONS_FILE] = { bytes: decisions.length, sha256: sha256Hex(decisions) };
+      const resealed = Buffer.from(sealManifest(unsigned).text, 'utf8');
+
+      const result = verifyBundleFiles(new Map([...files, [DECISIONS_FILE, decisions], [MANIFEST_FILE, resealed]]));
+      assert.equal(result.ok, false);
+      assert.ok(result.problems.some((p) => p.startsWith('decisions.jsonl line 3 field "outcome"')), result.problems.join(' | '));
+      assert.ok(result.problems.some((p) => p.startsWith('decisions.jsonl line 3 field "score"')), result.problems.join(' | '));
     });
 
     it('names the seq of a forged ledger entry', async () => {

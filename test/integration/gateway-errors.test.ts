@@ -97,6 +97,22 @@ for (const target of await databaseTargets()) {
       await response.body?.cancel();
     });
 
+    it('rejects too many root fields', async () => {
+      const aliases = Array.from({ length: 11 }, (_, i) => `a${i}: decision(id: "${randomUUID()}") { id }`).join(' ');
+      const result = await post(gw, `{ ${aliases} }`, {}, auditorToken);
+      assert.equal(result.body.errors?.[0]?.extensions?.code, 'GRAPHQL_VALIDATION_FAILED');
+      assert.match(result.body.errors?.[0]?.message ?? '', /selects 11 root fields; at most 10 are allowed/);
+      assertNoLeak(result.text);
+    });
+
+    it('stops parsing an oversized query', async () => {
+      const aliases = Array.from({ length: 20_000 }, (_, i) => `a${i}: __typename`).join(' ');
+      const result = await post(gw, `{ ${aliases} }`, {});
+      assert.equal(result.body.errors?.[0]?.extensions?.code, 'GRAPHQL_PARSE_FAILED');
+      // graphql-js 16.15 spells this message "more that 2000 tokens".
+      assert.match(result.body.errors?.[0]?.message ?? '', /Document contains more th\w+ 2000 tokens\. Parsing aborted\./);
+    });
+
     // The tests below break the database on purpose, so they run last in this suite.
     it('missing decisions table is an internal error', async () => {
       await gw.runtime.database.dataSource.query('DROP TABLE decisions.decision_records');
@@ -105,11 +121,12 @@ for (const target of await databaseTargets()) {
       assert.equal(read.body.data, null);
     });
 
-    it('unrecordable denial fails closed', async () => {
+    it('unrecordable denial is still forbidden', async () => {
       await gw.runtime.database.dataSource.query('DROP TABLE audit.ledger_entries CASCADE');
       const denied = await post(gw, DECIDE, { input: { useCase: 'credit-application', application: {} } }, reviewerToken);
-      assertInternalError(denied);
+      assert.equal(denied.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
       assert.equal(denied.body.data, null);
+      assertNoLeak(denied.text);
     });
   });
 }

@@ -59,8 +59,15 @@ for (const target of await databaseTargets()) {
       assert.match(exposition, /^# HELP warden_decisions_total /m);
       assert.match(exposition, /^# TYPE warden_decisions_total counter$/m);
       assert.equal(sampleValue(exposition, 'warden_decisions_total', { use_case: 'credit-application', outcome }), 1);
-      assert.equal(sampleValue(exposition, 'warden_graphql_requests_total', { operation: 'Decide', result: 'ok' }), 1);
+      assert.equal(sampleValue(exposition, 'warden_graphql_requests_total', { operation: 'decide', result: 'ok' }), 1);
       assert.equal(sampleValue(exposition, 'warden_decision_duration_seconds_count', { use_case: 'credit-application' }), 1);
+    });
+
+    it('metrics ignore caller operation names', async () => {
+      for (let i = 0; i < 5; i++) await gw.graphql(`query Probe${i} { __typename }`);
+      const exposition = await (await fetch(`${gw.gateway.url}/metrics`)).text();
+      assert.doesNotMatch(exposition, /Probe\d/);
+      assert.equal(sampleValue(exposition, 'warden_graphql_requests_total', { operation: '__typename', result: 'ok' }), 5);
     });
 
     it('responses carry a generated request id', async () => {

@@ -273,6 +273,19 @@ for (const target of await databaseTargets()) {
       assert.equal(await count("SELECT count(*)::int AS n FROM ingestion.records WHERE tenant = 'bank-c'"), 1200);
     });
 
+    it('quarantines text jsonb cannot store', async () => {
+      const records = [
+        { ...FIRST_RECORD, application_id: 'TXT-1' },
+        { ...FIRST_RECORD, application_id: 'TXT-2', purpose: '\ud800' },
+        { ...FIRST_RECORD, application_id: 'TXT-3', 'bad\u0000key': 1 },
+      ];
+      const result = await service.ingest({ tenant: 'bank-t', actor: 'demo', dataset: 'german-credit', records, source: 'api' });
+      assert.equal(result.accepted, 1, 'the good record of the batch is stored');
+      assert.equal(result.quarantined, 2);
+      assert.equal(result.quarantine[0].errors[0].field, 'purpose');
+      assert.equal(await count("SELECT count(*)::int AS n FROM ingestion.quarantine WHERE tenant = 'bank-t'"), 2);
+    });
+
     it('caps the quarantine details at 100', async () => {
       const records = Array.from({ length: 150 }, (_, index) => ({ ...FIRST_RECORD, application_id: `BAD-${index}`, age_years: 7 }));
       const result = await service.ingest({ tenant: 'bank-c', actor: 'demo', dataset: 'german-credit', records, source: 'api' });

@@ -3,6 +3,8 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { Kind, type SelectionSetNode } from 'graphql';
+import { MAX_QUERY_TOKENS, maxRootFieldsRule } from './graphql/operation-limits.js';
 import type { WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { PolicyGuard } from './auth/policy.guard.js';
 import { DecisionResolver } from './graphql/decision.resolver.js';
@@ -12,14 +14,26 @@ import { IngestionResolver } from './graphql/ingestion.resolver.js';
 import { HealthController } from './http/health.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
 
-/** Counts and times every GraphQL operation by name and result. */
+/** Names the root fields of a validated operation, such as `decide` or `decision+replayDecision`. */
+function rootFieldLabel(selectionSet: SelectionSetNode | undefined): string {
+  if (!selectionSet) return 'invalid';
+  const names = new Set<string>();
+  for (const selection of selectionSet.selections) {
+    names.add(selection.kind === Kind.FIELD ? selection.name.value : 'fragment');
+  }
+  return [...names].sort().join('+') || 'empty';
+}
+
+/** Counts and times every GraphQL operation by root field and result. */
 function metricsPlugin(runtime: WardenRuntime): ApolloServerPlugin {
   return {
     async requestDidStart() {
       const started = process.hrtime.bigint();
       return {
         async willSendResponse(context) {
-          const operation = context.operationName ?? 'anonymous';
+          // Labelled by the root fields the schema resolved, never by the caller's operation name,
+          // which any client could vary to create unbounded metric series.
+          const operation = rootFieldLabel(context.operation?.selectionSet);
           const result = context.errors && context.errors.length > 0 ? 'error' : 'ok';
           runtime.metrics.graphqlRequests.add(1, { operation, result });
           runtime.metrics.graphqlDuration.record(Number(process.hrtime.bigint() - started) / 1e9, { operation });
@@ -48,6 +62,8 @@ export class AppModule {
           csrfPrevention: false,
           context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
           formatError: formatGraphqlError,
+          parseOptions: { maxTokens: MAX_QUERY_TOKENS },
+          validationRules: [maxRootFieldsRule],
           plugins: [metricsPlugin(runtime)],
         }),
       ],

@@ -280,6 +280,7 @@ function checkDecisions(
     if (recordDigest !== decision.recordDigest) {
       problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
     }
+    checkMirroredFields(decision, at, problems);
     if (decision.useCase !== manifest.useCase) {
       problems.push(`${at('useCase')}: "${decision.useCase}" is not the exported use case "${manifest.useCase}"`);
     }
@@ -324,6 +325,26 @@ function checkDecisionEntry(
   }
   if (entry.tenant !== decision.tenant) {
     problems.push(`${at('tenant')}: differs from the tenant of the ledger entry at seq ${entry.seq}`);
+  }
+  for (const field of ['outcome', 'modelVersion', 'useCase'] as const) {
+    if (field in entry.payload && entry.payload[field] !== decision[field]) {
+      problems.push(`${at(field)}: differs from payload.${field} of the ledger entry at seq ${entry.seq}`);
+    }
+  }
+}
+
+/** Top-level fields of a decision line that repeat a field of its record and must agree with it. */
+const RECORD_MIRRORED_FIELDS = ['id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion', 'createdAt'] as const;
+
+/**
+ * Checks that the convenience fields of a decision line say what its digested record says, since
+ * only the record is covered by the ledger: a changed `outcome` column would otherwise pass.
+ */
+function checkMirroredFields(decision: DecisionLine, at: (field: string) => string, problems: string[]): void {
+  for (const field of RECORD_MIRRORED_FIELDS) {
+    if (field in decision.record && decision.record[field] !== decision[field]) {
+      problems.push(`${at(field)}: ${JSON.stringify(decision[field])} differs from record.${field}, ${JSON.stringify(decision.record[field])}`);
+    }
   }
 }
 

@@ -34,6 +34,27 @@ const REDACTED_PATHS = [
   '*.records',
 ];
 
+/** Maximum length of a logged error message, in characters, because driver messages can quote input values. */
+const MAX_ERROR_MESSAGE = 300;
+
+/**
+ * Serializes a caught error for the log without what drivers attach to it: TypeORM's
+ * QueryFailedError carries the SQL text and its parameters (applicant data) and PostgreSQL errors
+ * carry a `detail` that quotes row values. Only the class, code, a bounded message and the stack
+ * frames are kept.
+ */
+export function serializeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const withCode = error as Error & { code?: unknown };
+  const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at '));
+  return {
+    type: error.name,
+    code: typeof withCode.code === 'string' ? withCode.code : undefined,
+    message: error.message.length > MAX_ERROR_MESSAGE ? `${error.message.slice(0, MAX_ERROR_MESSAGE)}...` : error.message,
+    stack: frames.join('\n'),
+  };
+}
+
 let rootLogger: Logger | undefined;
 
 /** Creates the process-wide JSON logger. Later calls return the first one. */
@@ -45,6 +66,7 @@ export function createRootLogger(level: string = process.env.LOG_LEVEL ?? 'info'
       base: { service: 'warden' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      serializers: { err: serializeError, error: serializeError },
       mixin() {
         const context = requestContext.getStore();
         return context ? { requestId: context.requestId, tenant: context.tenant, actor: context.actor } : {};

@@ -21,23 +21,25 @@ export interface OpenDatabaseOptions {
  */
 export async function openDatabase(config: WardenConfig, options: OpenDatabaseOptions = {}): Promise<WardenDatabase> {
   const log = getLogger('database');
-  let embedded: EmbeddedPostgres | undefined;
-  let url = config.databaseUrl;
-  if (!url) {
-    embedded = await startEmbeddedPostgres(config.dataDir);
-    url = embedded.url;
-  }
+  const embedded: EmbeddedPostgres | undefined = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
+  const connection = embedded
+    ? { host: embedded.host, port: embedded.port, username: 'postgres', database: 'postgres' }
+    : { url: config.databaseUrl };
 
   const dataSource = new DataSource({
     type: 'postgres',
-    url,
+    ...connection,
     synchronize: false,
     migrationsRun: false,
     migrations: ALL_MIGRATIONS,
     migrationsTableName: 'warden_migrations',
     entities: [],
     logging: false,
-    extra: { max: embedded ? 1 : config.databasePoolSize, application_name: 'warden' },
+    // The embedded pool keeps its one connection open (idle timeout 0): closing and reopening it
+    // would leave a window for another client of the socket.
+    extra: embedded
+      ? { max: 1, idleTimeoutMillis: 0, application_name: 'warden' }
+      : { max: config.databasePoolSize, application_name: 'warden' },
   });
 
   try {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -11,9 +11,17 @@ import { FailedPreconditionError, getLogger } from '../../common/src/index.js';
  * talk to a server.
  */
 export interface EmbeddedPostgres {
-  url: string;
+  /** A socket folder (starting with `/`) or 127.0.0.1, as the pg driver's `host` option takes it. */
+  host: string;
+  port: number;
   stop(): Promise<void>;
 }
+
+/** Port number in the socket file name; pg looks for `<host>/.s.PGSQL.<port>`. */
+const SOCKET_PORT = 5432;
+
+/** Longest Unix socket path Linux accepts (sun_path is 108 bytes with the closing NUL). */
+const MAX_SOCKET_PATH = 107;
 
 const LOCK_FILE = 'warden.lock';
 
@@ -31,15 +39,36 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
 
     // One connection is enough and the only safe choice: the socket server interleaves the
-    // protocol messages of several clients on PGlite's single backend.
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
-    await server.start();
-    const port = Number(server.getServerConn().split(':').pop());
-    log.info({ dataDir, port }, 'embedded PostgreSQL started');
+    // protocol messages of several clients on PGlite's single backend. PGlite has no passwords, so
+    // the server listens on a Unix socket inside the data folder that only this user can open; a
+    // loopback TCP port would let any local user in as superuser.
+    const socketPath = join(dataDir, `.s.PGSQL.${SOCKET_PORT}`);
+    let host: string;
+    let port: number;
+    let server: PGLiteSocketServer;
+    if (Buffer.byteLength(socketPath) <= MAX_SOCKET_PATH) {
+      // The lock is held, so a socket file left here belongs to a process that died.
+      rmSync(socketPath, { force: true });
+      server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 1 });
+      await server.start();
+      chmodSync(socketPath, 0o600);
+      host = dataDir;
+      port = SOCKET_PORT;
+    } else {
+      // NOTE: a data folder path too long for a Unix socket falls back to an unauthenticated
+      // loopback port, reachable by other local users while Warden runs.
+      log.warn({ dataDir }, 'data folder path is too long for a Unix socket; listening on a loopback port instead');
+      server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
+      await server.start();
+      host = '127.0.0.1';
+      port = Number(server.getServerConn().split(':').pop());
+    }
+    log.info({ dataDir, socket: host.startsWith('/') }, 'embedded PostgreSQL started');
 
     let stopped = false;
     return {
-      url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      host,
+      port,
       async stop() {
         if (stopped) return;
         stopped = true;

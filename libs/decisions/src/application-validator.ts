@@ -2,6 +2,9 @@ import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { BadUserInputError, type FieldError } from '../../common/src/index.js';
 import type { UseCaseConfig } from './use-case-config.js';
 
+/** Longest value accepted in a field the use case excludes, in characters. */
+const MAX_EXCLUDED_FIELD_LENGTH = 64;
+
 /** Application fields after validation: only model features remain, in a stable key order. */
 export type ValidatedApplication = Record<string, string | number>;
 
@@ -17,16 +20,17 @@ export interface ApplicationValidator {
 export function createApplicationValidator(config: UseCaseConfig): ApplicationValidator {
   const properties: Record<string, object> = {};
   for (const feature of config.features.numeric) {
-    properties[feature.name] = { type: 'number', minimum: feature.minimum, maximum: feature.maximum };
+    properties[feature.name] = { type: feature.integer ? 'integer' : 'number', minimum: feature.minimum, maximum: feature.maximum };
   }
   for (const feature of config.features.categorical) {
     properties[feature.name] = { type: 'string', enum: feature.levels };
   }
   const excluded = new Set(config.excludedFields.map((field) => field.name));
-  for (const name of excluded) properties[name] = {};
+  // Excluded fields are dropped unread, but still bounded so that they cannot carry bulk data.
+  for (const name of excluded) properties[name] = { type: ['string', 'number', 'null'], maxLength: MAX_EXCLUDED_FIELD_LENGTH };
   const required = [...config.features.numeric, ...config.features.categorical].map((feature) => feature.name);
 
-  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
   const check = ajv.compile({ type: 'object', properties, required, additionalProperties: false });
   const featureOrder = [...required].sort();
 
@@ -60,7 +64,9 @@ function describeError(error: ErrorObject): FieldError {
     case 'enum':
       return { field: fieldName(error), message: `must be one of ${(params.allowedValues as string[]).join(', ')}` };
     case 'type':
-      return { field: fieldName(error), message: `must be a ${String(params.type)}` };
+      return { field: fieldName(error), message: `must be ${Array.isArray(params.type) ? `one of the types ${params.type.join(', ')}` : `of type ${String(params.type)}`}` };
+    case 'maxLength':
+      return { field: fieldName(error), message: `must be at most ${String(params.limit)} characters` };
     case 'minimum':
     case 'maximum':
       return { field: fieldName(error), message: `must be ${error.keyword === 'minimum' ? '>=' : '<='} ${String(params.limit)}` };

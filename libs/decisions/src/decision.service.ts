@@ -26,6 +26,11 @@ const REPLAY_SCORE_TOLERANCE = 1e-12;
 
 interface StoredDecisionRow {
   id: string;
+  tenant?: string;
+  use_case?: string;
+  outcome?: string;
+  score?: number;
+  model_version?: string;
   record: DecisionRecord;
   record_digest: string;
   ledger_seq: string;
@@ -127,6 +132,12 @@ export class DecisionService {
     };
 
     compare('recordDigest', row.record_digest, digestJson(recorded));
+    // The indexed columns repeat fields of the record; exports and queries read them.
+    compare('columns.tenant', row.tenant, recorded.tenant);
+    compare('columns.useCase', row.use_case, recorded.useCase);
+    compare('columns.outcome', row.outcome, recorded.outcome);
+    compare('columns.score', row.score, recorded.score);
+    compare('columns.modelVersion', row.model_version, recorded.modelVersion);
     compare('lineage.inputDigest', recorded.lineage.inputDigest, digestJson(recorded.lineage.featureValues));
 
     const config = await this.snapshots.useCaseByHash(recorded.lineage.useCaseConfigHash);
@@ -181,7 +192,7 @@ export class DecisionService {
 
   private async findByRequestId(tenant: string, useCase: string, requestId: string): Promise<DecisionView | undefined> {
     const rows: StoredDecisionRow[] = await this.dataSource.query(
-      `SELECT id, record, record_digest, ledger_seq::text AS ledger_seq, ledger_hash FROM decisions.decision_records
+      `SELECT id, tenant, use_case, outcome, score, model_version, record, record_digest, ledger_seq::text AS ledger_seq, ledger_hash FROM decisions.decision_records
         WHERE tenant = $1 AND use_case = $2 AND request_id = $3`,
       [tenant, useCase, requestId],
     );
@@ -193,7 +204,7 @@ export class DecisionService {
       throw new BadUserInputError(`Invalid decision id "${id.slice(0, 64)}".`, [{ field: 'id', message: 'must be a UUID as returned by decide' }]);
     }
     const rows: StoredDecisionRow[] = await this.dataSource.query(
-      `SELECT id, record, record_digest, ledger_seq::text AS ledger_seq, ledger_hash FROM decisions.decision_records
+      `SELECT id, tenant, use_case, outcome, score, model_version, record, record_digest, ledger_seq::text AS ledger_seq, ledger_hash FROM decisions.decision_records
         WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
       [id, tenant ?? null],
     );
@@ -217,8 +228,10 @@ function sameRequestOrConflict(existing: DecisionView, inputDigest: string): Dec
 
 function checkRequestId(requestId: string | null | undefined): string | null {
   if (requestId === undefined || requestId === null) return null;
-  if (requestId.length === 0 || requestId.length > MAX_REQUEST_ID_LENGTH) {
-    throw new BadUserInputError('Invalid requestId.', [{ field: 'requestId', message: `must be 1 to ${MAX_REQUEST_ID_LENGTH} characters` }]);
+  if (requestId.length === 0 || requestId.length > MAX_REQUEST_ID_LENGTH || !requestId.isWellFormed() || /[\u0000-\u001f\u007f]/.test(requestId)) {
+    throw new BadUserInputError('Invalid requestId.', [
+      { field: 'requestId', message: `must be 1 to ${MAX_REQUEST_ID_LENGTH} printable characters` },
+    ]);
   }
   return requestId;
 }

@@ -8,6 +8,8 @@ export interface NumericFeatureConfig {
   name: string;
   minimum: number;
   maximum: number;
+  /** Rejects fractional values when true. */
+  integer?: boolean;
 }
 
 export interface CategoricalFeatureConfig {
@@ -79,7 +81,8 @@ export function requireUseCase(useCases: Map<string, LoadedUseCase>, name: strin
   const found = useCases.get(name);
   if (!found) {
     const known = [...useCases.keys()].join(', ') || 'none';
-    throw new NotFoundError(`Unknown use case "${name}". Known use cases: ${known}.`);
+    const shown = name.length > 64 ? `${name.slice(0, 64)}...` : name;
+    throw new NotFoundError(`Unknown use case "${shown}". Known use cases: ${known}.`);
   }
   return found;
 }

@@ -110,7 +110,7 @@ export async function insertQuarantine(manager: EntityManager, scope: BatchScope
     const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
     const parameters: unknown[] = [scope.batchId, scope.tenant, scope.dataset];
     const tuples = chunk.map((row) => {
-      parameters.push(row.row, row.recordKey, jsonbParameter(row.payload), JSON.stringify(row.errors));
+      parameters.push(row.row, row.recordKey === null ? null : storableText(row.recordKey), jsonbParameter(row.payload), jsonbParameter(row.errors));
       const base = parameters.length - 4;
       return `($1::uuid, $2, $3, $${base + 1}::int, $${base + 2}, $${base + 3}::jsonb, $${base + 4}::jsonb)`;
     });
@@ -166,7 +166,26 @@ export async function selectStoredRecords(manager: EntityManager, tenant: string
  * Serializes a quarantined payload for a jsonb column. PostgreSQL's jsonb cannot hold U+0000, so
  * that one character is replaced by U+FFFD; everything else is kept as it arrived.
  */
+/**
+ * Serializes a quarantined payload so that jsonb accepts it whatever the caller sent: U+0000 and
+ * unpaired surrogates in keys and strings become U+FFFD, and nesting below MAX_STORED_DEPTH is
+ * replaced by a marker string. The stored copy is for people to inspect, never for replay.
+ */
 function jsonbParameter(payload: unknown): string | null {
   if (payload === undefined || payload === null) return null;
-  return JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value));
+  return JSON.stringify(storableCopy(payload, 0));
+}
+
+const MAX_STORED_DEPTH = 32;
+
+function storableCopy(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return storableText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_STORED_DEPTH) return '[nested too deep to store]';
+  if (Array.isArray(value)) return value.map((item) => storableCopy(item, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [storableText(key), storableCopy(item, depth + 1)]));
+}
+
+function storableText(text: string): string {
+  return text.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }

@@ -104,7 +104,8 @@ export class IngestionService {
     const definition = this.definitions.get(dataset);
     if (!definition) {
       const known = [...this.definitions.keys()].sort().join(', ') || 'none';
-      throw new NotFoundError(`Dataset ${dataset} is not defined; defined datasets: ${known}.`);
+      const shown = dataset.length > 64 ? `${dataset.slice(0, 64)}...` : dataset;
+      throw new NotFoundError(`Dataset ${shown} is not defined; defined datasets: ${known}.`);
     }
     return definition;
   }

@@ -152,3 +152,30 @@ describe('validateRecords', () => {
     ]);
   });
 });
+
+describe('validateRecords on text jsonb cannot store', () => {
+  it('quarantines an unpaired surrogate', () => {
+    const [result] = validateRecords(definition, [{ ...csvStyleRecord(), purpose: '\ud800' }]);
+    const errors = errorsOf(result);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].field, 'purpose');
+    assert.match(errors[0].message, /unpaired surrogate/);
+  });
+
+  it('quarantines U+0000 in a field name', () => {
+    const [result] = validateRecords(definition, [{ ...csvStyleRecord(), 'bad\u0000name': 'x' }]);
+    const errors = errorsOf(result);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].field, 'record');
+    assert.match(errors[0].message, /field name "bad\uFFFDname" contains U\+0000/);
+  });
+
+  it('quarantines deeply nested values', () => {
+    let nested: unknown = 'leaf';
+    for (let i = 0; i < 1000; i++) nested = { inner: nested };
+    const [result] = validateRecords(definition, [{ ...csvStyleRecord(), purpose: nested }]);
+    const errors = errorsOf(result);
+    assert.equal(errors[0].field, 'purpose');
+    assert.match(errors[0].message, /nested deeper than 16 levels/);
+  });
+});

@@ -85,6 +85,9 @@ function validateOne(definition: DatasetDefinition, row: SourceRow): RecordValid
     return { ok: false, row: row.row, recordKey: null, errors: [error], payload: value };
   }
 
+  const unstorable = storabilityErrors(value as Record<string, unknown>);
+  if (unstorable.length > 0) return { ok: false, row: row.row, recordKey: null, errors: unstorable, payload: value };
+
   const candidate = convertNumericStrings(definition, value as Record<string, unknown>);
   const errors = schemaErrors(definition, candidate);
   const failedFields = new Set(errors.map((error) => error.field));
@@ -96,6 +99,47 @@ function validateOne(definition: DatasetDefinition, row: SourceRow): RecordValid
   const recordKey = typeof key === 'string' && !failedFields.has(definition.recordKey) ? key : null;
   if (errors.length > 0) return { ok: false, row: row.row, recordKey, errors: inFieldOrder(definition, errors), payload: value };
   return { ok: true, row: row.row, recordKey: recordKey as string, record: inSchemaOrder(definition, candidate) };
+}
+
+/** Deepest nesting of arrays and objects inside one field value that a record may carry. */
+const MAX_VALUE_DEPTH = 16;
+
+/**
+ * Finds text that PostgreSQL cannot store in jsonb (U+0000, unpaired UTF-16 surrogates) and
+ * nesting deeper than MAX_VALUE_DEPTH, per top-level field. Such a record is quarantined with the
+ * field named instead of failing the whole batch at insert time.
+ */
+function storabilityErrors(record: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const [field, value] of Object.entries(record)) {
+    const name = isStorableText(field) ? field : quoteShort(field.toWellFormed().replaceAll('\u0000', '\uFFFD'));
+    if (!isStorableText(field)) {
+      errors.push({ field: WHOLE_RECORD_FIELD, message: `field name ${name} contains U+0000 or an unpaired surrogate; use well-formed UTF-8 text` });
+      continue;
+    }
+    const problem = unstorableValue(value, 1);
+    if (problem) errors.push({ field, message: problem });
+  }
+  return errors;
+}
+
+function unstorableValue(value: unknown, depth: number): string | undefined {
+  if (typeof value === 'string') {
+    return isStorableText(value) ? undefined : 'contains U+0000 or an unpaired surrogate; use well-formed UTF-8 text';
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  if (depth > MAX_VALUE_DEPTH) return `is nested deeper than ${MAX_VALUE_DEPTH} levels; flatten it`;
+  const entries = Array.isArray(value) ? value.map((item) => ['', item] as const) : Object.entries(value);
+  for (const [key, item] of entries) {
+    if (!isStorableText(key)) return 'contains a key with U+0000 or an unpaired surrogate; use well-formed UTF-8 text';
+    const problem = unstorableValue(item, depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function isStorableText(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\u0000');
 }
 
 /** Converts numeric strings such as `"24"` or `" 1169.50 "` in integer and number fields. */

@@ -157,9 +157,43 @@ describe('TokenIssuer and TokenVerifier', () => {
         .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
         .setIssuer('warden-local')
         .setAudience('warden')
+        .setIssuedAt()
         .setExpirationTime('1h')
         .sign(key.privateKey);
     }
+
+    it('rejects a token issued in the future', async () => {
+      const key = await loadOrCreateSigningKey(dataDir);
+      const now = Math.floor(Date.now() / 1000);
+      const token = await new SignJWT({ sub: 'u1', tenant: 'bank-a', roles: ['auditor'] })
+        .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
+        .setIssuer('warden-local')
+        .setAudience('warden')
+        .setIssuedAt(now + 10 * 365 * 24 * 3600)
+        .setExpirationTime(now + 11 * 365 * 24 * 3600)
+        .sign(key.privateKey);
+      await assertRejectsToken(verifier.verify(token), token, /issued in the future/);
+    });
+
+    it('rejects a token older than a day', async () => {
+      const key = await loadOrCreateSigningKey(dataDir);
+      const now = Math.floor(Date.now() / 1000);
+      const token = await new SignJWT({ sub: 'u1', tenant: 'bank-a', roles: ['auditor'] })
+        .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
+        .setIssuer('warden-local')
+        .setAudience('warden')
+        .setIssuedAt(now - 25 * 3600)
+        .setExpirationTime(now + 3600)
+        .sign(key.privateKey);
+      await assertRejectsToken(verifier.verify(token), token, /^The bearer token has expired\. Request a new token\.$/);
+    });
+
+    it('rejects a subject the ledger cannot record', async () => {
+      for (const sub of ['x'.repeat(201), '   ', 'line\nbreak', 'nul\u0000']) {
+        const token = await sign({ sub, tenant: 'bank-a', roles: ['auditor'] });
+        await assertRejectsToken(verifier.verify(token), token, /claim "sub" must be printable text/);
+      }
+    });
 
     it('rejects a missing tenant', async () => {
       const token = await sign({ sub: 'u1', roles: ['auditor'] });

@@ -30,8 +30,25 @@ export const ACCEPTED_TOKEN_ALGORITHMS = ['EdDSA', 'RS256', 'ES256'] as const;
 /** Default token lifetime: one working day of 8 hours. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 8 * 60 * 60;
 
-/** Maximum length of the subject id in a token, in UTF-16 code units. */
-const MAX_SUBJECT_LENGTH = 256;
+/**
+ * Maximum length of the subject id in a token, in UTF-16 code units. The subject becomes the
+ * actor of ledger entries, so it follows the ledger's limit for actors.
+ */
+const MAX_SUBJECT_LENGTH = 200;
+
+/** Oldest token accepted, measured from its `iat`, whatever its `exp` says. */
+const MAX_TOKEN_AGE = '24h';
+
+/** A subject the ledger can record: printable, well-formed text that is not only whitespace. */
+function isValidSubject(subject: unknown): subject is string {
+  return (
+    typeof subject === 'string' &&
+    subject.length <= MAX_SUBJECT_LENGTH &&
+    subject.trim().length > 0 &&
+    subject.isWellFormed() &&
+    !/[\u0000-\u001f\u007f]/.test(subject)
+  );
+}
 
 /** Maximum token length, in characters. Longer inputs are rejected before any parsing. */
 const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -133,8 +150,9 @@ export class TokenVerifier {
         issuer: this.issuer,
         audience: this.audience,
         algorithms: [...ACCEPTED_TOKEN_ALGORITHMS],
-        requiredClaims: ['exp', 'sub', 'tenant', 'roles'],
+        requiredClaims: ['exp', 'iat', 'sub', 'tenant', 'roles'],
         clockTolerance: this.clockToleranceSeconds,
+        maxTokenAge: MAX_TOKEN_AGE,
       };
       // jwtVerify has one overload per key kind, so each branch calls it with a typed key.
       ({ payload } =
@@ -143,6 +161,10 @@ export class TokenVerifier {
       throw this.toUnauthenticated(error);
     }
 
+    // jose accepts an iat in the future; such a token would outlive maxTokenAge.
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + this.clockToleranceSeconds) {
+      throw new UnauthenticatedError('The bearer token is issued in the future.');
+    }
     return principalFromPayload(payload);
   }
 
@@ -195,8 +217,10 @@ function claimFailureMessage(error: errors.JWTClaimValidationFailed, issuer: str
 
 function principalFromPayload(payload: JWTPayload): Principal {
   const { sub, tenant, roles } = payload;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
-    throw new UnauthenticatedError(`The bearer token claim "sub" must be a string of 1 to ${MAX_SUBJECT_LENGTH} characters.`);
+  if (!isValidSubject(sub)) {
+    throw new UnauthenticatedError(
+      `The bearer token claim "sub" must be printable text of 1 to ${MAX_SUBJECT_LENGTH} characters that is not only whitespace.`,
+    );
   }
   if (typeof tenant !== 'string' || !isValidTenant(tenant)) {
     throw new UnauthenticatedError(
@@ -216,8 +240,8 @@ function principalFromPayload(payload: JWTPayload): Principal {
 
 function requestErrors(request: IssueTokenRequest): FieldError[] {
   const fieldErrors: FieldError[] = [];
-  if (typeof request.subject !== 'string' || request.subject.length === 0 || request.subject.length > MAX_SUBJECT_LENGTH) {
-    fieldErrors.push({ field: '/subject', message: `must be a string of 1 to ${MAX_SUBJECT_LENGTH} characters` });
+  if (!isValidSubject(request.subject)) {
+    fieldErrors.push({ field: '/subject', message: `must be printable text of 1 to ${MAX_SUBJECT_LENGTH} characters that is not only whitespace` });
   }
   if (typeof request.tenant !== 'string' || !isValidTenant(request.tenant)) {
     fieldErrors.push({
@@ -237,7 +261,10 @@ function requestErrors(request: IssueTokenRequest): FieldError[] {
   return fieldErrors;
 }
 
+/** Longest lifetime of an issued token, in seconds: verification rejects tokens older than MAX_TOKEN_AGE. */
+const MAX_TTL_SECONDS = 24 * 60 * 60;
+
 function ttlErrors(ttlSeconds: number): FieldError[] {
-  if (Number.isInteger(ttlSeconds) && ttlSeconds >= 1) return [];
-  return [{ field: '/ttlSeconds', message: `must be a whole number of seconds of at least 1, got ${ttlSeconds}` }];
+  if (Number.isInteger(ttlSeconds) && ttlSeconds >= 1 && ttlSeconds <= MAX_TTL_SECONDS) return [];
+  return [{ field: '/ttlSeconds', message: `must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}, got ${ttlSeconds}` }];
 }

@@ -41,12 +41,17 @@ export class PolicyGuard implements CanActivate {
     const action = required?.action ?? 'undeclared';
     this.runtime.metrics.accessDenied.add(1, { resource, action });
     this.log.warn({ operation, resource, action, roles: principal.roles }, 'access denied by policy');
-    await this.runtime.ledger.appendStandalone(this.runtime.database.dataSource, {
-      type: 'access.denied',
-      tenant: principal.tenant,
-      actor: principal.subject,
-      payload: { operation, resource, action, roles: principal.roles, requestId: store?.requestId ?? null },
-    });
+    try {
+      await this.runtime.ledger.appendStandalone(this.runtime.database.dataSource, {
+        type: 'access.denied',
+        tenant: principal.tenant,
+        actor: principal.subject,
+        payload: { operation, resource, action, roles: principal.roles, requestId: store?.requestId ?? null },
+      });
+    } catch (error) {
+      // The denial stands even when it cannot be recorded; the failure is logged for operators.
+      this.log.error({ err: error, operation, resource, action }, 'access denial could not be written to the ledger');
+    }
     throw new ForbiddenError(`Your roles (${principal.roles.join(', ')}) do not permit ${action} on ${resource}.`);
   }
 }
