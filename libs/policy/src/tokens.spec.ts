@@ -162,29 +162,27 @@ describe('TokenIssuer and TokenVerifier', () => {
         .sign(key.privateKey);
     }
 
-    it('rejects a token issued in the future', async () => {
+    /** Signs valid claims with `iat` and `exp` given in seconds from now. */
+    async function signAt(issuedAtOffset: number, expiresAtOffset: number): Promise<string> {
       const key = await loadOrCreateSigningKey(dataDir);
       const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ sub: 'u1', tenant: 'bank-a', roles: ['auditor'] })
+      return new SignJWT({ sub: 'u1', tenant: 'bank-a', roles: ['auditor'] })
         .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
         .setIssuer('warden-local')
         .setAudience('warden')
-        .setIssuedAt(now + 10 * 365 * 24 * 3600)
-        .setExpirationTime(now + 11 * 365 * 24 * 3600)
+        .setIssuedAt(now + issuedAtOffset)
+        .setExpirationTime(now + expiresAtOffset)
         .sign(key.privateKey);
+    }
+
+    it('rejects a token issued in the future', async () => {
+      const year = 365 * 24 * 3600;
+      const token = await signAt(10 * year, 11 * year);
       await assertRejectsToken(verifier.verify(token), token, /issued in the future/);
     });
 
     it('rejects a token older than a day', async () => {
-      const key = await loadOrCreateSigningKey(dataDir);
-      const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ sub: 'u1', tenant: 'bank-a', roles: ['auditor'] })
-        .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
-        .setIssuer('warden-local')
-        .setAudience('warden')
-        .setIssuedAt(now - 25 * 3600)
-        .setExpirationTime(now + 3600)
-        .sign(key.privateKey);
+      const token = await signAt(-25 * 3600, 3600);
       await assertRejectsToken(verifier.verify(token), token, /^The bearer token has expired\. Request a new token\.$/);
     });
 
