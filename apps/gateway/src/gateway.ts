@@ -13,8 +13,8 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Largest accepted request body; ingestion of larger files goes through the CLI. */
-const BODY_LIMIT = '20mb';
+/** Largest accepted request body: 10,000 ingested records fit with room to spare; larger files go through the CLI. */
+const BODY_LIMIT = '10mb';
 
 /** Starts the HTTP gateway on the runtime's configured host and port (port 0 picks a free one). */
 export async function startGateway(runtime: WardenRuntime, port = runtime.config.port): Promise<RunningGateway> {

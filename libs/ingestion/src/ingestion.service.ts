@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { LedgerAppender, LedgerReceipt } from '../../audit/src/index.js';
-import { BadUserInputError, NotFoundError, digestJson, getLogger, type FieldError } from '../../common/src/index.js';
+import { BadUserInputError, digestJson, type FieldError, getLogger, NotFoundError, requestContext } from '../../common/src/index.js';
 import { loadDatasetDefinitions, type DatasetDefinition, type SourceFormat } from './dataset-definition.js';
 import { parseFile } from './file-parsers.js';
 import {
@@ -173,7 +173,9 @@ export class IngestionService {
   ): Promise<IngestionResult> {
     const batchId = randomUUID();
     const scope: BatchScope = { batchId, tenant: command.tenant, dataset: definition.dataset, datasetVersion: definition.version };
-    const log = this.log.child({ batchId, tenant: command.tenant, actor: command.actor, dataset: definition.dataset });
+    // Inside a request the logger's request context already adds tenant and actor to every line.
+    const caller = requestContext.getStore() ? {} : { tenant: command.tenant, actor: command.actor };
+    const log = this.log.child({ batchId, ...caller, dataset: definition.dataset });
     log.info({ rows: rows.length, source }, 'ingestion batch started');
 
     const validations = validateSourceRows(definition, rows);
