@@ -4,6 +4,8 @@ import { Ingestion1796342400200 } from './1796342400200-Ingestion.js';
 import { ModelRegistry1796342400300 } from './1796342400300-ModelRegistry.js';
 import { Decisions1796342400400 } from './1796342400400-Decisions.js';
 import { ModelTenant1796342400500 } from './1796342400500-ModelTenant.js';
+import { MerkleTree1796342400600 } from './1796342400600-MerkleTree.js';
+import { Checkpoints1796342400700 } from './1796342400700-Checkpoints.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -13,4 +15,6 @@ export const ALL_MIGRATIONS = [
   ModelRegistry1796342400300,
   Decisions1796342400400,
   ModelTenant1796342400500,
+  MerkleTree1796342400600,
+  Checkpoints1796342400700,
 ];

@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parquetReadObjects } from 'hyparquet';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EntityManager } from 'typeorm';
@@ -61,7 +62,7 @@ async function recordDecision(manager: EntityManager, ledger: PostgresLedger, se
 }
 
 function readBundle(dir: string): Map<string, Uint8Array> {
-  return new Map([MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE].map((name) => [name, readFileSync(join(dir, name))]));
+  return new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
 }
 
 function readDecisionLines(dir: string): DecisionLine[] {
@@ -150,6 +151,30 @@ for (const target of await databaseTargets()) {
       assert.equal(manifest.counts.ledgerEntries, 6);
     });
 
+    it('filters by outcome', async () => {
+      const outDir = join(workDir, 'refer-only');
+      const { manifest } = await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outDir, outcome: 'REFER', wardenVersion: '0.1.0' });
+
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      assert.equal(manifest.outcome, 'REFER');
+      const lines = readDecisionLines(outDir);
+      assert.deepEqual(lines.map((line) => line.outcome), ['REFER', 'REFER']);
+    });
+
+    it('writes CSV and Parquet for analysts', async () => {
+      const outDir = join(workDir, 'all-tenants');
+      const csv = readFileSync(join(outDir, 'decisions.csv'), 'utf8').split('\r\n');
+      assert.match(csv[0], /^id,tenant,use_case,request_id,actor,outcome,score,/);
+      assert.equal(csv.length, 4 + 2, 'a header, four rows and the empty string after the last line end');
+      assert.deepEqual(csv.slice(1, 5).map((row) => row.split(',')[0]), januaryIds);
+
+      const parquet = readFileSync(join(outDir, 'decisions.parquet'));
+      const file = parquet.buffer.slice(parquet.byteOffset, parquet.byteOffset + parquet.byteLength) as ArrayBuffer;
+      const rows = await parquetReadObjects({ file });
+      assert.deepEqual(rows.map((row) => row.id), januaryIds);
+      assert.deepEqual(rows.map((row) => row.ledger_seq), [2n, 4n, 6n, 7n]);
+    });
+
     it('exports an empty range', async () => {
       const outDir = join(workDir, 'empty');
       const { manifest } = await exportBundle(db.database.dataSource, {
@@ -215,8 +240,11 @@ for (const target of await databaseTargets()) {
 
       const result = verifyBundleFiles(new Map([...files, [DECISIONS_FILE, decisions], [MANIFEST_FILE, resealed]]));
       assert.equal(result.ok, false);
-      assert.equal(result.problems.length, 1);
+      assert.equal(result.problems.length, 3, result.problems.join(' | '));
       assert.match(result.problems[0], /^decisions\.jsonl line 3 field "recordDigest": [0-9a-f]{64} does not match the record/);
+      // The analyst files still describe the original record, so both disagree with the forgery.
+      assert.match(result.problems[1], /^decisions\.csv: does not match what decisions\.jsonl produces/);
+      assert.match(result.problems[2], /^decisions\.parquet: does not match what decisions\.jsonl produces/);
     });
 
     it('names a line field that contradicts its record', async () => {

@@ -160,7 +160,17 @@ for (const target of await databaseTargets()) {
         ...schema.queryType.fields.map((field) => `Query.${field.name}`),
         ...schema.mutationType.fields.map((field) => `Mutation.${field.name}`),
       ].sort();
-      assert.deepEqual(rootFields, ['Mutation.decide', 'Mutation.ingestRecords', 'Query.decision', 'Query.replayDecision']);
+      assert.deepEqual(rootFields, [
+        'Mutation.createCheckpoint',
+        'Mutation.decide',
+        'Mutation.ingestRecords',
+        'Query.checkpointKeys',
+        'Query.checkpoints',
+        'Query.consistencyProof',
+        'Query.decision',
+        'Query.inclusionProof',
+        'Query.replayDecision',
+      ]);
 
       const handlers = resolverHandlers(gw);
       assert.deepEqual([...handlers.keys()].sort(), rootFields);

@@ -4,6 +4,7 @@ import type { QueryRunner } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError } from '../../libs/common/src/index.js';
 import { GENESIS_PREV_HASH, PostgresLedger, verifyLedger, type LedgerReceipt } from '../../libs/audit/src/index.js';
 import { Ledger1796342400100 } from '../../migrations/1796342400100-Ledger.js';
+import { ALL_MIGRATIONS } from '../../migrations/index.js';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
 
 const entry = (n: number) => ({
@@ -176,13 +177,17 @@ for (const target of await databaseTargets()) {
 
     it('migrates down and up again', async () => {
       const migration = new Ledger1796342400100();
+      // Later migrations add tables to the audit schema, so they are undone first and redone after.
+      const later = ALL_MIGRATIONS.slice(ALL_MIGRATIONS.indexOf(Ledger1796342400100) + 1).map((Migration) => new Migration());
       // The embedded database has one connection, so the runner is released before the append.
       const runner: QueryRunner = db.database.dataSource.createQueryRunner();
       let schemasAfterDown: { n: number }[];
       try {
+        for (const laterMigration of [...later].reverse()) await laterMigration.down(runner);
         await migration.down(runner);
         schemasAfterDown = await runner.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'audit'");
         await migration.up(runner);
+        for (const laterMigration of later) await laterMigration.up(runner);
       } finally {
         await runner.release();
       }

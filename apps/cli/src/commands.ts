@@ -59,6 +59,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       try {
         const demo = options.demo ? await runDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
         const gateway = await startGateway(runtime, port);
+        runtime.checkpointScheduler.start();
         // startGateway enables Nest's shutdown hooks, which close the app and then raise the signal
         // again, killing the process before the runtime closes the embedded database and releases
         // its lock. The handler below closes both, so Nest's listeners are removed.
@@ -67,6 +68,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         printStartBanner(gateway.graphqlUrl, demo?.token, runtime.database.mode, config);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);
+          await runtime.checkpointScheduler.stop();
           await gateway.close();
           await runtime.close();
           process.exit(0);
@@ -164,6 +166,8 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       });
     });
 
+  registerCheckpointCommands(audit, loadConfig);
+
   program
     .command('export')
     .description('Write an export bundle (decisions.jsonl, ledger.jsonl, manifest.json) for a use case and period')
@@ -223,6 +227,85 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       writeFileSync(options.out, records.map((record) => JSON.stringify(record)).join('\n') + '\n');
       console.log(`wrote ${records.length} applications to ${options.out}`);
     });
+}
+
+/** Registers the checkpoint, proof and key commands under `warden audit`. */
+function registerCheckpointCommands(audit: Command, loadConfig: () => WardenConfig): void {
+  audit
+    .command('checkpoint')
+    .description('Sign the current size and root of the ledger Merkle tree, store it, publish it to the witnesses, and print it as JSON')
+    .action(async () => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const checkpoint = await runtime.checkpoints.create(operatorActor());
+        printJson(checkpoint);
+        for (const witness of checkpoint.witnesses.filter((delivery) => delivery.status === 'failed')) {
+          console.error(`warning: the checkpoint was stored but not delivered to the ${witness.witness} witness ${witness.target}: ${witness.error}`);
+        }
+      });
+    });
+
+  audit
+    .command('proof')
+    .description('Print an inclusion proof of a ledger entry against the latest checkpoint, with the checkpoint note and the entry, as JSON')
+    .requiredOption('--seq <n>', 'seq of the ledger entry (from 1 to the tree size of the latest checkpoint)')
+    .action(async (options: { seq: string }) => {
+      const seq = parseWholeNumber(options.seq, '--seq');
+      await withRuntime(loadConfig, async (runtime) => {
+        printJson(await withCliFieldNames(runtime.checkpoints.inclusionProof(seq), { seq: '--seq' }));
+      });
+    });
+
+  audit
+    .command('consistency')
+    .description('Print a consistency proof between two tree sizes of the ledger Merkle tree, as JSON')
+    .requiredOption('--from <size>', 'older tree size, from 1')
+    .requiredOption('--to <size>', 'newer tree size, at most the tree size of the latest checkpoint')
+    .action(async (options: { from: string; to: string }) => {
+      const fromSize = parseWholeNumber(options.from, '--from');
+      const toSize = parseWholeNumber(options.to, '--to');
+      await withRuntime(loadConfig, async (runtime) => {
+        printJson(await withCliFieldNames(runtime.checkpoints.consistencyProof(fromSize, toSize), { fromSize: '--from', toSize: '--to' }));
+      });
+    });
+
+  audit
+    .command('rotate-key')
+    .description('Create a new checkpoint signing key, publish its public key and retire the old one (old checkpoints still verify)')
+    .action(async () => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const origin = await runtime.checkpoints.logOrigin();
+        printJson(await runtime.checkpointKeys.rotate(origin, operatorActor()));
+      });
+    });
+
+  audit
+    .command('keys')
+    .description('Print every public key that has signed checkpoints, retired ones included, as JSON')
+    .action(async () => {
+      await withRuntime(loadConfig, async (runtime) => {
+        printJson(await runtime.checkpointKeys.list());
+      });
+    });
+}
+
+function parseWholeNumber(value: string, option: string): number {
+  if (!/^\d{1,15}$/.test(value)) {
+    throw new BadUserInputError(`Invalid ${option} "${value}".`, [{ field: option, message: 'must be a whole number from 1' }]);
+  }
+  return Number(value);
+}
+
+/** Renames the field names of a service's BadUserInputError to the command's options. */
+async function withCliFieldNames<T>(work: Promise<T>, names: Record<string, string>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof BadUserInputError)) throw error;
+    throw new BadUserInputError(
+      error.message,
+      error.fieldErrors.map((fieldError) => ({ ...fieldError, field: names[fieldError.field] ?? fieldError.field })),
+    );
+  }
 }
 
 function printStartBanner(graphqlUrl: string, token: string | undefined, mode: string, config: WardenConfig): void {

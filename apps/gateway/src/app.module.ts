@@ -7,6 +7,7 @@ import { Kind, type SelectionSetNode } from 'graphql';
 import { MAX_QUERY_TOKENS, maxRootFieldsRule } from './graphql/operation-limits.js';
 import type { WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { PolicyGuard } from './auth/policy.guard.js';
+import { AuditResolver } from './graphql/audit.resolver.js';
 import { DecisionResolver } from './graphql/decision.resolver.js';
 import { formatGraphqlError } from './graphql/error-format.js';
 import { GraphqlExceptionFilter } from './graphql/graphql-exception.filter.js';
@@ -74,6 +75,7 @@ export class AppModule {
         { provide: APP_FILTER, useClass: GraphqlExceptionFilter },
         DecisionResolver,
         IngestionResolver,
+        AuditResolver,
       ],
     };
   }

@@ -60,10 +60,13 @@ export interface BundleManifest {
   useCase: string;
   /** Tenant the export was limited to, or null for every tenant. */
   tenant: string | null;
+  /** Outcome the export was limited to, or null for every outcome. */
+  outcome: string | null;
   /** Half-open range [from, to) of decision createdAt, as ISO 8601 UTC strings. */
   period: { from: string; to: string };
   counts: { decisions: number; ledgerEntries: number };
-  files: { [DECISIONS_FILE]: BundleFileDigest; [LEDGER_FILE]: BundleFileDigest };
+  /** Size and SHA-256 of every other file: the two JSONL files, and the derived CSV and Parquet files. */
+  files: { [DECISIONS_FILE]: BundleFileDigest; [LEDGER_FILE]: BundleFileDigest } & Record<string, BundleFileDigest>;
   ledger: {
     hashDefinition: string;
     /** First and last seq in ledger.jsonl, or null when the bundle contains no decisions. */

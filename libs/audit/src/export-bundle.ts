@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, ConflictError, getLogger, type FieldError } from '../../common/src/index.js';
+import { BadUserInputError, ConflictError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
 import {
   BUNDLE_FORMAT_VERSION,
   DECISIONS_FILE,
@@ -17,6 +17,7 @@ import {
   type DecisionLine,
 } from './bundle-format.js';
 import { readHead } from './ledger.js';
+import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystRow } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
 /** Rows read per query, so that memory stays flat for large exports. */
@@ -32,6 +33,8 @@ export interface ExportBundleOptions {
   outDir: string;
   /** Tenant whose decisions are exported, or every tenant when omitted. */
   tenant?: string;
+  /** Only decisions with this outcome, or every outcome when omitted. */
+  outcome?: 'APPROVE' | 'DECLINE' | 'REFER';
   /** Version of Warden that writes the bundle, recorded in the manifest. */
   wardenVersion: string;
 }
@@ -70,7 +73,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   const tenant = options.tenant ?? null;
 
   await mkdir(options.outDir, { recursive: true });
-  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE]) {
+  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE]) {
     if (existsSync(join(options.outDir, name))) {
       throw new ConflictError(`The export folder ${options.outDir} already contains ${name}. Choose an empty folder.`);
     }
@@ -82,7 +85,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     const manifest = await dataSource.transaction('REPEATABLE READ', async (manager) => {
       const decisionsPath = join(options.outDir, DECISIONS_FILE);
       written.push(decisionsPath);
-      const decisions = await writeDecisions(manager, decisionsPath, options.useCase, period, tenant);
+      const decisions = await writeDecisions(manager, decisionsPath, { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null });
+      const analystFiles = await writeAnalystFiles(options.outDir, decisions.rows, written);
 
       const ledgerPath = join(options.outDir, LEDGER_FILE);
       written.push(ledgerPath);
@@ -96,7 +100,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         tenant,
         period,
         counts: { decisions: decisions.count, ledgerEntries: ledger.count },
-        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: ledger.file },
+        outcome: options.outcome ?? null,
+        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: ledger.file, ...analystFiles },
         ledger: {
           hashDefinition: LEDGER_HASH_DEFINITION,
           firstSeq: decisions.firstSeq,
@@ -134,6 +139,9 @@ function validateExportOptions(options: ExportBundleOptions): void {
   if (!nonEmpty(options.outDir)) fieldErrors.push({ field: '/outDir', message: 'must be a folder path' });
   if (options.tenant !== undefined && !nonEmpty(options.tenant)) {
     fieldErrors.push({ field: '/tenant', message: 'must be a non-empty tenant id, or omitted for every tenant' });
+  }
+  if (options.outcome !== undefined && !['APPROVE', 'DECLINE', 'REFER'].includes(options.outcome)) {
+    fieldErrors.push({ field: '/outcome', message: 'must be APPROVE, DECLINE or REFER, or omitted for every outcome' });
   }
   if (!nonEmpty(options.wardenVersion)) fieldErrors.push({ field: '/wardenVersion', message: 'must be a non-empty version' });
 
@@ -183,15 +191,21 @@ async function writeDigestingFile<T>(path: string, work: (file: DigestingFile) =
   return { ...result, file: await file.close() };
 }
 
+interface DecisionFilter {
+  useCase: string;
+  period: { from: string; to: string };
+  tenant: string | null;
+  outcome: string | null;
+}
+
 async function writeDecisions(
   manager: EntityManager,
   path: string,
-  useCase: string,
-  period: { from: string; to: string },
-  tenant: string | null,
-): Promise<{ count: number; firstSeq: number | null; lastSeq: number | null; file: BundleFileDigest }> {
+  filter: DecisionFilter,
+): Promise<{ count: number; firstSeq: number | null; lastSeq: number | null; rows: AnalystRow[]; file: BundleFileDigest }> {
   return writeDigestingFile(path, async (file) => {
     let count = 0;
+    const analystRows: AnalystRow[] = [];
     let firstSeq: number | null = null;
     let lastSeq: number | null = null;
     // Keyset cursor over (ledger_seq, id): the pair is unique even if two rows share a seq.
@@ -205,15 +219,17 @@ async function writeDecisions(
            FROM decisions.decision_records
           WHERE use_case = $1 AND created_at >= $2::timestamptz AND created_at < $3::timestamptz
             AND ($4::text IS NULL OR tenant = $4::text)
+            AND ($8::text IS NULL OR outcome = $8::text)
             AND (ledger_seq, id) > ($5::bigint, $6::uuid)
           ORDER BY ledger_seq, id
           LIMIT $7`,
-        [useCase, period.from, period.to, tenant, cursor.seq, cursor.id, EXPORT_BATCH_SIZE],
+        [filter.useCase, filter.period.from, filter.period.to, filter.tenant, cursor.seq, cursor.id, EXPORT_BATCH_SIZE, filter.outcome],
       );
       if (rows.length === 0) break;
 
       const lines = rows.map(toDecisionLine);
       await file.write(lines.map(toJsonLine).join(''));
+      analystRows.push(...lines.map(toAnalystRow));
 
       count += lines.length;
       firstSeq ??= lines[0].ledgerSeq;
@@ -221,8 +237,24 @@ async function writeDecisions(
       const lastRow = rows[rows.length - 1];
       cursor = { seq: String(lastRow.ledger_seq), id: lastRow.id };
     }
-    return { count, firstSeq, lastSeq };
+    return { count, firstSeq, lastSeq, rows: analystRows };
   });
+}
+
+/** Writes decisions.csv and decisions.parquet for analysts and returns their digests. */
+async function writeAnalystFiles(outDir: string, rows: AnalystRow[], written: string[]): Promise<Record<string, BundleFileDigest>> {
+  const files: Record<string, BundleFileDigest> = {};
+  const contents: [string, Uint8Array][] = [
+    [DECISIONS_CSV_FILE, Buffer.from(decisionsToCsv(rows), 'utf8')],
+    [DECISIONS_PARQUET_FILE, decisionsToParquet(rows)],
+  ];
+  for (const [name, bytes] of contents) {
+    const path = join(outDir, name);
+    written.push(path);
+    await writeFile(path, bytes, { flag: 'wx' });
+    files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
+  }
+  return files;
 }
 
 function toDecisionLine(row: DecisionRow): DecisionLine {

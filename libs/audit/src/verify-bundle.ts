@@ -1,3 +1,4 @@
+import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow } from './analyst-formats.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, digestJson, sha256Hex } from '../../common/src/index.js';
@@ -23,7 +24,10 @@ export interface BundleVerification {
 export type BundleFiles = ReadonlyMap<string, Uint8Array>;
 
 const HEX_64 = /^[0-9a-f]{64}$/;
-const BUNDLE_FILES = [MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE] as const;
+const BUNDLE_FILES = [MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE] as const;
+
+/** Files every bundle has; the derived analyst files are checked when the manifest lists them. */
+const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE] as const;
 
 /** Reads a bundle folder and checks it with verifyBundleFiles. Needs no database. */
 export async function verifyBundle(dir: string): Promise<BundleVerification> {
@@ -49,7 +53,7 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   const manifest = checkManifest(files.get(MANIFEST_FILE), problems);
   if (!manifest) return { ok: false, problems };
 
-  for (const name of [DECISIONS_FILE, LEDGER_FILE] as const) {
+  for (const name of Object.keys(manifest.files).sort()) {
     checkFileDigest(name, files.get(name), manifest.files[name], problems);
   }
 
@@ -58,6 +62,7 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
 
   const decisions = parseDecisions(files.get(DECISIONS_FILE), problems);
   if (decisions) checkDecisions(decisions, entries, manifest, problems);
+  if (decisions) checkAnalystFiles(decisions.map(({ decision }) => decision), files, manifest, problems);
 
   return { ok: problems.length === 0, problems };
 }
@@ -121,9 +126,14 @@ function manifestShapeProblems(value: unknown): string[] {
     'must contain non-negative integers decisions and ledgerEntries',
   );
 
+  expect(value.outcome === null || ['APPROVE', 'DECLINE', 'REFER'].includes(value.outcome as string), 'outcome', 'must be APPROVE, DECLINE, REFER or null');
   const files = value.files;
-  for (const name of [DECISIONS_FILE, LEDGER_FILE]) {
-    const file = isObject(files) ? files[name] : undefined;
+  const known = new Set<string>(BUNDLE_FILES);
+  for (const name of REQUIRED_FILES) {
+    expect(isObject(files) && name in files, `files.${name}`, 'must be listed');
+  }
+  for (const [name, file] of Object.entries(isObject(files) ? files : {})) {
+    expect(known.has(name) && name !== MANIFEST_FILE, `files.${name}`, 'is not a file a Warden bundle contains');
     expect(isObject(file) && isCount(file.bytes) && isHex64(file.sha256), `files.${name}`, 'must contain bytes and sha256');
   }
 
@@ -162,6 +172,36 @@ function checkFileDigest(
   const sha256 = sha256Hex(bytes);
   if (sha256 !== expected.sha256) {
     problems.push(`${name}: SHA-256 is ${sha256} but ${MANIFEST_FILE} records ${expected.sha256}`);
+  }
+}
+
+// ---- decisions.csv and decisions.parquet ----
+
+/**
+ * Rebuilds each listed analyst file from decisions.jsonl and compares the bytes, so a CSV or
+ * Parquet file can never say something the verified decisions do not.
+ */
+function checkAnalystFiles(decisions: DecisionLine[], files: BundleFiles, manifest: BundleManifest, problems: string[]): void {
+  const rows = decisions.map(toAnalystRow);
+  const rebuilders: [string, () => Uint8Array][] = [
+    [DECISIONS_CSV_FILE, () => Buffer.from(decisionsToCsv(rows), 'utf8')],
+    [DECISIONS_PARQUET_FILE, () => decisionsToParquet(rows)],
+  ];
+  for (const [name, rebuild] of rebuilders) {
+    const bytes = files.get(name);
+    if (!(name in manifest.files) || !bytes) continue;
+    let rebuilt: Uint8Array;
+    try {
+      rebuilt = rebuild();
+    } catch {
+      // A decision line with an impossible value (an invalid time, say) is reported by the
+      // decision checks; the derived file then cannot be rebuilt at all.
+      problems.push(`${name}: cannot be rebuilt from ${DECISIONS_FILE}, whose lines hold invalid values`);
+      continue;
+    }
+    if (!Buffer.from(rebuilt).equals(Buffer.from(bytes))) {
+      problems.push(`${name}: does not match what ${DECISIONS_FILE} produces; rebuild it from ${DECISIONS_FILE}`);
+    }
   }
 }
 
@@ -286,6 +326,9 @@ function checkDecisions(
     }
     if (manifest.tenant !== null && decision.tenant !== manifest.tenant) {
       problems.push(`${at('tenant')}: "${decision.tenant}" is not the exported tenant "${manifest.tenant}"`);
+    }
+    if (manifest.outcome !== null && decision.outcome !== manifest.outcome) {
+      problems.push(`${at('outcome')}: "${decision.outcome}" is not the exported outcome "${manifest.outcome}"`);
     }
     if (!(decision.createdAt >= manifest.period.from && decision.createdAt < manifest.period.to)) {
       problems.push(`${at('createdAt')}: ${decision.createdAt} is outside [${manifest.period.from}, ${manifest.period.to})`);

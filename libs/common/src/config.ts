@@ -25,6 +25,16 @@ export interface WardenConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Size of the PostgreSQL connection pool (server mode; the embedded database uses one connection). */
   databasePoolSize: number;
+  /** Log name on the first line of every checkpoint; undefined uses `warden.local/<log id of the database>`. */
+  checkpointOrigin: string | undefined;
+  /** PEM file of the checkpoint signing key; undefined uses `<dataDir>/keys/checkpoint-ed25519.pem`. */
+  checkpointKeyFile: string | undefined;
+  /** Seconds between scheduled checkpoints in the gateway; 0 disables the schedule. */
+  checkpointIntervalSeconds: number;
+  /** File that every checkpoint note is appended to, for an external witness. */
+  checkpointWitnessFile: string | undefined;
+  /** URL that every checkpoint note is POSTed to, for an external witness. */
+  checkpointWitnessUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -51,6 +61,11 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_JWT_AUDIENCE', description: 'expected aud claim of bearer tokens', fallback: 'warden' },
   { name: 'WARDEN_DB_POOL_SIZE', description: 'PostgreSQL connection pool size in server mode (1-200)', fallback: '10' },
   { name: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, fallback: 'info' },
+  { name: 'WARDEN_CHECKPOINT_ORIGIN', description: 'log name signed into every ledger checkpoint (no spaces or "+")', fallback: 'warden.local/<log id>' },
+  { name: 'WARDEN_CHECKPOINT_KEY_FILE', description: 'PEM file of the Ed25519 checkpoint signing key, created on first use', fallback: '<data dir>/keys/checkpoint-ed25519.pem' },
+  { name: 'WARDEN_CHECKPOINT_INTERVAL_SECONDS', description: 'seconds between checkpoints while the ledger grows (0-86400, 0 disables)', fallback: '300' },
+  { name: 'WARDEN_CHECKPOINT_WITNESS_FILE', description: 'file that every checkpoint note is appended to', fallback: 'unset' },
+  { name: 'WARDEN_CHECKPOINT_WITNESS_URL', description: 'URL that every checkpoint note is POSTed to (https, or http on this machine)', fallback: 'unset' },
 ];
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -96,6 +111,40 @@ function readJwksUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+/**
+ * Reads WARDEN_CHECKPOINT_WITNESS_URL. Like the JWKS URL, plain http is accepted only for a
+ * server on this machine, so checkpoints do not cross a network unencrypted.
+ */
+function readWitnessUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const name = 'WARDEN_CHECKPOINT_WITNESS_URL';
+  const example = 'https://witness.example-bank.test/checkpoints';
+  const raw = readUrl(env, name, ['https:', 'http:'], example);
+  if (raw === undefined) return undefined;
+  const { protocol, hostname } = new URL(raw);
+  if (protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) {
+    throw new ConfigError(name, `must use https unless the server is on this machine, got "${raw}". Set it like ${example}.`);
+  }
+  return raw;
+}
+
+/** Reads WARDEN_CHECKPOINT_ORIGIN, which becomes a signed-note key name: no whitespace or "+". */
+function readCheckpointOrigin(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.WARDEN_CHECKPOINT_ORIGIN?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[^\s+\p{Cc}]{1,255}$/u.test(raw)) {
+    throw new ConfigError(
+      'WARDEN_CHECKPOINT_ORIGIN',
+      `must be 1 to 255 characters without spaces or "+", got "${raw}". Set it like warden.example-bank.test/ledger or unset it.`,
+    );
+  }
+  return raw;
+}
+
+function readPath(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? resolve(raw) : undefined;
+}
+
 /** Reads and validates the configuration from `env` (process.env by default). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase();
@@ -114,5 +163,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     jwtAudience: env.WARDEN_JWT_AUDIENCE?.trim() || 'warden',
     logLevel: logLevel as WardenConfig['logLevel'],
     databasePoolSize: readInteger(env, 'WARDEN_DB_POOL_SIZE', 10, 1, 200),
+    checkpointOrigin: readCheckpointOrigin(env),
+    checkpointKeyFile: readPath(env, 'WARDEN_CHECKPOINT_KEY_FILE'),
+    checkpointIntervalSeconds: readInteger(env, 'WARDEN_CHECKPOINT_INTERVAL_SECONDS', 300, 0, 86_400),
+    checkpointWitnessFile: readPath(env, 'WARDEN_CHECKPOINT_WITNESS_FILE'),
+    checkpointWitnessUrl: readWitnessUrl(env),
   };
 }

@@ -36,7 +36,11 @@ export class DecisionWriter {
   write(record: DecisionRecord, recordDigest: string): Promise<LedgerReceipt> {
     return new Promise((resolve, reject) => {
       this.queue.push({ record, recordDigest, resolve, reject });
-      if (!this.writing) void this.drain();
+      if (!this.writing) {
+        // Wait one event-loop turn so that callers woken by the same commit join one batch.
+        this.writing = true;
+        setImmediate(() => void this.drain());
+      }
     });
   }
 

@@ -1,6 +1,15 @@
+import { join } from 'node:path';
 import { getLogger, type WardenConfig } from '../../common/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
-import { PostgresLedger } from '../../audit/src/index.js';
+import {
+  CheckpointKeyStore,
+  CheckpointScheduler,
+  CheckpointService,
+  PostgresLedger,
+  PostgresMerkleLog,
+  WitnessPublisher,
+  type MerkleLog,
+} from '../../audit/src/index.js';
 import { IngestionService } from '../../ingestion/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
@@ -27,6 +36,11 @@ export interface WardenRuntime {
   models: ModelRegistry;
   training: TrainingService;
   decisions: DecisionService;
+  merkle: MerkleLog;
+  checkpointKeys: CheckpointKeyStore;
+  checkpoints: CheckpointService;
+  /** Not started here: `warden start` starts it, so CLI commands never create checkpoints on a timer. */
+  checkpointScheduler: CheckpointScheduler;
   close(): Promise<void>;
 }
 
@@ -47,6 +61,14 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const snapshots = new PolicySnapshots(dataSource, config.policyDir);
   const training = new TrainingService(useCases, ingestion, models);
   const decisions = new DecisionService(dataSource, useCases, modelCache, ledger, snapshots, () => policy.policyHash, metrics);
+  const merkle = new PostgresMerkleLog(dataSource);
+  // Replicas of a gateway each create their own key in their data folder unless
+  // WARDEN_CHECKPOINT_KEY_FILE points them all at one key file.
+  const checkpointKeyFile = config.checkpointKeyFile ?? join(config.dataDir, 'keys', 'checkpoint-ed25519.pem');
+  const checkpointKeys = new CheckpointKeyStore(dataSource, checkpointKeyFile, ledger);
+  const witnesses = new WitnessPublisher(dataSource, { file: config.checkpointWitnessFile, url: config.checkpointWitnessUrl });
+  const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
+  const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
 
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
   return {
@@ -61,7 +83,12 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     models,
     training,
     decisions,
+    merkle,
+    checkpointKeys,
+    checkpoints,
+    checkpointScheduler,
     async close() {
+      await checkpointScheduler.stop();
       await metrics.shutdown();
       await database.close();
     },

@@ -16,6 +16,7 @@ export const RESOURCE_ACTIONS = {
   ledger: ['verify', 'read'],
   export: ['create'],
   policy: ['read'],
+  checkpoint: ['read', 'create'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;

@@ -17,7 +17,7 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
   application: ['decision:create', 'decision:read'],
   analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read'],
   reviewer: ['decision:read'],
-  auditor: ['decision:read', 'decision:replay', 'ledger:verify', 'ledger:read', 'export:create', 'policy:read'],
+  auditor: ['decision:read', 'decision:replay', 'ledger:verify', 'ledger:read', 'export:create', 'policy:read', 'checkpoint:read'],
   admin: Object.entries(RESOURCE_ACTIONS).flatMap(([resource, actions]) => actions.map((action) => `${resource}:${action}`)),
 };
 

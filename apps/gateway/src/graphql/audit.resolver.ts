@@ -1,0 +1,48 @@
+import { Inject } from '@nestjs/common';
+import { Args, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import type { Principal } from '../../../../libs/policy/src/index.js';
+import type { WardenRuntime } from '../../../../libs/decisions/src/index.js';
+import { CurrentPrincipal } from '../auth/principal.js';
+import { Requires } from '../auth/requires.decorator.js';
+import { WARDEN_RUNTIME } from '../runtime.token.js';
+import { Checkpoint, CheckpointKey, ConsistencyProof, InclusionProof } from './audit.types.js';
+
+/** Checkpoints of the ledger's Merkle tree and proofs against them. They cover every tenant's entries. */
+@Resolver(() => Checkpoint)
+export class AuditResolver {
+  constructor(@Inject(WARDEN_RUNTIME) private readonly runtime: WardenRuntime) {}
+
+  @Query(() => [Checkpoint], { description: 'The newest signed checkpoints first' })
+  @Requires('checkpoint', 'read')
+  async checkpoints(@Args('limit', { type: () => Int, defaultValue: 20 }) limit: number): Promise<Checkpoint[]> {
+    return this.runtime.checkpoints.list(limit);
+  }
+
+  @Query(() => InclusionProof, { description: 'Proof that the ledger entry with this seq is in the tree of the latest checkpoint' })
+  @Requires('checkpoint', 'read')
+  async inclusionProof(@Args('seq', { type: () => Int }) seq: number): Promise<InclusionProof> {
+    const proof = await this.runtime.checkpoints.inclusionProof(seq);
+    return { ...proof, entry: { ...proof.entry } };
+  }
+
+  @Query(() => ConsistencyProof, { description: 'Proof that the tree of fromSize entries is a prefix of the tree of toSize entries' })
+  @Requires('checkpoint', 'read')
+  async consistencyProof(
+    @Args('fromSize', { type: () => Int }) fromSize: number,
+    @Args('toSize', { type: () => Int }) toSize: number,
+  ): Promise<ConsistencyProof> {
+    return this.runtime.checkpoints.consistencyProof(fromSize, toSize);
+  }
+
+  @Query(() => [CheckpointKey], { description: 'Every public key that has signed checkpoints, retired ones included' })
+  @Requires('checkpoint', 'read')
+  async checkpointKeys(): Promise<CheckpointKey[]> {
+    return this.runtime.checkpointKeys.list();
+  }
+
+  @Mutation(() => Checkpoint, { description: 'Signs and stores a checkpoint of the ledger now, and publishes it to the witnesses' })
+  @Requires('checkpoint', 'create')
+  async createCheckpoint(@CurrentPrincipal() principal: Principal): Promise<Checkpoint> {
+    return this.runtime.checkpoints.create(principal.subject);
+  }
+}

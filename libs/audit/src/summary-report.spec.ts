@@ -1,0 +1,59 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { extractText, getDocumentProxy } from 'unpdf';
+import { renderSummaryPdf, type UseCaseSummary } from './summary-report.js';
+
+const SUMMARY: UseCaseSummary = {
+  useCase: 'credit-application',
+  tenant: 'bank-a',
+  period: { from: '2026-12-01T00:00:00.000Z', to: '2026-12-05T00:00:00.000Z' },
+  generatedAt: '2026-12-05T08:00:00.000Z',
+  decisions: 12,
+  outcomes: { APPROVE: 5, REFER: 4, DECLINE: 3 },
+  meanScore: 0.31234,
+  topReasonCodes: [
+    { code: 'RB21', count: 6 },
+    { code: 'RB02', count: 4 },
+  ],
+  events: { 'access.denied': 2 },
+  ledger: { ok: true, entries: 40, headSeq: 40, headHash: 'c'.repeat(64) },
+  checkpoint: { treeSize: 38, rootHash: 'd'.repeat(64), createdAt: '2026-12-05T07:55:00.000Z' },
+};
+
+async function pdfText(summary: UseCaseSummary): Promise<string> {
+  const bytes = await renderSummaryPdf(summary);
+  const { text } = await extractText(await getDocumentProxy(bytes), { mergePages: true });
+  return text;
+}
+
+describe('renderSummaryPdf', () => {
+  it('states volumes and outcome shares', async () => {
+    const text = await pdfText(SUMMARY);
+    assert.ok(text.includes('Warden decision summary: credit-application'), text);
+    assert.ok(text.includes('Decisions: 12'), text);
+    assert.ok(text.includes('APPROVE: 5 (41.7%)'), text);
+    assert.ok(text.includes('REFER: 4 (33.3%)'), text);
+    assert.ok(text.includes('DECLINE: 3 (25.0%)'), text);
+    assert.ok(text.includes('Mean probability of default: 0.3123'), text);
+  });
+
+  it('lists reason codes and denials', async () => {
+    const text = await pdfText(SUMMARY);
+    assert.ok(text.includes('RB21: 6'), text);
+    assert.ok(text.includes('Access denials: 2'), text);
+    assert.ok(text.includes('Guardrail blocks: 0'), text);
+  });
+
+  it('reports the chain and checkpoint', async () => {
+    const text = await pdfText(SUMMARY);
+    assert.ok(text.includes('Hash chain verified: 40 entries, head seq 40'), text);
+    assert.ok(text.includes('Latest checkpoint: tree size 38, signed 2026-12-05T07:55:00.000Z'), text);
+    assert.ok(text.includes(`Checkpoint root: ${'d'.repeat(64)}`), text);
+  });
+
+  it('reports a failed chain', async () => {
+    const text = await pdfText({ ...SUMMARY, ledger: { ok: false, entries: 6, headSeq: 6, headHash: 'e'.repeat(64), firstBadSeq: 7 }, checkpoint: null });
+    assert.ok(text.includes('Hash chain FAILED verification at seq 7'), text);
+    assert.ok(text.includes('Latest checkpoint: none yet'), text);
+  });
+});

@@ -1,0 +1,140 @@
+import PDFDocument from 'pdfkit';
+import type { DataSource } from 'typeorm';
+import { verifyLedger } from './ledger.js';
+
+/** Figures of one use case and period, for the PDF summary that accompanies an export. */
+export interface UseCaseSummary {
+  useCase: string;
+  tenant: string | null;
+  period: { from: string; to: string };
+  generatedAt: string;
+  decisions: number;
+  outcomes: Record<string, number>;
+  /** Mean probability of default over the period's decisions, or null without decisions. */
+  meanScore: number | null;
+  /** The most frequent reason codes, most frequent first. */
+  topReasonCodes: { code: string; count: number }[];
+  /** Counts of ledger events in the period by type, such as `access.denied` or `review.override`. */
+  events: Record<string, number>;
+  ledger: { ok: boolean; entries: number; headSeq: number; headHash: string; firstBadSeq?: number };
+  /** Latest signed checkpoint, when the ledger has one. */
+  checkpoint: { treeSize: number; rootHash: string; createdAt: string } | null;
+}
+
+export interface SummaryOptions {
+  useCase: string;
+  from: Date;
+  to: Date;
+  tenant?: string;
+}
+
+/** Collects the figures of a summary from the database, verifying the whole ledger on the way. */
+export async function collectUseCaseSummary(dataSource: DataSource, options: SummaryOptions): Promise<UseCaseSummary> {
+  const tenant = options.tenant ?? null;
+  const window = [options.useCase, options.from.toISOString(), options.to.toISOString(), tenant];
+  const scope = 'use_case = $1 AND created_at >= $2 AND created_at < $3 AND ($4::text IS NULL OR tenant = $4)';
+
+  const outcomeRows: { outcome: string; n: number; mean: number }[] = await dataSource.query(
+    `SELECT outcome, count(*)::int AS n, avg(score) AS mean FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
+    window,
+  );
+  const reasonRows: { code: string; n: number }[] = await dataSource.query(
+    `SELECT reason->>'code' AS code, count(*)::int AS n
+       FROM decisions.decision_records, jsonb_array_elements(record->'reasonCodes') AS reason
+      WHERE ${scope} GROUP BY 1 ORDER BY n DESC, code LIMIT 5`,
+    window,
+  );
+  const eventRows: { type: string; n: number }[] = await dataSource.query(
+    `SELECT type, count(*)::int AS n FROM audit.ledger_entries
+      WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR tenant = $3) GROUP BY type ORDER BY type`,
+    [options.from.toISOString(), options.to.toISOString(), tenant],
+  );
+
+  const decisions = outcomeRows.reduce((sum, row) => sum + row.n, 0);
+  const scoreSum = outcomeRows.reduce((sum, row) => sum + row.n * Number(row.mean), 0);
+  const ledger = await verifyLedger(dataSource);
+
+  return {
+    useCase: options.useCase,
+    tenant,
+    period: { from: options.from.toISOString(), to: options.to.toISOString() },
+    generatedAt: new Date().toISOString(),
+    decisions,
+    outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
+    meanScore: decisions > 0 ? scoreSum / decisions : null,
+    topReasonCodes: reasonRows.map((row) => ({ code: row.code, count: row.n })),
+    events: Object.fromEntries(eventRows.map((row) => [row.type, row.n])),
+    ledger: { ok: ledger.ok, entries: ledger.entries, headSeq: ledger.headSeq, headHash: ledger.headHash, firstBadSeq: ledger.firstBadSeq },
+    checkpoint: await latestCheckpoint(dataSource),
+  };
+}
+
+/** Reads the newest checkpoint when the checkpoint table exists; older schemas have none. */
+async function latestCheckpoint(dataSource: DataSource): Promise<UseCaseSummary['checkpoint']> {
+  const [{ present }] = await dataSource.query("SELECT to_regclass('audit.checkpoints') IS NOT NULL AS present");
+  if (!present) return null;
+  const rows: { tree_size: string; root_hash: string; created_at: Date }[] = await dataSource.query(
+    'SELECT tree_size::text AS tree_size, root_hash, created_at FROM audit.checkpoints ORDER BY tree_size DESC, created_at DESC LIMIT 1',
+  );
+  if (rows.length === 0) return null;
+  return { treeSize: Number(rows[0].tree_size), rootHash: String(rows[0].root_hash), createdAt: new Date(rows[0].created_at).toISOString() };
+}
+
+/**
+ * Renders the summary as a one-page PDF. The creation date inside the file is the summary's
+ * `generatedAt`, so the same summary renders to the same text.
+ */
+export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
+  const document = new PDFDocument({ size: 'A4', margin: 50, info: { Title: `Warden summary: ${summary.useCase}`, CreationDate: new Date(summary.generatedAt) } });
+  const chunks: Buffer[] = [];
+  document.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const finished = new Promise<Uint8Array>((resolve, reject) => {
+    document.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    document.on('error', reject);
+  });
+
+  document.fontSize(18).text(`Warden decision summary: ${summary.useCase}`);
+  document.moveDown(0.5).fontSize(10);
+  document.text(`Tenant: ${summary.tenant ?? 'all tenants'}`);
+  document.text(`Period: ${summary.period.from} to ${summary.period.to} (end excluded)`);
+  document.text(`Generated: ${summary.generatedAt}`);
+
+  section(document, 'Volumes and outcomes');
+  document.text(`Decisions: ${summary.decisions}`);
+  for (const outcome of ['APPROVE', 'REFER', 'DECLINE']) {
+    const count = summary.outcomes[outcome] ?? 0;
+    const share = summary.decisions > 0 ? ((100 * count) / summary.decisions).toFixed(1) : '0.0';
+    document.text(`${outcome}: ${count} (${share}%)`);
+  }
+  document.text(`Mean probability of default: ${summary.meanScore === null ? 'n/a' : summary.meanScore.toFixed(4)}`);
+
+  section(document, 'Most frequent reason codes');
+  if (summary.topReasonCodes.length === 0) document.text('None in this period.');
+  for (const reason of summary.topReasonCodes) document.text(`${reason.code}: ${reason.count}`);
+
+  section(document, 'Oversight and guardrails');
+  document.text(`Access denials: ${summary.events['access.denied'] ?? 0}`);
+  document.text(`Reviewer overrides: ${summary.events['review.override'] ?? 0}`);
+  document.text(`Guardrail blocks: ${summary.events['guardrail.block'] ?? 0}`);
+
+  section(document, 'Ledger integrity');
+  document.text(
+    summary.ledger.ok
+      ? `Hash chain verified: ${summary.ledger.entries} entries, head seq ${summary.ledger.headSeq}`
+      : `Hash chain FAILED verification at seq ${summary.ledger.firstBadSeq}`,
+  );
+  document.text(`Head hash: ${summary.ledger.headHash}`);
+  if (summary.checkpoint) {
+    document.text(`Latest checkpoint: tree size ${summary.checkpoint.treeSize}, signed ${summary.checkpoint.createdAt}`);
+    document.text(`Checkpoint root: ${summary.checkpoint.rootHash}`);
+  } else {
+    document.text('Latest checkpoint: none yet');
+  }
+
+  document.end();
+  return finished;
+}
+
+function section(document: PDFKit.PDFDocument, title: string): void {
+  document.moveDown(1).fontSize(13).text(title).moveDown(0.3).fontSize(10);
+}
