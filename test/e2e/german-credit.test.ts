@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportBundle, verifyBundle, verifyLedger } from '../../libs/audit/src/index.js';
+import { createExportEvidence, exportBundle, verifyBundle, verifyLedger } from '../../libs/audit/src/index.js';
 import { parseFile, validateSourceRows } from '../../libs/ingestion/src/index.js';
 import { rocAuc } from '../../libs/models/src/index.js';
+import { extractText, getDocumentProxy } from 'unpdf';
 import { databaseTargets, sharedDataPath } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
@@ -124,9 +125,15 @@ for (const target of await databaseTargets()) {
         outDir: bundleDir,
         tenant: TENANT,
         wardenVersion: 'e2e',
-      });
+      }, createExportEvidence(warden.runtime.checkpoints, warden.runtime.merkle, warden.runtime.checkpointKeys, 'e2e-auditor'));
       assert.equal(manifest.counts.decisions, 1000);
+      assert.equal(manifest.counts.ledgerEntries, 1000);
+      assert.ok(manifest.checkpoint.treeSize >= 1003, 'the checkpoint covers every decision');
       assert.deepEqual(await verifyBundle(bundleDir), { ok: true, problems: [] });
+
+      const summary = await extractText(await getDocumentProxy(new Uint8Array(readFileSync(join(bundleDir, 'summary.pdf')))), { mergePages: true });
+      assert.ok(summary.text.includes('Decisions: 1000'), summary.text);
+      assert.ok(summary.text.includes('Hash chain verified'), summary.text);
 
       const decisionsFile = join(bundleDir, 'decisions.jsonl');
       const bytes = readFileSync(decisionsFile);

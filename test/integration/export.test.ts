@@ -8,8 +8,14 @@ import { join } from 'node:path';
 import type { EntityManager } from 'typeorm';
 import { BadUserInputError, canonicalJson, ConflictError, digestJson, sha256Hex } from '../../libs/common/src/index.js';
 import {
+  CheckpointKeyStore,
+  CheckpointService,
+  createExportEvidence,
   DECISIONS_FILE,
   exportBundle,
+  PostgresMerkleLog,
+  WitnessPublisher,
+  type ExportEvidence,
   LEDGER_FILE,
   MANIFEST_FILE,
   PostgresLedger,
@@ -76,11 +82,16 @@ for (const target of await databaseTargets()) {
     let workDir: string;
     const ledger = new PostgresLedger();
     const januaryIds: string[] = [];
+    let evidence: ExportEvidence;
 
     before(async () => {
       db = await target.open();
       workDir = mkdtempSync(join(tmpdir(), 'warden-export-'));
       const source = db.database.dataSource;
+      const merkle = new PostgresMerkleLog(source);
+      const keys = new CheckpointKeyStore(source, join(workDir, 'checkpoint-key.pem'), ledger);
+      const checkpoints = new CheckpointService(source, merkle, keys, ledger, new WitnessPublisher(source, {}), { origin: 'warden.test/export' });
+      evidence = createExportEvidence(checkpoints, merkle, keys, 'export-test');
       const seeds: (DecisionSeed | 'other-entry')[] = [
         { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2025-12-31T23:59:59.999Z', outcome: 'APPROVE', score: 0.9 },
         { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-01T00:00:00.000Z', outcome: 'APPROVE', score: 0.8 },
@@ -107,16 +118,18 @@ for (const target of await databaseTargets()) {
 
     it('exports a verifiable bundle', async () => {
       const outDir = join(workDir, 'all-tenants');
-      const { manifest } = await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' });
+      const { manifest } = await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence);
 
       assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
       assert.equal(manifest.counts.decisions, 4);
       // Seqs: 1 December, 2 first January decision, 3 access.denied, 4 bank-b, 5 fraud-alert, 6 and 7 January, 8 February.
       assert.equal(manifest.ledger.firstSeq, 2);
       assert.equal(manifest.ledger.lastSeq, 7);
-      assert.equal(manifest.counts.ledgerEntries, 6);
-      assert.deepEqual(manifest.ledger.head, await ledger.head(db.database.dataSource));
+      assert.equal(manifest.counts.ledgerEntries, 4);
+      // The head is read before the export creates its checkpoint, whose ledger entry comes after.
       assert.equal(manifest.ledger.head.seq, 8);
+      const [seq8] = await db.database.dataSource.query('SELECT hash FROM audit.ledger_entries WHERE seq = 8');
+      assert.equal(manifest.ledger.head.hash, seq8.hash);
       assert.equal(manifest.tenant, null);
       assert.deepEqual(manifest.period, { from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z' });
 
@@ -127,9 +140,13 @@ for (const target of await databaseTargets()) {
       assert.equal(lines[2].createdAt, '2026-01-12T08:30:00.250Z');
       assert.equal(lines[2].recordDigest, digestJson(lines[2].record));
 
+      // Only the decisions' own entries: the access denial at seq 3 and the other use case at seq 5 stay out.
       const ledgerLines = readFileSync(join(outDir, LEDGER_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
-      assert.deepEqual(ledgerLines.map((line) => line.seq), [2, 3, 4, 5, 6, 7]);
-      assert.equal(manifest.ledger.segmentPrevHash, (await db.database.dataSource.query('SELECT hash FROM audit.ledger_entries WHERE seq = 1'))[0].hash);
+      assert.deepEqual(ledgerLines.map((line) => line.seq), [2, 4, 6, 7]);
+      const proofLines = readFileSync(join(outDir, 'proofs.jsonl'), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
+      assert.deepEqual(proofLines.map((line) => line.leafIndex), [1, 3, 5, 6]);
+      assert.ok(manifest.checkpoint.treeSize >= 7, 'the checkpoint covers the last exported entry');
+      assert.match(readFileSync(join(outDir, 'checkpoint.txt'), 'utf8'), /^warden\.test\/export\n\d+\n/);
 
       const manifestText = readFileSync(join(outDir, MANIFEST_FILE), 'utf8');
       assert.equal(manifestText, `${canonicalJson(manifest)}\n`);
@@ -144,16 +161,18 @@ for (const target of await databaseTargets()) {
         tenant: 'bank-a',
         outDir,
         wardenVersion: '0.1.0',
-      });
+      }, evidence);
       assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
       assert.equal(manifest.tenant, 'bank-a');
       assert.deepEqual(readDecisionLines(outDir).map((line) => line.ledgerSeq), [2, 6, 7]);
-      assert.equal(manifest.counts.ledgerEntries, 6);
+      assert.equal(manifest.counts.ledgerEntries, 3);
+      const ledgerText = readFileSync(join(outDir, LEDGER_FILE), 'utf8');
+      assert.ok(!ledgerText.includes('bank-b') && !ledgerText.includes('bank-c'), "another tenant's entries leaked into the bundle");
     });
 
     it('filters by outcome', async () => {
       const outDir = join(workDir, 'refer-only');
-      const { manifest } = await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outDir, outcome: 'REFER', wardenVersion: '0.1.0' });
+      const { manifest } = await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outDir, outcome: 'REFER', wardenVersion: '0.1.0' }, evidence);
 
       assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
       assert.equal(manifest.outcome, 'REFER');
@@ -183,11 +202,10 @@ for (const target of await databaseTargets()) {
         to: new Date('2025-07-01T00:00:00.000Z'),
         outDir,
         wardenVersion: '0.1.0',
-      });
+      }, evidence);
       assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
       assert.deepEqual(manifest.counts, { decisions: 0, ledgerEntries: 0 });
       assert.equal(manifest.ledger.firstSeq, null);
-      assert.equal(manifest.ledger.segmentPrevHash, null);
       assert.deepEqual(manifest.files[DECISIONS_FILE], { bytes: 0, sha256: sha256Hex('') });
       assert.equal(readFileSync(join(outDir, LEDGER_FILE)).length, 0);
     });
@@ -196,7 +214,10 @@ for (const target of await databaseTargets()) {
       const outDir = join(workDir, 'all-tenants');
       const files = readBundle(outDir);
       for (const [name, original] of files) {
-        for (let index = 0; index < original.length; index += 1) {
+        // Every byte of the text files; the binary analyst files and the PDF at 97 spread positions.
+        const binary = /\.(parquet|pdf|csv)$/.test(name);
+        const step = binary ? Math.max(1, Math.floor(original.length / 97)) : 1;
+        for (let index = 0; index < original.length; index += step) {
           const changed = Buffer.from(original);
           changed[index] ^= 0x01;
           const result = verifyBundleFiles(new Map([...files, [name, changed]]));
@@ -283,7 +304,7 @@ for (const target of await databaseTargets()) {
       const result = verifyBundleFiles(new Map([...files, [LEDGER_FILE, ledgerBytes], [MANIFEST_FILE, resealed]]));
       assert.equal(result.ok, false);
       assert.equal(result.problems.length, 1);
-      assert.match(result.problems[0], /^ledger\.jsonl line 2 \(seq 3\): hash mismatch at seq 3: /);
+      assert.match(result.problems[0], /^ledger\.jsonl line 2 \(seq 4\): hash does not match the entry's fields and prevHash$/);
     });
 
     it('reports a missing manifest', async () => {
@@ -296,13 +317,13 @@ for (const target of await databaseTargets()) {
 
     it('rejects a folder with a bundle', async () => {
       const options = { useCase: USE_CASE, ...JANUARY, outDir: join(workDir, 'all-tenants'), wardenVersion: '0.1.0' };
-      await assert.rejects(exportBundle(db.database.dataSource, options), ConflictError);
+      await assert.rejects(exportBundle(db.database.dataSource, options, evidence), ConflictError);
       assert.deepEqual(await verifyBundle(options.outDir), { ok: true, problems: [] });
     });
 
     it('rejects invalid options by field', async () => {
       const options = { useCase: '', from: JANUARY.to, to: JANUARY.from, outDir: join(workDir, 'invalid'), tenant: '', wardenVersion: '' };
-      await assert.rejects(exportBundle(db.database.dataSource, options), (error: unknown) => {
+      await assert.rejects(exportBundle(db.database.dataSource, options, evidence), (error: unknown) => {
         assert.ok(error instanceof BadUserInputError);
         assert.deepEqual(
           error.fieldErrors.map((fieldError) => fieldError.field),

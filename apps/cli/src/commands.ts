@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
 import { createRuntime, runDemoSetup, type WardenRuntime } from '../../../libs/decisions/src/index.js';
-import { exportBundle, verifyBundle, verifyLedger } from '../../../libs/audit/src/index.js';
+import { createExportEvidence, exportBundle, verifyBundle, verifyLedger } from '../../../libs/audit/src/index.js';
 import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway } from '../../gateway/src/gateway.js';
@@ -170,13 +170,14 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
 
   program
     .command('export')
-    .description('Write an export bundle (decisions.jsonl, ledger.jsonl, manifest.json) for a use case and period')
+    .description('Write an export bundle for a use case and period: decisions, their ledger entries with inclusion proofs, the signed checkpoint, keys, CSV, Parquet, a PDF summary and a manifest')
     .requiredOption('--use-case <name>', 'use case to export')
     .requiredOption('--from <date>', 'start of the period (inclusive), ISO date or time')
     .requiredOption('--to <date>', 'end of the period (exclusive), ISO date or time')
     .requiredOption('--out <dir>', 'folder to write the bundle to')
     .option('--tenant <tenant>', 'export only this tenant')
-    .action(async (options: { useCase: string; from: string; to: string; out: string; tenant?: string }) => {
+    .option('--outcome <outcome>', 'export only APPROVE, DECLINE or REFER decisions')
+    .action(async (options: { useCase: string; from: string; to: string; out: string; tenant?: string; outcome?: 'APPROVE' | 'DECLINE' | 'REFER' }) => {
       const from = parseDate(options.from, '--from');
       const to = parseDate(options.to, '--to');
       await withRuntime(loadConfig, async (runtime) => {
@@ -188,14 +189,12 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
           process.exitCode = 4;
           return;
         }
-        const { manifest } = await exportBundle(runtime.database.dataSource, {
-          useCase: options.useCase,
-          from,
-          to,
-          outDir: resolve(options.out),
-          tenant: options.tenant,
-          wardenVersion: WARDEN_VERSION,
-        });
+        const evidence = createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, operatorActor());
+        const { manifest } = await exportBundle(
+          runtime.database.dataSource,
+          { useCase: options.useCase, from, to, outDir: resolve(options.out), tenant: options.tenant, outcome: options.outcome, wardenVersion: WARDEN_VERSION },
+          evidence,
+        );
         printJson(manifest);
       });
     });

@@ -1,26 +1,37 @@
 /**
- * The audit export bundle: a folder with three files that a regulator can check without access to
- * Warden's database.
+ * The audit export bundle (format v2): a folder that a regulator checks without Warden's database.
  *
  * - decisions.jsonl: one decision per line, in ledger seq order, each line the RFC 8785 canonical
  *   JSON of a DecisionLine followed by "\n".
- * - ledger.jsonl: every ledger entry from the first to the last seq that the decisions point at,
- *   each line the canonical JSON of a LedgerEntry followed by "\n". Together with
- *   `ledger.segmentPrevHash` this lets the chain between those entries be recomputed.
- * - manifest.json: the canonical JSON of a BundleManifest followed by "\n". `manifestDigest` is the
- *   SHA-256 of the canonical JSON of the manifest without that field, and `files` contains the size
- *   and SHA-256 of the other two files, so a changed byte anywhere is detected.
+ * - ledger.jsonl: the `decision.created` ledger entry of each decision, same order and form. Each
+ *   entry's hash is recomputed from its fields and prevHash.
+ * - proofs.jsonl: for each ledger entry, an RFC 6962 inclusion proof of leaf seq - 1 in the tree of
+ *   the signed checkpoint; the leaf is SHA-256(0x00 || the entry hash's 32 bytes).
+ * - checkpoint.txt: the signed checkpoint note (C2SP tlog-checkpoint with an Ed25519 signature).
+ * - keys.json: every checkpoint public key Warden has published, as verifier key strings.
+ * - decisions.csv and decisions.parquet: flat copies for analysts, rebuilt and compared on checking.
+ * - summary.pdf: a human-readable summary of the period (digest-checked only).
+ * - manifest.json: the canonical JSON of a BundleManifest and "\n", with the size and SHA-256 of every
+ *   other file and `manifestDigest` over the rest of the manifest.
  *
- * The digests make accidental or naive edits evident. Someone who rewrites every file consistently
- * can forge them, so `ledger.head` (and the entry hashes) must be compared with the live ledger or a
- * signed checkpoint to prove the bundle came from Warden.
+ * Only the exported decisions' own entries are in the bundle, so a tenant's export shows nothing of
+ * other tenants. The checkpoint signature anchors everything: compare its key ids with the keys the
+ * bank publishes (or with a witness's copy), because keys.json comes from the same exporter.
  */
 import { canonicalJson, sha256Hex } from '../../common/src/index.js';
 
-export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v1';
+export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v2';
 export const DECISIONS_FILE = 'decisions.jsonl';
 export const LEDGER_FILE = 'ledger.jsonl';
 export const MANIFEST_FILE = 'manifest.json';
+export const PROOFS_FILE = 'proofs.jsonl';
+export const CHECKPOINT_FILE = 'checkpoint.txt';
+export const KEYS_FILE = 'keys.json';
+export const SUMMARY_FILE = 'summary.pdf';
+
+/** Definition of each Merkle leaf, written into the manifest for a reader who has only the bundle. */
+export const MERKLE_LEAF_DEFINITION =
+  'RFC 6962 tree over all ledger entries; leaf for seq n is index n - 1 with leaf hash SHA-256(0x00 || 32 bytes of the entry hash)';
 
 /** Definition of each ledger hash, written into the manifest for a reader who has only the bundle. */
 export const LEDGER_HASH_DEFINITION =
@@ -65,15 +76,16 @@ export interface BundleManifest {
   /** Half-open range [from, to) of decision createdAt, as ISO 8601 UTC strings. */
   period: { from: string; to: string };
   counts: { decisions: number; ledgerEntries: number };
+  /** The signed checkpoint whose tree the proofs are against (the same values as checkpoint.txt). */
+  checkpoint: { origin: string; treeSize: number; rootHash: string; keyId: string };
   /** Size and SHA-256 of every other file: the two JSONL files, and the derived CSV and Parquet files. */
   files: { [DECISIONS_FILE]: BundleFileDigest; [LEDGER_FILE]: BundleFileDigest } & Record<string, BundleFileDigest>;
   ledger: {
     hashDefinition: string;
+    merkleLeafDefinition: string;
     /** First and last seq in ledger.jsonl, or null when the bundle contains no decisions. */
     firstSeq: number | null;
     lastSeq: number | null;
-    /** prevHash of the entry at firstSeq, or null when the bundle contains no decisions. */
-    segmentPrevHash: string | null;
     /** The ledger's last entry when the export ran. */
     head: { seq: number; hash: string };
   };

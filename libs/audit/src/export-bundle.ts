@@ -3,13 +3,23 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, ConflictError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
+import { BadUserInputError, canonicalJson, ConflictError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
+import type { CheckpointKeyRecord } from './checkpoints/checkpoint-keys.js';
+import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
+import type { LedgerEntry } from './ledger-hash.js';
+import type { InclusionProof } from './merkle/merkle-log.types.js';
+import { collectUseCaseSummary, renderSummaryPdf } from './summary-report.js';
 import {
   BUNDLE_FORMAT_VERSION,
+  CHECKPOINT_FILE,
   DECISIONS_FILE,
+  KEYS_FILE,
   LEDGER_FILE,
   LEDGER_HASH_DEFINITION,
   MANIFEST_FILE,
+  MERKLE_LEAF_DEFINITION,
+  PROOFS_FILE,
+  SUMMARY_FILE,
   sealManifest,
   toJsonLine,
   type BundleFileDigest,
@@ -39,6 +49,18 @@ export interface ExportBundleOptions {
   wardenVersion: string;
 }
 
+/**
+ * What an export needs from the checkpoint side of the ledger. The runtime builds it from the
+ * CheckpointService, the Merkle log and the key store.
+ */
+export interface ExportEvidence {
+  /** A signed checkpoint whose tree has at least `minTreeSize` entries, created when none does yet. */
+  checkpointCovering(minTreeSize: number): Promise<CheckpointRecord>;
+  inclusionProof(leafIndex: number, treeSize: number): Promise<InclusionProof>;
+  /** Every published checkpoint key, current and retired. */
+  verifierKeys(): Promise<CheckpointKeyRecord[]>;
+}
+
 export interface ExportBundleResult {
   outDir: string;
   manifest: BundleManifest;
@@ -66,14 +88,14 @@ interface DecisionRow {
  * transaction, so the files and the recorded chain head describe the same snapshot. The manifest
  * is written last: a folder without manifest.json is an incomplete export.
  */
-export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions): Promise<ExportBundleResult> {
+export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions, evidence: ExportEvidence): Promise<ExportBundleResult> {
   validateExportOptions(options);
   const log = getLogger('audit-export');
   const period = { from: options.from.toISOString(), to: options.to.toISOString() };
   const tenant = options.tenant ?? null;
 
   await mkdir(options.outDir, { recursive: true });
-  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE]) {
+  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, SUMMARY_FILE]) {
     if (existsSync(join(options.outDir, name))) {
       throw new ConflictError(`The export folder ${options.outDir} already contains ${name}. Choose an empty folder.`);
     }
@@ -82,7 +104,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
   const written: string[] = [];
   try {
-    const manifest = await dataSource.transaction('REPEATABLE READ', async (manager) => {
+    const snapshot = await dataSource.transaction('REPEATABLE READ', async (manager) => {
       const decisionsPath = join(options.outDir, DECISIONS_FILE);
       written.push(decisionsPath);
       const decisions = await writeDecisions(manager, decisionsPath, { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null });
@@ -90,28 +112,41 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
       const ledgerPath = join(options.outDir, LEDGER_FILE);
       written.push(ledgerPath);
-      const ledger = await writeLedgerSegment(manager, ledgerPath, decisions.firstSeq, decisions.lastSeq);
+      const ledger = await writeDecisionEntries(manager, ledgerPath, decisions.rows.map((row) => row.ledger_seq));
+      return { decisions, analystFiles, ledger, head: await readHead(manager) };
+    });
+    const { decisions, analystFiles, ledger, head } = snapshot;
 
-      const head = await readHead(manager);
-      return sealManifest({
+    // The checkpoint must cover the newest exported entry; proofs are generated against its tree.
+    const checkpoint = await evidence.checkpointCovering(decisions.lastSeq ?? 1);
+    const proofsPath = join(options.outDir, PROOFS_FILE);
+    written.push(proofsPath);
+    const proofsFile = await writeProofs(proofsPath, ledger.entries, checkpoint.treeSize, evidence);
+    const evidenceFiles = await writeEvidenceFiles(options.outDir, checkpoint.note, await evidence.verifierKeys(), written);
+
+    const summaryPath = join(options.outDir, SUMMARY_FILE);
+    written.push(summaryPath);
+    const summaryFile = await writeSummary(dataSource, summaryPath, options);
+
+    const manifest = sealManifest({
         formatVersion: BUNDLE_FORMAT_VERSION,
         wardenVersion: options.wardenVersion,
         useCase: options.useCase,
         tenant,
         period,
-        counts: { decisions: decisions.count, ledgerEntries: ledger.count },
+        counts: { decisions: decisions.count, ledgerEntries: ledger.entries.length },
         outcome: options.outcome ?? null,
-        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: ledger.file, ...analystFiles },
+        checkpoint: { origin: checkpoint.origin, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, keyId: checkpoint.keyId },
+        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: ledger.file, [PROOFS_FILE]: proofsFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
         ledger: {
           hashDefinition: LEDGER_HASH_DEFINITION,
+          merkleLeafDefinition: MERKLE_LEAF_DEFINITION,
           firstSeq: decisions.firstSeq,
           lastSeq: decisions.lastSeq,
-          segmentPrevHash: ledger.segmentPrevHash,
           head,
         },
         createdAt: new Date().toISOString(),
       });
-    });
 
     const manifestPath = join(options.outDir, MANIFEST_FILE);
     written.push(manifestPath);
@@ -241,6 +276,31 @@ async function writeDecisions(
   });
 }
 
+/** Renders summary.pdf for the export's use case, period and tenant. */
+async function writeSummary(dataSource: DataSource, path: string, options: ExportBundleOptions): Promise<BundleFileDigest> {
+  const summary = await collectUseCaseSummary(dataSource, { useCase: options.useCase, from: options.from, to: options.to, tenant: options.tenant });
+  const bytes = await renderSummaryPdf(summary);
+  await writeFile(path, bytes, { flag: 'wx' });
+  return { bytes: bytes.length, sha256: sha256Hex(bytes) };
+}
+
+/** Writes checkpoint.txt and keys.json and returns their digests. */
+async function writeEvidenceFiles(outDir: string, note: string, keys: CheckpointKeyRecord[], written: string[]): Promise<Record<string, BundleFileDigest>> {
+  const published = keys.map(({ keyId, keyName, vkey, createdAt, retiredAt }) => ({ keyId, keyName, vkey, createdAt, retiredAt }));
+  const contents: [string, Uint8Array][] = [
+    [CHECKPOINT_FILE, Buffer.from(note, 'utf8')],
+    [KEYS_FILE, Buffer.from(`${canonicalJson(published)}\n`, 'utf8')],
+  ];
+  const files: Record<string, BundleFileDigest> = {};
+  for (const [name, bytes] of contents) {
+    const path = join(outDir, name);
+    written.push(path);
+    await writeFile(path, bytes, { flag: 'wx' });
+    files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
+  }
+  return files;
+}
+
 /** Writes decisions.csv and decisions.parquet for analysts and returns their digests. */
 async function writeAnalystFiles(outDir: string, rows: AnalystRow[], written: string[]): Promise<Record<string, BundleFileDigest>> {
   const files: Record<string, BundleFileDigest> = {};
@@ -275,40 +335,32 @@ function toDecisionLine(row: DecisionRow): DecisionLine {
   };
 }
 
-/**
- * Writes every ledger entry with firstSeq <= seq <= lastSeq. When the export is limited to one
- * tenant, the segment still contains other tenants' entries in that range, because the chain cannot
- * be recomputed without them.
- */
-async function writeLedgerSegment(
-  manager: EntityManager,
-  path: string,
-  firstSeq: number | null,
-  lastSeq: number | null,
-): Promise<{ count: number; segmentPrevHash: string | null; file: BundleFileDigest }> {
-  // NOTE: those entries expose other tenants' decision ids, outcomes and digests to the bundle's
-  // reader. Merkle inclusion proofs against a signed checkpoint would avoid that.
+/** Writes the ledger entries at the given seqs (the exported decisions' own entries), in seq order. */
+async function writeDecisionEntries(manager: EntityManager, path: string, seqs: number[]): Promise<{ entries: LedgerEntry[]; file: BundleFileDigest }> {
   return writeDigestingFile(path, async (file) => {
-    let count = 0;
-    let segmentPrevHash: string | null = null;
-    if (firstSeq !== null && lastSeq !== null) {
-      let afterSeq = firstSeq - 1;
-      for (;;) {
-        const rows: LedgerEntryRow[] = await manager.query(
-          `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries
-            WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
-          [afterSeq, lastSeq, EXPORT_BATCH_SIZE],
-        );
-        if (rows.length === 0) break;
-
-        const entries = rows.map(toLedgerEntry);
-        await file.write(entries.map(toJsonLine).join(''));
-
-        segmentPrevHash ??= entries[0].prevHash;
-        count += entries.length;
-        afterSeq = entries[entries.length - 1].seq;
-      }
+    const entries: LedgerEntry[] = [];
+    for (let start = 0; start < seqs.length; start += EXPORT_BATCH_SIZE) {
+      const batch = seqs.slice(start, start + EXPORT_BATCH_SIZE);
+      const rows: LedgerEntryRow[] = await manager.query(
+        `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
+        [batch],
+      );
+      const read = rows.map(toLedgerEntry);
+      await file.write(read.map(toJsonLine).join(''));
+      entries.push(...read);
     }
-    return { count, segmentPrevHash };
+    return { entries };
   });
+}
+
+/** Writes one inclusion proof per entry against the checkpoint's tree, in the entries' order. */
+async function writeProofs(path: string, entries: LedgerEntry[], treeSize: number, evidence: ExportEvidence): Promise<BundleFileDigest> {
+  const { file } = await writeDigestingFile(path, async (out) => {
+    for (const entry of entries) {
+      const proof = await evidence.inclusionProof(entry.seq - 1, treeSize);
+      await out.write(toJsonLine({ seq: entry.seq, ...proof }));
+    }
+    return {};
+  });
+  return file;
 }

@@ -12,3 +12,4 @@ export { perfectSubtrees, completedNodes, foldSubtreeHashes, type NodeAddress, t
 export * from './merkle/proof-encoding.js';
 export { PostgresMerkleLog, MERKLE_SYNC_LOCK_KEY, type PostgresMerkleLogOptions } from './merkle/postgres-merkle-log.js';
 export * from './merkle/verify-tree.js';
+export * from './export-evidence.js';

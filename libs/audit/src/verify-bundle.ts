@@ -6,13 +6,21 @@ import {
   BUNDLE_FORMAT_VERSION,
   computeManifestDigest,
   DECISION_CREATED_TYPE,
+  CHECKPOINT_FILE,
   DECISIONS_FILE,
+  KEYS_FILE,
   LEDGER_FILE,
   MANIFEST_FILE,
+  PROOFS_FILE,
+  SUMMARY_FILE,
   type BundleManifest,
   type DecisionLine,
 } from './bundle-format.js';
-import { verifyChainSegment, type LedgerEntry } from './ledger-hash.js';
+import { parseVerifierKey, verifyCheckpoint, type CheckpointVerifierKey } from './checkpoints/checkpoint-note.js';
+import { computeEntryHash, type LedgerEntry } from './ledger-hash.js';
+import type { InclusionProof } from './merkle/merkle-log.types.js';
+import { hashToHex, hexToHash, verifyInclusionProof } from './merkle/proof-encoding.js';
+import { hashMerkleLeaf } from './merkle/rfc6962.js';
 
 export interface BundleVerification {
   ok: boolean;
@@ -24,10 +32,10 @@ export interface BundleVerification {
 export type BundleFiles = ReadonlyMap<string, Uint8Array>;
 
 const HEX_64 = /^[0-9a-f]{64}$/;
-const BUNDLE_FILES = [MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE] as const;
+const BUNDLE_FILES = [MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, SUMMARY_FILE] as const;
 
 /** Files every bundle has; the derived analyst files are checked when the manifest lists them. */
-const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE] as const;
+const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE] as const;
 
 /** Reads a bundle folder and checks it with verifyBundleFiles. Needs no database. */
 export async function verifyBundle(dir: string): Promise<BundleVerification> {
@@ -58,7 +66,8 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   }
 
   const entries = parseLedger(files.get(LEDGER_FILE), problems);
-  if (entries) checkLedgerSegment(entries, manifest, problems);
+  if (entries) checkLedgerEntries(entries, manifest, problems);
+  checkEvidence(files, entries, manifest, problems);
 
   const decisions = parseDecisions(files.get(DECISIONS_FILE), problems);
   if (decisions) checkDecisions(decisions, entries, manifest, problems);
@@ -145,13 +154,16 @@ function manifestShapeProblems(value: unknown): string[] {
   const head = ledger.head;
   expect(isObject(head) && isCount(head.seq) && isHex64(head.hash), 'ledger.head', 'must contain seq and hash');
   expect(typeof ledger.hashDefinition === 'string', 'ledger.hashDefinition', 'must be a string');
-  const empty = ledger.firstSeq === null && ledger.lastSeq === null && ledger.segmentPrevHash === null;
-  const filled =
-    isSeq(ledger.firstSeq) && isSeq(ledger.lastSeq) && ledger.firstSeq <= ledger.lastSeq && isHex64(ledger.segmentPrevHash);
+  expect(typeof ledger.merkleLeafDefinition === 'string', 'ledger.merkleLeafDefinition', 'must be a string');
+  const empty = ledger.firstSeq === null && ledger.lastSeq === null;
+  const filled = isSeq(ledger.firstSeq) && isSeq(ledger.lastSeq) && ledger.firstSeq <= ledger.lastSeq;
+  expect(empty || filled, 'ledger', 'must contain firstSeq <= lastSeq, or null for both when there are no decisions');
+
+  const checkpoint = value.checkpoint;
   expect(
-    empty || filled,
-    'ledger',
-    'must contain firstSeq <= lastSeq and segmentPrevHash, or null for all three when there are no decisions',
+    isObject(checkpoint) && typeof checkpoint.origin === 'string' && isCount(checkpoint.treeSize) && isHex64(checkpoint.rootHash) && typeof checkpoint.keyId === 'string',
+    'checkpoint',
+    'must contain origin, treeSize, rootHash and keyId',
   );
   return problems;
 }
@@ -233,35 +245,123 @@ function ledgerEntryShapeProblems(value: unknown): string[] {
   return problems;
 }
 
-function checkLedgerSegment(entries: LedgerEntry[], manifest: BundleManifest, problems: string[]): void {
-  const { firstSeq, lastSeq, segmentPrevHash, head } = manifest.ledger;
+/**
+ * Checks the decisions' ledger entries: each hash is recomputed from the entry's fields and
+ * prevHash, seqs rise, and the manifest's range, head and checkpoint size agree with them.
+ */
+function checkLedgerEntries(entries: LedgerEntry[], manifest: BundleManifest, problems: string[]): void {
+  const { firstSeq, lastSeq, head } = manifest.ledger;
 
   if (entries.length !== manifest.counts.ledgerEntries) {
     problems.push(`${LEDGER_FILE}: contains ${entries.length} entries but ${MANIFEST_FILE} counts.ledgerEntries is ${manifest.counts.ledgerEntries}`);
   }
-  if (firstSeq === null || lastSeq === null || segmentPrevHash === null) {
-    if (entries.length > 0) problems.push(`${LEDGER_FILE}: contains entries but ${MANIFEST_FILE} records no ledger segment`);
+  let previousSeq = 0;
+  entries.forEach((entry, index) => {
+    const { prevHash, hash, ...fields } = entry;
+    if (computeEntryHash(prevHash, fields) !== hash) {
+      problems.push(`${LEDGER_FILE} line ${index + 1} (seq ${entry.seq}): hash does not match the entry's fields and prevHash`);
+    }
+    if (entry.seq <= previousSeq) problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} is not after ${previousSeq}`);
+    previousSeq = entry.seq;
+  });
+
+  if (firstSeq === null || lastSeq === null) {
+    if (entries.length > 0) problems.push(`${LEDGER_FILE}: contains entries but ${MANIFEST_FILE} records no seq range`);
     return;
   }
-
-  const result = verifyChainSegment(entries, segmentPrevHash, { expectedFirstSeq: firstSeq });
-  if (!result.ok) {
-    problems.push(`${LEDGER_FILE} line ${result.entries + 1} (seq ${result.firstBadSeq}): ${result.reason}`);
-  }
-
-  const last = entries.at(-1);
   if (entries[0]?.seq !== firstSeq) {
     problems.push(`${LEDGER_FILE} line 1 field "seq": expected ${firstSeq} from ${MANIFEST_FILE} ledger.firstSeq, found ${entries[0]?.seq ?? 'no entry'}`);
   }
+  const last = entries.at(-1);
   if (last?.seq !== lastSeq) {
     problems.push(`${LEDGER_FILE} line ${entries.length} field "seq": expected ${lastSeq} from ${MANIFEST_FILE} ledger.lastSeq, found ${last?.seq ?? 'no entry'}`);
   }
-
-  if (head.seq < lastSeq) {
-    problems.push(`${MANIFEST_FILE} field "ledger.head.seq": ${head.seq} is before ledger.lastSeq ${lastSeq}`);
-  } else if (head.seq === lastSeq && last && head.hash !== last.hash) {
-    problems.push(`${MANIFEST_FILE} field "ledger.head.hash": ${head.hash} differs from the hash of seq ${lastSeq} in ${LEDGER_FILE}`);
+  if (head.seq < lastSeq) problems.push(`${MANIFEST_FILE} field "ledger.head.seq": ${head.seq} is before ledger.lastSeq ${lastSeq}`);
+  if (head.seq === lastSeq && last && head.hash !== last.hash) {
+    problems.push(`${MANIFEST_FILE} field "ledger.head.hash": differs from the hash of seq ${lastSeq} in ${LEDGER_FILE}`);
   }
+  if (manifest.checkpoint.treeSize < lastSeq) {
+    problems.push(`${MANIFEST_FILE} field "checkpoint.treeSize": ${manifest.checkpoint.treeSize} does not cover ledger.lastSeq ${lastSeq}`);
+  }
+}
+
+// ---- checkpoint.txt, keys.json and proofs.jsonl ----
+
+/**
+ * Verifies the checkpoint's signature with the bundle's published keys, that it states the tree
+ * the manifest names, and that every ledger entry has an inclusion proof into that tree.
+ */
+function checkEvidence(files: BundleFiles, entries: LedgerEntry[] | undefined, manifest: BundleManifest, problems: string[]): void {
+  const keys = parseKeys(files.get(KEYS_FILE), problems);
+  const noteBytes = files.get(CHECKPOINT_FILE);
+  if (!noteBytes) return;
+  const note = decodeUtf8(noteBytes, CHECKPOINT_FILE, problems);
+  if (note === undefined || !keys) return;
+
+  const verification = verifyCheckpoint(note, keys);
+  if (!verification.ok) {
+    problems.push(`${CHECKPOINT_FILE}: ${verification.reason}`);
+  } else {
+    const { checkpoint, keyIds } = verification;
+    const expected = manifest.checkpoint;
+    if (checkpoint.origin !== expected.origin) problems.push(`${CHECKPOINT_FILE}: origin "${checkpoint.origin}" differs from ${MANIFEST_FILE} checkpoint.origin`);
+    if (checkpoint.treeSize !== expected.treeSize) problems.push(`${CHECKPOINT_FILE}: tree size ${checkpoint.treeSize} differs from ${MANIFEST_FILE} checkpoint.treeSize ${expected.treeSize}`);
+    if (checkpoint.rootHash !== expected.rootHash) problems.push(`${CHECKPOINT_FILE}: root hash differs from ${MANIFEST_FILE} checkpoint.rootHash`);
+    if (!keyIds.includes(expected.keyId)) problems.push(`${CHECKPOINT_FILE}: not signed by ${MANIFEST_FILE} checkpoint.keyId ${expected.keyId}`);
+  }
+
+  const proofs = parseJsonLines(PROOFS_FILE, files.get(PROOFS_FILE), problems);
+  if (!proofs || !entries) return;
+  if (proofs.length !== entries.length) {
+    problems.push(`${PROOFS_FILE}: contains ${proofs.length} proofs but ${LEDGER_FILE} contains ${entries.length} entries`);
+    return;
+  }
+  proofs.forEach(({ lineNumber, value }, index) => checkProof(lineNumber, value, entries[index], manifest, problems));
+}
+
+function checkProof(lineNumber: number, value: unknown, entry: LedgerEntry, manifest: BundleManifest, problems: string[]): void {
+  const at = `${PROOFS_FILE} line ${lineNumber}`;
+  if (!isObject(value) || !Array.isArray(value.proof)) {
+    problems.push(`${at}: must be an inclusion proof object`);
+    return;
+  }
+  const proof = value as unknown as InclusionProof & { seq: unknown };
+  if (proof.seq !== entry.seq) problems.push(`${at} field "seq": ${String(proof.seq)} is not the seq ${entry.seq} of ${LEDGER_FILE} line ${lineNumber}`);
+  if (proof.leafIndex !== entry.seq - 1) problems.push(`${at} field "leafIndex": must be seq - 1 = ${entry.seq - 1}`);
+  if (proof.treeSize !== manifest.checkpoint.treeSize) problems.push(`${at} field "treeSize": differs from the checkpoint's tree size`);
+  if (proof.rootHash !== manifest.checkpoint.rootHash) problems.push(`${at} field "rootHash": differs from the checkpoint's root hash`);
+  const leaf = hexToHash(entry.hash);
+  if (!leaf || proof.leafHash !== hashToHex(hashMerkleLeaf(leaf))) {
+    problems.push(`${at} field "leafHash": is not SHA-256(0x00 || hash) of the entry at seq ${entry.seq}`);
+  }
+  const verified = verifyInclusionProof(proof);
+  if (!verified.ok) problems.push(`${at}: inclusion proof does not verify: ${verified.reason}`);
+}
+
+function parseKeys(bytes: Uint8Array | undefined, problems: string[]): CheckpointVerifierKey[] | undefined {
+  if (!bytes) return undefined;
+  const text = decodeUtf8(bytes, KEYS_FILE, problems);
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    problems.push(`${KEYS_FILE}: not valid JSON`);
+    return undefined;
+  }
+  if (!Array.isArray(value) || text !== `${canonicalOrEmpty(value)}\n`) {
+    problems.push(`${KEYS_FILE}: must be the RFC 8785 canonical JSON of an array of keys followed by one newline`);
+    return undefined;
+  }
+  const keys: CheckpointVerifierKey[] = [];
+  value.forEach((key, index) => {
+    try {
+      keys.push(parseVerifierKey(String((key as { vkey?: unknown }).vkey)));
+    } catch {
+      problems.push(`${KEYS_FILE} item ${index + 1} field "vkey": not a valid verifier key`);
+    }
+  });
+  return keys;
 }
 
 // ---- decisions.jsonl ----
