@@ -288,6 +288,23 @@ for (const target of await databaseTargets()) {
       assert.ok(result.problems.some((p) => p.startsWith('decisions.jsonl line 3 field "score"')), result.problems.join(' | '));
     });
 
+    it('reports values canonical JSON rejects', async () => {
+      const files = readBundle(join(workDir, 'all-tenants'));
+      const lines = Buffer.from(files.get(DECISIONS_FILE)!).toString('utf8').trimEnd().split('\n');
+      // JSON text can carry an unpaired surrogate and a number too large for a double.
+      lines[0] = lines[0].replace('"record":{', '"record":{"bad":"\\ud800","huge":1e400,');
+      const decisions = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+
+      const manifest = JSON.parse(Buffer.from(files.get(MANIFEST_FILE)!).toString('utf8')) as BundleManifest;
+      const { manifestDigest: _old, ...unsigned } = manifest;
+      unsigned.files[DECISIONS_FILE] = { bytes: decisions.length, sha256: sha256Hex(decisions) };
+      const resealed = Buffer.from(sealManifest(unsigned).text, 'utf8');
+
+      const result = verifyBundleFiles(new Map([...files, [DECISIONS_FILE, decisions], [MANIFEST_FILE, resealed]]));
+      assert.equal(result.ok, false);
+      assert.ok(result.problems.some((p) => p.startsWith('decisions.jsonl line 1')), result.problems.join(' | '));
+    });
+
     it('names the seq of a forged ledger entry', async () => {
       const files = readBundle(join(workDir, 'all-tenants'));
       const lines = Buffer.from(files.get(LEDGER_FILE)!).toString('utf8').trimEnd().split('\n');

@@ -1,0 +1,673 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataSource, EntityManager } from 'typeorm';
+import { canonicalJson, digestJson, sha256Hex } from '../../libs/common/src/index.js';
+import {
+  CHECKPOINT_FILE,
+  CheckpointKeyStore,
+  CheckpointService,
+  computeEntryHash,
+  createExportEvidence,
+  DECISIONS_FILE,
+  exportBundle,
+  formatVerifierKey,
+  hashMerkleLeaf,
+  hashToHex,
+  KEYS_FILE,
+  LEDGER_FILE,
+  MANIFEST_FILE,
+  PostgresLedger,
+  PostgresMerkleLog,
+  PROOFS_FILE,
+  rawEd25519PublicKey,
+  sealManifest,
+  signCheckpoint,
+  verifyBundle,
+  WitnessPublisher,
+  type BundleManifest,
+  type BundleVerification,
+  type DecisionLine,
+  type ExportEvidence,
+  type LedgerEntry,
+} from '../../libs/audit/src/index.js';
+import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+
+const TOOL = join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs');
+const SYSTEM_NODE = '/usr/bin/node';
+const ORIGIN = 'warden.test/standalone-verifier';
+const USE_CASE = 'credit-limit';
+const JANUARY = { from: new Date('2026-01-01T00:00:00.000Z'), to: new Date('2026-02-01T00:00:00.000Z') };
+
+/** The tool must run on an older system Node than the project's, so CI has to provide one. */
+function systemNodeSkipReason(): string | undefined {
+  if (existsSync(SYSTEM_NODE)) return undefined;
+  if (process.env.CI === 'true') throw new Error(`CI needs ${SYSTEM_NODE} to run the standalone verifier on the system Node`);
+  return `no ${SYSTEM_NODE} on this machine, so the tool is not run on the system Node`;
+}
+
+/**
+ * Problems that only Warden's verifier reports, because it rebuilds the CSV and Parquet files
+ * from decisions.jsonl while the standalone tool checks their SHA-256 only.
+ */
+const ANALYST_REBUILD_PROBLEM = /^decisions\.(csv|parquet): (does not match what|cannot be rebuilt from) decisions\.jsonl/;
+
+interface ToolRun {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface ToolReport {
+  ok: boolean;
+  problems: string[];
+  checked: {
+    decisions: number;
+    ledgerEntries: number;
+    proofs: number;
+    checkpoint: { origin: string; treeSize: number; rootHash: string; keyIds: string[] } | null;
+  };
+}
+
+function runTool(nodePath: string, args: string[]): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    // An empty environment and a neutral working folder, as on a regulator's machine.
+    const child = spawn(nodePath, [TOOL, ...args], { cwd: tmpdir(), env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr }));
+  });
+}
+
+async function verifyWithTool(nodePath: string, dir: string): Promise<{ exitCode: number | null; report: ToolReport }> {
+  const run = await runTool(nodePath, [dir]);
+  assert.equal(run.stderr, '', `the tool wrote to stderr for ${dir}`);
+  return { exitCode: run.exitCode, report: JSON.parse(run.stdout) as ToolReport };
+}
+
+interface DecisionSeed {
+  tenant: string;
+  useCase: string;
+  createdAt: string;
+  outcome: 'APPROVE' | 'DECLINE' | 'REFER';
+  score: number;
+}
+
+/** Writes a decision row and its `decision.created` entry in one transaction, with the record and payload fields the pipeline writes. */
+async function recordDecision(manager: EntityManager, ledger: PostgresLedger, seed: DecisionSeed): Promise<void> {
+  const id = randomUUID();
+  const requestId = `req-${id.slice(0, 8)}`;
+  const record = {
+    id,
+    tenant: seed.tenant,
+    useCase: seed.useCase,
+    requestId,
+    actor: 'svc-loans',
+    outcome: seed.outcome,
+    score: seed.score,
+    modelVersion: 'logreg-1.0.0',
+    createdAt: seed.createdAt,
+    reasonCodes: [{ code: 'DTI_HIGH', text: 'Debt to income "high"\tabove 0.4 \\ limit \u2028 é 😀' }],
+    // Numbers whose canonical form needs ECMAScript formatting: exponents and shortest round-trip digits.
+    features: { debt_to_income: 0.30000000000000004, tiny: 1e-7, huge: 1e21, income: 52000.5, months_on_book: 7, é: 1, '😀': 2, דּ: 3 },
+  };
+  const recordDigest = digestJson(record);
+  const receipt = await ledger.append(manager, {
+    type: 'decision.created',
+    tenant: seed.tenant,
+    actor: 'svc-loans',
+    payload: { decisionId: id, useCase: seed.useCase, outcome: seed.outcome, modelVersion: 'logreg-1.0.0', recordDigest },
+  });
+  await manager.query(
+    `INSERT INTO decisions.decision_records
+       (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+     VALUES ($1, $2, $3, $4, 'svc-loans', $5, $6, 'logreg-1.0.0', $7::jsonb, $8, $9, $10, $11::timestamptz)`,
+    [id, seed.tenant, seed.useCase, requestId, seed.outcome, seed.score, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, seed.createdAt],
+  );
+}
+
+async function recordDecisions(source: DataSource, ledger: PostgresLedger, seeds: DecisionSeed[]): Promise<void> {
+  for (const seed of seeds) await source.transaction((manager) => recordDecision(manager, ledger, seed));
+}
+
+type BundleBytes = Map<string, Buffer>;
+
+function readBundle(dir: string): BundleBytes {
+  return new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+function writeBundle(dir: string, files: BundleBytes): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+}
+
+function textLines(bytes: Buffer): string[] {
+  return bytes.toString('utf8').trimEnd().split('\n');
+}
+
+function joinLines(lines: string[]): Buffer {
+  return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+}
+
+function readManifest(files: BundleBytes): BundleManifest {
+  return JSON.parse(files.get(MANIFEST_FILE)!.toString('utf8')) as BundleManifest;
+}
+
+/** Records every listed file's current size and SHA-256 in the manifest and seals it again, as a forger would. */
+function reseal(files: BundleBytes): void {
+  const { manifestDigest: _old, ...unsigned } = readManifest(files);
+  for (const name of Object.keys(unsigned.files)) {
+    const bytes = files.get(name);
+    if (bytes) unsigned.files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
+  }
+  files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned).text, 'utf8'));
+}
+
+/** Signs the note's body with a fresh Ed25519 key that Warden never published; returns the new note and the key's verifier key. */
+function signWithForeignKey(note: string): { note: string; vkey: string } {
+  const body = note.slice(0, note.lastIndexOf('\n\n') + 1);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const publicKey = rawEd25519PublicKey(privateKey);
+  return { note: signCheckpoint(body, { keyName: ORIGIN, privateKey, publicKey }), vkey: formatVerifierKey(ORIGIN, publicKey) };
+}
+
+interface TamperCase {
+  name: string;
+  change(files: BundleBytes): void;
+  /** Whether both verifiers must accept the changed bundle. Most cases must fail. */
+  expectOk?: boolean;
+  /** A problem the standalone tool must report. */
+  toolProblem?: RegExp;
+}
+
+interface CaseOutcome {
+  name: string;
+  warden: BundleVerification;
+  /** One run of the tool per Node binary. */
+  runs: { nodePath: string; exitCode: number | null; report: ToolReport }[];
+}
+
+/** Writes each changed copy, then runs the tool on every Node binary (a few children at a time) and Warden's verifyBundle on it. */
+async function runCases(bundleDir: string, casesDir: string, cases: TamperCase[], nodePaths: string[]): Promise<CaseOutcome[]> {
+  const original = readBundle(bundleDir);
+  const prepared = cases.map((tamper, index) => {
+    const files: BundleBytes = new Map([...original].map(([name, bytes]) => [name, Buffer.from(bytes)]));
+    tamper.change(files);
+    const dir = join(casesDir, `case-${index}`);
+    writeBundle(dir, files);
+    return { tamper, dir };
+  });
+
+  const outcomes: CaseOutcome[] = [];
+  const CONCURRENCY = 6;
+  for (let start = 0; start < prepared.length; start += CONCURRENCY) {
+    const batch = prepared.slice(start, start + CONCURRENCY);
+    const results = await Promise.all(
+      batch.map(async ({ tamper, dir }) => {
+        const runs = await Promise.all(nodePaths.map(async (nodePath) => ({ nodePath, ...(await verifyWithTool(nodePath, dir)) })));
+        return { name: tamper.name, warden: await verifyBundle(dir), runs };
+      }),
+    );
+    outcomes.push(...results);
+  }
+  return outcomes;
+}
+
+/** Checks that both verifiers reach the same verdict and list the same problems, apart from the CSV and Parquet rebuild. */
+function assertAgreement(outcome: CaseOutcome, expectOk: boolean): void {
+  const { name, warden } = outcome;
+  assert.equal(warden.ok, expectOk, `Warden's verifier on ${name}: ${warden.problems.join(' | ')}`);
+  for (const { nodePath, exitCode, report } of outcome.runs) {
+    const details = `${name} on ${nodePath}\n  tool:   ${report.problems.join(' | ')}\n  warden: ${warden.problems.join(' | ')}`;
+    assert.equal(report.ok, expectOk, `standalone tool: ${details}`);
+    assert.equal(exitCode, expectOk ? 0 : 5, `exit status: ${details}`);
+    assert.deepEqual(report.problems, warden.problems.filter((problem) => !ANALYST_REBUILD_PROBLEM.test(problem)), `problem lists: ${details}`);
+  }
+}
+
+/** Lists the Node binaries the tamper cases run on: this one, and the system Node where there is one. */
+function nodeBinaries(): string[] {
+  return systemNodeSkipReason() === undefined && SYSTEM_NODE !== process.execPath ? [process.execPath, SYSTEM_NODE] : [process.execPath];
+}
+
+/** Byte positions to flip in a file: both ends, the line ends around the middle and a few spread points. */
+function samplePositions(bytes: Buffer): number[] {
+  const length = bytes.length;
+  if (length === 0) return [];
+  const middle = Math.floor(length / 2);
+  const newline = bytes.indexOf(0x0a, middle);
+  const positions = [0, 1, Math.floor(length / 7), Math.floor(length / 3), middle, Math.floor((2 * length) / 3), length - 2, length - 1];
+  if (newline >= 0) positions.push(newline, newline + 1);
+  return [...new Set(positions.filter((position) => position >= 0 && position < length))].sort((a, b) => a - b);
+}
+
+for (const target of await databaseTargets()) {
+  describe(`standalone bundle verifier on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let workDir: string;
+    let bundleDir: string;
+    let manifest: BundleManifest;
+    let retiredKeyId: string;
+    let evidence: ExportEvidence;
+
+    before(async () => {
+      db = await target.open();
+      workDir = mkdtempSync(join(tmpdir(), 'warden-standalone-'));
+      const source = db.database.dataSource;
+      const ledger = new PostgresLedger();
+      const merkle = new PostgresMerkleLog(source);
+      const keys = new CheckpointKeyStore(source, join(workDir, 'checkpoint-key.pem'), ledger);
+      const checkpoints = new CheckpointService(source, merkle, keys, ledger, new WitnessPublisher(source, {}), { origin: ORIGIN });
+      evidence = createExportEvidence(checkpoints, merkle, keys, 'standalone-test');
+
+      await recordDecisions(source, ledger, [
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-03T08:00:00.000Z', outcome: 'APPROVE', score: 0.12 },
+        { tenant: 'bank-b', useCase: USE_CASE, createdAt: '2026-01-05T09:30:00.125Z', outcome: 'REFER', score: 0.5 },
+      ]);
+      await ledger.appendStandalone(source, { type: 'access.denied', tenant: 'bank-c', actor: 'mallory', payload: { route: '/graphql' } });
+      await recordDecisions(source, ledger, [
+        { tenant: 'bank-c', useCase: USE_CASE, createdAt: '2026-01-08T10:00:00.000Z', outcome: 'DECLINE', score: 0.91 },
+      ]);
+      // A checkpoint under the first key, then a rotation: keys.json then lists a retired key too.
+      await checkpoints.create('standalone-test');
+      retiredKeyId = (await keys.list())[0].keyId;
+      await keys.rotate(ORIGIN, 'standalone-test');
+      await recordDecisions(source, ledger, [
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-15T12:00:00.000Z', outcome: 'DECLINE', score: 0.77 },
+        { tenant: 'bank-a', useCase: 'fraud-alert', createdAt: '2026-01-16T12:00:00.000Z', outcome: 'APPROVE', score: 0.2 },
+        { tenant: 'bank-b', useCase: USE_CASE, createdAt: '2026-01-20T16:45:59.999Z', outcome: 'APPROVE', score: 0.3 },
+        { tenant: 'bank-c', useCase: USE_CASE, createdAt: '2026-02-01T00:00:00.000Z', outcome: 'REFER', score: 0.55 },
+      ]);
+
+      bundleDir = join(workDir, 'bundle');
+      ({ manifest } = await exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir: bundleDir, wardenVersion: '0.1.0' }, evidence));
+    });
+    after(async () => {
+      await db?.cleanup();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it('verifies a bundle with the system Node', { skip: systemNodeSkipReason() }, async () => {
+      const { exitCode, report } = await verifyWithTool(SYSTEM_NODE, bundleDir);
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.ok, true);
+      assert.equal(exitCode, 0);
+      assert.deepEqual(report.checked, {
+        decisions: 5,
+        ledgerEntries: 5,
+        proofs: 5,
+        checkpoint: { origin: ORIGIN, treeSize: manifest.checkpoint.treeSize, rootHash: manifest.checkpoint.rootHash, keyIds: [manifest.checkpoint.keyId] },
+      });
+    });
+
+    it('verifies a bundle with this Node', async () => {
+      const { exitCode, report } = await verifyWithTool(process.execPath, bundleDir);
+      assert.deepEqual(await verifyBundle(bundleDir), { ok: true, problems: [] });
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.ok, true);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked.decisions, 5);
+      assert.equal(report.checked.ledgerEntries, 5);
+      assert.equal(report.checked.proofs, 5);
+      assert.equal(manifest.counts.decisions, 5);
+      // The export signed a new checkpoint with the rotated key, and the retired key is still published.
+      assert.notEqual(manifest.checkpoint.keyId, retiredKeyId);
+      assert.deepEqual(report.checked.checkpoint?.keyIds, [manifest.checkpoint.keyId]);
+      const published = JSON.parse(readFileSync(join(bundleDir, KEYS_FILE), 'utf8')) as { keyId: string }[];
+      assert.deepEqual(published.map((key) => key.keyId).sort(), [manifest.checkpoint.keyId, retiredKeyId].sort());
+    });
+
+    it('verifies tenant and outcome exports', async () => {
+      const tenantDir = join(workDir, 'bank-b');
+      await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, tenant: 'bank-b', outDir: tenantDir, wardenVersion: '0.1.0' }, evidence);
+      const tenant = await verifyWithTool(process.execPath, tenantDir);
+      assert.deepEqual(await verifyBundle(tenantDir), { ok: true, problems: [] });
+      assert.equal(tenant.exitCode, 0, tenant.report.problems.join(' | '));
+      assert.equal(tenant.report.checked.decisions, 2);
+      assert.equal(tenant.report.checked.ledgerEntries, 2);
+
+      const declineDir = join(workDir, 'declines');
+      await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outcome: 'DECLINE', outDir: declineDir, wardenVersion: '0.1.0' }, evidence);
+      const declines = await verifyWithTool(process.execPath, declineDir);
+      assert.deepEqual(await verifyBundle(declineDir), { ok: true, problems: [] });
+      assert.equal(declines.exitCode, 0, declines.report.problems.join(' | '));
+      assert.equal(declines.report.checked.decisions, 2);
+
+      const emptyDir = join(workDir, 'empty');
+      const june = { from: new Date('2025-06-01T00:00:00.000Z'), to: new Date('2025-07-01T00:00:00.000Z') };
+      await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...june, outDir: emptyDir, wardenVersion: '0.1.0' }, evidence);
+      const empty = await verifyWithTool(process.execPath, emptyDir);
+      assert.deepEqual(await verifyBundle(emptyDir), { ok: true, problems: [] });
+      assert.equal(empty.exitCode, 0, empty.report.problems.join(' | '));
+      assert.deepEqual([empty.report.checked.decisions, empty.report.checked.ledgerEntries, empty.report.checked.proofs], [0, 0, 0]);
+    });
+
+    it('agrees with verifyBundle on flipped bytes', async () => {
+      const cases: TamperCase[] = [];
+      for (const [name, bytes] of readBundle(bundleDir)) {
+        for (const position of samplePositions(bytes)) {
+          cases.push({
+            name: `${name} byte ${position}`,
+            change: (files) => {
+              files.get(name)![position] ^= 0x01;
+            },
+          });
+        }
+      }
+      assert.ok(cases.length >= 9 * 8, `only ${cases.length} flipped bytes were sampled`);
+
+      const outcomes = await runCases(bundleDir, join(workDir, 'flipped'), cases, [process.execPath]);
+      for (const outcome of outcomes) {
+        assertAgreement(outcome, false);
+        const file = outcome.name.split(' ')[0];
+        const { problems } = outcome.runs[0].report;
+        assert.ok(problems.some((problem) => problem.startsWith(file)), `${outcome.name}: no problem names ${file}`);
+      }
+    });
+
+    it('agrees with verifyBundle on forgeries', async () => {
+      const note = readFileSync(join(bundleDir, CHECKPOINT_FILE), 'utf8');
+      const foreign = signWithForeignKey(note);
+      const cases: TamperCase[] = [
+        {
+          name: 'forged record, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(DECISIONS_FILE)!);
+            const forged = JSON.parse(lines[1]) as DecisionLine;
+            forged.record.reasonCodes = [];
+            lines[1] = canonicalJson(forged);
+            files.set(DECISIONS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^decisions\.jsonl line 2 field "recordDigest": [0-9a-f]{64} does not match the record, which digests to [0-9a-f]{64}$/,
+        },
+        {
+          name: 'forged record with a new digest, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(DECISIONS_FILE)!);
+            const forged = JSON.parse(lines[2]) as DecisionLine;
+            forged.record.score = 0.01;
+            forged.score = 0.01;
+            forged.recordDigest = digestJson(forged.record);
+            lines[2] = canonicalJson(forged);
+            files.set(DECISIONS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^decisions\.jsonl line 3 field "recordDigest": differs from payload\.recordDigest of the ledger entry at seq \d+$/,
+        },
+        {
+          name: 'outcome changed beside its record, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(DECISIONS_FILE)!);
+            const forged = JSON.parse(lines[0]) as DecisionLine;
+            forged.outcome = 'DECLINE';
+            lines[0] = canonicalJson(forged);
+            files.set(DECISIONS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^decisions\.jsonl line 1 field "outcome": "DECLINE" differs from record\.outcome, "APPROVE"$/,
+        },
+        {
+          name: 'forged ledger entry, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(LEDGER_FILE)!);
+            const forged = JSON.parse(lines[1]) as LedgerEntry;
+            forged.payload.outcome = 'APPROVE';
+            lines[1] = canonicalJson(forged);
+            files.set(LEDGER_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^ledger\.jsonl line 2 \(seq \d+\): hash does not match the entry's fields and prevHash$/,
+        },
+        {
+          name: 'forged ledger entry with a recomputed hash, manifest resealed',
+          change: (files) => {
+            forgeEntryWithNewHash(files, 3, false);
+            reseal(files);
+          },
+          toolProblem: /^proofs\.jsonl line 4 field "leafHash": is not SHA-256\(0x00 \|\| hash\) of the entry at seq \d+$/,
+        },
+        {
+          name: 'forged ledger entry with a recomputed hash and leaf hash, manifest resealed',
+          change: (files) => {
+            forgeEntryWithNewHash(files, 3, true);
+            reseal(files);
+          },
+          // The entry and its proof line hang together, but the leaf is not in the signed tree.
+          toolProblem: /^proofs\.jsonl line 4: inclusion proof does not verify: the proof leads to a different root hash$/,
+        },
+        {
+          name: 'two proof lines swapped, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(PROOFS_FILE)!);
+            [lines[0], lines[1]] = [lines[1], lines[0]];
+            files.set(PROOFS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^proofs\.jsonl line 1 field "seq": \d+ is not the seq \d+ of ledger\.jsonl line 1$/,
+        },
+        {
+          name: 'two proof lines swapped',
+          change: (files) => {
+            const lines = textLines(files.get(PROOFS_FILE)!);
+            [lines[2], lines[4]] = [lines[4], lines[2]];
+            files.set(PROOFS_FILE, joinLines(lines));
+          },
+          toolProblem: /^proofs\.jsonl: SHA-256 is [0-9a-f]{64} but manifest\.json records [0-9a-f]{64}$/,
+        },
+        {
+          name: 'signature from an unpublished key',
+          change: (files) => files.set(CHECKPOINT_FILE, Buffer.from(foreign.note, 'utf8')),
+          toolProblem: /^checkpoint\.txt: size is \d+ bytes but manifest\.json records \d+$|^checkpoint\.txt: SHA-256 is /,
+        },
+        {
+          name: 'signature from an unpublished key, manifest resealed',
+          change: (files) => {
+            files.set(CHECKPOINT_FILE, Buffer.from(foreign.note, 'utf8'));
+            reseal(files);
+          },
+          toolProblem: /^checkpoint\.txt: no signature is from a known key \(signed by warden\.test\/standalone-verifier\+[0-9a-f]{8}\)$/,
+        },
+        {
+          name: 'signature from a key added to keys.json, manifest resealed',
+          change: (files) => {
+            files.set(CHECKPOINT_FILE, Buffer.from(foreign.note, 'utf8'));
+            const published = JSON.parse(files.get(KEYS_FILE)!.toString('utf8')) as Record<string, unknown>[];
+            published.push({ keyId: 'forged', keyName: ORIGIN, vkey: foreign.vkey, createdAt: '2026-02-01T00:00:00.000Z', retiredAt: null });
+            files.set(KEYS_FILE, Buffer.from(`${canonicalJson(published)}\n`, 'utf8'));
+            reseal(files);
+          },
+          toolProblem: /^checkpoint\.txt: not signed by manifest\.json checkpoint\.keyId warden\.test\/standalone-verifier\+[0-9a-f]{8}$/,
+        },
+        {
+          name: "published key's hash on a foreign signature, manifest resealed",
+          change: (files) => {
+            const genuine = signatureField(note);
+            const forged = signatureField(foreign.note);
+            const spliced = Buffer.concat([genuine.subarray(0, 4), forged.subarray(4)]).toString('base64');
+            files.set(CHECKPOINT_FILE, Buffer.from(note.replace(genuine.toString('base64'), spliced), 'utf8'));
+            reseal(files);
+          },
+          toolProblem: /^checkpoint\.txt: the signature of key warden\.test\/standalone-verifier\+[0-9a-f]{8} does not match the checkpoint body$/,
+        },
+        {
+          name: 'signing key dropped from keys.json',
+          change: (files) => files.set(KEYS_FILE, withoutKey(files.get(KEYS_FILE)!, manifest.checkpoint.keyId)),
+          toolProblem: /^keys\.json: size is \d+ bytes but manifest\.json records \d+$/,
+        },
+        {
+          name: 'signing key dropped from keys.json, manifest resealed',
+          change: (files) => {
+            files.set(KEYS_FILE, withoutKey(files.get(KEYS_FILE)!, manifest.checkpoint.keyId));
+            reseal(files);
+          },
+          toolProblem: /^checkpoint\.txt: no signature is from a known key/,
+        },
+        {
+          name: 'manifest checkpoint.treeSize changed and resealed',
+          change: (files) => {
+            const { manifestDigest: _old, ...unsigned } = readManifest(files);
+            unsigned.checkpoint.treeSize += 1;
+            files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned).text, 'utf8'));
+          },
+          toolProblem: /^checkpoint\.txt: tree size \d+ differs from manifest\.json checkpoint\.treeSize \d+$/,
+        },
+        {
+          name: 'manifest tenant narrowed and resealed',
+          change: (files) => {
+            const { manifestDigest: _old, ...unsigned } = readManifest(files);
+            unsigned.tenant = 'bank-a';
+            files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned).text, 'utf8'));
+          },
+          toolProblem: /^decisions\.jsonl line 2 field "tenant": "bank-b" is not the exported tenant "bank-a"$/,
+        },
+        {
+          name: 'manifest period shortened and resealed',
+          change: (files) => {
+            const { manifestDigest: _old, ...unsigned } = readManifest(files);
+            unsigned.period.to = '2026-01-20T00:00:00.000Z';
+            files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned).text, 'utf8'));
+          },
+          toolProblem: /^decisions\.jsonl line 5 field "createdAt": 2026-01-20T16:45:59\.999Z is outside \[2026-01-01T00:00:00\.000Z, 2026-01-20T00:00:00\.000Z\)$/,
+        },
+        {
+          name: 'manifest format version changed and resealed',
+          change: (files) => {
+            const unsigned = readManifest(files) as unknown as Record<string, unknown>;
+            delete unsigned.manifestDigest;
+            unsigned.formatVersion = 'warden.audit-export.v1';
+            files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
+          },
+          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v2"$/,
+        },
+        {
+          name: 'manifest without its final newline',
+          change: (files) => files.set(MANIFEST_FILE, files.get(MANIFEST_FILE)!.subarray(0, -1)),
+          toolProblem: /^manifest\.json: bytes are not the RFC 8785 canonical JSON followed by one newline$/,
+        },
+        {
+          name: 'proofs.jsonl deleted',
+          change: (files) => files.delete(PROOFS_FILE),
+          toolProblem: /^proofs\.jsonl: missing$/,
+        },
+        {
+          name: 'retired key dropped from keys.json, manifest resealed',
+          // The retired key signed nothing in this bundle, so both verifiers must still accept it.
+          change: (files) => {
+            files.set(KEYS_FILE, withoutKey(files.get(KEYS_FILE)!, retiredKeyId));
+            reseal(files);
+          },
+          expectOk: true,
+        },
+      ];
+
+      const outcomes = await runCases(bundleDir, join(workDir, 'forged'), cases, nodeBinaries());
+      outcomes.forEach((outcome, index) => {
+        const { expectOk = false, toolProblem } = cases[index];
+        assertAgreement(outcome, expectOk);
+        if (toolProblem) {
+          const { problems } = outcome.runs[0].report;
+          assert.ok(problems.some((problem) => toolProblem.test(problem)), `${outcome.name}: no problem matches ${toolProblem}: ${problems.join(' | ')}`);
+        }
+      });
+    });
+
+    it('passes a resealed CSV that only Warden rebuilds', async () => {
+      // The tool checks decisions.csv by its SHA-256 alone, as its header states, while Warden's
+      // verifier rebuilds the file from decisions.jsonl. This pins that documented difference.
+      const [outcome] = await runCases(bundleDir, join(workDir, 'csv'), [
+        {
+          name: 'decisions.csv row changed, manifest resealed',
+          change: (files) => {
+            files.set('decisions.csv', Buffer.from(files.get('decisions.csv')!.toString('utf8').replace('DECLINE', 'APPROVE'), 'utf8'));
+            reseal(files);
+          },
+        },
+      ], [process.execPath]);
+      assert.deepEqual(outcome.runs[0].report.problems, []);
+      assert.equal(outcome.runs[0].exitCode, 0);
+      assert.deepEqual(outcome.warden.problems, ['decisions.csv: does not match what decisions.jsonl produces; rebuild it from decisions.jsonl']);
+    });
+  });
+}
+
+describe('standalone bundle verifier usage', () => {
+  it('rejects a missing folder', async () => {
+    const missing = join(tmpdir(), `warden-no-bundle-${randomUUID()}`);
+    const run = await runTool(process.execPath, [missing]);
+    assert.equal(run.exitCode, 1);
+    assert.equal(run.stdout, '');
+    assert.equal(run.stderr, `warden-verify-bundle: the bundle folder ${missing} does not exist. Pass the folder that contains manifest.json.\n`);
+  });
+
+  it('rejects a missing argument', async () => {
+    const run = await runTool(process.execPath, []);
+    assert.equal(run.exitCode, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^warden-verify-bundle: expected exactly one argument, the bundle folder, got 0\.\n\nUsage: node warden-verify-bundle\.mjs BUNDLE_DIR\n/);
+  });
+
+  it('reports a folder without a manifest', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'warden-empty-bundle-'));
+    try {
+      const run = await runTool(process.execPath, [empty]);
+      assert.equal(run.exitCode, 5);
+      assert.deepEqual(JSON.parse(run.stdout), {
+        ok: false,
+        problems: ['manifest.json: missing; a bundle without a manifest is incomplete'],
+        checked: { decisions: 0, ledgerEntries: 0, proofs: 0, checkpoint: null },
+      });
+      assert.deepEqual(await verifyBundle(empty), { ok: false, problems: ['manifest.json: missing; a bundle without a manifest is incomplete'] });
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Changes the actor of the entry on a ledger.jsonl line and recomputes its hash, and the decision's
+ * ledgerHash (and, when asked, the proof's leafHash) to match, as a careful forger would.
+ */
+function forgeEntryWithNewHash(files: BundleBytes, index: number, updateLeafHash: boolean): void {
+  const lines = textLines(files.get(LEDGER_FILE)!);
+  const forged = JSON.parse(lines[index]) as LedgerEntry;
+  forged.actor = 'someone-else';
+  const { prevHash, hash: _old, ...fields } = forged;
+  forged.hash = computeEntryHash(prevHash, fields);
+  lines[index] = canonicalJson(forged);
+  files.set(LEDGER_FILE, joinLines(lines));
+
+  const decisionLines = textLines(files.get(DECISIONS_FILE)!);
+  const decision = JSON.parse(decisionLines[index]) as DecisionLine;
+  decision.ledgerHash = forged.hash;
+  decisionLines[index] = canonicalJson(decision);
+  files.set(DECISIONS_FILE, joinLines(decisionLines));
+
+  if (!updateLeafHash) return;
+  const proofLines = textLines(files.get(PROOFS_FILE)!);
+  const proof = JSON.parse(proofLines[index]) as { leafHash: string };
+  proof.leafHash = hashToHex(hashMerkleLeaf(Buffer.from(forged.hash, 'hex')));
+  proofLines[index] = canonicalJson(proof);
+  files.set(PROOFS_FILE, joinLines(proofLines));
+}
+
+/** Returns the raw bytes of a note's first signature: the 4-byte key hash and the 64-byte signature. */
+function signatureField(note: string): Buffer {
+  const line = note.slice(note.lastIndexOf('\n\n') + 2).split('\n')[0];
+  return Buffer.from(line.split(' ')[2], 'base64');
+}
+
+/** Returns keys.json without the key with the given id, in canonical form. */
+function withoutKey(bytes: Buffer, keyId: string): Buffer {
+  const published = JSON.parse(bytes.toString('utf8')) as { keyId: string }[];
+  const kept = published.filter((key) => key.keyId !== keyId);
+  assert.equal(kept.length, published.length - 1, `keys.json has no key ${keyId}`);
+  return Buffer.from(`${canonicalJson(kept)}\n`, 'utf8');
+}

@@ -1,0 +1,987 @@
+#!/usr/bin/env node
+/**
+ * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v2) with
+ * plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
+ * regulator can read this one file, copy it and run it without installing anything:
+ *
+ *   node warden-verify-bundle.mjs BUNDLE_DIR
+ *
+ * It prints one JSON object on stdout:
+ *
+ *   { "ok": true | false,
+ *     "problems": ["<file> line <n> field \"<field>\": <what is wrong>", ...],
+ *     "checked": { "decisions": n, "ledgerEntries": n, "proofs": n,
+ *                  "checkpoint": { "origin", "treeSize", "rootHash", "keyIds" } | null } }
+ *
+ * Exit status: 0 when every check passed, 5 when at least one failed, 1 on a usage error (no
+ * folder, or a folder that does not exist), 2 when the verifier itself failed unexpectedly.
+ *
+ * What it checks, from the bundle alone:
+ * - manifest.json is the RFC 8785 canonical JSON of the manifest followed by one newline, its
+ *   formatVersion is warden.audit-export.v2, and manifestDigest is the SHA-256 of the canonical
+ *   JSON of the manifest without that field.
+ * - Every file the manifest lists has the recorded size and SHA-256, and the manifest lists
+ *   decisions.jsonl, ledger.jsonl, proofs.jsonl, checkpoint.txt and keys.json.
+ * - Every line of the JSON Lines files is the canonical JSON of its value.
+ * - Each ledger entry's hash is recomputed from its own fields and prevHash: lowercase hex
+ *   SHA-256 of the UTF-8 bytes of prevHash followed by the canonical JSON of
+ *   {seq, type, tenant, actor, payload, createdAt}. The bundle holds only the exported decisions'
+ *   entries, so consecutive lines do not link to each other. The inclusion proofs tie each entry
+ *   to the signed tree instead.
+ * - Each decision's recordDigest is the SHA-256 of the canonical JSON of its record, its
+ *   top-level fields agree with the same fields of the record, it matches the manifest's use
+ *   case, tenant, outcome and period [from, to), and its ledger entry is in ledger.jsonl with the
+ *   same hash, type decision.created, and a payload whose recordDigest, decisionId, outcome,
+ *   modelVersion and useCase (those present) and whose tenant match the decision.
+ * - Each ledger entry has an inclusion proof in proofs.jsonl for leaf seq - 1, with leaf hash
+ *   SHA-256(0x00 || the 32 bytes of the entry hash) (RFC 6962 section 2.1), that leads to the
+ *   checkpoint's root hash by the algorithm of RFC 9162 section 2.1.3.2.
+ * - checkpoint.txt is a C2SP signed note (c2sp.org/tlog-checkpoint and c2sp.org/signed-note):
+ *   origin, tree size, base64 root hash and a "time <ISO 8601>" line, then a blank line and
+ *   signature lines. Its Ed25519 signature verifies with a key from keys.json, and its origin,
+ *   tree size, root hash and key id are the ones the manifest records.
+ *
+ * What it cannot check:
+ * - decisions.csv, decisions.parquet and summary.pdf are checked against their SHA-256 in the
+ *   manifest only. This tool does not rebuild them from decisions.jsonl, so a file that was
+ *   changed and re-digested in a resealed manifest passes here. Warden's own verifier
+ *   (`warden verify-bundle`) rebuilds the CSV and Parquet files and compares the bytes.
+ *   Treat decisions.jsonl as the file of record.
+ * - The checkpoint's public keys come from keys.json, which the same exporter wrote. A passing
+ *   bundle proves only that whoever holds those keys signed the tree. Compare the key ids printed
+ *   under checked.checkpoint.keyIds with the keys the bank publishes, or with a witness's copy
+ *   of the checkpoint, before trusting the result.
+ * - It cannot show that the export is complete, because a decision left out of the bundle leaves
+ *   no trace in it. That needs data from outside the bundle, such as the bank's own counts.
+ * - Fields beyond the ones named above (an extra field in a manifest, decision, ledger or proof
+ *   line) are covered by no record digest, chain hash or signature, and are ignored. Ledger
+ *   entries that no decision refers to are checked but not reported as extra. Warden's verifier
+ *   behaves the same way in both cases.
+ */
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import process from 'node:process';
+
+const FORMAT_VERSION = 'warden.audit-export.v2';
+
+const MANIFEST_FILE = 'manifest.json';
+const DECISIONS_FILE = 'decisions.jsonl';
+const LEDGER_FILE = 'ledger.jsonl';
+const PROOFS_FILE = 'proofs.jsonl';
+const CHECKPOINT_FILE = 'checkpoint.txt';
+const KEYS_FILE = 'keys.json';
+const CSV_FILE = 'decisions.csv';
+const PARQUET_FILE = 'decisions.parquet';
+const SUMMARY_FILE = 'summary.pdf';
+
+/** Files a manifest may list. manifest.json itself is never listed. */
+const LISTABLE_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, CSV_FILE, PARQUET_FILE, SUMMARY_FILE];
+const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE];
+
+const OUTCOMES = ['APPROVE', 'DECLINE', 'REFER'];
+const DECISION_CREATED_TYPE = 'decision.created';
+
+/** Top-level fields of a decision line that repeat a field of its record when the record has it. */
+const RECORD_MIRRORED_FIELDS = ['id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion', 'createdAt'];
+
+/** Ledger entry fields that the chain hash covers besides prevHash, in any order (the JSON is canonical). */
+const LEDGER_HASHED_FIELDS = ['seq', 'type', 'tenant', 'actor', 'payload', 'createdAt'];
+
+const EXIT_OK = 0;
+const EXIT_USAGE = 1;
+const EXIT_INTERNAL = 2;
+const EXIT_FAILED = 5;
+
+const HEX_64 = /^[0-9a-f]{64}$/;
+
+// Signed-note and checkpoint constants (c2sp.org/signed-note, c2sp.org/tlog-checkpoint).
+const ED25519_ALGORITHM = 0x01;
+const ED25519_PUBLIC_KEY_BYTES = 32;
+const ED25519_SIGNATURE_BYTES = 64;
+const KEY_HASH_BYTES = 4;
+const SIGNATURE_PREFIX = '\u2014 ';
+const TIME_EXTENSION_PREFIX = 'time ';
+const MAX_NOTE_BYTES = 64 * 1024;
+const MAX_SIGNATURES = 100;
+const MAX_ORIGIN_LENGTH = 255;
+/** An origin or key name: no whitespace, no "+", no control characters. */
+const NAME_PATTERN = /^[^\s+\p{Cc}]+$/u;
+const DECIMAL_PATTERN = /^(0|[1-9]\d*)$/;
+const ISO_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const USAGE = `Usage: node warden-verify-bundle.mjs BUNDLE_DIR
+
+Checks a Warden audit export bundle (${FORMAT_VERSION}) and prints a JSON report.
+Exit status: 0 verified, 5 a check failed, 1 usage error, 2 internal error.
+`;
+
+// ---- command line ----
+
+function main(args) {
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (args.length !== 1 || args[0] === '') {
+    process.stderr.write(`warden-verify-bundle: expected exactly one argument, the bundle folder, got ${args.length}.\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+
+  const dir = resolve(args[0]);
+  let stats;
+  try {
+    stats = statSync(dir);
+  } catch (error) {
+    const reason = error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code ?? error.message})`;
+    process.stderr.write(`warden-verify-bundle: the bundle folder ${dir} ${reason}. Pass the folder that contains manifest.json.\n`);
+    return EXIT_USAGE;
+  }
+  if (!stats.isDirectory()) {
+    process.stderr.write(`warden-verify-bundle: ${dir} is not a folder. Pass the folder that contains manifest.json, not a file.\n`);
+    return EXIT_USAGE;
+  }
+
+  const report = newReport();
+  const files = readBundleFiles(dir, report);
+  verifyBundleFiles(files, report);
+  const ok = report.problems.length === 0;
+  process.stdout.write(`${JSON.stringify({ ok, problems: report.problems, checked: report.checked }, null, 2)}\n`);
+  return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+function newReport() {
+  return { problems: [], checked: { decisions: 0, ledgerEntries: 0, proofs: 0, checkpoint: null } };
+}
+
+/** Reads every file a bundle can contain. A missing file is absent from the map. */
+function readBundleFiles(dir, report) {
+  const files = new Map();
+  for (const name of [MANIFEST_FILE, ...LISTABLE_FILES]) {
+    try {
+      files.set(name, readFileSync(join(dir, name)));
+    } catch (error) {
+      // An unreadable file is a problem of its own. A missing one is reported by the manifest checks.
+      if (error.code !== 'ENOENT') report.problems.push(`${name}: cannot be read (${error.code ?? error.message})`);
+    }
+  }
+  return files;
+}
+
+/**
+ * Runs every check on the bundle's bytes and adds one sentence per problem to the report. Keeps
+ * going after a problem so that one run lists as many as it can, in the order Warden's own
+ * verifier lists them.
+ */
+function verifyBundleFiles(files, report) {
+  const manifest = checkManifest(files.get(MANIFEST_FILE), report);
+  if (!manifest) return;
+
+  for (const name of Object.keys(manifest.files).sort()) {
+    checkFileDigest(name, files.get(name), manifest.files[name], report);
+  }
+
+  const entries = parseLedger(files.get(LEDGER_FILE), report);
+  if (entries) checkLedgerEntries(entries, manifest, report);
+  checkEvidence(files, entries, manifest, report);
+
+  const decisions = parseDecisions(files.get(DECISIONS_FILE), report);
+  if (decisions) checkDecisions(decisions, entries, manifest, report);
+}
+
+// ---- RFC 8785 canonical JSON and SHA-256 ----
+
+/**
+ * Serializes a value parsed by JSON.parse by RFC 8785 (JSON Canonicalization Scheme). Throws a
+ * TypeError for values JSON cannot carry and for strings with a lone surrogate, which RFC 8785
+ * section 3.2.2.2 excludes. Walks containers with an explicit stack instead of recursion, because
+ * JSON.parse accepts nesting far deeper than the call stack allows.
+ */
+function canonicalJson(root) {
+  let text = '';
+  const stack = [];
+  const enter = (value) => {
+    if (value === null || typeof value !== 'object') {
+      text += canonicalPrimitive(value);
+    } else if (Array.isArray(value)) {
+      text += '[';
+      stack.push({ container: value, keys: null, index: 0 });
+    } else {
+      text += '{';
+      // Array.prototype.sort without a comparator orders strings by UTF-16 code units, the order
+      // RFC 8785 section 3.2.3 requires (not by code points and not by locale).
+      stack.push({ container: value, keys: Object.keys(value).sort(), index: 0 });
+    }
+  };
+
+  enter(root);
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const { container, keys } = frame;
+    const size = keys === null ? container.length : keys.length;
+    if (frame.index === size) {
+      text += keys === null ? ']' : '}';
+      stack.pop();
+      continue;
+    }
+    if (frame.index > 0) text += ',';
+    let child;
+    if (keys === null) {
+      child = container[frame.index];
+    } else {
+      const key = keys[frame.index];
+      text += `${canonicalString(key)}:`;
+      child = container[key];
+    }
+    frame.index += 1;
+    enter(child);
+  }
+  return text;
+}
+
+function canonicalPrimitive(value) {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${value} cannot be represented in JSON`);
+      // RFC 8785 section 3.2.2.3 adopts ECMAScript's Number::toString, which String() applies:
+      // -0 gives "0", 1e21 gives "1e+21", 1e-7 gives "1e-7", 0.000001 gives "0.000001", and the
+      // digits are the shortest that read back as the same double.
+      return String(value);
+    case 'string':
+      return canonicalString(value);
+    default:
+      throw new TypeError(`a value of type ${typeof value} cannot be represented in JSON`);
+  }
+}
+
+function canonicalString(text) {
+  if (hasLoneSurrogate(text)) throw new TypeError('a string contains a lone UTF-16 surrogate');
+  // JSON.stringify (ES2019 and later) escapes exactly as RFC 8785 section 3.2.2.2 requires:
+  // \" and \\, the short forms \b \t \n \f \r, every other code unit below U+0020 as \u00XX in
+  // lowercase hex, and every other character, including "/" and U+007F, written as itself.
+  return JSON.stringify(text);
+}
+
+function hasLoneSurrogate(text) {
+  for (let index = 0; index < text.length; index += 1) {
+    const unit = text.charCodeAt(index);
+    if (unit >= 0xdc00 && unit <= 0xdfff) return true;
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(index + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
+      index += 1;
+    }
+  }
+  return false;
+}
+
+/** Returns the canonical JSON of a value, or undefined when it has none. */
+function canonicalOrUndefined(value) {
+  try {
+    return canonicalJson(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lowercase hex SHA-256 of bytes, or of a string's UTF-8 bytes. */
+function sha256Hex(data) {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function sha256Bytes(...parts) {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+// ---- manifest.json ----
+
+function checkManifest(bytes, report) {
+  const { problems } = report;
+  if (!bytes) {
+    problems.push(`${MANIFEST_FILE}: missing; a bundle without a manifest is incomplete`);
+    return undefined;
+  }
+  const text = decodeUtf8(bytes, MANIFEST_FILE, report);
+  if (text === undefined) return undefined;
+
+  let manifest;
+  try {
+    manifest = JSON.parse(text);
+  } catch {
+    problems.push(`${MANIFEST_FILE}: not valid JSON`);
+    return undefined;
+  }
+  const shapeProblems = manifestShapeProblems(manifest);
+  if (shapeProblems.length > 0) {
+    problems.push(...shapeProblems.map((problem) => `${MANIFEST_FILE}: ${problem}`));
+    return undefined;
+  }
+
+  if (text !== `${canonicalOrUndefined(manifest)}\n`) {
+    problems.push(`${MANIFEST_FILE}: bytes are not the RFC 8785 canonical JSON followed by one newline`);
+  }
+  const unsigned = Object.fromEntries(Object.entries(manifest).filter(([key]) => key !== 'manifestDigest'));
+  const unsignedJson = canonicalOrUndefined(unsigned);
+  const digest = unsignedJson === undefined ? 'none (the manifest has no canonical JSON)' : sha256Hex(unsignedJson);
+  if (digest !== manifest.manifestDigest) {
+    problems.push(`${MANIFEST_FILE} field "manifestDigest": expected ${digest}, found ${manifest.manifestDigest}`);
+  }
+  return manifest;
+}
+
+/** Lists what is wrong with the manifest's fields; the other checks rely on every one of them. */
+function manifestShapeProblems(value) {
+  if (!isObject(value)) return ['must be a JSON object'];
+  const problems = [];
+  const expect = (ok, field, rule) => {
+    if (!ok) problems.push(`field "${field}" ${rule}`);
+  };
+
+  expect(value.formatVersion === FORMAT_VERSION, 'formatVersion', `must be "${FORMAT_VERSION}"`);
+  expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
+  expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
+  expect(value.tenant === null || typeof value.tenant === 'string', 'tenant', 'must be a string or null');
+  expect(typeof value.createdAt === 'string', 'createdAt', 'must be a string');
+  expect(isHex64(value.manifestDigest), 'manifestDigest', 'must be 64 lowercase hex characters');
+
+  const { period, counts, files, ledger, checkpoint } = value;
+  expect(isObject(period) && isParsableTime(period.from) && isParsableTime(period.to), 'period', 'must contain ISO 8601 times from and to');
+  expect(
+    isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries),
+    'counts',
+    'must contain non-negative integers decisions and ledgerEntries',
+  );
+  expect(value.outcome === null || OUTCOMES.includes(value.outcome), 'outcome', 'must be APPROVE, DECLINE, REFER or null');
+
+  for (const name of REQUIRED_FILES) {
+    expect(isObject(files) && Object.hasOwn(files, name), `files.${name}`, 'must be listed');
+  }
+  for (const [name, file] of Object.entries(isObject(files) ? files : {})) {
+    expect(LISTABLE_FILES.includes(name), `files.${name}`, 'is not a file a Warden bundle contains');
+    expect(isObject(file) && isCount(file.bytes) && isHex64(file.sha256), `files.${name}`, 'must contain bytes and sha256');
+  }
+
+  if (!isObject(ledger)) {
+    expect(false, 'ledger', 'must be an object');
+    return problems;
+  }
+  const { head } = ledger;
+  expect(isObject(head) && isCount(head.seq) && isHex64(head.hash), 'ledger.head', 'must contain seq and hash');
+  expect(typeof ledger.hashDefinition === 'string', 'ledger.hashDefinition', 'must be a string');
+  expect(typeof ledger.merkleLeafDefinition === 'string', 'ledger.merkleLeafDefinition', 'must be a string');
+  const empty = ledger.firstSeq === null && ledger.lastSeq === null;
+  const filled = isSeq(ledger.firstSeq) && isSeq(ledger.lastSeq) && ledger.firstSeq <= ledger.lastSeq;
+  expect(empty || filled, 'ledger', 'must contain firstSeq <= lastSeq, or null for both when there are no decisions');
+
+  expect(
+    isObject(checkpoint) &&
+      typeof checkpoint.origin === 'string' &&
+      isCount(checkpoint.treeSize) &&
+      isHex64(checkpoint.rootHash) &&
+      typeof checkpoint.keyId === 'string',
+    'checkpoint',
+    'must contain origin, treeSize, rootHash and keyId',
+  );
+  return problems;
+}
+
+function checkFileDigest(name, bytes, expected, report) {
+  const { problems } = report;
+  if (!bytes) {
+    problems.push(`${name}: missing`);
+    return;
+  }
+  if (bytes.length !== expected.bytes) {
+    problems.push(`${name}: size is ${bytes.length} bytes but ${MANIFEST_FILE} records ${expected.bytes}`);
+  }
+  const sha256 = sha256Hex(bytes);
+  if (sha256 !== expected.sha256) {
+    problems.push(`${name}: SHA-256 is ${sha256} but ${MANIFEST_FILE} records ${expected.sha256}`);
+  }
+}
+
+// ---- ledger.jsonl ----
+
+function parseLedger(bytes, report) {
+  const lines = parseJsonLines(LEDGER_FILE, bytes, report);
+  if (!lines) return undefined;
+
+  let valid = true;
+  for (const { lineNumber, value } of lines) {
+    const shape = ledgerEntryShapeProblems(value);
+    for (const problem of shape) report.problems.push(`${LEDGER_FILE} line ${lineNumber} ${problem}`);
+    if (shape.length > 0) valid = false;
+  }
+  return valid ? lines.map((line) => line.value) : undefined;
+}
+
+function ledgerEntryShapeProblems(value) {
+  if (!isObject(value)) return ['must be a JSON object'];
+  const problems = [];
+  if (!isSeq(value.seq)) problems.push('field "seq" must be a positive integer');
+  for (const field of ['type', 'tenant', 'actor', 'createdAt']) {
+    if (typeof value[field] !== 'string') problems.push(`field "${field}" must be a string`);
+  }
+  if (!isObject(value.payload)) problems.push('field "payload" must be a JSON object');
+  if (!isHex64(value.prevHash)) problems.push('field "prevHash" must be 64 lowercase hex characters');
+  if (!isHex64(value.hash)) problems.push('field "hash" must be 64 lowercase hex characters');
+  return problems;
+}
+
+/**
+ * Recomputes the chain hash of one entry: lowercase hex SHA-256 of the UTF-8 bytes of prevHash
+ * (64 hex characters, 64 zeros for seq 1) followed directly by the canonical JSON of the six
+ * hashed fields. Other fields of the line are not hashed. Returns undefined when the fields have
+ * no canonical JSON, which no entry that Warden appended can have.
+ */
+function computeEntryHash(entry) {
+  const hashed = Object.fromEntries(LEDGER_HASHED_FIELDS.map((field) => [field, entry[field]]));
+  const json = canonicalOrUndefined(hashed);
+  return json === undefined ? undefined : sha256Hex(entry.prevHash + json);
+}
+
+/**
+ * Checks the decisions' ledger entries: each hash against the entry's fields and prevHash, rising
+ * seqs, and the manifest's count, seq range, head and checkpoint size.
+ */
+function checkLedgerEntries(entries, manifest, report) {
+  const { problems } = report;
+  const { firstSeq, lastSeq, head } = manifest.ledger;
+  report.checked.ledgerEntries = entries.length;
+
+  if (entries.length !== manifest.counts.ledgerEntries) {
+    problems.push(`${LEDGER_FILE}: contains ${entries.length} entries but ${MANIFEST_FILE} counts.ledgerEntries is ${manifest.counts.ledgerEntries}`);
+  }
+  let previousSeq = 0;
+  entries.forEach((entry, index) => {
+    if (computeEntryHash(entry) !== entry.hash) {
+      problems.push(`${LEDGER_FILE} line ${index + 1} (seq ${entry.seq}): hash does not match the entry's fields and prevHash`);
+    }
+    if (entry.seq <= previousSeq) problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} is not after ${previousSeq}`);
+    previousSeq = entry.seq;
+  });
+
+  if (firstSeq === null || lastSeq === null) {
+    if (entries.length > 0) problems.push(`${LEDGER_FILE}: contains entries but ${MANIFEST_FILE} records no seq range`);
+    return;
+  }
+  const first = entries[0];
+  const last = entries[entries.length - 1];
+  if (first?.seq !== firstSeq) {
+    problems.push(`${LEDGER_FILE} line 1 field "seq": expected ${firstSeq} from ${MANIFEST_FILE} ledger.firstSeq, found ${first?.seq ?? 'no entry'}`);
+  }
+  if (last?.seq !== lastSeq) {
+    problems.push(`${LEDGER_FILE} line ${entries.length} field "seq": expected ${lastSeq} from ${MANIFEST_FILE} ledger.lastSeq, found ${last?.seq ?? 'no entry'}`);
+  }
+  if (head.seq < lastSeq) problems.push(`${MANIFEST_FILE} field "ledger.head.seq": ${head.seq} is before ledger.lastSeq ${lastSeq}`);
+  if (head.seq === lastSeq && last && head.hash !== last.hash) {
+    problems.push(`${MANIFEST_FILE} field "ledger.head.hash": differs from the hash of seq ${lastSeq} in ${LEDGER_FILE}`);
+  }
+  if (manifest.checkpoint.treeSize < lastSeq) {
+    problems.push(`${MANIFEST_FILE} field "checkpoint.treeSize": ${manifest.checkpoint.treeSize} does not cover ledger.lastSeq ${lastSeq}`);
+  }
+}
+
+// ---- checkpoint.txt, keys.json and proofs.jsonl ----
+
+/**
+ * Verifies the checkpoint's signature with the bundle's keys, that it states the tree the
+ * manifest names, and that every ledger entry has an inclusion proof into that tree.
+ */
+function checkEvidence(files, entries, manifest, report) {
+  const { problems } = report;
+  const keys = parseKeys(files.get(KEYS_FILE), report);
+  const noteBytes = files.get(CHECKPOINT_FILE);
+  if (!noteBytes) return;
+  const note = decodeUtf8(noteBytes, CHECKPOINT_FILE, report);
+  if (note === undefined || !keys) return;
+
+  const verification = verifyCheckpointNote(note, keys);
+  if (verification.checkpoint) {
+    const { origin, treeSize, rootHash } = verification.checkpoint;
+    report.checked.checkpoint = { origin, treeSize, rootHash, keyIds: verification.keyIds };
+  }
+  if (!verification.ok) {
+    problems.push(`${CHECKPOINT_FILE}: ${verification.reason}`);
+  } else {
+    const { checkpoint, keyIds } = verification;
+    const expected = manifest.checkpoint;
+    if (checkpoint.origin !== expected.origin) problems.push(`${CHECKPOINT_FILE}: origin "${checkpoint.origin}" differs from ${MANIFEST_FILE} checkpoint.origin`);
+    if (checkpoint.treeSize !== expected.treeSize) {
+      problems.push(`${CHECKPOINT_FILE}: tree size ${checkpoint.treeSize} differs from ${MANIFEST_FILE} checkpoint.treeSize ${expected.treeSize}`);
+    }
+    if (checkpoint.rootHash !== expected.rootHash) problems.push(`${CHECKPOINT_FILE}: root hash differs from ${MANIFEST_FILE} checkpoint.rootHash`);
+    if (!keyIds.includes(expected.keyId)) problems.push(`${CHECKPOINT_FILE}: not signed by ${MANIFEST_FILE} checkpoint.keyId ${expected.keyId}`);
+  }
+
+  const proofs = parseJsonLines(PROOFS_FILE, files.get(PROOFS_FILE), report);
+  if (!proofs || !entries) return;
+  if (proofs.length !== entries.length) {
+    problems.push(`${PROOFS_FILE}: contains ${proofs.length} proofs but ${LEDGER_FILE} contains ${entries.length} entries`);
+    return;
+  }
+  proofs.forEach(({ lineNumber, value }, index) => checkProof(lineNumber, value, entries[index], manifest, report));
+  report.checked.proofs = proofs.length;
+}
+
+/** Reads keys.json: the canonical JSON of an array of {keyId, keyName, vkey, createdAt, retiredAt}. */
+function parseKeys(bytes, report) {
+  const { problems } = report;
+  if (!bytes) return undefined;
+  const text = decodeUtf8(bytes, KEYS_FILE, report);
+  if (text === undefined) return undefined;
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    problems.push(`${KEYS_FILE}: not valid JSON`);
+    return undefined;
+  }
+  if (!Array.isArray(value) || text !== `${canonicalOrUndefined(value)}\n`) {
+    problems.push(`${KEYS_FILE}: must be the RFC 8785 canonical JSON of an array of keys followed by one newline`);
+    return undefined;
+  }
+
+  const keys = [];
+  value.forEach((item, index) => {
+    const key = parseVerifierKey(String(isObject(item) ? item.vkey : undefined));
+    if (key) keys.push(key);
+    else problems.push(`${KEYS_FILE} item ${index + 1} field "vkey": not a valid verifier key`);
+  });
+  return keys;
+}
+
+/**
+ * Decodes a verifier key string `<key name>+<key hash as 8 hex>+<base64(0x01 || 32-byte Ed25519
+ * public key)>`, checking that the key hash belongs to the name and key. Returns undefined for
+ * anything else.
+ */
+function parseVerifierKey(vkey) {
+  // Only the first two "+" separate fields, because base64 itself contains "+".
+  const match = /^([^+]*)\+([0-9a-f]{8})\+(.*)$/s.exec(vkey);
+  if (!match) return undefined;
+  const [, keyName, keyHash, encoded] = match;
+  if (!NAME_PATTERN.test(keyName)) return undefined;
+  const bytes = decodeCanonicalBase64(encoded);
+  if (!bytes || bytes.length !== 1 + ED25519_PUBLIC_KEY_BYTES || bytes[0] !== ED25519_ALGORITHM) return undefined;
+  const publicKey = bytes.subarray(1);
+  if (computeKeyHash(keyName, publicKey).toString('hex') !== keyHash) return undefined;
+  return { keyName, publicKey };
+}
+
+/**
+ * Computes the signed-note key hash: the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || 32-byte
+ * public key), where 0x01 is the signed-note algorithm byte of Ed25519.
+ */
+function computeKeyHash(keyName, publicKey) {
+  return sha256Bytes(Buffer.from(`${keyName}\n`, 'utf8'), Buffer.from([ED25519_ALGORITHM]), publicKey).subarray(0, KEY_HASH_BYTES);
+}
+
+/**
+ * Verifies a checkpoint note with the bundle's keys by the signed-note rule: the note passes when
+ * at least one signature is from a known key and every signature from a known key verifies.
+ * Signatures of unknown keys, such as a witness's cosignature, are skipped. Returns the parsed
+ * checkpoint whenever the note parses, so the report can show it even when a signature fails.
+ */
+function verifyCheckpointNote(note, keys) {
+  const parsed = parseCheckpointNote(note);
+  if (parsed.error) return { ok: false, reason: parsed.error };
+  const { checkpoint } = parsed;
+
+  const keysById = new Map();
+  for (const key of keys) {
+    const id = `${key.keyName}+${computeKeyHash(key.keyName, key.publicKey).toString('hex')}`;
+    keysById.set(id, [...(keysById.get(id) ?? []), toPublicKeyObject(key.publicKey)]);
+  }
+
+  // Ed25519 signs the body's exact UTF-8 bytes: every line before the blank line, each with "\n".
+  const message = Buffer.from(checkpoint.body, 'utf8');
+  const keyIds = [];
+  for (const signature of checkpoint.signatures) {
+    const id = `${signature.keyName}+${signature.keyHash}`;
+    const candidates = keysById.get(id);
+    if (!candidates) continue;
+    // Two keys may share a 4-byte key hash, so any candidate with a valid signature counts.
+    if (!candidates.some((publicKey) => verify(null, message, publicKey, signature.signature))) {
+      return { ok: false, checkpoint, keyIds, reason: `the signature of key ${id} does not match the checkpoint body` };
+    }
+    keyIds.push(id);
+  }
+  if (keyIds.length === 0) {
+    const named = checkpoint.signatures.map((signature) => `${signature.keyName}+${signature.keyHash}`).join(', ');
+    return { ok: false, checkpoint, keyIds, reason: `no signature is from a known key (signed by ${named})` };
+  }
+  return { ok: true, checkpoint, keyIds };
+}
+
+function toPublicKeyObject(publicKey) {
+  // Imports the raw key through a JWK, which createPublicKey accepts since Node 15.12, so this runs on Node 18.
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' });
+}
+
+/**
+ * Splits a note as Warden writes it into body and signatures:
+ *
+ *   <origin>\n<tree size>\n<base64 root hash>\ntime <ISO 8601 UTC with ms>\n\n— <key name> <base64 signature>\n
+ *
+ * Returns { checkpoint } or { error } naming the first malformed part.
+ */
+function parseCheckpointNote(note) {
+  if (Buffer.byteLength(note, 'utf8') > MAX_NOTE_BYTES) return { error: `must be at most ${MAX_NOTE_BYTES} bytes` };
+  if (!note.endsWith('\n')) return { error: 'must end with a newline' };
+
+  // A checkpoint body has no blank line, so the last blank line starts the signatures.
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) return { error: 'must have a blank line between the body and the signatures' };
+  const body = note.slice(0, split + 1);
+  const signatureLines = note.slice(split + 2, -1).split('\n');
+
+  const fields = parseCheckpointBody(body);
+  if (fields.error) return fields;
+  if (signatureLines.length > MAX_SIGNATURES) return { error: `must have at most ${MAX_SIGNATURES} signature lines` };
+  const signatures = [];
+  for (const [index, line] of signatureLines.entries()) {
+    const signature = parseSignatureLine(line, index + 1);
+    if (signature.error) return signature;
+    signatures.push(signature);
+  }
+  return { checkpoint: { ...fields, body, signatures } };
+}
+
+function parseCheckpointBody(body) {
+  const lines = body.slice(0, -1).split('\n');
+  if (lines.length < 4) return { error: 'the checkpoint body must have an origin, tree size, root hash and time line' };
+  const [origin, size, root, ...extensionLines] = lines;
+
+  if (!NAME_PATTERN.test(origin) || origin.length > MAX_ORIGIN_LENGTH) {
+    return { error: 'line 1 must be the origin, without whitespace or "+"' };
+  }
+  if (!DECIMAL_PATTERN.test(size) || !Number.isSafeInteger(Number(size))) {
+    return { error: 'line 2 must be the tree size in decimal without leading zeros' };
+  }
+  const rootBytes = decodeCanonicalBase64(root);
+  if (!rootBytes || rootBytes.length !== 32) return { error: 'line 3 must be the 32-byte root hash in standard base64' };
+
+  // C2SP lets a log add non-empty extension lines after the root. Warden writes exactly one,
+  // "time <ISO 8601 UTC time with milliseconds>", and it is signed with the rest of the body.
+  let time;
+  for (const [index, line] of extensionLines.entries()) {
+    if (line === '' || /\p{Cc}/u.test(line)) return { error: `line ${index + 4} must be a non-empty extension line without control characters` };
+    if (!line.startsWith(TIME_EXTENSION_PREFIX)) continue;
+    const value = line.slice(TIME_EXTENSION_PREFIX.length);
+    if (time !== undefined || !isExactIsoTime(value)) return { error: `line ${index + 4} must be the only time line, with a UTC ISO 8601 time` };
+    time = value;
+  }
+  if (time === undefined) return { error: 'the checkpoint body must have a "time <ISO 8601 time>" extension line' };
+
+  return { origin, treeSize: Number(size), rootHash: rootBytes.toString('hex'), time };
+}
+
+/** Reads "— <key name> <base64 of 4-byte key hash || 64-byte Ed25519 signature>". */
+function parseSignatureLine(line, lineNumber) {
+  if (!line.startsWith(SIGNATURE_PREFIX)) return { error: `signature line ${lineNumber} must start with "${SIGNATURE_PREFIX}"` };
+  const parts = line.slice(SIGNATURE_PREFIX.length).split(' ');
+  if (parts.length !== 2 || !NAME_PATTERN.test(parts[0])) {
+    return { error: `signature line ${lineNumber} must be "${SIGNATURE_PREFIX}<key name> <base64 signature>"` };
+  }
+  const bytes = decodeCanonicalBase64(parts[1]);
+  if (!bytes || bytes.length !== KEY_HASH_BYTES + ED25519_SIGNATURE_BYTES) {
+    return { error: `signature line ${lineNumber} must carry base64 of a 4-byte key hash and a 64-byte Ed25519 signature` };
+  }
+  return {
+    keyName: parts[0],
+    keyHash: bytes.subarray(0, KEY_HASH_BYTES).toString('hex'),
+    signature: bytes.subarray(KEY_HASH_BYTES),
+  };
+}
+
+/** Checks one line of proofs.jsonl against its ledger entry and the checkpoint's tree. */
+function checkProof(lineNumber, value, entry, manifest, report) {
+  const { problems } = report;
+  const at = `${PROOFS_FILE} line ${lineNumber}`;
+  if (!isObject(value) || !Array.isArray(value.proof)) {
+    problems.push(`${at}: must be an inclusion proof object`);
+    return;
+  }
+  if (value.seq !== entry.seq) problems.push(`${at} field "seq": ${String(value.seq)} is not the seq ${entry.seq} of ${LEDGER_FILE} line ${lineNumber}`);
+  if (value.leafIndex !== entry.seq - 1) problems.push(`${at} field "leafIndex": must be seq - 1 = ${entry.seq - 1}`);
+  if (value.treeSize !== manifest.checkpoint.treeSize) problems.push(`${at} field "treeSize": differs from the checkpoint's tree size`);
+  if (value.rootHash !== manifest.checkpoint.rootHash) problems.push(`${at} field "rootHash": differs from the checkpoint's root hash`);
+
+  // RFC 6962 section 2.1: the leaf data is the 32 raw bytes of the entry hash.
+  const expectedLeaf = sha256Bytes(Buffer.from([0x00]), Buffer.from(entry.hash, 'hex')).toString('hex');
+  if (value.leafHash !== expectedLeaf) {
+    problems.push(`${at} field "leafHash": is not SHA-256(0x00 || hash) of the entry at seq ${entry.seq}`);
+  }
+  const verified = verifyInclusionProof(value);
+  if (verified !== undefined) problems.push(`${at}: inclusion proof does not verify: ${verified}`);
+}
+
+/**
+ * Verifies {leafIndex, treeSize, leafHash, proof, rootHash} (hashes as lowercase hex) by RFC 9162
+ * section 2.1.3.2. Returns undefined when the proof holds, or the reason it fails.
+ */
+function verifyInclusionProof({ leafIndex, treeSize, leafHash, proof, rootHash }) {
+  const leaf = hexToHash(leafHash);
+  const root = hexToHash(rootHash);
+  const path = proof.map(hexToHash);
+  if (!leaf) return 'leafHash is not 64 lowercase hex characters';
+  if (!root) return 'rootHash is not 64 lowercase hex characters';
+  if (path.some((hash) => hash === undefined)) return 'a proof hash is not 64 lowercase hex characters';
+  if (!isCount(leafIndex) || !isCount(treeSize)) return 'leaf index and tree size must be non-negative safe integers';
+  if (leafIndex >= treeSize) return `leaf index ${leafIndex} is not below tree size ${treeSize}`;
+
+  // fn is the node's index at the current level and sn the last index at that level. Division
+  // instead of ">>" because tree sizes may exceed 32 bits.
+  let fn = leafIndex;
+  let sn = treeSize - 1;
+  let r = leaf;
+  for (const p of path) {
+    if (sn === 0) return `proof has more than the hashes a tree of ${treeSize} needs for leaf ${leafIndex}`;
+    if (fn % 2 === 1 || fn === sn) {
+      r = hashChildren(p, r);
+      // On the tree's right border a node without a right sibling moves up unchanged.
+      while (fn % 2 === 0 && fn !== 0) {
+        fn /= 2;
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      r = hashChildren(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) return `proof has fewer than the hashes a tree of ${treeSize} needs for leaf ${leafIndex}`;
+  if (!r.equals(root)) return 'the proof leads to a different root hash';
+  return undefined;
+}
+
+/** RFC 6962 interior node hash: SHA-256(0x01 || left || right). */
+function hashChildren(left, right) {
+  return sha256Bytes(Buffer.from([0x01]), left, right);
+}
+
+function hexToHash(hex) {
+  return isHex64(hex) ? Buffer.from(hex, 'hex') : undefined;
+}
+
+// ---- decisions.jsonl ----
+
+function parseDecisions(bytes, report) {
+  const lines = parseJsonLines(DECISIONS_FILE, bytes, report);
+  if (!lines) return undefined;
+
+  const decisions = [];
+  for (const { lineNumber, value } of lines) {
+    const shape = decisionShapeProblems(value);
+    for (const problem of shape) report.problems.push(`${DECISIONS_FILE} line ${lineNumber} ${problem}`);
+    if (shape.length === 0) decisions.push({ lineNumber, decision: value });
+  }
+  return decisions;
+}
+
+function decisionShapeProblems(value) {
+  if (!isObject(value)) return ['must be a JSON object'];
+  const problems = [];
+  for (const field of ['id', 'tenant', 'useCase', 'actor', 'outcome', 'modelVersion', 'createdAt']) {
+    if (typeof value[field] !== 'string') problems.push(`field "${field}" must be a string`);
+  }
+  if (value.requestId !== null && typeof value.requestId !== 'string') problems.push('field "requestId" must be a string or null');
+  if (typeof value.score !== 'number') problems.push('field "score" must be a number');
+  if (!isSeq(value.ledgerSeq)) problems.push('field "ledgerSeq" must be a positive integer');
+  if (!isHex64(value.ledgerHash)) problems.push('field "ledgerHash" must be 64 lowercase hex characters');
+  if (!isHex64(value.recordDigest)) problems.push('field "recordDigest" must be 64 lowercase hex characters');
+  if (!isObject(value.record)) problems.push('field "record" must be a JSON object');
+  return problems;
+}
+
+function checkDecisions(decisions, entries, manifest, report) {
+  const { problems } = report;
+  report.checked.decisions = decisions.length;
+  if (decisions.length !== manifest.counts.decisions) {
+    problems.push(`${DECISIONS_FILE}: contains ${decisions.length} valid decisions but ${MANIFEST_FILE} counts.decisions is ${manifest.counts.decisions}`);
+  }
+  const first = decisions.length > 0 ? decisions[0].decision.ledgerSeq : null;
+  const last = decisions.length > 0 ? decisions[decisions.length - 1].decision.ledgerSeq : null;
+  if (first !== manifest.ledger.firstSeq || last !== manifest.ledger.lastSeq) {
+    problems.push(
+      `${DECISIONS_FILE}: decisions span ledger seq ${first} to ${last} but ${MANIFEST_FILE} records ${manifest.ledger.firstSeq} to ${manifest.ledger.lastSeq}`,
+    );
+  }
+
+  const entriesBySeq = new Map((entries ?? []).map((entry) => [entry.seq, entry]));
+  let previousSeq = 0;
+  for (const { lineNumber, decision } of decisions) {
+    const at = (field) => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
+
+    const recordJson = canonicalOrUndefined(decision.record);
+    const recordDigest = recordJson === undefined ? 'none (the record has no canonical JSON)' : sha256Hex(recordJson);
+    if (recordDigest !== decision.recordDigest) {
+      problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
+    }
+    checkMirroredFields(decision, at, report);
+    checkManifestFilters(decision, manifest, at, report);
+    if (decision.ledgerSeq <= previousSeq) {
+      problems.push(`${at('ledgerSeq')}: ${decision.ledgerSeq} is not after the previous line's ${previousSeq}`);
+    }
+    previousSeq = decision.ledgerSeq;
+
+    // Without a readable ledger.jsonl there is nothing to compare with, and parseLedger has reported why.
+    if (entries) checkDecisionEntry(decision, entriesBySeq.get(decision.ledgerSeq), at, report);
+  }
+}
+
+/**
+ * Checks that the top-level fields of a decision line equal the same fields of its record. Only the
+ * record is covered by recordDigest and the ledger, so a changed `outcome` field would pass otherwise.
+ */
+function checkMirroredFields(decision, at, report) {
+  for (const field of RECORD_MIRRORED_FIELDS) {
+    if (Object.hasOwn(decision.record, field) && decision.record[field] !== decision[field]) {
+      report.problems.push(`${at(field)}: ${JSON.stringify(decision[field])} differs from record.${field}, ${JSON.stringify(decision.record[field])}`);
+    }
+  }
+}
+
+/** Checks that a decision belongs to the export the manifest describes. */
+function checkManifestFilters(decision, manifest, at, report) {
+  const { problems } = report;
+  if (decision.useCase !== manifest.useCase) {
+    problems.push(`${at('useCase')}: "${decision.useCase}" is not the exported use case "${manifest.useCase}"`);
+  }
+  if (manifest.tenant !== null && decision.tenant !== manifest.tenant) {
+    problems.push(`${at('tenant')}: "${decision.tenant}" is not the exported tenant "${manifest.tenant}"`);
+  }
+  if (manifest.outcome !== null && decision.outcome !== manifest.outcome) {
+    problems.push(`${at('outcome')}: "${decision.outcome}" is not the exported outcome "${manifest.outcome}"`);
+  }
+  // Compared as strings, as Warden's verifier does. For ISO 8601 UTC times with milliseconds,
+  // which Warden writes on both sides, string order is time order.
+  if (!(decision.createdAt >= manifest.period.from && decision.createdAt < manifest.period.to)) {
+    problems.push(`${at('createdAt')}: ${decision.createdAt} is outside [${manifest.period.from}, ${manifest.period.to})`);
+  }
+}
+
+function checkDecisionEntry(decision, entry, at, report) {
+  const { problems } = report;
+  if (!entry) {
+    problems.push(`${at('ledgerSeq')}: seq ${decision.ledgerSeq} is not in ${LEDGER_FILE}`);
+    return;
+  }
+  if (entry.hash !== decision.ledgerHash) {
+    problems.push(`${at('ledgerHash')}: ${decision.ledgerHash} differs from the hash of seq ${entry.seq} in ${LEDGER_FILE}, ${entry.hash}`);
+  }
+  if (entry.type !== DECISION_CREATED_TYPE) {
+    problems.push(`${at('ledgerSeq')}: the ledger entry at seq ${entry.seq} has type "${entry.type}", not "${DECISION_CREATED_TYPE}"`);
+  }
+  if (entry.payload.recordDigest !== decision.recordDigest) {
+    problems.push(`${at('recordDigest')}: differs from payload.recordDigest of the ledger entry at seq ${entry.seq}`);
+  }
+  if (entry.payload.decisionId !== decision.id) {
+    problems.push(`${at('id')}: differs from payload.decisionId of the ledger entry at seq ${entry.seq}`);
+  }
+  if (entry.tenant !== decision.tenant) {
+    problems.push(`${at('tenant')}: differs from the tenant of the ledger entry at seq ${entry.seq}`);
+  }
+  // Only the payload fields present are compared, as in Warden's verifier, because not every
+  // decision.created payload carries all three.
+  for (const field of ['outcome', 'modelVersion', 'useCase']) {
+    if (Object.hasOwn(entry.payload, field) && entry.payload[field] !== decision[field]) {
+      problems.push(`${at(field)}: differs from payload.${field} of the ledger entry at seq ${entry.seq}`);
+    }
+  }
+}
+
+// ---- shared parsing ----
+
+/**
+ * Splits a JSON Lines file into parsed values with 1-based line numbers. Each line must be the
+ * canonical JSON of its value and the file must end with a newline, so the bytes have exactly one
+ * valid form. Returns undefined when the file is missing or a line is not JSON.
+ */
+function parseJsonLines(name, bytes, report) {
+  const { problems } = report;
+  if (!bytes) return undefined;
+  const text = decodeUtf8(bytes, name, report);
+  if (text === undefined) return undefined;
+  if (text === '') return [];
+
+  if (!text.endsWith('\n')) problems.push(`${name}: the last line does not end with a newline`);
+  const rawLines = (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
+
+  const lines = [];
+  let readable = true;
+  rawLines.forEach((raw, index) => {
+    const lineNumber = index + 1;
+    let value;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      problems.push(`${name} line ${lineNumber}: not valid JSON`);
+      readable = false;
+      return;
+    }
+    if (raw !== canonicalOrUndefined(value)) problems.push(`${name} line ${lineNumber}: not in RFC 8785 canonical form`);
+    lines.push({ lineNumber, value });
+  });
+  return readable ? lines : undefined;
+}
+
+function decodeUtf8(bytes, name, report) {
+  try {
+    // ignoreBOM keeps a leading U+FEFF in the text, so a file with a BOM fails the JSON or canonical-form checks.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    report.problems.push(`${name}: not valid UTF-8`);
+    return undefined;
+  }
+}
+
+/** Decodes standard padded base64, or returns undefined when the text is not its one canonical form. */
+function decodeCanonicalBase64(text) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : undefined;
+}
+
+function isObject(value) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isHex64(value) {
+  return typeof value === 'string' && HEX_64.test(value);
+}
+
+function isSeq(value) {
+  return Number.isSafeInteger(value) && value > 0;
+}
+
+function isCount(value) {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Tells whether Date.parse accepts the value, the rule Warden's verifier applies to the manifest's period. */
+function isParsableTime(value) {
+  return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+}
+
+/** Tells whether the value is a UTC time exactly as Date.prototype.toISOString writes it, such as 2026-01-31T09:15:00.123Z. */
+function isExactIsoTime(value) {
+  if (!ISO_TIME_PATTERN.test(value)) return false;
+  const time = new Date(value);
+  return !Number.isNaN(time.getTime()) && time.toISOString() === value;
+}
+
+// ---- entry point ----
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`warden-verify-bundle: internal error, so the bundle was not checked: ${error?.message ?? error}. Report it with the bundle's manifest.json.\n`);
+  process.exitCode = EXIT_INTERNAL;
+}
