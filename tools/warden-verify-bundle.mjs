@@ -350,7 +350,7 @@ function manifestShapeProblems(value) {
   expect(isHex64(value.manifestDigest), 'manifestDigest', 'must be 64 lowercase hex characters');
 
   const { period, counts, files, ledger, checkpoint } = value;
-  expect(isObject(period) && isParsableTime(period.from) && isParsableTime(period.to), 'period', 'must contain ISO 8601 times from and to');
+  expect(isObject(period) && isExactIsoTime(period.from) && isExactIsoTime(period.to), 'period', 'must contain from and to as UTC ISO 8601 times with milliseconds, such as 2026-01-01T00:00:00.000Z');
   expect(
     isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries),
     'counts',
@@ -963,11 +963,6 @@ function isSeq(value) {
 
 function isCount(value) {
   return Number.isSafeInteger(value) && value >= 0;
-}
-
-/** Tells whether Date.parse accepts the value, the rule Warden's verifier applies to the manifest's period. */
-function isParsableTime(value) {
-  return typeof value === 'string' && !Number.isNaN(Date.parse(value));
 }
 
 /** Tells whether the value is a UTC time exactly as Date.prototype.toISOString writes it, such as 2026-01-31T09:15:00.123Z. */

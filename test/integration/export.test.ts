@@ -305,6 +305,18 @@ for (const target of await databaseTargets()) {
       assert.ok(result.problems.some((p) => p.startsWith('decisions.jsonl line 1')), result.problems.join(' | '));
     });
 
+    it('rejects a period in another time format', async () => {
+      const files = readBundle(join(workDir, 'all-tenants'));
+      const manifest = JSON.parse(Buffer.from(files.get(MANIFEST_FILE)!).toString('utf8')) as BundleManifest;
+      const { manifestDigest: _old, ...unsigned } = manifest;
+      unsigned.period = { from: 'Jan 1 2026', to: manifest.period.to };
+      const resealed = Buffer.from(sealManifest(unsigned).text, 'utf8');
+
+      const result = verifyBundleFiles(new Map([...files, [MANIFEST_FILE, resealed]]));
+      assert.equal(result.ok, false);
+      assert.ok(result.problems.some((p) => p.includes('field "period" must contain from and to as UTC ISO 8601 times')), result.problems.join(' | '));
+    });
+
     it('names the seq of a forged ledger entry', async () => {
       const files = readBundle(join(workDir, 'all-tenants'));
       const lines = Buffer.from(files.get(LEDGER_FILE)!).toString('utf8').trimEnd().split('\n');

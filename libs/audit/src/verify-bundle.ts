@@ -127,7 +127,7 @@ function manifestShapeProblems(value: unknown): string[] {
   expect(isHex64(value.manifestDigest), 'manifestDigest', 'must be 64 lowercase hex characters');
 
   const period = value.period;
-  expect(isObject(period) && isIsoTime(period.from) && isIsoTime(period.to), 'period', 'must contain ISO 8601 times from and to');
+  expect(isObject(period) && isIsoTime(period.from) && isIsoTime(period.to), 'period', 'must contain from and to as UTC ISO 8601 times with milliseconds, such as 2026-01-01T00:00:00.000Z');
 
   const counts = value.counts;
   expect(
@@ -579,6 +579,9 @@ function isCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
+/** Accepts only a UTC time exactly as Date.prototype.toISOString writes it, which periods are compared as. */
 function isIsoTime(value: unknown): value is string {
-  return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value)) return false;
+  const time = new Date(value);
+  return !Number.isNaN(time.getTime()) && time.toISOString() === value;
 }
