@@ -132,6 +132,13 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(verifyConsistencyProof(consistency.body.data!.consistencyProof), { ok: true });
     });
 
+    it("hides another tenant's ledger entry", async () => {
+      const otherAuditor = await gw.token('bank-z', ['auditor'], 'auditor-z');
+      const response = await gw.graphql(OPERATIONS.inclusionProof, undefined, otherAuditor);
+      assert.equal(response.body.errors?.[0].extensions?.code, 'NOT_FOUND');
+      assert.equal(response.body.data, null);
+    });
+
     it('rejects a seq beyond the checkpoint', async () => {
       const response = await gw.graphql('query($seq: Int!) { inclusionProof(seq: $seq) { seq } }', { seq: 99 }, auditor);
       const error = response.body.errors?.[0];

@@ -237,6 +237,12 @@ for (const target of await databaseTargets()) {
       assert.ok(report.problems.some((problem) => problem.startsWith('decisions.jsonl')), report.problems.join('\n'));
     });
 
+    it('export rejects an unknown use case', async () => {
+      const result = await runCli(['export', '--use-case', 'nope', '--from', '2000-01-01', '--to', '2100-01-01', '--out', join(workDir, 'nope-bundle')], env);
+      assert.equal(result.code, 1);
+      assert.ok(result.stderr.startsWith('NOT_FOUND: Unknown use case "nope".'), result.stderr);
+    });
+
     it('export rejects --from notadate', async () => {
       const result = await runCli(['export', '--use-case', USE_CASE, '--from', 'notadate', '--to', '2100-01-01', '--out', join(workDir, 'never')], env);
 

@@ -118,6 +118,13 @@ describe('warden cli without a database', () => {
     assert.ok(!readFileSync(otherSeed).equals(readFileSync(first)), 'another seed must write other applications');
   });
 
+  it('export rejects a date that does not exist', async () => {
+    const args = ['export', '--use-case', 'credit-application', '--from', '2026-02-30', '--to', '2026-03-05', '--out', join(workDir, 'no-bundle')];
+    const result = await runCli(args, cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'dates') }));
+    assert.equal(result.code, 1);
+    assert.ok(result.stderr.startsWith('BAD_USER_INPUT: Invalid --from "2026-02-30".'), result.stderr);
+  });
+
   it('verify-bundle rejects a missing folder', async () => {
     const missing = join(workDir, 'no-bundle-here');
     const result = await runCli(['verify-bundle', missing], cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'vb') }));

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
-import { createRuntime, runDemoSetup, type WardenRuntime } from '../../../libs/decisions/src/index.js';
+import { createRuntime, requireUseCase, runDemoSetup, type WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { createExportEvidence, exportBundle, verifyBundle, verifyLedger } from '../../../libs/audit/src/index.js';
 import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
@@ -28,7 +28,10 @@ async function withRuntime<T>(loadConfig: () => WardenConfig, work: (runtime: Wa
 
 function parseDate(value: string, option: string): Date {
   const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+  // new Date('2026-02-30') rolls over to March 2; a date that does not exist is rejected instead.
+  const calendarDay = /^(\d{4}-\d{2}-\d{2})/.exec(value)?.[1];
+  const exists = calendarDay !== undefined && !Number.isNaN(date.getTime()) && (value.length > 10 || date.toISOString().startsWith(calendarDay));
+  if (!exists) {
     throw new BadUserInputError(`Invalid ${option} "${value}".`, [{ field: option, message: 'must be an ISO date such as 2026-12-01 or 2026-12-01T08:00:00Z' }]);
   }
   return date;
@@ -175,12 +178,13 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     .requiredOption('--from <date>', 'start of the period (inclusive), ISO date or time')
     .requiredOption('--to <date>', 'end of the period (exclusive), ISO date or time')
     .requiredOption('--out <dir>', 'folder to write the bundle to')
-    .option('--tenant <tenant>', 'export only this tenant')
+    .option('--tenant <tenant>', 'export only this tenant (default: every tenant)')
     .option('--outcome <outcome>', 'export only APPROVE, DECLINE or REFER decisions')
     .action(async (options: { useCase: string; from: string; to: string; out: string; tenant?: string; outcome?: 'APPROVE' | 'DECLINE' | 'REFER' }) => {
       const from = parseDate(options.from, '--from');
       const to = parseDate(options.to, '--to');
       await withRuntime(loadConfig, async (runtime) => {
+        requireUseCase(runtime.useCases, options.useCase);
         // A bundle cut from a broken chain would fail verification for reasons no byte of it shows,
         // so the whole chain is checked first and a break stops the export.
         const chain = await verifyLedger(runtime.database.dataSource);

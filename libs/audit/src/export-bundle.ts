@@ -126,7 +126,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
     const summaryPath = join(options.outDir, SUMMARY_FILE);
     written.push(summaryPath);
-    const summaryFile = await writeSummary(dataSource, summaryPath, options);
+    const summaryFile = await writeSummary(dataSource, summaryPath, options, checkpoint);
 
     const manifest = sealManifest({
         formatVersion: BUNDLE_FORMAT_VERSION,
@@ -276,9 +276,16 @@ async function writeDecisions(
   });
 }
 
-/** Renders summary.pdf for the export's use case, period and tenant. */
-async function writeSummary(dataSource: DataSource, path: string, options: ExportBundleOptions): Promise<BundleFileDigest> {
-  const summary = await collectUseCaseSummary(dataSource, { useCase: options.useCase, from: options.from, to: options.to, tenant: options.tenant });
+/** Renders summary.pdf for the export's filters, naming the bundle's own checkpoint. */
+async function writeSummary(dataSource: DataSource, path: string, options: ExportBundleOptions, checkpoint: CheckpointRecord): Promise<BundleFileDigest> {
+  const summary = await collectUseCaseSummary(dataSource, {
+    useCase: options.useCase,
+    from: options.from,
+    to: options.to,
+    tenant: options.tenant,
+    outcome: options.outcome,
+    checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
+  });
   const bytes = await renderSummaryPdf(summary);
   await writeFile(path, bytes, { flag: 'wx' });
   return { bytes: bytes.length, sha256: sha256Hex(bytes) };

@@ -6,6 +6,7 @@ import { renderSummaryPdf, type UseCaseSummary } from './summary-report.js';
 const SUMMARY: UseCaseSummary = {
   useCase: 'credit-application',
   tenant: 'bank-a',
+  outcome: null,
   period: { from: '2026-12-01T00:00:00.000Z', to: '2026-12-05T00:00:00.000Z' },
   generatedAt: '2026-12-05T08:00:00.000Z',
   decisions: 12,
@@ -40,20 +41,20 @@ describe('renderSummaryPdf', () => {
   it('lists reason codes and denials', async () => {
     const text = await pdfText(SUMMARY);
     assert.ok(text.includes('RB21: 6'), text);
-    assert.ok(text.includes('Access denials: 2'), text);
+    assert.ok(text.includes('Access denials by policy: 2'), text);
     assert.ok(text.includes('Guardrail blocks: 0'), text);
   });
 
   it('reports the chain and checkpoint', async () => {
     const text = await pdfText(SUMMARY);
     assert.ok(text.includes('Hash chain verified: 40 entries, head seq 40'), text);
-    assert.ok(text.includes('Latest checkpoint: tree size 38, signed 2026-12-05T07:55:00.000Z'), text);
+    assert.ok(text.includes('Checkpoint: tree size 38, signed 2026-12-05T07:55:00.000Z'), text);
     assert.ok(text.includes(`Checkpoint root: ${'d'.repeat(64)}`), text);
   });
 
   it('reports a failed chain', async () => {
     const text = await pdfText({ ...SUMMARY, ledger: { ok: false, entries: 6, headSeq: 6, headHash: 'e'.repeat(64), firstBadSeq: 7 }, checkpoint: null });
     assert.ok(text.includes('Hash chain FAILED verification at seq 7'), text);
-    assert.ok(text.includes('Latest checkpoint: none yet'), text);
+    assert.ok(text.includes('Checkpoint: none yet'), text);
   });
 });

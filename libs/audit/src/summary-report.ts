@@ -6,18 +6,20 @@ import { verifyLedger } from './ledger.js';
 export interface UseCaseSummary {
   useCase: string;
   tenant: string | null;
+  /** Outcome the summary is limited to, or null for every outcome. */
+  outcome: string | null;
   period: { from: string; to: string };
   generatedAt: string;
   decisions: number;
   outcomes: Record<string, number>;
   /** Mean probability of default over the period's decisions, or null without decisions. */
   meanScore: number | null;
-  /** The most frequent reason codes, most frequent first. */
+  /** The most frequent reason codes of DECLINE and REFER decisions, most frequent first. */
   topReasonCodes: { code: string; count: number }[];
   /** Counts of ledger events in the period by type, such as `access.denied` or `review.override`. */
   events: Record<string, number>;
   ledger: { ok: boolean; entries: number; headSeq: number; headHash: string; firstBadSeq?: number };
-  /** Latest signed checkpoint, when the ledger has one. */
+  /** The checkpoint the summary refers to (an export's own), or the latest when none is given. */
   checkpoint: { treeSize: number; rootHash: string; createdAt: string } | null;
 }
 
@@ -26,13 +28,18 @@ export interface SummaryOptions {
   from: Date;
   to: Date;
   tenant?: string;
+  outcome?: string;
+  /** The checkpoint to report; the newest stored checkpoint when omitted. */
+  checkpoint?: { treeSize: number; rootHash: string; createdAt: string };
 }
 
 /** Collects the figures of a summary from the database, verifying the whole ledger on the way. */
 export async function collectUseCaseSummary(dataSource: DataSource, options: SummaryOptions): Promise<UseCaseSummary> {
   const tenant = options.tenant ?? null;
-  const window = [options.useCase, options.from.toISOString(), options.to.toISOString(), tenant];
-  const scope = 'use_case = $1 AND created_at >= $2 AND created_at < $3 AND ($4::text IS NULL OR tenant = $4)';
+  const outcome = options.outcome ?? null;
+  const window = [options.useCase, options.from.toISOString(), options.to.toISOString(), tenant, outcome];
+  const scope =
+    'use_case = $1 AND created_at >= $2 AND created_at < $3 AND ($4::text IS NULL OR tenant = $4) AND ($5::text IS NULL OR outcome = $5)';
 
   const outcomeRows: { outcome: string; n: number; mean: number }[] = await dataSource.query(
     `SELECT outcome, count(*)::int AS n, avg(score) AS mean FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
@@ -41,7 +48,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
   const reasonRows: { code: string; n: number }[] = await dataSource.query(
     `SELECT reason->>'code' AS code, count(*)::int AS n
        FROM decisions.decision_records, jsonb_array_elements(record->'reasonCodes') AS reason
-      WHERE ${scope} GROUP BY 1 ORDER BY n DESC, code LIMIT 5`,
+      WHERE ${scope} AND outcome IN ('DECLINE', 'REFER') GROUP BY 1 ORDER BY n DESC, code LIMIT 5`,
     window,
   );
   const eventRows: { type: string; n: number }[] = await dataSource.query(
@@ -57,6 +64,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
   return {
     useCase: options.useCase,
     tenant,
+    outcome,
     period: { from: options.from.toISOString(), to: options.to.toISOString() },
     generatedAt: new Date().toISOString(),
     decisions,
@@ -65,7 +73,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
     topReasonCodes: reasonRows.map((row) => ({ code: row.code, count: row.n })),
     events: Object.fromEntries(eventRows.map((row) => [row.type, row.n])),
     ledger: { ok: ledger.ok, entries: ledger.entries, headSeq: ledger.headSeq, headHash: ledger.headHash, firstBadSeq: ledger.firstBadSeq },
-    checkpoint: await latestCheckpoint(dataSource),
+    checkpoint: options.checkpoint ?? (await latestCheckpoint(dataSource)),
   };
 }
 
@@ -73,11 +81,12 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
 async function latestCheckpoint(dataSource: DataSource): Promise<UseCaseSummary['checkpoint']> {
   const [{ present }] = await dataSource.query("SELECT to_regclass('audit.checkpoints') IS NOT NULL AS present");
   if (!present) return null;
-  const rows: { tree_size: string; root_hash: string; created_at: Date }[] = await dataSource.query(
-    'SELECT tree_size::text AS tree_size, root_hash, created_at FROM audit.checkpoints ORDER BY tree_size DESC, created_at DESC LIMIT 1',
+  const rows: { size_text: string; root_hash: string; created_at: Date }[] = await dataSource.query(
+    // Ordered by the bigint column, not by the text alias, which would put 9 after 21.
+    'SELECT tree_size::text AS size_text, root_hash, created_at FROM audit.checkpoints ORDER BY audit.checkpoints.tree_size DESC, id DESC LIMIT 1',
   );
   if (rows.length === 0) return null;
-  return { treeSize: Number(rows[0].tree_size), rootHash: String(rows[0].root_hash), createdAt: new Date(rows[0].created_at).toISOString() };
+  return { treeSize: Number(rows[0].size_text), rootHash: String(rows[0].root_hash), createdAt: new Date(rows[0].created_at).toISOString() };
 }
 
 /**
@@ -96,6 +105,7 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
   document.fontSize(18).text(`Warden decision summary: ${summary.useCase}`);
   document.moveDown(0.5).fontSize(10);
   document.text(`Tenant: ${summary.tenant ?? 'all tenants'}`);
+  document.text(`Outcomes: ${summary.outcome ?? 'all'}`);
   document.text(`Period: ${summary.period.from} to ${summary.period.to} (end excluded)`);
   document.text(`Generated: ${summary.generatedAt}`);
 
@@ -108,12 +118,12 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
   }
   document.text(`Mean probability of default: ${summary.meanScore === null ? 'n/a' : summary.meanScore.toFixed(4)}`);
 
-  section(document, 'Most frequent reason codes');
+  section(document, 'Most frequent reason codes of DECLINE and REFER decisions');
   if (summary.topReasonCodes.length === 0) document.text('None in this period.');
   for (const reason of summary.topReasonCodes) document.text(`${reason.code}: ${reason.count}`);
 
   section(document, 'Oversight and guardrails');
-  document.text(`Access denials: ${summary.events['access.denied'] ?? 0}`);
+  document.text(`Access denials by policy: ${summary.events['access.denied'] ?? 0}`);
   document.text(`Reviewer overrides: ${summary.events['review.override'] ?? 0}`);
   document.text(`Guardrail blocks: ${summary.events['guardrail.block'] ?? 0}`);
 
@@ -125,10 +135,10 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
   );
   document.text(`Head hash: ${summary.ledger.headHash}`);
   if (summary.checkpoint) {
-    document.text(`Latest checkpoint: tree size ${summary.checkpoint.treeSize}, signed ${summary.checkpoint.createdAt}`);
+    document.text(`Checkpoint: tree size ${summary.checkpoint.treeSize}, signed ${summary.checkpoint.createdAt}`);
     document.text(`Checkpoint root: ${summary.checkpoint.rootHash}`);
   } else {
-    document.text('Latest checkpoint: none yet');
+    document.text('Checkpoint: none yet');
   }
 
   document.end();

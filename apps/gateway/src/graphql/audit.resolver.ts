@@ -1,5 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Args, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { NotFoundError } from '../../../../libs/common/src/index.js';
+import { CHECKPOINT_LEDGER_TENANT } from '../../../../libs/audit/src/index.js';
 import type { Principal } from '../../../../libs/policy/src/index.js';
 import type { WardenRuntime } from '../../../../libs/decisions/src/index.js';
 import { CurrentPrincipal } from '../auth/principal.js';
@@ -20,8 +22,13 @@ export class AuditResolver {
 
   @Query(() => InclusionProof, { description: 'Proof that the ledger entry with this seq is in the tree of the latest checkpoint' })
   @Requires('checkpoint', 'read')
-  async inclusionProof(@Args('seq', { type: () => Int }) seq: number): Promise<InclusionProof> {
+  async inclusionProof(@CurrentPrincipal() principal: Principal, @Args('seq', { type: () => Int }) seq: number): Promise<InclusionProof> {
     const proof = await this.runtime.checkpoints.inclusionProof(seq);
+    // The entry names a tenant's decision; another tenant's entry is reported like a missing one.
+    // Entries of all tenants (tenant "*", such as checkpoints) are visible to every auditor.
+    if (proof.entry.tenant !== principal.tenant && proof.entry.tenant !== CHECKPOINT_LEDGER_TENANT) {
+      throw new NotFoundError(`Ledger entry ${seq} was not found in your tenant.`);
+    }
     return { ...proof, entry: { ...proof.entry } };
   }
 
