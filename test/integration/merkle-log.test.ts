@@ -102,6 +102,18 @@ for (const target of await databaseTargets()) {
       }
     });
 
+    it('batches inclusion proofs like single ones', async () => {
+      for (const size of [1, 7, 512, 1000]) {
+        const indexes = [0, size - 1, Math.floor(size / 2), Math.floor(size / 3), 0].filter((index) => index < size);
+        const batch = await log.inclusionProofs(indexes, size);
+        assert.equal(batch.length, indexes.length);
+        for (const [i, index] of indexes.entries()) {
+          assert.deepEqual(batch[i], await log.inclusionProof(index, size), `leaf ${index} of ${size}`);
+        }
+      }
+      assert.deepEqual(await log.inclusionProofs([], 10), []);
+    });
+
     it('returns inclusion proofs that verify', async () => {
       const leaves = await ledgerLeaves();
       const rangeHash = inMemoryRangeHash(leaves);

@@ -33,6 +33,9 @@ import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow }
 /** Rows read per query, so that memory stays flat for large exports. */
 const EXPORT_BATCH_SIZE = 500;
 
+/** Proofs generated per read of Merkle nodes; each proof needs about log2(tree size) nodes. */
+const PROOF_BATCH_SIZE = 200;
+
 export interface ExportBundleOptions {
   useCase: string;
   /** Start of the period, inclusive. */
@@ -56,7 +59,8 @@ export interface ExportBundleOptions {
 export interface ExportEvidence {
   /** A signed checkpoint whose tree has at least `minTreeSize` entries, created when none does yet. */
   checkpointCovering(minTreeSize: number): Promise<CheckpointRecord>;
-  inclusionProof(leafIndex: number, treeSize: number): Promise<InclusionProof>;
+  /** Inclusion proofs of many entries against one tree, in the order given. */
+  inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<InclusionProof[]>;
   /** Every published checkpoint key, current and retired. */
   verifierKeys(): Promise<CheckpointKeyRecord[]>;
 }
@@ -363,9 +367,10 @@ async function writeDecisionEntries(manager: EntityManager, path: string, seqs: 
 /** Writes one inclusion proof per entry against the checkpoint's tree, in the entries' order. */
 async function writeProofs(path: string, entries: LedgerEntry[], treeSize: number, evidence: ExportEvidence): Promise<BundleFileDigest> {
   const { file } = await writeDigestingFile(path, async (out) => {
-    for (const entry of entries) {
-      const proof = await evidence.inclusionProof(entry.seq - 1, treeSize);
-      await out.write(toJsonLine({ seq: entry.seq, ...proof }));
+    for (let start = 0; start < entries.length; start += PROOF_BATCH_SIZE) {
+      const batch = entries.slice(start, start + PROOF_BATCH_SIZE);
+      const proofs = await evidence.inclusionProofs(batch.map((entry) => entry.seq - 1), treeSize);
+      await out.write(batch.map((entry, i) => toJsonLine({ seq: entry.seq, ...proofs[i] })).join(''));
     }
     return {};
   });

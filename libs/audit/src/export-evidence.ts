@@ -15,7 +15,7 @@ export function createExportEvidence(checkpoints: CheckpointService, merkle: Mer
       if (latest && latest.treeSize >= minTreeSize) return latest;
       return checkpoints.create(actor);
     },
-    inclusionProof: (leafIndex, treeSize) => merkle.inclusionProof(leafIndex, treeSize),
+    inclusionProofs: (leafIndexes, treeSize) => merkle.inclusionProofs(leafIndexes, treeSize),
     verifierKeys: () => keys.list(),
   };
 }

@@ -33,5 +33,7 @@ export interface MerkleLog {
   /** Root hash of the first `treeSize` leaves, hex. Size 0 is SHA-256 of the empty string. */
   rootHash(treeSize: number): Promise<string>;
   inclusionProof(leafIndex: number, treeSize: number): Promise<InclusionProof>;
+  /** Inclusion proofs of many leaves in one tree, in the order of `leafIndexes`, with fewer reads. */
+  inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<InclusionProof[]>;
   consistencyProof(fromSize: number, toSize: number): Promise<ConsistencyProof>;
 }

@@ -91,6 +91,23 @@ export class PostgresMerkleLog implements MerkleLog {
     return { leafIndex, treeSize, leafHash: hashToHex(leafHash), proof: proof.map(hashToHex), rootHash: hashToHex(rootHash) };
   }
 
+  async inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<InclusionProof[]> {
+    if (leafIndexes.length === 0) return [];
+    const paths = leafIndexes.map((leafIndex) => inclusionProofRanges(leafIndex, treeSize));
+    const ranges: LeafRange[] = [{ start: 0, end: treeSize }];
+    leafIndexes.forEach((leafIndex, i) => ranges.push({ start: leafIndex, end: leafIndex + 1 }, ...paths[i]));
+    const hashes = await this.rangeHashes(treeSize, ranges);
+
+    const rootHash = hashToHex(hashes[0]);
+    let offset = 1;
+    return leafIndexes.map((leafIndex, i) => {
+      const leafHash = hashToHex(hashes[offset]);
+      const proof = hashes.slice(offset + 1, offset + 1 + paths[i].length).map(hashToHex);
+      offset += 1 + paths[i].length;
+      return { leafIndex, treeSize, leafHash, proof, rootHash };
+    });
+  }
+
   async consistencyProof(fromSize: number, toSize: number): Promise<ConsistencyProof> {
     const path = consistencyProofRanges(fromSize, toSize);
     const [fromRoot, toRoot, ...proof] = await this.rangeHashes(toSize, [
