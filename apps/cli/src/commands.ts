@@ -63,11 +63,6 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         const demo = options.demo ? await runDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
         const gateway = await startGateway(runtime, port);
         runtime.checkpointScheduler.start();
-        // startGateway enables Nest's shutdown hooks, which close the app and then raise the signal
-        // again, killing the process before the runtime closes the embedded database and releases
-        // its lock. The handler below closes both, so Nest's listeners are removed.
-        process.removeAllListeners('SIGINT');
-        process.removeAllListeners('SIGTERM');
         printStartBanner(gateway.graphqlUrl, demo?.token, runtime.database.mode, config);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);
