@@ -275,10 +275,10 @@ for (const target of await databaseTargets()) {
       assert.equal(verification.entries, seq - 1);
       assert.match(result.stderr, new RegExp(`^ledger verification failed at seq ${seq}: hash mismatch at seq ${seq}`, 'm'));
 
-      const exportDir = join(workDir, 'refused-bundle');
-      const refused = await runCli(['export', '--use-case', 'credit-application', '--from', '2000-01-01', '--to', '2100-01-01', '--out', exportDir], env);
-      assert.equal(refused.code, 4, 'export must refuse a broken chain');
-      assert.match(refused.stderr, new RegExp(`export refused: the ledger fails verification at seq ${seq}`));
+      const exportDir = join(workDir, 'rejected-bundle');
+      const rejected = await runCli(['export', '--use-case', 'credit-application', '--from', '2000-01-01', '--to', '2100-01-01', '--out', exportDir], env);
+      assert.equal(rejected.code, 4, 'export must reject a broken chain');
+      assert.match(rejected.stderr, new RegExp(`export rejected: the ledger fails verification at seq ${seq}`));
       assert.equal(existsSync(join(exportDir, 'manifest.json')), false);
 
       await tamper(original);

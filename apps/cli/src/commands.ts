@@ -5,7 +5,14 @@ import type { Command } from 'commander';
 import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
 import { createRuntime, requireUseCase, runDemoSetup, type WardenRuntime } from '../../../libs/decisions/src/index.js';
-import { createExportEvidence, exportBundle, verifyBundle, verifyLedger } from '../../../libs/audit/src/index.js';
+import {
+  createExportEvidence,
+  exportBundle,
+  LedgerVerificationError,
+  verifyBundle,
+  verifyLedger,
+  type BundleManifest,
+} from '../../../libs/audit/src/index.js';
 import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway } from '../../gateway/src/gateway.js';
@@ -180,20 +187,21 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       const to = parseDate(options.to, '--to');
       await withRuntime(loadConfig, async (runtime) => {
         requireUseCase(runtime.useCases, options.useCase);
-        // A bundle cut from a broken chain would fail verification for reasons no byte of it shows,
-        // so the whole chain is checked first and a break stops the export.
-        const chain = await verifyLedger(runtime.database.dataSource);
-        if (!chain.ok) {
-          console.error(`export refused: the ledger fails verification at seq ${chain.firstBadSeq}: ${chain.reason}`);
+        const evidence = createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, operatorActor());
+        let manifest: BundleManifest;
+        try {
+          ({ manifest } = await exportBundle(
+            runtime.database.dataSource,
+            { useCase: options.useCase, from, to, outDir: resolve(options.out), tenant: options.tenant, outcome: options.outcome, wardenVersion: WARDEN_VERSION },
+            evidence,
+          ));
+        } catch (error) {
+          if (!(error instanceof LedgerVerificationError)) throw error;
+          const { firstBadSeq, reason } = error.verification;
+          console.error(`export rejected: the ledger fails verification at seq ${firstBadSeq}: ${reason}`);
           process.exitCode = 4;
           return;
         }
-        const evidence = createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, operatorActor());
-        const { manifest } = await exportBundle(
-          runtime.database.dataSource,
-          { useCase: options.useCase, from, to, outDir: resolve(options.out), tenant: options.tenant, outcome: options.outcome, wardenVersion: WARDEN_VERSION },
-          evidence,
-        );
         printJson(manifest);
       });
     });

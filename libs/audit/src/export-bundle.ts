@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, canonicalJson, ConflictError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
+import { BadUserInputError, canonicalJson, ConflictError, FailedPreconditionError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
 import type { CheckpointKeyRecord } from './checkpoints/checkpoint-keys.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
 import type { LedgerEntry } from './ledger-hash.js';
@@ -26,7 +26,7 @@ import {
   type BundleManifest,
   type DecisionLine,
 } from './bundle-format.js';
-import { readHead } from './ledger.js';
+import { readHead, verifyLedger, type LedgerVerification } from './ledger.js';
 import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystRow } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
@@ -53,7 +53,7 @@ export interface ExportBundleOptions {
 }
 
 /**
- * What an export needs from the checkpoint side of the ledger. The runtime builds it from the
+ * Checkpoint, proofs and keys that an export needs from the ledger. The runtime builds it from the
  * CheckpointService, the Merkle log and the key store.
  */
 export interface ExportEvidence {
@@ -86,14 +86,25 @@ interface DecisionRow {
   created_at: string;
 }
 
+/** Raised by exportBundle when the ledger fails verification, before any file is written. */
+export class LedgerVerificationError extends FailedPreconditionError {
+  constructor(readonly verification: LedgerVerification) {
+    super(`The ledger fails verification at seq ${verification.firstBadSeq}: ${verification.reason}`);
+  }
+}
+
 /**
- * Writes the decisions of one use case in [from, to) with the ledger segment that covers them and
- * a manifest (format described in bundle-format.ts). Everything is read in one REPEATABLE READ
- * transaction, so the files and the recorded chain head describe the same snapshot. The manifest
- * is written last: a folder without manifest.json is an incomplete export.
+ * Writes the decisions of one use case in [from, to) with their ledger entries, inclusion proofs,
+ * checkpoint, keys, analyst files, summary and a manifest (format described in bundle-format.ts).
+ * The whole chain is verified first, because a bundle cut from a broken chain would fail checks for
+ * reasons no byte of it shows. The decisions and entries are read in one REPEATABLE READ
+ * transaction, so they and the recorded chain head describe the same snapshot. The manifest is
+ * written last: a folder without manifest.json is an incomplete export.
  */
 export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions, evidence: ExportEvidence): Promise<ExportBundleResult> {
   validateExportOptions(options);
+  const chain = await verifyLedger(dataSource);
+  if (!chain.ok) throw new LedgerVerificationError(chain);
   const log = getLogger('audit-export');
   const period = { from: options.from.toISOString(), to: options.to.toISOString() };
   const tenant = options.tenant ?? null;
@@ -130,7 +141,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
     const summaryPath = join(options.outDir, SUMMARY_FILE);
     written.push(summaryPath);
-    const summaryFile = await writeSummary(dataSource, summaryPath, options, checkpoint);
+    const summaryFile = await writeSummary(dataSource, summaryPath, options, checkpoint, chain);
 
     const manifest = sealManifest({
         formatVersion: BUNDLE_FORMAT_VERSION,
@@ -281,7 +292,13 @@ async function writeDecisions(
 }
 
 /** Renders summary.pdf for the export's filters, naming the bundle's own checkpoint. */
-async function writeSummary(dataSource: DataSource, path: string, options: ExportBundleOptions, checkpoint: CheckpointRecord): Promise<BundleFileDigest> {
+async function writeSummary(
+  dataSource: DataSource,
+  path: string,
+  options: ExportBundleOptions,
+  checkpoint: CheckpointRecord,
+  ledger: LedgerVerification,
+): Promise<BundleFileDigest> {
   const summary = await collectUseCaseSummary(dataSource, {
     useCase: options.useCase,
     from: options.from,
@@ -289,6 +306,7 @@ async function writeSummary(dataSource: DataSource, path: string, options: Expor
     tenant: options.tenant,
     outcome: options.outcome,
     checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
+    ledger,
   });
   const bytes = await renderSummaryPdf(summary);
   await writeFile(path, bytes, { flag: 'wx' });

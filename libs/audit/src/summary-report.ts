@@ -1,6 +1,6 @@
 import PDFDocument from 'pdfkit';
 import type { DataSource } from 'typeorm';
-import { verifyLedger } from './ledger.js';
+import { verifyLedger, type LedgerVerification } from './ledger.js';
 
 /** Figures of one use case and period, for the PDF summary that accompanies an export. */
 export interface UseCaseSummary {
@@ -31,9 +31,11 @@ export interface SummaryOptions {
   outcome?: string;
   /** The checkpoint to report; the newest stored checkpoint when omitted. */
   checkpoint?: { treeSize: number; rootHash: string; createdAt: string };
+  /** A verification of the whole ledger the caller already ran; the ledger is verified here when omitted. */
+  ledger?: LedgerVerification;
 }
 
-/** Collects the figures of a summary from the database, verifying the whole ledger on the way. */
+/** Collects the figures of a summary from the database, verifying the whole ledger unless the caller did. */
 export async function collectUseCaseSummary(dataSource: DataSource, options: SummaryOptions): Promise<UseCaseSummary> {
   const tenant = options.tenant ?? null;
   const outcome = options.outcome ?? null;
@@ -59,7 +61,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
 
   const decisions = outcomeRows.reduce((sum, row) => sum + row.n, 0);
   const scoreSum = outcomeRows.reduce((sum, row) => sum + row.n * Number(row.mean), 0);
-  const ledger = await verifyLedger(dataSource);
+  const ledger = options.ledger ?? (await verifyLedger(dataSource));
 
   return {
     useCase: options.useCase,
