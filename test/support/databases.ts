@@ -27,7 +27,7 @@ const ADMIN_URL = process.env.WARDEN_TEST_DATABASE_URL ?? 'postgres://postgres@1
 
 let serverCheck: Promise<string | undefined> | undefined;
 
-/** Checks once whether the PostgreSQL test server answers and has pgvector. */
+/** Checks once whether the PostgreSQL test server is reachable and has pgvector. */
 export async function serverSkipReason(): Promise<string | undefined> {
   serverCheck ??= (async () => {
     const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 
-/** What a caller asks the ledger to record. `payload` must be JSON (see canonicalJson). */
+/** Entry a caller asks the ledger to record. `payload` must be JSON (see canonicalJson). */
 export interface LedgerEntryInput {
   /** Dotted event type such as `decision.created`, `ingestion.batch`, `access.denied`. */
   type: string;

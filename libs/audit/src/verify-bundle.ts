@@ -192,7 +192,7 @@ function checkFileDigest(
 
 /**
  * Rebuilds each listed analyst file from decisions.jsonl and compares the bytes, so a CSV or
- * Parquet file can never say something the verified decisions do not.
+ * Parquet file can never state something the verified decisions do not.
  */
 function checkAnalystFiles(decisions: DecisionLine[], files: BundleFiles, manifest: BundleManifest, problems: string[]): void {
   const rows = decisions.map(toAnalystRow);
@@ -207,8 +207,8 @@ function checkAnalystFiles(decisions: DecisionLine[], files: BundleFiles, manife
     try {
       rebuilt = rebuild();
     } catch {
-      // A decision line with an impossible value (an invalid time, say) is reported by the
-      // decision checks; the derived file then cannot be rebuilt at all.
+      // A decision line with an impossible value, such as an invalid time, is reported by the
+      // decision checks. The derived file then cannot be rebuilt at all.
       problems.push(`${name}: cannot be rebuilt from ${DECISIONS_FILE}, whose lines hold invalid values`);
       continue;
     }
@@ -481,7 +481,7 @@ function checkDecisionEntry(
 const RECORD_MIRRORED_FIELDS = ['id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion', 'createdAt'] as const;
 
 /**
- * Checks that the convenience fields of a decision line say what its digested record says, since
+ * Checks that the convenience fields of a decision line equal those of its digested record, since
  * only the record is covered by the ledger: a changed `outcome` column would otherwise pass.
  */
 function checkMirroredFields(decision: DecisionLine, at: (field: string) => string, problems: string[]): void {

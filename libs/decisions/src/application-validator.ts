@@ -2,7 +2,7 @@ import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { BadUserInputError, type FieldError } from '../../common/src/index.js';
 import type { UseCaseConfig } from './use-case-config.js';
 
-/** Longest value accepted in a field the use case excludes, in characters. */
+/** Maximum length of a value in a field the use case excludes, in characters. */
 const MAX_EXCLUDED_FIELD_LENGTH = 64;
 
 /** Application fields after validation: only model features remain, in a stable key order. */

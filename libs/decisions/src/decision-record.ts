@@ -12,7 +12,7 @@ export interface AttributionView {
   contribution: number;
 }
 
-/** What a decision ran on: enough to recompute it and to prove which inputs and versions it used. */
+/** Inputs and versions a decision ran on: enough to recompute it and to prove what it used. */
 export interface DecisionLineageRecord {
   inputDigest: string;
   featureValues: Record<string, string | number>;

@@ -3,7 +3,7 @@ import { computeAttributions, selectReasonCodes, type LinearModel, type ReasonCo
 import { FeatureEncoder, logit, OnnxScorer, type ModelRegistry, type ModelVersionRecord } from '../../models/src/index.js';
 import type { AttributionView, ReasonCodeView } from './decision-record.js';
 
-/** A model's answer for one application: the score and its explanation. */
+/** Result of scoring one application: the score and its explanation. */
 export interface ScoredApplication {
   score: number;
   attributions: AttributionView[];

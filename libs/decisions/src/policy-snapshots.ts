@@ -19,7 +19,7 @@ export class PolicySnapshots {
     await this.store(useCase.configHash, 'use-case', useCase.config.useCase, useCase.config);
   }
 
-  /** The current reason-code map of a use case, stored as a snapshot on first use. */
+  /** Returns the current reason-code map of a use case and stores it as a snapshot on first use. */
   async reasonCodeMap(config: UseCaseConfig): Promise<{ map: ReasonCodeMap; hash: string }> {
     let loaded = this.reasonCodeMaps.get(config.useCase);
     if (!loaded) {

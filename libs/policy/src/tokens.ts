@@ -36,10 +36,10 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 8 * 60 * 60;
  */
 const MAX_SUBJECT_LENGTH = 200;
 
-/** Oldest token accepted, measured from its `iat`, whatever its `exp` says. */
+/** Maximum age of an accepted token, measured from its `iat`, whatever its `exp` states. */
 const MAX_TOKEN_AGE = '24h';
 
-/** A subject the ledger can record: printable, well-formed text that is not only whitespace. */
+/** Tells whether the ledger can record a subject: printable, well-formed text that is not only whitespace. */
 function isValidSubject(subject: unknown): subject is string {
   return (
     typeof subject === 'string' &&
@@ -261,7 +261,7 @@ function requestErrors(request: IssueTokenRequest): FieldError[] {
   return fieldErrors;
 }
 
-/** Longest lifetime of an issued token, in seconds: verification rejects tokens older than MAX_TOKEN_AGE. */
+/** Maximum lifetime of an issued token, in seconds, because verification rejects tokens older than MAX_TOKEN_AGE. */
 const MAX_TTL_SECONDS = 24 * 60 * 60;
 
 function ttlErrors(ttlSeconds: number): FieldError[] {

@@ -49,7 +49,7 @@ export class PolicyGuard implements CanActivate {
         payload: { operation, resource, action, roles: principal.roles, requestId: store?.requestId ?? null },
       });
     } catch (error) {
-      // The denial stands even when it cannot be recorded; the failure is logged for operators.
+      // The request is still denied when the denial cannot be recorded, and the failure is logged.
       this.log.error({ err: error, operation, resource, action }, 'access denial could not be written to the ledger');
     }
     throw new ForbiddenError(`Your roles (${principal.roles.join(', ')}) do not permit ${action} on ${resource}.`);

@@ -18,7 +18,7 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready when the database answers and every migration is applied. */
+  /** Reports ready when the database responds and every migration is applied. */
   @Public()
   @Get('readyz')
   async readyz(@Res() response: Response): Promise<void> {
