@@ -91,7 +91,7 @@ describe('warden cli without a database', () => {
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     assert.match(result.stderr, /^BAD_USER_INPUT: /);
-    assert.match(result.stderr, /must be one of application, analyst, reviewer, auditor, admin/);
+    assert.match(result.stderr, /must be one of application, analyst, reviewer, senior-reviewer, auditor, admin/);
     assert.doesNotMatch(result.stderr, STACK_FRAME);
   });
 

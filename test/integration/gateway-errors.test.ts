@@ -115,7 +115,7 @@ for (const target of await databaseTargets()) {
 
     // The tests below break the database on purpose, so they run last in this suite.
     it('missing decisions table is an internal error', async () => {
-      await gw.runtime.database.dataSource.query('DROP TABLE decisions.decision_records');
+      await gw.runtime.database.dataSource.query('DROP TABLE decisions.decision_records CASCADE');
       const read = await post(gw, GET_DECISION, { id: randomUUID() }, auditorToken);
       assertInternalError(read);
       assert.equal(read.body.data, null);

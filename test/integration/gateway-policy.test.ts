@@ -13,7 +13,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const DECIDE = 'mutation Decide($input: DecideInput!) { decide(input: $input) { id } }';
 const INGEST = 'mutation Ingest($records: [JSONObject!]!) { ingestRecords(dataset: "german-credit", records: $records) { accepted } }';
-const ROOT_FIELDS = '{ __schema { queryType { fields { name } } mutationType { fields { name } } } }';
+const ROOT_FIELDS = '{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }';
 
 /** An application that never reaches validation: every call here stops at the policy guard. */
 const DECIDE_VARIABLES = { input: { useCase: 'credit-application', application: { duration_months: 12 } } };
@@ -37,7 +37,7 @@ function resolverHandlers(gateway: TestGateway): Map<string, Handler> {
       const handler = prototype[key];
       if (key === 'constructor' || typeof handler !== 'function') continue;
       const rootType = Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) as string | undefined;
-      if (rootType !== 'Query' && rootType !== 'Mutation') continue;
+      if (rootType !== 'Query' && rootType !== 'Mutation' && rootType !== 'Subscription') continue;
       const fieldName = (Reflect.getMetadata(RESOLVER_NAME_METADATA, handler) as string | undefined) ?? key;
       handlers.set(`${rootType}.${fieldName}`, handler as Handler);
     }
@@ -154,22 +154,37 @@ for (const target of await databaseTargets()) {
     });
 
     it('every root field requires a permission', async () => {
-      const response = await gw.graphql<{ __schema: { queryType: { fields: { name: string }[] }; mutationType: { fields: { name: string }[] } } }>(ROOT_FIELDS);
+      const response = await gw.graphql<{
+        __schema: { queryType: { fields: { name: string }[] }; mutationType: { fields: { name: string }[] }; subscriptionType: { fields: { name: string }[] } };
+      }>(ROOT_FIELDS);
       const schema = response.body.data!.__schema;
       const rootFields = [
         ...schema.queryType.fields.map((field) => `Query.${field.name}`),
         ...schema.mutationType.fields.map((field) => `Mutation.${field.name}`),
+        ...schema.subscriptionType.fields.map((field) => `Subscription.${field.name}`),
       ].sort();
       assert.deepEqual(rootFields, [
+        'Mutation.claimCase',
         'Mutation.createCheckpoint',
         'Mutation.decide',
         'Mutation.ingestRecords',
+        'Mutation.releaseCase',
+        'Mutation.resumeUseCase',
+        'Mutation.revealCaseField',
+        'Mutation.submitReview',
+        'Mutation.suspendUseCase',
         'Query.checkpointKeys',
         'Query.checkpoints',
         'Query.consistencyProof',
         'Query.decision',
         'Query.inclusionProof',
         'Query.replayDecision',
+        'Query.reviewCase',
+        'Query.reviewQueue',
+        'Query.reviewReasonCodes',
+        'Query.useCaseStatus',
+        'Query.whoami',
+        'Subscription.decisionUpdated',
       ]);
 
       const handlers = resolverHandlers(gw);

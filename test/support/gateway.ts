@@ -1,6 +1,7 @@
 import { createRuntime, type WardenRuntime } from '../../libs/decisions/src/index.js';
 import { TokenIssuer } from '../../libs/policy/src/index.js';
 import { startGateway, type RunningGateway } from '../../apps/gateway/src/gateway.js';
+import type { WardenConfig } from '../../libs/common/src/index.js';
 import type { DatabaseTarget } from './databases.js';
 import { rmSync } from 'node:fs';
 
@@ -22,10 +23,11 @@ export interface TestGateway {
 
 /**
  * Starts the runtime and the HTTP gateway on port 0 against a fresh database of `target`. The
- * database is opened by the runtime itself, exactly as `warden start` does.
+ * database is opened by the runtime itself, exactly as `warden start` does. `overrides` change the
+ * configuration, such as a webhook URL.
  */
-export async function startTestGateway(target: DatabaseTarget): Promise<TestGateway> {
-  const probe = await target.open();
+export async function startTestGateway(target: DatabaseTarget, overrides: Partial<WardenConfig> = {}): Promise<TestGateway> {
+  const probe = await target.open(overrides);
   // The probe created (and for the server, named) a fresh database; close it and let the runtime
   // open the same one, so the runtime owns its connections as in production.
   await probe.database.close();

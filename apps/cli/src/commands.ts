@@ -70,6 +70,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         const demo = options.demo ? await runDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
         const gateway = await startGateway(runtime, port);
         runtime.checkpointScheduler.start();
+        runtime.webhookDispatcher.start();
         printStartBanner(gateway.graphqlUrl, demo?.token, runtime.database.mode, config);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);

@@ -12,8 +12,27 @@ import { DecisionResolver } from './graphql/decision.resolver.js';
 import { formatGraphqlError } from './graphql/error-format.js';
 import { GraphqlExceptionFilter } from './graphql/graphql-exception.filter.js';
 import { IngestionResolver } from './graphql/ingestion.resolver.js';
+import { DecisionReviewResolver, OversightResolver, ReviewResolver } from './graphql/review.resolver.js';
 import { HealthController } from './http/health.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
+
+/** The token of a graphql-ws connection: `authorization` in connectionParams, with or without "Bearer ". */
+function bearerFromParams(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  const value = params?.authorization ?? params?.Authorization;
+  if (typeof value !== 'string') return undefined;
+  return value.replace(/^Bearer\s+/i, '');
+}
+
+/**
+ * GraphQL context: the HTTP request for queries and mutations. A subscription has no HTTP request,
+ * so its connection's token is presented as a request header, and the policy guard checks it
+ * like any other.
+ */
+function graphqlContext(context: { req?: unknown; res?: unknown; connectionParams?: Readonly<Record<string, unknown>> }) {
+  if (context.req) return { req: context.req, res: context.res };
+  const token = bearerFromParams(context.connectionParams);
+  return { req: { headers: { authorization: token ? `Bearer ${token}` : undefined } } };
+}
 
 /** Names the root fields of a validated operation, such as `decide` or `decision+replayDecision`. */
 function rootFieldLabel(selectionSet: SelectionSetNode | undefined): string {
@@ -61,7 +80,21 @@ export class AppModule {
           // Bearer tokens, not cookies, authenticate callers, so cross-site request forgery cannot
           // borrow a session; the CSRF preflight rule would only break GET requests.
           csrfPrevention: false,
-          context: ({ req, res }: { req: unknown; res: unknown }) => ({ req, res }),
+          context: graphqlContext,
+          // Subscriptions use the graphql-ws protocol on the same path; the client sends its token
+          // as connectionParams.authorization, and a connection without a valid one is refused.
+          subscriptions: {
+            'graphql-ws': {
+              onConnect: async (context: { connectionParams?: Readonly<Record<string, unknown>> }) => {
+                try {
+                  await runtime.tokens.verify(bearerFromParams(context.connectionParams) ?? '');
+                  return true;
+                } catch {
+                  return false;
+                }
+              },
+            },
+          },
           formatError: formatGraphqlError,
           parseOptions: { maxTokens: MAX_QUERY_TOKENS },
           validationRules: [maxRootFieldsRule],
@@ -76,6 +109,9 @@ export class AppModule {
         DecisionResolver,
         IngestionResolver,
         AuditResolver,
+        ReviewResolver,
+        OversightResolver,
+        DecisionReviewResolver,
       ],
     };
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the gateway alone (`node dist/apps/gateway/src/main.js`), for deployments that
 // run the gateway without the warden command. It starts what `warden start` starts, without the
-// demo setup: the runtime, the HTTP gateway and the checkpoint schedule.
+// demo setup: the runtime, the HTTP gateway, the checkpoint schedule and webhook delivery.
 import 'reflect-metadata';
 import { ConfigError, createRootLogger, getLogger, loadConfig, type WardenConfig } from '../../../libs/common/src/index.js';
 
@@ -24,6 +24,7 @@ const { startGateway } = await import('./gateway.js');
 const runtime = await createRuntime(config);
 const gateway = await startGateway(runtime);
 runtime.checkpointScheduler.start();
+runtime.webhookDispatcher.start();
 
 const stop = async (signal: string) => {
   log.info({ signal }, 'stopping Warden');

@@ -35,6 +35,10 @@ export interface WardenConfig {
   checkpointWitnessFile: string | undefined;
   /** URL that every checkpoint note is POSTed to, for an external witness. */
   checkpointWitnessUrl: string | undefined;
+  /** URL that review outcomes are POSTed to as signed webhooks; undefined sends none. */
+  webhookUrl: string | undefined;
+  /** HMAC-SHA256 key that signs every webhook; required with webhookUrl. */
+  webhookSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +70,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_CHECKPOINT_INTERVAL_SECONDS', description: 'seconds between checkpoints while the ledger grows (0-86400, 0 disables)', fallback: '300' },
   { name: 'WARDEN_CHECKPOINT_WITNESS_FILE', description: 'file that every checkpoint note is appended to', fallback: 'unset' },
   { name: 'WARDEN_CHECKPOINT_WITNESS_URL', description: 'URL that every checkpoint note is POSTed to (https, or http on this machine)', fallback: 'unset' },
+  { name: 'WARDEN_WEBHOOK_URL', description: 'URL that review outcomes are POSTed to as signed webhooks (https, or http on this machine)', fallback: 'unset' },
+  { name: 'WARDEN_WEBHOOK_SECRET', description: 'HMAC-SHA256 key that signs webhooks, at least 32 characters; required with WARDEN_WEBHOOK_URL', fallback: 'unset' },
 ];
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -116,8 +122,21 @@ function readJwksUrl(env: NodeJS.ProcessEnv): string | undefined {
  * server on this machine, so checkpoints do not cross a network unencrypted.
  */
 function readWitnessUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const name = 'WARDEN_CHECKPOINT_WITNESS_URL';
-  const example = 'https://witness.example-bank.test/checkpoints';
+  return readOutboundUrl(env, 'WARDEN_CHECKPOINT_WITNESS_URL', 'https://witness.example-bank.test/checkpoints');
+}
+
+/** Reads WARDEN_WEBHOOK_URL and its signing key, which must come together. */
+function readWebhook(env: NodeJS.ProcessEnv): { webhookUrl: string | undefined; webhookSecret: string | undefined } {
+  const webhookUrl = readOutboundUrl(env, 'WARDEN_WEBHOOK_URL', 'https://loans.example-bank.test/warden-events');
+  const webhookSecret = env.WARDEN_WEBHOOK_SECRET?.trim() || undefined;
+  if (webhookUrl && (!webhookSecret || webhookSecret.length < 32)) {
+    throw new ConfigError('WARDEN_WEBHOOK_SECRET', 'must be set to a random key of at least 32 characters when WARDEN_WEBHOOK_URL is set, so receivers can check signatures.');
+  }
+  return { webhookUrl, webhookSecret: webhookUrl ? webhookSecret : undefined };
+}
+
+/** Reads a URL Warden sends data to: https, or plain http only to a server on this machine. */
+function readOutboundUrl(env: NodeJS.ProcessEnv, name: string, example: string): string | undefined {
   const raw = readUrl(env, name, ['https:', 'http:'], example);
   if (raw === undefined) return undefined;
   const { protocol, hostname } = new URL(raw);
@@ -168,5 +187,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     checkpointIntervalSeconds: readInteger(env, 'WARDEN_CHECKPOINT_INTERVAL_SECONDS', 300, 0, 86_400),
     checkpointWitnessFile: readPath(env, 'WARDEN_CHECKPOINT_WITNESS_FILE'),
     checkpointWitnessUrl: readWitnessUrl(env),
+    ...readWebhook(env),
   };
 }

@@ -9,6 +9,7 @@ export type WardenErrorCode =
   | 'UNAUTHENTICATED'
   | 'CONFLICT'
   | 'FAILED_PRECONDITION'
+  | 'USE_CASE_SUSPENDED'
   | 'INTERNAL';
 
 /** One problem with one input field, named by a JSON Pointer style path such as `/duration_months`. */
@@ -61,6 +62,13 @@ export class ConflictError extends WardenError {
 export class FailedPreconditionError extends WardenError {
   constructor(message: string) {
     super('FAILED_PRECONDITION', message);
+  }
+}
+
+/** A person has stopped the use case; requests are refused until someone resumes it. */
+export class UseCaseSuspendedError extends WardenError {
+  constructor(message: string) {
+    super('USE_CASE_SUSPENDED', message);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { DecisionReviewSummary } from '../../review/src/index.js';
 import type { Outcome } from './outcome.js';
 
 export interface ReasonCodeView {
@@ -42,6 +43,7 @@ export interface DecisionRecord {
   score: number;
   reasonCodes: ReasonCodeView[];
   attributions: AttributionView[];
+  /** PENDING when a routing rule opened a review case, which the record's ledger entry names. */
   reviewStatus: 'PENDING' | 'NOT_REQUIRED';
   modelVersion: string;
   policyVersion: string;
@@ -49,9 +51,16 @@ export interface DecisionRecord {
   lineage: DecisionLineageRecord;
 }
 
-/** A decision as the API returns it: the record plus its ledger receipt. */
-export interface DecisionView extends Omit<DecisionRecord, 'createdAt' | 'lineage'> {
+/**
+ * A decision as the API returns it: the record plus its ledger receipt and, when a person reviewed
+ * it, the review. The record's own outcome is never changed; `finalOutcome` is the reviewer's.
+ */
+export interface DecisionView extends Omit<DecisionRecord, 'createdAt' | 'lineage' | 'reviewStatus'> {
   createdAt: Date;
+  reviewStatus: 'PENDING' | 'NOT_REQUIRED' | 'COMPLETED';
+  /** The outcome that stands: the reviewer's once the case is decided, else the automatic one unless review is pending. */
+  finalOutcome: Outcome | null;
+  review: DecisionReviewSummary | null;
   ledgerSeq: number;
   ledgerHash: string;
   lineage: DecisionLineageRecord & { recordDigest: string };

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import type { PostgresLedger, LedgerReceipt } from '../../audit/src/index.js';
+import { insertCases, type CaseSeed } from '../../review/src/index.js';
 import type { DecisionRecord } from './decision-record.js';
 
 /** Most decisions written in one transaction; keeps statements far below PostgreSQL's 65,535 parameters. */
@@ -9,6 +10,8 @@ const MAX_BATCH = 200;
 interface PendingDecision {
   record: DecisionRecord;
   recordDigest: string;
+  /** The review case to open with the decision, when a routing rule matched. */
+  reviewCase: CaseSeed | null;
   resolve(receipt: LedgerReceipt): void;
   reject(error: unknown): void;
 }
@@ -32,10 +35,10 @@ export class DecisionWriter {
     private readonly ledger: PostgresLedger,
   ) {}
 
-  /** Resolves with the ledger receipt once the record and its entry are committed. */
-  write(record: DecisionRecord, recordDigest: string): Promise<LedgerReceipt> {
+  /** Resolves with the ledger receipt once the record, its entry and its review case (if any) are committed. */
+  write(record: DecisionRecord, recordDigest: string, reviewCase: CaseSeed | null = null): Promise<LedgerReceipt> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ record, recordDigest, resolve, reject });
+      this.queue.push({ record, recordDigest, reviewCase, resolve, reject });
       if (!this.writing) {
         // Wait one event-loop turn so that callers woken by the same commit join one batch.
         this.writing = true;
@@ -82,11 +85,18 @@ export class DecisionWriter {
     return this.dataSource.transaction(async (manager) => {
       const receipts = await this.ledger.appendMany(
         manager,
-        batch.map(({ record, recordDigest }) => ({
+        batch.map(({ record, recordDigest, reviewCase }) => ({
           type: 'decision.created',
           tenant: record.tenant,
           actor: record.actor,
-          payload: { decisionId: record.id, useCase: record.useCase, outcome: record.outcome, modelVersion: record.modelVersion, recordDigest },
+          payload: {
+            decisionId: record.id,
+            useCase: record.useCase,
+            outcome: record.outcome,
+            modelVersion: record.modelVersion,
+            recordDigest,
+            ...(reviewCase ? { review: reviewCase.reasons } : {}),
+          },
         })),
       );
 
@@ -116,6 +126,10 @@ export class DecisionWriter {
            (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
          VALUES ${values.join(', ')}`,
         parameters,
+      );
+      await insertCases(
+        manager,
+        batch.flatMap(({ reviewCase }, index) => (reviewCase ? [{ seed: reviewCase, ledgerSeq: receipts[index].seq }] : [])),
       );
       return receipts;
     });

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, ConflictError, digestJson, getLogger, NotFoundError } from '../../common/src/index.js';
+import { BadUserInputError, ConflictError, digestJson, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
+import { routeForReview, type CaseSeed, type DecisionUpdates, type ReviewService, type UseCaseSwitch } from '../../review/src/index.js';
 import { createApplicationValidator, type ApplicationValidator } from './application-validator.js';
 import type { DecisionRecord, DecisionView, ReplayReport } from './decision-record.js';
 import { DecisionWriter } from './decision-writer.js';
 import type { ModelCache, ScoringModel } from './model-cache.js';
-import { initialReviewStatus, outcomeForScore } from './outcome.js';
+import { outcomeForScore } from './outcome.js';
 import type { PolicySnapshots } from './policy-snapshots.js';
 import { requireUseCase, type LoadedUseCase, type UseCaseConfig } from './use-case-config.js';
 
@@ -20,6 +21,16 @@ export interface DecideRequest {
 
 /** Maximum length of a caller idempotency key, in characters. */
 const MAX_REQUEST_ID_LENGTH = 200;
+
+/** While a decision is held for a reviewer, the database is checked this often, for reviews on other replicas. */
+const HOLD_POLL_MS = 1_000;
+
+/** The review side that decide consults: the stop switch, the case queue and its notifications. */
+export interface DecisionReviewHooks {
+  switch: UseCaseSwitch;
+  reviews: ReviewService;
+  updates: DecisionUpdates;
+}
 
 /** Scores below this distance from a stored score count as equal on replay (same ONNX runtime). */
 const REPLAY_SCORE_TOLERANCE = 1e-12;
@@ -55,6 +66,7 @@ export class DecisionService {
     private readonly snapshots: PolicySnapshots,
     private readonly policyHash: () => string,
     private readonly metrics: WardenMetrics,
+    private readonly review: DecisionReviewHooks,
   ) {
     this.writer = new DecisionWriter(dataSource, ledger);
   }
@@ -69,6 +81,12 @@ export class DecisionService {
       const existing = await this.findByRequestId(principal.tenant, useCase.config.useCase, requestId);
       if (existing) return sameRequestOrConflict(existing, inputDigest);
     }
+    const suspended = await this.review.switch.isSuspended(principal.tenant, useCase.config.useCase);
+    if (suspended && useCase.config.review.whenSuspended === 'reject') {
+      throw new UseCaseSuspendedError(
+        `Use case ${useCase.config.useCase} is suspended by a person; no automated decisions are made until it is resumed. Ask your bank's AI oversight team.`,
+      );
+    }
 
     const model = await this.models.latest(useCase.config.useCase, principal.tenant);
     const reasonCodeMap = await this.snapshots.reasonCodeMap(useCase.config);
@@ -77,8 +95,10 @@ export class DecisionService {
     const scored = await model.scoreAndExplain(features, reasonCodeMap.map, useCase.config.reasonCodes.max, useCase.config.bands.approveBelow);
     const outcome = outcomeForScore(scored.score, useCase.config.bands);
     const policyHash = this.policyHash();
+    const id = randomUUID();
+    const routing = routeForReview(useCase.config.review, { decisionId: id, outcome, score: scored.score, features, suspended });
     const record: DecisionRecord = {
-      id: randomUUID(),
+      id,
       tenant: principal.tenant,
       actor: principal.subject,
       useCase: useCase.config.useCase,
@@ -87,7 +107,7 @@ export class DecisionService {
       score: scored.score,
       reasonCodes: scored.reasonCodes,
       attributions: scored.attributions,
-      reviewStatus: initialReviewStatus(outcome),
+      reviewStatus: routing ? 'PENDING' : 'NOT_REQUIRED',
       modelVersion: model.version,
       policyVersion: `${useCase.config.version}+${policyHash.slice(0, 12)}`,
       createdAt: new Date().toISOString(),
@@ -106,7 +126,27 @@ export class DecisionService {
       },
     };
 
-    const view = await this.commit(record);
+    const reviewCase: CaseSeed | null = routing
+      ? {
+          tenant: record.tenant,
+          useCase: record.useCase,
+          decisionId: record.id,
+          requestedBy: record.actor,
+          automaticOutcome: record.outcome,
+          modelVersion: record.modelVersion,
+          reasons: routing.reasons,
+          details: routing.details,
+          priority: routing.priority,
+          fourEyes: routing.fourEyes,
+          slaMinutes: routing.slaMinutes,
+          createdAt: record.createdAt,
+        }
+      : null;
+    let view = await this.commit(record, reviewCase);
+    if (reviewCase && view.id === record.id) {
+      const holdSeconds = useCase.config.review.holdSeconds;
+      view = holdSeconds > 0 ? await this.holdForReview(principal.tenant, view, holdSeconds) : await this.withReview(view);
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.decisions.add(1, { use_case: record.useCase, outcome });
     this.metrics.decisionDuration.record(seconds, { use_case: record.useCase });
@@ -117,7 +157,32 @@ export class DecisionService {
   /** Reads a decision by id. Without a principal (operators at the CLI) any tenant's decision is found. */
   async get(principal: Principal | undefined, id: string): Promise<DecisionView> {
     const row = await this.findRow(principal?.tenant, id);
-    return toView(row);
+    return this.withReview(toView(row));
+  }
+
+  /** Adds the review case, if any, to a decision view. */
+  private async withReview(view: DecisionView): Promise<DecisionView> {
+    if (view.reviewStatus === 'NOT_REQUIRED') return view;
+    const review = await this.review.reviews.summaryForDecision(view.tenant, view.id);
+    if (!review) return view;
+    const completed = review.state === 'DECIDED';
+    return { ...view, review, reviewStatus: completed ? 'COMPLETED' : 'PENDING', finalOutcome: completed ? review.finalOutcome : null };
+  }
+
+  /**
+   * Hold mode: waits up to `seconds` for a reviewer to decide the case, listening for this
+   * process's notifications and reading the database every second for reviews on other replicas.
+   * Returns the decision as it stands when the review completes or the time is up.
+   */
+  private async holdForReview(tenant: string, view: DecisionView, seconds: number): Promise<DecisionView> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+      const update = await this.review.updates.waitForCompletion(view.id, Math.min(HOLD_POLL_MS, deadline - Date.now()));
+      if (update) break;
+      const summary = await this.review.reviews.summaryForDecision(tenant, view.id);
+      if (summary?.state === 'DECIDED') break;
+    }
+    return this.withReview(view);
   }
 
   /** Recomputes a decision from its recorded lineage and lists every field that comes out different. */
@@ -175,10 +240,10 @@ export class DecisionService {
     return validator;
   }
 
-  private async commit(record: DecisionRecord): Promise<DecisionView> {
+  private async commit(record: DecisionRecord, reviewCase: CaseSeed | null): Promise<DecisionView> {
     const recordDigest = digestJson(record);
     try {
-      const receipt = await this.writer.write(record, recordDigest);
+      const receipt = await this.writer.write(record, recordDigest, reviewCase);
       return toView({ id: record.id, record, record_digest: recordDigest, ledger_seq: String(receipt.seq), ledger_hash: receipt.hash });
     } catch (error) {
       // Two concurrent calls with the same idempotency key: the loser returns the winner's decision.
@@ -196,7 +261,7 @@ export class DecisionService {
         WHERE tenant = $1 AND use_case = $2 AND request_id = $3`,
       [tenant, useCase, requestId],
     );
-    return rows.length > 0 ? toView(rows[0]) : undefined;
+    return rows.length > 0 ? this.withReview(toView(rows[0])) : undefined;
   }
 
   private async findRow(tenant: string | undefined, id: string): Promise<StoredDecisionRow> {
@@ -241,6 +306,8 @@ function toView(row: StoredDecisionRow): DecisionView {
   return {
     ...record,
     createdAt: new Date(record.createdAt),
+    finalOutcome: record.reviewStatus === 'PENDING' ? null : record.outcome,
+    review: null,
     ledgerSeq: Number(row.ledger_seq),
     ledgerHash: row.ledger_hash,
     lineage: { ...record.lineage, recordDigest: row.record_digest },

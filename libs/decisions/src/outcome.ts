@@ -11,8 +11,3 @@ export function outcomeForScore(score: number, bands: UseCaseConfig['bands']): O
   if (score >= bands.declineAtOrAbove) return 'DECLINE';
   return 'REFER';
 }
-
-/** Review state a new decision starts in: a REFER waits for a reviewer, the others need none. */
-export function initialReviewStatus(outcome: Outcome): 'PENDING' | 'NOT_REQUIRED' {
-  return outcome === 'REFER' ? 'PENDING' : 'NOT_REQUIRED';
-}

@@ -14,6 +14,8 @@ import { IngestionService } from '../../ingestion/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
+import { loadReasonCodeMap } from '../../explain/src/index.js';
+import { DecisionUpdates, ReviewAccess, ReviewService, UseCaseSwitch, WebhookDispatcher, WebhookOutbox } from '../../review/src/index.js';
 import { DecisionService } from './decision.service.js';
 import { ModelCache } from './model-cache.js';
 import { PolicySnapshots } from './policy-snapshots.js';
@@ -41,6 +43,11 @@ export interface WardenRuntime {
   checkpoints: CheckpointService;
   /** Not started here: `warden start` starts it, so CLI commands never create checkpoints on a timer. */
   checkpointScheduler: CheckpointScheduler;
+  reviews: ReviewService;
+  useCaseSwitch: UseCaseSwitch;
+  decisionUpdates: DecisionUpdates;
+  /** Not started here: `warden start` starts it, like the checkpoint scheduler. */
+  webhookDispatcher: WebhookDispatcher;
   close(): Promise<void>;
 }
 
@@ -60,7 +67,39 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const modelCache = new ModelCache(models);
   const snapshots = new PolicySnapshots(dataSource, config.policyDir);
   const training = new TrainingService(useCases, ingestion, models);
-  const decisions = new DecisionService(dataSource, useCases, modelCache, ledger, snapshots, () => policy.policyHash, metrics);
+  const reviewAccess = await ReviewAccess.create(config.policyDir);
+  const decisionUpdates = new DecisionUpdates();
+  const webhookSettings = { url: config.webhookUrl, secret: config.webhookSecret };
+  const useCaseSwitch = new UseCaseSwitch(dataSource, ledger, () => [...useCases.keys()]);
+  const reviews = new ReviewService(
+    dataSource,
+    ledger,
+    reviewAccess,
+    (name) => {
+      const found = useCases.get(name);
+      if (!found) return undefined;
+      return {
+        review: found.config.review,
+        async reasonCodes() {
+          // A reviewer may cite any reason of the map except a prohibited basis (sex, marital status, national origin).
+          const { map } = await loadReasonCodeMap(config.policyDir, name);
+          const options = new Map<string, string>();
+          for (const entry of map.reasonCodes) if (!entry.prohibitedBasis && !options.has(entry.code)) options.set(entry.code, entry.description);
+          return [...options].map(([code, description]) => ({ code, description }));
+        },
+      };
+    },
+    decisionUpdates,
+    new WebhookOutbox(webhookSettings),
+    metrics,
+  );
+  metrics.observeQueueDepth(() => reviews.queueDepth());
+  const webhookDispatcher = new WebhookDispatcher(dataSource, webhookSettings);
+  const decisions = new DecisionService(dataSource, useCases, modelCache, ledger, snapshots, () => policy.policyHash, metrics, {
+    switch: useCaseSwitch,
+    reviews,
+    updates: decisionUpdates,
+  });
   const merkle = new PostgresMerkleLog(dataSource);
   // Replicas of a gateway each create their own key in their data folder unless
   // WARDEN_CHECKPOINT_KEY_FILE points them all at one key file.
@@ -87,8 +126,13 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     checkpointKeys,
     checkpoints,
     checkpointScheduler,
+    reviews,
+    useCaseSwitch,
+    decisionUpdates,
+    webhookDispatcher,
     async close() {
       await checkpointScheduler.stop();
+      await webhookDispatcher.stop();
       await metrics.shutdown();
       await database.close();
     },

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { digestJson, NotFoundError } from '../../common/src/index.js';
+import { resolveReviewConfig, type ReviewConfig } from '../../review/src/index.js';
 
 /** A numeric model input with the range an application must respect. */
 export interface NumericFeatureConfig {
@@ -29,6 +30,8 @@ export interface UseCaseConfig {
   training: { seed: number; holdoutFraction: number; l2: number };
   bands: { approveBelow: number; declineAtOrAbove: number };
   reasonCodes: { map: string; max: number };
+  /** Review routing, hold mode and the stop switch's behaviour; defaults fill what the file omits. */
+  review: ReviewConfig;
 }
 
 /** A loaded use case with the SHA-256 of its canonical JSON, recorded in every decision. */
@@ -74,6 +77,9 @@ function checkUseCase(file: string, config: UseCaseConfig): void {
   if (!(config.reasonCodes?.max >= 1 && config.reasonCodes.max <= 4)) {
     throw new UseCaseConfigError(file, 'reasonCodes.max must be between 1 and 4');
   }
+  const review = resolveReviewConfig(config.review, config.features.numeric.map((feature) => feature.name), names);
+  if (typeof review === 'string') throw new UseCaseConfigError(file, review);
+  config.review = review;
 }
 
 /** Looks up a use case by name and raises NOT_FOUND with the known names otherwise. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Counter, Histogram } from '@opentelemetry/api';
+import type { Counter, Histogram, ObservableGauge } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 
@@ -14,6 +14,10 @@ export class WardenMetrics {
   readonly decisionDuration: Histogram;
   readonly accessDenied: Counter;
   readonly ingestedRecords: Counter;
+  readonly reviewOutcomes: Counter;
+  readonly reviewTimeToDecision: Histogram;
+  readonly reviewSlaBreaches: Counter;
+  readonly reviewQueueDepth: ObservableGauge;
 
   private readonly exporter: PrometheusExporter;
   private readonly provider: MeterProvider;
@@ -44,6 +48,33 @@ export class WardenMetrics {
     });
     this.ingestedRecords = meter.createCounter('warden_ingested_records', {
       description: 'Ingested records, by dataset and result (accepted, quarantined, duplicate)',
+    });
+    this.reviewOutcomes = meter.createCounter('warden_review_outcomes', {
+      description:
+        'Cases decided by a person, by use case, reviewer, model version and result (agreed with or overrode the automatic outcome, or decided a referral)',
+    });
+    this.reviewTimeToDecision = meter.createHistogram('warden_review_time_to_decision_seconds', {
+      description: 'Time from case creation to its final outcome',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [1, 10, 60, 300, 900, 1800, 3600, 14_400, 86_400, 259_200] },
+    });
+    this.reviewSlaBreaches = meter.createCounter('warden_review_sla_breaches', {
+      description: 'Cases decided after their SLA deadline, by use case',
+    });
+    this.reviewQueueDepth = meter.createObservableGauge('warden_review_queue_depth', {
+      description: 'Open review cases, by use case, state and whether the SLA deadline has passed',
+    });
+  }
+
+  /**
+   * Reports the queue depth from `read` at each scrape. The review service supplies the reader,
+   * which counts open cases in the database.
+   */
+  observeQueueDepth(read: () => Promise<{ useCase: string; state: string; overdue: boolean; count: number }[]>): void {
+    this.reviewQueueDepth.addCallback(async (result) => {
+      for (const row of await read()) {
+        result.observe(row.count, { use_case: row.useCase, state: row.state, overdue: String(row.overdue) });
+      }
     });
   }
 

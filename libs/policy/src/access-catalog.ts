@@ -4,7 +4,7 @@
  * RESOURCE_ACTIONS by the enforcer's specs, so a typo fails a test instead of silently granting
  * nothing.
  */
-export const KNOWN_ROLES = ['application', 'analyst', 'reviewer', 'auditor', 'admin'] as const;
+export const KNOWN_ROLES = ['application', 'analyst', 'reviewer', 'senior-reviewer', 'auditor', 'admin'] as const;
 
 export type WardenRole = (typeof KNOWN_ROLES)[number];
 
@@ -17,6 +17,9 @@ export const RESOURCE_ACTIONS = {
   export: ['create'],
   policy: ['read'],
   checkpoint: ['read', 'create'],
+  review: ['read', 'work', 'reveal'],
+  'use-case': ['read', 'suspend'],
+  session: ['read'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;

@@ -12,16 +12,31 @@ import { PolicyEnforcer } from './policy-enforcer.js';
 // Compiled to <outDir>/libs/policy/src, so the repository root is four folders up.
 const POLICY_DIR = resolve(import.meta.dirname, '..', '..', '..', '..', 'policies');
 
+const ALL_PERMISSIONS = Object.entries(RESOURCE_ACTIONS).flatMap(([resource, actions]) => actions.map((action) => `${resource}:${action}`));
+
+/** Review work that administrators do not do: deciding credit cases is for reviewers. */
+const REVIEW_WORK = ['review:work', 'review:reveal'];
+
 /** The grants the role design promises, written out independently of policy.csv. */
 const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
-  application: ['decision:create', 'decision:read'],
-  analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read'],
-  reviewer: ['decision:read'],
-  auditor: ['decision:read', 'decision:replay', 'ledger:verify', 'ledger:read', 'export:create', 'policy:read', 'checkpoint:read'],
-  admin: Object.entries(RESOURCE_ACTIONS).flatMap(([resource, actions]) => actions.map((action) => `${resource}:${action}`)),
+  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read'],
+  analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read', 'session:read'],
+  reviewer: ['decision:read', 'review:read', 'review:work', 'review:reveal', 'session:read'],
+  'senior-reviewer': ['decision:read', 'review:read', 'review:work', 'review:reveal', 'use-case:read', 'use-case:suspend', 'session:read'],
+  auditor: [
+    'decision:read',
+    'decision:replay',
+    'ledger:verify',
+    'ledger:read',
+    'export:create',
+    'policy:read',
+    'checkpoint:read',
+    'review:read',
+    'use-case:read',
+    'session:read',
+  ],
+  admin: ALL_PERMISSIONS.filter((permission) => !REVIEW_WORK.includes(permission)),
 };
-
-const ALL_PERMISSIONS = EXPECTED_GRANTS.admin;
 
 function principal(roles: string[], tenant = 'bank-a'): Principal {
   return { subject: 'user-1', tenant, roles };

@@ -213,7 +213,7 @@ describe('TokenIssuer and TokenVerifier', () => {
       await assertRejectsToken(
         verifier.verify(token),
         token,
-        /^The bearer token claim "roles" contains an unknown role\. Known roles: application, analyst, reviewer, auditor, admin\.$/,
+        /^The bearer token claim "roles" contains an unknown role\. Known roles: application, analyst, reviewer, senior-reviewer, auditor, admin\.$/,
       );
     });
 
@@ -259,7 +259,7 @@ describe('TokenIssuer.issue input checks', () => {
     const issuer = await TokenIssuer.open({ ...CONFIG, dataDir });
     await assert.rejects(issuer.issue({ subject: 'u1', tenant: 'bank-a', roles: [] }), (error: unknown) => {
       assert.ok(error instanceof BadUserInputError);
-      assert.deepEqual(error.fieldErrors, [{ field: '/roles', message: 'must list at least one of application, analyst, reviewer, auditor, admin' }]);
+      assert.deepEqual(error.fieldErrors, [{ field: '/roles', message: 'must list at least one of application, analyst, reviewer, senior-reviewer, auditor, admin' }]);
       return true;
     });
   });

@@ -11,6 +11,7 @@ registerEnumType(DecisionOutcome, { name: 'DecisionOutcome', description: 'Resul
 export enum ReviewStatus {
   NOT_REQUIRED = 'NOT_REQUIRED',
   PENDING = 'PENDING',
+  COMPLETED = 'COMPLETED',
 }
 registerEnumType(ReviewStatus, { name: 'ReviewStatus', description: 'Whether a person still has to review the decision' });
 
@@ -111,6 +112,12 @@ export class Decision {
 
   @Field(() => ReviewStatus)
   reviewStatus!: ReviewStatus;
+
+  @Field(() => DecisionOutcome, {
+    nullable: true,
+    description: "The outcome that stands: the reviewer's once a review completes, the automatic one when none is needed, null while pending",
+  })
+  finalOutcome!: DecisionOutcome | null;
 
   @Field(() => Int)
   ledgerSeq!: number;

@@ -1,0 +1,58 @@
+import type { CaseDecision } from '../api/review.types';
+import { formatContribution, formatDateTime, formatPercent } from '../shared/format';
+import { AttributionChart } from './attribution-chart';
+
+/** Shows the automatic decision that sent the case to review. Review never changes it. */
+export function DecisionSummary({ decision }: { decision: CaseDecision }) {
+  return (
+    <section className="panel" aria-labelledby="decision-heading">
+      <h2 id="decision-heading">Automatic decision</h2>
+      <dl className="facts">
+        <div>
+          <dt>Outcome</dt>
+          <dd>
+            <span className={`outcome outcome-${decision.outcome.toLowerCase()}`} data-testid="decision-outcome">
+              {decision.outcome}
+            </span>
+          </dd>
+        </div>
+        <div>
+          <dt>Probability of default</dt>
+          <dd data-testid="decision-score">{formatPercent(decision.score)}</dd>
+        </div>
+        <div>
+          <dt>Model version</dt>
+          <dd data-testid="decision-model-version">
+            <code>{decision.modelVersion}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Decided at</dt>
+          <dd>
+            <time dateTime={decision.createdAt}>{formatDateTime(decision.createdAt)}</time>
+          </dd>
+        </div>
+      </dl>
+
+      <h3>Reason codes</h3>
+      {decision.reasonCodes.length === 0 ? (
+        <p className="empty-state">The decision carries no reason codes.</p>
+      ) : (
+        <ul className="reason-codes">
+          {decision.reasonCodes.map((reasonCode) => (
+            <li key={reasonCode.code}>
+              <code className="code-badge">{reasonCode.code}</code>
+              <span>{reasonCode.description}</span>
+              <span className="contribution" title="Contribution in log-odds">
+                {formatContribution(reasonCode.contribution)}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+
+      <h3>Attributions</h3>
+      <AttributionChart attributions={decision.attributions} />
+    </section>
+  );
+}
