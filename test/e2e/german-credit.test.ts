@@ -143,5 +143,39 @@ for (const target of await databaseTargets()) {
       assert.equal(tampered.ok, false);
       assert.ok(tampered.problems.some((problem) => problem.includes('decisions.jsonl')), tampered.problems.join('\n'));
     });
+
+    it('reviews a REFER decision to a final outcome over GraphQL, and the ledger still verifies', async () => {
+      const refer = decisions.find((decision) => decision.outcome === 'REFER')!;
+      const app = await warden.token(TENANT, ['application'], 'loan-origination');
+      const reviewer = await warden.token(TENANT, ['reviewer'], 'credit-officer-1');
+      const before = await warden.graphql<{ decision: { reviewStatus: string; review: { caseId: string; reasons: string[] } } }>(
+        'query D($id: ID!) { decision(id: $id) { reviewStatus review { caseId reasons } } }',
+        { id: refer.id },
+        app,
+      );
+      assert.equal(before.body.data?.decision.reviewStatus, 'PENDING');
+      const caseId = before.body.data!.decision.review.caseId;
+      assert.ok(before.body.data!.decision.review.reasons.includes('REFER_BAND'));
+
+      const entriesBefore = (await verifyLedger(warden.runtime.database.dataSource)).entries;
+      const claim = await warden.graphql('mutation C($id: ID!) { claimCase(id: $id) { state } }', { id: caseId }, reviewer);
+      assert.equal(claim.body.errors, undefined, JSON.stringify(claim.body.errors));
+      const submit = await warden.graphql<{ submitReview: { state: string; finalOutcome: string } }>(
+        'mutation S($input: SubmitReviewInput!) { submitReview(input: $input) { state finalOutcome } }',
+        { input: { caseId, action: 'DECLINE', rationale: 'Checking account overdrawn for three months.', reasonCodes: ['RB01'] } },
+        reviewer,
+      );
+      assert.deepEqual(submit.body.data?.submitReview, { state: 'DECIDED', finalOutcome: 'DECLINE' });
+
+      const after = await warden.graphql<{ decision: { outcome: string; reviewStatus: string; finalOutcome: string; ledgerSeq: number } }>(
+        'query D($id: ID!) { decision(id: $id) { outcome reviewStatus finalOutcome ledgerSeq } }',
+        { id: refer.id },
+        app,
+      );
+      assert.deepEqual(after.body.data?.decision, { outcome: 'REFER', reviewStatus: 'COMPLETED', finalOutcome: 'DECLINE', ledgerSeq: refer.ledgerSeq });
+      const result = await verifyLedger(warden.runtime.database.dataSource);
+      assert.equal(result.ok, true, result.reason);
+      assert.equal(result.entries, entriesBefore + 2, 'the claim and the final outcome are two more entries');
+    });
   });
 }

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
-import { createRuntime, requireUseCase, runDemoSetup, type WardenRuntime } from '../../../libs/decisions/src/index.js';
+import { createRuntime, requireUseCase, runDemoSetup, type DemoSetupResult, type WardenRuntime } from '../../../libs/decisions/src/index.js';
 import {
   createExportEvidence,
   exportBundle,
@@ -15,7 +15,7 @@ import {
 } from '../../../libs/audit/src/index.js';
 import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
-import { startGateway } from '../../gateway/src/gateway.js';
+import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 
@@ -71,7 +71,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         const gateway = await startGateway(runtime, port);
         runtime.checkpointScheduler.start();
         runtime.webhookDispatcher.start();
-        printStartBanner(gateway.graphqlUrl, demo?.token, runtime.database.mode, config);
+        printStartBanner(gateway, demo, runtime.database.mode, config);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);
           await runtime.checkpointScheduler.stop();
@@ -315,12 +315,20 @@ async function withCliFieldNames<T>(work: Promise<T>, names: Record<string, stri
   }
 }
 
-function printStartBanner(graphqlUrl: string, token: string | undefined, mode: string, config: WardenConfig): void {
+function printStartBanner(gateway: RunningGateway, demo: DemoSetupResult | undefined, mode: string, config: WardenConfig): void {
+  const { graphqlUrl } = gateway;
+  const token = demo?.token;
   const lines = [
     '',
     `Warden is running (${mode} database${mode === 'embedded' ? ` in ${config.dataDir}` : ''}).`,
     `GraphQL: ${graphqlUrl}`,
+    `Reviewer web app: ${gateway.url}/review/`,
   ];
+  if (demo) {
+    lines.push('', `Reviewer tokens (tenant ${DEFAULT_TENANT}, valid for 8 hours; paste one into the reviewer web app):`);
+    for (const reviewer of demo.reviewerTokens) lines.push(`  ${reviewer.subject} (${reviewer.role}): ${reviewer.token}`);
+    if (demo.reviewCases > 0) lines.push(`The demo decisions opened ${demo.reviewCases} review cases.`);
+  }
   if (token) {
     lines.push(
       '',

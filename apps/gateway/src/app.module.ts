@@ -16,7 +16,7 @@ import { DecisionReviewResolver, OversightResolver, ReviewResolver } from './gra
 import { HealthController } from './http/health.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
 
-/** The token of a graphql-ws connection: `authorization` in connectionParams, with or without "Bearer ". */
+/** Reads the token of a graphql-ws connection from `authorization` in connectionParams, with or without "Bearer ". */
 function bearerFromParams(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
   const value = params?.authorization ?? params?.Authorization;
   if (typeof value !== 'string') return undefined;

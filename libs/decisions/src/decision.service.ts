@@ -172,7 +172,7 @@ export class DecisionService {
   /**
    * Hold mode: waits up to `seconds` for a reviewer to decide the case, listening for this
    * process's notifications and reading the database every second for reviews on other replicas.
-   * Returns the decision as it stands when the review completes or the time is up.
+   * Returns the decision as it is when the review completes or the time is up.
    */
   private async holdForReview(tenant: string, view: DecisionView, seconds: number): Promise<DecisionView> {
     const deadline = Date.now() + seconds * 1000;

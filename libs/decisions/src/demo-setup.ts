@@ -9,12 +9,20 @@ import type { WardenRuntime } from './runtime.js';
 const DEMO_ROWS = 1000;
 const DEMO_SEED = 42;
 const DEMO_USE_CASE = 'credit-application';
+/** Applications decided on first start, so the review queue has real cases to work. */
+const DEMO_DECISIONS = 60;
+const DEMO_DECISION_SEED = 4242;
+const DEMO_APPLICATION = 'demo-loan-app';
 
 export interface DemoSetupResult {
   /** Model version the demo decides with. */
   modelVersion: string;
   /** A token for the demo bank application (role `application`). */
   token: string;
+  /** Tokens for the reviewer web app: two reviewers (alice, bob) and a senior reviewer (sam). */
+  reviewerTokens: { subject: string; role: string; token: string }[];
+  /** Review cases the demo decisions opened on this start (0 when the data folder was reused). */
+  reviewCases: number;
   /** Whether this start generated data and trained, or reused what the data folder held. */
   created: boolean;
 }
@@ -27,6 +35,7 @@ export interface DemoSetupResult {
 export async function runDemoSetup(runtime: WardenRuntime, options: { tenant: string; actor: string }): Promise<DemoSetupResult> {
   const log = getLogger('demo');
   let created = false;
+  let reviewCases = 0;
   let modelVersion: string;
   try {
     modelVersion = (await runtime.models.latest(DEMO_USE_CASE, options.tenant)).version;
@@ -42,10 +51,33 @@ export async function runDemoSetup(runtime: WardenRuntime, options: { tenant: st
     const trained = await runtime.training.train({ useCase: DEMO_USE_CASE, tenant: options.tenant, actor: options.actor });
     modelVersion = trained.version;
     created = true;
+    reviewCases = await decideDemoApplications(runtime, options.tenant);
     log.info({ accepted: ingested.accepted, modelVersion, auc: trained.metrics.auc }, 'demo data ingested and model trained');
   }
 
   const issuer = await TokenIssuer.open(runtime.config);
-  const token = await issuer.issue({ tenant: options.tenant, roles: ['application'], subject: 'demo-loan-app' });
-  return { modelVersion, token, created };
+  const token = await issuer.issue({ tenant: options.tenant, roles: ['application'], subject: DEMO_APPLICATION });
+  const reviewerTokens = [];
+  for (const [subject, role] of [['alice', 'reviewer'], ['bob', 'reviewer'], ['sam', 'senior-reviewer']] as const) {
+    reviewerTokens.push({ subject, role, token: await issuer.issue({ tenant: options.tenant, roles: [role], subject }) });
+  }
+  return { modelVersion, token, reviewerTokens, created, reviewCases };
+}
+
+/**
+ * Decides synthetic applications as the demo bank application. The use case's review rules send
+ * the REFER ones, large loans and a quality sample to the queue, which the reviewer web app shows.
+ */
+async function decideDemoApplications(runtime: WardenRuntime, tenant: string): Promise<number> {
+  const useCase = runtime.useCases.get(DEMO_USE_CASE);
+  if (!useCase) return 0;
+  const features = [...useCase.config.features.numeric, ...useCase.config.features.categorical].map((feature) => feature.name);
+  const principal = { subject: DEMO_APPLICATION, tenant, roles: ['application'] };
+  let cases = 0;
+  for (const record of generateGermanCredit({ rows: DEMO_DECISIONS, seed: DEMO_DECISION_SEED })) {
+    const application = Object.fromEntries(features.map((name) => [name, record[name]]));
+    const decision = await runtime.decisions.decide(principal, { useCase: DEMO_USE_CASE, application });
+    if (decision.review) cases += 1;
+  }
+  return cases;
 }

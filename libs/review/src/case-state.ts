@@ -9,7 +9,7 @@ export const REVIEW_ACTIONS: readonly ReviewAction[] = ['APPROVE', 'DECLINE', 'O
 export const RATIONALE_MIN = 10;
 export const RATIONALE_MAX = 4000;
 
-/** What the state machine needs to know about a case. */
+/** The facts about a case that the state machine reads. */
 export interface CaseSnapshot {
   state: CaseState;
   queueState: CaseState;
@@ -17,7 +17,7 @@ export interface CaseSnapshot {
   automaticOutcome: 'APPROVE' | 'DECLINE' | 'REFER';
   fourEyes: boolean;
   requiredRole: string;
-  /** Votes of the current round (a four-eyes case holds at most one before it is decided). */
+  /** Votes of the current round. A four-eyes case has at most one before it is decided. */
   votes: { reviewer: string; outcome: FinalOutcome }[];
 }
 
@@ -44,9 +44,9 @@ export interface Transition {
 }
 
 /**
- * Decides what a reviewer's submission does to a case, before anything is written. Access rules
- * (who may act at all) are casbin's job; this function checks the sequence of the work: the
- * submitter holds the claim, the input is complete, and a four-eyes case needs two matching votes.
+ * Decides what a reviewer's submission does to a case, before anything is written. Casbin decides
+ * who may act at all. This function checks the order of the work: the submitter has claimed the
+ * case, the input is complete, and a four-eyes case gets two matching votes.
  */
 export function planSubmission(snapshot: CaseSnapshot, reviewer: string, submission: ReviewSubmission, escalationRole: string): Transition {
   if (snapshot.state === 'DECIDED') throw new ConflictError('This case is already decided; a decided case cannot be reviewed again.');
@@ -89,7 +89,7 @@ export function planSubmission(snapshot: CaseSnapshot, reviewer: string, submiss
   return { eventAction: 'escalated', toState: 'ESCALATED', vote: { outcome }, requiredRole: escalationRole, disagreement: true };
 }
 
-/** The outcome a reviewer votes for. OVERRIDE must change a definite automatic outcome. */
+/** Returns the outcome a reviewer votes for. OVERRIDE must change a definite automatic outcome. */
 function voteOutcome(automatic: CaseSnapshot['automaticOutcome'], submission: ReviewSubmission): FinalOutcome {
   if (submission.action === 'APPROVE') return 'APPROVE';
   if (submission.action === 'DECLINE') return 'DECLINE';
@@ -114,7 +114,7 @@ export function checkRationale(rationale: string): void {
   }
 }
 
-/** Whether a reviewer may claim a case in this state. */
+/** Tells whether a reviewer may claim a case in this state. */
 export function isClaimable(state: CaseState): boolean {
   return state === 'OPEN' || state === 'AWAITING_SECOND_REVIEW' || state === 'ESCALATED' || state === 'INFO_REQUESTED';
 }

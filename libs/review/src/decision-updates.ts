@@ -1,7 +1,7 @@
 import { EventEmitter, on } from 'node:events';
 import type { CaseState, FinalOutcome } from './case-state.js';
 
-/** What a bank application learns when a person acts on its decision. */
+/** A change in the review of a decision, as a bank application receives it. */
 export interface DecisionUpdate {
   tenant: string;
   decisionId: string;
@@ -18,7 +18,7 @@ export interface DecisionUpdate {
  * hold mode listen here; the review service publishes after each commit.
  *
  * NOTE: a notification reaches listeners of this process only. Hold mode also polls the database,
- * so it works across replicas; subscribers on another replica learn the outcome from the webhook
+ * so it works across replicas. Subscribers on another replica learn the outcome from the webhook
  * or by reading the decision.
  */
 export class DecisionUpdates {

@@ -209,8 +209,8 @@ export async function insertCases(manager: EntityManager, seeds: { seed: CaseSee
 /**
  * The review queue: people claim cases, vote, escalate and decide. Every change is one
  * transaction that locks the case row, appends a ledger entry and a history event, and updates
- * the case; the automatic decision is never touched, and the final outcome is a new ledger entry
- * that points at it.
+ * the case. The automatic decision is never touched: the final outcome is a new ledger entry that
+ * points at it.
  */
 export class ReviewService {
   private readonly log = getLogger('review');
@@ -254,7 +254,7 @@ export class ReviewService {
     return toCaseView(await this.findCase(this.dataSource, principal.tenant, id));
   }
 
-  /** The automatic decision of a case, with the use case's masked fields hidden. */
+  /** Reads the automatic decision of a case and hides the use case's masked fields. */
   async caseDecision(tenant: string, caseView: ReviewCaseView): Promise<CaseDecisionView> {
     const rows: { record: DecisionRecordLike }[] = await this.dataSource.query(
       'SELECT record FROM decisions.decision_records WHERE id = $1 AND tenant = $2',
@@ -328,7 +328,7 @@ export class ReviewService {
     return found.reasonCodes();
   }
 
-  /** The review of a decision, or null when no case was opened for it. */
+  /** Returns the review of a decision, or null when no case was opened for it. */
   async summaryForDecision(tenant: string | undefined, decisionId: string): Promise<DecisionReviewSummary | null> {
     const rows: CaseRow[] = await this.dataSource.query(
       `SELECT ${CASE_COLUMNS} FROM review.cases WHERE decision_id = $1 AND ($2::text IS NULL OR tenant = $2)`,
@@ -354,7 +354,9 @@ export class ReviewService {
   async claim(principal: Principal, id: string): Promise<ReviewCaseView> {
     return this.change(principal, id, 'claim', async (row) => {
       if (row.state === 'CLAIMED') {
-        throw new ConflictError(row.assignee === principal.subject ? 'You already hold this case.' : 'Another reviewer holds this case.');
+        throw new ConflictError(
+          row.assignee === principal.subject ? 'You have already claimed this case.' : `Case ${row.id} is claimed by another reviewer; pick another case.`,
+        );
       }
       if (!isClaimable(row.state)) throw new ConflictError(`A case in state ${row.state} cannot be claimed.`);
       return { action: 'claimed', toState: 'CLAIMED', queueState: row.state, assignee: principal.subject };
@@ -499,9 +501,9 @@ export class ReviewService {
   }
 
   /**
-   * Runs one change of a case: locks the row, checks the attribute rules for `accessAction`, lets
-   * `plan` compute the change (and write votes, ledger entries or outbox rows), then writes the
-   * case and its history event, and publishes the update after the commit.
+   * Runs one change of a case: locks the row, checks the attribute rules for `accessAction` and
+   * lets `plan` compute the change, which may write votes, ledger entries or outbox rows. Then it
+   * writes the case and its history event, and publishes the update after the commit.
    */
   private async change(
     principal: Principal,
@@ -569,7 +571,9 @@ export class ReviewService {
     // Agreement with a definite automatic outcome, watched per reviewer and model version: a rate
     // that keeps rising can mean reviewers accept the model without checking (automation bias).
     const automatic = view.automaticOutcome;
-    const result = automatic === 'REFER' ? 'referred' : automatic === finalOutcome ? 'agreed' : 'overridden';
+    let result = 'overridden';
+    if (automatic === 'REFER') result = 'referred';
+    else if (automatic === finalOutcome) result = 'agreed';
     this.metrics.reviewOutcomes.add(1, { use_case: view.useCase, reviewer, model_version: view.modelVersion, result });
   }
 
@@ -612,7 +616,7 @@ interface DecisionRecordLike {
   lineage: { featureValues: Record<string, string | number> };
 }
 
-/** The votes of the current round: a disagreement escalates the case and starts a new round. */
+/** Reads the votes of the current round. A disagreement escalates the case and starts a new round. */
 async function currentRound(manager: Pick<EntityManager, 'query'>, caseId: string): Promise<{ number: number; votes: { reviewer: string; outcome: FinalOutcome }[] }> {
   const rows: VoteRow[] = await manager.query(
     'SELECT round, reviewer, outcome FROM review.votes WHERE case_id = $1 ORDER BY round DESC, created_at',

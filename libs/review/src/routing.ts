@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Priority, ReviewConfig } from './review-config.js';
 
-/** Why a case exists. A case lists every rule that matched, most urgent first. */
+/** A reason a case exists. A case lists every rule that matched. */
 export type CaseReason = 'REFER_BAND' | 'THRESHOLD_EXCEEDED' | 'QUALITY_SAMPLE' | 'USE_CASE_SUSPENDED';
 
 export interface RoutingInput {
@@ -61,7 +61,7 @@ export function routeForReview(config: ReviewConfig, input: RoutingInput): Routi
   return { reasons, details, priority, fourEyes, slaMinutes: config.slaMinutes[priority - 1] };
 }
 
-/** Whether a decision id falls in a sample of the given rate: the first 32 bits of its SHA-256, read as a fraction. */
+/** Tells whether a decision id falls in a sample of `rate`, reading the first 32 bits of its SHA-256 as a fraction. */
 export function inQualitySample(decisionId: string, rate: number): boolean {
   if (rate <= 0) return false;
   if (rate >= 1) return true;

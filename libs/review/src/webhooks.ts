@@ -65,8 +65,8 @@ interface DueDelivery {
 /**
  * Sends pending webhooks with retries and exponential backoff, and logs every attempt in
  * review.webhook_attempts. Deliveries are claimed with a lease in a short transaction and sent
- * outside it, so a slow receiver never holds a database connection; several gateway replicas can
- * run dispatchers at once (SKIP LOCKED). Delivery is at least once: receivers deduplicate on the
+ * outside it, so a slow receiver never keeps a database connection busy. Several gateway replicas
+ * can run dispatchers at once (SKIP LOCKED). Delivery is at least once: receivers deduplicate on the
  * `Warden-Delivery` header.
  */
 export class WebhookDispatcher {
@@ -142,14 +142,16 @@ export class WebhookDispatcher {
       await response.body?.cancel();
       if (status < 200 || status >= 300) error = `receiver answered HTTP ${status}`;
     } catch (caught) {
-      // Only the error's class and a short message: a receiver's answer never reaches the log.
+      // Only the error's class and a short message are kept, so a receiver's response never reaches the log.
       error = (caught as Error).name === 'TimeoutError' ? 'timed out' : `request failed (${(caught as Error).name})`;
     }
     const durationMs = Date.now() - started;
     const delivered = error === null;
     const maxAttempts = this.settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     const delayMs = Math.min((this.settings.retryBaseMs ?? DEFAULT_RETRY_BASE_MS) * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-    const nextStatus = delivered ? 'DELIVERED' : attempt >= maxAttempts ? 'FAILED' : 'PENDING';
+    let nextStatus = 'PENDING';
+    if (delivered) nextStatus = 'DELIVERED';
+    else if (attempt >= maxAttempts) nextStatus = 'FAILED';
 
     await this.dataSource.transaction(async (manager) => {
       await manager.query(

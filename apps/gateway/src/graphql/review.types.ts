@@ -9,7 +9,7 @@ export enum CaseState {
   INFO_REQUESTED = 'INFO_REQUESTED',
   DECIDED = 'DECIDED',
 }
-registerEnumType(CaseState, { name: 'CaseState', description: 'Where a review case stands' });
+registerEnumType(CaseState, { name: 'CaseState', description: 'State of a review case in its workflow' });
 
 export enum ReviewAction {
   APPROVE = 'APPROVE',
@@ -40,7 +40,7 @@ export class ReviewQueueFilter {
   @Field({ nullable: true })
   useCase?: string;
 
-  @Field({ nullable: true, description: 'Only cases the caller holds' })
+  @Field({ nullable: true, description: 'Only cases the caller has claimed' })
   assignedToMe?: boolean;
 
   @Field(() => Int, { nullable: true, description: 'At most this many cases (1-500, default 100)' })

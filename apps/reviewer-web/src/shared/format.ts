@@ -49,7 +49,7 @@ export function stateLabel(state: CaseState): string {
 
 const CASE_REASON_LABELS: Record<string, { short: string; long: string }> = {
   REFER_BAND: { short: 'Refer band', long: 'Score in the refer band' },
-  AMOUNT_ABOVE_THRESHOLD: { short: 'Amount above threshold', long: 'Amount above the review threshold' },
+  THRESHOLD_EXCEEDED: { short: 'Above a threshold', long: 'A value above a review threshold' },
   QUALITY_SAMPLE: { short: 'Quality sample', long: 'Quality sample' },
   USE_CASE_SUSPENDED: { short: 'Use case suspended', long: 'Use case suspended' },
 };
