@@ -217,6 +217,10 @@ for (const target of await databaseTargets()) {
       const error = await callError(CLAIM, { id: decision.review!.caseId }, both);
       assert.equal(error.extensions?.code, 'FORBIDDEN');
       assert.match(error.message, /requested this decision/);
+      const denial = (await ledgerEntries('access.denied')).find((row) => row.payload.caseId === decision!.review!.caseId);
+      assert.ok(denial, 'the denial is in the ledger');
+      assert.equal(denial.actor, 'desk-officer');
+      assert.equal(denial.payload.operation, 'review.claim');
     });
 
     it('needs two different reviewers who agree on a four-eyes case', async () => {

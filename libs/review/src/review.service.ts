@@ -511,7 +511,8 @@ export class ReviewService {
     accessAction: CaseAccessAction,
     plan: (row: CaseRow, manager: EntityManager) => Promise<PlannedChange>,
   ): Promise<ReviewCaseView> {
-    const updated = await this.dataSource.transaction(async (manager) => {
+    let denied: { caseId: string; decisionId: string } | undefined;
+    const transaction = this.dataSource.transaction(async (manager) => {
       const row = await this.findCase(manager, principal.tenant, id, true);
       const round = await currentRound(manager, row.id);
       const attributes: CaseAttributes = {
@@ -521,6 +522,7 @@ export class ReviewService {
         assignee: row.assignee ?? '',
       };
       if (!this.access.isAllowed(principal, accessAction, attributes)) {
+        denied = { caseId: row.id, decisionId: row.decision_id };
         throw new ForbiddenError(forbiddenMessage(accessAction, principal, row, attributes));
       }
 
@@ -550,6 +552,13 @@ export class ReviewService {
       );
       return rows[0];
     });
+    let updated: CaseRow;
+    try {
+      updated = await transaction;
+    } catch (error) {
+      if (denied) await this.recordDenial(principal, accessAction, denied);
+      throw error;
+    }
 
     const view = toCaseView(updated);
     this.updates.publish({
@@ -562,6 +571,24 @@ export class ReviewService {
     });
     this.log.info({ caseId: view.id, decisionId: view.decisionId, state: view.state, action: accessAction }, 'review case changed');
     return view;
+  }
+
+  /**
+   * Writes an attribute-rule denial to the ledger as `access.denied`, like the gateway does for
+   * role denials. The denied transaction has rolled back, so the entry gets its own.
+   */
+  private async recordDenial(principal: Principal, action: CaseAccessAction, target: { caseId: string; decisionId: string }): Promise<void> {
+    try {
+      await this.ledger.appendStandalone(this.dataSource, {
+        type: 'access.denied',
+        tenant: principal.tenant,
+        actor: principal.subject,
+        payload: { operation: `review.${action}`, resource: 'review-case', action, roles: principal.roles, caseId: target.caseId, decisionId: target.decisionId },
+      });
+    } catch (error) {
+      // The request is still denied when the denial cannot be recorded.
+      this.log.error({ err: error, caseId: target.caseId, action }, 'review access denial could not be written to the ledger');
+    }
   }
 
   private recordDecisionMetrics(view: ReviewCaseView, finalOutcome: FinalOutcome, reviewer: string): void {
