@@ -27,7 +27,7 @@ const GET_DECISION = `query Get($id: ID!) {
 }`;
 const CASE_FIELDS = `id decisionId useCase state priority reasons fourEyes requiredRole assignee requestedBy slaDeadline finalOutcome
   votes { reviewer action outcome rationale reasonCodes }
-  decision { outcome score modelVersion reasonCodes { code } attributions { feature value contribution } application { name value masked } }
+  decision { outcome score modelVersion reasonCodes { code } attributions { feature value contribution } application { name value masked description } }
   history { action actor fromState toState rationale reasonCodes detail ledgerSeq }`;
 const QUEUE = `query Queue($filter: ReviewQueueFilter) { reviewQueue(filter: $filter) { id decisionId state slaDeadline priority } }`;
 const CASE = `query Case($id: ID!) { reviewCase(id: $id) { ${CASE_FIELDS} } }`;
@@ -227,7 +227,15 @@ for (const target of await databaseTargets()) {
       const decision = await decide({ ...pool.shift()!, credit_amount: 16000 });
       assert.ok(decision.review!.reasons.includes('THRESHOLD_EXCEEDED'));
       const caseId = decision.review!.caseId;
-      assert.equal((await getCase(caseId)).fourEyes, true);
+      const fourEyesCase = await getCase(caseId);
+      assert.equal(fourEyesCase.fourEyes, true);
+      // Coded values carry their meaning from the dataset definition, so reviewers can read them.
+      const checking = (fourEyesCase.decision.application as { name: string; value: string; description: string | null }[]).find(
+        (field) => field.name === 'checking_status',
+      )!;
+      const meanings: Record<string, string> = { A11: 'below 0 DM', A12: '0 to below 200 DM', A14: 'no checking account' };
+      if (meanings[checking.value]) assert.equal(checking.description, meanings[checking.value]);
+      else assert.match(checking.description ?? '', /200 DM or more/);
 
       await call(CLAIM, { id: caseId }, alice);
       const first = (await call<{ submitReview: { state: string; finalOutcome: string | null } }>(

@@ -11,6 +11,9 @@ const DEMO_SEED = 42;
 const DEMO_USE_CASE = 'credit-application';
 /** Applications decided on first start, so the review queue has real cases to work. */
 const DEMO_DECISIONS = 60;
+/** Every this many demo applications asks for a large loan, which the use case sends to four-eyes review. */
+const DEMO_LARGE_LOAN_EVERY = 12;
+const DEMO_LARGE_LOAN_AMOUNT = 16_000;
 const DEMO_DECISION_SEED = 4242;
 const DEMO_APPLICATION = 'demo-loan-app';
 
@@ -74,8 +77,10 @@ async function decideDemoApplications(runtime: WardenRuntime, tenant: string): P
   const features = [...useCase.config.features.numeric, ...useCase.config.features.categorical].map((feature) => feature.name);
   const principal = { subject: DEMO_APPLICATION, tenant, roles: ['application'] };
   let cases = 0;
-  for (const record of generateGermanCredit({ rows: DEMO_DECISIONS, seed: DEMO_DECISION_SEED })) {
+  const records = generateGermanCredit({ rows: DEMO_DECISIONS, seed: DEMO_DECISION_SEED });
+  for (const [index, record] of records.entries()) {
     const application = Object.fromEntries(features.map((name) => [name, record[name]]));
+    if (index % DEMO_LARGE_LOAN_EVERY === 0) application.credit_amount = DEMO_LARGE_LOAN_AMOUNT + index * 100;
     const decision = await runtime.decisions.decide(principal, { useCase: DEMO_USE_CASE, application });
     if (decision.review) cases += 1;
   }

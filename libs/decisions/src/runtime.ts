@@ -87,6 +87,9 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
           for (const entry of map.reasonCodes) if (!entry.prohibitedBasis && !options.has(entry.code)) options.set(entry.code, entry.description);
           return [...options].map(([code, description]) => ({ code, description }));
         },
+        describeValue(field, value) {
+          return ingestion.getDefinition(found.config.dataset).quality.codes[field]?.[value] ?? null;
+        },
       };
     },
     decisionUpdates,

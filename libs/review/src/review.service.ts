@@ -31,6 +31,8 @@ export interface ReviewUseCase {
   review: ReviewConfig;
   /** Reason codes a reviewer may cite, with descriptions. */
   reasonCodes(): Promise<{ code: string; description: string }[]>;
+  /** The meaning of a coded application value, such as "no checking account" for A14, or null. */
+  describeValue(field: string, value: string): string | null;
 }
 
 export interface QueueFilter {
@@ -52,6 +54,8 @@ export interface CaseField {
   name: string;
   value: string;
   masked: boolean;
+  /** The meaning of a coded value from the dataset definition; null for numbers and masked fields. */
+  description: string | null;
 }
 
 export interface CaseVote {
@@ -262,7 +266,8 @@ export class ReviewService {
     );
     const record = rows[0]?.record;
     if (!record) throw new NotFoundError(`Decision ${caseView.decisionId} of case ${caseView.id} was not found.`);
-    const masked = new Set(this.useCases(caseView.useCase)?.review.maskedFields ?? []);
+    const useCase = this.useCases(caseView.useCase);
+    const masked = new Set(useCase?.review.maskedFields ?? []);
     return {
       outcome: record.outcome,
       score: record.score,
@@ -273,7 +278,9 @@ export class ReviewService {
         masked.has(attribution.feature) ? { ...attribution, value: MASK } : attribution,
       ),
       application: Object.entries(record.lineage.featureValues).map(([name, value]) =>
-        masked.has(name) ? { name, value: MASK, masked: true } : { name, value: String(value), masked: false },
+        masked.has(name)
+          ? { name, value: MASK, masked: true, description: null }
+          : { name, value: String(value), masked: false, description: useCase?.describeValue(name, String(value)) ?? null },
       ),
     };
   }
@@ -488,7 +495,8 @@ export class ReviewService {
         record: DecisionRecordLike;
       }[];
       const value = decision.record.lineage.featureValues[input.field];
-      revealed = { name: input.field, value: value === undefined ? '' : String(value), masked: false };
+      const text = value === undefined ? '' : String(value);
+      revealed = { name: input.field, value: text, masked: false, description: this.useCases(row.use_case)?.describeValue(input.field, text) ?? null };
       const receipt = await this.ledger.append(manager, {
         type: 'review.field_revealed',
         tenant: row.tenant,

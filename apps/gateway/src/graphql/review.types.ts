@@ -87,6 +87,9 @@ export class CaseField {
 
   @Field()
   masked!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Meaning of a coded value, such as "no checking account" for A14' })
+  description!: string | null;
 }
 
 @ObjectType({ description: 'A reason code a reviewer may cite' })

@@ -25,7 +25,7 @@ const CASE_FIELDS = `
       outcome score modelVersion createdAt
       reasonCodes { code description contribution }
       attributions { feature value contribution }
-      application { name value masked }
+      application { name value masked description }
     }
     history { at actor action fromState toState rationale reasonCodes detail ledgerSeq }
   }`;
@@ -56,7 +56,7 @@ const SUBMIT_REVIEW = `
   ${CASE_FIELDS}`;
 
 const REVEAL_CASE_FIELD = `
-  mutation RevealCaseField($input: RevealFieldInput!) { revealCaseField(input: $input) { name value masked } }`;
+  mutation RevealCaseField($input: RevealFieldInput!) { revealCaseField(input: $input) { name value masked description } }`;
 
 /** Returns the principal of a token, which checks the token before the app keeps it. */
 export async function fetchPrincipal(token: string, signal?: AbortSignal): Promise<Principal> {

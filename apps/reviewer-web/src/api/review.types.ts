@@ -85,6 +85,8 @@ export interface CaseField {
   name: string;
   value: string;
   masked: boolean;
+  /** Meaning of a coded value, such as "no checking account" for A14; null for numbers and masked fields. */
+  description: string | null;
 }
 
 export interface ReasonCodeOption {

@@ -40,6 +40,11 @@ export function ApplicationFields({ fields, revealed, hidden, onReveal, onHide, 
                   <span data-testid="field-value" data-field={field.name} data-masked={field.masked && !showRevealed}>
                     {showRevealed ? revealedValue : field.value}
                   </span>
+                  {field.description && !field.masked ? (
+                    <span className="field-description" data-testid="field-description" data-field={field.name}>
+                      {field.description}
+                    </span>
+                  ) : null}
                 </td>
                 <td className="field-actions">
                   {field.masked ? (

@@ -207,7 +207,7 @@ function CaseFacts({ reviewCase }: { reviewCase: ReviewCase }) {
         <div>
           <dt>SLA deadline</dt>
           <dd>
-            <SlaCountdown deadline={reviewCase.slaDeadline} now={now} />
+            <SlaCountdown deadline={reviewCase.slaDeadline} now={now} decided={reviewCase.state === 'DECIDED'} />
             <br />
             <span className="muted">{formatDateTime(reviewCase.slaDeadline)}</span>
           </dd>

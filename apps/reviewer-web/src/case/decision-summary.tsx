@@ -1,4 +1,4 @@
-import type { CaseDecision } from '../api/review.types';
+import type { Attribution, CaseDecision } from '../api/review.types';
 import { formatContribution, formatDateTime, formatPercent } from '../shared/format';
 import { AttributionChart } from './attribution-chart';
 
@@ -52,7 +52,16 @@ export function DecisionSummary({ decision }: { decision: CaseDecision }) {
       )}
 
       <h3>Attributions</h3>
-      <AttributionChart attributions={decision.attributions} />
+      <AttributionChart attributions={withDescriptions(decision)} />
     </section>
   );
+}
+
+/** Adds the meaning of coded values to the attributions, such as "A14 (no checking account)". */
+function withDescriptions(decision: CaseDecision): Attribution[] {
+  const descriptions = new Map(decision.application.map((field) => [field.name, field.description]));
+  return decision.attributions.map((attribution) => {
+    const description = descriptions.get(attribution.feature);
+    return description ? { ...attribution, value: `${attribution.value} (${description})` } : attribution;
+  });
 }

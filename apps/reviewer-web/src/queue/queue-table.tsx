@@ -100,7 +100,7 @@ export function QueueTable({ cases, me, selectedId, onSelect }: QueueTableProps)
                 </span>
               </td>
               <td>
-                <SlaCountdown deadline={reviewCase.slaDeadline} now={now} />
+                <SlaCountdown deadline={reviewCase.slaDeadline} now={now} decided={reviewCase.state === 'DECIDED'} />
               </td>
               <td>
                 <span className={`state-badge state-${reviewCase.state.toLowerCase()}`} data-state={reviewCase.state}>

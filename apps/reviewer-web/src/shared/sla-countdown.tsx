@@ -7,10 +7,19 @@ interface SlaCountdownProps {
   deadline: string;
   /** Current time in epoch milliseconds, passed down so that one timer drives every countdown. */
   now: number;
+  /** A decided case has no running deadline: the countdown stops and says so. */
+  decided?: boolean;
 }
 
 /** Renders the time left until an SLA deadline. An overdue case shows the word "Overdue", not only a colour. */
-export function SlaCountdown({ deadline, now }: SlaCountdownProps) {
+export function SlaCountdown({ deadline, now, decided = false }: SlaCountdownProps) {
+  if (decided) {
+    return (
+      <time dateTime={deadline} title={`SLA deadline ${formatDateTime(deadline)}`} className="sla">
+        Decided
+      </time>
+    );
+  }
   const remaining = Date.parse(deadline) - now;
   const overdue = remaining < 0;
 

@@ -1,0 +1,11 @@
+export type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
+export { defaultRecognizers, resolveOverlaps, scanPii } from './scan.js';
+export { AbaRoutingRecognizer } from './aba-routing.recognizer.js';
+export { DateOfBirthRecognizer, type DateOfBirthRecognizerOptions } from './date-of-birth.recognizer.js';
+export { EmailRecognizer } from './email.recognizer.js';
+export { IbanRecognizer } from './iban.recognizer.js';
+export { IpAddressRecognizer } from './ip-address.recognizer.js';
+export { PaymentCardRecognizer } from './payment-card.recognizer.js';
+export { DEFAULT_PHONE_REGIONS, PhoneNumberRecognizer, type PhoneLeniency, type PhoneNumberRecognizerOptions } from './phone-number.recognizer.js';
+export { UsBankAccountRecognizer } from './us-bank-account.recognizer.js';
+export { UsSsnRecognizer } from './us-ssn.recognizer.js';

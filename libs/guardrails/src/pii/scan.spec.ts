@@ -1,0 +1,84 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultRecognizers, resolveOverlaps, scanPii, type PiiEntityType, type PiiFinding, type PiiRecognizer } from './index.js';
+
+function finding(entityType: PiiEntityType, start: number, end: number, score: number, recognizer = 'test'): PiiFinding {
+  return { entityType, start, end, score, recognizer };
+}
+
+describe('resolveOverlaps', () => {
+  it('merges same span and type', () => {
+    const kept = resolveOverlaps([finding('IBAN', 0, 10, 0.5, 'low'), finding('IBAN', 0, 10, 0.9, 'high')]);
+    assert.deepEqual(kept, [finding('IBAN', 0, 10, 0.9, 'high')]);
+  });
+
+  it('keeps same span of different types', () => {
+    const kept = resolveOverlaps([finding('US_SSN', 0, 9, 0.3), finding('ABA_ROUTING_NUMBER', 0, 9, 0.4)]);
+    assert.deepEqual(kept.map((item) => item.entityType), ['ABA_ROUTING_NUMBER', 'US_SSN']);
+  });
+
+  it('drops a phone reading of a validated span', () => {
+    const kept = resolveOverlaps([finding('PHONE_NUMBER', 0, 11, 0.5), finding('US_SSN', 0, 11, 0.3), finding('US_BANK_ACCOUNT', 0, 11, 0.5)]);
+    assert.deepEqual(kept, [finding('US_SSN', 0, 11, 0.3)]);
+  });
+
+  it('keeps phone and account readings together', () => {
+    const kept = resolveOverlaps([finding('PHONE_NUMBER', 0, 10, 0.5), finding('US_BANK_ACCOUNT', 0, 10, 0.5)]);
+    assert.deepEqual(kept.map((item) => item.entityType), ['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
+  });
+
+  it('lets the higher score win an overlap', () => {
+    const kept = resolveOverlaps([finding('PHONE_NUMBER', 2, 20, 0.5), finding('CREDIT_CARD', 0, 19, 1)]);
+    assert.deepEqual(kept, [finding('CREDIT_CARD', 0, 19, 1)]);
+  });
+
+  it('lets the longer span win a tie', () => {
+    const kept = resolveOverlaps([finding('US_SSN', 4, 13, 0.5), finding('PHONE_NUMBER', 0, 13, 0.5)]);
+    assert.deepEqual(kept, [finding('PHONE_NUMBER', 0, 13, 0.5)]);
+  });
+
+  it('keeps disjoint findings sorted by start', () => {
+    const kept = resolveOverlaps([finding('EMAIL_ADDRESS', 30, 40, 0.9), finding('IBAN', 0, 10, 1), finding('IP_ADDRESS', 10, 20, 0.6)]);
+    assert.deepEqual(kept.map((item) => item.start), [0, 10, 30]);
+  });
+});
+
+describe('scanPii', () => {
+  const prompt =
+    'Customer Jane (jane.doe@example.com, +44 20 7946 0958) asks to move funds from DE89 3704 0044 0532 0130 00 ' +
+    'to card 4111 1111 1111 1111. SSN 078-05-1123, DOB 1985-03-12, login from 203.0.113.7.';
+
+  it('finds every entity in a mixed prompt', () => {
+    const found = scanPii(prompt).map((item) => [item.entityType, prompt.slice(item.start, item.end)]);
+    assert.deepEqual(found, [
+      ['EMAIL_ADDRESS', 'jane.doe@example.com'],
+      ['PHONE_NUMBER', '+44 20 7946 0958'],
+      ['IBAN', 'DE89 3704 0044 0532 0130 00'],
+      ['CREDIT_CARD', '4111 1111 1111 1111'],
+      ['US_SSN', '078-05-1123'],
+      ['DATE_OF_BIRTH', '1985-03-12'],
+      ['IP_ADDRESS', '203.0.113.7'],
+    ]);
+  });
+
+  it('never puts matched text in findings', () => {
+    for (const item of scanPii(prompt)) {
+      assert.deepEqual(Object.keys(item).sort(), ['end', 'entityType', 'recognizer', 'score', 'start']);
+      assert.ok(item.score > 0 && item.score <= 1, `score ${item.score}`);
+    }
+  });
+
+  it('uses the given recognizers only', () => {
+    const onlyEmail: PiiRecognizer[] = defaultRecognizers().filter((recognizer) => recognizer.entityTypes.includes('EMAIL_ADDRESS'));
+    assert.deepEqual(scanPii(prompt, onlyEmail).map((item) => item.entityType), ['EMAIL_ADDRESS']);
+  });
+
+  it('returns nothing for plain prose', () => {
+    assert.deepEqual(scanPii('The committee approved the 2025 budget of 4.5 million after 3 rounds.'), []);
+  });
+
+  it('names a distinct recognizer for each type', () => {
+    const names = defaultRecognizers().map((recognizer) => recognizer.name);
+    assert.equal(new Set(names).size, names.length);
+  });
+});

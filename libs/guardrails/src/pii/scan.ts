@@ -1,0 +1,100 @@
+import { AbaRoutingRecognizer } from './aba-routing.recognizer.js';
+import { DateOfBirthRecognizer } from './date-of-birth.recognizer.js';
+import { EmailRecognizer } from './email.recognizer.js';
+import { IbanRecognizer } from './iban.recognizer.js';
+import { IpAddressRecognizer } from './ip-address.recognizer.js';
+import { PaymentCardRecognizer } from './payment-card.recognizer.js';
+import { PhoneNumberRecognizer } from './phone-number.recognizer.js';
+import type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
+import { UsBankAccountRecognizer } from './us-bank-account.recognizer.js';
+import { UsSsnRecognizer } from './us-ssn.recognizer.js';
+
+/** Creates one instance of every built-in recognizer with its default options. */
+export function defaultRecognizers(): PiiRecognizer[] {
+  return [
+    new IbanRecognizer(),
+    new PaymentCardRecognizer(),
+    new UsSsnRecognizer(),
+    new EmailRecognizer(),
+    new IpAddressRecognizer(),
+    new PhoneNumberRecognizer(),
+    new AbaRoutingRecognizer(),
+    new UsBankAccountRecognizer(),
+    new DateOfBirthRecognizer(),
+  ];
+}
+
+/**
+ * Runs every recognizer, then resolves overlaps (a longer or higher-score span wins; equal spans of
+ * different types both stay only if they are truly different entity types). Findings sorted by
+ * start.
+ */
+export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
+  const findings = recognizers.flatMap((recognizer) => recognizer.scan(text));
+  return resolveOverlaps(findings);
+}
+
+/**
+ * Entity types whose recognizers check only a format and its context, not a check digit or a
+ * strict syntax: a numbering plan accepts many digit strings, and any labeled number can be an
+ * account. On exactly the same span they describe a misreading of the validated entity rather
+ * than a second entity, as when libphonenumber-js reads 203.0.113.7 or 078-05-1123 as a phone number.
+ */
+const FORMAT_ONLY_TYPES: ReadonlySet<PiiEntityType> = new Set(['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
+
+/**
+ * Keeps the findings that no other finding outranks:
+ * 1. Findings with the same span and entity type (from two recognizers, say) merge into the one
+ *    with the higher score.
+ * 2. Findings with exactly the same span but different entity types all stay, because the text can
+ *    be both (nine digits can be an SSN and a routing number) and a redactor needs each label. The
+ *    exception is a phone number or bank account on the span of a validated type, which is dropped.
+ * 3. Of two other overlapping findings the higher score wins, and on equal scores the longer span,
+ *    so that a validated card number beats a phone number read inside it.
+ * The result is sorted by start, then end, then entity type.
+ */
+export function resolveOverlaps(findings: readonly PiiFinding[]): PiiFinding[] {
+  const ranked = dropFormatOnlyReadings(mergeSameSpanAndType(findings)).sort(compareByRank);
+
+  const kept: PiiFinding[] = [];
+  for (const candidate of ranked) {
+    const blocked = kept.some((other) => overlaps(candidate, other) && !hasSameSpan(candidate, other));
+    if (!blocked) kept.push(candidate);
+  }
+  return kept.sort(compareByPosition);
+}
+
+function mergeSameSpanAndType(findings: readonly PiiFinding[]): PiiFinding[] {
+  const best = new Map<string, PiiFinding>();
+  for (const finding of findings) {
+    const key = `${spanKey(finding)}:${finding.entityType}`;
+    const current = best.get(key);
+    if (current === undefined || finding.score > current.score) best.set(key, finding);
+  }
+  return [...best.values()];
+}
+
+function dropFormatOnlyReadings(findings: readonly PiiFinding[]): PiiFinding[] {
+  const validatedSpans = new Set(findings.filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType)).map(spanKey));
+  return findings.filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || !validatedSpans.has(spanKey(finding)));
+}
+
+function spanKey(finding: PiiFinding): string {
+  return `${finding.start}:${finding.end}`;
+}
+
+function compareByRank(left: PiiFinding, right: PiiFinding): number {
+  return right.score - left.score || right.end - right.start - (left.end - left.start) || compareByPosition(left, right);
+}
+
+function compareByPosition(left: PiiFinding, right: PiiFinding): number {
+  return left.start - right.start || left.end - right.end || left.entityType.localeCompare(right.entityType);
+}
+
+function overlaps(left: PiiFinding, right: PiiFinding): boolean {
+  return left.start < right.end && right.start < left.end;
+}
+
+function hasSameSpan(left: PiiFinding, right: PiiFinding): boolean {
+  return left.start === right.start && left.end === right.end;
+}
