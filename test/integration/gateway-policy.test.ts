@@ -182,6 +182,7 @@ for (const target of await databaseTargets()) {
         'Query.reviewCase',
         'Query.reviewQueue',
         'Query.reviewReasonCodes',
+        'Query.scanText',
         'Query.useCaseStatus',
         'Query.whoami',
         'Subscription.decisionUpdated',

@@ -328,8 +328,10 @@ for (const target of await databaseTargets()) {
       const age = (before.decision.application as { name: string; value: string; masked: boolean }[]).find((field) => field.name === 'age_years')!;
       assert.equal(age.masked, true);
       assert.ok(!/\d/.test(age.value), 'a masked value shows no digits');
-      const ageAttribution = (before.decision.attributions as { feature: string; value: string }[]).find((item) => item.feature === 'age_years');
-      if (ageAttribution) assert.ok(!/\d/.test(ageAttribution.value), 'the attribution does not show the masked value either');
+      const ageAttribution = (before.decision.attributions as { feature: string }[]).find((item) => item.feature === 'age_years');
+      assert.equal(ageAttribution, undefined, 'the attribution of a masked field would give its value away');
+      // Reviewers read decisions only through their cases, which mask personal fields.
+      assert.equal((await callError(GET_DECISION, { id: decision.id }, alice)).extensions?.code, 'FORBIDDEN');
 
       const reason = 'Applicant disputes the age on file; checking against ID.';
       assert.equal((await callError(REVEAL, { input: { caseId, field: 'age_years', reason } }, alice)).extensions?.code, 'FORBIDDEN');
@@ -352,6 +354,61 @@ for (const target of await databaseTargets()) {
       assert.equal(event.detail, 'age_years');
       assert.equal(event.ledgerSeq, Number(entry.seq));
       await call(RELEASE, { id: caseId }, alice);
+    });
+
+    it('keeps voters and escalators from settling a case', async () => {
+      // A senior who escalates a four-eyes case cannot then decide it alone.
+      const large = await decide({ ...pool.shift()!, credit_amount: 18000 });
+      const caseId = large.review!.caseId;
+      await call(CLAIM, { id: caseId }, senior);
+      await call(SUBMIT, { input: { caseId, action: 'ESCALATE', rationale: 'Needs a second senior opinion.' } }, senior);
+      const again = await callError(CLAIM, { id: caseId }, senior);
+      assert.equal(again.extensions?.code, 'FORBIDDEN');
+      assert.match(again.message, /already voted on or escalated/);
+
+      // The first voter of a split four-eyes case cannot settle the escalation, even as a senior.
+      const split = await decide({ ...pool.shift()!, credit_amount: 18500 });
+      const splitId = split.review!.caseId;
+      const seniorAlice = await gw.token('bank-a', ['senior-reviewer'], 'Alice ');
+      await call(CLAIM, { id: splitId }, alice);
+      await call(SUBMIT, { input: { caseId: splitId, action: 'DECLINE', rationale: 'Too much existing debt.', reasonCodes: ['RB02'] } }, alice);
+      await call(CLAIM, { id: splitId }, bob);
+      await call(SUBMIT, { input: { caseId: splitId, action: 'APPROVE', rationale: 'Debt is being refinanced.' } }, bob);
+      assert.equal((await callError(CLAIM, { id: splitId }, seniorAlice)).extensions?.code, 'FORBIDDEN', 'case and spaces do not make another person');
+
+      // A senior reviewer may free a claim held by someone who is away.
+      const held = await decisionWith('REFER');
+      await call(CLAIM, { id: held.review!.caseId }, carol);
+      const freed = (await call<{ releaseCase: { state: string; assignee: string | null } }>(RELEASE, { id: held.review!.caseId }, senior)).releaseCase;
+      assert.deepEqual({ state: freed.state, assignee: freed.assignee }, { state: 'OPEN', assignee: null });
+    });
+
+    it('rejects malformed review input', async () => {
+      const decision = await decisionWith('REFER');
+      const caseId = decision.review!.caseId;
+      await call(CLAIM, { id: caseId }, alice);
+      const cases: [Record<string, unknown>, string][] = [
+        [{ action: 'APPROVE', rationale: 'Checked\u0000 income.' }, 'rationale'],
+        [{ action: 'APPROVE', rationale: '\u200b'.repeat(12) }, 'rationale'],
+        [{ action: 'APPROVE', rationale: 'Income verified by phone.', outcome: 'DECLINE' }, 'outcome'],
+        [{ action: 'OVERRIDE', rationale: 'Override a referral.', outcome: 'APPROVE' }, 'action'],
+      ];
+      for (const [input, field] of cases) {
+        const error = await callError(SUBMIT, { input: { caseId, ...input } }, alice);
+        assert.equal(error.extensions?.code, 'BAD_USER_INPUT', JSON.stringify(input));
+        assert.equal((error.extensions?.fieldErrors as { field: string }[])[0].field, field);
+      }
+    });
+
+    it('states the reasons of both agreeing four-eyes votes in the final outcome', async () => {
+      const decision = await decide({ ...pool.shift()!, credit_amount: 19000 });
+      const caseId = decision.review!.caseId;
+      await call(CLAIM, { id: caseId }, alice);
+      await call(SUBMIT, { input: { caseId, action: 'DECLINE', rationale: 'Overdrawn checking account.', reasonCodes: ['RB01'] } }, alice);
+      await call(CLAIM, { id: caseId }, bob);
+      await call(SUBMIT, { input: { caseId, action: 'DECLINE', rationale: 'Term too long for the income.', reasonCodes: ['RB02'] } }, bob);
+      const final = (await ledgerEntries('review.decided')).find((row) => row.payload.caseId === caseId)!;
+      assert.deepEqual(final.payload.reasonCodes, ['RB01', 'RB02']);
     });
 
     it('escalates and requests information as the submitted actions say', async () => {

@@ -14,6 +14,7 @@ import {
   type BundleManifest,
 } from '../../../libs/audit/src/index.js';
 import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
+import { redactText, scanPii } from '../../../libs/guardrails/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
 
@@ -221,6 +222,18 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     });
 
   program
+    .command('guard')
+    .description('Guardrails that work on text without a database')
+    .command('scan')
+    .description('Find personal data (IBAN, card, SSN, email, phone, IP, routing number...) in a text; prints the findings and the masked text as JSON')
+    .option('--text <text>', 'text to scan; without it the text is read from standard input')
+    .action(async (options: { text?: string }) => {
+      const text = options.text ?? (await readStandardInput());
+      const findings = scanPii(text);
+      printJson({ findings, masked: redactText(text, findings, { mode: 'mask' }) });
+    });
+
+  program
     .command('demo-data')
     .description('Write synthetic labelled records of the german-credit dataset as JSONL, for warden ingest')
     .option('--rows <n>', 'number of applications', '1000')
@@ -366,3 +379,10 @@ export const SAMPLE_APPLICATION = {
   num_dependents: 1,
   telephone: 'A191',
 };
+
+/** Reads standard input to the end as UTF-8 text. */
+async function readStandardInput(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

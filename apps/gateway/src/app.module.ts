@@ -11,6 +11,7 @@ import { AuditResolver } from './graphql/audit.resolver.js';
 import { DecisionResolver } from './graphql/decision.resolver.js';
 import { formatGraphqlError } from './graphql/error-format.js';
 import { GraphqlExceptionFilter } from './graphql/graphql-exception.filter.js';
+import { GuardrailResolver } from './graphql/guardrail.resolver.js';
 import { IngestionResolver } from './graphql/ingestion.resolver.js';
 import { DecisionReviewResolver, OversightResolver, ReviewResolver } from './graphql/review.resolver.js';
 import { HealthController } from './http/health.controller.js';
@@ -112,6 +113,7 @@ export class AppModule {
         ReviewResolver,
         OversightResolver,
         DecisionReviewResolver,
+        GuardrailResolver,
       ],
     };
   }

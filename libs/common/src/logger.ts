@@ -37,6 +37,27 @@ const REDACTED_PATHS = [
 /** Maximum length of a logged error message, in characters, because driver messages can quote input values. */
 const MAX_ERROR_MESSAGE = 300;
 
+/** Replaces personal data in a text, such as IBANs and card numbers; installed by the guardrails library. */
+export type LogScrubber = (text: string) => string;
+
+let scrubber: LogScrubber = (text) => text;
+
+/**
+ * Installs the function that removes personal data from log messages, error messages and string
+ * fields before they are written. The common library cannot depend on the guardrails library,
+ * so the runtime installs it at start.
+ */
+export function setLogScrubber(scrub: LogScrubber): void {
+  scrubber = scrub;
+}
+
+/** Scrubs the string values of a log object, one level deep, where free text such as messages ends up. */
+function scrubFields(object: Record<string, unknown>): Record<string, unknown> {
+  const scrubbed: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) scrubbed[key] = typeof value === 'string' ? scrubber(value) : value;
+  return scrubbed;
+}
+
 /**
  * Serializes a caught error for the log without what drivers attach to it: TypeORM's
  * QueryFailedError carries the SQL text and its parameters (applicant data) and PostgreSQL errors
@@ -50,7 +71,7 @@ export function serializeError(error: unknown): Record<string, unknown> {
   return {
     type: error.name,
     code: typeof withCode.code === 'string' ? withCode.code : undefined,
-    message: error.message.length > MAX_ERROR_MESSAGE ? `${error.message.slice(0, MAX_ERROR_MESSAGE)}...` : error.message,
+    message: scrubber(error.message.length > MAX_ERROR_MESSAGE ? `${error.message.slice(0, MAX_ERROR_MESSAGE)}...` : error.message),
     stack: frames.join('\n'),
   };
 }
@@ -67,6 +88,14 @@ export function createRootLogger(level: string = process.env.LOG_LEVEL ?? 'info'
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
       serializers: { err: serializeError, error: serializeError },
+      formatters: { log: scrubFields },
+      hooks: {
+        // The message argument is not part of the log object, so it is scrubbed here.
+        logMethod(args, method) {
+          const scrubbedArgs = args.map((arg) => (typeof arg === 'string' ? scrubber(arg) : arg)) as typeof args;
+          method.apply(this, scrubbedArgs);
+        },
+      },
       mixin() {
         const context = requestContext.getStore();
         return context ? { requestId: context.requestId, tenant: context.tenant, actor: context.actor } : {};

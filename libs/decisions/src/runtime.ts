@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { getLogger, type WardenConfig } from '../../common/src/index.js';
+import { getLogger, setLogScrubber, type WardenConfig } from '../../common/src/index.js';
+import { scrubPii } from '../../guardrails/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
 import {
   CheckpointKeyStore,
@@ -53,6 +54,8 @@ export interface WardenRuntime {
 
 /** Opens the database (running migrations), loads policies and use cases, and wires the services. */
 export async function createRuntime(config: WardenConfig): Promise<WardenRuntime> {
+  // Personal data that reaches a log message or an error by accident is masked before writing.
+  setLogScrubber(scrubPii);
   const log = getLogger('runtime');
   const useCases = loadUseCases(config.policyDir);
   const policy = await PolicyEnforcer.create(config.policyDir);

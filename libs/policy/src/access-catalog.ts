@@ -20,6 +20,7 @@ export const RESOURCE_ACTIONS = {
   review: ['read', 'work', 'reveal'],
   'use-case': ['read', 'suspend'],
   session: ['read'],
+  guardrail: ['scan'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;

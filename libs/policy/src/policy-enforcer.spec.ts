@@ -20,9 +20,9 @@ const REVIEW_WORK = ['review:work', 'review:reveal'];
 /** The grants the role design promises, written out independently of policy.csv. */
 const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
   application: ['decision:create', 'decision:read', 'use-case:read', 'session:read'],
-  analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read', 'session:read'],
-  reviewer: ['decision:read', 'review:read', 'review:work', 'review:reveal', 'session:read'],
-  'senior-reviewer': ['decision:read', 'review:read', 'review:work', 'review:reveal', 'use-case:read', 'use-case:suspend', 'session:read'],
+  analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read', 'session:read', 'guardrail:scan'],
+  reviewer: ['review:read', 'review:work', 'review:reveal', 'session:read'],
+  'senior-reviewer': ['review:read', 'review:work', 'review:reveal', 'use-case:read', 'use-case:suspend', 'session:read'],
   auditor: [
     'decision:read',
     'decision:replay',
@@ -34,6 +34,7 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
     'review:read',
     'use-case:read',
     'session:read',
+    'guardrail:scan',
   ],
   admin: ALL_PERMISSIONS.filter((permission) => !REVIEW_WORK.includes(permission)),
 };

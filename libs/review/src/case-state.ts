@@ -62,6 +62,11 @@ export function planSubmission(snapshot: CaseSnapshot, reviewer: string, submiss
     return { eventAction: 'info_requested', toState: 'INFO_REQUESTED', requiredRole: snapshot.requiredRole };
   }
 
+  if (submission.action !== 'OVERRIDE' && submission.outcome) {
+    throw new BadUserInputError(`outcome applies to OVERRIDE only; ${submission.action} decides by itself.`, [
+      { field: 'outcome', message: 'leave it out unless the action is OVERRIDE' },
+    ]);
+  }
   const outcome = voteOutcome(snapshot.automaticOutcome, submission);
   if (outcome === 'DECLINE' && submission.reasonCodes.length === 0) {
     throw new BadUserInputError('A decline needs the principal reasons for the adverse action.', [
@@ -93,6 +98,11 @@ export function planSubmission(snapshot: CaseSnapshot, reviewer: string, submiss
 function voteOutcome(automatic: CaseSnapshot['automaticOutcome'], submission: ReviewSubmission): FinalOutcome {
   if (submission.action === 'APPROVE') return 'APPROVE';
   if (submission.action === 'DECLINE') return 'DECLINE';
+  if (automatic === 'REFER') {
+    throw new BadUserInputError('The model referred this case without an outcome to override; use APPROVE or DECLINE.', [
+      { field: 'action', message: 'must be APPROVE or DECLINE when the automatic outcome is REFER' },
+    ]);
+  }
   const outcome = submission.outcome;
   if (outcome !== 'APPROVE' && outcome !== 'DECLINE') {
     throw new BadUserInputError('OVERRIDE needs the new outcome.', [{ field: 'outcome', message: 'must be APPROVE or DECLINE for an OVERRIDE' }]);
@@ -106,10 +116,23 @@ function voteOutcome(automatic: CaseSnapshot['automaticOutcome'], submission: Re
 }
 
 export function checkRationale(rationale: string): void {
-  const length = rationale.trim().length;
-  if (length < RATIONALE_MIN || length > RATIONALE_MAX || !rationale.isWellFormed()) {
-    throw new BadUserInputError('A review needs a rationale.', [
-      { field: 'rationale', message: `explain the review in ${RATIONALE_MIN} to ${RATIONALE_MAX} characters` },
+  checkFreeText(rationale, 'rationale', RATIONALE_MIN, RATIONALE_MAX, 'A review needs a rationale.');
+}
+
+/** Control characters other than tab, line feed and carriage return, which no free text needs. */
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
+/** Characters that show nothing: whitespace and format characters such as U+200B. */
+const INVISIBLE_CHARACTERS = /[\s\p{Cf}]/gu;
+
+/**
+ * Checks a free-text field that people write for the record (rationales and reasons): well-formed
+ * Unicode, no control characters, and from `min` to `max` visible characters.
+ */
+export function checkFreeText(text: string, field: string, min: number, max: number, problem: string): void {
+  const visible = text.replace(INVISIBLE_CHARACTERS, '').length;
+  if (visible < min || text.length > max || !text.isWellFormed() || CONTROL_CHARACTERS.test(text)) {
+    throw new BadUserInputError(problem, [
+      { field, message: `write ${min} to ${max} characters of plain text (no control characters)` },
     ]);
   }
 }

@@ -10,7 +10,7 @@ const reviewer = (subject: string) => ({ subject, tenant: 'bank-a', roles: ['rev
 const senior = (subject: string) => ({ subject, tenant: 'bank-a', roles: ['senior-reviewer'] });
 
 function attributes(overrides: Partial<CaseAttributes> = {}): CaseAttributes {
-  return { requiredRole: 'reviewer', requester: 'loan-app', firstReviewer: '', assignee: '', ...overrides };
+  return { requiredRole: 'reviewer', requester: 'loan-app', assignee: '', claimed: false, ...overrides };
 }
 
 describe('review attribute rules (policies/casbin/review-*.{conf,csv})', () => {
@@ -31,11 +31,18 @@ describe('review attribute rules (policies/casbin/review-*.{conf,csv})', () => {
     }
   });
 
-  it('keeps the first reviewer of a four-eyes round from giving the second vote', () => {
-    const waiting = attributes({ firstReviewer: 'alice' });
-    assert.equal(access.isAllowed(reviewer('alice'), 'claim', waiting), false);
-    assert.equal(access.isAllowed(senior('alice'), 'submit', waiting), false);
-    assert.equal(access.isAllowed(reviewer('bob'), 'claim', waiting), true);
+  it('keeps anyone who voted on or escalated a case from claiming or deciding it again', () => {
+    assert.equal(access.isAllowed(reviewer('alice'), 'claim', attributes(), true), false);
+    assert.equal(access.isAllowed(reviewer('alice'), 'submit', attributes(), true), false);
+    const escalated = attributes({ requiredRole: 'senior-reviewer' });
+    assert.equal(access.isAllowed(senior('sam'), 'claim', escalated, true), false, 'a senior who escalated cannot settle it');
+    assert.equal(access.isAllowed(senior('sam'), 'submit', escalated, true), false);
+    assert.equal(access.isAllowed(reviewer('bob'), 'claim', attributes(), false), true);
+  });
+
+  it('compares subjects in canonical form', () => {
+    assert.equal(access.isAllowed(reviewer('Loan-App '), 'claim', attributes()), false, 'case and spaces do not make another person');
+    assert.equal(access.isAllowed(reviewer(' ALICE'), 'release', attributes({ assignee: 'alice', claimed: true })), true);
   });
 
   it('gives escalated cases to senior reviewers only', () => {
@@ -45,20 +52,22 @@ describe('review attribute rules (policies/casbin/review-*.{conf,csv})', () => {
     assert.equal(access.isAllowed({ subject: 'sam', tenant: 'bank-a', roles: ['reviewer', 'senior-reviewer'] }, 'submit', escalated), true);
   });
 
-  it('lets only the holder release a case or reveal its masked fields', () => {
-    const held = attributes({ assignee: 'alice' });
+  it('lets only the holder reveal masked fields or release the claim, and a senior release any claim', () => {
+    const held = attributes({ assignee: 'alice', claimed: true });
     for (const action of ['release', 'reveal'] as const) {
       assert.equal(access.isAllowed(reviewer('alice'), action, held), true);
       assert.equal(access.isAllowed(reviewer('bob'), action, held), false);
-      assert.equal(access.isAllowed(senior('sam'), action, held), false);
       assert.equal(access.isAllowed(reviewer('alice'), action, attributes()), false, `${action} of an unclaimed case`);
     }
+    assert.equal(access.isAllowed(senior('sam'), 'reveal', held), false);
+    assert.equal(access.isAllowed(senior('sam'), 'release', held), true, 'an absent reviewer does not block the queue');
+    assert.equal(access.isAllowed(senior('sam'), 'release', attributes()), false);
   });
 
   it('grants nothing to roles outside review work', () => {
     for (const role of ['application', 'analyst', 'auditor', 'admin']) {
       for (const action of ['claim', 'submit', 'release', 'reveal'] as const) {
-        assert.equal(access.isAllowed({ subject: 'x', tenant: 'bank-a', roles: [role] }, action, attributes({ assignee: 'x' })), false, `${role} ${action}`);
+        assert.equal(access.isAllowed({ subject: 'x', tenant: 'bank-a', roles: [role] }, action, attributes({ assignee: 'x', claimed: true })), false, `${role} ${action}`);
       }
     }
   });

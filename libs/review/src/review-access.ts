@@ -4,14 +4,21 @@ import type { Principal } from '../../policy/src/index.js';
 
 export type CaseAccessAction = 'claim' | 'submit' | 'release' | 'reveal';
 
-/** The attributes of a case that the review rules read. */
+/** The attributes of a case that the review rules read. Subjects are canonical (see canonicalSubject). */
 export interface CaseAttributes {
   requiredRole: string;
   requester: string;
-  /** Subject of the first vote of the current four-eyes round, or "" when there is none. */
-  firstReviewer: string;
   /** Subject holding the claim, or "". */
   assignee: string;
+  claimed: boolean;
+}
+
+/**
+ * Returns the form of a token subject used to tell people apart: NFKC-normalized, trimmed and
+ * lowercased, so that "Alice" and "alice " cannot act as two reviewers.
+ */
+export function canonicalSubject(subject: string): string {
+  return subject.normalize('NFKC').trim().toLowerCase();
 }
 
 /**
@@ -27,8 +34,12 @@ export class ReviewAccess {
     return new ReviewAccess(enforcer);
   }
 
-  /** Whether any of the caller's roles may take `action` on a case with these attributes. */
-  isAllowed(principal: Principal, action: CaseAccessAction, attributes: CaseAttributes): boolean {
-    return principal.roles.some((role) => this.enforcer.enforceSync({ role, subject: principal.subject }, attributes, action));
+  /**
+   * Tells whether any of the caller's roles may take `action` on a case with these attributes.
+   * `participated` says whether the caller already voted on the case or escalated it.
+   */
+  isAllowed(principal: Principal, action: CaseAccessAction, attributes: CaseAttributes, participated = false): boolean {
+    const subject = canonicalSubject(principal.subject);
+    return principal.roles.some((role) => this.enforcer.enforceSync({ role, subject, participated }, attributes, action));
   }
 }

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, ConflictError, digestJson, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
+import { scrubPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 import {
+  checkFreeText,
   isClaimable,
   planSubmission,
   REVIEW_ACTIONS,
@@ -14,7 +16,7 @@ import {
   type ReviewSubmission,
 } from './case-state.js';
 import type { DecisionUpdates } from './decision-updates.js';
-import type { CaseAccessAction, CaseAttributes, ReviewAccess } from './review-access.js';
+import { canonicalSubject, type CaseAccessAction, type CaseAttributes, type ReviewAccess } from './review-access.js';
 import type { ReviewConfig } from './review-config.js';
 import type { CaseReason } from './routing.js';
 import type { WebhookOutbox } from './webhooks.js';
@@ -274,9 +276,10 @@ export class ReviewService {
       modelVersion: record.modelVersion,
       createdAt: new Date(record.createdAt),
       reasonCodes: record.reasonCodes,
-      attributions: record.attributions.map((attribution) =>
-        masked.has(attribution.feature) ? { ...attribution, value: MASK } : attribution,
-      ),
+      // The attribution of a masked field is left out: its contribution is linear in the value,
+      // so showing it would give the value away. Revealing the field shows it in the application.
+      // NOTE: a reason code that names a masked feature still shows its contribution.
+      attributions: record.attributions.filter((attribution) => !masked.has(attribution.feature)),
       application: Object.entries(record.lineage.featureValues).map(([name, value]) =>
         masked.has(name)
           ? { name, value: MASK, masked: true, description: null }
@@ -407,7 +410,9 @@ export class ReviewService {
         submission,
         useCase.review.escalationRole,
       );
-      const rationale = input.rationale.trim();
+      // Rationales are free text: personal data typed into one (an IBAN, a phone number) is masked
+      // before it is stored, and the ledger digest covers the stored text.
+      const rationale = scrubPii(input.rationale.trim());
       const votesAfter = plan.vote ? [...votes.map((vote) => vote.reviewer), principal.subject] : votes.map((vote) => vote.reviewer);
       const ledgerType = plan.finalOutcome ? 'review.decided' : `review.${plan.eventAction}`;
       const payload: Record<string, unknown> = {
@@ -420,9 +425,13 @@ export class ReviewService {
         rationaleDigest: digestJson(rationale),
       };
       if (plan.vote) payload.vote = plan.vote.outcome;
+      // A four-eyes decision states the reasons of both agreeing votes, as an adverse-action
+      // notice must name every principal reason.
+      const finalReasonCodes = plan.finalOutcome ? await roundReasonCodes(manager, row.id, round.number, reasonCodes) : reasonCodes;
       if (plan.finalOutcome) {
         const decision = await decisionReceipt(manager, row.decision_id);
         Object.assign(payload, {
+          reasonCodes: finalReasonCodes,
           automaticOutcome: row.automatic_outcome,
           finalOutcome: plan.finalOutcome,
           reviewers: votesAfter,
@@ -448,7 +457,7 @@ export class ReviewService {
           useCase: row.use_case,
           automaticOutcome: row.automatic_outcome,
           finalOutcome: plan.finalOutcome,
-          reasonCodes,
+          reasonCodes: finalReasonCodes,
           ledgerSeq: receipt.seq,
         });
       } else if (plan.toState === 'INFO_REQUESTED') {
@@ -477,12 +486,8 @@ export class ReviewService {
 
   /** Returns a masked application field in clear and records who saw it and why. */
   async reveal(principal: Principal, input: { caseId: string; field: string; reason: string }): Promise<CaseField> {
-    const reason = input.reason.trim();
-    if (reason.length < REVEAL_REASON_MIN || reason.length > REVEAL_REASON_MAX || !input.reason.isWellFormed()) {
-      throw new BadUserInputError('Revealing personal data needs a reason.', [
-        { field: 'reason', message: `explain why in ${REVEAL_REASON_MIN} to ${REVEAL_REASON_MAX} characters` },
-      ]);
-    }
+    checkFreeText(input.reason, 'reason', REVEAL_REASON_MIN, REVEAL_REASON_MAX, 'Revealing personal data needs a reason.');
+    const reason = scrubPii(input.reason.trim());
     let revealed: CaseField | undefined;
     await this.change(principal, input.caseId, 'reveal', async (row, manager) => {
       const masked = this.useCases(row.use_case)?.review.maskedFields ?? [];
@@ -522,16 +527,17 @@ export class ReviewService {
     let denied: { caseId: string; decisionId: string } | undefined;
     const transaction = this.dataSource.transaction(async (manager) => {
       const row = await this.findCase(manager, principal.tenant, id, true);
-      const round = await currentRound(manager, row.id);
       const attributes: CaseAttributes = {
         requiredRole: row.required_role,
-        requester: row.requested_by,
-        firstReviewer: round.votes[0]?.reviewer ?? '',
-        assignee: row.assignee ?? '',
+        requester: canonicalSubject(row.requested_by),
+        assignee: row.assignee ? canonicalSubject(row.assignee) : '',
+        claimed: row.assignee !== null,
       };
-      if (!this.access.isAllowed(principal, accessAction, attributes)) {
+      const participants = await caseParticipants(manager, row.id);
+      const participated = participants.has(canonicalSubject(principal.subject));
+      if (!this.access.isAllowed(principal, accessAction, attributes, participated)) {
         denied = { caseId: row.id, decisionId: row.decision_id };
-        throw new ForbiddenError(forbiddenMessage(accessAction, principal, row, attributes));
+        throw new ForbiddenError(forbiddenMessage(accessAction, principal, row, attributes, participated));
       }
 
       const change = await plan(row, manager);
@@ -651,6 +657,25 @@ interface DecisionRecordLike {
   lineage: { featureValues: Record<string, string | number> };
 }
 
+/** Returns the reason codes of the votes already cast in a round, with `own` added, without repeats. */
+async function roundReasonCodes(manager: Pick<EntityManager, 'query'>, caseId: string, round: number, own: string[]): Promise<string[]> {
+  const rows: { reason_codes: string[] }[] = await manager.query('SELECT reason_codes FROM review.votes WHERE case_id = $1 AND round = $2 ORDER BY created_at', [
+    caseId,
+    round,
+  ]);
+  return [...new Set([...rows.flatMap((row) => row.reason_codes), ...own])];
+}
+
+/** Returns everyone who voted on a case or escalated it, in canonical form: none of them may decide it later. */
+async function caseParticipants(manager: Pick<EntityManager, 'query'>, caseId: string): Promise<Set<string>> {
+  const rows: { subject: string }[] = await manager.query(
+    `SELECT reviewer AS subject FROM review.votes WHERE case_id = $1
+     UNION SELECT actor FROM review.case_events WHERE case_id = $1 AND action = 'escalated'`,
+    [caseId],
+  );
+  return new Set(rows.map((row) => canonicalSubject(row.subject)));
+}
+
 /** Reads the votes of the current round. A disagreement escalates the case and starts a new round. */
 async function currentRound(manager: Pick<EntityManager, 'query'>, caseId: string): Promise<{ number: number; votes: { reviewer: string; outcome: FinalOutcome }[] }> {
   const rows: VoteRow[] = await manager.query(
@@ -683,12 +708,13 @@ async function checkReasonCodes(useCase: ReviewUseCase, reasonCodes: string[]): 
   }
 }
 
-function forbiddenMessage(action: CaseAccessAction, principal: Principal, row: CaseRow, attributes: CaseAttributes): string {
-  if (principal.subject === attributes.requester && (action === 'claim' || action === 'submit')) {
+function forbiddenMessage(action: CaseAccessAction, principal: Principal, row: CaseRow, attributes: CaseAttributes, participated: boolean): string {
+  const deciding = action === 'claim' || action === 'submit';
+  if (deciding && canonicalSubject(principal.subject) === attributes.requester) {
     return 'You requested this decision, so you cannot review it.';
   }
-  if (principal.subject === attributes.firstReviewer && (action === 'claim' || action === 'submit')) {
-    return 'You cast the first vote of this four-eyes case; a different reviewer must give the second.';
+  if (deciding && participated) {
+    return 'You already voted on or escalated this case; a different reviewer must take it from here.';
   }
   if (action === 'release' || action === 'reveal') return `Only the reviewer holding the case can ${action} it${row.assignee ? '' : '; claim it first'}.`;
   return `This case needs the role ${row.required_role}; your roles (${principal.roles.join(', ')}) cannot ${action} it.`;

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { BadUserInputError, ConflictError, digestJson, getLogger } from '../../common/src/index.js';
+import { checkFreeText } from './case-state.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 
@@ -62,12 +63,8 @@ export class UseCaseSwitch {
 
   private async change(principal: Principal, useCase: string, reason: string, suspended: boolean): Promise<UseCaseStatus> {
     this.requireKnown(useCase);
+    checkFreeText(reason, 'reason', REASON_MIN, REASON_MAX, `${suspended ? 'Suspending' : 'Resuming'} a use case needs a reason.`);
     const trimmed = reason.trim();
-    if (trimmed.length < REASON_MIN || trimmed.length > REASON_MAX || !reason.isWellFormed()) {
-      throw new BadUserInputError(`${suspended ? 'Suspending' : 'Resuming'} a use case needs a reason.`, [
-        { field: 'reason', message: `explain the change in ${REASON_MIN} to ${REASON_MAX} characters` },
-      ]);
-    }
     await this.dataSource.transaction(async (manager) => {
       // Serializes changes of one switch, so two people cannot both suspend it.
       await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`warden-switch:${principal.tenant}:${useCase}`]);

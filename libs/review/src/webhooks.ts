@@ -166,7 +166,7 @@ export class WebhookDispatcher {
         [delivery.id, attempt, nextStatus, String(delayMs)],
       );
     });
-    if (nextStatus === 'FAILED') this.log.error({ deliveryId: delivery.id, attempts: attempt, error }, 'webhook delivery gave up');
-    else if (!delivered) this.log.warn({ deliveryId: delivery.id, attempt, error, retryInMs: delayMs }, 'webhook delivery failed; will retry');
+    if (nextStatus === 'FAILED') this.log.error({ deliveryId: delivery.id, attempts: attempt, reason: error }, 'webhook delivery gave up');
+    else if (!delivered) this.log.warn({ deliveryId: delivery.id, attempt, reason: error, retryInMs: delayMs }, 'webhook delivery failed; will retry');
   }
 }

@@ -14,22 +14,27 @@ export interface CasePermissions {
 }
 
 export function casePermissions(reviewCase: ReviewCase, principal: Principal): CasePermissions {
-  const me = principal.subject;
-  const heldByMe = reviewCase.assignee === me;
+  const me = canonical(principal.subject);
+  const heldByMe = reviewCase.assignee !== null && canonical(reviewCase.assignee) === me;
+  const senior = principal.roles.includes('senior-reviewer');
   const blocked = (reason: string): CasePermissions => ({ canClaim: false, canRelease: heldByMe, canSubmit: false, blockedReason: reason });
 
   if (reviewCase.state === 'DECIDED') return { ...blocked('The case is decided.'), canRelease: false };
-  if (reviewCase.requestedBy === me) return blocked('You requested this decision, so another reviewer must review it.');
+  if (canonical(reviewCase.requestedBy) === me) return blocked('You requested this decision, so another reviewer must review it.');
   if (!holdsRequiredRole(principal.roles, reviewCase.requiredRole)) {
     return blocked(`This case needs the ${reviewCase.requiredRole} role, and your token does not hold it.`);
   }
-  if (reviewCase.fourEyes && reviewCase.votes.some((vote) => vote.reviewer === me)) {
+  const voted = reviewCase.votes.some((vote) => canonical(vote.reviewer) === me);
+  const escalated = reviewCase.history.some((event) => event.action === 'escalated' && canonical(event.actor) === me);
+  if (voted && reviewCase.fourEyes && reviewCase.state === 'AWAITING_SECOND_REVIEW') {
     return blocked('You gave the first vote on this four-eyes case, so a different reviewer must give the second.');
   }
+  if (voted || escalated) return blocked('You already voted on or escalated this case, so a different reviewer must take it from here.');
 
   if (heldByMe) return { canClaim: false, canRelease: true, canSubmit: true, blockedReason: null };
   if (reviewCase.assignee !== null) {
-    return { canClaim: false, canRelease: false, canSubmit: false, blockedReason: 'Only the reviewer who holds the claim can release it or submit a review.' };
+    // A senior reviewer may release a claim held by someone who is away.
+    return { canClaim: false, canRelease: senior, canSubmit: false, blockedReason: 'Only the reviewer who holds the claim can submit a review.' };
   }
   return { canClaim: true, canRelease: false, canSubmit: false, blockedReason: 'Claim the case before you submit a review.' };
 }
@@ -39,4 +44,9 @@ export function casePermissions(reviewCase: ReviewCase, principal: Principal): C
 function holdsRequiredRole(roles: string[], requiredRole: string): boolean {
   if (roles.includes(requiredRole)) return true;
   return requiredRole === 'reviewer' && roles.includes('senior-reviewer');
+}
+
+/** Compares subjects as the gateway does: NFKC-normalized, trimmed and lowercased. */
+function canonical(subject: string): string {
+  return subject.normalize('NFKC').trim().toLowerCase();
 }

@@ -1,6 +1,6 @@
 import { findEncodedPayloads, findInvisibleCharacters, type EncodedPayload } from './encoded.js';
 import { normalizeForMatching, sourceRange, type NormalizedText } from './normalize.js';
-import type { InjectionCategory, InjectionRule, InjectionRuleSet, InjectionSource } from './rules.js';
+import type { InjectionRule, InjectionRuleSet, InjectionSource } from './rules.js';
 
 /** One rule match, with the range of the original text it covers. */
 export interface InjectionSignal {
@@ -39,8 +39,7 @@ const MAX_DECODED_SCAN_LENGTH = 65_536;
  */
 export function detectInjection(text: string, rules: InjectionRuleSet, source: InjectionSource = 'user'): InjectionVerdict {
   const factor = source === 'retrieved' ? rules.retrievedWeightFactor : 1;
-  const signals = collectSignals(text, rules, source, factor, true);
-  signals.sort((a, b) => a.start - b.start || a.end - b.end || a.rule.localeCompare(b.rule));
+  const signals = capSignalsPerRule(collectSignals(text, rules, source, factor, true));
 
   const score = combineWeights(signals);
   return { score, verdict: verdictFor(score, rules.thresholds), signals };
@@ -48,13 +47,14 @@ export function detectInjection(text: string, rules: InjectionRuleSet, source: I
 
 function collectSignals(text: string, rules: InjectionRuleSet, source: InjectionSource, factor: number, scanPayloads: boolean): InjectionSignal[] {
   const normalized = normalizeForMatching(text);
+  const literalsPresent = rules.literalScanner.scan(normalized.text);
   const signals: InjectionSignal[] = [];
   const payloads: EncodedPayload[] = [];
 
   for (const rule of rules.rules) {
     if (!rule.sources.includes(source)) continue;
     const weight = adjustWeight(rule.weight, factor);
-    const spans = uniqueSpans(matchRule(rule, text, normalized, scanPayloads, payloads));
+    const spans = uniqueSpans(matchRule(rule, { text, normalized, literalsPresent }, scanPayloads, payloads));
     for (const span of spans.slice(0, MAX_SIGNALS_PER_RULE)) {
       signals.push({ rule: rule.id, category: rule.category, start: span.start, end: span.end, weight });
     }
@@ -70,18 +70,22 @@ function collectSignals(text: string, rules: InjectionRuleSet, source: Injection
   return signals;
 }
 
+/** One text prepared for matching: the original, its normalized form and which pattern literals occur in it. */
+interface ScanInput {
+  text: string;
+  normalized: NormalizedText;
+  literalsPresent: Uint8Array;
+}
+
 /** Returns the original-text spans where `rule` matches; decoded payloads are appended to `payloads`. */
-function matchRule(
-  rule: InjectionRule,
-  text: string,
-  normalized: NormalizedText,
-  scanPayloads: boolean,
-  payloads: EncodedPayload[],
-): Array<{ start: number; end: number }> {
+function matchRule(rule: InjectionRule, input: ScanInput, scanPayloads: boolean, payloads: EncodedPayload[]): Array<{ start: number; end: number }> {
+  const { text, normalized, literalsPresent } = input;
   const spans: Array<{ start: number; end: number }> = [];
   for (const matcher of rule.matchers) {
     switch (matcher.kind) {
       case 'pattern':
+        // Every match contains one of the pattern's literals, so without any the pattern cannot match.
+        if (matcher.literalIds !== undefined && !matcher.literalIds.some((id) => literalsPresent[id] === 1)) break;
         for (const [start, end] of regexMatches(matcher.regex, normalized.text)) spans.push(sourceRange(normalized, start, end));
         break;
       case 'rawPattern':
@@ -101,6 +105,17 @@ function matchRule(
     if (spans.length >= MAX_SIGNALS_PER_RULE) break;
   }
   return spans;
+}
+
+/** Orders signals by position and keeps the first MAX_SIGNALS_PER_RULE of each rule, including those from decoded payloads. */
+function capSignalsPerRule(signals: InjectionSignal[]): InjectionSignal[] {
+  signals.sort((a, b) => a.start - b.start || a.end - b.end || a.rule.localeCompare(b.rule));
+  const counts = new Map<string, number>();
+  return signals.filter((signal) => {
+    const count = (counts.get(signal.rule) ?? 0) + 1;
+    counts.set(signal.rule, count);
+    return count <= MAX_SIGNALS_PER_RULE;
+  });
 }
 
 /** Drops spans that another matcher of the same rule already reported. */
@@ -146,14 +161,4 @@ function verdictFor(score: number, thresholds: InjectionRuleSet['thresholds']): 
   if (score >= thresholds.block) return 'block';
   if (score >= thresholds.flag) return 'flag';
   return 'pass';
-}
-
-/** Counts signals by category, for reports. */
-export function countSignalsByCategory(signals: readonly InjectionSignal[]): Partial<Record<InjectionCategory, number>> {
-  const counts: Partial<Record<InjectionCategory, number>> = {};
-  for (const signal of signals) {
-    const category = signal.category as InjectionCategory;
-    counts[category] = (counts[category] ?? 0) + 1;
-  }
-  return counts;
 }

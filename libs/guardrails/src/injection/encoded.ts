@@ -22,16 +22,34 @@ export interface TextSpan {
   end: number;
 }
 
+/** Marks the ASCII characters of an alphabet, for scanning runs without a regular expression. */
+function asciiTable(alphabet: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (const character of alphabet) table[character.charCodeAt(0)] = 1;
+  return table;
+}
+
+const ALPHANUMERIC = asciiTable('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
+/** The standard and URL-safe base64 alphabets, without the "=" padding. */
+const BASE64_ALPHABET = asciiTable('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-');
+const HEX_DIGITS = asciiTable('0123456789ABCDEFabcdef');
+const MIN_BASE64_RUN = 16;
+const MIN_HEX_RUN = 16;
+
+function inTable(table: Uint8Array, code: number): boolean {
+  return code < 128 && table[code] === 1;
+}
+
 /**
- * Regular expressions that find candidate runs. Boundaries keep a run from starting or ending
- * inside a longer word, so a base64 candidate is never a slice of an identifier.
+ * Regular expressions for the other encodings, each with a substring that any match contains, so
+ * text without it is skipped at once. Boundaries keep a hex run from starting inside a word.
  */
-const CANDIDATES: Record<Encoding, RegExp> = {
-  base64: /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])/g,
-  hex: /(?<![0-9A-Za-z\\])(?:(?:0x)?(?:[0-9A-Fa-f]{2}){8,}|[0-9A-Fa-f]{2}(?:[ :,-][0-9A-Fa-f]{2}){7,}|(?:\\x[0-9A-Fa-f]{2}){4,})(?![0-9A-Za-z])/g,
-  percent: /(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+-])*%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+-])*/g,
-  'unicode-escape': /(?:\\u[0-9A-Fa-f]{4}|\\u\{[0-9A-Fa-f]{1,6}\})+/g,
-  'html-entity': /(?:&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});)+/g,
+const CANDIDATES: Record<Exclude<Encoding, 'base64'>, { pattern: RegExp; marker?: string }> = {
+  // Separated ("69 67 6e") and escaped ("\\x69\\x67") hex; contiguous runs are found by findHexRuns.
+  hex: { pattern: /(?<![0-9A-Za-z\\])[0-9A-Fa-f]{2}(?:[ :,-][0-9A-Fa-f]{2}){7,}(?![0-9A-Za-z])|(?:\\x[0-9A-Fa-f]{2}){4,}/g },
+  percent: { pattern: /(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+-])*%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+-])*/g, marker: '%' },
+  'unicode-escape': { pattern: /(?:\\u[0-9A-Fa-f]{4}|\\u\{[0-9A-Fa-f]{1,6}\})+/g, marker: '\\u' },
+  'html-entity': { pattern: /(?:&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});)+/g, marker: '&#' },
 };
 
 /**
@@ -51,15 +69,58 @@ const MIN_LETTER_SHARE = 0.4;
  */
 export function findEncodedPayloads(text: string, encoding: Encoding, minDecodedLength: number): EncodedPayload[] {
   const payloads: EncodedPayload[] = [];
-  const pattern = CANDIDATES[encoding];
-  pattern.lastIndex = 0;
-  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
-    const decoded = decodeCandidate(match[0], encoding);
-    if (decoded !== undefined && decoded.length >= minDecodedLength) {
-      payloads.push({ start: match.index, end: match.index + match[0].length, decoded });
-    }
+  for (const candidate of findCandidates(text, encoding)) {
+    const decoded = decodeCandidate(text.slice(candidate.start, candidate.end), encoding);
+    if (decoded !== undefined && decoded.length >= minDecodedLength) payloads.push({ ...candidate, decoded });
   }
   return payloads;
+}
+
+function findCandidates(text: string, encoding: Encoding): TextSpan[] {
+  if (encoding === 'base64') return findBase64Runs(text);
+  const { pattern, marker } = CANDIDATES[encoding];
+  const runs = encoding === 'hex' ? findHexRuns(text) : [];
+  if (marker !== undefined && !text.includes(marker)) return runs;
+  return [...runs, ...[...text.matchAll(pattern)].map((match) => ({ start: match.index, end: match.index + match[0].length }))];
+}
+
+/** Finds runs of an even number, at least MIN_HEX_RUN, of hex digits that stand alone or follow "0x". */
+function findHexRuns(text: string): TextSpan[] {
+  const runs: TextSpan[] = [];
+  let index = 0;
+  while (index < text.length) {
+    if (!inTable(HEX_DIGITS, text.charCodeAt(index))) {
+      index += 1;
+      continue;
+    }
+    let start = index;
+    while (index < text.length && inTable(HEX_DIGITS, text.charCodeAt(index))) index += 1;
+    const hasPrefix = start >= 2 && text[start - 1] === 'x' && text[start - 2] === '0';
+    if (hasPrefix) start -= 2;
+    const digits = index - start - (hasPrefix ? 2 : 0);
+    const standsAlone = !inTable(ALPHANUMERIC, text.charCodeAt(start - 1)) && text[start - 1] !== '\\' && !inTable(ALPHANUMERIC, text.charCodeAt(index));
+    if (digits >= MIN_HEX_RUN && digits % 2 === 0 && standsAlone) runs.push({ start, end: index });
+  }
+  return runs;
+}
+
+/** Finds maximal runs of base64 characters, with up to two "=" of padding, of at least MIN_BASE64_RUN characters. */
+function findBase64Runs(text: string): TextSpan[] {
+  const runs: TextSpan[] = [];
+  let index = 0;
+  while (index < text.length) {
+    if (!inTable(BASE64_ALPHABET, text.charCodeAt(index))) {
+      index += 1;
+      continue;
+    }
+    const start = index;
+    while (index < text.length && inTable(BASE64_ALPHABET, text.charCodeAt(index))) index += 1;
+    let end = index;
+    while (end < text.length && end - index < 2 && text[end] === '=') end += 1;
+    if (index - start >= MIN_BASE64_RUN && text[end] !== '=') runs.push({ start, end });
+    index = end;
+  }
+  return runs;
 }
 
 function decodeCandidate(candidate: string, encoding: Encoding): string | undefined {
@@ -77,14 +138,16 @@ function decodeCandidate(candidate: string, encoding: Encoding): string | undefi
   }
 }
 
-/** Decodes bytes as UTF-8 and returns the text when it reads as text, else undefined. */
+const UTF8 = new TextDecoder('utf-8');
+const REPLACEMENT_CHARACTER = '\uFFFD';
+
+/**
+ * Decodes bytes as UTF-8 and returns the text when it reads as text, else undefined. Invalid
+ * UTF-8 shows up as U+FFFD; checking for it is much cheaper than a fatal decoder's exception.
+ */
 function readableText(bytes: Buffer): string | undefined {
-  let decoded: string;
-  try {
-    decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return undefined;
-  }
+  const decoded = UTF8.decode(bytes);
+  if (decoded.includes(REPLACEMENT_CHARACTER)) return undefined;
   const characters = [...decoded];
   if (characters.length === 0) return undefined;
   const readable = characters.filter((character) => READABLE.test(character)).length;
@@ -122,7 +185,7 @@ function decodeEscapes(candidate: string, escape: RegExp, radix: number, utf8Byt
   if (!utf8Bytes) return decoded + candidate.slice(last);
 
   bytes.push(...Buffer.from(candidate.slice(last), 'latin1'));
-  return new TextDecoder('utf-8').decode(Uint8Array.from(bytes));
+  return UTF8.decode(Uint8Array.from(bytes));
 }
 
 function isAsciiLetter(value: number): boolean {
@@ -131,6 +194,7 @@ function isAsciiLetter(value: number): boolean {
 
 /** Zero-width characters that split a word without showing; the soft hyphen is left out because web text uses it for hyphenation. */
 const ZERO_WIDTH = new Set([0x200b, 0x200c, 0x200d, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff, 0x180e]);
+const ANY_ZERO_WIDTH = /[\u200B-\u200D\u2060-\u2064\uFEFF\u180E]/;
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
 const TAG_CHARACTERS = /[\u{E0000}-\u{E007F}]+/gu;
 
@@ -169,6 +233,7 @@ function runsOf(text: string, pattern: RegExp, unitsPerCharacter: number): { spa
 /** Counts zero-width characters with a letter on both sides, and returns the words that contain them. */
 function zeroWidthInWords(text: string): { spans: TextSpan[]; count: number } {
   const spans: TextSpan[] = [];
+  if (!ANY_ZERO_WIDTH.test(text)) return { spans, count: 0 };
   let count = 0;
   let index = 0;
   while (index < text.length) {

@@ -1,4 +1,4 @@
-export { detectInjection, countSignalsByCategory, MAX_SIGNALS_PER_RULE, type InjectionSignal, type InjectionVerdict } from './detect.js';
+export { detectInjection, MAX_SIGNALS_PER_RULE, type InjectionSignal, type InjectionVerdict } from './detect.js';
 export { findEncodedPayloads, findInvisibleCharacters, type Encoding, type InvisibleKind } from './encoded.js';
 export { normalizeForMatching, sourceRange, type NormalizedText } from './normalize.js';
 export {

@@ -30,6 +30,10 @@ describe('normalizeForMatching', () => {
     assert.equal(normalizeForMatching('ﬁle').text, 'file');
   });
 
+  it('keeps Hangul syllables composed', () => {
+    assert.equal(normalizeForMatching('안녕하세요').text, '안녕하세요');
+  });
+
   it('removes diacritics', () => {
     assert.equal(normalizeForMatching('ïgnörè prévious').text, 'ignore previous');
     assert.equal(normalizeForMatching('instruções anteriores').text, 'instrucoes anteriores');

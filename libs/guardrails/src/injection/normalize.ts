@@ -1,9 +1,9 @@
 /**
  * Text normalization for injection matching. Attackers hide trigger phrases behind full-width or
  * mathematical letters, accents, zero-width characters, Cyrillic or Greek look-alikes, leetspeak
- * and letters spaced apart ("i g n o r e"). The normalized text undoes those tricks so that the
- * rules can be written once, in plain lowercase ASCII, and every normalized character keeps the
- * range of the original text it came from, so signals can point at what the caller sent.
+ * and letters spaced apart ("i g n o r e"). The normalized text undoes those tricks, so rules are
+ * written once in plain lowercase ASCII. Every normalized character keeps the range of the
+ * original text it came from, so signals point at what the caller sent.
  */
 
 /** Text prepared for matching, with a map back into the original text. */
@@ -17,25 +17,26 @@ export interface NormalizedText {
 }
 
 /**
- * Normalizes `original` for matching in four passes:
- * 1. per code point: drop default-ignorable characters (zero-width, soft hyphen, bidi controls,
- *    variation selectors), decode Unicode tag characters to the ASCII they shadow, apply the NFKC
- *    compatibility mapping, remove diacritics, lowercase, fold typographic quotes and dashes, and
- *    collapse each whitespace run to one space, or to one newline when the run contains a line break;
- * 2. join runs of four or more single letters split by one separator character ("i.g.n.o.r.e");
- * 3. per word: map Cyrillic, Greek and Armenian look-alikes to Latin letters when the word mixes
- *    scripts or consists only of look-alikes, and map leetspeak digits when the word has at
- *    least two Latin letters, so "1gn0re" becomes "ignore" but "$500" and "1002.9" stay as they are.
+ * Normalizes `original` for matching in three passes.
+ * 1. Per code point: drop default-ignorable characters (zero-width, soft hyphen, bidi controls,
+ *    variation selectors) and decode Unicode tag characters to the ASCII they shadow. Then apply
+ *    the NFKC compatibility mapping, remove diacritics, lowercase and fold typographic quotes and
+ *    dashes. Each whitespace run becomes one space, or one newline when it contains a line break.
+ * 2. Join runs of four or more single letters split by one separator character ("i.g.n.o.r.e").
+ * 3. Per word: map Cyrillic, Greek and Armenian look-alikes to Latin letters when the word mixes
+ *    scripts or consists only of look-alikes. Map leetspeak digits when the word has at least two
+ *    Latin letters, so "1gn0re" becomes "ignore" but "$500" and "1002.9" stay as they are.
  * Use `sourceRange` to map a match in `text` back to the original.
  */
 export function normalizeForMatching(original: string): NormalizedText {
-  const buffer = foldCodePoints(original);
-  joinSpacedLetters(buffer);
-  mapWordConfusables(buffer);
+  const folded = foldCodePoints(original);
+  const foldedMask = wordMask(folded);
+  const joined = joinSpacedLetters(folded, foldedMask);
+  mapWordConfusables(joined, joined === folded ? foldedMask : wordMask(joined));
   return {
-    text: codesToString(buffer.codes),
-    starts: Int32Array.from(buffer.starts),
-    ends: Int32Array.from(buffer.ends),
+    text: codesToString(joined),
+    starts: joined.starts.slice(0, joined.length),
+    ends: joined.ends.slice(0, joined.length),
   };
 }
 
@@ -45,11 +46,17 @@ export function sourceRange(normalized: NormalizedText, start: number, end: numb
   return { start: normalized.starts[start], end: normalized.ends[end - 1] };
 }
 
-/** Normalized UTF-16 code units with, for each, the original range that produced it. */
+/** Normalized UTF-16 code units with, for each, the original range that produced it; only the first `length` entries are used. */
 interface CodeBuffer {
-  codes: number[];
-  starts: number[];
-  ends: number[];
+  codes: Uint16Array;
+  starts: Int32Array;
+  ends: Int32Array;
+  length: number;
+}
+
+function createBuffer(capacity: number): CodeBuffer {
+  const size = Math.max(16, capacity);
+  return { codes: new Uint16Array(size), starts: new Int32Array(size), ends: new Int32Array(size), length: 0 };
 }
 
 const SPACE = 0x20;
@@ -93,7 +100,8 @@ const FOLD_CACHE = new Map<number, string>();
 const FOLD_CACHE_MAX_ENTRIES = 8192;
 
 function foldCodePoints(original: string): CodeBuffer {
-  const buffer: CodeBuffer = { codes: [], starts: [], ends: [] };
+  // NFKD expands a few code points to several characters; pushCode grows the buffer when needed.
+  const buffer = createBuffer(original.length);
   let index = 0;
   while (index < original.length) {
     const codePoint = original.codePointAt(index) as number;
@@ -116,7 +124,7 @@ function foldCodePoints(original: string): CodeBuffer {
 
 /** Extends the last character's source range over a dropped code point right after it, such as a combining accent. */
 function extendLast(buffer: CodeBuffer, start: number, end: number): void {
-  const last = buffer.ends.length - 1;
+  const last = buffer.length - 1;
   if (last >= 0 && buffer.ends[last] === start) buffer.ends[last] = end;
 }
 
@@ -145,9 +153,10 @@ function foldNonAscii(codePoint: number): string {
   if (punctuation !== undefined) folded = String.fromCharCode(punctuation);
   else if (WHITE_SPACE.test(character)) folded = LINE_BREAK.has(codePoint) ? '\n' : ' ';
   else if (DEFAULT_IGNORABLE.test(character)) folded = '';
-  // NFKD applies the NFKC compatibility mapping (full-width, ligatures, mathematical letters)
-  // and splits off diacritics, which are then removed so that "ïgnore" matches "ignore".
-  else folded = character.normalize('NFKD').replace(COMBINING_MARK, '').toLowerCase().replace(COMBINING_MARK, '');
+  // NFKD applies the NFKC compatibility mapping (full-width, ligatures, mathematical letters) and
+  // splits off diacritics, which are removed so that "ïgnore" matches "ignore". NFC then
+  // recomposes what remains, such as Hangul syllables.
+  else folded = character.normalize('NFKD').replace(COMBINING_MARK, '').toLowerCase().replace(COMBINING_MARK, '').normalize('NFC');
 
   if (FOLD_CACHE.size < FOLD_CACHE_MAX_ENTRIES) FOLD_CACHE.set(codePoint, folded);
   return folded;
@@ -164,7 +173,7 @@ function appendFolded(buffer: CodeBuffer, folded: string, start: number, end: nu
 
 /** Appends whitespace, merging it into a preceding whitespace character; a newline wins over a space. */
 function appendWhitespace(buffer: CodeBuffer, code: number, start: number, end: number): void {
-  const last = buffer.codes.length - 1;
+  const last = buffer.length - 1;
   if (last >= 0 && (buffer.codes[last] === SPACE || buffer.codes[last] === NEWLINE)) {
     if (code === NEWLINE) buffer.codes[last] = NEWLINE;
     buffer.ends[last] = end;
@@ -174,9 +183,22 @@ function appendWhitespace(buffer: CodeBuffer, code: number, start: number, end: 
 }
 
 function pushCode(buffer: CodeBuffer, code: number, start: number, end: number): void {
-  buffer.codes.push(code);
-  buffer.starts.push(start);
-  buffer.ends.push(end);
+  if (buffer.length === buffer.codes.length) growBuffer(buffer);
+  const at = buffer.length;
+  buffer.codes[at] = code;
+  buffer.starts[at] = start;
+  buffer.ends[at] = end;
+  buffer.length = at + 1;
+}
+
+function growBuffer(buffer: CodeBuffer): void {
+  const grown = createBuffer(buffer.codes.length * 2);
+  grown.codes.set(buffer.codes);
+  grown.starts.set(buffer.starts);
+  grown.ends.set(buffer.ends);
+  buffer.codes = grown.codes;
+  buffer.starts = grown.starts;
+  buffer.ends = grown.ends;
 }
 
 /** Separators that attackers put between single letters to split a trigger word. */
@@ -186,44 +208,42 @@ const MIN_SPACED_LETTERS = 4;
 /**
  * Removes the separators inside runs of at least four single word characters that are separated
  * by one separator character each, such as "i g n o r e" or "s.y.s.t.e.m". The run must use one
- * separator throughout, so "a-b c.d" is left alone.
+ * separator throughout, so "a-b c.d" is left alone. Returns `buffer` itself when nothing is joined.
  */
-function joinSpacedLetters(buffer: CodeBuffer): void {
-  const { codes } = buffer;
-  const removed = new Set<number>();
+function joinSpacedLetters(buffer: CodeBuffer, word: Uint8Array): CodeBuffer {
+  const { codes, length } = buffer;
+  const isSingle = (index: number) => index < length && word[index] === 1 && word[index - 1] !== 1 && word[index + 1] !== 1;
+
+  let joined: CodeBuffer | undefined;
+  let copied = 0;
   let index = 0;
-  while (index < codes.length) {
-    if (!isSingleWordCharacter(codes, index)) {
+  while (index < length) {
+    if (!isSingle(index)) {
       index += 1;
       continue;
     }
     const separator = codes[index + 1];
     let count = 1;
     let cursor = index;
-    while (LETTER_SEPARATORS.has(separator) && codes[cursor + 1] === separator && isSingleWordCharacter(codes, cursor + 2)) {
+    while (LETTER_SEPARATORS.has(separator) && codes[cursor + 1] === separator && isSingle(cursor + 2)) {
       cursor += 2;
       count += 1;
     }
     if (count >= MIN_SPACED_LETTERS) {
-      for (let position = index + 1; position < cursor; position += 2) removed.add(position);
+      joined ??= createBuffer(length);
+      copyRange(buffer, copied, index, joined);
+      for (let position = index; position <= cursor; position += 2) copyRange(buffer, position, position + 1, joined);
+      copied = cursor + 1;
     }
     index = cursor + 1;
   }
-  if (removed.size === 0) return;
-
-  const kept: CodeBuffer = { codes: [], starts: [], ends: [] };
-  for (let position = 0; position < codes.length; position += 1) {
-    if (!removed.has(position)) pushCode(kept, codes[position], buffer.starts[position], buffer.ends[position]);
-  }
-  buffer.codes = kept.codes;
-  buffer.starts = kept.starts;
-  buffer.ends = kept.ends;
+  if (joined === undefined) return buffer;
+  copyRange(buffer, copied, length, joined);
+  return joined;
 }
 
-/** True when codes[index] is a word character with no word character on either side. */
-function isSingleWordCharacter(codes: readonly number[], index: number): boolean {
-  if (index >= codes.length || !isWordCode(codes[index])) return false;
-  return !isWordCode(codes[index - 1]) && !isWordCode(codes[index + 1]);
+function copyRange(from: CodeBuffer, start: number, end: number, to: CodeBuffer): void {
+  for (let index = start; index < end; index += 1) pushCode(to, from.codes[index], from.starts[index], from.ends[index]);
 }
 
 /** Look-alike letters, lowercase, mapped to the Latin letter they imitate. */
@@ -252,22 +272,22 @@ const LEET = new Map<number, number>(
 const MIN_LATIN_LETTERS_FOR_LEET = 2;
 
 /** Rewrites look-alikes and leetspeak word by word, in place; the length never changes. */
-function mapWordConfusables(buffer: CodeBuffer): void {
-  const { codes } = buffer;
+function mapWordConfusables(buffer: CodeBuffer, word: Uint8Array): void {
+  const { codes, length } = buffer;
   let start = 0;
-  while (start < codes.length) {
-    if (!isWordCode(codes[start])) {
+  while (start < length) {
+    if (word[start] !== 1) {
       start += 1;
       continue;
     }
     let end = start;
-    while (end < codes.length && isWordCode(codes[end])) end += 1;
-    mapWord(codes, start, end);
+    while (end < length && word[end] === 1) end += 1;
+    mapWord(codes, start, end, length);
     start = end;
   }
 }
 
-function mapWord(codes: number[], start: number, end: number): void {
+function mapWord(codes: Uint16Array, start: number, end: number, length: number): void {
   let latin = 0;
   let confusable = 0;
   let otherLetters = 0;
@@ -281,7 +301,8 @@ function mapWord(codes: number[], start: number, end: number): void {
   // A word of Cyrillic with a few Latin-like letters ("игнор") stays Cyrillic, so rules in Russian still match.
   const mapConfusables = confusable > 0 && (latin > 0 || otherLetters === 0);
   if (mapConfusables) latin += confusable;
-  const mapLeet = latin >= MIN_LATIN_LETTERS_FOR_LEET && !isEmailLocalPart(codes, end);
+  const mapLeet = latin >= MIN_LATIN_LETTERS_FOR_LEET && !isEmailLocalPart(codes, end, length);
+  if (!mapConfusables && !mapLeet) return;
 
   for (let index = start; index < end; index += 1) {
     const code = codes[index];
@@ -291,30 +312,43 @@ function mapWord(codes: number[], start: number, end: number): void {
 }
 
 /** True when the word ending at `end` continues as ".letter", as in "name@bank.com", so its "@" is kept. */
-function isEmailLocalPart(codes: readonly number[], end: number): boolean {
-  return codes[end] === 0x2e && isLatinLetter(codes[end + 1]);
+function isEmailLocalPart(codes: Uint16Array, end: number, length: number): boolean {
+  return end + 1 < length && codes[end] === 0x2e && isLatinLetter(codes[end + 1]);
 }
 
-function isLatinLetter(code: number | undefined): boolean {
-  return code !== undefined && code >= 0x61 && code <= 0x7a;
+function isLatinLetter(code: number): boolean {
+  return code >= 0x61 && code <= 0x7a;
 }
 
 /** Word characters for the word passes: letters, digits and the leetspeak symbols "$" and "@". */
-function isWordCode(code: number | undefined): boolean {
-  if (code === undefined) return false;
-  if (code < 0x80) return (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) || code === 0x24 || code === 0x40;
-  // Surrogate halves of astral letters count as word characters so the pair stays in one word.
-  if (code >= 0xd800 && code <= 0xdfff) return true;
-  return LETTER_OR_DIGIT.test(String.fromCharCode(code));
-}
+const ASCII_WORD = new Uint8Array(128);
+for (let code = 0x61; code <= 0x7a; code += 1) ASCII_WORD[code] = 1;
+for (let code = 0x30; code <= 0x39; code += 1) ASCII_WORD[code] = 1;
+ASCII_WORD[0x24] = 1;
+ASCII_WORD[0x40] = 1;
 
 const LETTER_OR_DIGIT = /^[\p{L}\p{N}]$/u;
 
-function codesToString(codes: readonly number[]): string {
-  const chunkSize = 8192;
+/** Marks each code unit of the buffer with 1 when it is a word character. */
+function wordMask(buffer: CodeBuffer): Uint8Array {
+  const mask = new Uint8Array(buffer.length);
+  for (let index = 0; index < buffer.length; index += 1) {
+    const code = buffer.codes[index];
+    if (code < 0x80) mask[index] = ASCII_WORD[code];
+    // Surrogate halves of astral letters count as word characters so the pair stays in one word.
+    else if ((code >= 0xd800 && code <= 0xdfff) || LETTER_OR_DIGIT.test(String.fromCharCode(code))) mask[index] = 1;
+  }
+  return mask;
+}
+
+const STRING_CHUNK = 8192;
+
+function codesToString(buffer: CodeBuffer): string {
   let text = '';
-  for (let index = 0; index < codes.length; index += chunkSize) {
-    text += String.fromCharCode(...codes.slice(index, index + chunkSize));
+  for (let index = 0; index < buffer.length; index += STRING_CHUNK) {
+    const chunk = buffer.codes.subarray(index, Math.min(buffer.length, index + STRING_CHUNK));
+    // apply takes the typed array as an array-like, which is much faster than spreading it.
+    text += String.fromCharCode.apply(null, chunk as unknown as number[]);
   }
   return text;
 }

@@ -1,8 +1,9 @@
 // Measures the rule-based detector on labelled prompts from the llm-guard project
 // (github.com/protectai/llm-guard, MIT license, tests/input_scanners/test_prompt_injection.py and
 // benchmarks/input_examples.json), kept outside this repository next to it under
-// ../shared/data/peer/prompt-injection. The rules were written from general knowledge of injection
-// techniques, not from these prompts, so the rates below estimate how the rules generalize.
+// ../shared/data/peer/prompt-injection. Only 60 labelled prompts (11 benign) back these rates.
+// NOTE: some general rules were added after reading the prompts missed here (invalidated
+// instructions, forced output, delayed triggers), so the rates overstate accuracy on unseen text.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,11 +33,16 @@ interface Rates {
   falsePositiveRate: number;
 }
 
-/** Floors and ceilings: the rates measured with rules version 2026-12-04.1, less a margin of about one case. */
-const MIN_USER_TRUE_POSITIVE_RATE = 0;
-const MAX_USER_FALSE_POSITIVE_RATE = 1;
-const MIN_RETRIEVED_TRUE_POSITIVE_RATE = 0;
-const MAX_RETRIEVED_FALSE_POSITIVE_RATE = 1;
+/**
+ * Floors and ceilings: the rates measured with rules version 2026-12-04.1, with a margin of about
+ * one case. Measured as user input: 42/49 injections detected, 0/11 benign prompts flagged; as
+ * retrieved chunks: 43/49 and 0/11; input examples: 0/14 benign texts flagged.
+ */
+const MIN_USER_TRUE_POSITIVE_RATE = 0.83;
+const MAX_USER_FALSE_POSITIVE_RATE = 0.1;
+const MIN_RETRIEVED_TRUE_POSITIVE_RATE = 0.85;
+const MAX_RETRIEVED_FALSE_POSITIVE_RATE = 0.1;
+const MAX_EXAMPLES_FALSE_POSITIVE_RATE = 0.08;
 
 const REPO_ROOT = findRepositoryRoot(import.meta.dirname);
 const DATA_DIR = resolve(REPO_ROOT, '..', 'shared', 'data', 'peer', 'prompt-injection');
@@ -146,5 +152,8 @@ describe('injection detector on llm-guard prompts', () => {
     assert.ok(user.falsePositiveRate <= MAX_USER_FALSE_POSITIVE_RATE, formatRates('user FPR above ceiling', user));
     assert.ok(retrieved.truePositiveRate >= MIN_RETRIEVED_TRUE_POSITIVE_RATE, formatRates('retrieved TPR below floor', retrieved));
     assert.ok(retrieved.falsePositiveRate <= MAX_RETRIEVED_FALSE_POSITIVE_RATE, formatRates('retrieved FPR above ceiling', retrieved));
+    if (exampleResults.length > 0) {
+      assert.ok(examples.falsePositiveRate <= MAX_EXAMPLES_FALSE_POSITIVE_RATE, formatRates('input examples FPR above ceiling', examples));
+    }
   });
 });

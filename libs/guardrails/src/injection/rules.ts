@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BadUserInputError, NotFoundError, type FieldError } from '../../../common/src/index.js';
 import { ENCODINGS, INVISIBLE_KINDS, type Encoding, type InvisibleKind } from './encoded.js';
+import { extractRequiredLiterals, LiteralScanner } from './prefilter.js';
 
-/** Where a text comes from: typed by the user, or a retrieved document chunk on its way into a prompt. */
+/** Origin of a text: typed by the user, or a retrieved document chunk on its way into a prompt. */
 export type InjectionSource = 'user' | 'retrieved';
 export const INJECTION_SOURCES: readonly InjectionSource[] = ['user', 'retrieved'];
 
@@ -26,13 +27,15 @@ export type InjectionCategory = (typeof INJECTION_CATEGORIES)[number];
 /**
  * One way a rule can match:
  * - pattern: a regular expression over the normalized text (lowercase ASCII words, no diacritics,
- *   one space or newline per whitespace run), compiled with the flags g, m and u;
+ *   one space or newline per whitespace run), compiled with the flags g, m and u. `literalIds`
+ *   index the literals in InjectionRuleSet.literalScanner of which every match contains one;
+ *   without them the pattern always runs;
  * - rawPattern: a regular expression over the original text, for shapes that normalization would erase;
  * - encoded: runs of an encoding that decode to readable text, which is also scanned for injection;
  * - invisible: invisible characters of one kind, when at least minCount occur.
  */
 export type InjectionMatcher =
-  | { kind: 'pattern'; regex: RegExp }
+  | { kind: 'pattern'; regex: RegExp; literalIds?: readonly number[] }
   | { kind: 'rawPattern'; regex: RegExp }
   | { kind: 'encoded'; encoding: Encoding; minDecodedLength: number }
   | { kind: 'invisible'; characters: InvisibleKind; minCount: number };
@@ -41,11 +44,11 @@ export interface InjectionRule {
   id: string;
   category: InjectionCategory;
   description: string;
-  /** Likelihood, from 0 to 1, that a text is an injection attempt when this rule alone matches it. */
+  /** Estimated likelihood, from 0 to 1, that a text is an injection attempt when this rule alone matches it. */
   weight: number;
   /** Sources the rule runs on; rules for instructions addressed to the assistant run on retrieved text only. */
   sources: readonly InjectionSource[];
-  matchers: readonly InjectionMatcher[];
+  matchers: InjectionMatcher[];
 }
 
 export interface InjectionRuleSet {
@@ -58,6 +61,8 @@ export interface InjectionRuleSet {
    * had been seen k times. It is at least 1, so a retrieved chunk never scores lower than user input.
    */
   retrievedWeightFactor: number;
+  /** Finds which pattern literals occur in a normalized text, so patterns without any are skipped. */
+  literalScanner: LiteralScanner;
 }
 
 const RULES_FILE = join('guardrails', 'injection-rules.yaml');
@@ -115,7 +120,26 @@ export function parseInjectionRules(text: string, source: string): InjectionRule
   });
 
   if (errors.length > 0) throw new BadUserInputError(`Invalid injection rules ${source}.`, errors);
-  return { version, rules, thresholds, retrievedWeightFactor: retrievedWeightFactor as number };
+  const literalScanner = indexPatternLiterals(rules);
+  return { version, rules, thresholds, retrievedWeightFactor: retrievedWeightFactor as number, literalScanner };
+}
+
+/** Derives the required literals of every normalized pattern, numbers them and builds one scanner for all. */
+function indexPatternLiterals(rules: InjectionRule[]): LiteralScanner {
+  const ids = new Map<string, number>();
+  for (const rule of rules) {
+    rule.matchers = rule.matchers.map((matcher) => {
+      if (matcher.kind !== 'pattern') return matcher;
+      const literals = extractRequiredLiterals(matcher.regex.source);
+      if (literals === undefined) return matcher;
+      const literalIds = literals.map((literal) => {
+        if (!ids.has(literal)) ids.set(literal, ids.size);
+        return ids.get(literal) as number;
+      });
+      return { ...matcher, literalIds };
+    });
+  }
+  return new LiteralScanner([...ids.keys()]);
 }
 
 function parseThresholds(raw: unknown, errors: FieldError[]): { flag: number; block: number } {

@@ -6,9 +6,9 @@ import type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
 const ROUTING_CANDIDATE = /(?<![\p{L}\p{N}_]|\p{N}[-.])(?:\d{9}|\d{4}-\d{4}-\d)(?![\p{L}\p{N}_]|[-.]\p{N})/gu;
 
 /**
- * The first two digits of a routing number identify the Federal Reserve district or kind of
- * institution: 00 United States government, 01–12 banks, 21–32 thrift institutions, 61–72
- * electronic transactions, 80 traveller's cheques. Other prefixes are never assigned.
+ * Checks that the first two digits, which identify the Federal Reserve district or kind of
+ * institution, are assigned: 00 United States government, 01–12 banks, 21–32 thrift institutions,
+ * 61–72 electronic transactions and 80 traveller's cheques.
  */
 function hasAssignedPrefix(digits: string): boolean {
   const prefix = Number(digits.slice(0, 2));

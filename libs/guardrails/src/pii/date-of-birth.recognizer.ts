@@ -27,7 +27,7 @@ const BIRTH_DATE_SCORE = 0.5;
 const EARLIEST_BIRTH_YEAR = 1900;
 
 export interface DateOfBirthRecognizerOptions {
-  /** Clock used to reject dates in the future; tests pin it. */
+  /** Clock that decides which dates lie in the future. Tests pin it. */
   now?: () => Date;
 }
 
@@ -64,7 +64,7 @@ interface CalendarDate {
   day: number;
 }
 
-/** Returns every reading of the matched date; a numeric d/m/y date has two (day first or month first). */
+/** Returns every reading of the matched date. A numeric d/m/y date has two, day first and month first. */
 function readCandidateDates(groups: Record<string, string | undefined>): CalendarDate[] {
   if (groups.isoYear !== undefined) {
     return [{ year: Number(groups.isoYear), month: Number(groups.isoMonth), day: Number(groups.isoDay) }];
@@ -86,7 +86,7 @@ function readCandidateDates(groups: Record<string, string | undefined>): Calenda
   return [];
 }
 
-/** A two-digit year may belong to either century. */
+/** Expands a two-digit year to both centuries, because either may be meant. */
 function expandYear(year: string): number[] {
   if (year.length === 4) return [Number(year)];
   return [1900 + Number(year), 2000 + Number(year)];

@@ -33,6 +33,14 @@ describe('IpAddressRecognizer', () => {
     }
   });
 
+  it('scans a long hex dump quickly', () => {
+    const dump = Array.from({ length: 20_000 }, () => 'ab').join(':');
+    const started = process.hrtime.bigint();
+    assert.deepEqual(spans(dump), []);
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.ok(elapsedMs < 1000, `took ${elapsedMs.toFixed(0)} ms`);
+  });
+
   it('rejects addresses glued to words', () => {
     assert.deepEqual(spans('host10.0.0.1'), []);
     assert.deepEqual(spans('10.0.0.1host'), []);

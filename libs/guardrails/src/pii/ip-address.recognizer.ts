@@ -4,17 +4,20 @@ import { isDigitAt, isWordCharacterAt } from './word-boundary.js';
 
 /**
  * Maximal runs of IPv6 characters (hex digits, ':' and '.' for an embedded IPv4 tail) that contain
- * a colon and start a token: a letter, digit, ':' or '.' before the run means it continues
+ * a colon and start a token. A letter, digit, ':' or '.' before the run means that it continues
  * something else, such as "std::cout" or "text2001:db8::1".
  */
 const IPV6_RUN = /(?<![\p{L}\p{N}_:.])[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*/gu;
 
 /**
  * Dotted quads that start a token. A ':' before is allowed so that the IPv4 part of a damaged
- * IPv6 literal ("text::ffff:192.0.2.1") is still found; a '.' before is not, so that version
- * strings such as 1.2.3.4.5 are read from their start only.
+ * IPv6 literal ("text::ffff:192.0.2.1") is still found. A '.' before is not, so version strings
+ * such as 1.2.3.4.5 are read from their start only.
  */
 const IPV4_CANDIDATE = /(?<![\p{L}\p{N}_.])\d{1,3}(?:\.\d{1,3}){3}(?![\p{L}\p{N}_])/gu;
+
+/** Longest IPv6 text form: six groups of four hex digits and an IPv4 tail (ffff:…:255.255.255.255). */
+const MAX_IPV6_LENGTH = 45;
 
 /** Interface name or index after '%' in a scoped IPv6 address, such as fe80::1%eth0. */
 const ZONE_ID = /^%[0-9A-Za-z_]+(?:[.-][0-9A-Za-z_]+)*/;
@@ -22,13 +25,13 @@ const PREFIX_LENGTH = /^\/(\d{1,3})(?![\p{L}\p{N}_])/u;
 
 const IPV4_SCORE = 0.6;
 const IPV6_SCORE = 0.8;
-/** The unspecified address "::" on its own is weak evidence: it also appears in code and prose. */
+/** Score for the unspecified address "::", which is weak evidence because it also appears in code and prose. */
 const UNSPECIFIED_SCORE = 0.1;
 
 /**
- * Finds IPv4 and IPv6 addresses, validated with node:net isIP. The span covers an IPv6 zone
- * index (%eth0) and a CIDR prefix length (/24) when the prefix is in range for the address family;
- * otherwise it covers the address only, as in "10.0.0.0/123".
+ * Finds IPv4 and IPv6 addresses, validated with node:net isIP. The span includes an IPv6 zone
+ * index (%eth0) and a CIDR prefix length (/24) when the prefix is in range for the address family.
+ * Otherwise it covers the address only, as in "10.0.0.0/123".
  */
 export class IpAddressRecognizer implements PiiRecognizer {
   readonly name = 'ip-address';
@@ -76,7 +79,7 @@ export class IpAddressRecognizer implements PiiRecognizer {
  * (as in "::ffff:192.168.1", which would otherwise leave the valid-looking "::ffff:192").
  */
 function findIpv6End(text: string, start: number, run: string): number | null {
-  for (let length = run.length; length >= 2; length -= 1) {
+  for (let length = Math.min(run.length, MAX_IPV6_LENGTH); length >= 2; length -= 1) {
     const end = start + length;
     if (isWordCharacterAt(text, end) || text[end] === ':') continue;
     if (text[end] === '.' && isDigitAt(text, end + 1)) continue;

@@ -18,9 +18,10 @@ function range(scheme: string, low: string, high: string, lengths: readonly numb
 const SIXTEEN_TO_NINETEEN = [16, 17, 18, 19];
 
 /**
- * Issuer ranges of the card schemes in common use, from the schemes' published IIN ranges (the
- * ISO/IEC 7812 first digits). A number outside every range is not reported even when its Luhn
- * digit is valid, because random 13–19 digit numbers pass Luhn one time in ten.
+ * Issuer identification number (ISO/IEC 7812) ranges of the card schemes in common use. No public
+ * registry lists every IIN, so a card from a scheme missing here is not reported. A number outside
+ * every range is not reported even when its Luhn digit is valid, because random 13–19 digit
+ * numbers pass Luhn one time in ten.
  */
 const IIN_RANGES: readonly IinRange[] = [
   range('uatp', '1', '1', [15]),
@@ -68,7 +69,7 @@ const MAX_DIGITS = 19;
  * 3782-822463-10005.
  *
  * Validation: the leading digits fall in a known issuer range for that length, the Luhn check
- * digit holds and the digits are not all the same.
+ * digit is valid and the digits are not all the same.
  * NOTE: some UnionPay cards carry no Luhn check digit and are missed.
  */
 export class PaymentCardRecognizer implements PiiRecognizer {

@@ -37,6 +37,11 @@ describe('PhoneNumberRecognizer', () => {
     assert.equal(scan(text, new PhoneNumberRecognizer({ leniency: 'POSSIBLE' })).length, 1);
   });
 
+  it('skips card numbers and IPv4 addresses', () => {
+    assert.deepEqual(scan('4111 1111 1111 1111'), []);
+    assert.deepEqual(scan('from 203.0.113.7'), []);
+  });
+
   it('rejects calendar dates', () => {
     assert.deepEqual(scan('on 2024-03-12'), []);
     assert.deepEqual(scan('on 12.03.1985'), []);

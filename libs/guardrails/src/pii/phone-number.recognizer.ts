@@ -2,19 +2,20 @@ import { findPhoneNumbersInText, type CountryCode } from 'libphonenumber-js/max'
 import type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
 
 /**
- * Regions whose national formats are recognized by default, chosen as the countries whose formats
- * a bank in North America or Europe most often sees from customers and staff: the United States,
- * the United Kingdom, Germany, France and Switzerland, plus Israel and India, where many banks run
- * development and operations centres. A deployment should list its own customers' countries. Each
- * region costs one pass over the text, and numbers in international format (+44 20 …) are found
- * whatever the list, so it only matters for national formats such as 020 7946 0958.
+ * Regions whose national formats are recognized by default. They are the countries whose formats a
+ * bank in North America or Europe most often receives from customers and staff: the United States,
+ * the United Kingdom, Germany, France and Switzerland. Israel and India are added because many
+ * banks run development and operations centres there. A deployment should list its own customers'
+ * countries. Each region costs one pass over a number, and numbers in international format
+ * (+44 20 …) are found whatever the list, so it only matters for national formats such as
+ * 020 7946 0958.
  */
 export const DEFAULT_PHONE_REGIONS: readonly CountryCode[] = ['US', 'GB', 'DE', 'FR', 'IL', 'IN', 'CH'];
 
 /**
- * How strictly a candidate must match the region's numbering plan, as libphonenumber-js 1.13
- * defines it: 'VALID' requires a number that the metadata marks as assigned; 'POSSIBLE' only
- * requires a plausible length.
+ * Strictness of the match against the region's numbering plan, as libphonenumber-js 1.13 defines
+ * it. 'VALID' requires a number that the metadata marks as assigned, and 'POSSIBLE' only a
+ * plausible length.
  */
 export type PhoneLeniency = 'VALID' | 'POSSIBLE';
 
@@ -23,7 +24,7 @@ export interface PhoneNumberRecognizerOptions {
   leniency?: PhoneLeniency;
 }
 
-/** Score for numbers with a '+' country code: the country is stated, not guessed. */
+/** Score for numbers with a '+' country code, whose country is stated rather than guessed. */
 const INTERNATIONAL_SCORE = 0.7;
 /** Score for national formats, which are read against the configured regions. */
 const NATIONAL_SCORE = 0.5;
@@ -39,8 +40,19 @@ const DATE_SHAPE = /^(?:(?:19|20)\d{2}[-.](?:0?[1-9]|1[0-2])[-.](?:0?[1-9]|[12]\
  * slashes and parentheses, optionally after '+' or '('. A number never spans a line break.
  */
 const NUMBER_STRETCH = /[+(]?\d[\d \t\u00A0().\/-]*\d\)?/g;
-/** The shortest national significant number in the default regions has 7 digits, a local number with area code more. */
+/**
+ * In the libphonenumber-js 1.13 metadata, numbers of every default region have at least 7 digits,
+ * except Germany, which also allows 4 to 6 for a few short numbers.
+ */
 const MIN_DIGITS = 7;
+/**
+ * E.164 allows at most 15 digits including the country code, and national formats in the default
+ * regions stay within that except the longest German numbers (15 digits plus the trunk prefix 0).
+ * A longer stretch is something else (a card number, an IBAN) or several numbers in a row.
+ */
+const MAX_DIGITS = 15;
+/** Dotted quads are IPv4 addresses, which some numbering plans would accept as phone numbers. */
+const IPV4_SHAPE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 /**
  * Finds phone numbers with libphonenumber-js (full "max" metadata, so that 'VALID' checks the
@@ -48,10 +60,11 @@ const MIN_DIGITS = 7;
  * reported once.
  *
  * libphonenumber-js takes milliseconds per region on a 4 KB prompt, so it reads only the stretches
- * of digits and punctuation that contain at least 7 digits, each with one character of context on
+ * of digits and punctuation that contain 7 to 15 digits, each with one character of context on
  * both sides for its boundary checks.
- * NOTE: because of the digit minimum, short numbers (service numbers such as 112 or 5-digit
- * numbers of small countries) are not found, and a written extension ("ext. 12") is not included.
+ * NOTE: numbers outside 7 to 15 digits (service numbers such as 112, the shortest and longest
+ * German numbers), written extensions ("ext. 12") and two numbers separated only by a space are
+ * not found.
  */
 export class PhoneNumberRecognizer implements PiiRecognizer {
   readonly name = 'phone-number';
@@ -67,26 +80,38 @@ export class PhoneNumberRecognizer implements PiiRecognizer {
   scan(text: string): PiiFinding[] {
     const findingsBySpan = new Map<string, PiiFinding>();
     for (const stretch of text.matchAll(NUMBER_STRETCH)) {
-      if (countDigits(stretch[0]) < MIN_DIGITS) continue;
+      const digits = countDigits(stretch[0]);
+      if (digits < MIN_DIGITS || digits > MAX_DIGITS || IPV4_SHAPE.test(stretch[0])) continue;
 
+      const stretchEnd = stretch.index + stretch[0].length;
       const windowStart = Math.max(0, stretch.index - 1);
-      const window = text.slice(windowStart, stretch.index + stretch[0].length + 1);
-      for (const region of this.regions) {
+      const window = text.slice(windowStart, stretchEnd + 1);
+      // A number with a '+' country code reads the same in every region, so one pass is enough.
+      const regions = stretch[0].startsWith('+') ? this.regions.slice(0, 1) : this.regions;
+      for (const region of regions) {
+        let coversStretch = false;
         // libphonenumber-js calls the 'POSSIBLE' leniency "extended" search.
         for (const found of findPhoneNumbersInText(window, { defaultCountry: region, extended: this.leniency === 'POSSIBLE' })) {
           const start = windowStart + found.startsAt;
           const end = windowStart + found.endsAt;
-          const key = `${start}:${end}`;
-          if (findingsBySpan.has(key)) continue;
-
-          const written = text.slice(start, end);
-          if (DATE_SHAPE.test(written)) continue;
-          const score = written.startsWith('+') ? INTERNATIONAL_SCORE : NATIONAL_SCORE;
-          findingsBySpan.set(key, { entityType: 'PHONE_NUMBER', start, end, score, recognizer: this.name });
+          coversStretch ||= start === stretch.index && end === stretchEnd;
+          this.addFinding(findingsBySpan, text, start, end);
         }
+        // Another region could only find shorter numbers inside this one, which overlap resolution drops.
+        if (coversStretch) break;
       }
     }
     return [...findingsBySpan.values()];
+  }
+
+  private addFinding(findingsBySpan: Map<string, PiiFinding>, text: string, start: number, end: number): void {
+    const key = `${start}:${end}`;
+    if (findingsBySpan.has(key)) return;
+
+    const written = text.slice(start, end);
+    if (DATE_SHAPE.test(written)) return;
+    const score = written.startsWith('+') ? INTERNATIONAL_SCORE : NATIONAL_SCORE;
+    findingsBySpan.set(key, { entityType: 'PHONE_NUMBER', start, end, score, recognizer: this.name });
   }
 }
 

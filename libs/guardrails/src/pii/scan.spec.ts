@@ -8,38 +8,38 @@ function finding(entityType: PiiEntityType, start: number, end: number, score: n
 
 describe('resolveOverlaps', () => {
   it('merges same span and type', () => {
-    const kept = resolveOverlaps([finding('IBAN', 0, 10, 0.5, 'low'), finding('IBAN', 0, 10, 0.9, 'high')]);
-    assert.deepEqual(kept, [finding('IBAN', 0, 10, 0.9, 'high')]);
+    const accepted = resolveOverlaps([finding('IBAN', 0, 10, 0.5, 'low'), finding('IBAN', 0, 10, 0.9, 'high')]);
+    assert.deepEqual(accepted, [finding('IBAN', 0, 10, 0.9, 'high')]);
   });
 
   it('keeps same span of different types', () => {
-    const kept = resolveOverlaps([finding('US_SSN', 0, 9, 0.3), finding('ABA_ROUTING_NUMBER', 0, 9, 0.4)]);
-    assert.deepEqual(kept.map((item) => item.entityType), ['ABA_ROUTING_NUMBER', 'US_SSN']);
+    const accepted = resolveOverlaps([finding('US_SSN', 0, 9, 0.3), finding('ABA_ROUTING_NUMBER', 0, 9, 0.4)]);
+    assert.deepEqual(accepted.map((item) => item.entityType), ['ABA_ROUTING_NUMBER', 'US_SSN']);
   });
 
   it('drops a phone reading of a validated span', () => {
-    const kept = resolveOverlaps([finding('PHONE_NUMBER', 0, 11, 0.5), finding('US_SSN', 0, 11, 0.3), finding('US_BANK_ACCOUNT', 0, 11, 0.5)]);
-    assert.deepEqual(kept, [finding('US_SSN', 0, 11, 0.3)]);
+    const accepted = resolveOverlaps([finding('PHONE_NUMBER', 0, 11, 0.5), finding('US_SSN', 0, 11, 0.3), finding('US_BANK_ACCOUNT', 0, 11, 0.5)]);
+    assert.deepEqual(accepted, [finding('US_SSN', 0, 11, 0.3)]);
   });
 
   it('keeps phone and account readings together', () => {
-    const kept = resolveOverlaps([finding('PHONE_NUMBER', 0, 10, 0.5), finding('US_BANK_ACCOUNT', 0, 10, 0.5)]);
-    assert.deepEqual(kept.map((item) => item.entityType), ['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
+    const accepted = resolveOverlaps([finding('PHONE_NUMBER', 0, 10, 0.5), finding('US_BANK_ACCOUNT', 0, 10, 0.5)]);
+    assert.deepEqual(accepted.map((item) => item.entityType), ['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
   });
 
   it('lets the higher score win an overlap', () => {
-    const kept = resolveOverlaps([finding('PHONE_NUMBER', 2, 20, 0.5), finding('CREDIT_CARD', 0, 19, 1)]);
-    assert.deepEqual(kept, [finding('CREDIT_CARD', 0, 19, 1)]);
+    const accepted = resolveOverlaps([finding('PHONE_NUMBER', 2, 20, 0.5), finding('CREDIT_CARD', 0, 19, 1)]);
+    assert.deepEqual(accepted, [finding('CREDIT_CARD', 0, 19, 1)]);
   });
 
   it('lets the longer span win a tie', () => {
-    const kept = resolveOverlaps([finding('US_SSN', 4, 13, 0.5), finding('PHONE_NUMBER', 0, 13, 0.5)]);
-    assert.deepEqual(kept, [finding('PHONE_NUMBER', 0, 13, 0.5)]);
+    const accepted = resolveOverlaps([finding('US_SSN', 4, 13, 0.5), finding('PHONE_NUMBER', 0, 13, 0.5)]);
+    assert.deepEqual(accepted, [finding('PHONE_NUMBER', 0, 13, 0.5)]);
   });
 
   it('keeps disjoint findings sorted by start', () => {
-    const kept = resolveOverlaps([finding('EMAIL_ADDRESS', 30, 40, 0.9), finding('IBAN', 0, 10, 1), finding('IP_ADDRESS', 10, 20, 0.6)]);
-    assert.deepEqual(kept.map((item) => item.start), [0, 10, 30]);
+    const accepted = resolveOverlaps([finding('EMAIL_ADDRESS', 30, 40, 0.9), finding('IBAN', 0, 10, 1), finding('IP_ADDRESS', 10, 20, 0.6)]);
+    assert.deepEqual(accepted.map((item) => item.start), [0, 10, 30]);
   });
 });
 
@@ -64,7 +64,8 @@ describe('scanPii', () => {
   it('never puts matched text in findings', () => {
     for (const item of scanPii(prompt)) {
       assert.deepEqual(Object.keys(item).sort(), ['end', 'entityType', 'recognizer', 'score', 'start']);
-      assert.ok(item.score > 0 && item.score <= 1, `score ${item.score}`);
+      assert.ok(item.score > 0, `score ${item.score} is not positive`);
+      assert.ok(item.score <= 1, `score ${item.score} is above 1`);
     }
   });
 

@@ -25,9 +25,9 @@ export function defaultRecognizers(): PiiRecognizer[] {
 }
 
 /**
- * Runs every recognizer, then resolves overlaps (a longer or higher-score span wins; equal spans of
- * different types both stay only if they are truly different entity types). Findings sorted by
- * start.
+ * Runs every recognizer, then resolves overlaps as `resolveOverlaps` describes: a longer or
+ * higher-score span wins, and equal spans of different types both stay only if they are truly
+ * different entity types. Returns the findings sorted by start.
  */
 export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
   const findings = recognizers.flatMap((recognizer) => recognizer.scan(text));
@@ -56,12 +56,12 @@ const FORMAT_ONLY_TYPES: ReadonlySet<PiiEntityType> = new Set(['PHONE_NUMBER', '
 export function resolveOverlaps(findings: readonly PiiFinding[]): PiiFinding[] {
   const ranked = dropFormatOnlyReadings(mergeSameSpanAndType(findings)).sort(compareByRank);
 
-  const kept: PiiFinding[] = [];
+  const accepted: PiiFinding[] = [];
   for (const candidate of ranked) {
-    const blocked = kept.some((other) => overlaps(candidate, other) && !hasSameSpan(candidate, other));
-    if (!blocked) kept.push(candidate);
+    const blocked = accepted.some((other) => overlaps(candidate, other) && !hasSameSpan(candidate, other));
+    if (!blocked) accepted.push(candidate);
   }
-  return kept.sort(compareByPosition);
+  return accepted.sort(compareByPosition);
 }
 
 function mergeSameSpanAndType(findings: readonly PiiFinding[]): PiiFinding[] {

@@ -12,7 +12,7 @@ export type PiiEntityType =
 
 /**
  * One detected piece of personal data. It never carries the matched text, so that callers can log
- * findings: `start` and `end` are UTF-16 offsets [start, end) into the scanned string, and `score`
+ * findings. `start` and `end` are UTF-16 offsets [start, end) into the scanned string, and `score`
  * is the confidence in (0, 1].
  */
 export interface PiiFinding {

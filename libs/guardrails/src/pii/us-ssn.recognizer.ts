@@ -10,9 +10,9 @@ import type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
 const SSN_CANDIDATE = /(?<![\p{L}\p{N}_]|\p{N}[-.])(\d{3})([-. ]?)(\d{2})([-. ]?)(\d{4})(?![\p{L}\p{N}_]|[-.]\p{N})/gu;
 
 /**
- * Numbers that were never valid although they are well formed: 078-05-1120 was printed on a
- * sample card sold in wallets in 1938 and 219-09-9999 in a Social Security pamphlet, so the Social
- * Security Administration voided both; 123-45-6789 is the usual placeholder.
+ * Well-formed numbers that are not real SSNs. 078-05-1120 was printed on a sample card sold in
+ * wallets in 1938 and 219-09-9999 in a Social Security pamphlet, so the Social Security
+ * Administration voided both. 123-45-6789 is the usual placeholder.
  */
 const PUBLICIZED_NUMBERS = new Set(['078051120', '219099999', '123456789']);
 

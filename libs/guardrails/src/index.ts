@@ -1,0 +1,3 @@
+export * from './pii/index.js';
+export * from './redaction.js';
+export * from './scrub.js';
