@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { createRootLogger } from '../../libs/common/src/logger.js';
 import type { TestGateway } from '../support/gateway.js';
@@ -38,6 +38,23 @@ const FEATURES = [
   'other_installment_plans', 'housing', 'job', 'telephone',
 ];
 
+/**
+ * Runs `warden ARGS` with `input` on standard input. Asynchronous on purpose: a blocking spawn
+ * would stall this file's other work, such as the database check, while it runs.
+ */
+function runGuardCli(args: string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: cliEnvironment({}), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 /** Whether a text contains one of the canary values, with or without separators. */
 function leaks(text: string): boolean {
   const compact = text.replace(/[\s.-]/g, '');
@@ -45,8 +62,8 @@ function leaks(text: string): boolean {
 }
 
 describe('warden guard scan', () => {
-  it('prints findings and the masked text for --text', () => {
-    const result = spawnSync(process.execPath, [CLI_MAIN, 'guard', 'scan', '--text', TEXT], { env: cliEnvironment({}), encoding: 'utf8' });
+  it('prints findings and the masked text for --text', async () => {
+    const result = await runGuardCli(['guard', 'scan', '--text', TEXT]);
     assert.equal(result.status, 0, result.stderr);
     const output = JSON.parse(result.stdout) as { findings: { entityType: string; start: number; end: number }[]; masked: string };
     assert.deepEqual(output.findings.map((finding) => finding.entityType), ['IBAN', 'CREDIT_CARD', 'US_SSN']);
@@ -55,8 +72,8 @@ describe('warden guard scan', () => {
     assert.equal(output.masked, 'Customer asked to move funds from [IBAN] and pay card [CREDIT_CARD]; SSN on file [US_SSN].');
   });
 
-  it('reads the text from standard input', () => {
-    const result = spawnSync(process.execPath, [CLI_MAIN, 'guard', 'scan'], { env: cliEnvironment({}), input: `no personal data here\n${SSN}\n`, encoding: 'utf8' });
+  it('reads the text from standard input', async () => {
+    const result = await runGuardCli(['guard', 'scan'], `no personal data here\n${SSN}\n`);
     assert.equal(result.status, 0, result.stderr);
     const output = JSON.parse(result.stdout) as { findings: { entityType: string }[] };
     assert.deepEqual(output.findings.map((finding) => finding.entityType), ['US_SSN']);

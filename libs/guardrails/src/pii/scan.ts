@@ -30,8 +30,14 @@ export function defaultRecognizers(): PiiRecognizer[] {
  * different entity types. Returns the findings sorted by start.
  */
 export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
-  const findings = recognizers.flatMap((recognizer) => recognizer.scan(text));
-  return resolveOverlaps(findings);
+  // Recognizers that only check a format (phone, bank account) run last, on a copy of the text in
+  // which every checksum-validated finding is blanked out. They cannot win over those findings
+  // anyway, and the phone parser, the slowest step, then sees fewer candidates.
+  const formatOnly = (recognizer: PiiRecognizer) => recognizer.entityTypes.every((type) => FORMAT_ONLY_TYPES.has(type));
+  const validated = recognizers.filter((recognizer) => !formatOnly(recognizer)).flatMap((recognizer) => recognizer.scan(text));
+  const remaining = blankSpans(text, validated);
+  const formatted = recognizers.filter(formatOnly).flatMap((recognizer) => recognizer.scan(remaining));
+  return resolveOverlaps([...validated, ...formatted]);
 }
 
 /**
@@ -97,4 +103,12 @@ function overlaps(left: PiiFinding, right: PiiFinding): boolean {
 
 function hasSameSpan(left: PiiFinding, right: PiiFinding): boolean {
   return left.start === right.start && left.end === right.end;
+}
+
+/** Replaces the characters of each finding with spaces, so offsets into the text stay valid. */
+function blankSpans(text: string, findings: readonly PiiFinding[]): string {
+  if (findings.length === 0) return text;
+  const characters = text.split('');
+  for (const finding of findings) characters.fill(' ', finding.start, finding.end);
+  return characters.join('');
 }
