@@ -173,6 +173,7 @@ for (const target of await databaseTargets()) {
         'Mutation.revealCaseField',
         'Mutation.submitReview',
         'Mutation.suspendUseCase',
+        'Query.checkInjection',
         'Query.checkpointKeys',
         'Query.checkpoints',
         'Query.consistencyProof',

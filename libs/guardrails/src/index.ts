@@ -1,3 +1,4 @@
 export * from './pii/index.js';
 export * from './redaction.js';
 export * from './scrub.js';
+export * from './injection/index.js';

@@ -230,37 +230,41 @@ function runsOf(text: string, pattern: RegExp, unitsPerCharacter: number): { spa
   return { spans, count };
 }
 
-/** Counts zero-width characters with a letter on both sides, and returns the words that contain them. */
+/**
+ * Counts zero-width characters with a letter on both sides, and returns the words that contain
+ * them. A word is a run of letters and zero-width characters; one pass visits each character once.
+ */
 function zeroWidthInWords(text: string): { spans: TextSpan[]; count: number } {
   const spans: TextSpan[] = [];
   if (!ANY_ZERO_WIDTH.test(text)) return { spans, count: 0 };
+
   let count = 0;
   let index = 0;
   while (index < text.length) {
-    if (!ZERO_WIDTH.has(text.charCodeAt(index)) || !isLetterAt(text, index - 1)) {
+    if (!isWordPart(text, index)) {
       index += 1;
       continue;
     }
-    let runEnd = index;
-    while (runEnd < text.length && ZERO_WIDTH.has(text.charCodeAt(runEnd))) runEnd += 1;
-    if (isLetterAt(text, runEnd)) {
-      count += runEnd - index;
-      const span = wordAround(text, index, runEnd);
-      const previous = spans.at(-1);
-      if (previous !== undefined && previous.end >= span.start) previous.end = span.end;
-      else spans.push(span);
+    const wordStart = index;
+    let splits = 0;
+    while (index < text.length && isWordPart(text, index)) {
+      if (ZERO_WIDTH.has(text.charCodeAt(index)) && isLetterAt(text, index - 1)) {
+        let runEnd = index;
+        while (runEnd < text.length && ZERO_WIDTH.has(text.charCodeAt(runEnd))) runEnd += 1;
+        if (isLetterAt(text, runEnd)) splits += runEnd - index;
+        index = runEnd;
+      } else {
+        index += 1;
+      }
     }
-    index = runEnd;
+    if (splits > 0) spans.push({ start: wordStart, end: index });
+    count += splits;
   }
   return { spans, count };
 }
 
-function wordAround(text: string, start: number, end: number): TextSpan {
-  let wordStart = start;
-  while (wordStart > 0 && (isLetterAt(text, wordStart - 1) || ZERO_WIDTH.has(text.charCodeAt(wordStart - 1)))) wordStart -= 1;
-  let wordEnd = end;
-  while (wordEnd < text.length && (isLetterAt(text, wordEnd) || ZERO_WIDTH.has(text.charCodeAt(wordEnd)))) wordEnd += 1;
-  return { start: wordStart, end: wordEnd };
+function isWordPart(text: string, index: number): boolean {
+  return ZERO_WIDTH.has(text.charCodeAt(index)) || isLetterAt(text, index);
 }
 
 function isLetterAt(text: string, index: number): boolean {
