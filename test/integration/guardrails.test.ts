@@ -55,7 +55,7 @@ function runGuardCli(args: string[], input = ''): Promise<{ status: number | nul
   });
 }
 
-/** Whether a text contains one of the canary values, with or without separators. */
+/** Tells whether a text contains one of the canary values, with or without separators. */
 function leaks(text: string): boolean {
   const compact = text.replace(/[\s.-]/g, '');
   return DIGITS.some((value) => compact.includes(value));

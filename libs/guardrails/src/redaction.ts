@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { PiiFinding } from './pii/index.js';
 
 /**
- * How a finding is replaced:
+ * The replacement of a finding:
  * - `mask`: by its entity type, such as `[IBAN]`; nothing of the value remains.
  * - `hash`: by its entity type and a keyed hash, such as `[IBAN:3f0c9a1b2d4e5f60]`, so equal values
  *   stay comparable across records without revealing them. The key must stay secret: without it,

@@ -36,7 +36,7 @@ export class ReviewAccess {
 
   /**
    * Tells whether any of the caller's roles may take `action` on a case with these attributes.
-   * `participated` says whether the caller already voted on the case or escalated it.
+   * `participated` tells whether the caller already voted on the case or escalated it.
    */
   isAllowed(principal: Principal, action: CaseAccessAction, attributes: CaseAttributes, participated = false): boolean {
     const subject = canonicalSubject(principal.subject);

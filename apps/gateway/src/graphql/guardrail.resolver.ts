@@ -6,7 +6,7 @@ import type { WardenRuntime } from '../../../../libs/decisions/src/index.js';
 import { WARDEN_RUNTIME } from '../runtime.token.js';
 import { Requires } from '../auth/requires.decorator.js';
 
-/** Longest text scanText accepts, in characters: a long prompt or document page, not a file. */
+/** Maximum length of a scanned text, in characters: a long prompt or document page, not a file. */
 const MAX_SCAN_LENGTH = 100_000;
 
 @ObjectType({ description: 'Personal data found in a text; the matched text itself is never returned' })
