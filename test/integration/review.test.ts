@@ -495,6 +495,24 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(updates.at(-1), { decisionId: decision.id, caseId, state: 'DECIDED', reviewStatus: 'COMPLETED', finalOutcome: 'DECLINE' } as never);
     });
 
+    it('ends a subscription when its token expires', async () => {
+      const decision = await decisionWith('REFER');
+      const shortLived = await gw.issuer.issue({ tenant: 'bank-a', roles: ['application'], subject: 'loan-app', ttlSeconds: 2 });
+      const wsUrl = gw.gateway.graphqlUrl.replace('http://', 'ws://');
+      const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${shortLived}` } });
+      const started = Date.now();
+      const received: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        client.subscribe<{ decisionUpdated: { reviewStatus: string } }>(
+          { query: 'subscription U($id: ID!) { decisionUpdated(id: $id) { reviewStatus } }', variables: { id: decision.id } },
+          { next: (message) => received.push(message.data!.decisionUpdated.reviewStatus), error: reject, complete: resolve },
+        );
+      });
+      await client.dispose();
+      assert.deepEqual(received, ['PENDING']);
+      assert.ok(Date.now() - started < 10_000, 'the subscription ended with the token, not at the test timeout');
+    });
+
     it('holds decide in hold mode', async () => {
       const review = gw.runtime.useCases.get(USE_CASE)!.config.review;
       const original = review.holdSeconds;

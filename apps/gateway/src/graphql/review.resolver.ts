@@ -1,9 +1,10 @@
 import { Inject } from '@nestjs/common';
-import { Args, ID, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
+import { decodeJwt } from 'jose';
+import { Args, Context, ID, Mutation, Parent, Query, ResolveField, Resolver, Subscription } from '@nestjs/graphql';
 import type { Principal } from '../../../../libs/policy/src/index.js';
 import type { DecisionView, WardenRuntime } from '../../../../libs/decisions/src/index.js';
 import type { DecisionUpdate as DecisionUpdateValue, ReviewCaseView } from '../../../../libs/review/src/index.js';
-import { CurrentPrincipal } from '../auth/principal.js';
+import { CurrentPrincipal, type AuthenticatedRequest } from '../auth/principal.js';
 import { Requires } from '../auth/requires.decorator.js';
 import { WARDEN_RUNTIME } from '../runtime.token.js';
 import { Decision } from './decision.types.js';
@@ -131,10 +132,16 @@ export class OversightResolver {
     resolve: (update: DecisionUpdateValue) => update,
   })
   @Requires('decision', 'read')
-  async decisionUpdated(@CurrentPrincipal() principal: Principal, @Args('id', { type: () => ID }) id: string): Promise<AsyncIterator<DecisionUpdateValue>> {
+  async decisionUpdated(
+    @CurrentPrincipal() principal: Principal,
+    @Context('req') request: AuthenticatedRequest,
+    @Args('id', { type: () => ID }) id: string,
+  ): Promise<AsyncIterator<DecisionUpdateValue>> {
     // Reading the decision first applies the tenant check: another tenant's id is NOT_FOUND.
     await this.runtime.decisions.get(principal, id);
-    return this.runtime.decisionUpdates.watch(id, async () => currentUpdate(await this.runtime.decisions.get(principal, id)));
+    // A subscription must not outlive the token that opened it, so it ends when the token expires.
+    const signal = AbortSignal.timeout(Math.min(MAX_TOKEN_AGE_MS, Math.max(0, tokenExpiry(request.headers.authorization) - Date.now())));
+    return this.runtime.decisionUpdates.watch(id, async () => currentUpdate(await this.runtime.decisions.get(principal, id)), signal);
   }
 }
 
@@ -145,6 +152,16 @@ export class DecisionReviewResolver {
   review(@Parent() decision: DecisionView): DecisionReview | null {
     return decision.review as DecisionReview | null;
   }
+}
+
+/** Longest accepted token age, as the token verifier enforces it. */
+const MAX_TOKEN_AGE_MS = 24 * 60 * 60 * 1000;
+
+/** Returns when an already verified bearer token stops being accepted: at exp, or 24 hours after iat. */
+function tokenExpiry(authorization: string | undefined): number {
+  const { exp, iat } = decodeJwt((authorization ?? '').replace(/^Bearer\s+/i, ''));
+  const candidates = [exp === undefined ? Infinity : exp * 1000, iat === undefined ? Infinity : iat * 1000 + MAX_TOKEN_AGE_MS];
+  return Math.min(...candidates);
 }
 
 function currentUpdate(view: DecisionView): DecisionUpdateValue {
