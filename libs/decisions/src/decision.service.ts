@@ -143,13 +143,14 @@ export class DecisionService {
         }
       : null;
     let view = await this.commit(record, reviewCase);
+    // Measured before any hold, so the metric keeps timing Warden's own work, not the reviewer's.
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.decisions.add(1, { use_case: record.useCase, outcome });
+    this.metrics.decisionDuration.record(seconds, { use_case: record.useCase });
     if (reviewCase && view.id === record.id) {
       const holdSeconds = useCase.config.review.holdSeconds;
       view = holdSeconds > 0 ? await this.holdForReview(principal.tenant, view, holdSeconds) : await this.withReview(view);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.metrics.decisions.add(1, { use_case: record.useCase, outcome });
-    this.metrics.decisionDuration.record(seconds, { use_case: record.useCase });
     this.log.info({ decisionId: record.id, useCase: record.useCase, outcome, ledgerSeq: view.ledgerSeq }, 'decision recorded');
     return view;
   }

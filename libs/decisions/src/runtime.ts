@@ -15,7 +15,6 @@ import { IngestionService } from '../../ingestion/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
-import { loadReasonCodeMap } from '../../explain/src/index.js';
 import { DecisionUpdates, ReviewAccess, ReviewService, UseCaseSwitch, WebhookDispatcher, WebhookOutbox } from '../../review/src/index.js';
 import { DecisionService } from './decision.service.js';
 import { ModelCache } from './model-cache.js';
@@ -85,7 +84,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
         review: found.config.review,
         async reasonCodes() {
           // A reviewer may cite any reason of the map except a prohibited basis (sex, marital status, national origin).
-          const { map } = await loadReasonCodeMap(config.policyDir, name);
+          const { map } = await snapshots.reasonCodeMap(found.config);
           const options = new Map<string, string>();
           for (const entry of map.reasonCodes) if (!entry.prohibitedBasis && !options.has(entry.code)) options.set(entry.code, entry.description);
           return [...options].map(([code, description]) => ({ code, description }));
