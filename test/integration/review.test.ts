@@ -6,6 +6,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { digestJson } from '../../libs/common/src/index.js';
 import { verifyLedger } from '../../libs/audit/src/index.js';
+import { collectUseCaseSummary } from '../../libs/audit/src/summary-report.js';
 import { runDemoSetup } from '../../libs/decisions/src/index.js';
 import { generateGermanCredit } from '../../libs/ingestion/src/index.js';
 import { databaseTargets } from '../support/databases.js';
@@ -620,6 +621,19 @@ for (const target of await databaseTargets()) {
       assert.equal((await callError(CLAIM, { id: queue[0].id }, auditor)).extensions?.code, 'FORBIDDEN');
       const verification = await verifyLedger(gw.runtime.database.dataSource);
       assert.equal(verification.ok, true);
+    });
+
+    it('counts reviews in the export summary', async () => {
+      const dataSource = gw.runtime.database.dataSource;
+      const summary = await collectUseCaseSummary(dataSource, { useCase: USE_CASE, from: new Date(0), to: new Date(Date.now() + 60_000), tenant: 'bank-a' });
+      const [expected] = (await dataSource.query(
+        "SELECT count(*)::int AS cases, count(final_outcome)::int AS decided FROM review.cases WHERE tenant = 'bank-a'",
+      )) as { cases: number; decided: number }[];
+      assert.equal(summary.review?.cases, expected.cases);
+      assert.equal(summary.review?.decided, expected.decided);
+      assert.ok(expected.decided >= 5, `decided ${expected.decided}`);
+      assert.ok(summary.review!.medianSeconds !== null && summary.review!.medianSeconds >= 0);
+      assert.equal(summary.events['use_case.suspended'], 1);
     });
   });
 }

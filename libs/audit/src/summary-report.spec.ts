@@ -16,7 +16,8 @@ const SUMMARY: UseCaseSummary = {
     { code: 'RB21', count: 6 },
     { code: 'RB02', count: 4 },
   ],
-  events: { 'access.denied': 2 },
+  events: { 'access.denied': 2, 'use_case.suspended': 1 },
+  review: { cases: 5, decided: 4, overridden: 1, medianSeconds: 5400, p90Seconds: 30, slaBreaches: 2 },
   ledger: { ok: true, entries: 40, headSeq: 40, headHash: 'c'.repeat(64) },
   checkpoint: { treeSize: 38, rootHash: 'd'.repeat(64), createdAt: '2026-12-05T07:55:00.000Z' },
 };
@@ -43,6 +44,17 @@ describe('renderSummaryPdf', () => {
     assert.ok(text.includes('RB21: 6'), text);
     assert.ok(text.includes('Access denials by policy: 2'), text);
     assert.ok(text.includes('Guardrail blocks: 0'), text);
+  });
+
+  it('reports human review', async () => {
+    const text = await pdfText(SUMMARY);
+    assert.ok(text.includes('Review cases: 5 opened, 4 decided by a person'), text);
+    assert.ok(text.includes('Reviewer overrides of an automatic outcome: 1'), text);
+    assert.ok(text.includes('median 90.0 min, 90th percentile 30 s'), text);
+    assert.ok(text.includes('SLA breaches: 2'), text);
+    assert.ok(text.includes('Use case suspensions: 1'), text);
+    const withoutReview = await pdfText({ ...SUMMARY, review: null });
+    assert.ok(withoutReview.includes('Review cases: no review tables in this database'), withoutReview);
   });
 
   it('reports the chain and checkpoint', async () => {

@@ -16,11 +16,28 @@ export interface UseCaseSummary {
   meanScore: number | null;
   /** The most frequent reason codes of DECLINE and REFER decisions, most frequent first. */
   topReasonCodes: { code: string; count: number }[];
-  /** Counts of ledger events in the period by type, such as `access.denied` or `review.override`. */
+  /** Counts of ledger events in the period by type, such as `access.denied` or `review.decided`. */
   events: Record<string, number>;
+  /** Human review of the period's decisions, or null where the database has no review tables. */
+  review: ReviewFigures | null;
   ledger: { ok: boolean; entries: number; headSeq: number; headHash: string; firstBadSeq?: number };
   /** The checkpoint the summary refers to (an export's own), or the latest when none is given. */
   checkpoint: { treeSize: number; rootHash: string; createdAt: string } | null;
+}
+
+/** How people reviewed the decisions of a summary. */
+export interface ReviewFigures {
+  /** Review cases opened for the decisions. */
+  cases: number;
+  /** Cases with a final outcome. */
+  decided: number;
+  /** Decided cases whose automatic outcome was APPROVE or DECLINE and that a person changed. */
+  overridden: number;
+  /** Median and 90th percentile of the time from case creation to final outcome, in seconds. */
+  medianSeconds: number | null;
+  p90Seconds: number | null;
+  /** Cases decided after their SLA deadline, or still open past it. */
+  slaBreaches: number;
 }
 
 export interface SummaryOptions {
@@ -40,8 +57,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
   const tenant = options.tenant ?? null;
   const outcome = options.outcome ?? null;
   const window = [options.useCase, options.from.toISOString(), options.to.toISOString(), tenant, outcome];
-  const scope =
-    'use_case = $1 AND created_at >= $2 AND created_at < $3 AND ($4::text IS NULL OR tenant = $4) AND ($5::text IS NULL OR outcome = $5)';
+  const scope = decisionScope('');
 
   const outcomeRows: { outcome: string; n: number; mean: number }[] = await dataSource.query(
     `SELECT outcome, count(*)::int AS n, avg(score) AS mean FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
@@ -59,6 +75,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
     [options.from.toISOString(), options.to.toISOString(), tenant],
   );
 
+  const review = await collectReviewFigures(dataSource, window);
   const decisions = outcomeRows.reduce((sum, row) => sum + row.n, 0);
   const scoreSum = outcomeRows.reduce((sum, row) => sum + row.n * Number(row.mean), 0);
   const ledger = options.ledger ?? (await verifyLedger(dataSource));
@@ -74,8 +91,42 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
     meanScore: decisions > 0 ? scoreSum / decisions : null,
     topReasonCodes: reasonRows.map((row) => ({ code: row.code, count: row.n })),
     events: Object.fromEntries(eventRows.map((row) => [row.type, row.n])),
+    review,
     ledger: { ok: ledger.ok, entries: ledger.entries, headSeq: ledger.headSeq, headHash: ledger.headHash, firstBadSeq: ledger.firstBadSeq },
     checkpoint: options.checkpoint ?? (await latestCheckpoint(dataSource)),
+  };
+}
+
+/**
+ * Returns the filter of a summary's decisions over decision_records columns, prefixed with
+ * `prefix` (such as "d.") when the table has an alias. Parameters: use case, from, to, tenant, outcome.
+ */
+function decisionScope(prefix: string): string {
+  return `${prefix}use_case = $1 AND ${prefix}created_at >= $2 AND ${prefix}created_at < $3 AND ($4::text IS NULL OR ${prefix}tenant = $4) AND ($5::text IS NULL OR ${prefix}outcome = $5)`;
+}
+
+/** Counts the review cases of the decisions in a summary's scope. */
+async function collectReviewFigures(dataSource: DataSource, window: unknown[]): Promise<ReviewFigures | null> {
+  const [{ present }] = await dataSource.query("SELECT to_regclass('review.cases') IS NOT NULL AS present");
+  if (!present) return null;
+  const [row] = (await dataSource.query(
+    `SELECT count(*)::int AS cases,
+            count(c.final_outcome)::int AS decided,
+            count(*) FILTER (WHERE c.automatic_outcome <> 'REFER' AND c.final_outcome IS NOT NULL AND c.final_outcome <> c.automatic_outcome)::int AS overridden,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.decided_at - c.created_at)) AS median_seconds,
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.decided_at - c.created_at)) AS p90_seconds,
+            count(*) FILTER (WHERE coalesce(c.decided_at, now()) > c.sla_deadline)::int AS sla_breaches
+       FROM review.cases c JOIN decisions.decision_records d ON d.id = c.decision_id
+      WHERE ${decisionScope('d.')}`,
+    window,
+  )) as { cases: number; decided: number; overridden: number; median_seconds: number | null; p90_seconds: number | null; sla_breaches: number }[];
+  return {
+    cases: row.cases,
+    decided: row.decided,
+    overridden: row.overridden,
+    medianSeconds: row.median_seconds === null ? null : Number(row.median_seconds),
+    p90Seconds: row.p90_seconds === null ? null : Number(row.p90_seconds),
+    slaBreaches: row.sla_breaches,
   };
 }
 
@@ -126,7 +177,16 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
 
   section(document, 'Oversight and guardrails');
   document.text(`Access denials by policy: ${summary.events['access.denied'] ?? 0}`);
-  document.text(`Reviewer overrides: ${summary.events['review.override'] ?? 0}`);
+  const review = summary.review;
+  if (review) {
+    document.text(`Review cases: ${review.cases} opened, ${review.decided} decided by a person`);
+    document.text(`Reviewer overrides of an automatic outcome: ${review.overridden}`);
+    document.text(`Review time to decision: median ${formatSeconds(review.medianSeconds)}, 90th percentile ${formatSeconds(review.p90Seconds)}`);
+    document.text(`SLA breaches: ${review.slaBreaches}`);
+  } else {
+    document.text('Review cases: no review tables in this database');
+  }
+  document.text(`Use case suspensions: ${summary.events['use_case.suspended'] ?? 0}`);
   document.text(`Guardrail blocks: ${summary.events['guardrail.block'] ?? 0}`);
 
   section(document, 'Ledger integrity');
@@ -149,4 +209,12 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
 
 function section(document: PDFKit.PDFDocument, title: string): void {
   document.moveDown(1).fontSize(13).text(title).moveDown(0.3).fontSize(10);
+}
+
+/** Formats a duration in seconds for the summary, such as "42 s" or "3.5 h". */
+function formatSeconds(seconds: number | null): string {
+  if (seconds === null) return 'n/a';
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }
