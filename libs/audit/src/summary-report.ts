@@ -25,7 +25,7 @@ export interface UseCaseSummary {
   checkpoint: { treeSize: number; rootHash: string; createdAt: string } | null;
 }
 
-/** How people reviewed the decisions of a summary. */
+/** Figures of the human review of a summary's decisions. */
 export interface ReviewFigures {
   /** Review cases opened for the decisions. */
   cases: number;
