@@ -132,6 +132,18 @@ for (const target of await databaseTargets()) {
       assert.equal(badSource.body.errors?.[0].extensions?.code, 'BAD_USER_INPUT');
     });
 
+    it('masks personal data that an error would echo', async () => {
+      await runDemoSetup(gw.runtime, { tenant: 'bank-a', actor: 'test-setup' });
+      const app = await gw.token('bank-a', ['application'], 'loan-app');
+      const record = generateGermanCredit({ rows: 1, seed: 3 })[0];
+      const application = { ...Object.fromEntries(FEATURES.map((name) => [name, record[name]])), [IBAN]: 'x' };
+      const response = await gw.graphql('mutation D($input: DecideInput!) { decide(input: $input) { id } }', { input: { useCase: 'credit-application', application } }, app);
+      const error = response.body.errors?.[0];
+      assert.equal(error?.extensions?.code, 'BAD_USER_INPUT');
+      assert.equal(leaks(JSON.stringify(response.body)), false, JSON.stringify(response.body));
+      assert.match(JSON.stringify(error?.extensions?.fieldErrors), /\[IBAN\]/);
+    });
+
     it('masks personal data in log messages, fields and errors', async () => {
       const log = getLogger('canary');
       const before = logLines.length;
@@ -146,7 +158,6 @@ for (const target of await databaseTargets()) {
     });
 
     it('stores review rationales with personal data masked', async () => {
-      await runDemoSetup(gw.runtime, { tenant: 'bank-a', actor: 'test-setup' });
       const app = await gw.token('bank-a', ['application'], 'loan-app');
       const reviewer = await gw.token('bank-a', ['reviewer'], 'alice');
       let caseId: string | undefined;

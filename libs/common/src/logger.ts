@@ -51,6 +51,11 @@ export function setLogScrubber(scrub: LogScrubber): void {
   scrubber = scrub;
 }
 
+/** Applies the installed scrubber to a text that leaves the process, such as an error message for a caller. */
+export function scrubText(text: string): string {
+  return scrubber(text);
+}
+
 /** Scrubs the string values of a log object, one level deep, where free text such as messages ends up. */
 function scrubFields(object: Record<string, unknown>): Record<string, unknown> {
   const scrubbed: Record<string, unknown> = {};

@@ -1,6 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { getLogger, isWardenError, requestContext } from '../../../../libs/common/src/index.js';
+import { getLogger, isWardenError, requestContext, scrubText } from '../../../../libs/common/src/index.js';
 
 const log = getLogger('graphql-errors');
 
@@ -25,9 +25,13 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
   const requestId = requestContext.getStore()?.requestId;
 
   if (isWardenError(original)) {
+    // Messages can quote what the caller sent, such as an unknown field name, so personal data in
+    // them is masked like in the logs.
     const extensions: Record<string, unknown> = { code: original.code };
-    if (original.fieldErrors.length > 0) extensions.fieldErrors = original.fieldErrors;
-    return { message: original.message, path: formatted.path, locations: formatted.locations, extensions };
+    if (original.fieldErrors.length > 0) {
+      extensions.fieldErrors = original.fieldErrors.map((fieldError) => ({ field: scrubText(fieldError.field), message: scrubText(fieldError.message) }));
+    }
+    return { message: scrubText(original.message), path: formatted.path, locations: formatted.locations, extensions };
   }
 
   const code = formatted.extensions?.code;

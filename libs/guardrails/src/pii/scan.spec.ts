@@ -78,6 +78,18 @@ describe('scanPii', () => {
     assert.deepEqual(scanPii('The committee approved the 2025 budget of 4.5 million after 3 rounds.'), []);
   });
 
+  it('ignores digit runs inside UUIDs and hex digests', () => {
+    // Decision ids and hashes appear in logs and error messages next to real personal data.
+    const ids = [
+      '2cc9b1c1-a4c0-42c7-8dc2-6f85e9ae1117',
+      '20261204-5555-4d2d-8888-202555014300',
+      'd468a22b18cd1f25c1f4d9289fb48b6a25067623ac3121b80e49a49628be1585',
+    ];
+    for (const id of ids) assert.deepEqual(scanPii(`Decision ${id} was not found.`), [], id);
+    const mixed = scanPii(`Case 20261204-5555-4d2d-8888-202555014300 for SSN 078-05-1123`);
+    assert.deepEqual(mixed.map((finding) => finding.entityType), ['US_SSN']);
+  });
+
   it('names a distinct recognizer for each type', () => {
     const names = defaultRecognizers().map((recognizer) => recognizer.name);
     assert.equal(new Set(names).size, names.length);

@@ -34,8 +34,9 @@ export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultReco
   // which every checksum-validated finding is blanked out. They cannot win over those findings
   // anyway, and the phone parser, the slowest step, then sees fewer candidates.
   const formatOnly = (recognizer: PiiRecognizer) => recognizer.entityTypes.every((type) => FORMAT_ONLY_TYPES.has(type));
-  const validated = recognizers.filter((recognizer) => !formatOnly(recognizer)).flatMap((recognizer) => recognizer.scan(text));
-  const remaining = blankSpans(text, validated);
+  const searched = blankIdentifiers(text);
+  const validated = recognizers.filter((recognizer) => !formatOnly(recognizer)).flatMap((recognizer) => recognizer.scan(searched));
+  const remaining = blankSpans(searched, validated);
   const formatted = recognizers.filter(formatOnly).flatMap((recognizer) => recognizer.scan(remaining));
   return resolveOverlaps([...validated, ...formatted]);
 }
@@ -111,4 +112,16 @@ function blankSpans(text: string, findings: readonly PiiFinding[]): string {
   const characters = text.split('');
   for (const finding of findings) characters.fill(' ', finding.start, finding.end);
   return characters.join('');
+}
+
+/**
+ * Machine identifiers that contain digit runs but are never personal data: UUIDs, and lowercase
+ * hex strings of 16 or more characters such as SHA-256 digests. Without this, a run of digits
+ * inside a decision id could read as a phone or routing number.
+ */
+const IDENTIFIER_SHAPES = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b|\b(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b/g;
+
+/** Replaces machine identifiers with spaces, keeping every offset. */
+function blankIdentifiers(text: string): string {
+  return text.replace(IDENTIFIER_SHAPES, (match) => ' '.repeat(match.length));
 }
