@@ -361,6 +361,7 @@ export class ReviewService {
     };
   }
 
+  // NOTE: a claim does not expire. A senior reviewer can release a claim held by someone who is away.
   async claim(principal: Principal, id: string): Promise<ReviewCaseView> {
     return this.change(principal, id, 'claim', async (row) => {
       if (row.state === 'CLAIMED') {

@@ -115,6 +115,8 @@ export class WebhookDispatcher {
       }
       return rows;
     });
+    // NOTE: deliveries are sent one after another, so a receiver that hangs until the timeout slows
+    // every later delivery of this replica to one attempt per timeout.
     for (const delivery of due) await this.attempt(delivery, secret);
     return due.length;
   }
