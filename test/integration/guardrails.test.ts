@@ -1,20 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { Writable } from 'node:stream';
-import { createRootLogger } from '../../libs/common/src/logger.js';
 import type { TestGateway } from '../support/gateway.js';
 
-// The root logger keeps the destination of its first creation, so it is created here, before the
-// dynamic imports below load any module that calls getLogger.
-const logLines: string[] = [];
-const sink = new Writable({
-  write(chunk: Buffer | string, _encoding, callback) {
-    logLines.push(...chunk.toString().split('\n').filter((line) => line.length > 0));
-    callback();
-  },
-});
-createRootLogger('debug', sink);
+// Imported before the dynamic imports below, so the root logger writes to logLines.
+import { logLines } from '../support/log-capture.js';
 
 const { getLogger } = await import('../../libs/common/src/index.js');
 const { databaseTargets } = await import('../support/databases.js');
