@@ -4,7 +4,7 @@ import { BadUserInputError, ConflictError, digestJson, getLogger, NotFoundError,
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
-import { routeForReview, type CaseSeed, type DecisionUpdates, type ReviewService, type UseCaseSwitch } from '../../review/src/index.js';
+import { openCaseSummary, routeForReview, type CaseSeed, type DecisionUpdates, type ReviewService, type UseCaseSwitch } from '../../review/src/index.js';
 import { createApplicationValidator, type ApplicationValidator } from './application-validator.js';
 import type { DecisionRecord, DecisionView, ReplayReport } from './decision-record.js';
 import { DecisionWriter } from './decision-writer.js';
@@ -128,6 +128,7 @@ export class DecisionService {
 
     const reviewCase: CaseSeed | null = routing
       ? {
+          id: randomUUID(),
           tenant: record.tenant,
           useCase: record.useCase,
           decisionId: record.id,
@@ -149,7 +150,11 @@ export class DecisionService {
     this.metrics.decisionDuration.record(seconds, { use_case: record.useCase });
     if (reviewCase && view.id === record.id) {
       const holdSeconds = useCase.config.review.holdSeconds;
-      view = holdSeconds > 0 ? await this.holdForReview(principal.tenant, view, holdSeconds) : await this.withReview(view);
+      // A case that was just opened needs no read back: its summary follows from the seed.
+      view =
+        holdSeconds > 0
+          ? await this.holdForReview(principal.tenant, view, holdSeconds)
+          : { ...view, review: openCaseSummary(reviewCase), reviewStatus: 'PENDING', finalOutcome: null };
     }
     this.log.info({ decisionId: record.id, useCase: record.useCase, outcome, ledgerSeq: view.ledgerSeq }, 'decision recorded');
     return view;

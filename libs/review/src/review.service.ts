@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, ConflictError, digestJson, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
@@ -113,6 +112,11 @@ export interface CaseDecisionView {
   application: CaseField[];
 }
 
+/** The review summary of a case that was just opened: nobody has acted on it yet. */
+export function openCaseSummary(seed: CaseSeed): DecisionReviewSummary {
+  return { caseId: seed.id, state: 'OPEN', reasons: seed.reasons, finalOutcome: null, decidedAt: null, finalLedgerSeq: null, reviewers: [] };
+}
+
 /** The review part of a decision, shown next to the untouched automatic outcome. */
 export interface DecisionReviewSummary {
   caseId: string;
@@ -126,6 +130,7 @@ export interface DecisionReviewSummary {
 
 /** A new case, created in the transaction that writes its decision. */
 export interface CaseSeed {
+  id: string;
   tenant: string;
   useCase: string;
   decisionId: string;
@@ -189,7 +194,7 @@ export async function insertCases(manager: EntityManager, seeds: { seed: CaseSee
   const eventValues: string[] = [];
   const eventParameters: unknown[] = [];
   for (const { seed, ledgerSeq } of seeds) {
-    const id = randomUUID();
+    const id = seed.id;
     const deadline = new Date(Date.parse(seed.createdAt) + seed.slaMinutes * 60_000).toISOString();
     const c = caseParameters.length;
     caseValues.push(
