@@ -144,7 +144,7 @@ for (const target of await databaseTargets()) {
       assert.ok(tampered.problems.some((problem) => problem.includes('decisions.jsonl')), tampered.problems.join('\n'));
     });
 
-    it('reviews a REFER decision to a final outcome over GraphQL, and the ledger still verifies', async () => {
+    it('reviews a REFER to a final outcome', async () => {
       const refer = decisions.find((decision) => decision.outcome === 'REFER')!;
       const app = await warden.token(TENANT, ['application'], 'loan-origination');
       const reviewer = await warden.token(TENANT, ['reviewer'], 'credit-officer-1');

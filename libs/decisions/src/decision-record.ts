@@ -58,7 +58,7 @@ export interface DecisionRecord {
 export interface DecisionView extends Omit<DecisionRecord, 'createdAt' | 'lineage' | 'reviewStatus'> {
   createdAt: Date;
   reviewStatus: 'PENDING' | 'NOT_REQUIRED' | 'COMPLETED';
-  /** The outcome that stands: the reviewer's once the case is decided, else the automatic one unless review is pending. */
+  /** The final outcome: the reviewer's once the case is decided, the automatic one when no review is needed, null while pending. */
   finalOutcome: Outcome | null;
   review: DecisionReviewSummary | null;
   ledgerSeq: number;

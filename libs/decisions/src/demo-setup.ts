@@ -11,7 +11,7 @@ const DEMO_SEED = 42;
 const DEMO_USE_CASE = 'credit-application';
 /** Applications decided on first start, so the review queue has real cases to work. */
 const DEMO_DECISIONS = 60;
-/** Every this many demo applications asks for a large loan, which the use case sends to four-eyes review. */
+/** Every this many demo applications requests a large loan, which the use case sends to four-eyes review. */
 const DEMO_LARGE_LOAN_EVERY = 12;
 const DEMO_LARGE_LOAN_AMOUNT = 16_000;
 const DEMO_DECISION_SEED = 4242;

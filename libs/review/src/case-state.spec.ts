@@ -44,7 +44,7 @@ describe('planSubmission', () => {
     assert.equal(plan.finalOutcome, 'DECLINE');
   });
 
-  it('accepts an override only with a new outcome that differs from the automatic one', () => {
+  it('rejects an override without a new outcome', () => {
     assert.throws(() => planSubmission(snapshot(), 'alice', submission({ action: 'OVERRIDE' }), SENIOR), BadUserInputError);
     assert.throws(() => planSubmission(snapshot({ automaticOutcome: 'APPROVE' }), 'alice', submission({ action: 'OVERRIDE', outcome: 'APPROVE' }), SENIOR), /already APPROVE/);
   });

@@ -35,8 +35,8 @@ export class ReviewAccess {
   }
 
   /**
-   * Tells whether any of the caller's roles may take `action` on a case with these attributes.
-   * `participated` tells whether the caller already voted on the case or escalated it.
+   * Returns true when any of the caller's roles may take `action` on a case with these attributes.
+   * `participated` is true when the caller already voted on the case or escalated it.
    */
   isAllowed(principal: Principal, action: CaseAccessAction, attributes: CaseAttributes, participated = false): boolean {
     const subject = canonicalSubject(principal.subject);

@@ -40,7 +40,7 @@ describe('routeForReview', () => {
     });
   });
 
-  it('combines rules: the most urgent priority wins and any four-eyes rule makes the case four-eyes', () => {
+  it('combines priorities and four-eyes', () => {
     const routed = routeForReview(CONFIG, input({ outcome: 'REFER', features: { credit_amount: 15001 } }));
     assert.deepEqual(routed?.reasons, ['REFER_BAND', 'THRESHOLD_EXCEEDED']);
     assert.deepEqual(routed?.details, ['credit_amount 15001 > 15000']);

@@ -115,7 +115,7 @@ export class Decision {
 
   @Field(() => DecisionOutcome, {
     nullable: true,
-    description: "The outcome that stands: the reviewer's once a review completes, the automatic one when none is needed, null while pending",
+    description: "The final outcome: the reviewer's once a review completes, the automatic one when none is needed, null while pending",
   })
   finalOutcome!: DecisionOutcome | null;
 

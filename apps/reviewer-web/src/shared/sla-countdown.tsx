@@ -7,7 +7,7 @@ interface SlaCountdownProps {
   deadline: string;
   /** Current time in epoch milliseconds, passed down so that one timer drives every countdown. */
   now: number;
-  /** A decided case has no running deadline: the countdown stops and says so. */
+  /** A decided case has no running deadline, so the countdown stops and shows "Decided". */
   decided?: boolean;
 }
 

@@ -32,7 +32,7 @@ export function defaultRecognizers(): PiiRecognizer[] {
 export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
   // Recognizers that only check a format (phone, bank account) run last, on a copy of the text in
   // which every checksum-validated finding is blanked out. They cannot win over those findings
-  // anyway, and the phone parser, the slowest step, then sees fewer candidates.
+  // anyway, and the phone parser, the slowest step, then gets fewer candidates.
   const formatOnly = (recognizer: PiiRecognizer) => recognizer.entityTypes.every((type) => FORMAT_ONLY_TYPES.has(type));
   const searched = blankIdentifiers(text);
   const validated = recognizers.filter((recognizer) => !formatOnly(recognizer)).flatMap((recognizer) => recognizer.scan(searched));
