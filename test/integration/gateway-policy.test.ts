@@ -164,6 +164,7 @@ for (const target of await databaseTargets()) {
         ...schema.subscriptionType.fields.map((field) => `Subscription.${field.name}`),
       ].sort();
       assert.deepEqual(rootFields, [
+        'Mutation.ask',
         'Mutation.claimCase',
         'Mutation.createCheckpoint',
         'Mutation.decide',
@@ -173,6 +174,7 @@ for (const target of await databaseTargets()) {
         'Mutation.revealCaseField',
         'Mutation.submitReview',
         'Mutation.suspendUseCase',
+        'Query.answer',
         'Query.checkInjection',
         'Query.checkpointKeys',
         'Query.checkpoints',

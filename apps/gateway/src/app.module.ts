@@ -7,6 +7,7 @@ import { Kind, type SelectionSetNode } from 'graphql';
 import { MAX_QUERY_TOKENS, maxRootFieldsRule } from './graphql/operation-limits.js';
 import type { WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { PolicyGuard } from './auth/policy.guard.js';
+import { AnswerResolver } from './graphql/answer.resolver.js';
 import { AuditResolver } from './graphql/audit.resolver.js';
 import { DecisionResolver } from './graphql/decision.resolver.js';
 import { formatGraphqlError } from './graphql/error-format.js';
@@ -114,6 +115,7 @@ export class AppModule {
         OversightResolver,
         DecisionReviewResolver,
         GuardrailResolver,
+        AnswerResolver,
       ],
     };
   }

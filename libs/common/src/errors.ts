@@ -10,6 +10,8 @@ export type WardenErrorCode =
   | 'CONFLICT'
   | 'FAILED_PRECONDITION'
   | 'USE_CASE_SUSPENDED'
+  | 'GUARDRAIL_BLOCKED'
+  | 'UPSTREAM_UNAVAILABLE'
   | 'INTERNAL';
 
 /** One problem with one input field, named by a JSON Pointer style path such as `/duration_months`. */
@@ -69,6 +71,20 @@ export class FailedPreconditionError extends WardenError {
 export class UseCaseSuspendedError extends WardenError {
   constructor(message: string) {
     super('USE_CASE_SUSPENDED', message);
+  }
+}
+
+/** A guardrail refused the request; nothing was sent to a model and the verdict is in the ledger. */
+export class GuardrailBlockedError extends WardenError {
+  constructor(message: string) {
+    super('GUARDRAIL_BLOCKED', message);
+  }
+}
+
+/** A model server that Warden calls did not answer usably; the caller may retry later. */
+export class UpstreamUnavailableError extends WardenError {
+  constructor(message: string) {
+    super('UPSTREAM_UNAVAILABLE', message);
   }
 }
 

@@ -276,9 +276,10 @@ export class DecisionService {
     }
     const rows: StoredDecisionRow[] = await this.dataSource.query(
       `SELECT id, tenant, use_case, outcome, score, model_version, record, record_digest, ledger_seq::text AS ledger_seq, ledger_hash FROM decisions.decision_records
-        WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+        WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) AND record->>'kind' IS DISTINCT FROM 'answer'`,
       [id, tenant ?? null],
     );
+    // Answers share the table but have their own shape and query (answer), so they are not found here.
     // Another tenant's decision is reported exactly like a missing one, so ids reveal nothing.
     if (rows.length === 0) throw new NotFoundError(`Decision ${id} was not found.`);
     return rows[0];

@@ -9,3 +9,5 @@ export * from './policy-snapshots.js';
 export * from './runtime.js';
 export * from './training.service.js';
 export * from './use-case-config.js';
+export * from './answer-config.js';
+export * from './answer.service.js';

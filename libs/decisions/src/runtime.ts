@@ -21,6 +21,8 @@ import { ModelCache } from './model-cache.js';
 import { PolicySnapshots } from './policy-snapshots.js';
 import { TrainingService } from './training.service.js';
 import { loadUseCases, type LoadedUseCase } from './use-case-config.js';
+import { loadAnswerUseCases, type LoadedAnswerUseCase } from './answer-config.js';
+import type { AnswerService } from './answer.service.js';
 
 /**
  * The composition root: every service of one Warden process, wired to one database. The gateway
@@ -34,6 +36,9 @@ export interface WardenRuntime {
   tokens: TokenVerifier;
   metrics: WardenMetrics;
   useCases: Map<string, LoadedUseCase>;
+  answerUseCases: Map<string, LoadedAnswerUseCase>;
+  /** Governed answers (ask); undefined when no answer use case is configured under policies/answers. */
+  answers: AnswerService | undefined;
   ingestion: IngestionService;
   models: ModelRegistry;
   training: TrainingService;
@@ -57,6 +62,10 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   setLogScrubber(scrubPii);
   const log = getLogger('runtime');
   const useCases = loadUseCases(config.policyDir);
+  const answerUseCases = loadAnswerUseCases(config.policyDir);
+  for (const name of answerUseCases.keys()) {
+    if (useCases.has(name)) throw new Error(`Use case ${name} is declared both under policies/use-cases and policies/answers; rename one.`);
+  }
   const policy = await PolicyEnforcer.create(config.policyDir);
   const tokens = await TokenVerifier.create(config);
   const database = await openDatabase(config);
@@ -72,12 +81,20 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const reviewAccess = await ReviewAccess.create(config.policyDir);
   const decisionUpdates = new DecisionUpdates();
   const webhookSettings = { url: config.webhookUrl, secret: config.webhookSecret };
-  const useCaseSwitch = new UseCaseSwitch(dataSource, ledger, () => [...useCases.keys()]);
+  const useCaseSwitch = new UseCaseSwitch(dataSource, ledger, () => [...useCases.keys(), ...answerUseCases.keys()]);
   const reviews = new ReviewService(
     dataSource,
     ledger,
     reviewAccess,
     (name) => {
+      const answerUseCase = answerUseCases.get(name);
+      if (answerUseCase) {
+        return {
+          review: answerUseCase.config.review,
+          reasonCodes: async () => answerUseCase.config.declineReasons,
+          describeValue: () => null,
+        };
+      }
       const found = useCases.get(name);
       if (!found) return undefined;
       return {
@@ -123,6 +140,8 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     tokens,
     metrics,
     useCases,
+    answerUseCases,
+    answers: undefined,
     ingestion,
     models,
     training,

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Priority, ReviewConfig } from './review-config.js';
 
-/** A reason a case exists. A case lists every rule that matched. */
-export type CaseReason = 'REFER_BAND' | 'THRESHOLD_EXCEEDED' | 'QUALITY_SAMPLE' | 'USE_CASE_SUSPENDED';
+/**
+ * A reason a case exists; a case lists every rule that matched. LOW_GROUNDEDNESS is a generated
+ * answer that its citations do not support well enough.
+ */
+export type CaseReason = 'REFER_BAND' | 'THRESHOLD_EXCEEDED' | 'QUALITY_SAMPLE' | 'USE_CASE_SUSPENDED' | 'LOW_GROUNDEDNESS';
 
 export interface RoutingInput {
   decisionId: string;

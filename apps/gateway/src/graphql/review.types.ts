@@ -193,7 +193,7 @@ export class ReviewCase {
   @Field(() => Int, { description: '1 is the most urgent, 3 the least' })
   priority!: number;
 
-  @Field(() => [String], { description: 'REFER_BAND, THRESHOLD_EXCEEDED, QUALITY_SAMPLE or USE_CASE_SUSPENDED' })
+  @Field(() => [String], { description: 'REFER_BAND, THRESHOLD_EXCEEDED, QUALITY_SAMPLE, USE_CASE_SUSPENDED or LOW_GROUNDEDNESS' })
   reasons!: string[];
 
   @Field({ description: 'Two different reviewers must agree' })
