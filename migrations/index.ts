@@ -8,6 +8,7 @@ import { MerkleTree1796342400600 } from './1796342400600-MerkleTree.js';
 import { Checkpoints1796342400700 } from './1796342400700-Checkpoints.js';
 import { Review1796342400800 } from './1796342400800-Review.js';
 import { Answers1796342401100 } from './1796342401100-Answers.js';
+import { PlaceholderVault1796342401150 } from './1796342401150-PlaceholderVault.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const ALL_MIGRATIONS = [
   Checkpoints1796342400700,
   Review1796342400800,
   Answers1796342401100,
+  PlaceholderVault1796342401150,
 ];
