@@ -79,7 +79,7 @@ const SUMMARY_FILE = 'summary.pdf';
 const LISTABLE_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, CSV_FILE, PARQUET_FILE, SUMMARY_FILE];
 const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE];
 
-const OUTCOMES = ['APPROVE', 'DECLINE', 'REFER'];
+const OUTCOMES = ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'];
 const DECISION_CREATED_TYPE = 'decision.created';
 
 /** Top-level fields of a decision line that repeat a field of its record when the record has it. */
@@ -356,7 +356,7 @@ function manifestShapeProblems(value) {
     'counts',
     'must contain non-negative integers decisions and ledgerEntries',
   );
-  expect(value.outcome === null || OUTCOMES.includes(value.outcome), 'outcome', 'must be APPROVE, DECLINE, REFER or null');
+  expect(value.outcome === null || OUTCOMES.includes(value.outcome), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
 
   for (const name of REQUIRED_FILES) {
     expect(isObject(files) && Object.hasOwn(files, name), `files.${name}`, 'must be listed');
@@ -420,6 +420,22 @@ function parseLedger(bytes, report) {
   return valid ? lines.map((line) => line.value) : undefined;
 }
 
+/** Fields of a ledger.jsonl line. Anything else was added after export, so it is reported rather than ignored. */
+const LEDGER_LINE_FIELDS = new Set(['seq', 'type', 'tenant', 'actor', 'createdAt', 'payload', 'prevHash', 'hash']);
+
+/** Fields of a decisions.jsonl line. */
+const DECISION_LINE_FIELDS = new Set([
+  'id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion',
+  'createdAt', 'ledgerSeq', 'ledgerHash', 'recordDigest', 'record',
+]);
+
+/** Names each field of `value` outside `allowed`: the verifier checks every byte it is given. */
+function unknownFieldProblems(value, allowed) {
+  return Object.keys(value)
+    .filter((field) => !allowed.has(field))
+    .map((field) => `field "${field.slice(0, 64)}" is not part of the bundle format; remove it, or export the bundle again`);
+}
+
 function ledgerEntryShapeProblems(value) {
   if (!isObject(value)) return ['must be a JSON object'];
   const problems = [];
@@ -430,6 +446,7 @@ function ledgerEntryShapeProblems(value) {
   if (!isObject(value.payload)) problems.push('field "payload" must be a JSON object');
   if (!isHex64(value.prevHash)) problems.push('field "prevHash" must be 64 lowercase hex characters');
   if (!isHex64(value.hash)) problems.push('field "hash" must be 64 lowercase hex characters');
+  problems.push(...unknownFieldProblems(value, LEDGER_LINE_FIELDS));
   return problems;
 }
 
@@ -797,6 +814,7 @@ function decisionShapeProblems(value) {
   if (!isHex64(value.ledgerHash)) problems.push('field "ledgerHash" must be 64 lowercase hex characters');
   if (!isHex64(value.recordDigest)) problems.push('field "recordDigest" must be 64 lowercase hex characters');
   if (!isObject(value.record)) problems.push('field "record" must be a JSON object');
+  problems.push(...unknownFieldProblems(value, DECISION_LINE_FIELDS));
   return problems;
 }
 

@@ -403,6 +403,28 @@ for (const target of await databaseTargets()) {
           toolProblem: /^decisions\.jsonl line 3 field "recordDigest": differs from payload\.recordDigest of the ledger entry at seq \d+$/,
         },
         {
+          name: 'extra field on a decision line, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(DECISIONS_FILE)!);
+            const padded = { ...(JSON.parse(lines[0]) as DecisionLine), reviewerNote: 'approved by phone' };
+            lines[0] = canonicalJson(padded);
+            files.set(DECISIONS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^decisions\.jsonl line 1 field "reviewerNote" is not part of the bundle format; remove it, or export the bundle again$/,
+        },
+        {
+          name: 'extra field on a ledger line, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(LEDGER_FILE)!);
+            const padded = { ...(JSON.parse(lines[0]) as Record<string, unknown>), witness: 'none' };
+            lines[0] = canonicalJson(padded);
+            files.set(LEDGER_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^ledger\.jsonl line 1 field "witness" is not part of the bundle format; remove it, or export the bundle again$/,
+        },
+        {
           name: 'outcome changed beside its record, manifest resealed',
           change: (files) => {
             const lines = textLines(files.get(DECISIONS_FILE)!);

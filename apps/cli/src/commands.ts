@@ -183,8 +183,8 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     .requiredOption('--to <date>', 'end of the period (exclusive), ISO date or time')
     .requiredOption('--out <dir>', 'folder to write the bundle to')
     .option('--tenant <tenant>', 'export only this tenant (default: every tenant)')
-    .option('--outcome <outcome>', 'export only APPROVE, DECLINE or REFER decisions')
-    .action(async (options: { useCase: string; from: string; to: string; out: string; tenant?: string; outcome?: 'APPROVE' | 'DECLINE' | 'REFER' }) => {
+    .option('--outcome <outcome>', 'export only APPROVE, DECLINE or REFER decisions, or ANSWERED answers')
+    .action(async (options: { useCase: string; from: string; to: string; out: string; tenant?: string; outcome?: 'APPROVE' | 'DECLINE' | 'REFER' | 'ANSWERED' }) => {
       const from = parseDate(options.from, '--from');
       const to = parseDate(options.to, '--to');
       await withRuntime(loadConfig, async (runtime) => {

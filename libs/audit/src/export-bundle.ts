@@ -190,8 +190,8 @@ function validateExportOptions(options: ExportBundleOptions): void {
   if (options.tenant !== undefined && !nonEmpty(options.tenant)) {
     fieldErrors.push({ field: '/tenant', message: 'must be a non-empty tenant id, or omitted for every tenant' });
   }
-  if (options.outcome !== undefined && !['APPROVE', 'DECLINE', 'REFER'].includes(options.outcome)) {
-    fieldErrors.push({ field: '/outcome', message: 'must be APPROVE, DECLINE or REFER, or omitted for every outcome' });
+  if (options.outcome !== undefined && !['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'].includes(options.outcome)) {
+    fieldErrors.push({ field: '/outcome', message: 'must be APPROVE, DECLINE, REFER or ANSWERED (answer use cases), or omitted for every outcome' });
   }
   if (!nonEmpty(options.wardenVersion)) fieldErrors.push({ field: '/wardenVersion', message: 'must be a non-empty version' });
 

@@ -136,7 +136,7 @@ function manifestShapeProblems(value: unknown): string[] {
     'must contain non-negative integers decisions and ledgerEntries',
   );
 
-  expect(value.outcome === null || ['APPROVE', 'DECLINE', 'REFER'].includes(value.outcome as string), 'outcome', 'must be APPROVE, DECLINE, REFER or null');
+  expect(value.outcome === null || ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'].includes(value.outcome as string), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
   const files = value.files;
   const known = new Set<string>(BUNDLE_FILES);
   for (const name of REQUIRED_FILES) {
@@ -233,6 +233,22 @@ function parseLedger(bytes: Uint8Array | undefined, problems: string[]): LedgerE
   return valid ? lines.map((line) => line.value as LedgerEntry) : undefined;
 }
 
+/** Fields of a ledger.jsonl line. Anything else was added after export, so it is reported rather than ignored. */
+const LEDGER_LINE_FIELDS = new Set(['seq', 'type', 'tenant', 'actor', 'createdAt', 'payload', 'prevHash', 'hash']);
+
+/** Fields of a decisions.jsonl line. */
+const DECISION_LINE_FIELDS = new Set([
+  'id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion',
+  'createdAt', 'ledgerSeq', 'ledgerHash', 'recordDigest', 'record',
+]);
+
+/** Names each field of `value` outside `allowed`: the verifier checks every byte it is given. */
+function unknownFieldProblems(value: Record<string, unknown>, allowed: ReadonlySet<string>): string[] {
+  return Object.keys(value)
+    .filter((field) => !allowed.has(field))
+    .map((field) => `field "${field.slice(0, 64)}" is not part of the bundle format; remove it, or export the bundle again`);
+}
+
 function ledgerEntryShapeProblems(value: unknown): string[] {
   if (!isObject(value)) return ['must be a JSON object'];
   const problems: string[] = [];
@@ -243,6 +259,7 @@ function ledgerEntryShapeProblems(value: unknown): string[] {
   if (!isObject(value.payload)) problems.push('field "payload" must be a JSON object');
   if (!isHex64(value.prevHash)) problems.push('field "prevHash" must be 64 lowercase hex characters');
   if (!isHex64(value.hash)) problems.push('field "hash" must be 64 lowercase hex characters');
+  problems.push(...unknownFieldProblems(value, LEDGER_LINE_FIELDS));
   return problems;
 }
 
@@ -392,6 +409,7 @@ function decisionShapeProblems(value: unknown): string[] {
   if (!isHex64(value.ledgerHash)) problems.push('field "ledgerHash" must be 64 lowercase hex characters');
   if (!isHex64(value.recordDigest)) problems.push('field "recordDigest" must be 64 lowercase hex characters');
   if (!isObject(value.record)) problems.push('field "record" must be a JSON object');
+  problems.push(...unknownFieldProblems(value, DECISION_LINE_FIELDS));
   return problems;
 }
 
