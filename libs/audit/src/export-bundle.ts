@@ -47,7 +47,7 @@ export interface ExportBundleOptions {
   /** Tenant whose decisions are exported, or every tenant when omitted. */
   tenant?: string;
   /** Only decisions with this outcome, or every outcome when omitted. */
-  outcome?: 'APPROVE' | 'DECLINE' | 'REFER';
+  outcome?: 'APPROVE' | 'DECLINE' | 'REFER' | 'ANSWERED';
   /** Version of Warden that writes the bundle, recorded in the manifest. */
   wardenVersion: string;
 }
