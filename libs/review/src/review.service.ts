@@ -103,6 +103,8 @@ export interface ReviewCaseView {
 
 /** The automatic decision behind a case, with masked application fields. */
 export interface CaseDecisionView {
+  /** DECISION: a model's decision with attributions; ANSWER: a generated answer, with its question and sources as fields. */
+  kind: 'DECISION' | 'ANSWER';
   outcome: string;
   score: number;
   modelVersion: string;
@@ -276,6 +278,7 @@ export class ReviewService {
     const useCase = this.useCases(caseView.useCase);
     const masked = new Set(useCase?.review.maskedFields ?? []);
     return {
+      kind: record.kind === 'answer' ? 'ANSWER' : 'DECISION',
       outcome: record.outcome,
       score: record.score,
       modelVersion: record.modelVersion,
@@ -654,6 +657,8 @@ interface PlannedChange {
 
 /** The fields of a stored decision record that review reads. */
 interface DecisionRecordLike {
+  /** Set to `answer` on the records of governed answers; absent on decisions. */
+  kind?: string;
   outcome: string;
   score: number;
   modelVersion: string;

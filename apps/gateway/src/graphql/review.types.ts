@@ -124,10 +124,13 @@ export class ReviewVote {
 
 @ObjectType({ description: 'The automatic decision behind a case, which the review never changes' })
 export class CaseDecision {
+  @Field({ description: 'DECISION for a model decision; ANSWER for a generated answer, whose question, draft and sources are the application fields' })
+  kind!: string;
+
   @Field(() => DecisionOutcome)
   outcome!: DecisionOutcome;
 
-  @Field(() => Float, { description: 'Probability of default from the model' })
+  @Field(() => Float, { description: 'Probability of default for a decision; groundedness (0 to 1) for an answer' })
   score!: number;
 
   @Field()

@@ -22,7 +22,7 @@ const CASE_FIELDS = `
     ...CaseSummaryFields
     votes { reviewer action outcome rationale reasonCodes at }
     decision {
-      outcome score modelVersion createdAt
+      kind outcome score modelVersion createdAt
       reasonCodes { code description contribution }
       attributions { feature value contribution }
       application { name value masked description }

@@ -57,9 +57,11 @@ export interface ReviewVote {
 }
 
 export interface CaseDecision {
+  /** DECISION: a model decision; ANSWER: a generated answer held back for review. */
+  kind: 'DECISION' | 'ANSWER';
   /** The automatic outcome, which review never changes. */
   outcome: DecisionOutcome;
-  /** Probability of default, 0..1. */
+  /** Probability of default for a decision, groundedness for an answer; 0..1. */
   score: number;
   modelVersion: string;
   createdAt: string;

@@ -1,6 +1,8 @@
 import type { CaseField } from '../api/review.types';
 
 interface ApplicationFieldsProps {
+  /** Heading of the table: "Application" for a decision, "Question, draft answer and sources" for an answer. */
+  heading: string;
   fields: CaseField[];
   /** Unmasked values this page has fetched, by field name. */
   revealed: Record<string, string>;
@@ -11,12 +13,12 @@ interface ApplicationFieldsProps {
 }
 
 /** Lists the application's feature values. Masked PII fields offer a reveal that needs a reason. */
-export function ApplicationFields({ fields, revealed, hidden, onReveal, onHide, onShowAgain }: ApplicationFieldsProps) {
+export function ApplicationFields({ heading, fields, revealed, hidden, onReveal, onHide, onShowAgain }: ApplicationFieldsProps) {
   if (fields.length === 0) return null;
 
   return (
     <section className="panel" aria-labelledby="application-heading">
-      <h2 id="application-heading">Application</h2>
+      <h2 id="application-heading">{heading}</h2>
       <table className="fields-table">
         <thead>
           <tr>

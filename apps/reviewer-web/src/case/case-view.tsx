@@ -160,6 +160,7 @@ function CaseDetails({ reviewCase, reasonCodes, reasonCodesError, onCaseUpdated,
         <CaseFacts reviewCase={reviewCase} />
         <DecisionSummary decision={reviewCase.decision} />
         <ApplicationFields
+          heading={reviewCase.decision.kind === 'ANSWER' ? 'Question, draft answer and sources' : 'Application'}
           fields={reviewCase.decision.application}
           revealed={revealed}
           hidden={hidden}

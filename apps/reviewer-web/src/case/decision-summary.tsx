@@ -4,6 +4,7 @@ import { AttributionChart } from './attribution-chart';
 
 /** Shows the automatic decision that sent the case to review. Review never changes it. */
 export function DecisionSummary({ decision }: { decision: CaseDecision }) {
+  if (decision.kind === 'ANSWER') return <AnswerSummary decision={decision} />;
   return (
     <section className="panel" aria-labelledby="decision-heading">
       <h2 id="decision-heading">Automatic decision</h2>
@@ -53,6 +54,40 @@ export function DecisionSummary({ decision }: { decision: CaseDecision }) {
 
       <h3>Attributions</h3>
       <AttributionChart attributions={withDescriptions(decision)} />
+    </section>
+  );
+}
+
+/**
+ * Shows a generated answer that was held back because its sources support it too little. The
+ * reviewer approves to release it to the caller, or declines to withhold it.
+ */
+function AnswerSummary({ decision }: { decision: CaseDecision }) {
+  return (
+    <section className="panel" aria-labelledby="decision-heading">
+      <h2 id="decision-heading">Generated answer held for review</h2>
+      <dl className="facts">
+        <div>
+          <dt>Groundedness</dt>
+          <dd data-testid="decision-score">{formatPercent(decision.score)}</dd>
+        </div>
+        <div>
+          <dt>Model</dt>
+          <dd data-testid="decision-model-version">
+            <code>{decision.modelVersion}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Answered at</dt>
+          <dd>
+            <time dateTime={decision.createdAt}>{formatDateTime(decision.createdAt)}</time>
+          </dd>
+        </div>
+      </dl>
+      <p className="empty-state">
+        Groundedness is the share of answer sentences that the cited sources support. Approve to release the answer to the
+        caller; decline to withhold it.
+      </p>
     </section>
   );
 }
