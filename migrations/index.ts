@@ -9,6 +9,7 @@ import { Checkpoints1796342400700 } from './1796342400700-Checkpoints.js';
 import { Review1796342400800 } from './1796342400800-Review.js';
 import { Answers1796342401100 } from './1796342401100-Answers.js';
 import { PlaceholderVault1796342401150 } from './1796342401150-PlaceholderVault.js';
+import { Retention1796342401160 } from './1796342401160-Retention.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -23,4 +24,5 @@ export const ALL_MIGRATIONS = [
   Review1796342400800,
   Answers1796342401100,
   PlaceholderVault1796342401150,
+  Retention1796342401160,
 ];

@@ -28,8 +28,9 @@
  *   {seq, type, tenant, actor, payload, createdAt}. The bundle holds only the exported decisions'
  *   entries, so consecutive lines do not link to each other. The inclusion proofs tie each entry
  *   to the signed tree instead.
- * - Each decision's recordDigest is the SHA-256 of the canonical JSON of its record, its
- *   top-level fields agree with the same fields of the record, it matches the manifest's use
+ * - Each decision's recordDigest is the SHA-256 of the canonical JSON of its record (unless the
+ *   record is a retention tombstone, exactly {purged: true, purgedAt, rule}, counted under
+ *   checked.purgedRecords), its top-level fields agree with the same fields of the record, it matches the manifest's use
  *   case, tenant, outcome and period [from, to), and its ledger entry is in ledger.jsonl with the
  *   same hash, type decision.created, and a payload whose recordDigest, decisionId, outcome,
  *   modelVersion and useCase (those present) and whose tenant match the decision.
@@ -53,10 +54,11 @@
  *   of the checkpoint, before trusting the result.
  * - It cannot show that the export is complete, because a decision left out of the bundle leaves
  *   no trace in it. That needs data from outside the bundle, such as the bank's own counts.
- * - Fields beyond the ones named above (an extra field in a manifest, decision, ledger or proof
- *   line) are covered by no record digest, chain hash or signature, and are ignored. Ledger
- *   entries that no decision refers to are checked but not reported as extra. Warden's verifier
- *   behaves the same way in both cases.
+ * - An extra field in a decision or ledger line is reported as a problem. An extra field in the
+ *   manifest or a proof line is covered by no digest or signature and is ignored. Ledger entries
+ *   that no decision refers to are checked but not reported as extra. Warden's verifier behaves
+ *   the same way in each case.
+ * - The content of a purged record: only its digest, kept in the ledger, remains.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -151,7 +153,7 @@ function main(args) {
 }
 
 function newReport() {
-  return { problems: [], checked: { decisions: 0, ledgerEntries: 0, proofs: 0, checkpoint: null } };
+  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null } };
 }
 
 /** Reads every file a bundle can contain. A missing file is absent from the map. */
@@ -837,9 +839,11 @@ function checkDecisions(decisions, entries, manifest, report) {
   for (const { lineNumber, decision } of decisions) {
     const at = (field) => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
 
+    // A purged record is a tombstone; its recordDigest is still checked against the ledger entry.
     const recordJson = canonicalOrUndefined(decision.record);
     const recordDigest = recordJson === undefined ? 'none (the record has no canonical JSON)' : sha256Hex(recordJson);
-    if (recordDigest !== decision.recordDigest) {
+    if (isTombstone(decision.record)) report.checked.purgedRecords += 1;
+    else if (recordDigest !== decision.recordDigest) {
       problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
     }
     checkMirroredFields(decision, at, report);
@@ -965,6 +969,16 @@ function decodeCanonicalBase64(text) {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   const bytes = Buffer.from(text, 'base64');
   return bytes.toString('base64') === text ? bytes : undefined;
+}
+
+/**
+ * True for the record that a retention purge leaves: exactly { purged: true, purgedAt, rule }.
+ * Any other shape is checked as a record, so a tombstone cannot hide extra content.
+ */
+function isTombstone(record) {
+  if (!isObject(record)) return false;
+  const keys = Object.keys(record).sort();
+  return keys.join(',') === 'purged,purgedAt,rule' && record.purged === true && isExactIsoTime(record.purgedAt) && typeof record.rule === 'string';
 }
 
 function isObject(value) {

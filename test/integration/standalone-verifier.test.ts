@@ -67,6 +67,7 @@ interface ToolReport {
   problems: string[];
   checked: {
     decisions: number;
+    purgedRecords: number;
     ledgerEntries: number;
     proofs: number;
     checkpoint: { origin: string; treeSize: number; rootHash: string; keyIds: string[] } | null;
@@ -301,6 +302,7 @@ for (const target of await databaseTargets()) {
       assert.equal(exitCode, 0);
       assert.deepEqual(report.checked, {
         decisions: 5,
+        purgedRecords: 0,
         ledgerEntries: 5,
         proofs: 5,
         checkpoint: { origin: ORIGIN, treeSize: manifest.checkpoint.treeSize, rootHash: manifest.checkpoint.rootHash, keyIds: [manifest.checkpoint.keyId] },
@@ -644,7 +646,7 @@ describe('standalone bundle verifier usage', () => {
       assert.deepEqual(JSON.parse(run.stdout), {
         ok: false,
         problems: ['manifest.json: missing; a bundle without a manifest is incomplete'],
-        checked: { decisions: 0, ledgerEntries: 0, proofs: 0, checkpoint: null },
+        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null },
       });
       assert.deepEqual(await verifyBundle(empty), { ok: false, problems: ['manifest.json: missing; a bundle without a manifest is incomplete'] });
     } finally {

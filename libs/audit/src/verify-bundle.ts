@@ -26,6 +26,11 @@ export interface BundleVerification {
   ok: boolean;
   /** One sentence per problem, naming the file, line and field. Empty when ok. */
   problems: string[];
+  /**
+   * Decisions whose record was purged after its retention period: their digest and ledger entry
+   * are checked, their content cannot be. Present only when some were.
+   */
+  purgedRecords?: number;
 }
 
 /** Bytes of each bundle file by name. A missing file is absent from the map. */
@@ -74,7 +79,8 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   if (decisions) checkDecisions(decisions, entries, manifest, problems);
   if (decisions) checkAnalystFiles(decisions.map(({ decision }) => decision), files, manifest, problems);
 
-  return { ok: problems.length === 0, problems };
+  const purgedRecords = decisions?.filter(({ decision }) => isTombstone(decision.record)).length ?? 0;
+  return { ok: problems.length === 0, problems, ...(purgedRecords > 0 ? { purgedRecords } : {}) };
 }
 
 // ---- manifest.json ----
@@ -435,8 +441,9 @@ function checkDecisions(
   for (const { lineNumber, decision } of decisions) {
     const at = (field: string): string => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
 
+    // A purged record is a tombstone; its recordDigest is still checked against the ledger entry.
     const recordDigest = digestOrUndefined(() => digestJson(decision.record));
-    if (recordDigest !== decision.recordDigest) {
+    if (!isTombstone(decision.record) && recordDigest !== decision.recordDigest) {
       problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
     }
     checkMirroredFields(decision, at, problems);
@@ -579,6 +586,16 @@ function decodeUtf8(bytes: Uint8Array, name: string, problems: string[]): string
     problems.push(`${name}: not valid UTF-8`);
     return undefined;
   }
+}
+
+/**
+ * True for the record that a retention purge leaves: exactly { purged: true, purgedAt, rule }.
+ * Any other shape is checked as a record, so a tombstone cannot hide extra content.
+ */
+function isTombstone(record: unknown): boolean {
+  if (!isObject(record)) return false;
+  const keys = Object.keys(record).sort();
+  return keys.join(',') === 'purged,purgedAt,rule' && record.purged === true && isIsoTime(record.purgedAt) && typeof record.rule === 'string';
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -24,6 +24,7 @@ import {
 import type { Principal } from '../../policy/src/index.js';
 import { insertCases, openCaseSummary, type CaseSeed, type DecisionReviewSummary, type ReviewService, type UseCaseSwitch } from '../../review/src/index.js';
 import type { LoadedAnswerUseCase } from './answer-config.js';
+import { unlessPurged } from './decision.service.js';
 
 /** What ask needs from retrieval: entitled search inside SQL (libs/retrieval). */
 export interface PassageSearch {
@@ -277,13 +278,13 @@ export class AnswerService {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) {
       throw new BadUserInputError(`Invalid answer id "${id.slice(0, 64)}".`, [{ field: 'id', message: 'must be a UUID as returned by ask' }]);
     }
-    const rows: { record: AnswerRecord; ledger_seq: string }[] = await this.dataSource.query(
-      `SELECT record, ledger_seq::text AS ledger_seq FROM decisions.decision_records
-        WHERE id = $1 AND tenant = $2 AND record->>'kind' = 'answer'`,
-      [id, principal.tenant],
+    const rows: { record: AnswerRecord; ledger_seq: string; record_digest: string }[] = await this.dataSource.query(
+      `SELECT record, ledger_seq::text AS ledger_seq, record_digest FROM decisions.decision_records
+        WHERE id = $1 AND tenant = $2 AND (record->>'kind' = 'answer' OR (record ? 'purged' AND use_case = ANY($3)))`,
+      [id, principal.tenant, [...this.useCases.keys()]],
     );
     if (rows.length === 0) throw new NotFoundError(`Answer ${id} was not found.`);
-    const record = rows[0].record;
+    const record = unlessPurged({ id, record: rows[0].record, ledger_seq: rows[0].ledger_seq, record_digest: rows[0].record_digest }).record;
     const review = record.reviewStatus === 'PENDING' ? await this.reviews.summaryForDecision(principal.tenant, id) : null;
     return toView(record, Number(rows[0].ledger_seq), review);
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, ConflictError, digestJson, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
+import { BadUserInputError, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
@@ -267,7 +267,7 @@ export class DecisionService {
         WHERE tenant = $1 AND use_case = $2 AND request_id = $3`,
       [tenant, useCase, requestId],
     );
-    return rows.length > 0 ? this.withReview(toView(rows[0])) : undefined;
+    return rows.length > 0 ? this.withReview(toView(unlessPurged(rows[0]))) : undefined;
   }
 
   private async findRow(tenant: string | undefined, id: string): Promise<StoredDecisionRow> {
@@ -282,8 +282,21 @@ export class DecisionService {
     // Answers share the table but have their own shape and query (answer), so they are not found here.
     // Another tenant's decision is reported exactly like a missing one, so ids reveal nothing.
     if (rows.length === 0) throw new NotFoundError(`Decision ${id} was not found.`);
-    return rows[0];
+    return unlessPurged(rows[0]);
   }
+}
+
+/**
+ * Returns the row unless a retention purge replaced its record with a tombstone, in which case the
+ * caller learns when and why, and where the proof of the decision remains.
+ */
+export function unlessPurged<T extends { id: string; record: unknown; ledger_seq: string; record_digest: string }>(row: T): T {
+  const record = row.record as { purged?: boolean; purgedAt?: string; rule?: string };
+  if (record.purged !== true) return row;
+  throw new FailedPreconditionError(
+    `The record of ${row.id} passed its retention period and was purged at ${record.purgedAt} (${record.rule}). ` +
+      `Its ledger entry, seq ${row.ledger_seq}, and record digest ${row.record_digest} remain as proof.`,
+  );
 }
 
 /**

@@ -6,8 +6,10 @@ import {
   CheckpointKeyStore,
   CheckpointScheduler,
   CheckpointService,
+  loadRetentionPolicy,
   PostgresLedger,
   PostgresMerkleLog,
+  RetentionService,
   WitnessPublisher,
   type MerkleLog,
 } from '../../audit/src/index.js';
@@ -53,6 +55,8 @@ export interface WardenRuntime {
   decisionUpdates: DecisionUpdates;
   /** Not started here: `warden start` starts it, like the checkpoint scheduler. */
   webhookDispatcher: WebhookDispatcher;
+  /** Retention purges and legal holds; `warden retention purge` runs it as a job. */
+  retention: RetentionService;
   close(): Promise<void>;
 }
 
@@ -131,6 +135,14 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
   const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
 
+  const retentionPolicy = loadRetentionPolicy(config.policyDir);
+  for (const rule of retentionPolicy.rules) {
+    if (!useCases.has(rule.useCase) && !answerUseCases.has(rule.useCase)) {
+      log.warn({ useCase: rule.useCase }, 'policies/retention.yaml names a use case that is not configured; its rule applies to stored records only');
+    }
+  }
+  const retention = new RetentionService(dataSource, ledger, retentionPolicy);
+
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
   return {
     config,
@@ -154,6 +166,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     useCaseSwitch,
     decisionUpdates,
     webhookDispatcher,
+    retention,
     async close() {
       await checkpointScheduler.stop();
       await webhookDispatcher.stop();

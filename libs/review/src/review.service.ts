@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, ConflictError, digestJson, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
+import { BadUserInputError, ConflictError, digestJson, FailedPreconditionError, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import { scrubPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
@@ -275,6 +275,9 @@ export class ReviewService {
     );
     const record = rows[0]?.record;
     if (!record) throw new NotFoundError(`Decision ${caseView.decisionId} of case ${caseView.id} was not found.`);
+    if ((record as { purged?: boolean }).purged === true) {
+      throw new FailedPreconditionError(`The decision of case ${caseView.id} passed its retention period and its record was purged; the case history remains.`);
+    }
     const useCase = this.useCases(caseView.useCase);
     const masked = new Set(useCase?.review.maskedFields ?? []);
     return {

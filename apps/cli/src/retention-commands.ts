@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { userInfo } from 'node:os';
+import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
+import { createRuntime, type WardenRuntime } from '../../../libs/decisions/src/index.js';
+import { isValidTenant } from '../../../libs/policy/src/index.js';
+
+/** Actor recorded in the ledger for retention and hold commands run at the shell. */
+function operatorActor(): string {
+  return `cli:${userInfo().username}`;
+}
+
+async function withRuntime<T>(loadConfig: () => WardenConfig, work: (runtime: WardenRuntime) => Promise<T>): Promise<T> {
+  const runtime = await createRuntime(loadConfig());
+  try {
+    return await work(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function parseInstant(value: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+    throw new BadUserInputError(`Invalid --as-of "${value}".`, [{ field: '--as-of', message: 'must be an ISO time such as 2028-02-01T00:00:00Z' }]);
+  }
+  return date;
+}
+
+/** Registers `warden retention ...` and `warden hold ...`. */
+export function registerRetentionCommands(program: Command, loadConfig: () => WardenConfig): void {
+  const retention = program.command('retention').description('Retention periods of decision and answer records (policies/retention.yaml)');
+  retention
+    .command('purge')
+    .description('Replace records past their retention period with tombstones; digests, ledger entries and proofs remain')
+    .option('--dry-run', 'count the records that are due without changing anything', false)
+    .option('--as-of <time>', 'apply the rules as at this ISO time instead of now (to preview a future purge)')
+    .action(async (options: { dryRun: boolean; asOf?: string }) => {
+      const now = options.asOf !== undefined ? parseInstant(options.asOf) : undefined;
+      await withRuntime(loadConfig, async (runtime) => {
+        const results = await runtime.retention.purge({ now, dryRun: options.dryRun, actor: operatorActor() });
+        console.log(JSON.stringify({ dryRun: options.dryRun, rules: results }, null, 2));
+      });
+    });
+
+  const hold = program.command('hold').description('Legal holds: records under an active hold are never purged');
+  hold
+    .command('place')
+    .description('Place a legal hold on the records of a tenant, or of one use case of it')
+    .requiredOption('--tenant <tenant>', 'tenant whose records are held')
+    .option('--use-case <name>', 'hold only this use case (default: every use case of the tenant)')
+    .requiredOption('--reason <text>', 'why, such as the investigation or proceeding (10 to 2,000 characters)')
+    .action(async (options: { tenant: string; useCase?: string; reason: string }) => {
+      if (!isValidTenant(options.tenant)) {
+        throw new BadUserInputError(`Invalid --tenant "${options.tenant.slice(0, 64)}".`, [{ field: '--tenant', message: 'must be a tenant id such as bank-a' }]);
+      }
+      await withRuntime(loadConfig, async (runtime) => {
+        const placed = await runtime.retention.placeHold({ tenant: options.tenant, useCase: options.useCase ?? null, reason: options.reason, actor: operatorActor() });
+        console.log(JSON.stringify(placed, null, 2));
+      });
+    });
+  hold
+    .command('release')
+    .description('Release a legal hold; its records become due for purge again under their rule')
+    .requiredOption('--id <id>', 'hold id, as printed by warden hold place or list')
+    .requiredOption('--reason <text>', 'why the hold ends (10 to 2,000 characters)')
+    .action(async (options: { id: string; reason: string }) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const released = await runtime.retention.releaseHold({ id: options.id, reason: options.reason, actor: operatorActor() });
+        console.log(JSON.stringify(released, null, 2));
+      });
+    });
+  hold
+    .command('list')
+    .description('List active legal holds')
+    .option('--all', 'include released holds', false)
+    .action(async (options: { all: boolean }) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        console.log(JSON.stringify(await runtime.retention.listHolds(options.all), null, 2));
+      });
+    });
+}

@@ -1,0 +1,2 @@
+export * from './retention-rules.js';
+export * from './retention.service.js';

@@ -1,0 +1,20 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { purgeCutoff, type RetentionRule } from './retention-rules.js';
+
+const rule = (purgeAfterMonths: number): RetentionRule => ({ useCase: 'x', minimumMonths: 1, purgeAfterMonths, source: 's' });
+
+describe('purgeCutoff', () => {
+  it('goes back whole calendar months', () => {
+    assert.equal(purgeCutoff(rule(26), new Date('2028-05-16T10:00:00.000Z')).toISOString(), '2026-03-16T10:00:00.000Z');
+  });
+
+  it('clamps to the end of a shorter month', () => {
+    assert.equal(purgeCutoff(rule(1), new Date('2027-03-31T12:00:00.000Z')).toISOString(), '2027-02-28T12:00:00.000Z');
+    assert.equal(purgeCutoff(rule(1), new Date('2028-03-31T12:00:00.000Z')).toISOString(), '2028-02-29T12:00:00.000Z');
+  });
+
+  it('crosses year boundaries', () => {
+    assert.equal(purgeCutoff(rule(25), new Date('2028-01-10T00:00:00.000Z')).toISOString(), '2025-12-10T00:00:00.000Z');
+  });
+});

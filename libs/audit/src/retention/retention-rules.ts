@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { digestJson } from '../../../common/src/index.js';
+
+/** How long the records of one use case are kept, and the rule that sets the floor. */
+export interface RetentionRule {
+  useCase: string;
+  /** Legal minimum in calendar months; a purge never comes earlier. */
+  minimumMonths: number;
+  /** Age in calendar months after which a record is purged; at least minimumMonths. */
+  purgeAfterMonths: number;
+  /** The law or policy behind minimumMonths, such as 12 CFR 1002.12(b)(1). */
+  source: string;
+}
+
+export interface RetentionPolicy {
+  rules: RetentionRule[];
+  /** SHA-256 of the canonical JSON of the rules, recorded with every purge. */
+  hash: string;
+}
+
+export class RetentionPolicyError extends Error {
+  constructor(problem: string) {
+    super(`Invalid policies/retention.yaml: ${problem}`);
+    this.name = 'RetentionPolicyError';
+  }
+}
+
+/** Reads `<policyDir>/retention.yaml`; no file means no rule, so nothing is ever purged. */
+export function loadRetentionPolicy(policyDir: string): RetentionPolicy {
+  const path = join(policyDir, 'retention.yaml');
+  if (!existsSync(path)) return { rules: [], hash: digestJson([]) };
+  return parseRetentionPolicy(readFileSync(path, 'utf8'));
+}
+
+export function parseRetentionPolicy(text: string): RetentionPolicy {
+  const raw = parse(text) as { version?: unknown; rules?: unknown } | null;
+  if (!raw || raw.version !== 1) throw new RetentionPolicyError('version must be 1');
+  if (!raw.rules || typeof raw.rules !== 'object' || Array.isArray(raw.rules)) {
+    throw new RetentionPolicyError('rules must map each use case name to { minimumMonths, purgeAfterMonths, source }');
+  }
+
+  const rules: RetentionRule[] = [];
+  for (const [useCase, value] of Object.entries(raw.rules as Record<string, unknown>)) {
+    const rule = (value ?? {}) as Partial<RetentionRule>;
+    const months = (field: 'minimumMonths' | 'purgeAfterMonths'): number => {
+      const months = rule[field];
+      if (!Number.isInteger(months) || (months as number) < 1 || (months as number) > 1200) {
+        throw new RetentionPolicyError(`rules.${useCase}.${field} must be a whole number of months from 1 to 1200`);
+      }
+      return months as number;
+    };
+    const minimumMonths = months('minimumMonths');
+    const purgeAfterMonths = months('purgeAfterMonths');
+    if (purgeAfterMonths < minimumMonths) {
+      throw new RetentionPolicyError(`rules.${useCase}.purgeAfterMonths (${purgeAfterMonths}) is below minimumMonths (${minimumMonths}); raise it to at least ${minimumMonths}`);
+    }
+    if (typeof rule.source !== 'string' || rule.source.trim().length === 0) {
+      throw new RetentionPolicyError(`rules.${useCase}.source must name the law or policy behind minimumMonths`);
+    }
+    rules.push({ useCase, minimumMonths, purgeAfterMonths, source: rule.source.trim() });
+  }
+  return { rules, hash: digestJson(rules) };
+}
+
+/**
+ * Returns the instant before which records of `rule` are purged at `now`: now minus
+ * purgeAfterMonths calendar months in UTC, clamped to the last day of a shorter month (31 March
+ * minus one month is 28 or 29 February), so a record is never purged a day early.
+ */
+export function purgeCutoff(rule: RetentionRule, now: Date): Date {
+  const year = now.getUTCFullYear();
+  const month = now.getUTCMonth() - rule.purgeAfterMonths;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const day = Math.min(now.getUTCDate(), lastDay);
+  return new Date(Date.UTC(year, month, day, now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds(), now.getUTCMilliseconds()));
+}

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { BadUserInputError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
+import type { PostgresLedger } from '../ledger.js';
+import { purgeCutoff, type RetentionPolicy } from './retention-rules.js';
+
+export interface LegalHold {
+  id: string;
+  tenant: string;
+  /** Null when the hold covers every use case of the tenant. */
+  useCase: string | null;
+  reason: string;
+  placedBy: string;
+  placedAt: Date;
+  placedLedgerSeq: number;
+  releasedBy: string | null;
+  releasedAt: Date | null;
+}
+
+export interface PurgeResult {
+  useCase: string;
+  source: string;
+  /** Records created before this instant were due. */
+  cutoff: string;
+  purged: number;
+  /** Due records kept because a legal hold covers them. */
+  held: number;
+  /** Ledger entry of the purge; null for a dry run or when nothing was due. */
+  ledgerSeq: number | null;
+}
+
+/** Most records purged in one transaction, so a large backlog never holds locks for long. */
+const PURGE_BATCH = 1000;
+
+/**
+ * Applies the retention rules of policies/retention.yaml and manages legal holds. A purge replaces
+ * each due record with a tombstone and writes one `retention.purged` ledger entry per use case
+ * and batch, naming the rule and a digest of the purged ids. Placing and releasing a hold are
+ * ledger entries too.
+ */
+export class RetentionService {
+  private readonly log = getLogger('retention');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: PostgresLedger,
+    private readonly policy: RetentionPolicy,
+  ) {}
+
+  async placeHold(input: { tenant: string; useCase: string | null; reason: string; actor: string }): Promise<LegalHold> {
+    const reason = checkReason(input.reason);
+    const id = randomUUID();
+    const placedAt = new Date();
+    return this.dataSource.transaction(async (manager) => {
+      const receipt = await this.ledger.append(manager, {
+        type: 'legal-hold.placed',
+        tenant: input.tenant,
+        actor: input.actor,
+        payload: { holdId: id, useCase: input.useCase, reason },
+      });
+      await manager.query(
+        `INSERT INTO audit.legal_holds (id, tenant, use_case, reason, placed_by, placed_at, placed_ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [id, input.tenant, input.useCase, reason, input.actor, placedAt, receipt.seq],
+      );
+      this.log.info({ holdId: id, tenant: input.tenant, useCase: input.useCase, ledgerSeq: receipt.seq }, 'legal hold placed');
+      return { id, tenant: input.tenant, useCase: input.useCase, reason, placedBy: input.actor, placedAt, placedLedgerSeq: receipt.seq, releasedBy: null, releasedAt: null };
+    });
+  }
+
+  async releaseHold(input: { id: string; reason: string; actor: string }): Promise<LegalHold> {
+    const reason = checkReason(input.reason);
+    return this.dataSource.transaction(async (manager) => {
+      const rows: HoldRow[] = await manager.query('SELECT * FROM audit.legal_holds WHERE id::text = $1 FOR UPDATE', [input.id]);
+      const row = rows[0];
+      if (!row) throw new NotFoundError(`Legal hold ${input.id.slice(0, 64)} was not found. List holds with warden hold list.`);
+      if (row.released_at) throw new BadUserInputError(`Legal hold ${row.id} was already released.`, [{ field: 'id', message: 'must name an active hold' }]);
+      const receipt = await this.ledger.append(manager, {
+        type: 'legal-hold.released',
+        tenant: row.tenant,
+        actor: input.actor,
+        payload: { holdId: row.id, useCase: row.use_case, reason },
+      });
+      const releasedAt = new Date();
+      await manager.query('UPDATE audit.legal_holds SET released_by = $2, released_at = $3, released_ledger_seq = $4 WHERE id = $1', [
+        row.id,
+        input.actor,
+        releasedAt,
+        receipt.seq,
+      ]);
+      this.log.info({ holdId: row.id, tenant: row.tenant, ledgerSeq: receipt.seq }, 'legal hold released');
+      return { ...toHold(row), releasedBy: input.actor, releasedAt };
+    });
+  }
+
+  async listHolds(includeReleased = false): Promise<LegalHold[]> {
+    const rows: HoldRow[] = await this.dataSource.query(
+      `SELECT * FROM audit.legal_holds WHERE $1 OR released_at IS NULL ORDER BY placed_at, id`,
+      [includeReleased],
+    );
+    return rows.map(toHold);
+  }
+
+  /**
+   * Purges every record past its use case's retention period at `now` that no active legal hold
+   * covers. With `dryRun` it only counts. Safe to run repeatedly and from several processes: a
+   * purged record is never selected again, and rows are locked while they are replaced.
+   */
+  async purge(options: { now?: Date; dryRun?: boolean; actor: string }): Promise<PurgeResult[]> {
+    const now = options.now ?? new Date();
+    const results: PurgeResult[] = [];
+    for (const rule of this.policy.rules) {
+      const cutoff = purgeCutoff(rule, now);
+      const [{ due, held }]: { due: number; held: number }[] = await this.dataSource.query(
+        `SELECT count(*) FILTER (WHERE NOT ${HELD})::int AS due, count(*) FILTER (WHERE ${HELD})::int AS held
+           FROM decisions.decision_records d
+          WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged')`,
+        [rule.useCase, cutoff],
+      );
+      const result: PurgeResult = { useCase: rule.useCase, source: rule.source, cutoff: cutoff.toISOString(), purged: 0, held, ledgerSeq: null };
+      if (!options.dryRun) {
+        for (let remaining = due; remaining > 0; ) {
+          const batch = await this.purgeBatch(rule.useCase, rule.source, cutoff, now, options.actor);
+          if (batch.count === 0) break;
+          result.purged += batch.count;
+          result.ledgerSeq = batch.ledgerSeq;
+          remaining -= batch.count;
+        }
+      } else {
+        result.purged = due;
+      }
+      results.push(result);
+      this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'retention rule applied');
+    }
+    return results;
+  }
+
+  private async purgeBatch(useCase: string, source: string, cutoff: Date, now: Date, actor: string): Promise<{ count: number; ledgerSeq: number | null }> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows: { id: string; tenant: string }[] = await manager.query(
+        `SELECT d.id, d.tenant FROM decisions.decision_records d
+          WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged') AND NOT ${HELD}
+          ORDER BY d.ledger_seq LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED`,
+        [useCase, cutoff],
+      );
+      if (rows.length === 0) return { count: 0, ledgerSeq: null };
+
+      const ids = rows.map((row) => row.id).sort();
+      const tombstone = { purged: true, purgedAt: now.toISOString(), rule: `${useCase}: ${source}` };
+      await manager.query(`UPDATE decisions.decision_records SET record = $2::jsonb WHERE id = ANY($1::uuid[])`, [ids, JSON.stringify(tombstone)]);
+
+      // One entry per tenant names the rule, the count and a digest of the sorted ids, so an
+      // auditor holding the ids can prove which records this purge removed.
+      const byTenant = new Map<string, string[]>();
+      for (const row of rows) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row.id]);
+      const receipts = await this.ledger.appendMany(
+        manager,
+        [...byTenant].sort(([left], [right]) => left.localeCompare(right)).map(([tenant, tenantIds]) => ({
+          type: 'retention.purged',
+          tenant,
+          actor,
+          payload: {
+            useCase,
+            rule: source,
+            cutoff: cutoff.toISOString(),
+            count: tenantIds.length,
+            idsDigest: sha256Hex([...tenantIds].sort().join('\n')),
+            retentionPolicyHash: this.policy.hash,
+          },
+        })),
+      );
+      const receipt = receipts[receipts.length - 1];
+      return { count: ids.length, ledgerSeq: receipt.seq };
+    });
+  }
+}
+
+/** A record is held while an active hold names its tenant and its use case (or every use case). */
+const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
+  WHERE h.released_at IS NULL AND h.tenant = d.tenant AND (h.use_case IS NULL OR h.use_case = d.use_case))`;
+
+interface HoldRow {
+  id: string;
+  tenant: string;
+  use_case: string | null;
+  reason: string;
+  placed_by: string;
+  placed_at: Date;
+  placed_ledger_seq: string;
+  released_by: string | null;
+  released_at: Date | null;
+}
+
+function toHold(row: HoldRow): LegalHold {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    useCase: row.use_case,
+    reason: row.reason,
+    placedBy: row.placed_by,
+    placedAt: new Date(row.placed_at),
+    placedLedgerSeq: Number(row.placed_ledger_seq),
+    releasedBy: row.released_by,
+    releasedAt: row.released_at ? new Date(row.released_at) : null,
+  };
+}
+
+function checkReason(reason: string): string {
+  const trimmed = reason.trim();
+  if (trimmed.length < 10 || trimmed.length > 2000) {
+    throw new BadUserInputError('Invalid reason.', [{ field: 'reason', message: 'must be 10 to 2,000 characters, such as the case or proceeding that requires the hold' }]);
+  }
+  return trimmed;
+}
