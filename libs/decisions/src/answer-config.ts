@@ -25,7 +25,7 @@ export interface AnswerUseCaseConfig {
    */
   generation: { mode: 'extractive' | 'generative'; model: string | null; temperature: number; maxTokens: number; passages: number };
   groundedness: { reviewBelow: number; minSentenceSupport: number };
-  /** How the question's personal data is handled before it reaches retrieval, the LLM or the record. */
+  /** Guardrail actions: a blocking injection verdict on the question or on a passage, and a failed personal-data scan. */
   guardrails: { injection: 'block' | 'flag'; retrievedInjection: 'drop' | 'flag'; scannerFailure: 'block' | 'flag' };
   review: ReviewConfig;
   /** Reasons a reviewer may cite when withholding an answer. */

@@ -26,7 +26,7 @@ import { insertCases, openCaseSummary, type CaseSeed, type DecisionReviewSummary
 import type { LoadedAnswerUseCase } from './answer-config.js';
 import { unlessPurged } from './decision.service.js';
 
-/** What ask needs from retrieval: entitled search inside SQL (libs/retrieval). */
+/** The retrieval port of ask: entitled hybrid search, filtered inside SQL (libs/retrieval). */
 export interface PassageSearch {
   search(
     principal: Principal,
@@ -46,7 +46,7 @@ export interface RetrievedPassage {
   textRank: number | null;
 }
 
-/** What ask needs from the LLM proxy: a fetch that sends OpenAI API calls through Warden's governed path (libs/llm). */
+/** The LLM port of ask: a fetch that sends OpenAI API calls through Warden's governed proxy path (libs/llm). */
 export interface GovernedLlm {
   governedFetch(principal: Principal, options?: { useCase?: string }): typeof fetch;
 }
@@ -322,7 +322,7 @@ export class AnswerService {
     verdicts.push({ guardrail: 'injection', target: 'question', verdict: injection.verdict, detail: injectionDetail(injection) });
     if (injection.verdict === 'block' && guardrails.injection === 'block') {
       await this.recordBlocked(principal, useCase, verdicts);
-      throw new GuardrailBlockedError('The question was refused by the prompt-injection guardrail. Rephrase it as a question about the documents.');
+      throw new GuardrailBlockedError('The question was rejected by the prompt-injection guardrail. Rephrase it as a question about the documents.');
     }
     return masked;
   }
