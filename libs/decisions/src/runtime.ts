@@ -12,6 +12,7 @@ import {
   type MerkleLog,
 } from '../../audit/src/index.js';
 import { IngestionService } from '../../ingestion/src/index.js';
+import { LlmGateway } from '../../llm/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
@@ -48,6 +49,8 @@ export interface WardenRuntime {
   decisionUpdates: DecisionUpdates;
   /** Not started here: `warden start` starts it, like the checkpoint scheduler. */
   webhookDispatcher: WebhookDispatcher;
+  /** The governed OpenAI-compatible proxy: upstreams, API keys, usage accounting. */
+  llm: LlmGateway;
   close(): Promise<void>;
 }
 
@@ -113,6 +116,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const witnesses = new WitnessPublisher(dataSource, { file: config.checkpointWitnessFile, url: config.checkpointWitnessUrl });
   const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
   const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
+  const llm = await LlmGateway.create({ policyDir: config.policyDir, upstreamsFile: config.llmUpstreamsFile, dataSource, ledger, policy, metrics });
 
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
   return {
@@ -135,9 +139,11 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     useCaseSwitch,
     decisionUpdates,
     webhookDispatcher,
+    llm,
     async close() {
       await checkpointScheduler.stop();
       await webhookDispatcher.stop();
+      await llm.close();
       await metrics.shutdown();
       await database.close();
     },

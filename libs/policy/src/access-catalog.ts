@@ -21,6 +21,8 @@ export const RESOURCE_ACTIONS = {
   'use-case': ['read', 'suspend'],
   session: ['read'],
   guardrail: ['scan'],
+  llm: ['invoke'],
+  'llm-usage': ['read'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;
