@@ -17,6 +17,7 @@ import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { redactText, scanPii } from '../../../libs/guardrails/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
+import { registerApiKeyCommands } from './apikey-commands.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 
@@ -174,6 +175,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     });
 
   registerCheckpointCommands(audit, loadConfig);
+  registerApiKeyCommands(program, loadConfig);
 
   program
     .command('export')
