@@ -82,9 +82,13 @@ export class ApiKeyStore {
   /** Revokes a tenant's key by name and records `apikey.revoked`. Raises NotFoundError for an unknown or revoked key. */
   async revoke(request: { tenant: string; name: string; actor: string }): Promise<ApiKeyInfo> {
     const info = await this.dataSource.transaction(async (manager) => {
+      // Wrapped in a SELECT because TypeORM returns [rows, count] for a bare UPDATE ... RETURNING.
       const rows: ApiKeyRow[] = await manager.query(
-        `UPDATE llm.api_keys SET revoked_at = now() WHERE tenant = $1 AND name = $2 AND revoked_at IS NULL
-         RETURNING ${COLUMNS}`,
+        `WITH revoked AS (
+           UPDATE llm.api_keys SET revoked_at = now() WHERE tenant = $1 AND name = $2 AND revoked_at IS NULL
+           RETURNING ${COLUMNS}
+         )
+         SELECT * FROM revoked`,
         [request.tenant, request.name],
       );
       if (rows.length === 0) throw new NotFoundError(`No active API key named "${request.name}" exists in tenant ${request.tenant}.`);

@@ -46,6 +46,17 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     }, options.idleTimeoutMs);
   };
   facts.outcome = 'aborted';
+  let settled = false;
+  // Completes the facts and records the call, once, however the stream ends.
+  const settle = async () => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(idleTimer);
+    facts.completionText = completionText;
+    facts.responseDigest = digest.update(']').digest('hex');
+    if (malformed > 0) log.warn({ malformed, chunksSent }, 'skipped upstream stream chunks that were not JSON objects');
+    await options.finish();
+  };
 
   try {
     armIdleTimer();
@@ -85,13 +96,14 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
       const text = canonicalJson(chunk);
       digest.update(chunksSent === 0 ? text : `,${text}`);
       chunksSent++;
-      facts.completionText = completionText;
       yield sseEvent(text);
     }
 
     if (!done) throw new LlmError(502, 'upstream_error', 'upstream_stream_incomplete', 'The upstream ended the stream before [DONE].');
     facts.outcome = 'ok';
     finished = true;
+    // Recorded before [DONE], so a client that has read the whole stream finds the call in the ledger.
+    await settle();
     yield sseEvent('[DONE]');
   } catch (error) {
     if (options.clientSignal.aborted) return;
@@ -105,13 +117,10 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     facts.errorCode = failure.code;
     finished = true;
     log.warn({ code: failure.code, chunksSent }, 'upstream stream failed');
+    await settle();
     yield sseEvent(JSON.stringify(failure.toBody()));
   } finally {
-    clearTimeout(idleTimer);
     if (!finished) options.abortUpstream();
-    facts.completionText = completionText;
-    facts.responseDigest = digest.update(']').digest('hex');
-    if (malformed > 0) log.warn({ malformed, chunksSent }, 'skipped upstream stream chunks that were not JSON objects');
-    await options.finish();
+    await settle();
   }
 }

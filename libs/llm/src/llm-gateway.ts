@@ -216,13 +216,13 @@ export class LlmGateway {
 
     let sent;
     try {
-      sent = await this.upstreams.send(model.upstream, { path: upstreamPath, body: request.body, signal }, (upstream) => bodyFor(upstream.name));
+      const onAttempt = () => void facts.attempts++;
+      sent = await this.upstreams.send(model.upstream, { path: upstreamPath, body: request.body, signal, onAttempt }, (upstream) => bodyFor(upstream.name));
     } catch (error) {
       if (call.signal.aborted) facts.outcome = 'aborted';
       throw error;
     }
     facts.upstream = sent.upstream;
-    facts.attempts = sent.attempts;
     const idleTimeoutMs = this.config.upstreams.get(sent.upstream)!.timeoutMs;
 
     if (request.stream) {

@@ -16,6 +16,8 @@ export interface UpstreamRequest {
   body: Record<string, unknown>;
   /** The client's signal: aborting it stops the upstream request at once, with no retry. */
   signal: AbortSignal;
+  /** Called before each attempt, so a failed call still reports how many attempts it made. */
+  onAttempt?(upstream: string): void;
 }
 
 /** Why one attempt failed, and whether another attempt may succeed. */
@@ -61,6 +63,7 @@ export class UpstreamClient {
       const body = bodyFor(upstream);
       for (let attempt = 0; attempt <= upstream.retries; attempt++) {
         attempts++;
+        request.onAttempt?.(name);
         const result = await this.attempt(upstream, request, body);
         if (result instanceof Response) return { upstream: name, response: result, attempts };
 
