@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { digestJson } from '../../libs/common/src/index.js';
+import { LlmGateway } from '../../libs/llm/src/index.js';
 import { databaseTargets, REPO_ROOT } from '../support/databases.js';
 import { fakeTokenCount, startFakeOpenAiUpstream, type FakeOpenAiUpstream } from '../support/fake-openai-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -363,6 +364,19 @@ for (const target of await databaseTargets()) {
       assert.equal(body.error.type, 'invalid_request_error');
     });
 
+    it('malformed JSON is 400 in OpenAI format', async () => {
+      const response = await fetch(`${gw.gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: '{"model": "fake-chat", "messages": [',
+      });
+      assert.equal(response.status, 400);
+      const body = (await response.json()) as { error: { param: string; type: string; message: string } };
+      assert.equal(body.error.type, 'invalid_request_error');
+      assert.equal(body.error.param, 'body');
+      assert.ok(!/at \w+ \(/.test(body.error.message), 'no stack trace');
+    });
+
     it('upstream down is 502', async () => {
       const error = await expectApiError(client.chat.completions.create({ model: 'down-chat', messages: [{ role: 'user', content: 'hi' }] }), 502, 'upstream_unavailable');
       assert.ok(!error.message.includes('127.0.0.1'), 'no upstream address in the message');
@@ -534,6 +548,24 @@ for (const target of await databaseTargets()) {
       assert.equal(entry.payload.outcome, 'ok');
 
       await expectApiError(governed.chat.completions.create({ model: 'restricted-chat', messages: [{ role: 'user', content: 'hi' }] }), 403, 'model_not_permitted');
+    });
+
+    it('tenant rate limit is 429', async () => {
+      const file = join(folder, 'limited.yaml');
+      writeFileSync(file, upstreamsYaml(fake.baseUrl).replace('tenantRequestsPerMinute: 100000', 'tenantRequestsPerMinute: 2'));
+      const { dataSource } = gw.runtime.database;
+      const limited = await LlmGateway.create({ policyDir: join(folder, 'policies'), upstreamsFile: file, dataSource, ledger: gw.runtime.ledger, policy: gw.runtime.policy });
+      const principal = { subject: 'busy-app', tenant: 'bank-limited', roles: ['application'] };
+      const governed = new OpenAI({ baseURL: 'http://warden.internal/v1', apiKey: 'unused', maxRetries: 0, fetch: limited.governedFetch(principal) });
+
+      for (let call = 0; call < 2; call++) await governed.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'hi' }] });
+      const error = await expectApiError(governed.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'hi' }] }), 429, 'rate_limit_exceeded');
+      assert.match(error.message, /more than 2 requests in a minute/);
+      assert.equal(fake.requests.length, 2);
+      const entry = await lastCall();
+      assert.equal(entry.actor, 'busy-app');
+      assert.equal(entry.payload.outcome, 'blocked');
+      await limited.close();
     });
 
     it('llmUsage sums by use case and model', async () => {
