@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 /**
  * A fake OpenAI-compatible server (the protocol of vLLM, SGLang, TGI, llama.cpp server and Ollama)
  * for tests. It listens on 127.0.0.1 on a free port, records every request it receives, and
- * answers each one with the next scripted reply, or with a default that follows the request:
+ * responds to each one with the next scripted reply, or with a default that follows the request:
  * a chat completion (JSON, or SSE when `stream` is true, with the usage chunk when
  * stream_options.include_usage is true) or embeddings.
  */
@@ -15,9 +15,9 @@ export interface StreamReply {
   /** Content of successive chunks; defaults to a few words. */
   pieces?: string[];
   /**
-   * Where usage goes: 'final-chunk' (a last chunk with empty choices, as OpenAI sends for
-   * include_usage), 'last-content-chunk' (on the chunk with finish_reason, as some servers do),
-   * 'none', or 'requested' (final-chunk when the request asked for it; the default).
+   * Position of the usage: 'final-chunk' is a last chunk with empty choices, as OpenAI sends for
+   * include_usage. 'last-content-chunk' puts it on the chunk with finish_reason, as some servers do.
+   * 'requested' (the default) is final-chunk when the request includes include_usage, else 'none'.
    */
   usage?: 'final-chunk' | 'last-content-chunk' | 'none' | 'requested';
   /** Raw `data:` payloads sent after the chunk at the same index, such as '{"broken'. */
@@ -54,7 +54,7 @@ export interface FakeOpenAiUpstream {
   baseUrl: string;
   /** Every request received, oldest first. */
   requests: ReceivedRequest[];
-  /** Queues replies for the next requests, in order; the default answers the rest. */
+  /** Queues replies for the next requests, in order. The default reply serves the rest. */
   script(...replies: FakeReply[]): void;
   /** Forgets the recorded requests and the queued replies. */
   reset(): void;

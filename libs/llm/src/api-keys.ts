@@ -31,8 +31,8 @@ const CACHE_MS = 5_000;
  * API keys for machine callers of the OpenAI-compatible proxy. A key is 32 random bytes, so an
  * unsalted SHA-256 is enough to store it: no dictionary can guess it.
  *
- * NOTE: a revoked key keeps working for up to 5 seconds on other gateway replicas, which still
- * hold it in their cache; this process forgets it at once.
+ * NOTE: a revoked key keeps working for up to 5 seconds on other gateway replicas, because they
+ * still have it in their cache. The replica that revokes it clears its cache at once.
  */
 export class ApiKeyStore {
   private readonly cache = new Map<string, { principal: Principal | null; expiresMs: number }>();

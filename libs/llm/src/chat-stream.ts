@@ -10,7 +10,7 @@ export interface StreamRelayOptions {
   /** Public model name written into every chunk in place of the upstream's name. */
   publicModel: string;
   includeUsage: boolean;
-  /** Longest wait for the next chunk, in milliseconds. */
+  /** Maximum wait for the next chunk, in milliseconds. */
   idleTimeoutMs: number;
   clientSignal: AbortSignal;
   /** Aborts the upstream request. */
@@ -86,7 +86,7 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
       for (const choice of choices) {
         if (typeof choice?.delta?.content === 'string') completionText += choice.delta.content;
       }
-      // The usage chunk (empty choices) goes to clients that asked for it; Warden always asks the upstream.
+      // Warden always requests the usage chunk (empty choices) upstream, but relays it only to clients that requested it.
       if (chunk.usage !== undefined && !options.includeUsage) {
         if (choices.length === 0) continue;
         delete chunk.usage;

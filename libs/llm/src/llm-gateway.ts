@@ -60,10 +60,11 @@ export interface LlmGatewayOptions {
 export const DEFAULT_UPSTREAMS_FILE = 'llm/upstreams.yaml';
 
 /**
- * The governed path to OpenAI-compatible LLM servers, in plain TypeScript: every call is
- * validated, rate limited, checked against the RBAC grant `llm invoke` and the model-level policy,
- * sent to the configured upstream with retries and fallback, costed, and recorded in llm.usage
- * and the ledger (`llm.call`). The HTTP controller and governedFetch are thin adapters over handle().
+ * The governed path to OpenAI-compatible LLM servers, in plain TypeScript. Every call is
+ * validated, rate limited, and checked against the RBAC grant `llm invoke` and the model-level
+ * policy. It then goes to the configured upstream with retries and fallback, and its cost and
+ * usage are recorded in llm.usage and the ledger (`llm.call`). The HTTP controller and
+ * governedFetch are thin adapters over handle().
  */
 export class LlmGateway {
   private readonly log = getLogger('llm-gateway');
@@ -208,11 +209,14 @@ export class LlmGateway {
     const upstreamPath = call.path === '/v1/chat/completions' ? '/chat/completions' : '/embeddings';
     const bodyFor = (upstreamName: string) => {
       const body: Record<string, unknown> = { ...request.body, model: model.upstreamModels.get(upstreamName) ?? model.upstreamModel };
-      // Warden always asks for the usage chunk, and relays it only to clients that asked too.
+      // Warden always requests the usage chunk, and relays it only to clients that requested it too.
       if (request.stream) body.stream_options = { ...(request.body.stream_options as object | undefined), include_usage: true };
       return body;
     };
-    facts.promptText = model.tokenizer ? textOf(call.path === '/v1/chat/completions' ? request.body.messages : request.body.input) : undefined;
+    if (model.tokenizer) {
+      const prompt = call.path === '/v1/chat/completions' ? request.body.messages : request.body.input;
+      facts.promptText = textOf(prompt);
+    }
 
     let sent;
     try {
@@ -244,7 +248,10 @@ export class LlmGateway {
     const body = await this.readJson(sent.response, idleTimeoutMs, upstreamAbort, call.signal, facts);
     if ('model' in body) body.model = model.name;
     facts.reported = reportedUsage(body);
-    if (!facts.reported && facts.promptText !== undefined && call.path === '/v1/chat/completions') facts.completionText = textOf((body.choices as { message?: unknown }[] | undefined)?.map((choice) => choice?.message) ?? []);
+    if (!facts.reported && facts.promptText !== undefined && call.path === '/v1/chat/completions') {
+      const choices = Array.isArray(body.choices) ? (body.choices as { message?: unknown }[]) : [];
+      facts.completionText = textOf(choices.map((choice) => choice?.message));
+    }
     facts.responseDigest = safeDigest(body);
     facts.outcome = 'ok';
     const failed = await this.tryRecord(context, facts);

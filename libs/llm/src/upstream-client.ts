@@ -20,7 +20,7 @@ export interface UpstreamRequest {
   onAttempt?(upstream: string): void;
 }
 
-/** Why one attempt failed, and whether another attempt may succeed. */
+/** Failure of one attempt, and whether another attempt may succeed. */
 interface AttemptFailure {
   retryable: boolean;
   error: LlmError;
@@ -28,7 +28,7 @@ interface AttemptFailure {
   retryAfterSeconds?: number;
 }
 
-/** Longest wait honoured from a Retry-After header, in milliseconds. */
+/** Maximum wait taken from a Retry-After header, in milliseconds. */
 const MAX_RETRY_AFTER_MS = 10_000;
 
 /**
@@ -49,7 +49,7 @@ export class UpstreamClient {
   /**
    * Sends the request to `first`, then along its fallback chain, and returns the first 2xx
    * response. `bodyFor` rewrites the body per upstream (the model name differs between them).
-   * Raises LlmError: 502 when no upstream answered, 504 on timeout, 429 when rate limited, or the
+   * Raises LlmError: 502 when no upstream responded, 504 on timeout, 429 when rate limited, or the
    * upstream's 4xx status with a generic message.
    */
   async send(first: string, request: UpstreamRequest, bodyFor: (upstream: UpstreamConfig) => Record<string, unknown>): Promise<UpstreamResponse> {

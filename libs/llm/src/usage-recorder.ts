@@ -4,7 +4,7 @@ import type { LedgerEntryInput, PostgresLedger } from '../../audit/src/index.js'
 
 export type CallOutcome = 'ok' | 'blocked' | 'denied' | 'failed' | 'aborted';
 
-/** Where a call's token counts come from; 'none' is a call that never reached an upstream. */
+/** Source of a call's token counts. 'none' marks a call that never reached an upstream. */
 export type UsageSource = 'upstream' | 'local' | 'unknown' | 'none';
 
 /** One row of llm.usage. Token counts and cost are null when unknown, never 0. */

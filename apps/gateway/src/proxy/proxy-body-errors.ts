@@ -2,9 +2,9 @@ import type { NextFunction, Request, Response } from 'express';
 import { invalidRequest, LlmError } from '../../../../libs/llm/src/index.js';
 
 /**
- * Express error handler for /v1: answers a body the JSON parser rejected (malformed JSON, or
- * larger than the body limit) in the OpenAI error format, which the OpenAI clients parse, instead
- * of Nest's. Other errors pass on.
+ * Express error handler for /v1. It rejects a body that the JSON parser could not read (malformed
+ * JSON, or larger than the body limit) with an OpenAI-format error, which the OpenAI clients parse,
+ * instead of Nest's format. Other errors pass on.
  */
 export function proxyBodyErrors(error: unknown, _request: Request, response: Response, next: NextFunction): void {
   const parserError = error as { type?: string; status?: number };
