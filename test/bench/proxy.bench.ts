@@ -4,7 +4,9 @@
 //
 // Warden runs as `warden start` in a child process on a fresh database of the PostgreSQL server,
 // with the full governed path on: API key check, casbin RBAC and model policy, rate limit, usage
-// row and `llm.call` ledger entry per call. Portkey runs as its own Node server in a child process,
+// row and `llm.call` ledger entry per call. It runs twice: "warden" waits for the ledger commit
+// before responding (the default), "warden-write-behind" responds once the record is queued
+// (`ledger.waitForCommit: false`). Portkey runs as its own Node server in a child process,
 // pointed at the same fake upstream with x-portkey-provider: openai and x-portkey-custom-host. The
 // fake upstream and the load generator share this process, so every path pays for them alike, and
 // "added" is the path's percentile minus the direct path's percentile in the same round.
@@ -61,8 +63,8 @@ async function measure(target: Target, requests: number, concurrency: number): P
   return { path: target.name, concurrency, perSecond: requests / seconds, p50: pick(0.5), p99: pick(0.99) };
 }
 
-function upstreamsFile(folder: string, fake: FakeOpenAiUpstream): string {
-  const file = join(folder, 'upstreams.yaml');
+function upstreamsFile(folder: string, fake: FakeOpenAiUpstream, waitForCommit: boolean): string {
+  const file = join(folder, `upstreams-${waitForCommit ? 'durable' : 'write-behind'}.yaml`);
   writeFileSync(
     file,
     `version: 1
@@ -80,6 +82,8 @@ models:
     pricing:
       promptPer1k: "0.5"
       completionPer1k: "1.5"
+ledger:
+  waitForCommit: ${waitForCommit}
 `,
   );
   return file;
@@ -110,26 +114,31 @@ const fake = await startFakeOpenAiUpstream();
 const folder = mkdtempSync(join(tmpdir(), 'warden-bench-proxy-'));
 let database: ServerDatabase | undefined;
 let warden: StartedCli | undefined;
+let writeBehind: StartedCli | undefined;
 let portkey: ChildProcess | undefined;
 try {
   database = await createServerDatabase();
   const env = cliEnvironment({
     DATABASE_URL: database.url,
     WARDEN_DATA_DIR: join(folder, 'data'),
-    WARDEN_LLM_UPSTREAMS_FILE: upstreamsFile(folder, fake),
+    WARDEN_LLM_UPSTREAMS_FILE: upstreamsFile(folder, fake, true),
     LOG_LEVEL: 'warn',
   });
+  const writeBehindEnv = { ...env, WARDEN_DATA_DIR: join(folder, 'data-write-behind'), WARDEN_LLM_UPSTREAMS_FILE: upstreamsFile(folder, fake, false) };
   const created = await runCli(['apikey', 'create', '--tenant', 'bench-bank', '--role', 'application', '--name', 'bench'], env);
   if (created.code !== 0) throw new Error(`warden apikey create failed: ${created.stderr}`);
   const apiKey = created.stdout.trim();
 
   warden = await startCli(['--port', '0'], env);
   const wardenUrl = warden.graphqlUrl.replace(/\/graphql$/, '');
+  writeBehind = await startCli(['--port', '0'], writeBehindEnv);
+  const writeBehindUrl = writeBehind.graphqlUrl.replace(/\/graphql$/, '');
   portkey = await startPortkey();
 
   const targets: Target[] = [
     { name: 'direct', url: `${fake.baseUrl}/chat/completions`, headers: {} },
     { name: 'warden', url: `${wardenUrl}/v1/chat/completions`, headers: { authorization: `Bearer ${apiKey}` } },
+    { name: 'warden-write-behind', url: `${writeBehindUrl}/v1/chat/completions`, headers: { authorization: `Bearer ${apiKey}` } },
     {
       name: 'portkey',
       url: `http://localhost:${PORTKEY_PORT}/v1/chat/completions`,
@@ -143,6 +152,9 @@ try {
     for (const target of targets) cells.push(await measure(target, REQUESTS, concurrency));
   }
 
+  // Stopping the write-behind gateway flushes its queued records before the ledger is verified.
+  await writeBehind.stop();
+  writeBehind = undefined;
   const ledger = await runCli(['audit', 'verify'], env);
   const entries = (JSON.parse(ledger.stdout) as { entries: number; ok: boolean });
 
@@ -159,6 +171,7 @@ try {
 } finally {
   portkey?.kill();
   await warden?.stop();
+  await writeBehind?.stop();
   await fake.close();
   await database?.drop();
   rmSync(folder, { recursive: true, force: true });

@@ -568,6 +568,22 @@ for (const target of await databaseTargets()) {
       await limited.close();
     });
 
+    it('write-behind recording flushes on close', async () => {
+      const file = join(folder, 'write-behind.yaml');
+      writeFileSync(file, `${upstreamsYaml(fake.baseUrl)}ledger:\n  waitForCommit: false\n`);
+      const { dataSource } = gw.runtime.database;
+      const writeBehind = await LlmGateway.create({ policyDir: join(folder, 'policies'), upstreamsFile: file, dataSource, ledger: gw.runtime.ledger, policy: gw.runtime.policy });
+      const principal = { subject: 'write-behind-app', tenant: TENANT, roles: ['application'] };
+      const governed = new OpenAI({ baseURL: 'http://warden.internal/v1', apiKey: 'unused', maxRetries: 0, fetch: writeBehind.governedFetch(principal) });
+
+      const completion = await governed.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(completion.choices[0].message.content, 'Fake answer from the upstream');
+      await writeBehind.close();
+      const entry = await lastCall();
+      assert.equal(entry.actor, 'write-behind-app');
+      assert.equal(entry.payload.outcome, 'ok');
+    });
+
     it('llmUsage sums by use case and model', async () => {
       const from = new Date(Date.now() - 60_000).toISOString();
       await client.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: PROMPT }] }, { headers: { 'x-warden-use-case': 'usage-report' } });

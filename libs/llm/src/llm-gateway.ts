@@ -282,9 +282,16 @@ export class LlmGateway {
 
   /**
    * Records the call. Returns undefined when it was recorded, or a 500 response when it could not
-   * be: a call that the ledger cannot show is not returned to the caller.
+   * be, because a call that the ledger cannot show is not returned to the caller. With
+   * `ledger.waitForCommit: false` it returns at once and only logs a failed record.
    */
   private async tryRecord(context: CallContext, facts: CallFacts): Promise<LlmResponse | undefined> {
+    if (!this.config.waitForLedgerCommit) {
+      recordCall(this.records, context, facts).catch((error: unknown) => {
+        this.log.error({ err: error, model: context.model?.name, outcome: facts.outcome }, 'LLM call could not be recorded after its response was sent');
+      });
+      return undefined;
+    }
     try {
       await recordCall(this.records, context, facts);
       return undefined;

@@ -43,6 +43,12 @@ export interface LlmConfig {
   currency: string;
   /** Maximum requests per minute per tenant, over all models. */
   tenantRequestsPerMinute: number;
+  /**
+   * Whether a call's response waits until its usage row and ledger entry are committed (the
+   * default). When false, the response goes out once the record is queued, so a crash can lose
+   * the records of calls already answered.
+   */
+  waitForLedgerCommit: boolean;
   upstreams: Map<string, UpstreamConfig>;
   models: Map<string, ModelConfig>;
   /** Path of the file the configuration was read from. */
@@ -85,6 +91,9 @@ export function parseLlmConfig(document: unknown, file: string): LlmConfig {
   if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) fail('/currency', 'must be an ISO 4217 code such as USD');
   const limits = root.rateLimit === undefined ? {} : asObject(root.rateLimit, '/rateLimit', fail);
   const tenantRequestsPerMinute = integer(limits.tenantRequestsPerMinute ?? 600, '/rateLimit/tenantRequestsPerMinute', 1, 1_000_000, fail);
+  const ledger = root.ledger === undefined ? {} : asObject(root.ledger, '/ledger', fail);
+  const waitForLedgerCommit = ledger.waitForCommit ?? true;
+  if (typeof waitForLedgerCommit !== 'boolean') fail('/ledger/waitForCommit', 'must be true or false');
 
   const upstreams = new Map<string, UpstreamConfig>();
   for (const [name, value] of Object.entries(asObject(root.upstreams, '/upstreams', fail))) {
@@ -135,7 +144,7 @@ export function parseLlmConfig(document: unknown, file: string): LlmConfig {
       tokenizer,
     });
   }
-  return { currency: currency as string, tenantRequestsPerMinute, upstreams, models, file };
+  return { currency: currency as string, tenantRequestsPerMinute, waitForLedgerCommit: waitForLedgerCommit as boolean, upstreams, models, file };
 }
 
 function parseUpstream(name: string, raw: Raw, fail: (path: string, message: string) => never): UpstreamConfig {
