@@ -550,6 +550,32 @@ for (const target of await databaseTargets()) {
       await expectApiError(governed.chat.completions.create({ model: 'restricted-chat', messages: [{ role: 'user', content: 'hi' }] }), 403, 'model_not_permitted');
     });
 
+    it('governedFetch drives LangChain ChatOpenAI', async () => {
+      const principal = { subject: 'rag-chain', tenant: TENANT, roles: ['application'] };
+      const fetch = gw.runtime.llm.governedFetch(principal, { useCase: 'rag-chain' });
+      const chat = new ChatOpenAI({ model: 'fake-chat', apiKey: 'unused', maxRetries: 0, configuration: { baseURL: 'http://warden.internal/v1', fetch } });
+
+      const message = await chat.invoke('What is a credit score?');
+      assert.equal(message.content, 'Fake answer from the upstream');
+      let streamed = '';
+      for await (const chunk of await chat.stream('And a scorecard?')) streamed += String(chunk.content);
+      assert.equal(streamed, 'Fake streamed answer');
+
+      const entry = await lastCall();
+      assert.equal(entry.actor, 'rag-chain');
+      assert.equal(entry.payload.useCase, 'rag-chain');
+      assert.equal(entry.payload.stream, true);
+    });
+
+    it('metrics count calls by model and outcome', async () => {
+      await client.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'hi' }] });
+      const text = await (await fetch(`${gw.gateway.url}/metrics`)).text();
+      assert.match(text, /warden_llm_calls_total\{model="fake-chat",outcome="ok"[^}]*\} \d+/);
+      assert.match(text, /warden_llm_tokens_total\{model="fake-chat",type="prompt",source="upstream"[^}]*\} \d+/);
+      assert.match(text, /warden_llm_cost_total\{model="fake-chat",currency="USD"[^}]*\} [\d.e-]+/);
+      assert.match(text, /warden_llm_call_duration_seconds_bucket\{model="fake-chat",[^}]*le="0.005"\}/);
+    });
+
     it('tenant rate limit is 429', async () => {
       const file = join(folder, 'limited.yaml');
       writeFileSync(file, upstreamsYaml(fake.baseUrl).replace('tenantRequestsPerMinute: 100000', 'tenantRequestsPerMinute: 2'));

@@ -50,6 +50,12 @@ function jsonResponse(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 }
 
+/**
+ * Wraps the SSE events in a Response body that pulls them on demand.
+ *
+ * NOTE: the relay starts, and the call is recorded, only when the body is read or cancelled. A
+ * caller that drops the Response unread leaves the upstream request open and the call unrecorded.
+ */
 function streamResponse(events: AsyncIterable<string>, abort: AbortController): Response {
   const iterator = events[Symbol.asyncIterator]();
   const encoder = new TextEncoder();

@@ -172,6 +172,8 @@ export class LlmGateway {
     }
     const request = call.path === '/v1/chat/completions' ? validateChatRequest(call.body) : validateEmbeddingsRequest(call.body);
     facts.stream = request.stream;
+    const model = this.config.models.get(request.model);
+    context.model = model;
 
     const waitSeconds = this.limiter.take(principal.tenant);
     if (waitSeconds > 0) {
@@ -183,9 +185,7 @@ export class LlmGateway {
       this.deny(facts, call.path, 'llm', { roles: principal.roles });
       throw permissionDenied(`Your roles (${principal.roles.join(', ')}) do not permit invoke on llm.`);
     }
-    const model = this.config.models.get(request.model);
     if (!model) throw modelNotFound(request.model);
-    context.model = model;
     const expectedKind = call.path === '/v1/chat/completions' ? 'chat' : 'embeddings';
     if (model.kind !== expectedKind) {
       throw invalidRequest('model', `The model "${model.name}" is a ${model.kind} model; call ${model.kind === 'chat' ? '/v1/chat/completions' : '/v1/embeddings'} instead.`);
@@ -210,6 +210,8 @@ export class LlmGateway {
     const bodyFor = (upstreamName: string) => {
       const body: Record<string, unknown> = { ...request.body, model: model.upstreamModels.get(upstreamName) ?? model.upstreamModel };
       // Warden always requests the usage chunk, and relays it only to clients that requested it too.
+      // NOTE: a server that predates stream_options may reject the request. Only the fake upstream
+      // of the tests is checked here, no real server.
       if (request.stream) body.stream_options = { ...(request.body.stream_options as object | undefined), include_usage: true };
       return body;
     };
