@@ -302,6 +302,13 @@ for (const target of await databaseTargets()) {
       assert.equal(entry.payload.cost, (5 * 0.1 / 1000).toFixed(12));
     });
 
+    it('embeddings with scripted vectors', async () => {
+      fake.script({ kind: 'embeddings', embed: (input) => [input.length, 1] });
+      const result = await client.embeddings.create({ model: 'fake-embed', input: 'four', encoding_format: 'float' });
+      assert.deepEqual(result.data[0].embedding, [4, 1]);
+      assert.equal(fake.requests[0].body.input, 'four');
+    });
+
     it('lists only permitted models', async () => {
       const ids: string[] = [];
       for await (const model of client.models.list()) ids.push(model.id);

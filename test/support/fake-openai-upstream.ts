@@ -35,7 +35,13 @@ export interface StreamReply {
 export type FakeReply =
   | { kind: 'chat'; content?: string; usage?: boolean; delayMs?: number }
   | StreamReply
-  | { kind: 'embeddings'; usage?: boolean; delayMs?: number }
+  | {
+      kind: 'embeddings';
+      usage?: boolean;
+      delayMs?: number;
+      /** Computes each input's vector; the default is [0.1 * (index + 1), 0.2, 0.3]. */
+      embed?: (input: string, index: number) => number[];
+    }
   | { kind: 'status'; status: number; retryAfterSeconds?: number; body?: unknown }
   /** Destroys the socket without a response, like a crashed server. */
   | { kind: 'drop' };
@@ -162,7 +168,11 @@ async function answer(received: ReceivedRequest, reply: FakeReply, request: Inco
       const body: Record<string, unknown> = {
         object: 'list',
         model,
-        data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1 * (index + 1), 0.2, 0.3] })),
+        data: inputs.map((input, index) => ({
+          object: 'embedding',
+          index,
+          embedding: reply.embed ? reply.embed(String(input), index) : [0.1 * (index + 1), 0.2, 0.3],
+        })),
       };
       if (reply.usage !== false) body.usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
       sendJson(response, body);
