@@ -2,11 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /**
- * A fake OpenAI-compatible server (the protocol of vLLM, SGLang, TGI, llama.cpp server and Ollama)
- * for tests. It listens on 127.0.0.1 on a free port, records every request it receives, and
- * responds to each one with the next scripted reply, or with a default that follows the request:
- * a chat completion (JSON, or SSE when `stream` is true, with the usage chunk when
- * stream_options.include_usage is true) or embeddings.
+ * A fake OpenAI-compatible server for tests, speaking the OpenAI chat completions and embeddings
+ * protocol that vLLM, SGLang, TGI, llama.cpp server and Ollama serve. It listens on 127.0.0.1 on
+ * a free port and records every request it receives. Each request gets the next scripted reply,
+ * or a default that follows the request: embeddings, or a chat completion as JSON, or as SSE when
+ * `stream` is true (with the usage chunk when stream_options.include_usage is true).
  */
 
 /** A streamed reply: content pieces, where the usage goes, and faults to inject. */
