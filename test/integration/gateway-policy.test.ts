@@ -181,6 +181,7 @@ for (const target of await databaseTargets()) {
         'Query.consistencyProof',
         'Query.decision',
         'Query.inclusionProof',
+        'Query.llmUsage',
         'Query.replayDecision',
         'Query.reviewCase',
         'Query.reviewQueue',

@@ -18,6 +18,7 @@ import { redactText, scanPii } from '../../../libs/guardrails/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
 import { registerRetentionCommands } from './retention-commands.js';
+import { registerApiKeyCommands } from './apikey-commands.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 
@@ -175,6 +176,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     });
 
   registerCheckpointCommands(audit, loadConfig);
+  registerApiKeyCommands(program, loadConfig);
 
   program
     .command('export')

@@ -14,8 +14,10 @@ import { formatGraphqlError } from './graphql/error-format.js';
 import { GraphqlExceptionFilter } from './graphql/graphql-exception.filter.js';
 import { GuardrailResolver } from './graphql/guardrail.resolver.js';
 import { IngestionResolver } from './graphql/ingestion.resolver.js';
+import { LlmResolver } from './graphql/llm.resolver.js';
 import { DecisionReviewResolver, OversightResolver, ReviewResolver } from './graphql/review.resolver.js';
 import { HealthController } from './http/health.controller.js';
+import { ProxyController } from './proxy/proxy.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
 
 /** Reads the token of a graphql-ws connection from `authorization` in connectionParams, with or without "Bearer ". */
@@ -103,7 +105,7 @@ export class AppModule {
           plugins: [metricsPlugin(runtime)],
         }),
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, ProxyController],
       providers: [
         { provide: WARDEN_RUNTIME, useValue: runtime },
         { provide: APP_GUARD, useClass: PolicyGuard },
@@ -116,6 +118,7 @@ export class AppModule {
         DecisionReviewResolver,
         GuardrailResolver,
         AnswerResolver,
+        LlmResolver,
       ],
     };
   }

@@ -9,6 +9,7 @@ import type { WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { AppModule } from './app.module.js';
 import { requestContextMiddleware } from './http/request-context.middleware.js';
 import { NestPinoLogger } from './nest-logger.js';
+import { proxyBodyErrors } from './proxy/proxy-body-errors.js';
 
 export interface RunningGateway {
   url: string;
@@ -46,6 +47,7 @@ export async function startGateway(runtime: WardenRuntime, port = runtime.config
   });
   app.use(requestContextMiddleware);
   app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/graphql-response+json'] });
+  app.use('/v1', proxyBodyErrors);
   app.disable('x-powered-by');
   if (existsSync(REVIEWER_WEB_DIR)) {
     app.use('/review', reviewerWebHeaders);

@@ -39,6 +39,8 @@ export interface WardenConfig {
   webhookUrl: string | undefined;
   /** HMAC-SHA256 key that signs every webhook; required with webhookUrl. */
   webhookSecret: string | undefined;
+  /** Upstreams file of the OpenAI-compatible proxy; undefined uses llm/upstreams.yaml in the policy folder. */
+  llmUpstreamsFile?: string;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +74,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_CHECKPOINT_WITNESS_URL', description: 'URL that every checkpoint note is POSTed to (https, or http on this machine)', fallback: 'unset' },
   { name: 'WARDEN_WEBHOOK_URL', description: 'URL that review outcomes are POSTed to as signed webhooks (https, or http on this machine)', fallback: 'unset' },
   { name: 'WARDEN_WEBHOOK_SECRET', description: 'HMAC-SHA256 key that signs webhooks, at least 32 characters; required with WARDEN_WEBHOOK_URL', fallback: 'unset' },
+  { name: 'WARDEN_LLM_UPSTREAMS_FILE', description: 'YAML file of the LLM upstreams and models of the OpenAI-compatible proxy', fallback: '<policy dir>/llm/upstreams.yaml' },
 ];
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -188,5 +191,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     checkpointWitnessFile: readPath(env, 'WARDEN_CHECKPOINT_WITNESS_FILE'),
     checkpointWitnessUrl: readWitnessUrl(env),
     ...readWebhook(env),
+    llmUpstreamsFile: readPath(env, 'WARDEN_LLM_UPSTREAMS_FILE'),
   };
 }

@@ -14,6 +14,7 @@ import {
   type MerkleLog,
 } from '../../audit/src/index.js';
 import { IngestionService } from '../../ingestion/src/index.js';
+import { LlmGateway } from '../../llm/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
@@ -57,6 +58,8 @@ export interface WardenRuntime {
   webhookDispatcher: WebhookDispatcher;
   /** Retention purges and legal holds; `warden retention purge` runs it as a job. */
   retention: RetentionService;
+  /** The governed OpenAI-compatible proxy: upstreams, API keys, usage accounting. */
+  llm: LlmGateway;
   close(): Promise<void>;
 }
 
@@ -134,6 +137,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const witnesses = new WitnessPublisher(dataSource, { file: config.checkpointWitnessFile, url: config.checkpointWitnessUrl });
   const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
   const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
+  const llm = await LlmGateway.create({ policyDir: config.policyDir, upstreamsFile: config.llmUpstreamsFile, dataSource, ledger, policy, metrics });
 
   const retentionPolicy = loadRetentionPolicy(config.policyDir);
   for (const rule of retentionPolicy.rules) {
@@ -167,9 +171,11 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     decisionUpdates,
     webhookDispatcher,
     retention,
+    llm,
     async close() {
       await checkpointScheduler.stop();
       await webhookDispatcher.stop();
+      await llm.close();
       await metrics.shutdown();
       await database.close();
     },

@@ -18,6 +18,10 @@ export class WardenMetrics {
   readonly reviewTimeToDecision: Histogram;
   readonly reviewSlaBreaches: Counter;
   readonly reviewQueueDepth: ObservableGauge;
+  readonly llmCalls: Counter;
+  readonly llmDuration: Histogram;
+  readonly llmTokens: Counter;
+  readonly llmCost: Counter;
 
   private readonly exporter: PrometheusExporter;
   private readonly provider: MeterProvider;
@@ -63,6 +67,20 @@ export class WardenMetrics {
     });
     this.reviewQueueDepth = meter.createObservableGauge('warden_review_queue_depth', {
       description: 'Open review cases, by use case, state and whether the SLA deadline has passed',
+    });
+    this.llmCalls = meter.createCounter('warden_llm_calls', {
+      description: 'Calls through the OpenAI-compatible proxy, by model and outcome (ok, blocked, denied, failed, aborted)',
+    });
+    this.llmDuration = meter.createHistogram('warden_llm_call_duration_seconds', {
+      description: 'Time from receiving a proxied LLM call to its last byte and usage record, by model',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] },
+    });
+    this.llmTokens = meter.createCounter('warden_llm_tokens', {
+      description: 'Tokens of proxied LLM calls with known usage, by model, type (prompt or completion) and usage source (upstream or local)',
+    });
+    this.llmCost = meter.createCounter('warden_llm_cost', {
+      description: 'Cost of proxied LLM calls with known usage and pricing, by model and currency',
     });
   }
 

@@ -22,6 +22,8 @@ export const RESOURCE_ACTIONS = {
   session: ['read'],
   guardrail: ['scan'],
   answer: ['create', 'read'],
+  llm: ['invoke'],
+  'llm-usage': ['read'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;

@@ -19,8 +19,20 @@ const REVIEW_WORK = ['review:work', 'review:reveal'];
 
 /** The grants the role design promises, written out independently of policy.csv. */
 const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
-  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read', 'answer:create', 'answer:read'],
-  analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read', 'session:read', 'guardrail:scan', 'answer:create', 'answer:read'],
+  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read', 'llm:invoke', 'answer:create', 'answer:read'],
+  analyst: [
+    'dataset:ingest',
+    'dataset:read',
+    'model:train',
+    'model:read',
+    'decision:read',
+    'session:read',
+    'guardrail:scan',
+    'llm:invoke',
+    'llm-usage:read',
+    'answer:create',
+    'answer:read',
+  ],
   reviewer: ['review:read', 'review:work', 'review:reveal', 'session:read'],
   'senior-reviewer': ['review:read', 'review:work', 'review:reveal', 'use-case:read', 'use-case:suspend', 'session:read'],
   auditor: [
@@ -36,6 +48,7 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
     'session:read',
     'guardrail:scan',
     'answer:read',
+    'llm-usage:read',
   ],
   admin: ALL_PERMISSIONS.filter((permission) => !REVIEW_WORK.includes(permission)),
 };
