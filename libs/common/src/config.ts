@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { EMBEDDING_CONFIG_VARIABLES, readEmbeddingConfig, type EmbeddingConfig } from './embedding-config.js';
 
 /**
  * Warden's configuration, read once from the environment at boot. A wrong value raises a
@@ -39,6 +40,8 @@ export interface WardenConfig {
   webhookUrl: string | undefined;
   /** HMAC-SHA256 key that signs every webhook; required with webhookUrl. */
   webhookSecret: string | undefined;
+  /** Embedder of document retrieval (WARDEN_EMBEDDING_*). */
+  embedding: EmbeddingConfig;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +75,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_CHECKPOINT_WITNESS_URL', description: 'URL that every checkpoint note is POSTed to (https, or http on this machine)', fallback: 'unset' },
   { name: 'WARDEN_WEBHOOK_URL', description: 'URL that review outcomes are POSTed to as signed webhooks (https, or http on this machine)', fallback: 'unset' },
   { name: 'WARDEN_WEBHOOK_SECRET', description: 'HMAC-SHA256 key that signs webhooks, at least 32 characters; required with WARDEN_WEBHOOK_URL', fallback: 'unset' },
+  ...EMBEDDING_CONFIG_VARIABLES,
 ];
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -188,5 +192,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     checkpointWitnessFile: readPath(env, 'WARDEN_CHECKPOINT_WITNESS_FILE'),
     checkpointWitnessUrl: readWitnessUrl(env),
     ...readWebhook(env),
+    embedding: readEmbeddingConfig(env, (variable, message) => new ConfigError(variable, message)),
   };
 }

@@ -15,6 +15,7 @@ import { IngestionService } from '../../ingestion/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
+import { CollectionAccess, createEmbedder, RetrievalService } from '../../retrieval/src/index.js';
 import { DecisionUpdates, ReviewAccess, ReviewService, UseCaseSwitch, WebhookDispatcher, WebhookOutbox } from '../../review/src/index.js';
 import { DecisionService } from './decision.service.js';
 import { ModelCache } from './model-cache.js';
@@ -48,6 +49,8 @@ export interface WardenRuntime {
   decisionUpdates: DecisionUpdates;
   /** Not started here: `warden start` starts it, like the checkpoint scheduler. */
   webhookDispatcher: WebhookDispatcher;
+  /** Document collections and entitled hybrid search (WARDEN_EMBEDDING_* selects the embedder). */
+  retrieval: RetrievalService;
   close(): Promise<void>;
 }
 
@@ -59,6 +62,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const useCases = loadUseCases(config.policyDir);
   const policy = await PolicyEnforcer.create(config.policyDir);
   const tokens = await TokenVerifier.create(config);
+  const embedder = await createEmbedder(config.embedding);
   const database = await openDatabase(config);
   const { dataSource } = database;
 
@@ -113,6 +117,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const witnesses = new WitnessPublisher(dataSource, { file: config.checkpointWitnessFile, url: config.checkpointWitnessUrl });
   const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
   const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
+  const retrieval = new RetrievalService(dataSource, ledger, policy, await CollectionAccess.create(config.policyDir), embedder);
 
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
   return {
@@ -135,6 +140,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     useCaseSwitch,
     decisionUpdates,
     webhookDispatcher,
+    retrieval,
     async close() {
       await checkpointScheduler.stop();
       await webhookDispatcher.stop();

@@ -21,6 +21,7 @@ export const RESOURCE_ACTIONS = {
   'use-case': ['read', 'suspend'],
   session: ['read'],
   guardrail: ['scan'],
+  collection: ['read', 'ingest'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;

@@ -19,8 +19,8 @@ const REVIEW_WORK = ['review:work', 'review:reveal'];
 
 /** The grants the role design promises, written out independently of policy.csv. */
 const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
-  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read'],
-  analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read', 'session:read', 'guardrail:scan'],
+  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read', 'collection:read'],
+  analyst: ['dataset:ingest', 'dataset:read', 'model:train', 'model:read', 'decision:read', 'session:read', 'guardrail:scan', 'collection:read', 'collection:ingest'],
   reviewer: ['review:read', 'review:work', 'review:reveal', 'session:read'],
   'senior-reviewer': ['review:read', 'review:work', 'review:reveal', 'use-case:read', 'use-case:suspend', 'session:read'],
   auditor: [
@@ -35,6 +35,7 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
     'use-case:read',
     'session:read',
     'guardrail:scan',
+    'collection:read',
   ],
   admin: ALL_PERMISSIONS.filter((permission) => !REVIEW_WORK.includes(permission)),
 };
