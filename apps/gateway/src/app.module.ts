@@ -14,6 +14,7 @@ import { GraphqlExceptionFilter } from './graphql/graphql-exception.filter.js';
 import { GuardrailResolver } from './graphql/guardrail.resolver.js';
 import { IngestionResolver } from './graphql/ingestion.resolver.js';
 import { DecisionReviewResolver, OversightResolver, ReviewResolver } from './graphql/review.resolver.js';
+import { RetrievalResolver } from './graphql/retrieval.resolver.js';
 import { HealthController } from './http/health.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
 
@@ -114,6 +115,7 @@ export class AppModule {
         OversightResolver,
         DecisionReviewResolver,
         GuardrailResolver,
+        RetrievalResolver,
       ],
     };
   }

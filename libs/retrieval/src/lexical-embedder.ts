@@ -48,12 +48,14 @@ export class LexicalEmbedder implements Embedder {
 
   /** Returns the embedding of one text synchronously. */
   embedOne(text: string): number[] {
-    const counts = new Map<number, number>();
+    // Keyed by the full hash, so that bucket and sign come from the same feature.
+    const features = new Map<number, { count: number; weight: number }>();
     const words = tokenize(text);
     const add = (feature: string, weight: number) => {
       const key = fnv1a(feature);
-      // Keyed by the full hash so that sign and bucket come from the same feature.
-      counts.set(key, (counts.get(key) ?? 0) + weight);
+      const entry = features.get(key);
+      if (entry) entry.count += 1;
+      else features.set(key, { count: 1, weight });
     };
 
     let previous: string | undefined;
@@ -72,11 +74,11 @@ export class LexicalEmbedder implements Embedder {
     }
 
     const vector = new Array<number>(this.dimension).fill(0);
-    for (const [hash, count] of counts) {
+    for (const [hash, { count, weight }] of features) {
       const bucket = hash % this.dimension;
       const sign = (hash >>> 31) === 1 ? -1 : 1;
       // Sublinear term frequency: ten mentions weigh 1 + ln 10 = 3.3 times one mention, not 10.
-      vector[bucket] += sign * (1 + Math.log(count));
+      vector[bucket] += sign * weight * (1 + Math.log(count));
     }
     return normalizeL2(vector);
   }
