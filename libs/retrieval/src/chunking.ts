@@ -98,7 +98,7 @@ async function splitMarkdown(documentName: string, content: string): Promise<Chu
   return pieces
     .map((piece, ordinal) => {
       const firstLine = Number((piece.metadata as { loc?: { lines?: { from?: number } } }).loc?.lines?.from ?? 1);
-      const heading = nearestHeading(headings, firstLine);
+      const heading = nearestHeading(headings, firstBodyLine(piece.pageContent, firstLine));
       return {
         sourceKey: String(ordinal),
         title: heading,
@@ -108,6 +108,16 @@ async function splitMarkdown(documentName: string, content: string): Promise<Chu
       };
     })
     .filter((draft) => draft.text !== '');
+}
+
+/**
+ * Returns the line number of the chunk's first line that is neither blank nor a heading, so a
+ * chunk that starts with "# Title" and "## Section" is cited by "Section".
+ */
+function firstBodyLine(chunk: string, firstLine: number): number {
+  const lines = chunk.split('\n');
+  const offset = lines.findIndex((line) => line.trim() !== '' && !/^#{1,6}\s/.test(line));
+  return firstLine + (offset === -1 ? lines.length - 1 : offset);
 }
 
 /** Splits plain text on paragraphs, then lines, then words. Its citation is the document name and the nearest heading-like line. */
@@ -133,8 +143,8 @@ async function splitPlainText(documentName: string, content: string): Promise<Ch
 
 /**
  * Reads JSONL chunk files: one object per line with `text` and `citation`, optional `id`, `title`
- * and any other fields, which become metadata. A text longer than CHUNK_SIZE is split further,
- * and every part keeps the line's citation.
+ * and any other fields, which become metadata. Lines with an empty text are skipped. A text
+ * longer than CHUNK_SIZE is split further, and every part keeps the line's citation.
  */
 async function splitJsonl(content: string): Promise<ChunkDraft[]> {
   const splitter = new RecursiveCharacterTextSplitter({ chunkSize: CHUNK_SIZE, chunkOverlap: CHUNK_OVERLAP });
@@ -147,7 +157,9 @@ async function splitJsonl(content: string): Promise<ChunkDraft[]> {
     const record = parseJsonLine(line, row);
     const text = typeof record.text === 'string' ? record.text.trim() : '';
     const citation = typeof record.citation === 'string' ? record.citation.trim() : '';
-    if (text === '') throw jsonlError(row, 'text', 'must be a non-empty string');
+    if (typeof record.text !== 'string') throw jsonlError(row, 'text', 'must be a string');
+    // A heading-only entry (such as an annex whose body is elsewhere) has nothing to search.
+    if (text === '') continue;
     if (citation === '') throw jsonlError(row, 'citation', 'must be a non-empty string such as "12 CFR 1002.9(b)(2)"');
     if (record.id !== undefined && typeof record.id !== 'string' && typeof record.id !== 'number') {
       throw jsonlError(row, 'id', 'must be a string or number when present');
