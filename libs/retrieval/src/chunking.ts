@@ -6,7 +6,7 @@ import type { DocumentFormat } from './retrieval.types.js';
 /** Target chunk size in characters, and the overlap between neighbouring chunks of a split text. */
 export const CHUNK_SIZE = 1200;
 export const CHUNK_OVERLAP = 150;
-/** Longest citation or title kept; longer values are cut. */
+/** Maximum length of a citation or title; longer values are cut. */
 const MAX_LABEL_LENGTH = 300;
 
 /** A piece of a document, before embedding. */
@@ -20,7 +20,7 @@ export interface DocumentChunk {
   metadata: Record<string, unknown>;
 }
 
-/** Where a chunk belongs: the parts of its id that are not its text. */
+/** Scope of a chunk: the parts of its id other than its text. */
 export interface ChunkScope {
   tenant: string;
   collection: string;

@@ -14,7 +14,7 @@ const HIDDEN = 4;
 /** Row i is the embedding of token i; chosen so every sum is easy to check by hand. */
 const TABLE = VOCAB.map((_, row) => Array.from({ length: HIDDEN }, (_, column) => (row === column ? 1 : 0) + row * 0.1 + column * 0.01));
 
-/** A BERT-style tokenizer.json: lowercase, split on whitespace and punctuation, WordPiece, [CLS] ... [SEP]. */
+/** Returns a BERT-style tokenizer.json: lowercase, split on whitespace and punctuation, WordPiece, [CLS] ... [SEP]. */
 function tokenizerJson(): Record<string, unknown> {
   const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
   return {
@@ -31,7 +31,7 @@ function tokenizerJson(): Record<string, unknown> {
 }
 
 /**
- * A sentence-embedding model in miniature: last_hidden_state = Gather(table, input_ids), with
+ * Builds a sentence-embedding model in miniature: last_hidden_state = Gather(table, input_ids), with
  * the [batch, tokens] inputs and [batch, tokens, hidden] output of a real transformer export.
  */
 function tinyModel(): Uint8Array {

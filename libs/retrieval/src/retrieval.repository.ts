@@ -185,14 +185,23 @@ export async function nearestChunks(queryable: Queryable, scope: SearchScope, em
 }
 
 /**
- * Returns the `limit` chunks of the scope that best match the English full-text query, by
- * ts_rank_cd with length normalization (rank / (1 + ln(document length))), best first.
- * `websearchQuery` is websearch_to_tsquery syntax, which never raises a syntax error.
+ * Returns the `limit` chunks of the scope that best match the English full-text query, best
+ * first. `websearchQuery` is websearch_to_tsquery syntax, which never raises a syntax error.
+ * PostgreSQL's ranks have no inverse document frequency, so a chunk that matches one common word
+ * many times can outrank one that matches every word once. Chunks are therefore ordered by how
+ * many distinct query lexemes they contain, then by ts_rank_cd scaled to [0, 1) (normalization
+ * 32), and the score is the sum of both.
  */
 export async function textMatches(queryable: Queryable, scope: SearchScope, websearchQuery: string, limit: number): Promise<RankedChunk[]> {
   const rows: Array<{ id: string; rank: number }> = await queryable.query(
-    `SELECT c.id, ts_rank_cd(c.search_vector, q.query, 1) AS rank
-       FROM retrieval.chunks c, websearch_to_tsquery('english', $3) AS q(query)
+    `WITH q AS (
+       SELECT websearch_to_tsquery('english', $3) AS query,
+              tsvector_to_array(to_tsvector('english', replace($3, ' or ', ' '))) AS lexemes
+     )
+     SELECT c.id,
+            (SELECT count(*) FROM unnest(tsvector_to_array(c.search_vector)) AS lexeme WHERE lexeme = ANY(q.lexemes))
+              + ts_rank_cd(c.search_vector, q.query, 32) AS rank
+       FROM retrieval.chunks c, q
       WHERE c.tenant = $1 AND c.collection_id = ANY($2::uuid[]) AND NOT c.retired AND c.search_vector @@ q.query
       ORDER BY rank DESC, c.id
       LIMIT $4`,

@@ -51,19 +51,21 @@ export interface RetrievalOptions {
    * neighbour. Larger scopes use the index with iterative scans.
    */
   exactScanMaxChunks?: number;
+  /** Weight of the full-text list in the fusion; the vector list weighs 1. */
+  textWeight?: number;
 }
 
-const DEFAULTS: Required<RetrievalOptions> = { rrfK: DEFAULT_RRF_K, candidateFactor: 4, minCandidates: 50, exactScanMaxChunks: 2000 };
+const DEFAULTS: Required<RetrievalOptions> = { rrfK: DEFAULT_RRF_K, candidateFactor: 4, minCandidates: 50, exactScanMaxChunks: 2000, textWeight: 1 };
 /** pgvector's hnsw.ef_search range is 1 to 1000. */
 const MAX_EF_SEARCH = 1000;
 
 /**
  * Collections of versioned documents per tenant, and entitled hybrid search over their chunks.
  *
- * Search checks the caller's roles (casbin RBAC, resource `collection`) and the per-collection
- * grants, then runs pgvector cosine search and PostgreSQL full-text search with the tenant,
- * the entitled collection ids and the live-chunk condition inside the SQL, and fuses the two
- * lists with reciprocal rank fusion.
+ * Search first checks the caller's roles (casbin RBAC, resource `collection`) and the
+ * per-collection grants. It then runs pgvector cosine search and PostgreSQL full-text search,
+ * with the tenant, the entitled collection ids and the live-chunk condition inside the SQL.
+ * Reciprocal rank fusion merges the two lists.
  */
 export class RetrievalService {
   private readonly log = getLogger('retrieval');
@@ -82,10 +84,10 @@ export class RetrievalService {
 
   /**
    * Returns the k best chunks of one collection for a query. Raises BadUserInputError for an
-   * invalid request, ForbiddenError (and writes `access.denied` to the ledger) when the caller may
-   * not read the collection, NotFoundError when the tenant has no such collection, and
-   * FailedPreconditionError when the collection was embedded by another embedder than the
-   * configured one.
+   * invalid request and NotFoundError when the tenant has no such collection. Raises
+   * ForbiddenError, after writing `access.denied` to the ledger, when the caller may not read the
+   * collection. Raises FailedPreconditionError when another embedder than the configured one
+   * embedded the collection.
    */
   async search(principal: SearchPrincipal, request: SearchRequest): Promise<SearchHit[]> {
     const valid = validateSearchRequest(request);
@@ -103,8 +105,16 @@ export class RetrievalService {
 
     const scope: SearchScope = { tenant: valid.tenant, collectionIds: [collection.id] };
     const depth = Math.max(valid.k * this.options.candidateFactor, this.options.minCandidates);
-    const vectorLimit = valid.mode === 'text' ? 0 : valid.mode === 'vector' ? valid.k : depth;
-    const textLimit = valid.mode === 'vector' ? 0 : valid.mode === 'text' ? valid.k : depth;
+    // A single-method search needs only k rows from its list; hybrid fuses deeper lists.
+    let vectorLimit = depth;
+    let textLimit = depth;
+    if (valid.mode === 'vector') {
+      vectorLimit = valid.k;
+      textLimit = 0;
+    } else if (valid.mode === 'text') {
+      vectorLimit = 0;
+      textLimit = valid.k;
+    }
     const queryEmbedding = vectorLimit > 0 ? (await this.embedder.embed([valid.query]))[0] : undefined;
     const textQuery = anyWordQuery(valid.query);
 
@@ -123,7 +133,8 @@ export class RetrievalService {
       }
       const textList = textLimit > 0 && textQuery !== '' ? await textMatches(manager, scope, textQuery, textLimit) : [];
 
-      const fused = reciprocalRankFusion([vectorList, textList], (item) => item.id, { k: this.options.rrfK }).slice(0, valid.k);
+      const weights = [1, this.options.textWeight];
+      const fused = reciprocalRankFusion([vectorList, textList], (item) => item.id, { k: this.options.rrfK, weights }).slice(0, valid.k);
       const details = await chunkDetails(manager, scope, fused.map((entry) => entry.id));
       const hits: SearchHit[] = [];
       for (const entry of fused) {
@@ -204,7 +215,7 @@ export class RetrievalService {
    * Stores a document version: chunks it, embeds the chunks, and in one transaction retires the
    * previous version's chunks, stores the new ones and appends `docs.ingested` to the ledger.
    * Content identical to the current version (same SHA-256) adds nothing and writes no entry.
-   * Raises FailedPreconditionError when the collection holds embeddings of another embedder.
+   * Raises FailedPreconditionError when another embedder produced the collection's vectors.
    */
   async ingest(command: IngestDocumentCommand): Promise<IngestReport> {
     validateIngestCommand(command);
