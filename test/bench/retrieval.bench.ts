@@ -61,7 +61,7 @@ function loadQueries(): Query[] {
   return queries.slice(0, limit);
 }
 
-/** Converts the corpus to a JSONL chunk file, with the corpus id as `id` and citation and the text as is. */
+/** Converts the corpus to a JSONL chunk file, with the corpus id as `id` and in the citation, and the text as is. */
 function corpusAsJsonl(): { content: string; documents: number } {
   const lines: string[] = [];
   for (const line of readFileSync(join(DATA_DIR, 'corpus.jsonl'), 'utf8').split('\n')) {

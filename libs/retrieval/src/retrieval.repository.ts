@@ -187,19 +187,35 @@ export async function nearestChunks(queryable: Queryable, scope: SearchScope, em
 /**
  * Returns the `limit` chunks of the scope that best match the English full-text query, best
  * first. `websearchQuery` is websearch_to_tsquery syntax, which never raises a syntax error.
- * PostgreSQL's ranks have no inverse document frequency, so a chunk that matches one common word
- * many times can outrank one that matches every word once. Chunks are therefore ordered by how
- * many distinct query lexemes they contain, then by ts_rank_cd scaled to [0, 1) (normalization
- * 32), and the score is the sum of both.
+ *
+ * PostgreSQL's ts_rank and ts_rank_cd have no inverse document frequency, so a chunk that repeats
+ * one common word ("company", "2019") would outrank one that contains the rare words of the
+ * question. The score is therefore the sum, over the distinct query lexemes a chunk contains,
+ * of the lexeme's BM25 inverse document frequency ln(1 + (N - n + 0.5) / (n + 0.5)), where N is
+ * the number of live chunks in the scope and n the number that contain the lexeme. ts_rank_cd
+ * scaled to [0, 1) (normalization 32) is added to break ties by proximity.
+ * NOTE: each query lexeme costs one GIN-index count over the scope, which grows with the scope.
  */
 export async function textMatches(queryable: Queryable, scope: SearchScope, websearchQuery: string, limit: number): Promise<RankedChunk[]> {
   const rows: Array<{ id: string; rank: number }> = await queryable.query(
     `WITH q AS (
-       SELECT websearch_to_tsquery('english', $3) AS query,
-              tsvector_to_array(to_tsvector('english', replace($3, ' or ', ' '))) AS lexemes
+       SELECT websearch_to_tsquery('english', $3) AS query
+     ), scoped AS (
+       SELECT count(*)::float8 AS total FROM retrieval.chunks
+        WHERE tenant = $1 AND collection_id = ANY($2::uuid[]) AND NOT retired
+     ), terms AS (
+       SELECT DISTINCT lexeme FROM unnest(tsvector_to_array(to_tsvector('english', replace($3, ' or ', ' ')))) AS lexeme
+     ), weights AS MATERIALIZED (
+       SELECT t.lexeme, ln(1 + (scoped.total - m.n + 0.5) / (m.n + 0.5)) AS idf
+         FROM terms t CROSS JOIN scoped
+         CROSS JOIN LATERAL (
+           SELECT count(*)::float8 AS n FROM retrieval.chunks
+            WHERE tenant = $1 AND collection_id = ANY($2::uuid[]) AND NOT retired
+              AND search_vector @@ quote_literal(t.lexeme)::tsquery
+         ) m
      )
      SELECT c.id,
-            (SELECT count(*) FROM unnest(tsvector_to_array(c.search_vector)) AS lexeme WHERE lexeme = ANY(q.lexemes))
+            (SELECT coalesce(sum(w.idf), 0) FROM weights w WHERE w.lexeme = ANY(tsvector_to_array(c.search_vector)))
               + ts_rank_cd(c.search_vector, q.query, 32) AS rank
        FROM retrieval.chunks c, q
       WHERE c.tenant = $1 AND c.collection_id = ANY($2::uuid[]) AND NOT c.retired AND c.search_vector @@ q.query
