@@ -7,6 +7,7 @@ import { ModelTenant1796342400500 } from './1796342400500-ModelTenant.js';
 import { MerkleTree1796342400600 } from './1796342400600-MerkleTree.js';
 import { Checkpoints1796342400700 } from './1796342400700-Checkpoints.js';
 import { Review1796342400800 } from './1796342400800-Review.js';
+import { Retrieval1796342400900 } from './1796342400900-Retrieval.js';
 import { LlmUsage1796342401000 } from './1796342401000-LlmUsage.js';
 import { Answers1796342401100 } from './1796342401100-Answers.js';
 import { PlaceholderVault1796342401150 } from './1796342401150-PlaceholderVault.js';
@@ -23,6 +24,7 @@ export const ALL_MIGRATIONS = [
   MerkleTree1796342400600,
   Checkpoints1796342400700,
   Review1796342400800,
+  Retrieval1796342400900,
   LlmUsage1796342401000,
   Answers1796342401100,
   PlaceholderVault1796342401150,

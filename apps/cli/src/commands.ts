@@ -19,6 +19,7 @@ import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
 import { registerRetentionCommands } from './retention-commands.js';
 import { registerApiKeyCommands } from './apikey-commands.js';
+import { registerDocsCommands } from './docs-commands.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 
@@ -252,6 +253,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     });
 
   registerRetentionCommands(program, loadConfig);
+  registerDocsCommands(program, loadConfig);
 }
 
 /** Registers the checkpoint, proof and key commands under `warden audit`. */

@@ -16,6 +16,7 @@ import { GuardrailResolver } from './graphql/guardrail.resolver.js';
 import { IngestionResolver } from './graphql/ingestion.resolver.js';
 import { LlmResolver } from './graphql/llm.resolver.js';
 import { DecisionReviewResolver, OversightResolver, ReviewResolver } from './graphql/review.resolver.js';
+import { RetrievalResolver } from './graphql/retrieval.resolver.js';
 import { HealthController } from './http/health.controller.js';
 import { ProxyController } from './proxy/proxy.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
@@ -119,6 +120,7 @@ export class AppModule {
         GuardrailResolver,
         AnswerResolver,
         LlmResolver,
+        RetrievalResolver,
       ],
     };
   }

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { EMBEDDING_CONFIG_VARIABLES, readEmbeddingConfig, type EmbeddingConfig } from './embedding-config.js';
 
 /**
  * Warden's configuration, read once from the environment at boot. A wrong value raises a
@@ -41,6 +42,8 @@ export interface WardenConfig {
   webhookSecret: string | undefined;
   /** Upstreams file of the OpenAI-compatible proxy; undefined uses llm/upstreams.yaml in the policy folder. */
   llmUpstreamsFile?: string;
+  /** Embedder of document retrieval (WARDEN_EMBEDDING_*). */
+  embedding: EmbeddingConfig;
 }
 
 export class ConfigError extends Error {
@@ -75,6 +78,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_WEBHOOK_URL', description: 'URL that review outcomes are POSTed to as signed webhooks (https, or http on this machine)', fallback: 'unset' },
   { name: 'WARDEN_WEBHOOK_SECRET', description: 'HMAC-SHA256 key that signs webhooks, at least 32 characters; required with WARDEN_WEBHOOK_URL', fallback: 'unset' },
   { name: 'WARDEN_LLM_UPSTREAMS_FILE', description: 'YAML file of the LLM upstreams and models of the OpenAI-compatible proxy', fallback: '<policy dir>/llm/upstreams.yaml' },
+  ...EMBEDDING_CONFIG_VARIABLES,
 ];
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -192,5 +196,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     checkpointWitnessUrl: readWitnessUrl(env),
     ...readWebhook(env),
     llmUpstreamsFile: readPath(env, 'WARDEN_LLM_UPSTREAMS_FILE'),
+    embedding: readEmbeddingConfig(env, (variable, message) => new ConfigError(variable, message)),
   };
 }

@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './embedding-config.js';
 export * from './errors.js';
 export * from './hashing.js';
 export * from './logger.js';

@@ -4,6 +4,7 @@ import { getLogger, NotFoundError } from '../../common/src/index.js';
 import { generateGermanCredit } from '../../ingestion/src/index.js';
 import { TokenIssuer } from '../../policy/src/index.js';
 import type { WardenRuntime } from './runtime.js';
+import { ingestDemoCorpus } from './demo-corpus.js';
 
 /** Size and seed of the synthetic demo data set; fixed so every fresh start trains the same model. */
 const DEMO_ROWS = 1000;
@@ -57,6 +58,9 @@ export async function runDemoSetup(runtime: WardenRuntime, options: { tenant: st
     reviewCases = await decideDemoApplications(runtime, options.tenant);
     log.info({ accepted: ingested.accepted, modelVersion, auc: trained.metrics.auc }, 'demo data ingested and model trained');
   }
+
+  // Runs on every start: an unchanged corpus adds nothing, an edited file becomes a new version.
+  await ingestDemoCorpus(runtime, options);
 
   const issuer = await TokenIssuer.open(runtime.config);
   const token = await issuer.issue({ tenant: options.tenant, roles: ['application'], subject: DEMO_APPLICATION });

@@ -2,6 +2,7 @@ export * from './application-validator.js';
 export * from './decision-record.js';
 export * from './decision.service.js';
 export * from './decision-writer.js';
+export * from './demo-corpus.js';
 export * from './demo-setup.js';
 export * from './model-cache.js';
 export * from './outcome.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { getLogger, setLogScrubber, type WardenConfig } from '../../common/src/index.js';
-import { scrubPii } from '../../guardrails/src/index.js';
+import { loadInjectionRules, scrubPii } from '../../guardrails/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
 import {
   CheckpointKeyStore,
@@ -18,6 +18,7 @@ import { LlmGateway } from '../../llm/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
+import { CollectionAccess, createEmbedder, RetrievalService } from '../../retrieval/src/index.js';
 import { DecisionUpdates, ReviewAccess, ReviewService, UseCaseSwitch, WebhookDispatcher, WebhookOutbox } from '../../review/src/index.js';
 import { DecisionService } from './decision.service.js';
 import { ModelCache } from './model-cache.js';
@@ -25,7 +26,7 @@ import { PolicySnapshots } from './policy-snapshots.js';
 import { TrainingService } from './training.service.js';
 import { loadUseCases, type LoadedUseCase } from './use-case-config.js';
 import { loadAnswerUseCases, type LoadedAnswerUseCase } from './answer-config.js';
-import type { AnswerService } from './answer.service.js';
+import { AnswerService } from './answer.service.js';
 
 /**
  * The composition root: every service of one Warden process, wired to one database. The gateway
@@ -60,6 +61,8 @@ export interface WardenRuntime {
   retention: RetentionService;
   /** The governed OpenAI-compatible proxy: upstreams, API keys, usage accounting. */
   llm: LlmGateway;
+  /** Document collections and entitled hybrid search (WARDEN_EMBEDDING_* selects the embedder). */
+  retrieval: RetrievalService;
   close(): Promise<void>;
 }
 
@@ -75,6 +78,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   }
   const policy = await PolicyEnforcer.create(config.policyDir);
   const tokens = await TokenVerifier.create(config);
+  const embedder = await createEmbedder(config.embedding);
   const database = await openDatabase(config);
   const { dataSource } = database;
 
@@ -146,6 +150,11 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     }
   }
   const retention = new RetentionService(dataSource, ledger, retentionPolicy);
+  const retrieval = new RetrievalService(dataSource, ledger, policy, await CollectionAccess.create(config.policyDir), embedder);
+  const answers =
+    answerUseCases.size > 0
+      ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash)
+      : undefined;
 
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
   return {
@@ -157,7 +166,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     metrics,
     useCases,
     answerUseCases,
-    answers: undefined,
+    answers,
     ingestion,
     models,
     training,
@@ -172,6 +181,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     webhookDispatcher,
     retention,
     llm,
+    retrieval,
     async close() {
       await checkpointScheduler.stop();
       await webhookDispatcher.stop();

@@ -24,6 +24,7 @@ export const RESOURCE_ACTIONS = {
   answer: ['create', 'read'],
   llm: ['invoke'],
   'llm-usage': ['read'],
+  collection: ['read', 'ingest'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;

@@ -19,7 +19,7 @@ const REVIEW_WORK = ['review:work', 'review:reveal'];
 
 /** The grants the role design promises, written out independently of policy.csv. */
 const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
-  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read', 'llm:invoke', 'answer:create', 'answer:read'],
+  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read', 'llm:invoke', 'answer:create', 'answer:read', 'collection:read'],
   analyst: [
     'dataset:ingest',
     'dataset:read',
@@ -32,6 +32,8 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
     'llm-usage:read',
     'answer:create',
     'answer:read',
+    'collection:read',
+    'collection:ingest',
   ],
   reviewer: ['review:read', 'review:work', 'review:reveal', 'session:read'],
   'senior-reviewer': ['review:read', 'review:work', 'review:reveal', 'use-case:read', 'use-case:suspend', 'session:read'],
@@ -49,6 +51,7 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
     'guardrail:scan',
     'answer:read',
     'llm-usage:read',
+    'collection:read',
   ],
   admin: ALL_PERMISSIONS.filter((permission) => !REVIEW_WORK.includes(permission)),
 };
