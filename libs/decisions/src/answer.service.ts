@@ -187,6 +187,13 @@ export class AnswerService {
         : extractive(given);
 
     const answerText = this.guardAnswer(draft.text, verdicts);
+    if (answerText !== draft.text && draft.mode === 'GENERATIVE') {
+      // The sentences of the groundedness report are stored, so they are judged on the masked text.
+      draft.groundedness = checkGroundedness(answerText, given.map((passage) => passage.text), {
+        minSentenceSupport: config.groundedness.minSentenceSupport,
+        minContentWords: 3,
+      });
+    }
     const id = randomUUID();
     const lowGroundedness = draft.mode === 'GENERATIVE' && draft.groundedness.score < config.groundedness.reviewBelow;
     if (draft.mode === 'GENERATIVE') {
