@@ -7,6 +7,7 @@ import { ModelTenant1796342400500 } from './1796342400500-ModelTenant.js';
 import { MerkleTree1796342400600 } from './1796342400600-MerkleTree.js';
 import { Checkpoints1796342400700 } from './1796342400700-Checkpoints.js';
 import { Review1796342400800 } from './1796342400800-Review.js';
+import { FeatureStore1796342401200 } from './1796342401200-FeatureStore.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const ALL_MIGRATIONS = [
   MerkleTree1796342400600,
   Checkpoints1796342400700,
   Review1796342400800,
+  FeatureStore1796342401200,
 ];

@@ -233,7 +233,8 @@ export class IngestionService {
   }
 }
 
-function splitValidations(validations: readonly RecordValidation[]): { good: (RecordRow & { row: number })[]; rejected: QuarantineRow[] } {
+/** Splits validation results into records to store and rows to quarantine. */
+export function splitValidations(validations: readonly RecordValidation[]): { good: (RecordRow & { row: number })[]; rejected: QuarantineRow[] } {
   const good: (RecordRow & { row: number })[] = [];
   const rejected: QuarantineRow[] = [];
   for (const validation of validations) {
@@ -247,16 +248,16 @@ function splitValidations(validations: readonly RecordValidation[]): { good: (Re
 }
 
 /**
- * Inserts the valid records. A key that is already stored counts as a duplicate when the stored
- * record has the same digest, and is quarantined when it differs, because ingestion never
- * overwrites a stored record.
+ * Inserts the valid records and returns the keys it inserted. A key that is already stored counts
+ * as a duplicate when the stored record has the same digest, and is quarantined when it differs,
+ * because ingestion never overwrites a stored record.
  */
-async function storeRecords(
+export async function storeRecords(
   manager: EntityManager,
   scope: BatchScope,
   keyField: string,
   good: readonly (RecordRow & { row: number })[],
-): Promise<{ duplicates: number; conflicts: QuarantineRow[] }> {
+): Promise<{ inserted: Set<string>; duplicates: number; conflicts: QuarantineRow[] }> {
   const inserted = await insertRecords(manager, scope, good);
   const skipped = good.filter((record) => !inserted.has(record.recordKey));
   const digests = await storedDigests(
@@ -276,7 +277,7 @@ async function storeRecords(
     const message = `${keyField} ${quoteShort(record.recordKey)} is already stored with different content; a stored record is never overwritten, so send the corrected record under a new key`;
     conflicts.push({ row: record.row, recordKey: record.recordKey, payload: record.record, errors: [{ field: keyField, message }] });
   }
-  return { duplicates, conflicts };
+  return { inserted, duplicates, conflicts };
 }
 
 function checkCommand<T extends object>(command: T, fields: (keyof T & string)[]): void {
