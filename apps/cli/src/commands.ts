@@ -17,6 +17,7 @@ import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { redactText, scanPii } from '../../../libs/guardrails/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
+import { registerStreamCommands } from './stream-commands.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 
@@ -247,6 +248,8 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       writeFileSync(options.out, records.map((record) => JSON.stringify(record)).join('\n') + '\n');
       console.log(`wrote ${records.length} applications to ${options.out}`);
     });
+
+  registerStreamCommands(program, loadConfig);
 }
 
 /** Registers the checkpoint, proof and key commands under `warden audit`. */

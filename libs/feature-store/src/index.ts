@@ -6,3 +6,4 @@ export * from './online-store.js';
 export * from './offline-store.js';
 export * from './backfill.js';
 export * from './feature-store.service.js';
+export * from './labels-file.js';

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { digestJson, FailedPreconditionError } from '../../common/src/index.js';
 
@@ -237,7 +238,10 @@ export function parseDatasetDefinition(text: string, sourcePath: string): Datase
     throw new FailedPreconditionError(`Dataset definition ${sourcePath} is invalid: ${problems.join('; ')}.`);
   }
   try {
-    new Ajv2020({ allErrors: true, strict: true }).compile(definition.schema);
+    // The same formats as record validation, so a schema may use `format: date-time`.
+    const ajv = new Ajv2020({ allErrors: true, strict: true });
+    addFormatsModule.default(ajv);
+    ajv.compile(definition.schema);
   } catch (error) {
     throw new FailedPreconditionError(
       `Dataset definition ${sourcePath} has a record schema that does not compile as JSON Schema 2020-12: ${(error as Error).message}`,
