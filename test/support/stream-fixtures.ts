@@ -28,13 +28,19 @@ export async function createStreamServices(dataSource: DataSource): Promise<Stre
 }
 
 /** A batch processor for the PaySim subject, as the stream consumer builds it. */
-export function createProcessor(dataSource: DataSource, services: StreamServices, tenant: string, features: FeatureUpdater = services.features): StreamBatchProcessor {
+export function createProcessor(
+  dataSource: DataSource,
+  services: StreamServices,
+  tenant: string,
+  features: FeatureUpdater = services.features,
+  names: { stream: string; consumer: string } = { stream: 'TEST', consumer: 'test' },
+): StreamBatchProcessor {
   const definitions = new Map(services.ingestion.listDefinitions().map((definition) => [definition.dataset, definition]));
   return new StreamBatchProcessor(dataSource, services.ledger, features, {
     tenant,
     actor: 'stream:test',
-    stream: 'TEST',
-    consumer: 'test',
+    stream: names.stream,
+    consumer: names.consumer,
     datasetOf: datasetOfSubject,
     definitionOf: (dataset) => definitions.get(dataset),
   });

@@ -10,10 +10,12 @@ export function subjectOf(dataset: string): string {
   return `${EVENT_SUBJECT_PREFIX}${dataset}`;
 }
 
-/** Returns the dataset named by the last token of an event subject, or undefined. */
+/**
+ * Returns the dataset named by the last token of a subject (`warden.events.paysim-transactions`
+ * names paysim-transactions), or undefined when that token is not a dataset name.
+ */
 export function datasetOfSubject(subject: string): string | undefined {
-  if (!subject.startsWith(EVENT_SUBJECT_PREFIX)) return undefined;
-  const dataset = subject.slice(EVENT_SUBJECT_PREFIX.length);
+  const dataset = subject.slice(subject.lastIndexOf('.') + 1);
   return /^[a-z][a-z0-9-]{0,62}$/.test(dataset) ? dataset : undefined;
 }
 
