@@ -18,16 +18,18 @@ export class FeatureStore1796342401200 implements MigrationInterface {
         registered_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (name, version)
       )`);
-    // One row per entity, bucket and summed field; field '*' counts events. Sums, minimums and
-    // maximums are numeric, so incremental updates and a recomputation agree to the last digit.
+    // One row per entity, bucket and summed field; field '*' counts events when the view sums no
+    // required field. Sums, minimums and maximums are numeric, so incremental updates and a
+    // recomputation agree to the last digit. Keys compare bytewise (COLLATE "C"), which makes
+    // the upserts of every event cheaper than with a linguistic collation.
     await queryRunner.query(`
       CREATE TABLE feature_store.bucket_stats (
-        tenant text NOT NULL,
-        view text NOT NULL,
-        view_version text NOT NULL,
-        entity_key text NOT NULL,
+        tenant text COLLATE "C" NOT NULL,
+        view text COLLATE "C" NOT NULL,
+        view_version text COLLATE "C" NOT NULL,
+        entity_key text COLLATE "C" NOT NULL,
         bucket_start timestamptz NOT NULL,
-        field text NOT NULL,
+        field text COLLATE "C" NOT NULL,
         event_count bigint NOT NULL,
         value_sum numeric,
         value_min numeric,
@@ -36,13 +38,13 @@ export class FeatureStore1796342401200 implements MigrationInterface {
       )`);
     await queryRunner.query(`
       CREATE TABLE feature_store.bucket_values (
-        tenant text NOT NULL,
-        view text NOT NULL,
-        view_version text NOT NULL,
-        entity_key text NOT NULL,
+        tenant text COLLATE "C" NOT NULL,
+        view text COLLATE "C" NOT NULL,
+        view_version text COLLATE "C" NOT NULL,
+        entity_key text COLLATE "C" NOT NULL,
         bucket_start timestamptz NOT NULL,
-        field text NOT NULL,
-        value text NOT NULL,
+        field text COLLATE "C" NOT NULL,
+        value text COLLATE "C" NOT NULL,
         PRIMARY KEY (tenant, view, view_version, entity_key, field, bucket_start, value)
       )`);
     await queryRunner.query(`

@@ -60,6 +60,10 @@ for (const target of await databaseTargets()) {
     const read = (entityKey: string, asOfMinutes: number, amount?: number): Promise<FeatureVector> =>
       services.features.getOnlineFeatures({ tenant, view: 'payee-activity', entityKey, asOf: new Date(at(asOfMinutes)), inputs: { amount: amount ?? null } });
 
+    it('counts events by the required amount', () => {
+      assert.equal(services.features.getView('payee-activity').countField, 'amount');
+    });
+
     it('computes every window as of a time', async () => {
       const vector = await read('D1', 21 * 60 + 15, 544.1);
       assert.equal(vector.windowEnd, at(21 * 60));

@@ -65,8 +65,9 @@ async function count(dataSource: DataSource, sql: string, parameters: unknown[])
 
 const storedRecords = (dataSource: DataSource, tenant: string) =>
   count(dataSource, 'SELECT count(*) AS n FROM ingestion.records WHERE tenant = $1 AND dataset = $2', [tenant, PAYSIM]);
+/** Events counted by a view; both PaySim views count events by their required `amount` field. */
 const countedEvents = (dataSource: DataSource, tenant: string, view: string) =>
-  count(dataSource, "SELECT coalesce(sum(event_count), 0) AS n FROM feature_store.bucket_stats WHERE tenant = $1 AND view = $2 AND field = '*'", [tenant, view]);
+  count(dataSource, "SELECT coalesce(sum(event_count), 0) AS n FROM feature_store.bucket_stats WHERE tenant = $1 AND view = $2 AND field = 'amount'", [tenant, view]);
 
 function syntheticEvents(prefix: string, total: number, dest = 'DEST-1'): Record<string, unknown>[] {
   return Array.from({ length: total }, (_, index) =>

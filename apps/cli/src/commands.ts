@@ -17,7 +17,7 @@ import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
 import { redactText, scanPii } from '../../../libs/guardrails/src/index.js';
 import { TokenIssuer, KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js';
-import { registerStreamCommands } from './stream-commands.js';
+import { registerStreamCommands, startConfiguredStreamIngestion } from './stream-commands.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 
@@ -73,9 +73,11 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         const gateway = await startGateway(runtime, port);
         runtime.checkpointScheduler.start();
         runtime.webhookDispatcher.start();
+        const streaming = await startConfiguredStreamIngestion(runtime);
         printStartBanner(gateway, demo, runtime.database.mode, config);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);
+          await streaming?.close();
           await runtime.checkpointScheduler.stop();
           await gateway.close();
           await runtime.close();

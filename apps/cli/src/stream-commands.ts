@@ -58,6 +58,24 @@ function parsePositive(value: string, option: string): number {
   return Number(value);
 }
 
+/**
+ * Starts stream ingestion for `warden start` when WARDEN_NATS_URL is set; returns undefined, and
+ * connects to nothing, when it is not.
+ */
+export async function startConfiguredStreamIngestion(runtime: WardenRuntime): Promise<{ close(): Promise<void> } | undefined> {
+  if (!runtime.config.natsUrl) return undefined;
+  const store = createFeatureStore(runtime);
+  await store.registerViews();
+  return startStreamIngestion({
+    dataSource: runtime.database.dataSource,
+    ledger: runtime.ledger,
+    ingestion: runtime.ingestion,
+    features: store,
+    config: runtime.config,
+    metrics: runtime.metrics,
+  });
+}
+
 /** Registers `warden stream ...` and `warden features ...`. */
 export function registerStreamCommands(program: Command, loadConfig: () => WardenConfig): void {
   const stream = program.command('stream').description('Stream ingestion through NATS JetStream (needs WARDEN_NATS_URL)');

@@ -24,7 +24,7 @@ const ARITY: Record<FunctionName, [number, number]> = {
   coalesce: [2, 16],
 };
 
-/** Longest expression text accepted, which also bounds the nesting depth. */
+/** Maximum expression length in characters, which also bounds the nesting depth. */
 const MAX_EXPRESSION_LENGTH = 500;
 
 export class ExpressionError extends Error {}

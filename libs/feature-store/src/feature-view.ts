@@ -39,8 +39,13 @@ export interface FeatureView {
   /** Values the caller passes with a read, usable in derived expressions. */
   inputs: string[];
   derived: DerivedFeature[];
-  /** Longest window of the view. */
+  /** Maximum window width of the view. */
   maxWindowMs: number;
+  /**
+   * Field whose per-bucket value count is the event count: a summed field that every record
+   * must have, or `*` (a separate count row) when the view sums no such field.
+   */
+  countField: string;
   document: Record<string, unknown>;
   /** SHA-256 (hex) of the RFC 8785 canonical JSON of `document`. */
   definitionHash: string;
@@ -201,10 +206,25 @@ export function parseFeatureView(text: string, sourcePath: string, datasets: Rea
     inputs,
     derived,
     maxWindowMs: Math.max(...aggregations.map((aggregation) => aggregation.windowMs)),
+    countField: chooseCountField(aggregations, dataset),
     document: file as unknown as Record<string, unknown>,
     definitionHash: digestJson(file),
     sourcePath,
   };
+}
+
+/**
+ * Picks a summed field that the schema requires and types as a number without null, because its
+ * value count per bucket equals the event count, so no separate count row has to be written.
+ */
+function chooseCountField(aggregations: readonly Aggregation[], dataset: DatasetDefinition): string {
+  const required = new Set((dataset.schema.required as string[] | undefined) ?? []);
+  for (const aggregation of aggregations) {
+    if (aggregation.function === 'count' || aggregation.function === 'distinct_count' || aggregation.field === undefined) continue;
+    const types = propertyTypes(dataset, aggregation.field);
+    if (required.has(aggregation.field) && !types.includes('null') && types.length > 0) return aggregation.field;
+  }
+  return '*';
 }
 
 /** Fields of the source records that the view sums (every function but count and distinct_count). */

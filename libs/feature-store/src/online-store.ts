@@ -6,7 +6,7 @@ import { bucketStart } from './windows.js';
 
 type Queryable = Pick<EntityManager, 'query'>;
 
-/** Field name of the rows that count events in feature_store.bucket_stats. */
+/** Field name of the rows that count events in feature_store.bucket_stats, for views whose countField is `*`. */
 export const EVENT_COUNT_FIELD = '*';
 
 export interface StoreScope {
@@ -39,7 +39,7 @@ export async function applyRecordsToStore(manager: Queryable, scope: StoreScope,
     applied += 1;
     const entityKey = String(entity);
     const bucket = new Date(bucketStart(time, view.bucketMs)).toISOString();
-    pushRow(stats, entityKey, bucket, EVENT_COUNT_FIELD, null);
+    if (view.countField === EVENT_COUNT_FIELD) pushRow(stats, entityKey, bucket, EVENT_COUNT_FIELD, null);
     for (const field of sums) {
       const value = record[field];
       if (typeof value === 'number') pushRow(stats, entityKey, bucket, field, String(value));
@@ -106,13 +106,14 @@ export function buildOnlineQuery(view: FeatureView): OnlineQuery {
   // $1 tenant, $2 view, $3 version, $4 entity, $5 cut, $6 start of the longest window.
   const fixed = 6;
   const windows = [...new Set(view.aggregations.map((aggregation) => aggregation.windowMs))];
-  const fields = [...new Set(view.aggregations.map((aggregation) => aggregation.field ?? EVENT_COUNT_FIELD))];
+  const fieldOf = (aggregation: FeatureView['aggregations'][number]) => (aggregation.function === 'count' ? view.countField : (aggregation.field as string));
+  const fields = [...new Set(view.aggregations.map(fieldOf))];
   const windowParameter = (windowMs: number) => `$${fixed + 1 + windows.indexOf(windowMs)}::timestamptz`;
   const fieldParameter = (field: string) => `$${fixed + 1 + windows.length + fields.indexOf(field)}`;
 
   const columns = view.aggregations.map((aggregation, index) => {
     const from = windowParameter(aggregation.windowMs);
-    const field = fieldParameter(aggregation.field ?? EVENT_COUNT_FIELD);
+    const field = fieldParameter(fieldOf(aggregation));
     const filter = `FILTER (WHERE field = ${field} AND bucket_start >= ${from})`;
     switch (aggregation.function) {
       case 'count':

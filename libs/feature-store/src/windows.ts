@@ -15,7 +15,7 @@ const UNIT_MS: Record<string, number> = {
   d: 86_400_000,
 };
 
-/** Longest window or bucket accepted: 400 days. */
+/** Maximum window or bucket width: 400 days. */
 export const MAX_DURATION_MS = 400 * UNIT_MS.d;
 
 /**

@@ -24,7 +24,7 @@ export interface RunningStreamIngestion {
   close(): Promise<void>;
 }
 
-/** Seconds the server waits for an acknowledgement before it redelivers. */
+/** Time the server waits for an acknowledgement before it redelivers, in milliseconds. */
 const DEFAULT_ACK_WAIT_MS = 30_000;
 
 /**
