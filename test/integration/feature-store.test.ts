@@ -105,6 +105,19 @@ for (const target of await databaseTargets()) {
       assert.deepEqual((await read('D1', 21 * 60)).values, before.values);
     });
 
+    it('updates features on file and API ingestion', async () => {
+      services.ingestion.useStoredRecordsListener(services.features);
+      const records = [transaction('API-1', at(10), 'D-API', 'A', 40), transaction('API-2', at(20), 'D-API', 'B', 60)];
+      const first = await services.ingestion.ingest({ tenant, actor: 'test', dataset: 'paysim-transactions', records, source: 'api' });
+      assert.equal(first.accepted, 2);
+      const again = await services.ingestion.ingest({ tenant, actor: 'test', dataset: 'paysim-transactions', records, source: 'api' });
+      assert.equal(again.duplicates, 2);
+      const vector = await read('D-API', 60);
+      assert.equal(vector.values.tx_count_1h, 2);
+      assert.equal(vector.values.amount_sum_24h, 100);
+      assert.equal(vector.values.sender_distinct_24h, 2);
+    });
+
     it('uses only events before the label time', async () => {
       const set = await services.features.buildTrainingSet({
         tenant,
@@ -159,7 +172,9 @@ for (const target of await databaseTargets()) {
 
       const resumed = await runBackfill(dataSource, services.ledger, view, { tenant, actor: 'test', pageSize: 3 });
       assert.equal(resumed.status, 'done');
-      assert.equal(resumed.eventsApplied, D1_EVENTS.length);
+      const stored: { n: number }[] = await dataSource.query("SELECT count(*)::int AS n FROM ingestion.records WHERE tenant = $1 AND dataset = 'paysim-transactions'", [tenant]);
+      assert.equal(resumed.eventsApplied, stored[0].n);
+      assert.equal(stored[0].n, D1_EVENTS.length + 2);
       assert.deepEqual(await bucketSnapshot(dataSource, tenant, 'payee-activity'), incremental);
 
       const again = await runBackfill(dataSource, services.ledger, view, { tenant, actor: 'test' });

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
 import { createRuntime, type WardenRuntime } from '../../../libs/decisions/src/index.js';
-import { FeatureStore, formatTrainingSet, readLabelsFile, runBackfill } from '../../../libs/feature-store/src/index.js';
+import { formatTrainingSet, readLabelsFile, runBackfill, type FeatureStore } from '../../../libs/feature-store/src/index.js';
 import {
   connectNats,
   datasetOfSubject,
@@ -25,18 +25,11 @@ function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-/** The feature store of a runtime, over the datasets its ingestion service loaded. */
-export function createFeatureStore(runtime: WardenRuntime): FeatureStore {
-  const datasets = new Map(runtime.ingestion.listDefinitions().map((definition) => [definition.dataset, definition]));
-  return new FeatureStore(runtime.database.dataSource, runtime.config.policyDir, datasets, runtime.ledger);
-}
-
 async function withFeatureStore<T>(loadConfig: () => WardenConfig, work: (runtime: WardenRuntime, store: FeatureStore) => Promise<T>): Promise<T> {
   const runtime = await createRuntime(loadConfig());
   try {
-    const store = createFeatureStore(runtime);
-    await store.registerViews();
-    return await work(runtime, store);
+    await runtime.features.registerViews();
+    return await work(runtime, runtime.features);
   } finally {
     await runtime.close();
   }
@@ -64,13 +57,12 @@ function parsePositive(value: string, option: string): number {
  */
 export async function startConfiguredStreamIngestion(runtime: WardenRuntime): Promise<{ close(): Promise<void> } | undefined> {
   if (!runtime.config.natsUrl) return undefined;
-  const store = createFeatureStore(runtime);
-  await store.registerViews();
+  await runtime.features.registerViews();
   return startStreamIngestion({
     dataSource: runtime.database.dataSource,
     ledger: runtime.ledger,
     ingestion: runtime.ingestion,
-    features: store,
+    features: runtime.features,
     config: runtime.config,
     metrics: runtime.metrics,
   });

@@ -75,6 +75,14 @@ export interface TrainingRows {
   dataDigest: string;
 }
 
+/**
+ * Receives the records that a batch stored for the first time, inside the batch's transaction,
+ * such as the feature store updating its aggregates. Duplicates are never passed.
+ */
+export interface StoredRecordsListener {
+  applyRecords(manager: EntityManager, tenant: string, dataset: string, records: readonly DatasetRecord[]): Promise<void>;
+}
+
 interface FileSource {
   fileName: string;
   sha256: string;
@@ -90,6 +98,7 @@ interface FileSource {
 export class IngestionService {
   private readonly log = getLogger('ingestion');
   private readonly definitions: Map<string, DatasetDefinition>;
+  private storedRecordsListener: StoredRecordsListener | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -97,6 +106,11 @@ export class IngestionService {
     private readonly ledger: LedgerAppender,
   ) {
     this.definitions = loadDatasetDefinitions(policyDir);
+  }
+
+  /** Sets the listener that every batch passes its newly stored records to, in its transaction. */
+  useStoredRecordsListener(listener: StoredRecordsListener): void {
+    this.storedRecordsListener = listener;
   }
 
   /** Returns the current definition of a dataset, or raises NotFoundError. */
@@ -184,7 +198,9 @@ export class IngestionService {
     try {
       const outcome = await this.dataSource.transaction(async (manager) => {
         await registerDataset(manager, definition);
-        const { duplicates, conflicts } = await storeRecords(manager, scope, definition.recordKey, good);
+        const { inserted, duplicates, conflicts } = await storeRecords(manager, scope, definition.recordKey, good);
+        const stored = good.filter((record) => inserted.has(record.recordKey)).map((record) => record.record);
+        await this.storedRecordsListener?.applyRecords(manager, command.tenant, definition.dataset, stored);
         const quarantine = [...rejected, ...conflicts].sort((a, b) => a.row - b.row);
         await insertQuarantine(manager, scope, quarantine);
 

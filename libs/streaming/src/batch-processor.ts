@@ -13,6 +13,7 @@ import {
   type DatasetDefinition,
   type DatasetRecord,
   type SourceRow,
+  type StoredRecordsListener,
 } from '../../ingestion/src/index.js';
 
 /** One delivered stream message, independent of the client library. */
@@ -26,9 +27,7 @@ export interface StreamMessage {
 }
 
 /** Receives the records a batch stored for the first time, inside the batch's transaction. */
-export interface FeatureUpdater {
-  applyRecords(manager: EntityManager, tenant: string, dataset: string, records: readonly DatasetRecord[]): Promise<void>;
-}
+export type FeatureUpdater = StoredRecordsListener;
 
 export interface StreamBatchSettings {
   tenant: string;
