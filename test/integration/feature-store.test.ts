@@ -79,6 +79,13 @@ for (const target of await databaseTargets()) {
       assert.ok(Math.abs((vector.values.amount_to_mean_30d as number) - 2) < 1e-12);
     });
 
+    it('reads inside a caller transaction', async () => {
+      const request = { tenant, view: 'payee-activity', entityKey: 'D1', asOf: new Date(at(21 * 60)) };
+      const inside = await dataSource.transaction((manager) => services.features.getOnlineFeatures(request, manager));
+      assert.equal(inside.values.tx_count_24h, 4);
+      assert.deepEqual(inside, await services.features.getOnlineFeatures(request));
+    });
+
     it('leaves out events of the open bucket', async () => {
       const vector = await read('D1', 50);
       assert.equal(vector.windowEnd, at(0));

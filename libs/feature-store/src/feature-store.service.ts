@@ -118,14 +118,17 @@ export class FeatureStore {
     }
   }
 
-  /** Reads the features of one entity as of a time from the online store, in one statement. */
-  async getOnlineFeatures(request: OnlineFeatureRequest): Promise<FeatureVector> {
+  /**
+   * Reads the features of one entity as of a time from the online store, in one statement. Pass
+   * a transaction's manager as `queryable` to read inside it, such as a decision's transaction.
+   */
+  async getOnlineFeatures(request: OnlineFeatureRequest, queryable: Pick<EntityManager, 'query'> = this.dataSource): Promise<FeatureVector> {
     const view = this.getView(request.view);
     checkReadRequest(request.entityKey, request.asOf);
     const query = this.queries.get(view.name) as OnlineQuery;
     const asOfMs = request.asOf.getTime();
     const cutMs = bucketStart(asOfMs, view.bucketMs);
-    const rows: Record<string, string | null>[] = await this.dataSource.query(query.sql, query.parameters(request.tenant, request.entityKey, cutMs));
+    const rows: Record<string, string | null>[] = await queryable.query(query.sql, query.parameters(request.tenant, request.entityKey, cutMs));
     const values = computeFeatureValues(view, rowToRawAggregates(view, rows[0]), request.inputs ?? {});
     return vector(view, request.entityKey, asOfMs, cutMs, values);
   }

@@ -14,7 +14,7 @@ export interface StreamConsumerOptions extends Omit<ConsumerSettings, 'maxAckPen
   /** Delay before the server redelivers a message that failed, in milliseconds. */
   retryDelayMs: number;
   /**
-   * Called after a batch commits and before it is acknowledged. If it raises, the consumer stops
+   * Called after a batch (or a dead-letter write) commits and before it is acknowledged. If it raises, the consumer stops
    * without acknowledging, as after a crash: the server redelivers the batch, which is then
    * recognized as duplicates.
    */
@@ -146,6 +146,8 @@ export class StreamConsumer {
 
   private async handleOneByOne(messages: JsMsg[]): Promise<void> {
     for (const message of messages) {
+      // After a failed callback the rest stays unacknowledged, for redelivery to the next consumer.
+      if (this.failure) return;
       const item = toStreamMessage(message);
       try {
         const summary = await this.processor.process([item]);
@@ -160,12 +162,12 @@ export class StreamConsumer {
         }
         try {
           await this.processor.deadLetter(item, reason);
-          message.ack();
-          this.count({ messages: 1, accepted: 0, duplicates: 0, quarantined: 0, deadLettered: 1, firstSeq: item.streamSeq, lastSeq: item.streamSeq });
         } catch (deadLetterError) {
           this.log.error({ err: deadLetterError, streamSeq: item.streamSeq }, 'dead-letter write failed; the server will redeliver the message');
           message.nak(this.options.retryDelayMs);
+          continue;
         }
+        await this.finishBatch([message], { messages: 1, accepted: 0, duplicates: 0, quarantined: 0, deadLettered: 1, firstSeq: item.streamSeq, lastSeq: item.streamSeq });
       }
     }
   }

@@ -88,4 +88,5 @@ function countEvents(metrics: WardenMetrics, stream: string, summary: BatchSumma
   metrics.streamEvents.add(summary.accepted, { stream, result: 'accepted' });
   metrics.streamEvents.add(summary.duplicates, { stream, result: 'duplicate' });
   metrics.streamEvents.add(summary.quarantined, { stream, result: 'quarantined' });
+  metrics.streamEvents.add(summary.deadLettered, { stream, result: 'dead_letter' });
 }
