@@ -37,7 +37,7 @@ if (skip) {
   process.exit(0);
 }
 
-/** A deterministic PaySim-like event; amounts have two decimals like the PaySim file. */
+/** Builds a deterministic PaySim-like event, with amounts of two decimals as in the PaySim file. */
 function event(index: number, run: string): Record<string, unknown> {
   const time = T0 + Math.floor((index / EVENTS) * SPAN_MS);
   const amount = Math.round(((index * 7919) % 500_000) + 100) / 100;

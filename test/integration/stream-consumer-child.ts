@@ -1,6 +1,6 @@
 // A stream consumer in its own process, for the crash tests in streaming.test.ts. It consumes
 // like `warden stream consume` and then stops at the point named by STREAM_CHILD_HOLD, printing a
-// line so the parent knows when to kill it with SIGKILL:
+// line that tells the parent when to kill it with SIGKILL:
 //   after-commit    the first batch committed and is not yet acknowledged
 //   in-transaction  the first batch is inside its open transaction (records inserted, not committed)
 import { loadConfig } from '../../libs/common/src/index.js';

@@ -27,7 +27,7 @@ export async function createStreamServices(dataSource: DataSource): Promise<Stre
   return { ingestion, ledger, features, definition: ingestion.getDefinition(PAYSIM) };
 }
 
-/** A batch processor for the PaySim subject, as the stream consumer builds it. */
+/** Creates a batch processor for the PaySim subject, as the stream consumer does. */
 export function createProcessor(
   dataSource: DataSource,
   services: StreamServices,
@@ -58,7 +58,7 @@ export function asMessages(records: readonly unknown[]): StreamMessage[] {
   }));
 }
 
-/** One PaySim-shaped transaction with the fields that feature tests vary. */
+/** Builds one PaySim-shaped transaction with the fields that feature tests vary. */
 export function transaction(key: string, time: string, dest: string, orig: string, amount: number): Record<string, unknown> {
   return {
     event_key: key,
