@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
+import { BadUserInputError, NotFoundError, type WardenConfig } from '../../../libs/common/src/index.js';
+import { loadDatasetDefinitions } from '../../../libs/ingestion/src/index.js';
 import { createRuntime, type WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { formatTrainingSet, readLabelsFile, runBackfill, type FeatureStore } from '../../../libs/feature-store/src/index.js';
 import {
@@ -88,16 +89,19 @@ export function registerStreamCommands(program: Command, loadConfig: () => Warde
           { field: '--subject', message: `use a subject ${EVENT_SUBJECT_PREFIX}<dataset>, or pass --dataset` },
         ]);
       }
-      await withFeatureStore(loadConfig, async (runtime) => {
-        const definition = runtime.ingestion.getDefinition(dataset);
-        const connection = await connectNats(url, 'warden-publish');
-        try {
-          await ensureStream(await jetstreamManager(connection), config.streamName, [`${EVENT_SUBJECT_PREFIX}>`]);
-          printJson(await publishFile(connection, options.subject, definition, resolve(options.file), options.format as never));
-        } finally {
-          await connection.close();
-        }
-      });
+      // Publishing reads only the dataset definition, so it opens no database.
+      const definitions = loadDatasetDefinitions(config.policyDir);
+      const definition = definitions.get(dataset);
+      if (!definition) {
+        throw new NotFoundError(`Dataset ${dataset} is not defined; defined datasets: ${[...definitions.keys()].sort().join(', ') || 'none'}.`);
+      }
+      const connection = await connectNats(url, 'warden-publish');
+      try {
+        await ensureStream(await jetstreamManager(connection), config.streamName, [`${EVENT_SUBJECT_PREFIX}>`]);
+        printJson(await publishFile(connection, options.subject, definition, resolve(options.file), options.format as never));
+      } finally {
+        await connection.close();
+      }
     });
 
   stream
