@@ -12,6 +12,7 @@ import { LlmUsage1796342401000 } from './1796342401000-LlmUsage.js';
 import { Answers1796342401100 } from './1796342401100-Answers.js';
 import { PlaceholderVault1796342401150 } from './1796342401150-PlaceholderVault.js';
 import { Retention1796342401160 } from './1796342401160-Retention.js';
+import { FeatureStore1796342401200 } from './1796342401200-FeatureStore.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -29,4 +30,5 @@ export const ALL_MIGRATIONS = [
   Answers1796342401100,
   PlaceholderVault1796342401150,
   Retention1796342401160,
+  FeatureStore1796342401200,
 ];

@@ -111,7 +111,7 @@ for (const target of await databaseTargets()) {
       const result = await runCli(['ingest', '--dataset', 'mortgages', '--file', GERMAN_DATA.path, '--tenant', TENANT], env);
 
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /^NOT_FOUND: Dataset mortgages is not defined; defined datasets: german-credit\./);
+      assert.match(result.stderr, /^NOT_FOUND: Dataset mortgages is not defined; defined datasets: german-credit, paysim-transactions\./);
       assert.doesNotMatch(result.stderr, STACK_FRAME);
     });
 

@@ -321,7 +321,7 @@ for (const target of await databaseTargets()) {
     it('rejects an unknown dataset', async () => {
       await assert.rejects(
         service.ingest({ tenant: 'bank-a', actor: 'demo', dataset: 'mortgages', records: [FIRST_RECORD], source: 'api' }),
-        (error: unknown) => error instanceof NotFoundError && error.message === 'Dataset mortgages is not defined; defined datasets: german-credit.',
+        (error: unknown) => error instanceof NotFoundError && error.message === 'Dataset mortgages is not defined; defined datasets: german-credit, paysim-transactions.',
       );
     });
   });

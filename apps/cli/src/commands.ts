@@ -20,6 +20,7 @@ import { startGateway, type RunningGateway } from '../../gateway/src/gateway.js'
 import { registerRetentionCommands } from './retention-commands.js';
 import { registerApiKeyCommands } from './apikey-commands.js';
 import { registerDocsCommands } from './docs-commands.js';
+import { registerStreamCommands, startConfiguredStreamIngestion } from './stream-commands.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 
@@ -75,9 +76,11 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         const gateway = await startGateway(runtime, port);
         runtime.checkpointScheduler.start();
         runtime.webhookDispatcher.start();
+        const streaming = await startConfiguredStreamIngestion(runtime);
         printStartBanner(gateway, demo, runtime.database.mode, config);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);
+          await streaming?.close();
           await runtime.checkpointScheduler.stop();
           await gateway.close();
           await runtime.close();
@@ -254,6 +257,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
 
   registerRetentionCommands(program, loadConfig);
   registerDocsCommands(program, loadConfig);
+  registerStreamCommands(program, loadConfig);
 }
 
 /** Registers the checkpoint, proof and key commands under `warden audit`. */

@@ -44,6 +44,18 @@ export interface WardenConfig {
   llmUpstreamsFile?: string;
   /** Embedder of document retrieval (WARDEN_EMBEDDING_*). */
   embedding: EmbeddingConfig;
+  /** NATS server URL for stream ingestion; undefined connects to nothing. */
+  natsUrl: string | undefined;
+  /** JetStream stream that carries dataset events (subjects `warden.events.<dataset>`). */
+  streamName: string;
+  /** Durable consumer name shared by every Warden process that ingests the stream. */
+  streamConsumer: string;
+  /** Events fetched, stored in one transaction and acknowledged together. */
+  streamBatchSize: number;
+  /** Deliveries after which a failing event goes to the dead-letter table. */
+  streamMaxDeliver: number;
+  /** Tenant that owns the events read from the stream. */
+  streamTenant: string;
 }
 
 export class ConfigError extends Error {
@@ -79,6 +91,12 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_WEBHOOK_SECRET', description: 'HMAC-SHA256 key that signs webhooks, at least 32 characters; required with WARDEN_WEBHOOK_URL', fallback: 'unset' },
   { name: 'WARDEN_LLM_UPSTREAMS_FILE', description: 'YAML file of the LLM upstreams and models of the OpenAI-compatible proxy', fallback: '<policy dir>/llm/upstreams.yaml' },
   ...EMBEDDING_CONFIG_VARIABLES,
+  { name: 'WARDEN_NATS_URL', description: 'NATS server with JetStream for stream ingestion (nats://host:port); unset connects to nothing', fallback: 'unset' },
+  { name: 'WARDEN_STREAM_NAME', description: 'JetStream stream of dataset events, subjects warden.events.<dataset>', fallback: 'WARDEN_EVENTS' },
+  { name: 'WARDEN_STREAM_CONSUMER', description: 'durable consumer name of stream ingestion', fallback: 'warden-ingest' },
+  { name: 'WARDEN_STREAM_BATCH_SIZE', description: 'events stored per transaction and acknowledged together (1-10000)', fallback: '500' },
+  { name: 'WARDEN_STREAM_MAX_DELIVER', description: 'deliveries before a failing event goes to the dead-letter table (1-100)', fallback: '5' },
+  { name: 'WARDEN_STREAM_TENANT', description: 'tenant that owns events read from the stream', fallback: 'demo-bank' },
 ];
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -197,5 +215,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     ...readWebhook(env),
     llmUpstreamsFile: readPath(env, 'WARDEN_LLM_UPSTREAMS_FILE'),
     embedding: readEmbeddingConfig(env, (variable, message) => new ConfigError(variable, message)),
+    ...readStreaming(env),
+  };
+}
+
+/** Reads the stream ingestion settings; they take effect only when WARDEN_NATS_URL is set. */
+function readStreaming(env: NodeJS.ProcessEnv): Pick<WardenConfig, 'natsUrl' | 'streamName' | 'streamConsumer' | 'streamBatchSize' | 'streamMaxDeliver' | 'streamTenant'> {
+  const readName = (name: string, fallback: string) => {
+    const raw = env[name]?.trim() || fallback;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) {
+      throw new ConfigError(name, `must be 1 to 64 letters, digits, "_" or "-", got "${raw}". Set it like ${fallback} or unset it.`);
+    }
+    return raw;
+  };
+  return {
+    natsUrl: readUrl(env, 'WARDEN_NATS_URL', ['nats:'], 'nats://127.0.0.1:4222'),
+    streamName: readName('WARDEN_STREAM_NAME', 'WARDEN_EVENTS'),
+    streamConsumer: readName('WARDEN_STREAM_CONSUMER', 'warden-ingest'),
+    streamBatchSize: readInteger(env, 'WARDEN_STREAM_BATCH_SIZE', 500, 1, 10_000),
+    streamMaxDeliver: readInteger(env, 'WARDEN_STREAM_MAX_DELIVER', 5, 1, 100),
+    streamTenant: env.WARDEN_STREAM_TENANT?.trim() || 'demo-bank',
   };
 }

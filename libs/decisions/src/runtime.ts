@@ -15,6 +15,7 @@ import {
 } from '../../audit/src/index.js';
 import { IngestionService } from '../../ingestion/src/index.js';
 import { LlmGateway } from '../../llm/src/index.js';
+import { FeatureStore } from '../../feature-store/src/index.js';
 import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
@@ -44,6 +45,8 @@ export interface WardenRuntime {
   /** Governed answers (ask); undefined when no answer use case is configured under policies/answers. */
   answers: AnswerService | undefined;
   ingestion: IngestionService;
+  /** Feature views of `<policyDir>/features`; every ingestion path updates their online store. */
+  features: FeatureStore;
   models: ModelRegistry;
   training: TrainingService;
   decisions: DecisionService;
@@ -85,6 +88,8 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const ledger = new PostgresLedger();
   const metrics = new WardenMetrics();
   const ingestion = new IngestionService(dataSource, config.policyDir, ledger);
+  const features = new FeatureStore(dataSource, config.policyDir, new Map(ingestion.listDefinitions().map((definition) => [definition.dataset, definition])), ledger);
+  ingestion.useStoredRecordsListener(features);
   const models = new ModelRegistry(dataSource, ledger);
   const modelCache = new ModelCache(models);
   const snapshots = new PolicySnapshots(dataSource, config.policyDir);
@@ -168,6 +173,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     answerUseCases,
     answers,
     ingestion,
+    features,
     models,
     training,
     decisions,

@@ -85,3 +85,34 @@ describe('loadDatasetDefinitions', () => {
     );
   });
 });
+
+describe('event dataset definitions', () => {
+  const PAYSIM_FILE = join(REPO_ROOT, 'policies', 'datasets', 'paysim-transactions.yaml');
+
+  it('loads the paysim-transactions events section', () => {
+    const definition = loadDatasetDefinitions(join(REPO_ROOT, 'policies')).get('paysim-transactions');
+    assert.ok(definition);
+    assert.equal(definition.recordKey, 'event_key');
+    assert.equal(definition.label, 'is_fraud');
+    assert.deepEqual(definition.events, {
+      timeField: 'event_time',
+      timeFromHourIndex: { field: 'step', epoch: '2026-01-01T00:00:00Z' },
+      keyFromRowHash: { prefix: 'PS-' },
+    });
+  });
+
+  it('rejects an events section naming bad fields', () => {
+    const cases: [string, string, RegExp][] = [
+      ['timeField: event_time', 'timeField: when', /events.timeField when is not a schema property/],
+      ['timeField: event_time', 'timeField: amount', /events.timeField amount must be typed string/],
+      ['{ field: step, epoch', '{ field: type, epoch', /events.timeFromHourIndex.field type is not an integer or number schema property/],
+      ['epoch: "2026-01-01T00:00:00Z"', 'epoch: "2026-01-01"', /epoch must match pattern/],
+    ];
+    for (const [from, to, message] of cases) {
+      const text = readFileSync(PAYSIM_FILE, 'utf8').replace(from, to);
+      assert.notEqual(text, readFileSync(PAYSIM_FILE, 'utf8'), `the replacement of ${from} changed nothing`);
+      const dir = policyDirWith({ 'paysim-transactions.yaml': text });
+      assert.throws(() => loadDatasetDefinitions(dir), (error: unknown) => error instanceof FailedPreconditionError && message.test(error.message), to);
+    }
+  });
+});

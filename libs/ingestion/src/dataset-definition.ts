@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { digestJson, FailedPreconditionError } from '../../common/src/index.js';
 
@@ -39,6 +40,22 @@ export interface ColumnMapping {
   recordKeyFromRow?: RowKeyRule;
 }
 
+/**
+ * How records of an event dataset carry their event time, and how a replayed file that lacks the
+ * key or the time derives them. `warden stream publish` applies the derivations.
+ */
+export interface EventSettings {
+  /** Field with the event time, an ISO 8601 date-time string. */
+  timeField: string;
+  /** Derives the event time as `epoch + value hours` from an hour-index field (PaySim's `step`). */
+  timeFromHourIndex?: { field: string; epoch: string };
+  /**
+   * Derives a missing record key as `prefix` + the first 24 hex digits of the SHA-256 of the line
+   * number and the row's canonical JSON, so the same file replays under the same keys.
+   */
+  keyFromRowHash?: { prefix: string };
+}
+
 /** A JSON Schema object as written in the definition file. */
 export type JsonSchemaObject = Record<string, unknown> & { properties: Record<string, Record<string, unknown>> };
 
@@ -52,6 +69,8 @@ export interface DatasetDefinition {
   schema: JsonSchemaObject;
   quality: QualityRules;
   mappings: Partial<Record<SourceFormat, ColumnMapping>>;
+  /** Set for datasets of timestamped events, such as transactions read from a stream. */
+  events: EventSettings | undefined;
   /** The parsed file, exactly as hashed and stored in the registry. */
   document: Record<string, unknown>;
   /** SHA-256 (hex) of the RFC 8785 canonical JSON of `document`. */
@@ -128,6 +147,29 @@ const definitionFileSchema = {
       additionalProperties: false,
       properties: Object.fromEntries(SOURCE_FORMATS.map((format) => [format, mappingSchema])),
     },
+    events: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['timeField'],
+      properties: {
+        timeField: { type: 'string', pattern: FIELD_PATTERN },
+        timeFromHourIndex: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['field', 'epoch'],
+          properties: {
+            field: { type: 'string', pattern: FIELD_PATTERN },
+            epoch: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,3})?Z$' },
+          },
+        },
+        keyFromRowHash: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['prefix'],
+          properties: { prefix: { type: 'string', maxLength: 32, pattern: '^[A-Za-z0-9._:-]*$' } },
+        },
+      },
+    },
   },
 };
 
@@ -185,6 +227,7 @@ export function parseDatasetDefinition(text: string, sourcePath: string): Datase
     schema: file.schema as JsonSchemaObject,
     quality: { ranges: quality.ranges ?? {}, codes: quality.codes ?? {} },
     mappings: (file.mappings ?? {}) as Partial<Record<SourceFormat, ColumnMapping>>,
+    events: file.events as EventSettings | undefined,
     document: file,
     definitionHash: digestJson(file),
     sourcePath,
@@ -195,7 +238,10 @@ export function parseDatasetDefinition(text: string, sourcePath: string): Datase
     throw new FailedPreconditionError(`Dataset definition ${sourcePath} is invalid: ${problems.join('; ')}.`);
   }
   try {
-    new Ajv2020({ allErrors: true, strict: true }).compile(definition.schema);
+    // The same formats as record validation, so a schema may use `format: date-time`.
+    const ajv = new Ajv2020({ allErrors: true, strict: true });
+    addFormatsModule.default(ajv);
+    ajv.compile(definition.schema);
   } catch (error) {
     throw new FailedPreconditionError(
       `Dataset definition ${sourcePath} has a record schema that does not compile as JSON Schema 2020-12: ${(error as Error).message}`,
@@ -250,6 +296,16 @@ function findReferenceProblems(definition: DatasetDefinition): string[] {
     for (const [header, field] of Object.entries(mapping?.rename ?? {})) {
       if (!properties[field]) problems.push(`mappings.${format}.rename maps ${header} to ${field}, which is not a schema property`);
     }
+  }
+  const events = definition.events;
+  if (events) {
+    if (!properties[events.timeField]) problems.push(`events.timeField ${events.timeField} is not a schema property`);
+    else if (!propertyTypes(definition, events.timeField).includes('string')) {
+      problems.push(`events.timeField ${events.timeField} must be typed string (an ISO 8601 date-time) in the schema`);
+    }
+    const hourIndex = events.timeFromHourIndex;
+    if (hourIndex && !isNumeric(hourIndex.field)) problems.push(`events.timeFromHourIndex.field ${hourIndex.field} is not an integer or number schema property`);
+    if (hourIndex && Number.isNaN(Date.parse(hourIndex.epoch))) problems.push(`events.timeFromHourIndex.epoch ${hourIndex.epoch} is not a valid date-time`);
   }
   if (definition.mappings.data && !definition.mappings.data.columns) {
     problems.push('mappings.data needs a columns list, because positional files have no header');

@@ -3,3 +3,4 @@ export * from './record-validation.js';
 export * from './file-parsers.js';
 export * from './synthetic-german-credit.js';
 export * from './ingestion.service.js';
+export * from './ingestion.repository.js';

@@ -75,6 +75,14 @@ export interface TrainingRows {
   dataDigest: string;
 }
 
+/**
+ * Receives the records that a batch stored for the first time, inside the batch's transaction,
+ * such as the feature store updating its aggregates. Duplicates are never passed.
+ */
+export interface StoredRecordsListener {
+  applyRecords(manager: EntityManager, tenant: string, dataset: string, records: readonly DatasetRecord[]): Promise<void>;
+}
+
 interface FileSource {
   fileName: string;
   sha256: string;
@@ -90,6 +98,7 @@ interface FileSource {
 export class IngestionService {
   private readonly log = getLogger('ingestion');
   private readonly definitions: Map<string, DatasetDefinition>;
+  private storedRecordsListener: StoredRecordsListener | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -97,6 +106,11 @@ export class IngestionService {
     private readonly ledger: LedgerAppender,
   ) {
     this.definitions = loadDatasetDefinitions(policyDir);
+  }
+
+  /** Sets the listener that every batch passes its newly stored records to, in its transaction. */
+  useStoredRecordsListener(listener: StoredRecordsListener): void {
+    this.storedRecordsListener = listener;
   }
 
   /** Returns the current definition of a dataset, or raises NotFoundError. */
@@ -184,7 +198,9 @@ export class IngestionService {
     try {
       const outcome = await this.dataSource.transaction(async (manager) => {
         await registerDataset(manager, definition);
-        const { duplicates, conflicts } = await storeRecords(manager, scope, definition.recordKey, good);
+        const { inserted, duplicates, conflicts } = await storeRecords(manager, scope, definition.recordKey, good);
+        const stored = good.filter((record) => inserted.has(record.recordKey)).map((record) => record.record);
+        await this.storedRecordsListener?.applyRecords(manager, command.tenant, definition.dataset, stored);
         const quarantine = [...rejected, ...conflicts].sort((a, b) => a.row - b.row);
         await insertQuarantine(manager, scope, quarantine);
 
@@ -233,7 +249,8 @@ export class IngestionService {
   }
 }
 
-function splitValidations(validations: readonly RecordValidation[]): { good: (RecordRow & { row: number })[]; rejected: QuarantineRow[] } {
+/** Splits validation results into records to store and rows to quarantine. */
+export function splitValidations(validations: readonly RecordValidation[]): { good: (RecordRow & { row: number })[]; rejected: QuarantineRow[] } {
   const good: (RecordRow & { row: number })[] = [];
   const rejected: QuarantineRow[] = [];
   for (const validation of validations) {
@@ -247,16 +264,16 @@ function splitValidations(validations: readonly RecordValidation[]): { good: (Re
 }
 
 /**
- * Inserts the valid records. A key that is already stored counts as a duplicate when the stored
- * record has the same digest, and is quarantined when it differs, because ingestion never
- * overwrites a stored record.
+ * Inserts the valid records and returns the keys it inserted. A key that is already stored counts
+ * as a duplicate when the stored record has the same digest, and is quarantined when it differs,
+ * because ingestion never overwrites a stored record.
  */
-async function storeRecords(
+export async function storeRecords(
   manager: EntityManager,
   scope: BatchScope,
   keyField: string,
   good: readonly (RecordRow & { row: number })[],
-): Promise<{ duplicates: number; conflicts: QuarantineRow[] }> {
+): Promise<{ inserted: Set<string>; duplicates: number; conflicts: QuarantineRow[] }> {
   const inserted = await insertRecords(manager, scope, good);
   const skipped = good.filter((record) => !inserted.has(record.recordKey));
   const digests = await storedDigests(
@@ -276,7 +293,7 @@ async function storeRecords(
     const message = `${keyField} ${quoteShort(record.recordKey)} is already stored with different content; a stored record is never overwritten, so send the corrected record under a new key`;
     conflicts.push({ row: record.row, recordKey: record.recordKey, payload: record.record, errors: [{ field: keyField, message }] });
   }
-  return { duplicates, conflicts };
+  return { inserted, duplicates, conflicts };
 }
 
 function checkCommand<T extends object>(command: T, fields: (keyof T & string)[]): void {

@@ -22,6 +22,8 @@ export class WardenMetrics {
   readonly llmDuration: Histogram;
   readonly llmTokens: Counter;
   readonly llmCost: Counter;
+  readonly streamEvents: Counter;
+  readonly streamConsumerLag: ObservableGauge;
 
   private readonly exporter: PrometheusExporter;
   private readonly provider: MeterProvider;
@@ -81,6 +83,21 @@ export class WardenMetrics {
     });
     this.llmCost = meter.createCounter('warden_llm_cost', {
       description: 'Cost of proxied LLM calls with known usage and pricing, by model and currency',
+    });
+    this.streamEvents = meter.createCounter('warden_stream_events', {
+      description: 'Stream events handled, by stream and result (accepted, duplicate, quarantined, dead_letter)',
+    });
+    this.streamConsumerLag = meter.createObservableGauge('warden_stream_consumer_lag', {
+      description: 'Stream events not yet acknowledged by a durable consumer, by stream, consumer and state (pending = not yet delivered, ack_pending = delivered, not acknowledged)',
+    });
+  }
+
+  /** Reports the lag of a stream consumer from `read` at each scrape; `read` asks the NATS server. */
+  observeStreamLag(stream: string, consumer: string, read: () => Promise<{ pending: number; ackPending: number }>): void {
+    this.streamConsumerLag.addCallback(async (result) => {
+      const lag = await read();
+      result.observe(lag.pending, { stream, consumer, state: 'pending' });
+      result.observe(lag.ackPending, { stream, consumer, state: 'ack_pending' });
     });
   }
 
