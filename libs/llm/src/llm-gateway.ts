@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
-import { loadInjectionRules, type PlaceholderVault } from '../../guardrails/src/index.js';
+import { loadInjectionRules, scanPii, scrubPii, type PlaceholderVault } from '../../guardrails/src/index.js';
 import type { PolicyEnforcer, Principal } from '../../policy/src/index.js';
 import { ApiKeyStore } from './api-keys.js';
 import { recordCall, reportedUsage, safeDigest, type CallContext, type CallFacts, type CallRecordDependencies } from './call-record.js';
@@ -189,6 +189,11 @@ export class LlmGateway {
       context.useCase = DEFAULT_USE_CASE;
       throw invalidRequest('X-Warden-Use-Case', 'The use case must be 1 to 64 letters, digits, dot, underscore or hyphen.');
     }
+    // The use case is stored in clear in the ledger and usage rows, so it must not be personal data.
+    if (scanPii(context.useCase).length > 0) {
+      context.useCase = DEFAULT_USE_CASE;
+      throw invalidRequest('X-Warden-Use-Case', 'The use case must not contain personal data such as an account, card or social security number. Send the name of a use case.');
+    }
     const request = call.path === '/v1/chat/completions' ? validateChatRequest(call.body) : validateEmbeddingsRequest(call.body);
     facts.stream = request.stream;
     const model = this.config.models.get(request.model);
@@ -357,7 +362,8 @@ export class LlmGateway {
   }
 }
 
+/** The model name the caller sent, as the ledger and usage rows record it: truncated, with personal data masked. */
 function modelNameOf(body: unknown): string {
   const model = (body as { model?: unknown } | null)?.model;
-  return typeof model === 'string' && model.length > 0 ? model.slice(0, 256) : '(none)';
+  return typeof model === 'string' && model.length > 0 ? scrubPii(model.slice(0, 256)) : '(none)';
 }
