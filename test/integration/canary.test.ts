@@ -118,13 +118,22 @@ for (const target of await databaseTargets()) {
       const extra = await graphql<{ decide: { id: string } }>(DECIDE, { input: { useCase: 'credit-application', application: { ...application(5), memo: TEXT } } }, appToken);
       const unexpectedKey = await graphql(DECIDE, { input: { useCase: 'credit-application', application: { ...application(6), [COMPACT.iban]: TEXT } } }, appToken);
       const invalidValue = await graphql(DECIDE, { input: { useCase: 'credit-application', application: { ...application(7), credit_amount: CANARY.card, purpose: CANARY.ssn } } }, appToken);
-      const excluded = await graphql(DECIDE, { input: { useCase: 'credit-application', application: { ...application(8), personal_status_sex: TEXT } } }, appToken);
+      const tooLong = await graphql(DECIDE, { input: { useCase: 'credit-application', application: { ...application(8), personal_status_sex: TEXT } } }, appToken);
+      // An excluded field is accepted and dropped, so this decision is made and stored.
+      const excludedText = `SSN ${CANARY.ssn} card ${CANARY.card}`;
+      const decided = await graphql<{ decide: { id: string } }>(
+        DECIDE,
+        { input: { useCase: 'credit-application', application: { ...application(14), personal_status_sex: excludedText, foreign_worker: CANARY.iban } } },
+        appToken,
+      );
       const badUseCase = await graphql(DECIDE, { input: { useCase: COMPACT.iban, application: application(9) } }, appToken);
       const badRequestId = await graphql(DECIDE, { input: { useCase: 'credit-application', application: application(10), requestId: TEXT } }, appToken);
-      for (const response of [extra, unexpectedKey, invalidValue, excluded, badUseCase, badRequestId]) {
+      for (const response of [extra, unexpectedKey, invalidValue, tooLong, badUseCase, badRequestId]) {
         assert.ok(response.status < 500, `decide answered ${response.status}: ${JSON.stringify(response.body)}`);
+        assert.ok(response.body.errors, `expected an error: ${JSON.stringify(response.body)}`);
       }
-      assert.ok(invalidValue.body.errors, 'an invalid value is an error');
+      assert.equal(decided.body.errors, undefined, JSON.stringify(decided.body.errors));
+      assert.ok(decided.body.data?.decide.id, 'the decision with excluded fields was made');
       assert.ok(badUseCase.body.errors, 'an unknown use case is an error');
     });
 
@@ -135,7 +144,8 @@ for (const target of await databaseTargets()) {
         { ...application(13), [COMPACT.card]: CANARY.ssn },
       ];
       const response = await graphql<{ ingestRecords: { accepted: number; quarantined: number } }>(INGEST, { records }, analystToken);
-      assert.ok(response.status < 500, JSON.stringify(response.body));
+      assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+      assert.equal(response.body.data?.ingestRecords.quarantined, 3, 'every record is quarantined and stored for inspection');
     });
 
     it('ask extractive and generative with canaries', async () => {
