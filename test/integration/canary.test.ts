@@ -60,7 +60,7 @@ models:
 `;
 }
 
-/** Every file under `folder`, recursively, as text. */
+/** Reads every file under `folder`, recursively, into one text. */
 function readAllFiles(folder: string): string {
   return readdirSync(folder, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())

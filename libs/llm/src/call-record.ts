@@ -26,9 +26,9 @@ export interface CallFacts {
   /** Texts to count locally when the upstream reports no usage: the prompt and the streamed completion. */
   promptText: string | undefined;
   completionText: string | undefined;
-  /** Every guardrail verdict of the call, in the order reached; several guardrails never overwrite each other. */
+  /** Every guardrail verdict of the call, in the order reached, so several guardrails never overwrite each other. */
   guardrails: ProxyGuardrailVerdict[];
-  /** Placeholder vault scope that holds the original values of the call's placeholders. */
+  /** Placeholder vault scope that contains the original values of the call's placeholders. */
   placeholderScope: string | null;
   /** Ledger entries of the same call, such as access.denied, committed with its llm.call entry. */
   extraEntries: { type: string; payload: Record<string, unknown> }[];

@@ -115,8 +115,8 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
       if (options.restorers) {
         options.restorers.restoreChunk(chunk);
         if (choices.length === 0) {
-          const held = releaseHeld();
-          if (held) yield send(held);
+          const heldChunk = releaseHeld();
+          if (heldChunk) yield send(heldChunk);
         }
       }
       // Warden always requests the usage chunk (empty choices) upstream, but relays it only to clients that requested it.
@@ -129,8 +129,8 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     }
 
     if (!done) throw new LlmError(502, 'upstream_error', 'upstream_stream_incomplete', 'The upstream ended the stream before [DONE].');
-    const held = releaseHeld();
-    if (held) yield send(held);
+    const heldChunk = releaseHeld();
+    if (heldChunk) yield send(heldChunk);
     facts.outcome = 'ok';
     finished = true;
     // Recorded before [DONE], so a client that has read the whole stream finds the call in the ledger.

@@ -14,7 +14,7 @@ import { USE_CASE_PATTERN } from './request-validation.js';
  */
 export type ProxyPiiMode = 'placeholder' | 'mask' | 'hash' | 'off';
 
-/** What happens when the PII scanner fails: `block` sends nothing upstream, `flag` forwards the prompt unchanged and records the failure. */
+/** Action on a PII scanner failure: `block` sends nothing upstream, and `flag` forwards the prompt unchanged and records the failure. */
 export type ScannerErrorAction = 'block' | 'flag';
 
 export interface ProxyGuardrailSettings {
