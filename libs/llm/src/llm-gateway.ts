@@ -160,6 +160,7 @@ export class LlmGateway {
 
     try {
       const request = this.admit(context, facts, call);
+      // NOTE: only the chat path is redacted; /v1/embeddings inputs go upstream as the caller sent them.
       const guarded = call.path === '/v1/chat/completions' ? await this.guardChat(context, facts, request) : undefined;
       return await this.forward(context, facts, call, guarded ? { ...request, body: guarded.body } : request, guarded);
     } catch (error) {
