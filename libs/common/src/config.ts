@@ -42,6 +42,8 @@ export interface WardenConfig {
   webhookSecret: string | undefined;
   /** Upstreams file of the OpenAI-compatible proxy; undefined uses llm/upstreams.yaml in the policy folder. */
   llmUpstreamsFile?: string;
+  /** Master key file of the placeholder vault; undefined uses `<dataDir>/keys/vault-master.key`. */
+  vaultKeyFile?: string;
   /** Embedder of document retrieval (WARDEN_EMBEDDING_*). */
   embedding: EmbeddingConfig;
   /** NATS server URL for stream ingestion; undefined connects to nothing. */
@@ -90,6 +92,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_WEBHOOK_URL', description: 'URL that review outcomes are POSTed to as signed webhooks (https, or http on this machine)', fallback: 'unset' },
   { name: 'WARDEN_WEBHOOK_SECRET', description: 'HMAC-SHA256 key that signs webhooks, at least 32 characters; required with WARDEN_WEBHOOK_URL', fallback: 'unset' },
   { name: 'WARDEN_LLM_UPSTREAMS_FILE', description: 'YAML file of the LLM upstreams and models of the OpenAI-compatible proxy', fallback: '<policy dir>/llm/upstreams.yaml' },
+  { name: 'WARDEN_VAULT_KEY_FILE', description: 'file of the master key that encrypts PII placeholder values (64 hex characters, mode 0600), created on first use', fallback: '<data dir>/keys/vault-master.key' },
   ...EMBEDDING_CONFIG_VARIABLES,
   { name: 'WARDEN_NATS_URL', description: 'NATS server with JetStream for stream ingestion (nats://host:port); unset connects to nothing', fallback: 'unset' },
   { name: 'WARDEN_STREAM_NAME', description: 'JetStream stream of dataset events, subjects warden.events.<dataset>', fallback: 'WARDEN_EVENTS' },
@@ -214,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     checkpointWitnessUrl: readWitnessUrl(env),
     ...readWebhook(env),
     llmUpstreamsFile: readPath(env, 'WARDEN_LLM_UPSTREAMS_FILE'),
+    vaultKeyFile: readPath(env, 'WARDEN_VAULT_KEY_FILE'),
     embedding: readEmbeddingConfig(env, (variable, message) => new ConfigError(variable, message)),
     ...readStreaming(env),
   };

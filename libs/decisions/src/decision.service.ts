@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { BadUserInputError, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
+import { scanPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 import { openCaseSummary, routeForReview, type CaseSeed, type DecisionUpdates, type ReviewService, type UseCaseSwitch } from '../../review/src/index.js';
@@ -316,6 +317,12 @@ function checkRequestId(requestId: string | null | undefined): string | null {
   if (requestId.length === 0 || requestId.length > MAX_REQUEST_ID_LENGTH || !requestId.isWellFormed() || /[\u0000-\u001f\u007f]/.test(requestId)) {
     throw new BadUserInputError('Invalid requestId.', [
       { field: 'requestId', message: `must be 1 to ${MAX_REQUEST_ID_LENGTH} printable characters` },
+    ]);
+  }
+  // The requestId is stored in clear beside the decision, so it must not carry personal data.
+  if (scanPii(requestId).length > 0) {
+    throw new BadUserInputError('Invalid requestId.', [
+      { field: 'requestId', message: 'must not contain personal data such as an account, card or social security number; use an opaque id such as a UUID' },
     ]);
   }
   return requestId;

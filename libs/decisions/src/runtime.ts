@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { getLogger, setLogScrubber, type WardenConfig } from '../../common/src/index.js';
-import { loadInjectionRules, scrubPii } from '../../guardrails/src/index.js';
+import { loadInjectionRules, PlaceholderVault, scrubPii } from '../../guardrails/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
 import {
   CheckpointKeyStore,
@@ -146,7 +146,8 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const witnesses = new WitnessPublisher(dataSource, { file: config.checkpointWitnessFile, url: config.checkpointWitnessUrl });
   const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
   const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
-  const llm = await LlmGateway.create({ policyDir: config.policyDir, upstreamsFile: config.llmUpstreamsFile, dataSource, ledger, policy, metrics });
+  const vault = await PlaceholderVault.open(dataSource, config.vaultKeyFile ?? join(config.dataDir, 'keys', 'vault-master.key'));
+  const llm = await LlmGateway.create({ policyDir: config.policyDir, upstreamsFile: config.llmUpstreamsFile, dataSource, ledger, policy, metrics, vault });
 
   const retentionPolicy = loadRetentionPolicy(config.policyDir);
   for (const rule of retentionPolicy.rules) {

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { ConflictError, type FieldError } from '../../common/src/index.js';
+import { scrubPii } from '../../guardrails/src/index.js';
 import type { DatasetDefinition } from './dataset-definition.js';
 import type { DatasetRecord } from './record-validation.js';
 
@@ -163,13 +164,10 @@ export async function selectStoredRecords(manager: EntityManager, tenant: string
 }
 
 /**
- * Serializes a quarantined payload for a jsonb column. PostgreSQL's jsonb cannot hold U+0000, so
- * that one character is replaced by U+FFFD; everything else is kept as it arrived.
- */
-/**
  * Serializes a quarantined payload so that jsonb accepts it whatever the caller sent: U+0000 and
  * unpaired surrogates in keys and strings become U+FFFD, and nesting below MAX_STORED_DEPTH is
- * replaced by a marker string. The stored copy is for people to inspect, never for replay.
+ * replaced by a marker string. Personal data in keys and strings is masked, because a rejected
+ * record can carry it in any field. The stored copy is for people to inspect, never for replay.
  */
 function jsonbParameter(payload: unknown): string | null {
   if (payload === undefined || payload === null) return null;
@@ -187,5 +185,5 @@ function storableCopy(value: unknown, depth: number): unknown {
 }
 
 function storableText(text: string): string {
-  return text.toWellFormed().replaceAll('\u0000', '\uFFFD');
+  return scrubPii(text.toWellFormed().replaceAll('\u0000', '\uFFFD'));
 }

@@ -2,6 +2,7 @@ import { digestJson, getLogger } from '../../common/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 import { callCost, formatDecimal } from './pricing.js';
+import type { ProxyGuardrailVerdict } from './proxy-guardrails.js';
 import type { TokenCounter } from './token-counter.js';
 import type { ModelConfig } from './upstream-config.js';
 import type { CallOutcome, UsageRecorder, UsageSource } from './usage-recorder.js';
@@ -25,6 +26,10 @@ export interface CallFacts {
   /** Texts to count locally when the upstream reports no usage: the prompt and the streamed completion. */
   promptText: string | undefined;
   completionText: string | undefined;
+  /** Every guardrail verdict of the call, in the order reached, so several guardrails never overwrite each other. */
+  guardrails: ProxyGuardrailVerdict[];
+  /** Placeholder vault scope that contains the original values of the call's placeholders. */
+  placeholderScope: string | null;
   /** Ledger entries of the same call, such as access.denied, committed with its llm.call entry. */
   extraEntries: { type: string; payload: Record<string, unknown> }[];
 }
@@ -77,6 +82,8 @@ export async function recordCall(deps: CallRecordDependencies, context: CallCont
     attempts: facts.attempts,
     errorCode: facts.errorCode,
     requestId: context.requestId,
+    guardrails: facts.guardrails,
+    placeholderScope: facts.placeholderScope,
   };
   const entries = [
     { type: 'llm.call', tenant: principal.tenant, actor: principal.subject, payload },

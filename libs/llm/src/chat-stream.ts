@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, getLogger } from '../../common/src/index.js';
 import { reportedUsage, type CallFacts } from './call-record.js';
 import { LlmError } from './openai-error.js';
+import type { ChoiceRestorers } from './proxy-guardrails.js';
 import { readSseData, sseEvent } from './sse.js';
 
 export interface StreamRelayOptions {
@@ -13,6 +14,8 @@ export interface StreamRelayOptions {
   /** Maximum wait for the next chunk, in milliseconds. */
   idleTimeoutMs: number;
   clientSignal: AbortSignal;
+  /** Restores placeholders in the deltas for a caller allowed to see the original values. */
+  restorers?: ChoiceRestorers;
   /** Aborts the upstream request. */
   abortUpstream(): void;
   /** Records the call once the stream has ended, however it ended. */
@@ -37,6 +40,8 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
   let completionText = '';
   let finished = false;
   let timedOut = false;
+  // Fields of the last chunk, copied into a chunk that releases text still held by the restorers.
+  let lastChunk: Record<string, unknown> = {};
   let idleTimer: NodeJS.Timeout | undefined;
   const armIdleTimer = () => {
     clearTimeout(idleTimer);
@@ -56,6 +61,26 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     facts.responseDigest = digest.update(']').digest('hex');
     if (malformed > 0) log.warn({ malformed, chunksSent }, 'skipped upstream stream chunks that were not JSON objects');
     await options.finish();
+  };
+
+  const send = (chunk: Record<string, unknown>): string => {
+    const text = canonicalJson(chunk);
+    digest.update(chunksSent === 0 ? text : `,${text}`);
+    chunksSent++;
+    return sseEvent(text);
+  };
+  // A chunk with the text the restorers still hold, so it goes out before the usage chunk and [DONE].
+  const releaseHeld = (): Record<string, unknown> | undefined => {
+    const held = options.restorers?.flushAll() ?? [];
+    if (held.length === 0) return undefined;
+    const { id, created } = lastChunk;
+    return {
+      ...(id === undefined ? {} : { id }),
+      object: 'chat.completion.chunk',
+      ...(created === undefined ? {} : { created }),
+      model: options.publicModel,
+      choices: held.map(({ index, content }) => ({ index, delta: { content }, finish_reason: null })),
+    };
   };
 
   try {
@@ -86,20 +111,26 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
       for (const choice of choices) {
         if (typeof choice?.delta?.content === 'string') completionText += choice.delta.content;
       }
+      lastChunk = chunk;
+      if (options.restorers) {
+        options.restorers.restoreChunk(chunk);
+        if (choices.length === 0) {
+          const heldChunk = releaseHeld();
+          if (heldChunk) yield send(heldChunk);
+        }
+      }
       // Warden always requests the usage chunk (empty choices) upstream, but relays it only to clients that requested it.
       if (chunk.usage !== undefined && !options.includeUsage) {
         if (choices.length === 0) continue;
         delete chunk.usage;
       }
       if ('model' in chunk) chunk.model = options.publicModel;
-
-      const text = canonicalJson(chunk);
-      digest.update(chunksSent === 0 ? text : `,${text}`);
-      chunksSent++;
-      yield sseEvent(text);
+      yield send(chunk);
     }
 
     if (!done) throw new LlmError(502, 'upstream_error', 'upstream_stream_incomplete', 'The upstream ended the stream before [DONE].');
+    const heldChunk = releaseHeld();
+    if (heldChunk) yield send(heldChunk);
     facts.outcome = 'ok';
     finished = true;
     // Recorded before [DONE], so a client that has read the whole stream finds the call in the ledger.

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
+import { loadInjectionRules, scanPii, scrubPii, type PlaceholderVault } from '../../guardrails/src/index.js';
 import type { PolicyEnforcer, Principal } from '../../policy/src/index.js';
 import { ApiKeyStore } from './api-keys.js';
 import { recordCall, reportedUsage, safeDigest, type CallContext, type CallFacts, type CallRecordDependencies } from './call-record.js';
@@ -10,6 +11,7 @@ import { relayChatStream } from './chat-stream.js';
 import { governedFetch } from './governed-fetch.js';
 import { ModelAccess } from './model-access.js';
 import { invalidRequest, LlmError, modelNotFound, permissionDenied, rateLimited, upstreamTimeout, upstreamUnavailable } from './openai-error.js';
+import { ChoiceRestorers, GuardrailBlock, ProxyGuardrails, restoreCompletion, type GuardedChat, type PiiScanner } from './proxy-guardrails.js';
 import { TenantRateLimiter } from './rate-limiter.js';
 import { DEFAULT_USE_CASE, USE_CASE_PATTERN, validateChatRequest, validateEmbeddingsRequest, type ValidatedRequest } from './request-validation.js';
 import { loadTokenCounter, textOf, type TokenCounter } from './token-counter.js';
@@ -52,8 +54,12 @@ export interface LlmGatewayOptions {
   ledger: PostgresLedger;
   policy: PolicyEnforcer;
   metrics?: WardenMetrics;
-  /** Environment that upstream API keys are read from (apiKeyEnv); defaults to process.env. */
+  /** Environment that upstream API keys (apiKeyEnv) and the PII hash key are read from; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Encrypted store of placeholder values. Without it, placeholders are restored only within their own call. */
+  vault?: PlaceholderVault;
+  /** PII scanner of the chat guardrail; defaults to scanPii. Tests pass one that fails. */
+  piiScanner?: PiiScanner;
 }
 
 /** Default upstreams file, relative to the policy folder. */
@@ -80,6 +86,7 @@ export class LlmGateway {
     private readonly upstreams: UpstreamClient,
     private readonly limiter: TenantRateLimiter,
     private readonly recorder: UsageRecorder,
+    private readonly guardrails: ProxyGuardrails,
     metrics: WardenMetrics | undefined,
   ) {
     this.records = { recorder, metrics, currency: config.currency, tokenCounter: (model) => this.tokenCounter(model) };
@@ -92,14 +99,22 @@ export class LlmGateway {
     for (const model of config.models.values()) {
       if (model.tokenizer) loadTokenCounter(model.tokenizer);
     }
+    const env = options.env ?? process.env;
+    const guardrails = ProxyGuardrails.create(config.guardrails, {
+      injectionRules: loadInjectionRules(options.policyDir),
+      vault: options.vault,
+      scanner: options.piiScanner,
+      env,
+    });
     const gateway = new LlmGateway(
       config,
       new ApiKeyStore(options.dataSource, options.ledger),
       options.policy,
       await ModelAccess.create(options.policyDir),
-      new UpstreamClient(config.upstreams, options.env ?? process.env),
+      new UpstreamClient(config.upstreams, env),
       new TenantRateLimiter(config.tenantRequestsPerMinute),
       new UsageRecorder(options.dataSource, options.ledger),
+      guardrails,
       options.metrics,
     );
     getLogger('llm-gateway').info({ file, models: [...config.models.keys()], upstreams: [...config.upstreams.keys()] }, 'LLM upstreams loaded');
@@ -138,13 +153,18 @@ export class LlmGateway {
       reported: undefined,
       promptText: undefined,
       completionText: undefined,
+      guardrails: [],
+      placeholderScope: null,
       extraEntries: [],
     };
 
     try {
       const request = this.admit(context, facts, call);
-      return await this.forward(context, facts, call, request);
+      // NOTE: only the chat path is redacted; /v1/embeddings inputs go upstream as the caller sent them.
+      const guarded = call.path === '/v1/chat/completions' ? await this.guardChat(context, facts, request) : undefined;
+      return await this.forward(context, facts, call, guarded ? { ...request, body: guarded.body } : request, guarded);
     } catch (error) {
+      if (error instanceof GuardrailBlock) facts.outcome = 'blocked';
       const failure = error instanceof LlmError ? error : this.unexpected(error);
       if (facts.outcome === 'ok') facts.outcome = 'failed';
       facts.errorCode = failure.code;
@@ -169,6 +189,11 @@ export class LlmGateway {
     if (!USE_CASE_PATTERN.test(context.useCase)) {
       context.useCase = DEFAULT_USE_CASE;
       throw invalidRequest('X-Warden-Use-Case', 'The use case must be 1 to 64 letters, digits, dot, underscore or hyphen.');
+    }
+    // The use case is stored in clear in the ledger and usage rows, so it must not be personal data.
+    if (scanPii(context.useCase).length > 0) {
+      context.useCase = DEFAULT_USE_CASE;
+      throw invalidRequest('X-Warden-Use-Case', 'The use case must not contain personal data such as an account, card or social security number. Send the name of a use case.');
     }
     const request = call.path === '/v1/chat/completions' ? validateChatRequest(call.body) : validateEmbeddingsRequest(call.body);
     facts.stream = request.stream;
@@ -202,7 +227,23 @@ export class LlmGateway {
     facts.extraEntries.push({ type: 'access.denied', payload: { operation: `POST ${path}`, resource, action: 'invoke', ...details } });
   }
 
-  private async forward(context: CallContext, facts: CallFacts, call: LlmCall, request: ValidatedRequest): Promise<LlmResponse> {
+  /** PII redaction and injection detection; the returned body is what goes upstream. */
+  private async guardChat(context: CallContext, facts: CallFacts, request: ValidatedRequest): Promise<GuardedChat> {
+    const { principal } = context;
+    const guarded = await this.guardrails.guardChat(
+      {
+        tenant: principal.tenant,
+        useCase: context.useCase,
+        mayRestore: () => this.policy.isAllowed(principal, 'guardrail', 'restore'),
+        verdicts: facts.guardrails,
+      },
+      request.body,
+    );
+    facts.placeholderScope = guarded.placeholderScope;
+    return guarded;
+  }
+
+  private async forward(context: CallContext, facts: CallFacts, call: LlmCall, request: ValidatedRequest, guarded: GuardedChat | undefined): Promise<LlmResponse> {
     const model = context.model!;
     const upstreamAbort = new AbortController();
     const signal = AbortSignal.any([call.signal, upstreamAbort.signal]);
@@ -239,6 +280,7 @@ export class LlmGateway {
         includeUsage: request.includeUsage,
         idleTimeoutMs,
         clientSignal: call.signal,
+        restorers: guarded?.restoreMap ? new ChoiceRestorers(guarded.restoreMap) : undefined,
         abortUpstream: () => upstreamAbort.abort(),
         finish: async () => {
           await this.tryRecord(context, facts);
@@ -254,6 +296,7 @@ export class LlmGateway {
       const choices = Array.isArray(body.choices) ? (body.choices as { message?: unknown }[]) : [];
       facts.completionText = textOf(choices.map((choice) => choice?.message));
     }
+    if (guarded?.restoreMap) restoreCompletion(body, guarded.restoreMap);
     facts.responseDigest = safeDigest(body);
     facts.outcome = 'ok';
     const failed = await this.tryRecord(context, facts);
@@ -320,7 +363,8 @@ export class LlmGateway {
   }
 }
 
+/** The model name the caller sent, as the ledger and usage rows record it: truncated, with personal data masked. */
 function modelNameOf(body: unknown): string {
   const model = (body as { model?: unknown } | null)?.model;
-  return typeof model === 'string' && model.length > 0 ? model.slice(0, 256) : '(none)';
+  return typeof model === 'string' && model.length > 0 ? scrubPii(model.slice(0, 256)) : '(none)';
 }

@@ -1,8 +1,10 @@
 /**
  * Errors in the OpenAI API format, `{ error: { message, type, param, code } }`, so the official
  * clients raise their usual exception classes (BadRequestError, NotFoundError, RateLimitError...).
- * Messages are safe to show a caller: no stack, no upstream URL and no prompt text.
+ * Messages are safe to show a caller: no stack, no upstream URL, no prompt text and no personal data.
  */
+import { scrubPii } from '../../guardrails/src/index.js';
+
 export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
@@ -15,7 +17,8 @@ export class LlmError extends Error {
     message: string,
     readonly param: string | null = null,
   ) {
-    super(message);
+    // Messages may quote a caller's value, such as an unknown model name, so personal data in them is masked.
+    super(scrubPii(message));
     this.name = 'LlmError';
   }
 

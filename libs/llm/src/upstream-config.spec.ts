@@ -75,3 +75,31 @@ describe('upstreams file', () => {
     rejects(document, /\/upstreams\/main\/retries: must be a whole number from 0 to 10/);
   });
 });
+
+describe('upstreams file guardrails section', () => {
+  it('defaults to placeholder, restore and block', () => {
+    const { guardrails } = parseLlmConfig(valid(), 'upstreams.yaml');
+    assert.deepEqual(guardrails.defaults, { pii: 'placeholder', restore: true, onScannerError: 'block' });
+    assert.equal(guardrails.useCases.size, 0);
+  });
+
+  it('use cases override the defaults', () => {
+    const document = { ...valid(), guardrails: { pii: 'mask', onScannerError: 'flag', useCases: { support: { pii: 'placeholder', restore: false } } } };
+    const { guardrails } = parseLlmConfig(document, 'upstreams.yaml');
+    assert.deepEqual(guardrails.defaults, { pii: 'mask', restore: true, onScannerError: 'flag' });
+    assert.deepEqual(guardrails.useCases.get('support'), { pii: 'placeholder', restore: false, onScannerError: 'flag' });
+  });
+
+  it('rejects bad guardrail values', () => {
+    rejects({ ...valid(), guardrails: { pii: 'encrypt' } }, /at \/guardrails\/pii: must be one of placeholder, mask, hash, off/);
+    rejects({ ...valid(), guardrails: { useCases: { support: { restore: 'yes' } } } }, /at \/guardrails\/useCases\/support\/restore: must be true or false/);
+    rejects({ ...valid(), guardrails: { onScannerError: 'ignore' } }, /at \/guardrails\/onScannerError: must be block/);
+  });
+
+  it('hash mode needs a key variable, never a key', () => {
+    rejects({ ...valid(), guardrails: { useCases: { support: { pii: 'hash' } } } }, /at \/guardrails\/hashKeyEnv: is required when pii is hash/);
+    rejects({ ...valid(), guardrails: { pii: 'hash', hashKey: 'secret' } }, /at \/guardrails\/hashKey: secrets do not belong in this file/);
+    const { guardrails } = parseLlmConfig({ ...valid(), guardrails: { pii: 'hash', hashKeyEnv: 'PII_HASH_KEY' } }, 'upstreams.yaml');
+    assert.equal(guardrails.hashKeyEnv, 'PII_HASH_KEY');
+  });
+});

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { FailedPreconditionError } from '../../common/src/index.js';
+import { parseGuardrailConfig, type ProxyGuardrailConfig } from './guardrail-config.js';
 import { parseDecimal, type Pricing } from './pricing.js';
 
 /** Server that speaks the OpenAI API, such as vLLM, SGLang, TGI, llama.cpp server or Ollama. */
@@ -51,6 +52,8 @@ export interface LlmConfig {
   waitForLedgerCommit: boolean;
   upstreams: Map<string, UpstreamConfig>;
   models: Map<string, ModelConfig>;
+  /** PII redaction and restoration on the chat path. */
+  guardrails: ProxyGuardrailConfig;
   /** Path of the file the configuration was read from. */
   file: string;
 }
@@ -144,7 +147,8 @@ export function parseLlmConfig(document: unknown, file: string): LlmConfig {
       tokenizer,
     });
   }
-  return { currency: currency as string, tenantRequestsPerMinute, waitForLedgerCommit: waitForLedgerCommit as boolean, upstreams, models, file };
+  const guardrails = parseGuardrailConfig(root.guardrails, fail);
+  return { currency: currency as string, tenantRequestsPerMinute, waitForLedgerCommit: waitForLedgerCommit as boolean, upstreams, models, guardrails, file };
 }
 
 function parseUpstream(name: string, raw: Raw, fail: (path: string, message: string) => never): UpstreamConfig {

@@ -20,7 +20,7 @@ export const RESOURCE_ACTIONS = {
   review: ['read', 'work', 'reveal'],
   'use-case': ['read', 'suspend'],
   session: ['read'],
-  guardrail: ['scan'],
+  guardrail: ['scan', 'restore'],
   answer: ['create', 'read'],
   llm: ['invoke'],
   'llm-usage': ['read'],

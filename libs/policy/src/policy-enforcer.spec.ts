@@ -19,7 +19,7 @@ const REVIEW_WORK = ['review:work', 'review:reveal'];
 
 /** The grants the role design promises, written out independently of policy.csv. */
 const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
-  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read', 'llm:invoke', 'answer:create', 'answer:read', 'collection:read'],
+  application: ['decision:create', 'decision:read', 'use-case:read', 'session:read', 'llm:invoke', 'answer:create', 'answer:read', 'collection:read', 'guardrail:restore'],
   analyst: [
     'dataset:ingest',
     'dataset:read',
