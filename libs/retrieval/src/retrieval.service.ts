@@ -131,6 +131,8 @@ export class RetrievalService {
           // Iterative scans keep reading the HNSW graph until enough rows pass the tenant and
           // collection filter (pgvector 0.8+), instead of filtering a fixed top-ef list down to
           // fewer than k. relaxed_order may return rows slightly out of order; the query sorts them.
+          // NOTE: the scan stops after hnsw.max_scan_tuples (20,000 by default) index tuples, so a
+          // scope of over 2,000 chunks among far more chunks of other scopes can still get fewer than k.
           await manager.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
           await manager.query(`SET LOCAL hnsw.ef_search = ${Math.min(MAX_EF_SEARCH, Math.max(40, vectorLimit))}`);
         }
