@@ -209,6 +209,18 @@ for (const target of await databaseTargets()) {
         }
         const all = await indexOnly.search(small, { tenant: SMALL_TENANT, collection: 'regulatory', query: 'erasure', k: 50, mode: 'vector' });
         assert.equal(all.length, chunkCount[0].n, 'k above the tenant size returns every chunk, not more');
+
+        // The HNSW path alone, without the service's exact fallback: iterative scans find the rows.
+        const collection: Array<{ id: string }> = await db.database.dataSource.query(
+          "SELECT id FROM retrieval.collections WHERE tenant = $1 AND name = 'regulatory'",
+          [SMALL_TENANT],
+        );
+        const embedding = new LexicalEmbedder(512).embedOne('right to erasure of personal data');
+        await db.database.dataSource.transaction(async (manager) => {
+          await manager.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
+          const nearest = await nearestChunks(manager, { tenant: SMALL_TENANT, collectionIds: [collection[0].id] }, embedding, 5, true);
+          assert.equal(nearest.length, 5);
+        });
       });
 
       it('never returns another tenant\'s chunks', async () => {
