@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     await evaluate(service, queries.slice(0, 50), 'hybrid', 'warm-up');
 
     const results = [
-      await evaluate(service, queries, 'text', 'text (full-text, ts_rank_cd)'),
+      await evaluate(service, queries, 'text', 'text (full-text, IDF-weighted)'),
       await evaluate(service, queries, 'vector', 'vector (lexical embedder, HNSW)'),
       await evaluate(service, queries, 'hybrid', 'hybrid (RRF)'),
     ];

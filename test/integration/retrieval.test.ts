@@ -9,7 +9,7 @@ import { ingestDemoCorpus } from '../../libs/decisions/src/index.js';
 import { PolicyEnforcer } from '../../libs/policy/src/index.js';
 import { CollectionAccess, LexicalEmbedder, RetrievalService, type SearchHit, type SearchPrincipal } from '../../libs/retrieval/src/index.js';
 import { nearestChunks, textMatches } from '../../libs/retrieval/src/retrieval.repository.js';
-import { databaseTargets, sharedDataPath, type TestDatabase } from '../support/databases.js';
+import { databaseTargets, REPO_ROOT, sharedDataPath, type TestDatabase } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const TENANT = 'bank-a';
@@ -209,6 +209,18 @@ for (const target of await databaseTargets()) {
         }
         const all = await indexOnly.search(small, { tenant: SMALL_TENANT, collection: 'regulatory', query: 'erasure', k: 50, mode: 'vector' });
         assert.equal(all.length, chunkCount[0].n, 'k above the tenant size returns every chunk, not more');
+
+        // The HNSW path alone, without the service's exact fallback: iterative scans find the rows.
+        const collection: Array<{ id: string }> = await db.database.dataSource.query(
+          "SELECT id FROM retrieval.collections WHERE tenant = $1 AND name = 'regulatory'",
+          [SMALL_TENANT],
+        );
+        const embedding = new LexicalEmbedder(512).embedOne('right to erasure of personal data');
+        await db.database.dataSource.transaction(async (manager) => {
+          await manager.query('SET LOCAL hnsw.iterative_scan = relaxed_order');
+          const nearest = await nearestChunks(manager, { tenant: SMALL_TENANT, collectionIds: [collection[0].id] }, embedding, 5, true);
+          assert.equal(nearest.length, 5);
+        });
       });
 
       it('never returns another tenant\'s chunks', async () => {
@@ -378,3 +390,46 @@ async function chunkIdsOf(db: TestDatabase, documentId: string): Promise<string[
   const rows: Array<{ id: string }> = await db.database.dataSource.query('SELECT id FROM retrieval.chunks WHERE document_id = $1 ORDER BY position', [documentId]);
   return rows.map((row) => row.id);
 }
+
+describe('warden docs commands', () => {
+  let workDir: string;
+
+  before(() => {
+    workDir = mkdtempSync(join(tmpdir(), 'warden-docs-cli-'));
+  });
+
+  after(() => {
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('ingests once, then reports unchanged', async () => {
+    const { runCli, cliEnvironment } = await import('../support/cli.js');
+    const env = cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'data') });
+    const file = join(REPO_ROOT, 'demo', 'corpus', 'data-retention-policy.md');
+    const first = await runCli(['docs', 'ingest', '--collection', 'bank-policies', '--file', file], env);
+    assert.equal(first.code, 0, first.stderr);
+    const report = JSON.parse(first.stdout) as { status: string; version: number; chunks: number; ledger: { seq: number } };
+    assert.equal(report.status, 'created');
+    assert.equal(report.version, 1);
+    assert.ok(report.chunks >= 1);
+    assert.ok(report.ledger.seq >= 1);
+
+    const second = await runCli(['docs', 'ingest', '--collection', 'bank-policies', '--file', file], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal((JSON.parse(second.stdout) as { status: string }).status, 'unchanged');
+
+    const search = await runCli(['docs', 'search', '--collection', 'bank-policies', '--query', 'how long are access logs of reviewers kept', '--k', '2', '--role', 'application'], env);
+    assert.equal(search.code, 0, search.stderr);
+    const hits = JSON.parse(search.stdout) as Array<{ citation: string }>;
+    assert.equal(hits.length, Math.min(2, report.chunks));
+    assert.match(hits[0].citation, /^data-retention-policy\.md, /);
+  });
+
+  it('rejects an unknown format naming the option', async () => {
+    const { runCli, cliEnvironment } = await import('../support/cli.js');
+    const env = cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'data') });
+    const result = await runCli(['docs', 'ingest', '--collection', 'bank-policies', '--file', 'x.pdf', '--format', 'pdf'], env);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--format: must be one of markdown, text, jsonl/);
+  });
+});

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-/** Which embedder retrieval uses, read from the WARDEN_EMBEDDING_* variables. */
+/** Embedder settings of retrieval, read from the WARDEN_EMBEDDING_* variables. */
 export interface EmbeddingConfig {
   /** `lexical` (built in, the default), `onnx` (a local model folder) or `openai` (an OpenAI-compatible server). */
   provider: 'lexical' | 'onnx' | 'openai';

@@ -21,7 +21,7 @@ export interface DocumentRow {
   chunk_count: number;
 }
 
-/** Where a search may look: one tenant, the collection ids the caller is entitled to, live chunks only. */
+/** Scope of a search: one tenant and the collection ids the caller is entitled to (live chunks only). */
 export interface SearchScope {
   tenant: string;
   collectionIds: string[];

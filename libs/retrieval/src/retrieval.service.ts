@@ -126,7 +126,8 @@ export class RetrievalService {
     return this.dataSource.transaction(async (manager) => {
       let vectorList: RankedChunk[] = [];
       if (queryEmbedding) {
-        const exact = (await countScope(manager, scope)) <= this.options.exactScanMaxChunks;
+        const scopeSize = await countScope(manager, scope);
+        const exact = scopeSize <= this.options.exactScanMaxChunks;
         if (!exact) {
           // Iterative scans keep reading the HNSW graph until enough rows pass the tenant and
           // collection filter (pgvector 0.8+), instead of filtering a fixed top-ef list down to
@@ -135,6 +136,12 @@ export class RetrievalService {
           await manager.query(`SET LOCAL hnsw.ef_search = ${Math.min(MAX_EF_SEARCH, Math.max(40, vectorLimit))}`);
         }
         vectorList = await nearestChunks(manager, scope, queryEmbedding, vectorLimit, !exact);
+        if (!exact && vectorList.length < Math.min(vectorLimit, scopeSize)) {
+          // The iterative scan stops after hnsw.max_scan_tuples (20,000 by default), which a small
+          // scope among many other chunks can reach; the exact scan then finds the rest.
+          this.log.warn({ tenant: scope.tenant, found: vectorList.length, limit: vectorLimit, scopeSize }, 'index scan returned too few rows; searching exactly');
+          vectorList = await nearestChunks(manager, scope, queryEmbedding, vectorLimit, false);
+        }
       }
       const textList = textLimit > 0 && textQuery !== '' ? await textMatches(manager, scope, textQuery, textLimit) : [];
 
