@@ -17,6 +17,12 @@ export class Retention1796342401160 implements MigrationInterface {
            AND NOT (OLD.record ? 'purged') AND NEW.record ? 'purged'
            AND NEW.record - 'purgedAt' - 'rule' = '{"purged": true}'::jsonb
            AND (to_jsonb(NEW) - 'record') = (to_jsonb(OLD) - 'record') THEN
+          -- A legal hold wins over any purge, including one run by hand in SQL.
+          IF EXISTS (SELECT 1 FROM audit.legal_holds h
+                      WHERE h.released_at IS NULL AND h.tenant = OLD.tenant AND (h.use_case IS NULL OR h.use_case = OLD.use_case)) THEN
+            RAISE EXCEPTION 'decision record % is under a legal hold and cannot be purged', OLD.id
+              USING ERRCODE = 'insufficient_privilege';
+          END IF;
           RETURN NEW;
         END IF;
         RAISE EXCEPTION 'decision records are immutable: % on %.% is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME

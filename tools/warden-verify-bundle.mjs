@@ -33,7 +33,8 @@
  *   checked.purgedRecords), its top-level fields agree with the same fields of the record, it matches the manifest's use
  *   case, tenant, outcome and period [from, to), and its ledger entry is in ledger.jsonl with the
  *   same hash, type decision.created, and a payload whose recordDigest, decisionId, outcome,
- *   modelVersion and useCase (those present) and whose tenant match the decision.
+ *   modelVersion, useCase, score and requestId (those present) and whose tenant and actor match
+ *   the decision. A purged record's purgedAt is not before the decision's createdAt.
  * - Each ledger entry has an inclusion proof in proofs.jsonl for leaf seq - 1, with leaf hash
  *   SHA-256(0x00 || the 32 bytes of the entry hash) (RFC 6962 section 2.1), that leads to the
  *   checkpoint's root hash by the algorithm of RFC 9162 section 2.1.3.2.
@@ -58,7 +59,9 @@
  *   manifest or a proof line is covered by no digest or signature and is ignored. Ledger entries
  *   that no decision refers to are checked but not reported as extra. Warden's verifier behaves
  *   the same way in each case.
- * - The content of a purged record: only its digest, kept in the ledger, remains.
+ * - The content of a purged record: only its digest, kept in the ledger, remains. Of a purged
+ *   decision's own fields, only those its ledger entry carries are checked; score and requestId
+ *   only for decisions whose entry carries them (those recorded after they were added).
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -842,8 +845,12 @@ function checkDecisions(decisions, entries, manifest, report) {
     // A purged record is a tombstone; its recordDigest is still checked against the ledger entry.
     const recordJson = canonicalOrUndefined(decision.record);
     const recordDigest = recordJson === undefined ? 'none (the record has no canonical JSON)' : sha256Hex(recordJson);
-    if (isTombstone(decision.record)) report.checked.purgedRecords += 1;
-    else if (recordDigest !== decision.recordDigest) {
+    if (isTombstone(decision.record)) {
+      report.checked.purgedRecords += 1;
+      if (decision.record.purgedAt < decision.createdAt) {
+        problems.push(`${at('record')}: purgedAt ${decision.record.purgedAt} is before the decision's createdAt ${decision.createdAt}`);
+      }
+    } else if (recordDigest !== decision.recordDigest) {
       problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
     }
     checkMirroredFields(decision, at, report);
@@ -910,9 +917,12 @@ function checkDecisionEntry(decision, entry, at, report) {
   if (entry.tenant !== decision.tenant) {
     problems.push(`${at('tenant')}: differs from the tenant of the ledger entry at seq ${entry.seq}`);
   }
-  // Only the payload fields present are compared, as in Warden's verifier, because not every
-  // decision.created payload carries all three.
-  for (const field of ['outcome', 'modelVersion', 'useCase']) {
+  // Only the payload fields present are compared, as in Warden's verifier, because older
+  // decision.created payloads carry neither score nor requestId.
+  if (entry.actor !== decision.actor) {
+    problems.push(`${at('actor')}: differs from the actor of the ledger entry at seq ${entry.seq}`);
+  }
+  for (const field of ['outcome', 'modelVersion', 'useCase', 'score', 'requestId']) {
     if (Object.hasOwn(entry.payload, field) && entry.payload[field] !== decision[field]) {
       problems.push(`${at(field)}: differs from payload.${field} of the ledger entry at seq ${entry.seq}`);
     }

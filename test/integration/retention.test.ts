@@ -50,6 +50,8 @@ for (const target of await databaseTargets()) {
     let db: TestDatabase;
     let workDir: string;
     let retention: RetentionService;
+    /** The service's clock: the tests move it forward instead of waiting 26 months. */
+    let clock = NOT_YET;
     const ledger = new PostgresLedger();
     const ids: Record<string, string[]> = { 'bank-a': [], 'bank-b': [] };
     const digests = new Map<string, string>();
@@ -58,7 +60,7 @@ for (const target of await databaseTargets()) {
       db = await target.open();
       workDir = mkdtempSync(join(tmpdir(), 'warden-retention-'));
       const source = db.database.dataSource;
-      retention = new RetentionService(source, ledger, POLICY);
+      retention = new RetentionService(source, ledger, POLICY, () => [USE_CASE, 'regulatory-qa'], () => clock);
       for (const [tenant, count] of [['bank-a', 3], ['bank-b', 2]] as const) {
         for (let index = 0; index < count; index++) {
           const id = randomUUID();
@@ -96,21 +98,32 @@ for (const target of await databaseTargets()) {
     }
 
     it('purges nothing inside the retention period', async () => {
-      const [result] = await retention.purge({ now: NOT_YET, actor: 'test' });
+      const [result] = await retention.purge({ actor: 'test' });
+      assert.equal(result.due, 0);
       assert.equal(result.purged, 0);
       assert.equal(result.ledgerSeq, null);
     });
 
-    it('counts due records in a dry run without changing them', async () => {
-      const [result] = await retention.purge({ now: DUE, dryRun: true, actor: 'test' });
-      assert.equal(result.purged, 5);
-      assert.equal(result.held, 0);
+    it('previews a later date only as a dry run', async () => {
+      const [result] = await retention.purge({ asOf: DUE, dryRun: true, actor: 'test' });
+      assert.equal(result.due, 5);
+      assert.equal(result.purged, 0);
+      await assert.rejects(retention.purge({ asOf: DUE, actor: 'test' }), /can only be previewed/);
       for (const { record } of (await records()).values()) assert.equal(record.purged, undefined);
+    });
+
+    it('rejects a hold on an unknown use case', async () => {
+      await assert.rejects(
+        retention.placeHold({ tenant: 'bank-a', useCase: 'credit-applicaton', reason: 'misspelt use case in a hold', actor: 'counsel' }),
+        /Unknown use case "credit-applicaton"/,
+      );
     });
 
     it('keeps held records and purges the rest', async () => {
       const hold = await retention.placeHold({ tenant: 'bank-b', useCase: USE_CASE, reason: 'CFPB investigation 2028-07 notice', actor: 'counsel' });
-      const [result] = await retention.purge({ now: DUE, actor: 'test' });
+      assert.equal(hold.recordsCovered, 2);
+      clock = DUE;
+      const [result] = await retention.purge({ actor: 'test' });
       assert.equal(result.purged, 3);
       assert.equal(result.held, 2);
       assert.equal(result.cutoff, '2026-03-16T10:00:00.000Z');
@@ -159,6 +172,16 @@ for (const target of await databaseTargets()) {
       await assert.rejects(source.query('DELETE FROM decisions.decision_records WHERE id = $1', [keptId]), /immutable/);
     });
 
+    it('rejects a purge by hand of a held record', async () => {
+      await assert.rejects(
+        db.database.dataSource.query(
+          `UPDATE decisions.decision_records SET record = '{"purged": true, "purgedAt": "2020-01-01T00:00:00.000Z", "rule": "by hand"}'::jsonb WHERE id = $1`,
+          [ids['bank-b'][1]],
+        ),
+        /under a legal hold/,
+      );
+    });
+
     it('exports purged records that both verifiers accept', async () => {
       const source = db.database.dataSource;
       const merkle = new PostgresMerkleLog(source);
@@ -180,7 +203,7 @@ for (const target of await databaseTargets()) {
       const [hold] = await retention.listHolds();
       const released = await retention.releaseHold({ id: hold.id, reason: 'investigation closed without findings', actor: 'counsel' });
       assert.equal(released.releasedBy, 'counsel');
-      const [result] = await retention.purge({ now: DUE, actor: 'test' });
+      const [result] = await retention.purge({ actor: 'test' });
       assert.equal(result.purged, 2);
       assert.equal((await retention.listHolds()).length, 0);
       assert.equal((await retention.listHolds(true)).length, 1);

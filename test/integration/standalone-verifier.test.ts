@@ -405,6 +405,29 @@ for (const target of await databaseTargets()) {
           toolProblem: /^decisions\.jsonl line 3 field "recordDigest": differs from payload\.recordDigest of the ledger entry at seq \d+$/,
         },
         {
+          name: 'record replaced by a tombstone older than the decision, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(DECISIONS_FILE)!);
+            const forged = JSON.parse(lines[0]) as DecisionLine;
+            forged.record = { purged: true, purgedAt: '2000-01-01T00:00:00.000Z', rule: 'made up' };
+            lines[0] = canonicalJson(forged);
+            files.set(DECISIONS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^decisions\.jsonl line 1 field "record": purgedAt 2000-01-01T00:00:00\.000Z is before the decision's createdAt /,
+        },
+        {
+          name: 'actor changed on a decision line, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(DECISIONS_FILE)!);
+            const forged = { ...(JSON.parse(lines[0]) as DecisionLine), actor: 'someone-else' };
+            lines[0] = canonicalJson(forged);
+            files.set(DECISIONS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^decisions\.jsonl line 1 field "actor": differs from the actor of the ledger entry at seq \d+$/,
+        },
+        {
           name: 'extra field on a decision line, manifest resealed',
           change: (files) => {
             const lines = textLines(files.get(DECISIONS_FILE)!);

@@ -33,11 +33,14 @@ export function registerRetentionCommands(program: Command, loadConfig: () => Wa
     .command('purge')
     .description('Replace records past their retention period with tombstones; digests, ledger entries and proofs remain')
     .option('--dry-run', 'count the records that are due without changing anything', false)
-    .option('--as-of <time>', 'apply the rules as at this ISO time instead of now (to preview a future purge)')
+    .option('--as-of <time>', 'with --dry-run: count what would be due at this ISO time')
     .action(async (options: { dryRun: boolean; asOf?: string }) => {
-      const now = options.asOf !== undefined ? parseInstant(options.asOf) : undefined;
+      const asOf = options.asOf !== undefined ? parseInstant(options.asOf) : undefined;
+      if (asOf && !options.dryRun) {
+        throw new BadUserInputError('--as-of only previews a purge.', [{ field: '--as-of', message: 'use it together with --dry-run, or omit it to purge as of now' }]);
+      }
       await withRuntime(loadConfig, async (runtime) => {
-        const results = await runtime.retention.purge({ now, dryRun: options.dryRun, actor: operatorActor() });
+        const results = await runtime.retention.purge({ asOf, dryRun: options.dryRun, actor: operatorActor() });
         console.log(JSON.stringify({ dryRun: options.dryRun, rules: results }, null, 2));
       });
     });

@@ -441,9 +441,14 @@ function checkDecisions(
   for (const { lineNumber, decision } of decisions) {
     const at = (field: string): string => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
 
-    // A purged record is a tombstone; its recordDigest is still checked against the ledger entry.
+    // A purged record is a tombstone; its recordDigest is still checked against the ledger entry,
+    // and it cannot have been purged before the decision existed.
     const recordDigest = digestOrUndefined(() => digestJson(decision.record));
-    if (!isTombstone(decision.record) && recordDigest !== decision.recordDigest) {
+    if (isTombstone(decision.record)) {
+      if ((decision.record.purgedAt as string) < decision.createdAt) {
+        problems.push(`${at('record')}: purgedAt ${decision.record.purgedAt as string} is before the decision's createdAt ${decision.createdAt}`);
+      }
+    } else if (recordDigest !== decision.recordDigest) {
       problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
     }
     checkMirroredFields(decision, at, problems);
@@ -495,7 +500,10 @@ function checkDecisionEntry(
   if (entry.tenant !== decision.tenant) {
     problems.push(`${at('tenant')}: differs from the tenant of the ledger entry at seq ${entry.seq}`);
   }
-  for (const field of ['outcome', 'modelVersion', 'useCase'] as const) {
+  if (entry.actor !== decision.actor) {
+    problems.push(`${at('actor')}: differs from the actor of the ledger entry at seq ${entry.seq}`);
+  }
+  for (const field of ['outcome', 'modelVersion', 'useCase', 'score', 'requestId'] as const) {
     if (field in entry.payload && entry.payload[field] !== decision[field]) {
       problems.push(`${at(field)}: differs from payload.${field} of the ledger entry at seq ${entry.seq}`);
     }

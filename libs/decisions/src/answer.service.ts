@@ -435,6 +435,8 @@ export class AnswerService {
           useCase: record.useCase,
           mode: record.answer.mode,
           outcome: record.outcome,
+          score: record.score,
+          requestId: null,
           groundedness: record.score,
           modelVersion: record.modelVersion,
           templateHash: record.answer.template.hash,

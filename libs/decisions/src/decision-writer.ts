@@ -94,6 +94,10 @@ export class DecisionWriter {
             useCase: record.useCase,
             outcome: record.outcome,
             modelVersion: record.modelVersion,
+            // Score and requestId are columns beside the record; the ledger covers them too, so
+            // an export line stays checkable after its record is purged.
+            score: record.score,
+            requestId: record.requestId,
             recordDigest,
             ...(reviewCase ? { review: reviewCase.reasons } : {}),
           },

@@ -155,7 +155,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
       log.warn({ useCase: rule.useCase }, 'policies/retention.yaml names a use case that is not configured; its rule applies to stored records only');
     }
   }
-  const retention = new RetentionService(dataSource, ledger, retentionPolicy);
+  const retention = new RetentionService(dataSource, ledger, retentionPolicy, () => [...useCases.keys(), ...answerUseCases.keys()]);
   const retrieval = new RetrievalService(dataSource, ledger, policy, await CollectionAccess.create(config.policyDir), embedder);
   const answers =
     answerUseCases.size > 0

@@ -22,6 +22,9 @@ export interface PurgeResult {
   source: string;
   /** Records created before this instant were due. */
   cutoff: string;
+  /** Records past retention and not held, at `cutoff`. */
+  due: number;
+  /** Records this run purged; 0 for a dry run. */
   purged: number;
   /** Due records kept because a legal hold covers them. */
   held: number;
@@ -45,13 +48,25 @@ export class RetentionService {
     private readonly dataSource: DataSource,
     private readonly ledger: PostgresLedger,
     private readonly policy: RetentionPolicy,
+    /** Use cases a hold may name: the configured ones. A misspelt name would protect nothing. */
+    private readonly knownUseCases: () => string[],
+    /** The time purges and holds are stamped with; tests pass a fixed clock. */
+    private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async placeHold(input: { tenant: string; useCase: string | null; reason: string; actor: string }): Promise<LegalHold> {
-    const reason = checkReason(input.reason);
+  async placeHold(input: { tenant: string; useCase: string | null; reason: string; actor: string }): Promise<LegalHold & { recordsCovered: number }> {
+    const reason = checkReason(input.reason, 'place');
+    if (input.useCase !== null && !this.knownUseCases().includes(input.useCase)) {
+      throw new BadUserInputError(`Unknown use case "${input.useCase.slice(0, 64)}".`, [
+        { field: 'useCase', message: `must be one of: ${this.knownUseCases().join(', ')}; omit it to hold every use case of the tenant` },
+      ]);
+    }
     const id = randomUUID();
-    const placedAt = new Date();
+    const placedAt = this.clock();
     return this.dataSource.transaction(async (manager) => {
+      // Serializes with purge batches, so a record is never purged by a batch that selected it
+      // before this hold committed.
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
       const receipt = await this.ledger.append(manager, {
         type: 'legal-hold.placed',
         tenant: input.tenant,
@@ -62,13 +77,30 @@ export class RetentionService {
         `INSERT INTO audit.legal_holds (id, tenant, use_case, reason, placed_by, placed_at, placed_ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [id, input.tenant, input.useCase, reason, input.actor, placedAt, receipt.seq],
       );
-      this.log.info({ holdId: id, tenant: input.tenant, useCase: input.useCase, ledgerSeq: receipt.seq }, 'legal hold placed');
-      return { id, tenant: input.tenant, useCase: input.useCase, reason, placedBy: input.actor, placedAt, placedLedgerSeq: receipt.seq, releasedBy: null, releasedAt: null };
+      // A hold on a tenant without records is allowed (records may come later), but reported, as
+      // it often means a misspelt tenant.
+      const [{ n }]: { n: number }[] = await manager.query(
+        `SELECT count(*)::int AS n FROM decisions.decision_records WHERE tenant = $1 AND ($2::text IS NULL OR use_case = $2)`,
+        [input.tenant, input.useCase],
+      );
+      this.log.info({ holdId: id, tenant: input.tenant, useCase: input.useCase, ledgerSeq: receipt.seq, recordsCovered: n }, 'legal hold placed');
+      return {
+        id,
+        tenant: input.tenant,
+        useCase: input.useCase,
+        reason,
+        placedBy: input.actor,
+        placedAt,
+        placedLedgerSeq: receipt.seq,
+        releasedBy: null,
+        releasedAt: null,
+        recordsCovered: n,
+      };
     });
   }
 
   async releaseHold(input: { id: string; reason: string; actor: string }): Promise<LegalHold> {
-    const reason = checkReason(input.reason);
+    const reason = checkReason(input.reason, 'release');
     return this.dataSource.transaction(async (manager) => {
       const rows: HoldRow[] = await manager.query('SELECT * FROM audit.legal_holds WHERE id::text = $1 FOR UPDATE', [input.id]);
       const row = rows[0];
@@ -80,7 +112,7 @@ export class RetentionService {
         actor: input.actor,
         payload: { holdId: row.id, useCase: row.use_case, reason },
       });
-      const releasedAt = new Date();
+      const releasedAt = this.clock();
       await manager.query('UPDATE audit.legal_holds SET released_by = $2, released_at = $3, released_ledger_seq = $4 WHERE id = $1', [
         row.id,
         input.actor,
@@ -101,22 +133,29 @@ export class RetentionService {
   }
 
   /**
-   * Purges every record past its use case's retention period at `now` that no active legal hold
-   * covers. With `dryRun` it only counts. Safe to run repeatedly and from several processes: a
-   * purged record is never selected again, and rows are locked while they are replaced.
+   * Purges every record past its use case's retention period that no active legal hold covers.
+   * `asOf` previews the rules at another time and is accepted only with `dryRun`, so a purge can
+   * never run ahead of the clock. Safe to run repeatedly and from several processes: a purged
+   * record is never selected again, and rows are locked while they are replaced.
    */
-  async purge(options: { now?: Date; dryRun?: boolean; actor: string }): Promise<PurgeResult[]> {
-    const now = options.now ?? new Date();
+  async purge(options: { asOf?: Date; dryRun?: boolean; actor: string }): Promise<PurgeResult[]> {
+    if (options.asOf && !options.dryRun) {
+      throw new BadUserInputError('A purge at another time than now can only be previewed.', [
+        { field: 'asOf', message: 'use it together with dryRun (--dry-run), or omit it to purge as of now' },
+      ]);
+    }
+    const now = this.clock();
+    const asOf = options.asOf ?? now;
     const results: PurgeResult[] = [];
     for (const rule of this.policy.rules) {
-      const cutoff = purgeCutoff(rule, now);
+      const cutoff = purgeCutoff(rule, asOf);
       const [{ due, held }]: { due: number; held: number }[] = await this.dataSource.query(
         `SELECT count(*) FILTER (WHERE NOT ${HELD})::int AS due, count(*) FILTER (WHERE ${HELD})::int AS held
            FROM decisions.decision_records d
           WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged')`,
         [rule.useCase, cutoff],
       );
-      const result: PurgeResult = { useCase: rule.useCase, source: rule.source, cutoff: cutoff.toISOString(), purged: 0, held, ledgerSeq: null };
+      const result: PurgeResult = { useCase: rule.useCase, source: rule.source, cutoff: cutoff.toISOString(), due, purged: 0, held, ledgerSeq: null };
       if (!options.dryRun) {
         for (let remaining = due; remaining > 0; ) {
           const batch = await this.purgeBatch(rule.useCase, rule.source, cutoff, now, options.actor);
@@ -125,8 +164,6 @@ export class RetentionService {
           result.ledgerSeq = batch.ledgerSeq;
           remaining -= batch.count;
         }
-      } else {
-        result.purged = due;
       }
       results.push(result);
       this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'retention rule applied');
@@ -136,6 +173,7 @@ export class RetentionService {
 
   private async purgeBatch(useCase: string, source: string, cutoff: Date, now: Date, actor: string): Promise<{ count: number; ledgerSeq: number | null }> {
     return this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
       const rows: { id: string; tenant: string }[] = await manager.query(
         `SELECT d.id, d.tenant FROM decisions.decision_records d
           WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged') AND NOT ${HELD}
@@ -174,6 +212,9 @@ export class RetentionService {
   }
 }
 
+/** Advisory lock key shared by purge batches and hold placement; any constant other than the ledger's. */
+const RETENTION_LOCK = 7_265_746_101;
+
 /** A record is held while an active hold names its tenant and its use case (or every use case). */
 const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
   WHERE h.released_at IS NULL AND h.tenant = d.tenant AND (h.use_case IS NULL OR h.use_case = d.use_case))`;
@@ -204,10 +245,11 @@ function toHold(row: HoldRow): LegalHold {
   };
 }
 
-function checkReason(reason: string): string {
+function checkReason(reason: string, action: 'place' | 'release'): string {
   const trimmed = reason.trim();
   if (trimmed.length < 10 || trimmed.length > 2000) {
-    throw new BadUserInputError('Invalid reason.', [{ field: 'reason', message: 'must be 10 to 2,000 characters, such as the case or proceeding that requires the hold' }]);
+    const example = action === 'place' ? 'the case or proceeding that requires the hold' : 'why the case or proceeding no longer requires it';
+    throw new BadUserInputError('Invalid reason.', [{ field: 'reason', message: `must be 10 to 2,000 characters, such as ${example}` }]);
   }
   return trimmed;
 }
