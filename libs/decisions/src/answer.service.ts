@@ -195,13 +195,14 @@ export class AnswerService {
       });
     }
     const id = randomUUID();
-    const lowGroundedness = draft.mode === 'GENERATIVE' && draft.groundedness.score < config.groundedness.reviewBelow;
+    const lowGroundedness =
+      draft.mode === 'GENERATIVE' && (draft.groundedness.score < config.groundedness.reviewBelow || draft.groundedness.unsupportedClaims > 0);
     if (draft.mode === 'GENERATIVE') {
       verdicts.push({
         guardrail: 'groundedness',
         target: 'answer',
         verdict: lowGroundedness ? 'flag' : 'pass',
-        detail: `score ${draft.groundedness.score.toFixed(3)}, review below ${config.groundedness.reviewBelow}`,
+        detail: `score ${draft.groundedness.score.toFixed(3)}, review below ${config.groundedness.reviewBelow}; unsupported figures or negations: ${draft.groundedness.unsupportedClaims}`,
       });
     }
     const reasons = [...(suspended ? (['USE_CASE_SUSPENDED'] as const) : []), ...(lowGroundedness ? (['LOW_GROUNDEDNESS'] as const) : [])];
@@ -267,7 +268,9 @@ export class AnswerService {
             automaticOutcome: 'REFER',
             modelVersion: record.modelVersion,
             reasons: [...reasons],
-            details: lowGroundedness ? [`groundedness ${draft.groundedness.score.toFixed(3)} < ${config.groundedness.reviewBelow}`] : [],
+            details: lowGroundedness
+              ? [`groundedness ${draft.groundedness.score.toFixed(3)} (review below ${config.groundedness.reviewBelow}), unsupported figures or negations ${draft.groundedness.unsupportedClaims}`]
+              : [],
             priority: config.review.refer.priority,
             fourEyes: config.review.refer.fourEyes,
             slaMinutes: config.review.slaMinutes[config.review.refer.priority - 1],
@@ -339,9 +342,7 @@ export class AnswerService {
     const usable: RetrievedPassage[] = [];
     for (const hit of hits) {
       const injection = detectInjection(hit.text, this.injectionRules, 'retrieved');
-      if (injection.verdict !== 'pass') {
-        verdicts.push({ guardrail: 'injection', target: `passage:${hit.chunkId}`, verdict: injection.verdict, detail: injectionDetail(injection) });
-      }
+      verdicts.push({ guardrail: 'injection', target: `passage:${hit.chunkId}`, verdict: injection.verdict, detail: injectionDetail(injection) });
       if (injection.verdict === 'block' && loaded.config.guardrails.retrievedInjection === 'drop') continue;
       usable.push(hit);
     }
@@ -471,11 +472,11 @@ interface Draft {
 function extractive(passages: RetrievedPassage[]): Draft {
   const none = { promptTokens: null, completionTokens: null, source: 'none' as const };
   if (passages.length === 0) {
-    return { mode: 'EXTRACTIVE', text: 'No passage in the collection matches the question.', citations: [], groundedness: { score: 0, sentences: [] }, model: null, usage: none };
+    return { mode: 'EXTRACTIVE', text: 'No passage in the collection matches the question.', citations: [], groundedness: { score: 0, unsupportedClaims: 0, sentences: [] }, model: null, usage: none };
   }
   const quoted = passages.map((passage, index) => `[${index + 1}] ${passage.text.trim()} (${passage.citation})`);
   // Every quoted sentence is a passage's own text, so the answer is grounded by construction.
-  return { mode: 'EXTRACTIVE', text: [EXTRACTIVE_LABEL, ...quoted].join('\n\n'), citations: passages.map(toCitation), groundedness: { score: 1, sentences: [] }, model: null, usage: none };
+  return { mode: 'EXTRACTIVE', text: [EXTRACTIVE_LABEL, ...quoted].join('\n\n'), citations: passages.map(toCitation), groundedness: { score: 1, unsupportedClaims: 0, sentences: [] }, model: null, usage: none };
 }
 
 function toCitation(passage: RetrievedPassage): AnswerCitation {

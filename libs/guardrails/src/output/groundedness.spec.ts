@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkGroundedness, splitSentences } from './groundedness.js';
+import { checkGroundedness, numberWordsToDigits, splitSentences } from './groundedness.js';
 
 const NOTICE =
   'A creditor must provide a statement of specific reasons for the action taken within 30 days. ' +
@@ -22,6 +22,14 @@ describe('splitSentences', () => {
   });
 });
 
+describe('numberWordsToDigits', () => {
+  it('rewrites number words as digits', () => {
+    assert.equal(numberWordsToDigits('kept for twenty-five months'), 'kept for 25 months');
+    assert.equal(numberWordsToDigits('one hundred twenty days and two thousand cases'), '120 days and 2000 cases');
+    assert.equal(numberWordsToDigits('None of them and one more'), 'None of them and 1 more');
+  });
+});
+
 describe('checkGroundedness', () => {
   it('supports sentences that restate a cited passage', () => {
     const report = checkGroundedness('The creditor must provide a statement of specific reasons within 30 days [1].', [NOTICE, RETENTION]);
@@ -33,8 +41,46 @@ describe('checkGroundedness', () => {
   it('rejects a sentence whose figure differs from the passage', () => {
     const report = checkGroundedness('A creditor shall retain records for 12 months after notifying an applicant [2].', [NOTICE, RETENTION]);
     assert.equal(report.sentences[0].supported, false);
-    assert.deepEqual(report.sentences[0].missingNumbers, ['12']);
+    assert.deepEqual(report.sentences[0].missingNumbers, ['12 month']);
     assert.equal(report.score, 0);
+    assert.equal(report.unsupportedClaims, 1);
+  });
+
+  it('catches invented figures in other forms', () => {
+    const forms = [
+      'A creditor shall retain records for ninety-nine months after notifying an applicant [2].',
+      'A creditor shall retain records for 25 years after notifying an applicant [2].',
+      'A creditor shall retain records for 2,5 months after notifying an applicant [2].',
+      'A creditor shall retain records for 25% months after notifying an applicant [2].',
+      'A creditor shall retain records costing $25 after notifying an applicant of action taken [2].',
+    ];
+    for (const answer of forms) {
+      const report = checkGroundedness(answer, [NOTICE, RETENTION]);
+      assert.equal(report.sentences[0].supported, false, answer);
+      assert.equal(report.unsupportedClaims, 1, answer);
+    }
+  });
+
+  it('accepts a figure written in words that the passage states in digits', () => {
+    const report = checkGroundedness('A creditor shall retain records for twenty-five months after notifying an applicant [2].', [NOTICE, RETENTION]);
+    assert.equal(report.score, 1);
+  });
+
+  it('rejects a negation the passage does not state', () => {
+    const report = checkGroundedness('A creditor shall never retain records for 25 months after notifying an applicant [2].', [NOTICE, RETENTION]);
+    assert.deepEqual(report.sentences[0].missingNegations, ['never']);
+    assert.equal(report.unsupportedClaims, 1);
+  });
+
+  it('counts an invented minority sentence as an unsupported claim', () => {
+    const answer =
+      'A creditor must provide a statement of specific reasons for the action taken [1]. ' +
+      'A creditor shall retain records for 25 months after notifying an applicant [2]. ' +
+      'Statements based on internal standards are insufficient [1]. ' +
+      'Records may be destroyed after 3 days [2].';
+    const report = checkGroundedness(answer, [NOTICE, RETENTION]);
+    assert.equal(report.score, 0.75);
+    assert.equal(report.unsupportedClaims, 1);
   });
 
   it('only lets a sentence rest on the passages its markers name', () => {
