@@ -10,7 +10,7 @@ const THIN_SPACE = '\u2009';
 const NARROW_NO_BREAK_SPACE = '\u202f';
 const ZERO_WIDTH_SPACE = '\u200b';
 
-/** Converts ASCII digits and letters to their full-width forms (U+FF10 onwards). */
+/** Converts ASCII digits, letters and '@' to their full-width forms, which are 0xFEE0 higher. */
 function fullWidth(text: string): string {
   return text.replace(/[0-9A-Za-z@]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
 }

@@ -5,7 +5,7 @@
  * normalized copy and maps every finding back to the original offsets.
  *
  * Unlike the injection normalizer, this one keeps letter case, digits and punctuation, so a
- * recognizer sees the value as it was written, only in its plain form.
+ * recognizer reads the value as it was written, only in its plain form.
  */
 
 /** Text prepared for the recognizers, with a map back into the original text. */
@@ -29,11 +29,11 @@ const FOLD_CACHE = new Map<number, string>();
 const FOLD_CACHE_MAX_ENTRIES = 8192;
 
 /**
- * Normalizes `original` code point by code point: every space separator (Unicode category Zs,
- * such as U+00A0, U+2009 and U+202F) becomes a plain space, default-ignorable characters
- * (zero-width space and joiners, U+FEFF, soft hyphen, variation selectors) are removed, and every
+ * Normalizes `original` code point by code point. Every space separator (Unicode category Zs,
+ * such as U+00A0, U+2009 and U+202F) becomes a plain space. Default-ignorable characters
+ * (zero-width space and joiners, U+FEFF, soft hyphen, variation selectors) are removed. Every
  * other code point gets its NFKC form, which turns full-width and mathematical digits and letters
- * into ASCII. ASCII text is returned unchanged without a map.
+ * into ASCII. Text without a change, such as any ASCII text, is returned as it is, without a map.
  * NOTE: NFKC is applied per code point, so a base letter and a separate combining accent are not
  * composed. The recognizers match ASCII only, so this changes no finding.
  */
