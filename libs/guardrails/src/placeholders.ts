@@ -1,4 +1,5 @@
 import type { PiiEntityType, PiiFinding } from './pii/index.js';
+import { canonicalPiiValue } from './pii/normalize.js';
 
 /**
  * Typed placeholders: personal data replaced by `<IBAN_1>`, `<EMAIL_ADDRESS_2>` and so on, so an
@@ -60,9 +61,9 @@ export class PlaceholderMap {
   }
 }
 
-/** Spacing and case do not change a value's identity: "DE89 3704..." and "de893704..." share a placeholder. */
+/** Spacing, character width and case do not change a value's identity: "DE89 3704..." and "de893704..." share a placeholder. */
 function normalize(value: string): string {
-  return value.replace(/[\s.-]/g, '').toUpperCase();
+  return canonicalPiiValue(value);
 }
 
 /** Replaces every finding in `text` by its placeholder in `map`. Findings must not overlap (scanPii resolves overlaps). */

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { PiiFinding } from './pii/index.js';
+import { canonicalPiiValue } from './pii/normalize.js';
 
 /**
  * The replacement of a finding:
@@ -36,8 +37,9 @@ export function redactText(text: string, findings: readonly PiiFinding[], option
 
 function replacement(finding: PiiFinding, value: string, options: RedactionOptions): string {
   if (options.mode === 'mask') return `[${finding.entityType}]`;
-  // Separators do not change the identity of a value: "DE89 3704..." and "DE893704..." hash alike.
-  const normalized = value.replace(/[\s.-]/g, '').toUpperCase();
+  // Separators, character width and case do not change the identity of a value: "DE89 3704...",
+  // "DE893704..." and its full-width form hash alike.
+  const normalized = canonicalPiiValue(value);
   const digest = createHmac('sha256', options.hashKey!).update(`${finding.entityType}:${normalized}`).digest('hex');
   return `[${finding.entityType}:${digest.slice(0, HASH_HEX_LENGTH)}]`;
 }

@@ -46,9 +46,18 @@ describe('IbanRecognizer', () => {
     assert.deepEqual(spans('US64SVBKUS6S3300958879'), []);
   });
 
-  it('rejects lowercase characters', () => {
-    assert.deepEqual(spans('de89370400440532013000'), []);
+  it('accepts an all-lowercase IBAN', () => {
+    assert.deepEqual(spans('de89370400440532013000'), [[0, 22]]);
+    assert.deepEqual(spans('iban: gb29 nwbk 6016 1331 9268 19'), [[6, 33]]);
+  });
+
+  it('rejects mixed-case letters', () => {
     assert.deepEqual(spans('GB29 nwbk 6016 1331 9268 19'), []);
+    assert.deepEqual(spans('De89370400440532013000'), []);
+  });
+
+  it('rejects a lowercase IBAN with a bad checksum', () => {
+    assert.deepEqual(spans('de89370400440532013001'), []);
   });
 
   it('rejects check digits 00, 01 and 99', () => {

@@ -3,8 +3,10 @@ import { IBAN_LENGTH_BY_COUNTRY } from './iban-registry.js';
 import type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
 import { isWordCharacterAt } from './word-boundary.js';
 
-const IBAN_START = /(?<![\p{L}\p{N}_])[A-Z]{2}\d{2}/gu;
-const IBAN_CHARACTER = /^[A-Z0-9]$/;
+const IBAN_START = /(?<![\p{L}\p{N}_])[A-Za-z]{2}\d{2}/gu;
+const IBAN_CHARACTER = /^[A-Za-z0-9]$/;
+const UPPERCASE_LETTER = /[A-Z]/;
+const LOWERCASE_LETTER = /[a-z]/;
 const GROUP_SEPARATORS = new Set([' ', '-']);
 
 /**
@@ -13,9 +15,10 @@ const GROUP_SEPARATORS = new Set([' ', '-']);
  * (DE89 3704 0044 0532 0130 00).
  *
  * Validation: the country code is in the IBAN registry, the length matches that country, the
- * check digits are 02 to 98 and the ISO 7064 MOD 97-10 checksum holds. Only uppercase letters are
- * accepted because ISO 13616 defines the electronic format in uppercase, so `de89…` or `LV80 bANK…`
- * is not reported.
+ * check digits are 02 to 98 and the ISO 7064 MOD 97-10 checksum holds, all on the uppercased value.
+ * ISO 13616 defines the electronic format in uppercase, but people type IBANs in lowercase too, so
+ * an IBAN whose letters are all lowercase (`de89…`) is reported. Mixed case (`LV80 bANK…`) is not,
+ * because a real IBAN is rarely written that way and the Presidio test tables expect no finding.
  * NOTE: the per-country BBAN structure (which positions are digits or letters) is not checked. The
  * checksum already rejects any single changed character.
  */
@@ -27,11 +30,11 @@ export class IbanRecognizer implements PiiRecognizer {
     const findings: PiiFinding[] = [];
     for (const match of text.matchAll(IBAN_START)) {
       const start = match.index;
-      const length = IBAN_LENGTH_BY_COUNTRY.get(match[0].slice(0, 2));
+      const length = IBAN_LENGTH_BY_COUNTRY.get(match[0].slice(0, 2).toUpperCase());
       if (length === undefined) continue;
 
       const candidate = readCompact(text, start, length) ?? readGrouped(text, start, length);
-      if (candidate === null || !hasValidCheckDigits(candidate.iban)) continue;
+      if (candidate === null || hasMixedCase(candidate.iban) || !hasValidCheckDigits(candidate.iban.toUpperCase())) continue;
       findings.push({ entityType: 'IBAN', start, end: candidate.end, score: 1, recognizer: this.name });
     }
     return findings;
@@ -74,6 +77,10 @@ function readGrouped(text: string, start: number, length: number): IbanCandidate
   if (isWordCharacterAt(text, position)) return null;
   if (separator === '-' && text[position] === '-' && isWordCharacterAt(text, position + 1)) return null;
   return { iban, end: position };
+}
+
+function hasMixedCase(iban: string): boolean {
+  return UPPERCASE_LETTER.test(iban) && LOWERCASE_LETTER.test(iban);
 }
 
 function hasValidCheckDigits(iban: string): boolean {

@@ -42,6 +42,17 @@ describe('PhoneNumberRecognizer', () => {
     assert.deepEqual(scan('from 203.0.113.7'), []);
   });
 
+  it('rejects year/number citations', () => {
+    assert.deepEqual(scan('Regulation (EU) 2024/1689, Article 16'), []);
+    assert.deepEqual(scan('Regulation (EU) 2016/679'), []);
+    assert.deepEqual(scan('Directive (EU) 2015/2366 and Regulation 575/2013'), []);
+  });
+
+  it('finds slash-separated German numbers', () => {
+    assert.deepEqual(scan('Tel. 030/1234567'), [{ span: [5, 16], score: 0.5 }]);
+    assert.deepEqual(scan('Tel. 089/12345678'), [{ span: [5, 17], score: 0.5 }]);
+  });
+
   it('rejects calendar dates', () => {
     assert.deepEqual(scan('on 2024-03-12'), []);
     assert.deepEqual(scan('on 12.03.1985'), []);

@@ -51,6 +51,13 @@ const MIN_DIGITS = 7;
  * A longer stretch is something else (a card number, an IBAN) or several numbers in a row.
  */
 const MAX_DIGITS = 15;
+/**
+ * Year/number citations of legal acts, such as "Regulation (EU) 2024/1689" or "575/2013", which
+ * German numbering accepts as area code and subscriber number. A slash-separated number is read
+ * as a phone number only when it starts with the trunk prefix 0 (030/1234567), '+' or '('.
+ * NOTE: a US number written with a slash after the area code (202/456-1111) is not found either.
+ */
+const SLASH_CITATION_SHAPE = /^[1-9][^/]*\//;
 /** Dotted quads are IPv4 addresses, which some numbering plans would accept as phone numbers. */
 const IPV4_SHAPE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
@@ -109,7 +116,7 @@ export class PhoneNumberRecognizer implements PiiRecognizer {
     if (findingsBySpan.has(key)) return;
 
     const written = text.slice(start, end);
-    if (DATE_SHAPE.test(written)) return;
+    if (DATE_SHAPE.test(written) || SLASH_CITATION_SHAPE.test(written)) return;
     const score = written.startsWith('+') ? INTERNATIONAL_SCORE : NATIONAL_SCORE;
     findingsBySpan.set(key, { entityType: 'PHONE_NUMBER', start, end, score, recognizer: this.name });
   }

@@ -74,6 +74,11 @@ describe('scanPii', () => {
     assert.deepEqual(scanPii(prompt, onlyEmail).map((item) => item.entityType), ['EMAIL_ADDRESS']);
   });
 
+  it('returns nothing for legal citations', () => {
+    const citations = ['Regulation (EU) 2024/1689, Article 16', '12 CFR 1002.9', 'Article 26(6)', 'Regulation (EU) 2016/679', '12 CFR 1002.12(b)(1)'];
+    for (const citation of citations) assert.deepEqual(scanPii(citation), [], citation);
+  });
+
   it('returns nothing for plain prose', () => {
     assert.deepEqual(scanPii('The committee approved the 2025 budget of 4.5 million after 3 rounds.'), []);
   });

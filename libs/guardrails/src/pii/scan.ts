@@ -3,6 +3,7 @@ import { DateOfBirthRecognizer } from './date-of-birth.recognizer.js';
 import { EmailRecognizer } from './email.recognizer.js';
 import { IbanRecognizer } from './iban.recognizer.js';
 import { IpAddressRecognizer } from './ip-address.recognizer.js';
+import { normalizeForPii, originalRange } from './normalize.js';
 import { PaymentCardRecognizer } from './payment-card.recognizer.js';
 import { PhoneNumberRecognizer } from './phone-number.recognizer.js';
 import type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
@@ -28,8 +29,19 @@ export function defaultRecognizers(): PiiRecognizer[] {
  * Runs every recognizer, then resolves overlaps as `resolveOverlaps` describes: a longer or
  * higher-score span wins, and equal spans of different types both stay only if they are truly
  * different entity types. Returns the findings sorted by start.
+ *
+ * The recognizers read a normalized copy of `text` (see `normalizeForPii`), so values written with
+ * no-break or thin spaces, zero-width characters or full-width forms are found too. Every finding's
+ * span is an offset range into `text` itself, covering the characters as they were written.
  */
 export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
+  const normalized = normalizeForPii(text);
+  const findings = scanNormalized(normalized.text, recognizers);
+  if (normalized.starts === null) return findings;
+  return findings.map((finding) => ({ ...finding, ...originalRange(normalized, finding.start, finding.end) }));
+}
+
+function scanNormalized(text: string, recognizers: PiiRecognizer[]): PiiFinding[] {
   // Recognizers that only check a format (phone, bank account) run last, on a copy of the text in
   // which every checksum-validated finding is blanked out. They cannot win over those findings
   // anyway, and the phone parser, the slowest step, then gets fewer candidates.
@@ -121,7 +133,12 @@ function blankSpans(text: string, findings: readonly PiiFinding[]): string {
  */
 const IDENTIFIER_SHAPES = /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b|\b(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b/g;
 
-/** Replaces machine identifiers with spaces, keeping every offset. */
+const IBAN_CHECK = new IbanRecognizer();
+
+/**
+ * Replaces machine identifiers with spaces, keeping every offset. A lowercase IBAN such as
+ * de89370400440532013000 has the shape of a hex string, so a match that is a valid IBAN stays.
+ */
 function blankIdentifiers(text: string): string {
-  return text.replace(IDENTIFIER_SHAPES, (match) => ' '.repeat(match.length));
+  return text.replace(IDENTIFIER_SHAPES, (match) => (IBAN_CHECK.scan(match).length > 0 ? match : ' '.repeat(match.length)));
 }

@@ -1,0 +1,31 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { scrubPii } from './scrub.js';
+
+describe('scrubPii', () => {
+  it('keeps loopback and unspecified addresses', () => {
+    assert.equal(scrubPii('listening {"url":"http://127.0.0.1:4417"}'), 'listening {"url":"http://127.0.0.1:4417"}');
+    assert.equal(scrubPii('bound to 0.0.0.0:4417'), 'bound to 0.0.0.0:4417');
+    assert.equal(scrubPii('listening on http://[::1]:4417'), 'listening on http://[::1]:4417');
+    assert.equal(scrubPii('src=:: dst=127.10.0.3'), 'src=:: dst=127.10.0.3');
+    assert.equal(scrubPii('mapped ::ffff:127.0.0.1 up'), 'mapped ::ffff:127.0.0.1 up');
+    assert.equal(scrubPii('network 127.0.0.0/8 is local'), 'network 127.0.0.0/8 is local');
+  });
+
+  it('masks addresses of other hosts', () => {
+    assert.equal(scrubPii('client 203.0.113.7 connected'), 'client [IP_ADDRESS] connected');
+    assert.equal(scrubPii('client 10.1.2.3 connected'), 'client [IP_ADDRESS] connected');
+    assert.equal(scrubPii('client 192.168.0.20 connected'), 'client [IP_ADDRESS] connected');
+    assert.equal(scrubPii('client 2001:db8::1 connected'), 'client [IP_ADDRESS] connected');
+    assert.equal(scrubPii('client fe80::1%eth0 connected'), 'client [IP_ADDRESS] connected');
+    assert.equal(scrubPii('client ::ffff:10.0.0.1 connected'), 'client [IP_ADDRESS] connected');
+  });
+
+  it('masks other personal data next to a loopback address', () => {
+    assert.equal(scrubPii('127.0.0.1 served anna@example.com'), '127.0.0.1 served [EMAIL_ADDRESS]');
+  });
+
+  it('masks Unicode forms of an IBAN', () => {
+    assert.equal(scrubPii('IBAN de89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000 failed'), 'IBAN [IBAN] failed');
+  });
+});
