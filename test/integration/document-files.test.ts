@@ -53,7 +53,7 @@ for (const target of await databaseTargets()) {
       return rows.map((row) => row.name);
     }
 
-    it('refuses a FIFO without reading it', async () => {
+    it('rejects a FIFO unread', async () => {
       const fifo = join(workDir, 'policy.md');
       await makeFifo(fifo);
       // A writer, so that a reader that opens the FIFO gets a document instead of blocking forever.
@@ -65,12 +65,12 @@ for (const target of await databaseTargets()) {
       }
     });
 
-    it('refuses a device', async () => {
+    it('rejects a device', async () => {
       // /dev/null stands in for /dev/zero, which reports size 0 too but never ends.
       await assert.rejects(service.ingestFile({ tenant: TENANT, actor: 'ana', collection: 'memos', path: '/dev/null', format: 'text' }), rejectsWith('file', /regular file/));
     });
 
-    it('a NUL in the name does not overwrite another document', async () => {
+    it('NUL name overwrites nothing', async () => {
       const ingest = (document: string, content: string) => service.ingest({ tenant: TENANT, actor: 'ana', collection: 'memos', document, format: 'markdown', content, source: 'test' });
       await ingest('policy.md', '# Policy\n\nThe original text.\n');
       await assert.rejects(ingest('policy.md\u0000shadow', '# Policy\n\nA replacement.\n'), rejectsWith('document', /control characters/));
@@ -79,13 +79,13 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(await documentNames(), ['policy.md']);
     });
 
-    it('a file name with personal data is refused and names the fix', async () => {
+    it('rejects personal data in file names', async () => {
       const file = join(workDir, 'letter to jane.doe@example.com.md');
       writeFileSync(file, '# Letter\n\nText.\n');
       await assert.rejects(service.ingestFile({ tenant: TENANT, actor: 'ana', collection: 'memos', path: file }), rejectsWith('document', /personal data.*--name on the CLI/));
     });
 
-    it('a regular file within the limit is read whole', async () => {
+    it('reads a regular file whole', async () => {
       const file = join(workDir, 'memo.md');
       writeFileSync(file, '# Memo\n\nOverride rates are reviewed every quarter.\n');
       const report = await service.ingestFile({ tenant: TENANT, actor: 'ana', collection: 'memos', path: file });

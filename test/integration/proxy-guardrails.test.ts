@@ -310,9 +310,9 @@ for (const target of await databaseTargets()) {
     });
 
     for (const [name, messages, blockedTarget] of [
-      ['injection followed by a harmless user message', [{ role: 'user', content: INJECTION }, { role: 'assistant', content: 'I cannot do that.' }, { role: 'user', content: 'thanks' }], 'messages[0]'],
-      ['injection sent as a system message', [{ role: 'system', content: INJECTION }, { role: 'user', content: 'What is the overdraft fee?' }], 'messages[0]'],
-      ['injection in a tool result', [{ role: 'user', content: 'Look up the fee.' }, { role: 'tool', tool_call_id: 'call_1', content: INJECTION }], 'messages[1]'],
+      ['injection before a harmless message', [{ role: 'user', content: INJECTION }, { role: 'assistant', content: 'I cannot do that.' }, { role: 'user', content: 'thanks' }], 'messages[0]'],
+      ['injection as system message', [{ role: 'system', content: INJECTION }, { role: 'user', content: 'What is the overdraft fee?' }], 'messages[0]'],
+      ['injection in tool result', [{ role: 'user', content: 'Look up the fee.' }, { role: 'tool', tool_call_id: 'call_1', content: INJECTION }], 'messages[1]'],
     ] as [string, OpenAI.Chat.Completions.ChatCompletionMessageParam[], string][]) {
       it(`${name} is blocked`, async () => {
         const error = await restoring.chat.completions.create({ model: 'fake-chat', messages }).then(

@@ -63,7 +63,7 @@ function explainSystemError(error: NodeJS.ErrnoException): string {
   }
 }
 
-/** The createdb command for the database in `url`, without its password; a generic one when the URL cannot be read. */
+/** Returns the createdb command for the database in `url`, without its password, or a generic one when the URL cannot be read. */
 function createdbCommand(url: string | undefined): string {
   try {
     const parsed = new URL(url ?? '');

@@ -124,10 +124,9 @@ export class ProxyGuardrails {
   }
 
   /**
-   * Judges every system and user message the caller sent with user strictness, and tool messages
-   * with retrieved strictness because they carry outside content. Assistant messages are skipped:
-   * retrieved strictness would flag ordinary model replies, and the user and system turns that
-   * steer them are judged. Every verdict is recorded before a block is raised.
+   * Judges every system and user message with user strictness, and tool messages with retrieved
+   * strictness because they carry outside content. Assistant messages are skipped, because retrieved
+   * strictness would flag ordinary model replies. Every verdict is recorded before a block is raised.
    */
   private judgeInjection(call: GuardedCall, messages: unknown[]): void {
     const blocked: string[] = [];

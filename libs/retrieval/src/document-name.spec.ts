@@ -19,7 +19,7 @@ describe('document names', () => {
     ['an e-mail address', 'complaint from jane.doe@example.com.md', /personal data \(found EMAIL_ADDRESS\)/],
     ['nothing but spaces', '   ', /1 to 200 characters/],
   ] as const) {
-    it(`rejects a name with ${label}, naming the field and the fix`, () => {
+    it(`rejects ${label}`, () => {
       const error = checkDocumentName(name);
       assert.equal(error?.field, 'document');
       assert.match(error!.message, fragment);
@@ -28,7 +28,7 @@ describe('document names', () => {
     });
   }
 
-  it('names the CLI option when asked', () => {
+  it('names the CLI option', () => {
     assert.equal(checkDocumentName('a\u202Db.md', '--name')?.field, '--name');
   });
 });

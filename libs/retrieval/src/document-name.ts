@@ -3,7 +3,7 @@ import { scanPii } from '../../guardrails/src/index.js';
 
 export const MAX_DOCUMENT_NAME_LENGTH = 200;
 
-/** Control characters (including NUL, which PostgreSQL would cut the name at) and line or paragraph separators. */
+/** Control characters and line or paragraph separators. PostgreSQL cuts a name at a NUL, so it could replace another document. */
 const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 /** Bidirectional embeddings, overrides and isolates, which make a name display differently from what it is. */
 const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
@@ -17,9 +17,9 @@ const FORMAT_ONLY_MIN_SCORE = 0.6;
 const FORMAT_ONLY_TYPES: ReadonlySet<string> = new Set(['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
 
 /**
- * Returns a field error when `name` cannot name a document. Document names appear in citations,
- * search results and the ledger, so they must not carry personal data or characters that change
- * how they display. The message never quotes the name.
+ * Returns a field error when `name` is not a valid document name, without quoting it. Document names
+ * appear in citations, search results and the ledger, so they must not contain personal data or
+ * characters that change how they display.
  */
 export function checkDocumentName(name: unknown, field = 'document'): FieldError | undefined {
   const fix = 'rename the file or pass another name (--name on the CLI), such as credit-policy.md';

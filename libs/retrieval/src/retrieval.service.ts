@@ -364,9 +364,9 @@ function embeddingInput(title: string | null, citation: string, text: string): s
 }
 
 /**
- * Reads a regular file as UTF-8, refusing anything else: a FIFO, a socket or a device such as
+ * Reads a regular file as UTF-8 and rejects anything else: a FIFO, a socket or a device such as
  * /dev/zero reports size 0 and would be read without end. The size is checked on the open file,
- * and a file that grows while it is read is refused rather than read past its checked size.
+ * and a file that grows while it is read is rejected rather than read past its checked size.
  */
 function readRegularFile(path: string, maxBytes: number): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
