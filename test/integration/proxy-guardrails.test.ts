@@ -139,7 +139,8 @@ for (const target of await databaseTargets()) {
       assert.equal(entry.payload.requestDigest, digestJson(request), 'the digest is of what the caller sent');
       assert.deepEqual(entry.payload.guardrails, [
         { guardrail: 'pii', target: 'messages', verdict: 'flag', detail: 'IBANx1, CREDIT_CARDx1, US_SSNx1' },
-        { guardrail: 'injection', target: 'last-user-message', verdict: 'pass', detail: 'score 0.000' },
+        { guardrail: 'injection', target: 'messages[0]', verdict: 'pass', detail: 'score 0.000' },
+        { guardrail: 'injection', target: 'messages[1]', verdict: 'pass', detail: 'score 0.000' },
       ]);
       assert.equal(entry.payload.usage.source, 'upstream');
       assert.ok(entry.payload.cost !== null, 'the call is billed');
@@ -307,5 +308,30 @@ for (const target of await databaseTargets()) {
       assert.equal(entry.payload.guardrails[0].guardrail, 'pii', 'the PII verdict is kept beside the injection verdict');
       assert.ok(!JSON.stringify(entry.payload).includes('system prompt'), 'the prompt text is not in the ledger');
     });
+
+    for (const [name, messages, blockedTarget] of [
+      ['injection before a harmless message', [{ role: 'user', content: INJECTION }, { role: 'assistant', content: 'I cannot do that.' }, { role: 'user', content: 'thanks' }], 'messages[0]'],
+      ['injection as system message', [{ role: 'system', content: INJECTION }, { role: 'user', content: 'What is the overdraft fee?' }], 'messages[0]'],
+      ['injection in tool result', [{ role: 'user', content: 'Look up the fee.' }, { role: 'tool', tool_call_id: 'call_1', content: INJECTION }], 'messages[1]'],
+    ] as [string, OpenAI.Chat.Completions.ChatCompletionMessageParam[], string][]) {
+      it(`${name} is blocked`, async () => {
+        const error = await restoring.chat.completions.create({ model: 'fake-chat', messages }).then(
+          () => assert.fail('expected HTTP 400'),
+          (caught: unknown) => caught,
+        );
+        assert.ok(error instanceof APIError);
+        assert.equal(error.status, 400);
+        assert.equal(error.code, 'prompt_injection_detected');
+        assert.ok(error.message.includes(blockedTarget), error.message);
+        assert.equal(fake.requests.length, 0, 'nothing went upstream');
+
+        const entry = await lastCall();
+        assert.equal(entry.payload.outcome, 'blocked');
+        const injection = entry.payload.guardrails.filter((verdict) => verdict.guardrail === 'injection');
+        const judged = messages.flatMap((message, index) => (message.role === 'assistant' ? [] : [`messages[${index}]`]));
+        assert.deepEqual(injection.map((verdict) => verdict.target), judged, 'every user, system and tool message is judged; assistant messages are not');
+        assert.deepEqual(injection.filter((verdict) => verdict.verdict === 'block').map((verdict) => verdict.target), [blockedTarget]);
+      });
+    }
   });
 }

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
 import { createRuntime } from '../../../libs/decisions/src/index.js';
-import type { DocumentFormat, SearchMode } from '../../../libs/retrieval/src/index.js';
+import { checkDocumentName, type DocumentFormat, type SearchMode } from '../../../libs/retrieval/src/index.js';
 
 const DEFAULT_TENANT = 'demo-bank';
 const FORMATS: readonly DocumentFormat[] = ['markdown', 'text', 'jsonl'];
@@ -25,6 +25,8 @@ export function registerDocsCommands(program: Command, loadConfig: () => WardenC
       if (options.format !== undefined && !FORMATS.includes(options.format as DocumentFormat)) {
         throw new BadUserInputError(`Invalid --format "${options.format}".`, [{ field: '--format', message: `must be one of ${FORMATS.join(', ')}` }]);
       }
+      const nameError = options.name === undefined ? undefined : checkDocumentName(options.name, '--name');
+      if (nameError) throw new BadUserInputError('Invalid --name.', [nameError]);
       const runtime = await createRuntime(loadConfig());
       try {
         const report = await runtime.retrieval.ingestFile({

@@ -55,9 +55,27 @@ function explainSystemError(error: NodeJS.ErrnoException): string {
       return `${error.message}. Check that the PostgreSQL server in DATABASE_URL is running and reachable, or unset DATABASE_URL to use the embedded database.`;
     case '28P01':
     case '28000':
-    case '3D000':
       return `${error.message}. Check the user, password and database name in DATABASE_URL.`;
+    case '3D000':
+      return `${error.message}. Create it with ${createdbCommand(process.env.DATABASE_URL)}, or fix the database name in DATABASE_URL.`;
     default:
       return error.message;
+  }
+}
+
+/** Returns the createdb command for the database in `url`, without its password, or a generic one when the URL cannot be read. */
+function createdbCommand(url: string | undefined): string {
+  try {
+    const parsed = new URL(url ?? '');
+    const name = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+    const username = decodeURIComponent(parsed.username);
+    // Only plain names are shown, so the suggestion is safe to paste into a shell.
+    if (![name, parsed.hostname, username].every((part, index) => /^[\w.-]+$/.test(part) || (index > 0 && part === ''))) throw new Error('needs quoting');
+    const host = parsed.hostname ? ` -h ${parsed.hostname}` : '';
+    const port = parsed.port ? ` -p ${parsed.port}` : '';
+    const user = username ? ` -U ${username}` : '';
+    return `\`createdb${host}${port}${user} ${name}\``;
+  } catch {
+    return '`createdb -h HOST -U USER NAME`';
   }
 }

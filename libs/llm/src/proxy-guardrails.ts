@@ -9,6 +9,7 @@ import {
   scanPii,
   StreamingRestorer,
   type InjectionRuleSet,
+  type InjectionSource,
   type PiiFinding,
   type PlaceholderVault,
 } from '../../guardrails/src/index.js';
@@ -18,7 +19,7 @@ import { LlmError } from './openai-error.js';
 /** One guardrail's verdict on one target of a call, as the `llm.call` ledger entry stores it: entity types and counts or rule names, never text. */
 export interface ProxyGuardrailVerdict {
   guardrail: 'pii' | 'injection';
-  /** `messages` (every message's text) or `last-user-message`. */
+  /** `messages` (every message's text), `vault`, or one message such as `messages[2]`. */
   target: string;
   verdict: 'pass' | 'flag' | 'block' | 'error';
   detail: string;
@@ -61,8 +62,8 @@ export class GuardrailBlock extends LlmError {}
 /**
  * PII redaction and prompt-injection detection on the chat path of the proxy. Before a request
  * goes upstream, the text of every message (string content and text parts) is scanned and each
- * finding replaced by a placeholder, a mask or a keyed hash, and the last user message is checked
- * for injection. The scanner fails closed unless the use case sets onScannerError: flag.
+ * finding replaced by a placeholder, a mask or a keyed hash, and every system, user and tool
+ * message is checked for injection. The scanner fails closed unless the use case sets onScannerError: flag.
  */
 export class ProxyGuardrails {
   private readonly log = getLogger('llm-guardrails');
@@ -115,26 +116,39 @@ export class ProxyGuardrails {
       }
     }
 
-    const lastUser = [...guarded].reverse().find((message) => (message as { role?: unknown })?.role === 'user');
-    if (lastUser !== undefined) {
-      const injection = detectInjection(messageText(lastUser), this.options.injectionRules, 'user');
-      const rules = [...new Set(injection.signals.map((signal) => signal.rule))];
-      const detail = `score ${injection.score.toFixed(3)}${rules.length > 0 ? `; rules ${rules.join(', ')}` : ''}`;
-      call.verdicts.push({ guardrail: 'injection', target: 'last-user-message', verdict: injection.verdict, detail });
-      if (injection.verdict === 'block') {
-        throw new GuardrailBlock(
-          400,
-          'invalid_request_error',
-          'prompt_injection_detected',
-          'The last user message was rejected by the prompt-injection guardrail. Remove instructions that try to change the model’s rules or reveal its prompt.',
-          'messages',
-        );
-      }
-    }
+    this.judgeInjection(call, guarded);
 
     const placeholderScope = await this.storePlaceholders(call, map);
     const restoreMap = settings.pii === 'placeholder' && settings.restore && map.size > 0 && call.mayRestore() ? map : undefined;
     return { body: { ...body, messages: guarded }, restoreMap, placeholderScope };
+  }
+
+  /**
+   * Judges every system and user message with user strictness, and tool messages with retrieved
+   * strictness because they carry outside content. Assistant messages are skipped, because retrieved
+   * strictness would flag ordinary model replies. Every verdict is recorded before a block is raised.
+   */
+  private judgeInjection(call: GuardedCall, messages: unknown[]): void {
+    const blocked: string[] = [];
+    messages.forEach((message, index) => {
+      const source = injectionSourceFor((message as { role?: unknown } | null)?.role);
+      if (source === undefined) return;
+      const target = `messages[${index}]`;
+      const injection = detectInjection(messageText(message), this.options.injectionRules, source);
+      const rules = [...new Set(injection.signals.map((signal) => signal.rule))];
+      const detail = `score ${injection.score.toFixed(3)}${rules.length > 0 ? `; rules ${rules.join(', ')}` : ''}`;
+      call.verdicts.push({ guardrail: 'injection', target, verdict: injection.verdict, detail });
+      if (injection.verdict === 'block') blocked.push(target);
+    });
+    if (blocked.length > 0) {
+      throw new GuardrailBlock(
+        400,
+        'invalid_request_error',
+        'prompt_injection_detected',
+        `The prompt-injection guardrail rejected ${blocked.join(', ')}. Remove instructions that try to change the model’s rules or reveal its prompt.`,
+        'messages',
+      );
+    }
   }
 
   private redactMessage(message: unknown, settings: ProxyGuardrailSettings, map: PlaceholderMap, counts: Map<string, number>): unknown {
@@ -226,6 +240,13 @@ export class ChoiceRestorers {
     }
     return restorer;
   }
+}
+
+/** How strictly a message of `role` is judged for injection; undefined for roles that are not judged (assistant). */
+function injectionSourceFor(role: unknown): InjectionSource | undefined {
+  if (role === 'user' || role === 'system' || role === 'developer') return 'user';
+  if (role === 'tool' || role === 'function') return 'retrieved';
+  return undefined;
 }
 
 function messageText(message: unknown): string {

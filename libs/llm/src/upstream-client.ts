@@ -24,6 +24,8 @@ export interface UpstreamRequest {
 interface AttemptFailure {
   retryable: boolean;
   error: LlmError;
+  /** What went wrong, for the summary when no upstream answers, such as `could not be reached`; no URL. */
+  reason: string;
   /** Seconds the upstream asked to wait (Retry-After), if any. */
   retryAfterSeconds?: number;
 }
@@ -50,12 +52,14 @@ export class UpstreamClient {
    * Sends the request to `first`, then along its fallback chain, and returns the first 2xx
    * response. `bodyFor` rewrites the body per upstream (the model name differs between them).
    * Raises LlmError: 502 when no upstream responded, 504 on timeout, 429 when rate limited, or the
-   * upstream's 4xx status with a generic message.
+   * upstream's 4xx status with a generic message. When every upstream failed, the message names
+   * each one tried, in order, with what went wrong.
    */
   async send(first: string, request: UpstreamRequest, bodyFor: (upstream: UpstreamConfig) => Record<string, unknown>): Promise<UpstreamResponse> {
     let attempts = 0;
     let lastError: LlmError = upstreamUnavailable('No upstream server is configured for this model.');
     const visited = new Set<string>();
+    const tried: string[] = [];
 
     for (let name: string | undefined = first; name !== undefined && !visited.has(name); name = this.upstreams.get(name)?.fallback) {
       visited.add(name);
@@ -70,6 +74,7 @@ export class UpstreamClient {
         lastError = result.error;
         if (request.signal.aborted) throw result.error;
         if (!result.retryable) throw result.error;
+        if (attempt === upstream.retries) tried.push(`"${name}" ${result.reason}`);
         if (attempt < upstream.retries) {
           const delay = this.backoff(upstream, attempt, result.retryAfterSeconds);
           this.log.warn({ upstream: name, attempt: attempt + 1, status: result.error.status, delayMs: delay }, 'upstream attempt failed; retrying');
@@ -79,7 +84,13 @@ export class UpstreamClient {
       const fallback = upstream.fallback;
       if (fallback) this.log.warn({ upstream: name, fallback }, 'upstream failed after its retries; trying the fallback upstream');
     }
-    throw lastError;
+    if (tried.length === 0) throw lastError;
+    throw new LlmError(
+      lastError.status,
+      lastError.type,
+      lastError.code,
+      `No upstream answered. Tried in order: ${tried.join('; ')}. Check these upstreams in the upstreams file (policies/llm/upstreams.yaml, or the file that WARDEN_LLM_UPSTREAMS_FILE names).`,
+    );
   }
 
   private async attempt(upstream: UpstreamConfig, request: UpstreamRequest, body: Record<string, unknown>): Promise<Response | AttemptFailure> {
@@ -101,13 +112,16 @@ export class UpstreamClient {
       await response.body?.cancel().catch(() => undefined);
       return statusFailure(upstream, response);
     } catch (error) {
-      if (request.signal.aborted) return { retryable: false, error: new LlmError(499, 'request_aborted', 'client_closed_request', 'The client closed the request.') };
+      if (request.signal.aborted) {
+        return { retryable: false, error: new LlmError(499, 'request_aborted', 'client_closed_request', 'The client closed the request.'), reason: 'was abandoned' };
+      }
       if (timeout.signal.aborted) {
-        return { retryable: true, error: upstreamTimeout(`The upstream "${upstream.name}" did not respond within ${upstream.timeoutMs} ms.`) };
+        const reason = `did not respond within ${upstream.timeoutMs} ms`;
+        return { retryable: true, error: upstreamTimeout(`The upstream "${upstream.name}" ${reason}.`), reason };
       }
       // The cause names the address that refused the connection, which is safe to log but not to return.
       this.log.warn({ upstream: upstream.name, err: { name: (error as Error).name, code: (error as { cause?: { code?: string } }).cause?.code } }, 'upstream connection failed');
-      return { retryable: true, error: upstreamUnavailable(`The upstream "${upstream.name}" could not be reached.`) };
+      return { retryable: true, error: upstreamUnavailable(`The upstream "${upstream.name}" could not be reached.`), reason: 'could not be reached' };
     } finally {
       clearTimeout(timer);
     }
@@ -129,14 +143,16 @@ function statusFailure(upstream: UpstreamConfig, response: Response): AttemptFai
     return {
       retryable: true,
       error: rateLimited(`The upstream "${upstream.name}" is rate limiting requests. Retry later.`),
+      reason: 'is rate limiting requests',
       retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
     };
   }
   if (status >= 500) {
-    return { retryable: true, error: upstreamUnavailable(`The upstream "${upstream.name}" failed with HTTP ${status}.`) };
+    return { retryable: true, error: upstreamUnavailable(`The upstream "${upstream.name}" failed with HTTP ${status}.`), reason: `failed with HTTP ${status}` };
   }
   const type = status === 401 || status === 403 ? 'upstream_error' : 'invalid_request_error';
-  return { retryable: false, error: new LlmError(status === 401 || status === 403 ? 502 : status, type, 'upstream_rejected', `The upstream "${upstream.name}" rejected the request with HTTP ${status}.`) };
+  const reason = `rejected the request with HTTP ${status}`;
+  return { retryable: false, error: new LlmError(status === 401 || status === 403 ? 502 : status, type, 'upstream_rejected', `The upstream "${upstream.name}" ${reason}.`), reason };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,5 +1,6 @@
 export * from './chunking.js';
 export * from './collection-access.js';
+export * from './document-name.js';
 export * from './embedder.js';
 export * from './embedder-factory.js';
 export * from './lexical-embedder.js';

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import { BadUserInputError, ConflictError, FailedPreconditionError, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
 import { isValidTenant } from '../../policy/src/index.js';
 import { chunkDocument, formatFromFileName } from './chunking.js';
+import { checkDocumentName } from './document-name.js';
 import type { CollectionAccess, CollectionAction } from './collection-access.js';
 import type { Embedder } from './embedder.js';
 import { reciprocalRankFusion } from './rank-fusion.js';
@@ -30,7 +31,6 @@ import { anyWordQuery, checkCollectionName, validateSearchRequest } from './sear
 
 /** Largest document accepted by one ingest. */
 export const MAX_DOCUMENT_BYTES = 20 * 1024 * 1024;
-const MAX_DOCUMENT_NAME_LENGTH = 200;
 const DOCUMENT_FORMATS: readonly DocumentFormat[] = ['markdown', 'text', 'jsonl'];
 
 /** The RBAC check of the gateway's policy enforcer, which the service repeats for callers outside the gateway. */
@@ -196,16 +196,14 @@ export class RetrievalService {
 
   /** Ingests a document from the local file system. Only for trusted callers such as the CLI: the path is read as given. */
   async ingestFile(command: IngestFileCommand): Promise<IngestReport> {
-    let size: number;
+    const fileName = basename(command.path);
+    let content: string;
     try {
-      size = statSync(command.path).size;
-    } catch {
+      content = readRegularFile(command.path, MAX_DOCUMENT_BYTES);
+    } catch (error) {
+      if (error instanceof BadUserInputError) throw error;
       throw new BadUserInputError(`File ${command.path} cannot be read.`, [{ field: 'file', message: 'must be an existing, readable file' }]);
     }
-    if (size > MAX_DOCUMENT_BYTES) {
-      throw new BadUserInputError(`File ${basename(command.path)} has ${size} bytes.`, [{ field: 'file', message: `must be at most ${MAX_DOCUMENT_BYTES} bytes; split the document` }]);
-    }
-    const fileName = basename(command.path);
     const format = command.format ?? formatFromFileName(fileName);
     if (!format) {
       throw new BadUserInputError(`Cannot tell the format of ${fileName}.`, [
@@ -218,7 +216,7 @@ export class RetrievalService {
       collection: command.collection,
       document: command.document ?? fileName,
       format,
-      content: readFileSync(command.path, 'utf8'),
+      content,
       source: `file:${fileName}`,
     });
   }
@@ -365,13 +363,40 @@ function embeddingInput(title: string | null, citation: string, text: string): s
   return [title, citation, text].filter((part) => part).join('\n');
 }
 
+/**
+ * Reads a regular file as UTF-8 and rejects anything else: a FIFO, a socket or a device such as
+ * /dev/zero reports size 0 and would be read without end. The size is checked on the open file,
+ * and a file that grows while it is read is rejected rather than read past its checked size.
+ */
+function readRegularFile(path: string, maxBytes: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) {
+      throw new BadUserInputError(`${basename(path)} is not a regular file.`, [{ field: 'file', message: 'must be a regular file, not a directory, pipe, socket or device; save the document to a file first' }]);
+    }
+    if (stats.size > maxBytes) {
+      throw new BadUserInputError(`File ${basename(path)} has ${stats.size} bytes.`, [{ field: 'file', message: `must be at most ${maxBytes} bytes; split the document` }]);
+    }
+    // One byte more than the checked size, to notice a file that grew.
+    const buffer = Buffer.alloc(stats.size + 1);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < buffer.length; length += read) read = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > stats.size) {
+      throw new BadUserInputError(`File ${basename(path)} changed while it was read.`, [{ field: 'file', message: 'must not change during ingest; retry when it is written completely' }]);
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function validateIngestCommand(command: IngestDocumentCommand): void {
   const errors = [];
   const collectionError = checkCollectionName(command.collection);
   if (collectionError) errors.push(collectionError);
-  if (typeof command.document !== 'string' || command.document.trim() === '' || command.document.length > MAX_DOCUMENT_NAME_LENGTH || /\p{Cc}/u.test(command.document)) {
-    errors.push({ field: 'document', message: `must be a name of 1 to ${MAX_DOCUMENT_NAME_LENGTH} characters without control characters, such as credit-policy.md` });
-  }
+  const documentError = checkDocumentName(command.document);
+  if (documentError) errors.push(documentError);
   if (!DOCUMENT_FORMATS.includes(command.format)) errors.push({ field: 'format', message: `must be one of ${DOCUMENT_FORMATS.join(', ')}` });
   if (typeof command.content !== 'string' || command.content.trim() === '') errors.push({ field: 'content', message: 'must contain text' });
   else if (Buffer.byteLength(command.content) > MAX_DOCUMENT_BYTES) errors.push({ field: 'content', message: `must be at most ${MAX_DOCUMENT_BYTES} bytes; split the document` });
