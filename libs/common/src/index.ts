@@ -5,3 +5,4 @@ export * from './hashing.js';
 export * from './logger.js';
 export * from './random.js';
 export * from './version.js';
+export * from './private-file.js';

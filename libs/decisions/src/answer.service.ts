@@ -179,17 +179,17 @@ export class AnswerService {
 
     const hits = await this.search.search(principal, { tenant: principal.tenant, collection: input.collection, query: maskedQuestion, k: config.retrieval.k, mode: config.retrieval.mode });
     const usable = this.guardPassages(hits, verdicts, useCase);
-    const given = usable.slice(0, config.generation.passages);
+    const promptPassages = usable.slice(0, config.generation.passages);
 
     const draft =
       config.generation.mode === 'generative' && this.llm
-        ? await this.generate(principal, useCase, maskedQuestion, given)
-        : extractive(given);
+        ? await this.generate(principal, useCase, maskedQuestion, promptPassages)
+        : extractive(promptPassages);
 
     const answerText = this.guardAnswer(draft.text, verdicts);
     if (answerText !== draft.text && draft.mode === 'GENERATIVE') {
       // The sentences of the groundedness report are stored, so they are judged on the masked text.
-      draft.groundedness = checkGroundedness(answerText, given.map((passage) => passage.text), {
+      draft.groundedness = checkGroundedness(answerText, promptPassages.map((passage) => passage.text), {
         minSentenceSupport: config.groundedness.minSentenceSupport,
         minContentWords: 3,
       });
@@ -250,7 +250,7 @@ export class AnswerService {
             score: hit.score,
             vectorRank: hit.vectorRank,
             textRank: hit.textRank,
-            usedInPrompt: given.includes(hit),
+            usedInPrompt: promptPassages.includes(hit),
           })),
         },
         guardrails: verdicts,
@@ -468,7 +468,7 @@ interface Draft {
   usage: AnswerRecord['answer']['usage'];
 }
 
-/** The best passages verbatim, numbered, under a label that says nothing was generated. */
+/** Builds an extractive answer: the best passages verbatim and numbered, under a label stating that nothing was generated. */
 function extractive(passages: RetrievedPassage[]): Draft {
   const none = { promptTokens: null, completionTokens: null, source: 'none' as const };
   if (passages.length === 0) {
@@ -502,7 +502,7 @@ function citedPassages(text: string, count: number): number[] {
   return cited;
 }
 
-/** What a reviewer reads in the case view: the question as stored, the draft answer and its sources. */
+/** Builds the fields a reviewer reads in the case view: the question as stored, the draft answer and its sources. */
 function reviewerFields(question: string, answer: string, citations: AnswerCitation[]): Record<string, string> {
   const fields: Record<string, string> = { question, draft_answer: answer };
   citations.forEach((citation, index) => {
@@ -533,7 +533,7 @@ function injectionDetail(verdict: { score: number; signals: { rule: string }[] }
   return `score ${verdict.score.toFixed(3)}${rules.length > 0 ? `; rules ${rules.join(', ')}` : ''}`;
 }
 
-/** A short, safe description of an LLM failure: the OpenAI-format status, never the upstream's text. */
+/** Describes an LLM failure by its OpenAI-format status only, never by the upstream's text. */
 function llmFailure(error: unknown): string {
   const status = (error as { status?: number }).status;
   return typeof status === 'number' ? `status ${status}` : 'no response';

@@ -1,8 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
-import { FailedPreconditionError, getLogger } from '../../common/src/index.js';
+import { createPrivateFileOnce, FailedPreconditionError, getLogger, readPrivateFile } from '../../common/src/index.js';
 import type { PiiEntityType } from './pii/index.js';
 import { PlaceholderMap } from './placeholders.js';
 
@@ -100,41 +98,22 @@ function associatedData(tenant: string, scope: string, placeholder: string): Buf
   return Buffer.from(JSON.stringify([tenant, scope, placeholder]), 'utf8');
 }
 
-/**
- * Reads the 32-byte master key (hex) from `path`, or creates it with mode 0600. A temporary file
- * hard-linked into place makes two processes that start together agree on one key.
- */
+/** Reads the 32-byte master key (hex) from `path`, or creates it there with mode 0600. */
 async function loadOrCreateMasterKey(path: string): Promise<Buffer> {
   const existing = await readMasterKey(path);
   if (existing) return existing;
 
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporaryPath = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporaryPath, `${randomBytes(KEY_BYTES).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    await link(temporaryPath, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    await unlink(temporaryPath);
+  if (await createPrivateFileOnce(path, `${randomBytes(KEY_BYTES).toString('hex')}\n`)) {
+    getLogger('placeholder-vault').info({ path }, 'created placeholder vault key');
   }
   const key = await readMasterKey(path);
   if (!key) throw new FailedPreconditionError(`The placeholder vault key ${path} vanished while it was created. Try again.`);
-  getLogger('placeholder-vault').info({ path }, 'created placeholder vault key');
   return key;
 }
 
 async function readMasterKey(path: string): Promise<Buffer | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
-    throw new FailedPreconditionError(`The placeholder vault key ${path} is readable by other users. Run chmod 600 on it.`);
-  }
+  const text = await readPrivateFile(path, 'placeholder vault key');
+  if (text === undefined) return undefined;
   const hex = text.trim();
   if (!/^[0-9a-f]{64}$/i.test(hex)) {
     throw new FailedPreconditionError(`The placeholder vault key ${path} must hold 64 hex characters (32 bytes). Restore it from backup.`);

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { FailedPreconditionError, getLogger } from '../../common/src/index.js';
+import { createPrivateFileOnce, FailedPreconditionError, getLogger, readPrivateFile } from '../../common/src/index.js';
 
 /** Ed25519 key pair that signs bearer tokens in embedded mode. */
 export interface SigningKey {
@@ -30,18 +28,11 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
 
   const { privateKey } = await generateKeyPair('Ed25519', { extractable: true });
   const privateJwk = await exportJWK(privateKey);
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporaryPath = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporaryPath, `${JSON.stringify(privateJwk, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    await link(temporaryPath, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  if (!(await createPrivateFileOnce(path, `${JSON.stringify(privateJwk, null, 2)}\n`))) {
+    // Another process created the key first; everyone uses that one.
     const written = await readKeyFile(path);
-    if (written === undefined) throw error;
+    if (written === undefined) throw new FailedPreconditionError(`The token signing key ${path} vanished while it was created. Try again.`);
     return importSigningKey(written, path);
-  } finally {
-    await unlink(temporaryPath);
   }
 
   const key = await importSigningKey(privateJwk, path);
@@ -50,19 +41,8 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
 }
 
 async function readKeyFile(path: string): Promise<JWK | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-
-  // POSIX permission bits carry no meaning on Windows, where Node reports 0666 for every file.
-  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
-    throw new FailedPreconditionError(`The token signing key ${path} is readable by other users. Run chmod 600 on it.`);
-  }
-
+  const text = await readPrivateFile(path, 'token signing key');
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as JWK;
   } catch {

@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { FailedPreconditionError, getLogger } from '../../../common/src/index.js';
+import { createPrivateFileOnce, FailedPreconditionError, getLogger, readPrivateFile } from '../../../common/src/index.js';
 
 /** Writes a new Ed25519 private key as PKCS#8 PEM and returns it. */
 export function generateCheckpointKey(): { privateKey: KeyObject; pem: string } {
@@ -20,21 +20,11 @@ export async function loadOrCreateCheckpointKey(path: string): Promise<KeyObject
   const existing = await readKeyFile(path);
   if (existing !== undefined) return existing;
 
-  const { pem } = generateCheckpointKey();
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporaryPath = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporaryPath, pem, { mode: 0o600, flag: 'wx' });
-  try {
-    await link(temporaryPath, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    await unlink(temporaryPath);
+  if (await createPrivateFileOnce(path, generateCheckpointKey().pem)) {
+    getLogger('audit-checkpoints').info({ path }, 'created checkpoint signing key');
   }
-
   const key = await readKeyFile(path);
   if (key === undefined) throw new FailedPreconditionError(`The checkpoint signing key ${path} vanished while it was created. Try again.`);
-  getLogger('audit-checkpoints').info({ path }, 'created checkpoint signing key');
   return key;
 }
 
@@ -55,18 +45,8 @@ export async function replaceCheckpointKeyFile(path: string, pem: string): Promi
 }
 
 async function readKeyFile(path: string): Promise<KeyObject | undefined> {
-  let pem: string;
-  try {
-    pem = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-
-  // POSIX permission bits carry no meaning on Windows, where Node reports 0666 for every file.
-  if (process.platform !== 'win32' && ((await stat(path)).mode & 0o077) !== 0) {
-    throw new FailedPreconditionError(`The checkpoint signing key ${path} is readable by other users. Run chmod 600 on it.`);
-  }
+  const pem = await readPrivateFile(path, 'checkpoint signing key');
+  if (pem === undefined) return undefined;
 
   let key: KeyObject;
   try {
