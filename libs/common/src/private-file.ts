@@ -25,7 +25,7 @@ export async function createPrivateFileOnce(path: string, contents: string): Pro
 }
 
 /**
- * Reads a file that holds a secret, such as a signing key. Returns undefined when it does not
+ * Reads a file that contains a secret, such as a signing key. Returns undefined when it does not
  * exist, and raises FAILED_PRECONDITION naming `label` when other users may read it.
  */
 export async function readPrivateFile(path: string, label: string): Promise<string | undefined> {
