@@ -92,10 +92,11 @@ export class StreamBatchProcessor {
 
   /**
    * Stores a message that failed too often in streaming.dead_letters with the reason, and
-   * appends a ledger entry. A second call for the same message changes nothing.
+   * appends a ledger entry. A second call for the same message (a redelivery after a slow
+   * acknowledgement) changes nothing and returns false.
    */
-  async deadLetter(message: StreamMessage, reason: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+  async deadLetter(message: StreamMessage, reason: string): Promise<boolean> {
+    const stored = await this.dataSource.transaction(async (manager) => {
       const rows: { id: string }[] = await manager.query(
         `INSERT INTO streaming.dead_letters (tenant, stream, consumer, subject, stream_seq, delivery_count, event_key, payload, reason)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -113,15 +114,19 @@ export class StreamBatchProcessor {
           reason,
         ],
       );
-      if (rows.length === 0) return;
+      if (rows.length === 0) return false;
       await this.ledger.append(manager, {
         type: 'stream.dead_letter',
         tenant: this.settings.tenant,
         actor: this.settings.actor,
         payload: { stream: this.settings.stream, consumer: this.settings.consumer, subject: message.subject, streamSeq: message.streamSeq, deliveryCount: message.deliveryCount, reason },
       });
+      return true;
     });
-    this.log.warn({ stream: this.settings.stream, streamSeq: message.streamSeq, deliveryCount: message.deliveryCount, reason }, 'stream message moved to the dead-letter table');
+    if (stored) {
+      this.log.warn({ stream: this.settings.stream, streamSeq: message.streamSeq, deliveryCount: message.deliveryCount, reason }, 'stream message moved to the dead-letter table');
+    }
+    return stored;
   }
 
   private groupByDataset(messages: readonly StreamMessage[]): Map<string, StreamMessage[]> {

@@ -160,14 +160,17 @@ export class StreamConsumer {
           message.nak(this.options.retryDelayMs);
           continue;
         }
+        let stored: boolean;
         try {
-          await this.processor.deadLetter(item, reason);
+          stored = await this.processor.deadLetter(item, reason);
         } catch (deadLetterError) {
           this.log.error({ err: deadLetterError, streamSeq: item.streamSeq }, 'dead-letter write failed; the server will redeliver the message');
           message.nak(this.options.retryDelayMs);
           continue;
         }
-        await this.finishBatch([message], { messages: 1, accepted: 0, duplicates: 0, quarantined: 0, deadLettered: 1, firstSeq: item.streamSeq, lastSeq: item.streamSeq });
+        // A redelivered message that is already a dead letter is acknowledged again but not counted twice.
+        const deadLettered = stored ? 1 : 0;
+        await this.finishBatch([message], { messages: 1, accepted: 0, duplicates: 0, quarantined: 0, deadLettered, firstSeq: item.streamSeq, lastSeq: item.streamSeq });
       }
     }
   }
