@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { digestJson } from '../../libs/common/src/index.js';
 import { databaseTargets, REPO_ROOT, sharedDataPath } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { createRuntime } from '../../libs/decisions/src/index.js';
 import { startFakeOpenAiUpstream, type FakeOpenAiUpstream } from '../support/fake-openai-upstream.js';
 
 const TENANT = 'bank-a';
@@ -286,6 +287,20 @@ for (const target of await databaseTargets()) {
       const reviewer = await gw.token(TENANT, ['reviewer'], 'rita');
       const denied = await ask({ useCase: 'regulatory-qa', collection: 'regulatory', question: QUESTION }, reviewer);
       assert.equal(denied.body.errors?.[0].extensions?.code, 'FORBIDDEN');
+    });
+
+    it('refuses to start with an unknown answer model', async () => {
+      const badPolicies = join(folder, 'bad-policies');
+      cpSync(join(folder, 'policies'), badPolicies, { recursive: true });
+      const file = join(badPolicies, 'answers', 'policy-qa.yaml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace('model: fake-chat', 'model: no-such-chat'));
+      const probe = await target.open({ policyDir: badPolicies, llmUpstreamsFile: join(folder, 'upstreams.yaml') });
+      await probe.database.close();
+      try {
+        await assert.rejects(createRuntime(probe.config), /names generation\.model "no-such-chat", which is not a chat model/);
+      } finally {
+        await probe.cleanup();
+      }
     });
 
     it('does not show one tenant the answers of another', async () => {

@@ -157,6 +157,20 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   }
   const retention = new RetentionService(dataSource, ledger, retentionPolicy, () => [...useCases.keys(), ...answerUseCases.keys()]);
   const retrieval = new RetrievalService(dataSource, ledger, policy, await CollectionAccess.create(config.policyDir), embedder);
+  // A generative answer use case must name a chat model of the upstreams file; a typo would
+  // otherwise fail every call instead of the start.
+  for (const { config: answerConfig } of answerUseCases.values()) {
+    const model = answerConfig.generation.model;
+    if (answerConfig.generation.mode !== 'generative' || model === null) continue;
+    if (llm.config.models.get(model)?.kind !== 'chat') {
+      const known = [...llm.config.models.values()].filter((entry) => entry.kind === 'chat').map((entry) => entry.name);
+      await database.close();
+      throw new Error(
+        `Answer use case ${answerConfig.useCase} names generation.model "${model}", which is not a chat model of the LLM upstreams file. ` +
+          `Use one of: ${known.join(', ') || 'none'}, or set generation.mode to extractive.`,
+      );
+    }
+  }
   const answers =
     answerUseCases.size > 0
       ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash)
