@@ -1,7 +1,6 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { WardenConfig } from '../../../libs/common/src/index.js';
-import { createRuntime } from '../../../libs/decisions/src/index.js';
+import { operatorActor, withRuntime } from './cli-runtime.js';
 import { KNOWN_ROLES } from '../../../libs/policy/src/index.js';
 
 /** Registers `warden apikey create|revoke|list`: API keys of the OpenAI-compatible proxy. */
@@ -43,18 +42,4 @@ export function registerApiKeyCommands(program: Command, loadConfig: () => Warde
         console.log(JSON.stringify(await runtime.llm.apiKeys.list(options.tenant), null, 2));
       });
     });
-}
-
-/** Actor recorded in the ledger for commands run by an operator at the shell. */
-function operatorActor(): string {
-  return `cli:${userInfo().username}`;
-}
-
-async function withRuntime(loadConfig: () => WardenConfig, work: (runtime: Awaited<ReturnType<typeof createRuntime>>) => Promise<void>): Promise<void> {
-  const runtime = await createRuntime(loadConfig());
-  try {
-    await work(runtime);
-  } finally {
-    await runtime.close();
-  }
 }

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
-import { createRuntime, requireUseCase, runDemoSetup, type DemoSetupResult, type WardenRuntime } from '../../../libs/decisions/src/index.js';
+import { createRuntime, requireUseCase, runDemoSetup, type DemoSetupResult } from '../../../libs/decisions/src/index.js';
 import {
   createExportEvidence,
   exportBundle,
@@ -21,22 +20,9 @@ import { registerRetentionCommands } from './retention-commands.js';
 import { registerApiKeyCommands } from './apikey-commands.js';
 import { registerDocsCommands } from './docs-commands.js';
 import { registerStreamCommands, startConfiguredStreamIngestion } from './stream-commands.js';
+import { operatorActor, printJson, withRuntime } from './cli-runtime.js';
 
 const DEFAULT_TENANT = 'demo-bank';
-
-/** Actor recorded in the ledger for commands run by an operator at the shell. */
-function operatorActor(): string {
-  return `cli:${userInfo().username}`;
-}
-
-async function withRuntime<T>(loadConfig: () => WardenConfig, work: (runtime: WardenRuntime) => Promise<T>): Promise<T> {
-  const runtime = await createRuntime(loadConfig());
-  try {
-    return await work(runtime);
-  } finally {
-    await runtime.close();
-  }
-}
 
 function parseDate(value: string, option: string): Date {
   const date = new Date(value);
@@ -54,10 +40,6 @@ function parsePort(value: string): number {
     throw new BadUserInputError(`Invalid --port "${value}".`, [{ field: '--port', message: 'must be a whole number from 0 to 65535, where 0 picks a free port' }]);
   }
   return Number(value);
-}
-
-function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
 }
 
 /** Registers every `warden` subcommand. */

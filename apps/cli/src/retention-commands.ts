@@ -1,22 +1,7 @@
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
 import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
-import { createRuntime, type WardenRuntime } from '../../../libs/decisions/src/index.js';
 import { isValidTenant } from '../../../libs/policy/src/index.js';
-
-/** Actor recorded in the ledger for retention and hold commands run at the shell. */
-function operatorActor(): string {
-  return `cli:${userInfo().username}`;
-}
-
-async function withRuntime<T>(loadConfig: () => WardenConfig, work: (runtime: WardenRuntime) => Promise<T>): Promise<T> {
-  const runtime = await createRuntime(loadConfig());
-  try {
-    return await work(runtime);
-  } finally {
-    await runtime.close();
-  }
-}
+import { operatorActor, withRuntime } from './cli-runtime.js';
 
 function parseInstant(value: string): Date {
   const date = new Date(value);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { operatorActor, printJson } from './cli-runtime.js';
 import { BadUserInputError, NotFoundError, type WardenConfig } from '../../../libs/common/src/index.js';
 import { loadDatasetDefinitions } from '../../../libs/ingestion/src/index.js';
 import { createRuntime, type WardenRuntime } from '../../../libs/decisions/src/index.js';
@@ -17,14 +17,6 @@ import {
 } from '../../../libs/streaming/src/index.js';
 
 const DEFAULT_TENANT = 'demo-bank';
-
-function operatorActor(): string {
-  return `cli:${userInfo().username}`;
-}
-
-function printJson(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
-}
 
 async function withFeatureStore<T>(loadConfig: () => WardenConfig, work: (runtime: WardenRuntime, store: FeatureStore) => Promise<T>): Promise<T> {
   const runtime = await createRuntime(loadConfig());

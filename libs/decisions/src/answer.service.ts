@@ -541,8 +541,13 @@ function llmFailure(error: unknown): string {
 
 function toView(record: AnswerRecord, ledgerSeq: number, review: DecisionReviewSummary | null): AnswerView {
   const decided = review?.state === 'DECIDED';
-  const pending = record.reviewStatus === 'PENDING' && !decided;
-  const release = pending ? null : decided ? (review?.finalOutcome === 'APPROVE' ? 'RELEASED' : 'WITHHELD') : 'RELEASED';
+  let release: AnswerView['release'] = 'RELEASED';
+  let reviewStatus: AnswerView['reviewStatus'] = 'NOT_REQUIRED';
+  if (record.reviewStatus === 'PENDING') {
+    reviewStatus = decided ? 'COMPLETED' : 'PENDING';
+    if (!decided) release = null;
+    else if (review?.finalOutcome !== 'APPROVE') release = 'WITHHELD';
+  }
   return {
     id: record.id,
     useCase: record.useCase,
@@ -550,7 +555,7 @@ function toView(record: AnswerRecord, ledgerSeq: number, review: DecisionReviewS
     text: release === 'RELEASED' ? record.answer.text : null,
     citations: release === 'RELEASED' ? record.answer.citations : [],
     groundedness: record.answer.groundedness,
-    reviewStatus: record.reviewStatus === 'NOT_REQUIRED' ? 'NOT_REQUIRED' : decided ? 'COMPLETED' : 'PENDING',
+    reviewStatus,
     release,
     review,
     guardrails: record.answer.guardrails,
