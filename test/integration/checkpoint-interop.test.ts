@@ -1,0 +1,294 @@
+/**
+ * Checks Warden's checkpoints, inclusion and consistency proofs and export bundles with a second,
+ * independent implementation: the Go module mirror's note and tlog packages (golang.org/x/mod,
+ * Debian package golang-golang-x-mod-dev), driven by tools/interop/checkpoint_check.go. It also
+ * checks the other direction: Warden's verifier accepts a note that Go's note package signed.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { DataSource } from 'typeorm';
+import { digestJson } from '../../libs/common/src/index.js';
+import {
+  CheckpointKeyStore,
+  CheckpointService,
+  createExportEvidence,
+  exportBundle,
+  formatVerifierKey,
+  parseVerifierKey,
+  PostgresLedger,
+  PostgresMerkleLog,
+  PROOFS_FILE,
+  rawEd25519PublicKey,
+  verifyCheckpoint,
+  WitnessPublisher,
+  type BundleManifest,
+  type CheckpointKeyRecord,
+} from '../../libs/audit/src/index.js';
+import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+import { runProcess } from '../support/process.js';
+
+const GO_SOURCE = join(REPO_ROOT, 'tools', 'interop', 'checkpoint_check.go');
+const GO_PATH = '/usr/share/gocode';
+const ORIGIN = 'warden.test/interop';
+const USE_CASE = 'credit-limit';
+const JANUARY = { from: new Date('2026-01-01T00:00:00.000Z'), to: new Date('2026-02-01T00:00:00.000Z') };
+
+interface CheckReport {
+  ok: boolean;
+  checkpoint?: { origin: string; treeSize: number; rootHash: string; signedBy: string[] };
+  checked: number;
+  errors: string[];
+}
+
+interface CheckRun {
+  exitCode: number | null;
+  report: CheckReport;
+  stderr: string;
+}
+
+/** Returns why the Go checks cannot run here; .ci/run installs the Debian packages they need. */
+async function goSkipReason(): Promise<string | undefined> {
+  const missing: string[] = [];
+  try {
+    await promisify(execFile)('go', ['version']);
+  } catch {
+    missing.push('the go command');
+  }
+  try {
+    readFileSync(join(GO_PATH, 'src', 'golang.org', 'x', 'mod', 'sumdb', 'note', 'note.go'));
+  } catch {
+    missing.push('golang.org/x/mod');
+  }
+  if (missing.length === 0) return undefined;
+  const reason = `${missing.join(' and ')} not installed; run scripts/install-go-interop.sh`;
+  if (process.env.CI === 'true') throw new Error(`CI needs ${reason}`);
+  return reason;
+}
+
+/** Adds one decision row and its `decision.created` entry, enough for an export bundle. */
+async function recordDecision(source: DataSource, ledger: PostgresLedger, tenant: string, createdAt: string): Promise<void> {
+  const id = randomUUID();
+  const record = { id, tenant, useCase: USE_CASE, outcome: 'APPROVE', score: 0.2, features: { income: 52000.5 } };
+  const recordDigest = digestJson(record);
+  await source.transaction(async (manager) => {
+    const receipt = await ledger.append(manager, {
+      type: 'decision.created',
+      tenant,
+      actor: 'svc-loans',
+      payload: { decisionId: id, useCase: USE_CASE, outcome: 'APPROVE', recordDigest, requestId: null, score: 0.2 },
+    });
+    await manager.query(
+      `INSERT INTO decisions.decision_records
+         (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+       VALUES ($1, $2, $3, NULL, 'svc-loans', 'APPROVE', 0.2, 'logreg-1.0.0', $4::jsonb, $5, $6, $7, $8::timestamptz)`,
+      [id, tenant, USE_CASE, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, createdAt],
+    );
+  });
+}
+
+const goSkip = await goSkipReason();
+
+for (const target of await databaseTargets()) {
+  describe(`checkpoints checked by Go's note and tlog on ${target.name}`, { skip: target.skipReason ?? goSkip }, () => {
+    let db: TestDatabase;
+    let workDir: string;
+    let checker: string;
+    let checkpoints: CheckpointService;
+    let keys: CheckpointKeyStore;
+    let keysFile: string;
+    let bundleDir: string;
+    let manifest: BundleManifest;
+    const checkpointSizes: number[] = [];
+
+    async function check(args: string[]): Promise<CheckRun> {
+      const run = await runProcess(checker, args, {});
+      assert.notEqual(run.stdout, '', `the checker printed nothing; stderr: ${run.stderr}`);
+      return { exitCode: run.exitCode, report: JSON.parse(run.stdout) as CheckReport, stderr: run.stderr };
+    }
+
+    function writeJson(name: string, value: unknown): string {
+      const path = join(workDir, name);
+      writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+      return path;
+    }
+
+    before(async () => {
+      db = await target.open();
+      workDir = mkdtempSync(join(tmpdir(), 'warden-interop-'));
+      checker = join(workDir, 'checkpoint-check');
+      const build = await runProcess('go', ['build', '-o', checker, GO_SOURCE], {
+        ...process.env,
+        GO111MODULE: 'off',
+        GOPATH: GO_PATH,
+        GOCACHE: join(tmpdir(), 'warden-go-build-cache'),
+        GOFLAGS: '',
+      });
+      assert.equal(build.exitCode, 0, `go build failed: ${build.stderr}`);
+
+      const source = db.database.dataSource;
+      const ledger = new PostgresLedger();
+      const merkle = new PostgresMerkleLog(source);
+      keys = new CheckpointKeyStore(source, join(workDir, 'checkpoint-key.pem'), ledger);
+      checkpoints = new CheckpointService(source, merkle, keys, ledger, new WitnessPublisher(source, {}), { origin: ORIGIN });
+
+      // Seven decisions and an unrelated entry, checkpoints of several sizes, and a key rotation
+      // between them, so that keys.json lists a retired key that signed earlier checkpoints.
+      for (const day of ['03', '05', '08']) await recordDecision(source, ledger, 'bank-a', `2026-01-${day}T08:00:00.000Z`);
+      checkpointSizes.push((await checkpoints.create('interop-test')).treeSize);
+      await ledger.appendStandalone(source, { type: 'access.denied', tenant: 'bank-c', actor: 'mallory', payload: { route: '/graphql' } });
+      await keys.rotate(ORIGIN, 'interop-test');
+      for (const day of ['10', '12', '15', '20']) await recordDecision(source, ledger, day === '12' ? 'bank-b' : 'bank-a', `2026-01-${day}T08:00:00.000Z`);
+      checkpointSizes.push((await checkpoints.create('interop-test')).treeSize);
+
+      const published: CheckpointKeyRecord[] = await keys.list();
+      keysFile = writeJson('keys.json', published);
+      bundleDir = join(workDir, 'bundle');
+      const evidence = createExportEvidence(checkpoints, merkle, keys, 'interop-test');
+      ({ manifest } = await exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir: bundleDir, wardenVersion: '0.1.0' }, evidence));
+    });
+    after(async () => {
+      await db?.cleanup();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it('accepts the export bundle', async () => {
+      const { exitCode, report } = await check(['bundle', bundleDir]);
+      assert.deepEqual(report.errors, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked, manifest.counts.ledgerEntries);
+      assert.equal(report.checked, 7);
+      assert.equal(report.checkpoint?.treeSize, manifest.checkpoint.treeSize);
+      assert.equal(report.checkpoint?.rootHash, manifest.checkpoint.rootHash);
+      assert.equal(report.checkpoint?.origin, ORIGIN);
+      assert.deepEqual(report.checkpoint?.signedBy, [ORIGIN]);
+    });
+
+    it('rejects a bundle with a changed proof hash', async () => {
+      const forged = join(workDir, 'forged-proof');
+      cpSync(bundleDir, forged, { recursive: true });
+      const lines = readFileSync(join(forged, PROOFS_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
+      const victim = lines[2];
+      victim.proof[0] = victim.proof[0].replace(/^./, (digit: string) => (digit === '0' ? '1' : '0'));
+      writeFileSync(join(forged, PROOFS_FILE), lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.equal(report.ok, false);
+      assert.ok(report.errors.includes('proofs.jsonl: size or SHA-256 differs from manifest.json'), report.errors.join('\n'));
+      assert.ok(report.errors.includes(`seq ${victim.seq}: inclusion proof rejected: invalid transparency proof`), report.errors.join('\n'));
+      assert.ok(report.errors.includes(`seq ${victim.seq}: no valid inclusion proof`), report.errors.join('\n'));
+    });
+
+    it('rejects a checkpoint with a changed root', async () => {
+      const forged = join(workDir, 'forged-note');
+      cpSync(bundleDir, forged, { recursive: true });
+      const note = readFileSync(join(forged, 'checkpoint.txt'), 'utf8');
+      const [origin, size, root, ...rest] = note.split('\n');
+      const otherRoot = Buffer.from(root, 'base64');
+      otherRoot[0] ^= 1;
+      writeFileSync(join(forged, 'checkpoint.txt'), [origin, size, otherRoot.toString('base64'), ...rest].join('\n'));
+
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.ok(report.errors.some((error) => /^checkpoint signature: /.test(error)), report.errors.join('\n'));
+    });
+
+    it('rejects keys that did not sign', async () => {
+      const stranger = rawEd25519PublicKey(generateKeyPairSync('ed25519').publicKey);
+      const strangerKeys = writeJson('stranger-keys.json', [{ vkey: formatVerifierKey(ORIGIN, stranger) }]);
+      const { exitCode, report } = await check(['proof', strangerKeys, writeJson('proof-any.json', await checkpoints.inclusionProof(1))]);
+      assert.equal(exitCode, 1);
+      assert.equal(report.ok, false);
+      assert.match(report.errors.join('\n'), /^checkpoint signature: /m);
+    });
+
+    it('accepts every inclusion proof', async () => {
+      const latest = checkpointSizes[checkpointSizes.length - 1];
+      for (let seq = 1; seq <= latest; seq++) {
+        const { exitCode, report } = await check(['proof', keysFile, writeJson(`proof-${seq}.json`, await checkpoints.inclusionProof(seq))]);
+        assert.deepEqual(report.errors, [], `seq ${seq}`);
+        assert.equal(exitCode, 0, `seq ${seq}`);
+        assert.equal(report.checkpoint?.treeSize, latest);
+      }
+    });
+
+    it('rejects an inclusion proof for another entry', async () => {
+      const proof = await checkpoints.inclusionProof(2);
+      const other = await checkpoints.inclusionProof(3);
+      const { exitCode, report } = await check(['proof', keysFile, writeJson('proof-swapped.json', { ...proof, entry: other.entry })]);
+      assert.equal(exitCode, 1);
+      assert.deepEqual(report.errors, ['the entry has seq 3 but the proof is for seq 2']);
+
+      const relabelled = { ...proof, entry: { ...proof.entry, hash: other.entry.hash } };
+      const second = await check(['proof', keysFile, writeJson('proof-relabelled.json', relabelled)]);
+      assert.equal(second.exitCode, 1);
+      assert.deepEqual(second.report.errors, ['seq 2: the leaf hash in the proof does not match the entry hash']);
+    });
+
+    it('accepts every consistency proof', async () => {
+      const latest = checkpointSizes[checkpointSizes.length - 1];
+      for (let fromSize = 1; fromSize <= latest; fromSize++) {
+        for (const toSize of [fromSize, Math.min(latest, fromSize + 1), latest]) {
+          const proof = await checkpoints.consistencyProof(fromSize, toSize);
+          const { exitCode, report } = await check(['consistency', keysFile, writeJson(`consistency-${fromSize}-${toSize}.json`, proof)]);
+          assert.deepEqual(report.errors, [], `${fromSize} -> ${toSize}`);
+          assert.equal(exitCode, 0, `${fromSize} -> ${toSize}`);
+        }
+      }
+    });
+
+    it('checks both checkpoints of a consistency proof', async () => {
+      const [first, second] = checkpointSizes;
+      const proof = await checkpoints.consistencyProof(first, second);
+      assert.notEqual(proof.fromCheckpoint, null);
+      assert.notEqual(proof.toCheckpoint, null);
+      const { exitCode, report } = await check(['consistency', keysFile, writeJson('consistency-signed.json', proof)]);
+      assert.equal(exitCode, 0, report.errors.join('\n'));
+      assert.equal(report.checkpoint?.treeSize, second);
+    });
+
+    it('rejects a shortened consistency proof', async () => {
+      const [first, second] = checkpointSizes;
+      const proof = await checkpoints.consistencyProof(first, second);
+      assert.ok(proof.proof.length > 1);
+      const shortened = { ...proof, proof: proof.proof.slice(0, -1), fromCheckpoint: null, toCheckpoint: null };
+      const { exitCode, report } = await check(['consistency', keysFile, writeJson('consistency-short.json', shortened)]);
+      assert.equal(exitCode, 1);
+      assert.deepEqual(report.errors, [`consistency proof from ${first} to ${second} rejected: invalid transparency proof`]);
+    });
+
+    it('rejects a consistency proof against another root', async () => {
+      const [first, second] = checkpointSizes;
+      const proof = await checkpoints.consistencyProof(first, second);
+      const otherRoot = (await checkpoints.consistencyProof(first + 1, second)).fromRoot;
+      const { exitCode, report } = await check(['consistency', keysFile, writeJson('consistency-root.json', { ...proof, fromRoot: otherRoot, fromCheckpoint: null })]);
+      assert.equal(exitCode, 1);
+      assert.match(report.errors.join('\n'), /^consistency proof from \d+ to \d+ rejected: /);
+    });
+
+    it('verifies a note that Go signed', async () => {
+      const latest = await checkpoints.latest();
+      assert.ok(latest);
+      const body = latest.note.slice(0, latest.note.indexOf('\n\n') + 1);
+      const bodyFile = join(workDir, 'body.txt');
+      writeFileSync(bodyFile, body);
+      const run = await runProcess(checker, ['sign', ORIGIN, bodyFile], {});
+      assert.equal(run.exitCode, 0, run.stderr);
+      const signed = JSON.parse(run.stdout) as { vkey: string; note: string };
+
+      const verification = verifyCheckpoint(signed.note, [parseVerifierKey(signed.vkey)]);
+      assert.equal(verification.ok, true, JSON.stringify(verification));
+      assert.equal(verification.ok && verification.checkpoint.rootHash, latest.rootHash);
+      assert.equal(verification.ok && verification.checkpoint.treeSize, latest.treeSize);
+
+      const published = (await keys.list()).map((key) => parseVerifierKey(key.vkey));
+      assert.equal(verifyCheckpoint(signed.note, published).ok, false);
+    });
+  });
+}

@@ -1,0 +1,488 @@
+// Command checkpoint_check verifies Warden's signed checkpoints and Merkle proofs with the Go
+// module mirror's own implementations (golang.org/x/mod/sumdb/note for signed notes and
+// golang.org/x/mod/sumdb/tlog for RFC 6962 trees), so that a regulator has a second, independent
+// implementation beside Warden's TypeScript verifiers.
+//
+// Usage:
+//
+//	go run checkpoint_check.go bundle DIR
+//	go run checkpoint_check.go proof KEYS_JSON PROOF_JSON
+//	go run checkpoint_check.go consistency KEYS_JSON CONSISTENCY_JSON
+//	go run checkpoint_check.go sign KEY_NAME BODY_FILE
+//
+// KEYS_JSON is the output of `warden audit keys` (or a bundle's keys.json), PROOF_JSON the output of
+// `warden audit proof`, CONSISTENCY_JSON the output of `warden audit consistency`. The program
+// prints one JSON object and exits 0 when everything verifies, 1 when a check fails and 2 on a
+// usage error. `sign` works the other way round: it makes a new Ed25519 key with the note package,
+// signs the checkpoint body in BODY_FILE and prints {"vkey", "note"}, so that Warden's verifier can
+// be tested on a note that Warden did not write.
+//
+// It builds with Debian's packages golang-go and golang-golang-x-mod-dev in GOPATH mode:
+// GO111MODULE=off GOPATH=/usr/share/gocode go run tools/interop/checkpoint_check.go ...
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// checkpoint is the body of a C2SP tlog-checkpoint note.
+type checkpoint struct {
+	Origin   string   `json:"origin"`
+	TreeSize int64    `json:"treeSize"`
+	RootHash string   `json:"rootHash"`
+	KeyNames []string `json:"signedBy"`
+	root     tlog.Hash
+}
+
+type publishedKey struct {
+	Vkey string `json:"vkey"`
+}
+
+type report struct {
+	Ok         bool        `json:"ok"`
+	Checkpoint *checkpoint `json:"checkpoint,omitempty"`
+	Checked    int         `json:"checked"`
+	Errors     []string    `json:"errors"`
+}
+
+func main() {
+	if len(os.Args) < 3 {
+		usage()
+	}
+	var result report
+	var err error
+	switch os.Args[1] {
+	case "bundle":
+		result, err = checkBundle(os.Args[2])
+	case "proof":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		result, err = checkInclusionFile(os.Args[2], os.Args[3])
+	case "sign":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		signBody(os.Args[2], os.Args[3])
+		return
+	case "consistency":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		result, err = checkConsistencyFile(os.Args[2], os.Args[3])
+	default:
+		usage()
+	}
+	if err != nil {
+		result.Errors = append(result.Errors, err.Error())
+	}
+	result.Ok = len(result.Errors) == 0
+	if result.Errors == nil {
+		result.Errors = []string{}
+	}
+	out, _ := json.Marshal(result)
+	fmt.Println(string(out))
+	if !result.Ok {
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: checkpoint_check bundle DIR | proof KEYS_JSON PROOF_JSON | consistency KEYS_JSON CONSISTENCY_JSON | sign KEY_NAME BODY_FILE")
+	os.Exit(2)
+}
+
+// signBody signs a checkpoint body with a newly generated key and prints the verifier key and note.
+func signBody(keyName, bodyPath string) {
+	body, err := os.ReadFile(bodyPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, keyName)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	signed, err := note.Sign(&note.Note{Text: string(body)}, signer)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	out, _ := json.Marshal(map[string]string{"vkey": vkey, "note": string(signed)})
+	fmt.Println(string(out))
+}
+
+// loadVerifiers reads a JSON array of published keys and returns note verifiers for all of them.
+func loadVerifiers(path string) (note.Verifiers, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var keys []publishedKey
+	if err := json.Unmarshal(data, &keys); err != nil {
+		return nil, fmt.Errorf("%s: invalid key list: %v", path, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: the key list is empty", path)
+	}
+	verifiers := make([]note.Verifier, 0, len(keys))
+	for _, key := range keys {
+		verifier, err := note.NewVerifier(key.Vkey)
+		if err != nil {
+			return nil, fmt.Errorf("%s: invalid verifier key %q: %v", path, key.Vkey, err)
+		}
+		verifiers = append(verifiers, verifier)
+	}
+	return note.VerifierList(verifiers...), nil
+}
+
+// openCheckpoint checks the note's signatures and parses its body as a C2SP tlog-checkpoint:
+// origin line, decimal tree size, base64 root hash, then optional extension lines.
+func openCheckpoint(text string, verifiers note.Verifiers) (*checkpoint, error) {
+	opened, err := note.Open([]byte(text), verifiers)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint signature: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(opened.Text, "\n"), "\n")
+	if len(lines) < 3 || lines[0] == "" {
+		return nil, errors.New("checkpoint body: expected origin, tree size and root hash lines")
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || size < 0 || strconv.FormatInt(size, 10) != lines[1] {
+		return nil, fmt.Errorf("checkpoint body: invalid tree size %q", lines[1])
+	}
+	rootBytes, err := base64.StdEncoding.Strict().DecodeString(lines[2])
+	if err != nil || len(rootBytes) != tlog.HashSize {
+		return nil, fmt.Errorf("checkpoint body: invalid root hash %q", lines[2])
+	}
+	parsed := &checkpoint{Origin: lines[0], TreeSize: size, RootHash: hex.EncodeToString(rootBytes)}
+	copy(parsed.root[:], rootBytes)
+	for _, signature := range opened.Sigs {
+		parsed.KeyNames = append(parsed.KeyNames, signature.Name)
+	}
+	return parsed, nil
+}
+
+func parseHexHash(label, value string) (tlog.Hash, error) {
+	var hash tlog.Hash
+	raw, err := hex.DecodeString(value)
+	if err != nil || len(raw) != tlog.HashSize {
+		return hash, fmt.Errorf("%s: expected 64 hex digits, found %q", label, value)
+	}
+	copy(hash[:], raw)
+	return hash, nil
+}
+
+func parseHexHashes(label string, values []string) ([]tlog.Hash, error) {
+	hashes := make([]tlog.Hash, len(values))
+	for i, value := range values {
+		hash, err := parseHexHash(fmt.Sprintf("%s[%d]", label, i), value)
+		if err != nil {
+			return nil, err
+		}
+		hashes[i] = hash
+	}
+	return hashes, nil
+}
+
+// leafOf returns the RFC 6962 leaf hash of a ledger entry, whose leaf data is the 32 bytes of the
+// entry hash.
+func leafOf(entryHash string) (tlog.Hash, error) {
+	raw, err := hex.DecodeString(entryHash)
+	if err != nil || len(raw) != tlog.HashSize {
+		return tlog.Hash{}, fmt.Errorf("entry hash: expected 64 hex digits, found %q", entryHash)
+	}
+	return tlog.RecordHash(raw), nil
+}
+
+type inclusion struct {
+	Seq       int64    `json:"seq"`
+	LeafIndex int64    `json:"leafIndex"`
+	TreeSize  int64    `json:"treeSize"`
+	LeafHash  string   `json:"leafHash"`
+	Proof     []string `json:"proof"`
+	RootHash  string   `json:"rootHash"`
+}
+
+// checkInclusion verifies one inclusion proof for the entry with the given hash against a
+// checkpoint that this program opened itself.
+func checkInclusion(proof inclusion, entryHash string, signed *checkpoint) error {
+	label := fmt.Sprintf("seq %d", proof.Seq)
+	if proof.LeafIndex != proof.Seq-1 {
+		return fmt.Errorf("%s: leaf index %d is not seq - 1", label, proof.LeafIndex)
+	}
+	if proof.TreeSize != signed.TreeSize || proof.RootHash != signed.RootHash {
+		return fmt.Errorf("%s: the proof is for tree size %d, root %s, not the signed checkpoint", label, proof.TreeSize, proof.RootHash)
+	}
+	leaf, err := leafOf(entryHash)
+	if err != nil {
+		return fmt.Errorf("%s: %v", label, err)
+	}
+	if hex.EncodeToString(leaf[:]) != proof.LeafHash {
+		return fmt.Errorf("%s: the leaf hash in the proof does not match the entry hash", label)
+	}
+	path, err := parseHexHashes(label+" proof", proof.Proof)
+	if err != nil {
+		return err
+	}
+	if err := tlog.CheckRecord(path, signed.TreeSize, signed.root, proof.LeafIndex, leaf); err != nil {
+		return fmt.Errorf("%s: inclusion proof rejected: %v", label, err)
+	}
+	return nil
+}
+
+func checkInclusionFile(keysPath, proofPath string) (report, error) {
+	verifiers, err := loadVerifiers(keysPath)
+	if err != nil {
+		return report{}, err
+	}
+	var document struct {
+		inclusion
+		Checkpoint struct {
+			Note string `json:"note"`
+		} `json:"checkpoint"`
+		Entry struct {
+			Seq  int64  `json:"seq"`
+			Hash string `json:"hash"`
+		} `json:"entry"`
+	}
+	if err := readJSONFile(proofPath, "proof", &document); err != nil {
+		return report{}, err
+	}
+	signed, err := openCheckpoint(document.Checkpoint.Note, verifiers)
+	if err != nil {
+		return report{}, err
+	}
+	result := report{Checkpoint: signed}
+	if document.Entry.Seq != document.Seq {
+		return result, fmt.Errorf("the entry has seq %d but the proof is for seq %d", document.Entry.Seq, document.Seq)
+	}
+	if err := checkInclusion(document.inclusion, document.Entry.Hash, signed); err != nil {
+		return result, err
+	}
+	result.Checked = 1
+	return result, nil
+}
+
+func checkConsistencyFile(keysPath, proofPath string) (report, error) {
+	verifiers, err := loadVerifiers(keysPath)
+	if err != nil {
+		return report{}, err
+	}
+	var document struct {
+		FromSize       int64    `json:"fromSize"`
+		ToSize         int64    `json:"toSize"`
+		FromRoot       string   `json:"fromRoot"`
+		ToRoot         string   `json:"toRoot"`
+		Proof          []string `json:"proof"`
+		FromCheckpoint *struct {
+			Note string `json:"note"`
+		} `json:"fromCheckpoint"`
+		ToCheckpoint *struct {
+			Note string `json:"note"`
+		} `json:"toCheckpoint"`
+	}
+	if err := readJSONFile(proofPath, "consistency", &document); err != nil {
+		return report{}, err
+	}
+	result := report{}
+	// A checkpoint given for either size must be signed and must match the proof's root.
+	for _, side := range []struct {
+		name string
+		size int64
+		root string
+		note *struct {
+			Note string `json:"note"`
+		}
+	}{{"from", document.FromSize, document.FromRoot, document.FromCheckpoint}, {"to", document.ToSize, document.ToRoot, document.ToCheckpoint}} {
+		if side.note == nil {
+			continue
+		}
+		signed, err := openCheckpoint(side.note.Note, verifiers)
+		if err != nil {
+			return result, fmt.Errorf("%s checkpoint: %v", side.name, err)
+		}
+		if signed.TreeSize != side.size || signed.RootHash != side.root {
+			return result, fmt.Errorf("%s checkpoint: signed size %d, root %s differ from the proof's %d, %s", side.name, signed.TreeSize, signed.RootHash, side.size, side.root)
+		}
+		result.Checkpoint = signed
+	}
+	fromRoot, err := parseHexHash("fromRoot", document.FromRoot)
+	if err != nil {
+		return result, err
+	}
+	toRoot, err := parseHexHash("toRoot", document.ToRoot)
+	if err != nil {
+		return result, err
+	}
+	path, err := parseHexHashes("proof", document.Proof)
+	if err != nil {
+		return result, err
+	}
+	if err := tlog.CheckTree(path, document.ToSize, toRoot, document.FromSize, fromRoot); err != nil {
+		return result, fmt.Errorf("consistency proof from %d to %d rejected: %v", document.FromSize, document.ToSize, err)
+	}
+	result.Checked = 1
+	return result, nil
+}
+
+// checkBundle verifies an export bundle's file digests against its manifest, the checkpoint
+// signature against keys.json, and every inclusion proof in proofs.jsonl against the ledger entry
+// of the same seq in ledger.jsonl.
+func checkBundle(dir string) (report, error) {
+	result := report{}
+	if err := checkManifestDigests(dir); err != nil {
+		result.Errors = append(result.Errors, err.Error())
+	}
+	verifiers, err := loadVerifiers(filepath.Join(dir, "keys.json"))
+	if err != nil {
+		return result, err
+	}
+	noteText, err := os.ReadFile(filepath.Join(dir, "checkpoint.txt"))
+	if err != nil {
+		return result, err
+	}
+	signed, err := openCheckpoint(string(noteText), verifiers)
+	if err != nil {
+		return result, err
+	}
+	result.Checkpoint = signed
+
+	entryHashes := map[int64]string{}
+	err = readJSONLines(filepath.Join(dir, "ledger.jsonl"), func(line []byte) error {
+		var entry struct {
+			Seq  int64  `json:"seq"`
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(line, &entry); err != nil {
+			return err
+		}
+		entryHashes[entry.Seq] = entry.Hash
+		return nil
+	})
+	if err != nil {
+		return result, fmt.Errorf("ledger.jsonl: %v", err)
+	}
+
+	proven := map[int64]bool{}
+	err = readJSONLines(filepath.Join(dir, "proofs.jsonl"), func(line []byte) error {
+		var proof inclusion
+		if err := json.Unmarshal(line, &proof); err != nil {
+			return err
+		}
+		hash, found := entryHashes[proof.Seq]
+		if !found {
+			result.Errors = append(result.Errors, fmt.Sprintf("seq %d: proofs.jsonl has a proof but ledger.jsonl has no entry", proof.Seq))
+			return nil
+		}
+		if err := checkInclusion(proof, hash, signed); err != nil {
+			result.Errors = append(result.Errors, err.Error())
+			return nil
+		}
+		proven[proof.Seq] = true
+		result.Checked++
+		return nil
+	})
+	if err != nil {
+		return result, fmt.Errorf("proofs.jsonl: %v", err)
+	}
+	for seq := range entryHashes {
+		if !proven[seq] {
+			result.Errors = append(result.Errors, fmt.Sprintf("seq %d: no valid inclusion proof", seq))
+		}
+	}
+	return result, nil
+}
+
+// checkManifestDigests compares the size and SHA-256 of every file that manifest.json lists.
+func checkManifestDigests(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return err
+	}
+	var manifest struct {
+		Files map[string]struct {
+			Bytes  int64  `json:"bytes"`
+			Sha256 string `json:"sha256"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		return fmt.Errorf("manifest.json: %v", err)
+	}
+	if len(manifest.Files) == 0 {
+		return errors.New("manifest.json lists no files")
+	}
+	for name, expected := range manifest.Files {
+		if name != filepath.Base(name) {
+			return fmt.Errorf("manifest.json: file name %q is not a plain name", name)
+		}
+		file, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		digest := sha256.New()
+		size, err := io.Copy(digest, file)
+		file.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		if size != expected.Bytes || hex.EncodeToString(digest.Sum(nil)) != expected.Sha256 {
+			return fmt.Errorf("%s: size or SHA-256 differs from manifest.json", name)
+		}
+	}
+	return nil
+}
+
+// readJSONFile decodes one JSON document, naming the file and the kind of document on failure.
+func readJSONFile(path, kind string, document interface{}) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, document); err != nil {
+		return fmt.Errorf("%s: invalid %s document: %v", path, kind, err)
+	}
+	return nil
+}
+
+func readJSONLines(path string, handle func([]byte) error) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	scanner := bufio.NewScanner(file)
+	scanner.Buffer(make([]byte, 1<<20), 64<<20)
+	number := 0
+	for scanner.Scan() {
+		number++
+		if len(scanner.Bytes()) == 0 {
+			continue
+		}
+		if err := handle(scanner.Bytes()); err != nil {
+			return fmt.Errorf("line %d: %v", number, err)
+		}
+	}
+	return scanner.Err()
+}
