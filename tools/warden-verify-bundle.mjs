@@ -11,7 +11,8 @@
  *   { "ok": true | false,
  *     "problems": ["<file> line <n> field \"<field>\": <what is wrong>", ...],
  *     "checked": { "decisions": n, "ledgerEntries": n, "proofs": n,
- *                  "checkpoint": { "origin", "treeSize", "rootHash", "keyIds" } | null } }
+ *                  "checkpoint": { "origin", "treeSize", "rootHash", "keyIds" } | null,
+ *                  "manifestSignature": { "keyIds" } | null } }
  *
  * Exit status: 0 when every check passed, 5 when at least one failed, 1 on a usage error (no
  * folder, or a folder that does not exist), 2 when the verifier itself failed unexpectedly.
@@ -20,6 +21,9 @@
  * - manifest.json is the RFC 8785 canonical JSON of the manifest followed by one newline, its
  *   formatVersion is warden.audit-export.v2, and manifestDigest is the SHA-256 of the canonical
  *   JSON of the manifest without that field.
+ * - manifest.sig is a signed note whose body is exactly "warden.audit-export.v2 manifest\n" and
+ *   "sha256 <lowercase hex SHA-256 of manifest.json>\n", with an Ed25519 signature by a key from
+ *   keys.json (the ledger's checkpoint key). It covers every file through the manifest's digests.
  * - Every file the manifest lists has the recorded size and SHA-256, and the manifest lists
  *   decisions.jsonl, ledger.jsonl, proofs.jsonl, checkpoint.txt and keys.json.
  * - Every line of the JSON Lines files is the canonical JSON of its value.
@@ -46,7 +50,7 @@
  * What it cannot check:
  * - decisions.csv, decisions.parquet and summary.pdf are checked against their SHA-256 in the
  *   manifest only. This tool does not rebuild them from decisions.jsonl, so a file that was
- *   changed and re-digested in a resealed manifest passes here. Warden's own verifier
+ *   changed and re-digested in a manifest that the key holder signed again passes here. Warden's own verifier
  *   (`warden verify-bundle`) rebuilds the CSV and Parquet files and compares the bytes.
  *   Treat decisions.jsonl as the file of record.
  * - The checkpoint's public keys come from keys.json, which the same exporter wrote. A passing
@@ -71,6 +75,7 @@ import process from 'node:process';
 const FORMAT_VERSION = 'warden.audit-export.v2';
 
 const MANIFEST_FILE = 'manifest.json';
+const MANIFEST_SIGNATURE_FILE = 'manifest.sig';
 const DECISIONS_FILE = 'decisions.jsonl';
 const LEDGER_FILE = 'ledger.jsonl';
 const PROOFS_FILE = 'proofs.jsonl';
@@ -156,13 +161,13 @@ function main(args) {
 }
 
 function newReport() {
-  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null } };
+  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null, manifestSignature: null } };
 }
 
 /** Reads every file a bundle can contain. A missing file is absent from the map. */
 function readBundleFiles(dir, report) {
   const files = new Map();
-  for (const name of [MANIFEST_FILE, ...LISTABLE_FILES]) {
+  for (const name of [MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, ...LISTABLE_FILES]) {
     try {
       files.set(name, readFileSync(join(dir, name)));
     } catch (error) {
@@ -186,9 +191,12 @@ function verifyBundleFiles(files, report) {
     checkFileDigest(name, files.get(name), manifest.files[name], report);
   }
 
+  const keys = parseKeys(files.get(KEYS_FILE), report);
+  if (keys) checkManifestSignature(files, keys, report);
+
   const entries = parseLedger(files.get(LEDGER_FILE), report);
   if (entries) checkLedgerEntries(entries, manifest, report);
-  checkEvidence(files, entries, manifest, report);
+  checkEvidence(files, keys, entries, manifest, report);
 
   const decisions = parseDecisions(files.get(DECISIONS_FILE), report);
   if (decisions) checkDecisions(decisions, entries, manifest, report);
@@ -515,9 +523,8 @@ function checkLedgerEntries(entries, manifest, report) {
  * Verifies the checkpoint's signature with the bundle's keys, that it states the tree the
  * manifest names, and that every ledger entry has an inclusion proof into that tree.
  */
-function checkEvidence(files, entries, manifest, report) {
+function checkEvidence(files, keys, entries, manifest, report) {
   const { problems } = report;
-  const keys = parseKeys(files.get(KEYS_FILE), report);
   const noteBytes = files.get(CHECKPOINT_FILE);
   if (!noteBytes) return;
   const note = decodeUtf8(noteBytes, CHECKPOINT_FILE, report);
@@ -549,6 +556,38 @@ function checkEvidence(files, entries, manifest, report) {
   }
   proofs.forEach(({ lineNumber, value }, index) => checkProof(lineNumber, value, entries[index], manifest, report));
   report.checked.proofs = proofs.length;
+}
+
+/**
+ * Checks manifest.sig: a signed note whose body is exactly
+ * "warden.audit-export.v2 manifest\nsha256 <hex SHA-256 of manifest.json>\n", signed by a key
+ * from keys.json. The manifest lists every other file's SHA-256, so this signature covers them all.
+ */
+function checkManifestSignature(files, keys, report) {
+  const signatureBytes = files.get(MANIFEST_SIGNATURE_FILE);
+  if (!signatureBytes) {
+    report.problems.push(`${MANIFEST_SIGNATURE_FILE}: missing; without it nothing shows that the manifest came from the ledger's key holder`);
+    return;
+  }
+  const text = decodeUtf8(signatureBytes, MANIFEST_SIGNATURE_FILE, report);
+  const manifestBytes = files.get(MANIFEST_FILE);
+  if (text === undefined || !manifestBytes) return;
+
+  const split = splitNote(text);
+  if (split.error) {
+    report.problems.push(`${MANIFEST_SIGNATURE_FILE}: ${split.error}`);
+    return;
+  }
+  const verification = verifyNoteSignatures(split.body, split.signatures, keys, 'note body');
+  if (!verification.ok) {
+    report.problems.push(`${MANIFEST_SIGNATURE_FILE}: ${verification.reason}`);
+    return;
+  }
+  if (split.body !== `${FORMAT_VERSION} manifest\nsha256 ${sha256Hex(manifestBytes)}\n`) {
+    report.problems.push(`${MANIFEST_SIGNATURE_FILE}: the signed statement is not the SHA-256 of this manifest.json; the manifest was changed after signing`);
+    return;
+  }
+  report.checked.manifestSignature = { keyIds: verification.keyIds };
 }
 
 /** Reads keys.json: the canonical JSON of an array of {keyId, keyName, vkey, createdAt, retiredAt}. */
@@ -614,31 +653,38 @@ function verifyCheckpointNote(note, keys) {
   const parsed = parseCheckpointNote(note);
   if (parsed.error) return { ok: false, reason: parsed.error };
   const { checkpoint } = parsed;
+  const verification = verifyNoteSignatures(checkpoint.body, checkpoint.signatures, keys, 'checkpoint body');
+  return { ...verification, checkpoint };
+}
 
+/**
+ * Applies the signed-note rule to a note's signatures: at least one is from a known key and every
+ * one from a known key verifies over the body's exact UTF-8 bytes. Returns { ok, keyIds, reason }.
+ */
+function verifyNoteSignatures(body, signatures, keys, bodyName) {
   const keysById = new Map();
   for (const key of keys) {
     const id = `${key.keyName}+${computeKeyHash(key.keyName, key.publicKey).toString('hex')}`;
     keysById.set(id, [...(keysById.get(id) ?? []), toPublicKeyObject(key.publicKey)]);
   }
 
-  // Ed25519 signs the body's exact UTF-8 bytes: every line before the blank line, each with "\n".
-  const message = Buffer.from(checkpoint.body, 'utf8');
+  const message = Buffer.from(body, 'utf8');
   const keyIds = [];
-  for (const signature of checkpoint.signatures) {
+  for (const signature of signatures) {
     const id = `${signature.keyName}+${signature.keyHash}`;
     const candidates = keysById.get(id);
     if (!candidates) continue;
     // Two keys may share a 4-byte key hash, so any candidate with a valid signature counts.
     if (!candidates.some((publicKey) => verify(null, message, publicKey, signature.signature))) {
-      return { ok: false, checkpoint, keyIds, reason: `the signature of key ${id} does not match the checkpoint body` };
+      return { ok: false, keyIds, reason: `the signature of key ${id} does not match the ${bodyName}` };
     }
     keyIds.push(id);
   }
   if (keyIds.length === 0) {
-    const named = checkpoint.signatures.map((signature) => `${signature.keyName}+${signature.keyHash}`).join(', ');
-    return { ok: false, checkpoint, keyIds, reason: `no signature is from a known key (signed by ${named})` };
+    const named = signatures.map((signature) => `${signature.keyName}+${signature.keyHash}`).join(', ');
+    return { ok: false, keyIds, reason: `no signature is from a known key (signed by ${named})` };
   }
-  return { ok: true, checkpoint, keyIds };
+  return { ok: true, keyIds };
 }
 
 function toPublicKeyObject(publicKey) {
@@ -647,24 +693,33 @@ function toPublicKeyObject(publicKey) {
 }
 
 /**
- * Splits a note as Warden writes it into body and signatures:
+ * Parses a checkpoint note as Warden writes it:
  *
  *   <origin>\n<tree size>\n<base64 root hash>\ntime <ISO 8601 UTC with ms>\n\n— <key name> <base64 signature>\n
  *
  * Returns { checkpoint } or { error } naming the first malformed part.
  */
 function parseCheckpointNote(note) {
+  const split = splitNote(note);
+  if (split.error) return split;
+  const fields = parseCheckpointBody(split.body);
+  if (fields.error) return fields;
+  return { checkpoint: { ...fields, body: split.body, signatures: split.signatures } };
+}
+
+/**
+ * Splits a signed note into its body (every line before the last blank line, each with "\n") and
+ * its parsed signature lines. Returns { body, signatures } or { error } naming the first malformed part.
+ */
+function splitNote(note) {
   if (Buffer.byteLength(note, 'utf8') > MAX_NOTE_BYTES) return { error: `must be at most ${MAX_NOTE_BYTES} bytes` };
   if (!note.endsWith('\n')) return { error: 'must end with a newline' };
 
-  // A checkpoint body has no blank line, so the last blank line starts the signatures.
+  // A note body has no blank line, so the last blank line starts the signatures.
   const split = note.lastIndexOf('\n\n');
   if (split < 0) return { error: 'must have a blank line between the body and the signatures' };
   const body = note.slice(0, split + 1);
   const signatureLines = note.slice(split + 2, -1).split('\n');
-
-  const fields = parseCheckpointBody(body);
-  if (fields.error) return fields;
   if (signatureLines.length > MAX_SIGNATURES) return { error: `must have at most ${MAX_SIGNATURES} signature lines` };
   const signatures = [];
   for (const [index, line] of signatureLines.entries()) {
@@ -672,7 +727,7 @@ function parseCheckpointNote(note) {
     if (signature.error) return signature;
     signatures.push(signature);
   }
-  return { checkpoint: { ...fields, body, signatures } };
+  return { body, signatures };
 }
 
 function parseCheckpointBody(body) {

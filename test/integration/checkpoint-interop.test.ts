@@ -25,6 +25,7 @@ import {
   PostgresMerkleLog,
   PROOFS_FILE,
   rawEd25519PublicKey,
+  sealManifest,
   verifyCheckpoint,
   WitnessPublisher,
   type BundleManifest,
@@ -183,6 +184,18 @@ for (const target of await databaseTargets()) {
       assert.ok(report.errors.includes('proofs.jsonl: size or SHA-256 differs from manifest.json'), report.errors.join('\n'));
       assert.ok(report.errors.includes(`seq ${victim.seq}: inclusion proof rejected: invalid transparency proof`), report.errors.join('\n'));
       assert.ok(report.errors.includes(`seq ${victim.seq}: no valid inclusion proof`), report.errors.join('\n'));
+    });
+
+    it('rejects a resealed manifest', async () => {
+      const forged = join(workDir, 'forged-manifest');
+      cpSync(bundleDir, forged, { recursive: true });
+      const { manifestDigest: _old, ...unsigned } = JSON.parse(readFileSync(join(forged, 'manifest.json'), 'utf8')) as BundleManifest;
+      unsigned.useCase = 'another-use-case';
+      writeFileSync(join(forged, 'manifest.json'), sealManifest(unsigned).text);
+
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.deepEqual(report.errors, ['manifest.sig: the signed statement does not match manifest.json']);
     });
 
     it('rejects a checkpoint with a changed root', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetReadObjects } from 'hyparquet';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,9 @@ import {
   type ExportEvidence,
   LEDGER_FILE,
   MANIFEST_FILE,
+  MANIFEST_SIGNATURE_FILE,
+  rawEd25519PublicKey,
+  signManifest,
   PostgresLedger,
   sealManifest,
   verifyBundle,
@@ -259,7 +262,10 @@ for (const target of await databaseTargets()) {
       unsigned.files[DECISIONS_FILE] = { bytes: decisions.length, sha256: sha256Hex(decisions) };
       const resealed = Buffer.from(sealManifest(unsigned).text, 'utf8');
 
-      const result = verifyBundleFiles(new Map([...files, [DECISIONS_FILE, decisions], [MANIFEST_FILE, resealed]]));
+      // The forger here even holds the signing key, so manifest.sig matches the resealed manifest.
+      const signature = Buffer.from(signManifest(resealed, await evidence.manifestSigner()), 'utf8');
+
+      const result = verifyBundleFiles(new Map([...files, [DECISIONS_FILE, decisions], [MANIFEST_FILE, resealed], [MANIFEST_SIGNATURE_FILE, signature]]));
       assert.equal(result.ok, false);
       assert.equal(result.problems.length, 3, result.problems.join(' | '));
       assert.match(result.problems[0], /^decisions\.jsonl line 3 field "recordDigest": [0-9a-f]{64} does not match the record/);
@@ -332,8 +338,41 @@ for (const target of await databaseTargets()) {
 
       const result = verifyBundleFiles(new Map([...files, [LEDGER_FILE, ledgerBytes], [MANIFEST_FILE, resealed]]));
       assert.equal(result.ok, false);
-      assert.equal(result.problems.length, 1);
-      assert.match(result.problems[0], /^ledger\.jsonl line 2 \(seq 4\): hash does not match the entry's fields and prevHash$/);
+      assert.equal(result.problems.length, 2, result.problems.join(' | '));
+      assert.equal(result.problems[0], 'manifest.sig: the signed statement is not the SHA-256 of this manifest.json; the manifest was changed after signing');
+      assert.match(result.problems[1], /^ledger\.jsonl line 2 \(seq 4\): hash does not match the entry's fields and prevHash$/);
+    });
+
+    it('rejects a resealed manifest without the key', async () => {
+      const files = readBundle(join(workDir, 'all-tenants'));
+      const manifest = JSON.parse(Buffer.from(files.get(MANIFEST_FILE)!).toString('utf8')) as BundleManifest;
+      const { manifestDigest: _old, ...unsigned } = manifest;
+      // Dropping a file from the manifest passes every other check, so only the signature catches it.
+      delete unsigned.files['summary.pdf'];
+      const resealed = Buffer.from(sealManifest(unsigned).text, 'utf8');
+      const withoutSummary = new Map([...files, [MANIFEST_FILE, resealed]]);
+      withoutSummary.delete('summary.pdf');
+
+      assert.deepEqual(verifyBundleFiles(withoutSummary).problems, [
+        'manifest.sig: the signed statement is not the SHA-256 of this manifest.json; the manifest was changed after signing',
+      ]);
+
+      const unsignedBundle = new Map(files);
+      unsignedBundle.delete(MANIFEST_SIGNATURE_FILE);
+      assert.deepEqual(verifyBundleFiles(unsignedBundle).problems, [
+        "manifest.sig: missing; without it nothing shows that the manifest came from the ledger's key holder",
+      ]);
+    });
+
+    it('rejects a manifest signed by an unknown key', async () => {
+      const files = readBundle(join(workDir, 'all-tenants'));
+      const { privateKey } = generateKeyPairSync('ed25519');
+      const stranger = { keyName: 'warden.test/export', privateKey, publicKey: rawEd25519PublicKey(privateKey) };
+      const forged = Buffer.from(signManifest(files.get(MANIFEST_FILE)!, stranger), 'utf8');
+
+      const problems = verifyBundleFiles(new Map([...files, [MANIFEST_SIGNATURE_FILE, forged]])).problems;
+      assert.equal(problems.length, 1, problems.join(' | '));
+      assert.match(problems[0], /^manifest\.sig: no signature is from a known key \(signed by warden\.test\/export\+[0-9a-f]{8}\)$/);
     });
 
     it('reports a missing manifest', async () => {

@@ -21,6 +21,8 @@ import {
   KEYS_FILE,
   LEDGER_FILE,
   MANIFEST_FILE,
+  MANIFEST_SIGNATURE_FILE,
+  signManifest,
   PostgresLedger,
   PostgresMerkleLog,
   PROOFS_FILE,
@@ -30,6 +32,7 @@ import {
   verifyBundle,
   WitnessPublisher,
   type BundleManifest,
+  type CheckpointSigner,
   type BundleVerification,
   type DecisionLine,
   type ExportEvidence,
@@ -161,14 +164,20 @@ function readManifest(files: BundleBytes): BundleManifest {
   return JSON.parse(files.get(MANIFEST_FILE)!.toString('utf8')) as BundleManifest;
 }
 
-/** Records every listed file's current size and SHA-256 in the manifest and seals it again, as a forger would. */
-function reseal(files: BundleBytes): void {
+/**
+ * Records every listed file's current size and SHA-256 in the manifest and seals it again, as a
+ * forger would. With a signer, the forger also holds the signing key and signs manifest.sig again,
+ * so that the checks behind the signature are what the case exercises.
+ */
+function reseal(files: BundleBytes, signer: CheckpointSigner | null): void {
   const { manifestDigest: _old, ...unsigned } = readManifest(files);
   for (const name of Object.keys(unsigned.files)) {
     const bytes = files.get(name);
     if (bytes) unsigned.files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
   }
-  files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned).text, 'utf8'));
+  const manifestBytes = Buffer.from(sealManifest(unsigned).text, 'utf8');
+  files.set(MANIFEST_FILE, manifestBytes);
+  if (signer) files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(manifestBytes, signer), 'utf8'));
 }
 
 /** Signs the note's body with a fresh Ed25519 key that Warden never published; returns the new note and the key's verifier key. */
@@ -257,6 +266,7 @@ for (const target of await databaseTargets()) {
     let manifest: BundleManifest;
     let retiredKeyId: string;
     let evidence: ExportEvidence;
+    let keyHolder: CheckpointSigner;
 
     before(async () => {
       db = await target.open();
@@ -289,6 +299,8 @@ for (const target of await databaseTargets()) {
 
       bundleDir = join(workDir, 'bundle');
       ({ manifest } = await exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir: bundleDir, wardenVersion: '0.1.0' }, evidence));
+      // The current key after the rotation, which signed the bundle's manifest.
+      keyHolder = await evidence.manifestSigner();
     });
     after(async () => {
       await db?.cleanup();
@@ -306,6 +318,7 @@ for (const target of await databaseTargets()) {
         ledgerEntries: 5,
         proofs: 5,
         checkpoint: { origin: ORIGIN, treeSize: manifest.checkpoint.treeSize, rootHash: manifest.checkpoint.rootHash, keyIds: [manifest.checkpoint.keyId] },
+        manifestSignature: { keyIds: [manifest.checkpoint.keyId] },
       });
     });
 
@@ -386,7 +399,7 @@ for (const target of await databaseTargets()) {
             forged.record.reasonCodes = [];
             lines[1] = canonicalJson(forged);
             files.set(DECISIONS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 2 field "recordDigest": [0-9a-f]{64} does not match the record, which digests to [0-9a-f]{64}$/,
         },
@@ -400,7 +413,7 @@ for (const target of await databaseTargets()) {
             forged.recordDigest = digestJson(forged.record);
             lines[2] = canonicalJson(forged);
             files.set(DECISIONS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 3 field "recordDigest": differs from payload\.recordDigest of the ledger entry at seq \d+$/,
         },
@@ -412,7 +425,7 @@ for (const target of await databaseTargets()) {
             forged.record = { purged: true, purgedAt: '2000-01-01T00:00:00.000Z', rule: 'made up' };
             lines[0] = canonicalJson(forged);
             files.set(DECISIONS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 1 field "record": purgedAt 2000-01-01T00:00:00\.000Z is before the decision's createdAt /,
         },
@@ -423,7 +436,7 @@ for (const target of await databaseTargets()) {
             const forged = { ...(JSON.parse(lines[0]) as DecisionLine), actor: 'someone-else' };
             lines[0] = canonicalJson(forged);
             files.set(DECISIONS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 1 field "actor": differs from the actor of the ledger entry at seq \d+$/,
         },
@@ -434,7 +447,7 @@ for (const target of await databaseTargets()) {
             const padded = { ...(JSON.parse(lines[0]) as DecisionLine), reviewerNote: 'approved by phone' };
             lines[0] = canonicalJson(padded);
             files.set(DECISIONS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 1 field "reviewerNote" is not part of the bundle format; remove it, or export the bundle again$/,
         },
@@ -445,7 +458,7 @@ for (const target of await databaseTargets()) {
             const padded = { ...(JSON.parse(lines[0]) as Record<string, unknown>), witness: 'none' };
             lines[0] = canonicalJson(padded);
             files.set(LEDGER_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^ledger\.jsonl line 1 field "witness" is not part of the bundle format; remove it, or export the bundle again$/,
         },
@@ -457,7 +470,7 @@ for (const target of await databaseTargets()) {
             forged.outcome = 'DECLINE';
             lines[0] = canonicalJson(forged);
             files.set(DECISIONS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 1 field "outcome": "DECLINE" differs from record\.outcome, "APPROVE"$/,
         },
@@ -469,7 +482,7 @@ for (const target of await databaseTargets()) {
             forged.payload.outcome = 'APPROVE';
             lines[1] = canonicalJson(forged);
             files.set(LEDGER_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^ledger\.jsonl line 2 \(seq \d+\): hash does not match the entry's fields and prevHash$/,
         },
@@ -477,7 +490,7 @@ for (const target of await databaseTargets()) {
           name: 'forged ledger entry with a recomputed hash, manifest resealed',
           change: (files) => {
             forgeEntryWithNewHash(files, 3, false);
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^proofs\.jsonl line 4 field "leafHash": is not SHA-256\(0x00 \|\| hash\) of the entry at seq \d+$/,
         },
@@ -485,7 +498,7 @@ for (const target of await databaseTargets()) {
           name: 'forged ledger entry with a recomputed hash and leaf hash, manifest resealed',
           change: (files) => {
             forgeEntryWithNewHash(files, 3, true);
-            reseal(files);
+            reseal(files, keyHolder);
           },
           // The entry and its proof line hang together, but the leaf is not in the signed tree.
           toolProblem: /^proofs\.jsonl line 4: inclusion proof does not verify: the proof leads to a different root hash$/,
@@ -496,7 +509,7 @@ for (const target of await databaseTargets()) {
             const lines = textLines(files.get(PROOFS_FILE)!);
             [lines[0], lines[1]] = [lines[1], lines[0]];
             files.set(PROOFS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^proofs\.jsonl line 1 field "seq": \d+ is not the seq \d+ of ledger\.jsonl line 1$/,
         },
@@ -518,7 +531,7 @@ for (const target of await databaseTargets()) {
           name: 'signature from an unpublished key, manifest resealed',
           change: (files) => {
             files.set(CHECKPOINT_FILE, Buffer.from(foreign.note, 'utf8'));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^checkpoint\.txt: no signature is from a known key \(signed by warden\.test\/standalone-verifier\+[0-9a-f]{8}\)$/,
         },
@@ -529,7 +542,7 @@ for (const target of await databaseTargets()) {
             const published = JSON.parse(files.get(KEYS_FILE)!.toString('utf8')) as Record<string, unknown>[];
             published.push({ keyId: 'forged', keyName: ORIGIN, vkey: foreign.vkey, createdAt: '2026-02-01T00:00:00.000Z', retiredAt: null });
             files.set(KEYS_FILE, Buffer.from(`${canonicalJson(published)}\n`, 'utf8'));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^checkpoint\.txt: not signed by manifest\.json checkpoint\.keyId warden\.test\/standalone-verifier\+[0-9a-f]{8}$/,
         },
@@ -540,7 +553,7 @@ for (const target of await databaseTargets()) {
             const forged = signatureField(foreign.note);
             const spliced = Buffer.concat([genuine.subarray(0, 4), forged.subarray(4)]).toString('base64');
             files.set(CHECKPOINT_FILE, Buffer.from(note.replace(genuine.toString('base64'), spliced), 'utf8'));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^checkpoint\.txt: the signature of key warden\.test\/standalone-verifier\+[0-9a-f]{8} does not match the checkpoint body$/,
         },
@@ -553,7 +566,7 @@ for (const target of await databaseTargets()) {
           name: 'signing key dropped from keys.json, manifest resealed',
           change: (files) => {
             files.set(KEYS_FILE, withoutKey(files.get(KEYS_FILE)!, manifest.checkpoint.keyId));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^checkpoint\.txt: no signature is from a known key/,
         },
@@ -605,11 +618,42 @@ for (const target of await databaseTargets()) {
           toolProblem: /^proofs\.jsonl: missing$/,
         },
         {
+          name: 'decisions.csv changed, manifest resealed without the key',
+          change: (files) => {
+            files.set('decisions.csv', Buffer.from(files.get('decisions.csv')!.toString('utf8').replace('DECLINE', 'APPROVE'), 'utf8'));
+            reseal(files, null);
+          },
+          toolProblem: /^manifest\.sig: the signed statement is not the SHA-256 of this manifest\.json; the manifest was changed after signing$/,
+        },
+        {
+          name: 'manifest.sig deleted',
+          change: (files) => files.delete(MANIFEST_SIGNATURE_FILE),
+          toolProblem: /^manifest\.sig: missing; without it nothing shows that the manifest came from the ledger's key holder$/,
+        },
+        {
+          name: 'manifest signed by an unpublished key',
+          change: (files) => {
+            const { privateKey } = generateKeyPairSync('ed25519');
+            const stranger = { keyName: ORIGIN, privateKey, publicKey: rawEd25519PublicKey(privateKey) };
+            files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(files.get(MANIFEST_FILE)!, stranger), 'utf8'));
+          },
+          toolProblem: /^manifest\.sig: no signature is from a known key \(signed by warden\.test\/standalone-verifier\+[0-9a-f]{8}\)$/,
+        },
+        {
+          name: 'manifest.sig with a cosignature of an unknown key',
+          change: (files) => {
+            const note = files.get(MANIFEST_SIGNATURE_FILE)!.toString('utf8');
+            // A signature line of a key the verifier does not know is skipped, so the note still passes on the current key.
+            files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(note.replace(/\n$/, `\n\u2014 other.example ${Buffer.alloc(68, 7).toString('base64')}\n`), 'utf8'));
+          },
+          expectOk: true,
+        },
+        {
           name: 'retired key dropped from keys.json, manifest resealed',
           // The retired key signed nothing in this bundle, so both verifiers must still accept it.
           change: (files) => {
             files.set(KEYS_FILE, withoutKey(files.get(KEYS_FILE)!, retiredKeyId));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           expectOk: true,
         },
@@ -634,7 +678,7 @@ for (const target of await databaseTargets()) {
           name: 'decisions.csv row changed, manifest resealed',
           change: (files) => {
             files.set('decisions.csv', Buffer.from(files.get('decisions.csv')!.toString('utf8').replace('DECLINE', 'APPROVE'), 'utf8'));
-            reseal(files);
+            reseal(files, keyHolder);
           },
         },
       ], [process.execPath]);
@@ -669,7 +713,7 @@ describe('standalone bundle verifier usage', () => {
       assert.deepEqual(JSON.parse(run.stdout), {
         ok: false,
         problems: ['manifest.json: missing; a bundle without a manifest is incomplete'],
-        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null },
+        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null, manifestSignature: null },
       });
       assert.deepEqual(await verifyBundle(empty), { ok: false, problems: ['manifest.json: missing; a bundle without a manifest is incomplete'] });
     } finally {

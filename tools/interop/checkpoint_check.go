@@ -347,8 +347,8 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 	return result, nil
 }
 
-// checkBundle verifies an export bundle's file digests against its manifest, the checkpoint
-// signature against keys.json, and every inclusion proof in proofs.jsonl against the ledger entry
+// checkBundle verifies an export bundle's file digests against its manifest, the signatures of
+// manifest.sig and the checkpoint against keys.json, and every inclusion proof in proofs.jsonl against the ledger entry
 // of the same seq in ledger.jsonl.
 func checkBundle(dir string) (report, error) {
 	result := report{}
@@ -358,6 +358,9 @@ func checkBundle(dir string) (report, error) {
 	verifiers, err := loadVerifiers(filepath.Join(dir, "keys.json"))
 	if err != nil {
 		return result, err
+	}
+	if err := checkManifestSignature(dir, verifiers); err != nil {
+		result.Errors = append(result.Errors, err.Error())
 	}
 	noteText, err := os.ReadFile(filepath.Join(dir, "checkpoint.txt"))
 	if err != nil {
@@ -413,6 +416,28 @@ func checkBundle(dir string) (report, error) {
 		}
 	}
 	return result, nil
+}
+
+// checkManifestSignature opens manifest.sig, a signed note whose body states the SHA-256 of the
+// exact bytes of manifest.json, with the bundle's keys.
+func checkManifestSignature(dir string, verifiers note.Verifiers) error {
+	signature, err := os.ReadFile(filepath.Join(dir, "manifest.sig"))
+	if err != nil {
+		return fmt.Errorf("manifest.sig: %v", err)
+	}
+	opened, err := note.Open(signature, verifiers)
+	if err != nil {
+		return fmt.Errorf("manifest.sig: %v", err)
+	}
+	manifest, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return err
+	}
+	digest := sha256.Sum256(manifest)
+	if opened.Text != "warden.audit-export.v2 manifest\nsha256 "+hex.EncodeToString(digest[:])+"\n" {
+		return errors.New("manifest.sig: the signed statement does not match manifest.json")
+	}
+	return nil
 }
 
 // checkManifestDigests compares the size and SHA-256 of every file that manifest.json lists.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, canonicalJson, ConflictError, FailedPreconditionError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
 import type { CheckpointKeyRecord } from './checkpoints/checkpoint-keys.js';
+import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
 import type { LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
@@ -27,6 +28,7 @@ import {
   type DecisionLine,
 } from './bundle-format.js';
 import { readHead, verifyLedger, type LedgerVerification } from './ledger.js';
+import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystRow } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
@@ -63,6 +65,8 @@ export interface ExportEvidence {
   inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<InclusionProof[]>;
   /** Every published checkpoint key, current and retired. */
   verifierKeys(): Promise<CheckpointKeyRecord[]>;
+  /** The current checkpoint signing key, published before this returns, which signs manifest.sig. */
+  manifestSigner(): Promise<CheckpointSigner>;
 }
 
 export interface ExportBundleResult {
@@ -110,7 +114,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   const tenant = options.tenant ?? null;
 
   await mkdir(options.outDir, { recursive: true });
-  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, SUMMARY_FILE]) {
+  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, SUMMARY_FILE]) {
     if (existsSync(join(options.outDir, name))) {
       throw new ConflictError(`The export folder ${options.outDir} already contains ${name}. Choose an empty folder.`);
     }
@@ -137,6 +141,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     const proofsPath = join(options.outDir, PROOFS_FILE);
     written.push(proofsPath);
     const proofsFile = await writeProofs(proofsPath, ledger.entries, checkpoint.treeSize, evidence);
+    // The signer is loaded first: a key used for the first time is published then, so keys.json lists it.
+    const signer = await evidence.manifestSigner();
     const evidenceFiles = await writeEvidenceFiles(options.outDir, checkpoint.note, await evidence.verifierKeys(), written);
 
     const summaryPath = join(options.outDir, SUMMARY_FILE);
@@ -166,6 +172,9 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     const manifestPath = join(options.outDir, MANIFEST_FILE);
     written.push(manifestPath);
     await writeFile(manifestPath, manifest.text, { flag: 'wx' });
+    const signaturePath = join(options.outDir, MANIFEST_SIGNATURE_FILE);
+    written.push(signaturePath);
+    await writeFile(signaturePath, signManifest(Buffer.from(manifest.text, 'utf8'), signer), { flag: 'wx' });
 
     log.info({ outDir: options.outDir, counts: manifest.manifest.counts }, 'audit export finished');
     return { outDir: options.outDir, manifest: manifest.manifest };

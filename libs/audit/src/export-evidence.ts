@@ -17,5 +17,8 @@ export function createExportEvidence(checkpoints: CheckpointService, merkle: Mer
     },
     inclusionProofs: (leafIndexes, treeSize) => merkle.inclusionProofs(leafIndexes, treeSize),
     verifierKeys: () => keys.list(),
+    async manifestSigner() {
+      return (await keys.activeKey(await checkpoints.logOrigin())).signer;
+    },
   };
 }

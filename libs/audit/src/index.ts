@@ -3,6 +3,7 @@ export * from './ledger-hash.js';
 export { validateLedgerEntryInput } from './ledger-input.js';
 export * from './ledger.js';
 export * from './bundle-format.js';
+export * from './manifest-signature.js';
 export * from './export-bundle.js';
 export * from './verify-bundle.js';
 export * from './checkpoints/index.js';

@@ -18,6 +18,7 @@ import {
 } from './bundle-format.js';
 import { parseVerifierKey, verifyCheckpoint, type CheckpointVerifierKey } from './checkpoints/checkpoint-note.js';
 import { computeEntryHash, type LedgerEntry } from './ledger-hash.js';
+import { MANIFEST_SIGNATURE_FILE, verifyManifestSignature } from './manifest-signature.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
 import { hashToHex, hexToHash, verifyInclusionProof } from './merkle/proof-encoding.js';
 import { hashMerkleLeaf } from './merkle/rfc6962.js';
@@ -37,7 +38,7 @@ export interface BundleVerification {
 export type BundleFiles = ReadonlyMap<string, Uint8Array>;
 
 const HEX_64 = /^[0-9a-f]{64}$/;
-const BUNDLE_FILES = [MANIFEST_FILE, DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, SUMMARY_FILE] as const;
+const BUNDLE_FILES = [MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, SUMMARY_FILE] as const;
 
 /** Files every bundle has; the derived analyst files are checked when the manifest lists them. */
 const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE] as const;
@@ -71,9 +72,12 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
     checkFileDigest(name, files.get(name), manifest.files[name], problems);
   }
 
+  const keys = parseKeys(files.get(KEYS_FILE), problems);
+  if (keys) checkManifestSignature(files, keys, problems);
+
   const entries = parseLedger(files.get(LEDGER_FILE), problems);
   if (entries) checkLedgerEntries(entries, manifest, problems);
-  checkEvidence(files, entries, manifest, problems);
+  checkEvidence(files, keys, entries, manifest, problems);
 
   const decisions = parseDecisions(files.get(DECISIONS_FILE), problems);
   if (decisions) checkDecisions(decisions, entries, manifest, problems);
@@ -149,7 +153,7 @@ function manifestShapeProblems(value: unknown): string[] {
     expect(isObject(files) && name in files, `files.${name}`, 'must be listed');
   }
   for (const [name, file] of Object.entries(isObject(files) ? files : {})) {
-    expect(known.has(name) && name !== MANIFEST_FILE, `files.${name}`, 'is not a file a Warden bundle contains');
+    expect(known.has(name) && name !== MANIFEST_FILE && name !== MANIFEST_SIGNATURE_FILE, `files.${name}`, 'is not a file a Warden bundle contains');
     expect(isObject(file) && isCount(file.bytes) && isHex64(file.sha256), `files.${name}`, 'must contain bytes and sha256');
   }
 
@@ -315,8 +319,13 @@ function checkLedgerEntries(entries: LedgerEntry[], manifest: BundleManifest, pr
  * Verifies the checkpoint's signature with the bundle's published keys, that it states the tree
  * the manifest names, and that every ledger entry has an inclusion proof into that tree.
  */
-function checkEvidence(files: BundleFiles, entries: LedgerEntry[] | undefined, manifest: BundleManifest, problems: string[]): void {
-  const keys = parseKeys(files.get(KEYS_FILE), problems);
+function checkEvidence(
+  files: BundleFiles,
+  keys: CheckpointVerifierKey[] | undefined,
+  entries: LedgerEntry[] | undefined,
+  manifest: BundleManifest,
+  problems: string[],
+): void {
   const noteBytes = files.get(CHECKPOINT_FILE);
   if (!noteBytes) return;
   const note = decodeUtf8(noteBytes, CHECKPOINT_FILE, problems);
@@ -341,6 +350,20 @@ function checkEvidence(files: BundleFiles, entries: LedgerEntry[] | undefined, m
     return;
   }
   proofs.forEach(({ lineNumber, value }, index) => checkProof(lineNumber, value, entries[index], manifest, problems));
+}
+
+/** Checks that manifest.sig signs the exact bytes of manifest.json with a key from keys.json. */
+function checkManifestSignature(files: BundleFiles, keys: CheckpointVerifierKey[], problems: string[]): void {
+  const signatureBytes = files.get(MANIFEST_SIGNATURE_FILE);
+  if (!signatureBytes) {
+    problems.push(`${MANIFEST_SIGNATURE_FILE}: missing; without it nothing shows that the manifest came from the ledger's key holder`);
+    return;
+  }
+  const text = decodeUtf8(signatureBytes, MANIFEST_SIGNATURE_FILE, problems);
+  const manifestBytes = files.get(MANIFEST_FILE);
+  if (text === undefined || !manifestBytes) return;
+  const verification = verifyManifestSignature(text, manifestBytes, keys);
+  if (!verification.ok) problems.push(`${MANIFEST_SIGNATURE_FILE}: ${verification.reason}`);
 }
 
 function checkProof(lineNumber: number, value: unknown, entry: LedgerEntry, manifest: BundleManifest, problems: string[]): void {

@@ -31,8 +31,9 @@
  * - Verification follows the signed-note rule that a note passes when a known key's signature
  *   verifies and fails when any known key's signature does not, while unknown keys are ignored.
  *
- * NOTE: no note written here has been checked with an independent checkpoint parser yet, only
- * against the specs' text.
+ * The same signed-note layout, with another body, signs the manifest of an export bundle
+ * (signNote and verifySignedNote). tools/interop/checkpoint_check.go checks these notes with the
+ * Go module mirror's note package, an independent implementation.
  */
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { BadUserInputError } from '../../../common/src/index.js';
@@ -140,6 +141,15 @@ export function formatCheckpoint(checkpoint: CheckpointBody): string {
 /** Signs a checkpoint body and returns the whole note: body, blank line, one signature line. */
 export function signCheckpoint(body: string, signer: CheckpointSigner): string {
   parseBody(body);
+  return signNote(body, signer);
+}
+
+/**
+ * Signs any signed-note body (non-empty lines without control characters, each ending in "\n")
+ * and returns the note with one signature line. Raises BadUserInputError for an invalid body.
+ */
+export function signNote(body: string, signer: CheckpointSigner): string {
+  assertValidNoteBody(body);
   assertValidOrigin(signer.keyName, '/keyName');
   const keyHash = computeKeyHash(signer.keyName, signer.publicKey);
   const signature = sign(null, Buffer.from(body, 'utf8'), signer.privateKey);
@@ -152,20 +162,33 @@ export function signCheckpoint(body: string, signer: CheckpointSigner): string {
  * Raises BadUserInputError naming the first malformed part.
  */
 export function parseCheckpoint(note: string): ParsedCheckpoint {
+  const { body, signatureLines } = splitNote(note);
+  const fields = parseBody(body);
+  return { ...fields, body, signatures: parseSignatureLines(signatureLines) };
+}
+
+/** Splits a signed note into its body and signature lines. Raises BadUserInputError when malformed. */
+function splitNote(note: string): { body: string; signatureLines: string[] } {
   if (typeof note !== 'string') throw malformed('must be a string');
   if (Buffer.byteLength(note, 'utf8') > MAX_NOTE_BYTES) throw malformed(`must be at most ${MAX_NOTE_BYTES} bytes`);
   if (!note.endsWith('\n')) throw malformed('must end with a newline');
 
-  // The body of a checkpoint has no blank line, so the last blank line starts the signatures.
+  // A note body has no blank line, so the last blank line starts the signatures.
   const split = note.lastIndexOf('\n\n');
   if (split < 0) throw malformed('must have a blank line between the body and the signatures');
-  const body = note.slice(0, split + 1);
-  const signatureLines = note.slice(split + 2, -1).split('\n');
+  return { body: note.slice(0, split + 1), signatureLines: note.slice(split + 2, -1).split('\n') };
+}
 
-  const fields = parseBody(body);
-  if (signatureLines.length > MAX_SIGNATURES) throw malformed(`must have at most ${MAX_SIGNATURES} signature lines`);
-  const signatures = signatureLines.map((line, index) => parseSignatureLine(line, index + 1));
-  return { ...fields, body, signatures };
+function parseSignatureLines(lines: string[]): NoteSignature[] {
+  if (lines.length > MAX_SIGNATURES) throw malformed(`must have at most ${MAX_SIGNATURES} signature lines`);
+  return lines.map((line, index) => parseSignatureLine(line, index + 1));
+}
+
+function assertValidNoteBody(body: string): void {
+  if (typeof body !== 'string' || !body.endsWith('\n')) throw malformed('the note body must end with a newline');
+  for (const [index, line] of body.slice(0, -1).split('\n').entries()) {
+    if (line === '' || /\p{Cc}/u.test(line)) throw malformed(`line ${index + 1} of the note body must be non-empty, without control characters`);
+  }
 }
 
 /**
@@ -182,32 +205,63 @@ export function verifyCheckpoint(note: string, publicKeys: readonly CheckpointVe
     if (!(error instanceof BadUserInputError)) throw error;
     return { ok: false, problem: 'malformed', reason: error.fieldErrors[0]?.message ?? error.message };
   }
+  const signatures = verifyNoteSignatures(checkpoint.body, checkpoint.signatures, publicKeys, 'checkpoint body');
+  return signatures.ok ? { ok: true, checkpoint, keyIds: signatures.keyIds } : signatures;
+}
 
+/** Result of checking a signed note whose body is not a checkpoint. */
+export type SignedNoteVerification =
+  | { ok: true; body: string; keyIds: string[] }
+  | { ok: false; problem: CheckpointProblem; reason: string };
+
+/** Verifies any signed note by the same rule as verifyCheckpoint, without reading its body. */
+export function verifySignedNote(note: string, publicKeys: readonly CheckpointVerifierKey[]): SignedNoteVerification {
+  let body: string;
+  let signatures: NoteSignature[];
+  try {
+    const split = splitNote(note);
+    assertValidNoteBody(split.body);
+    body = split.body;
+    signatures = parseSignatureLines(split.signatureLines);
+  } catch (error) {
+    if (!(error instanceof BadUserInputError)) throw error;
+    return { ok: false, problem: 'malformed', reason: error.fieldErrors[0]?.message ?? error.message };
+  }
+  const verification = verifyNoteSignatures(body, signatures, publicKeys, 'note body');
+  return verification.ok ? { ok: true, body, keyIds: verification.keyIds } : verification;
+}
+
+function verifyNoteSignatures(
+  body: string,
+  signatures: readonly NoteSignature[],
+  publicKeys: readonly CheckpointVerifierKey[],
+  bodyName: string,
+): { ok: true; keyIds: string[] } | { ok: false; problem: CheckpointProblem; reason: string } {
   const keysById = new Map<string, KeyObject[]>();
   for (const key of publicKeys) {
     const id = keyIdOf(key.keyName, key.publicKey);
     keysById.set(id, [...(keysById.get(id) ?? []), toPublicKeyObject(key.publicKey)]);
   }
 
-  const message = Buffer.from(checkpoint.body, 'utf8');
+  const message = Buffer.from(body, 'utf8');
   const verifiedIds: string[] = [];
-  for (const signature of checkpoint.signatures) {
+  for (const signature of signatures) {
     const id = `${signature.keyName}+${signature.keyHash}`;
     const candidates = keysById.get(id);
     if (!candidates) continue;
     const bytes = Buffer.from(signature.signature, 'base64');
     // Two keys may share a 4-byte hash, so any candidate with a valid signature counts.
     if (!candidates.some((key) => verify(null, message, key, bytes))) {
-      return { ok: false, problem: 'bad-signature', reason: `the signature of key ${id} does not match the checkpoint body` };
+      return { ok: false, problem: 'bad-signature', reason: `the signature of key ${id} does not match the ${bodyName}` };
     }
     verifiedIds.push(id);
   }
 
   if (verifiedIds.length === 0) {
-    const named = checkpoint.signatures.map((signature) => `${signature.keyName}+${signature.keyHash}`).join(', ');
+    const named = signatures.map((signature) => `${signature.keyName}+${signature.keyHash}`).join(', ');
     return { ok: false, problem: 'unknown-key', reason: `no signature is from a known key (signed by ${named})` };
   }
-  return { ok: true, checkpoint, keyIds: verifiedIds };
+  return { ok: true, keyIds: verifiedIds };
 }
 
 /** Computes the 4-byte key hash that names an Ed25519 key in signature lines. */
