@@ -1,2 +1,3 @@
 export * from './retention-rules.js';
 export * from './retention.service.js';
+export * from './purge-accounting.js';

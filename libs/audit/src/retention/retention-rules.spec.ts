@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { purgeCutoff, type RetentionRule } from './retention-rules.js';
+import { purgeCutoff, retentionMinimumEnds, type RetentionRule } from './retention-rules.js';
 
 const rule = (purgeAfterMonths: number): RetentionRule => ({ useCase: 'x', minimumMonths: 1, purgeAfterMonths, source: 's' });
 
@@ -16,5 +16,17 @@ describe('purgeCutoff', () => {
 
   it('crosses year boundaries', () => {
     assert.equal(purgeCutoff(rule(25), new Date('2028-01-10T00:00:00.000Z')).toISOString(), '2025-12-10T00:00:00.000Z');
+  });
+});
+
+describe('retentionMinimumEnds', () => {
+  const rule: RetentionRule = { useCase: 'x', minimumMonths: 25, purgeAfterMonths: 26, source: 's' };
+
+  it('adds whole calendar months', () => {
+    assert.equal(retentionMinimumEnds(rule, new Date('2026-03-15T10:00:00.000Z')).toISOString(), '2028-04-15T10:00:00.000Z');
+  });
+
+  it('clamps to the end of a shorter month', () => {
+    assert.equal(retentionMinimumEnds({ ...rule, minimumMonths: 1 }, new Date('2027-01-31T00:00:00.000Z')).toISOString(), '2027-02-28T00:00:00.000Z');
   });
 });

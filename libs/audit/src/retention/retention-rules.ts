@@ -70,9 +70,22 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
  * minus one month is 28 or 29 February), so a record is never purged a day early.
  */
 export function purgeCutoff(rule: RetentionRule, now: Date): Date {
-  const year = now.getUTCFullYear();
-  const month = now.getUTCMonth() - rule.purgeAfterMonths;
+  return addCalendarMonths(now, -rule.purgeAfterMonths);
+}
+
+/**
+ * Returns the instant at which a record created at `createdAt` leaves the legal minimum of `rule`:
+ * createdAt plus minimumMonths calendar months in UTC, clamped to the last day of a shorter month.
+ * An erasure before this instant is rejected.
+ */
+export function retentionMinimumEnds(rule: RetentionRule, createdAt: Date): Date {
+  return addCalendarMonths(createdAt, rule.minimumMonths);
+}
+
+function addCalendarMonths(time: Date, months: number): Date {
+  const year = time.getUTCFullYear();
+  const month = time.getUTCMonth() + months;
   const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  const day = Math.min(now.getUTCDate(), lastDay);
-  return new Date(Date.UTC(year, month, day, now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds(), now.getUTCMilliseconds()));
+  const day = Math.min(time.getUTCDate(), lastDay);
+  return new Date(Date.UTC(year, month, day, time.getUTCHours(), time.getUTCMinutes(), time.getUTCSeconds(), time.getUTCMilliseconds()));
 }

@@ -200,6 +200,8 @@ export class RetentionService {
             useCase,
             rule: source,
             cutoff: cutoff.toISOString(),
+            // Equals the tombstones' purgedAt, so `audit verify` can match each tombstone to its entry.
+            purgedAt: tombstone.purgedAt,
             count: tenantIds.length,
             idsDigest: sha256Hex([...tenantIds].sort().join('\n')),
             retentionPolicyHash: this.policy.hash,
@@ -212,11 +214,11 @@ export class RetentionService {
   }
 }
 
-/** Advisory lock key shared by purge batches and hold placement; any constant other than the ledger's. */
-const RETENTION_LOCK = 7_265_746_101;
+/** Advisory lock key shared by purge batches, hold placement and erasures; any constant other than the ledger's. */
+export const RETENTION_LOCK = 7_265_746_101;
 
 /** A record is held while an active hold names its tenant and its use case (or every use case). */
-const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
+export const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
   WHERE h.released_at IS NULL AND h.tenant = d.tenant AND (h.use_case IS NULL OR h.use_case = d.use_case))`;
 
 interface HoldRow {
