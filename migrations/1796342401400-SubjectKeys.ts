@@ -8,6 +8,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * `subject_ref` is an HMAC-SHA256 of the subject id under a tenant key, so the table never holds
  * the id itself. At most one key per subject is active; a subject who returns after erasure gets
  * a new key.
+ *
+ * It also lets the free text of review history go once its decision no longer carries personal
+ * data: a vote's or case event's `rationale` and `detail` may be replaced by `[purged]` (and
+ * nothing else changed) when the decision record is a retention tombstone or its subject key was
+ * destroyed. The ledger keeps the digest of every rationale.
  */
 export class SubjectKeys1796342401400 implements MigrationInterface {
   name = 'SubjectKeys1796342401400';
@@ -46,9 +51,40 @@ export class SubjectKeys1796342401400 implements MigrationInterface {
     await queryRunner.query(
       "CREATE INDEX decision_records_subject_key ON decisions.decision_records ((record->'personal'->>'keyId')) WHERE record ? 'personal'",
     );
+    await this.allowPurgingReviewText(queryRunner);
+  }
+
+  private async allowPurgingReviewText(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      CREATE OR REPLACE FUNCTION review.reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        old_row jsonb := to_jsonb(OLD);
+        new_row jsonb := to_jsonb(NEW);
+      BEGIN
+        IF TG_OP = 'UPDATE' AND TG_TABLE_NAME IN ('votes', 'case_events')
+           AND (new_row - 'rationale' - 'detail') = (old_row - 'rationale' - 'detail')
+           AND (new_row->'rationale' = old_row->'rationale' OR new_row->>'rationale' = '[purged]')
+           AND (new_row->'detail' IS NOT DISTINCT FROM old_row->'detail' OR new_row->>'detail' = '[purged]')
+           AND EXISTS (
+             SELECT 1 FROM review.cases c JOIN decisions.decision_records d ON d.id = c.decision_id
+              WHERE c.id = (old_row->>'case_id')::uuid
+                AND (d.record ? 'purged' OR EXISTS (
+                  SELECT 1 FROM audit.subject_keys k
+                   WHERE k.key_id::text = d.record->'personal'->>'keyId' AND k.erased_at IS NOT NULL))) THEN
+          RETURN NEW;
+        END IF;
+        RAISE EXCEPTION 'review history is append-only: % on %.% is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+          USING ERRCODE = 'insufficient_privilege';
+      END $$`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      CREATE OR REPLACE FUNCTION review.reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'review history is append-only: % on %.% is not allowed', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+          USING ERRCODE = 'insufficient_privilege';
+      END $$`);
     await queryRunner.query('DROP INDEX IF EXISTS decisions.decision_records_subject_key');
     await queryRunner.query('DROP TABLE IF EXISTS audit.subject_keys');
     await queryRunner.query('DROP FUNCTION IF EXISTS audit.subject_keys_destroy_only()');

@@ -178,6 +178,9 @@ for (const target of await databaseTargets()) {
       assert.equal(entry.type, 'erasure.completed');
       assert.equal(JSON.stringify(entry.payload).includes(SUBJECT), false);
       await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 sent twice', actor: 'dpo' }), /already erased at/);
+      const details: { detail: string | null }[] = await runtime.database.dataSource.query('SELECT detail FROM review.case_events WHERE case_id = $1', [caseView.id]);
+      assert.ok(details.length > 0);
+      for (const { detail } of details) assert.ok(detail === null || detail === '[purged]', `case event detail ${detail} was kept`);
     });
 
     it('shows erased fields on every read path', async () => {

@@ -77,7 +77,7 @@ export interface DecisionView extends Omit<DecisionRecord, 'createdAt' | 'lineag
 export interface ReplayReport {
   decisionId: string;
   identical: boolean;
-  /** True when the inputs were erased with their data subject, so the decision could not be recomputed. */
-  erased: boolean;
+  /** Set (true) only when the inputs were erased with their data subject, so the decision could not be recomputed. */
+  erased?: true;
   differences: { field: string; recorded: string; replayed: string }[];
 }

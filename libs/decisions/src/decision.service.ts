@@ -229,7 +229,7 @@ export class DecisionService {
     const reasonCodeMap = await this.snapshots.reasonCodeMapByHash(recorded.lineage.reasonCodeMapHash);
     if (!config || !reasonCodeMap) {
       differences.push({ field: 'lineage', recorded: 'policy snapshots', replayed: 'missing: the use-case config or reason-code map it ran under is not stored' });
-      return { decisionId: id, identical: false, erased: false, differences };
+      return { decisionId: id, identical: false, differences };
     }
 
     let model: ScoringModel;
@@ -237,7 +237,7 @@ export class DecisionService {
       model = await this.models.get(recorded.useCase, recorded.lineage.modelVersion);
     } catch (error) {
       differences.push({ field: 'lineage.modelVersion', recorded: recorded.lineage.modelVersion, replayed: `not loadable: ${(error as Error).message}` });
-      return { decisionId: id, identical: false, erased: false, differences };
+      return { decisionId: id, identical: false, differences };
     }
     compare('lineage.modelArtifactSha256', recorded.lineage.modelArtifactSha256, model.artifactSha256);
 
@@ -248,7 +248,7 @@ export class DecisionService {
     compare('attributions', roundAll(recorded.attributions), roundAll(replayed.attributions));
     compare('lineage.referenceLogit', recorded.lineage.referenceLogit, replayed.referenceLogit);
 
-    return { decisionId: id, identical: differences.length === 0, erased: false, differences };
+    return { decisionId: id, identical: differences.length === 0, differences };
   }
 
   /** Restores the personal fields of a stored record, or marks them erased when the subject key is gone. */

@@ -3,6 +3,7 @@ import { BadUserInputError, digestJson, FailedPreconditionError, getLogger, NotF
 import type { PostgresLedger } from '../ledger.js';
 import { retentionMinimumEnds, type RetentionPolicy } from '../retention/retention-rules.js';
 import { RETENTION_LOCK } from '../retention/retention.service.js';
+import { purgeReviewText } from '../retention/review-text.js';
 import type { SubjectKeyStore } from './subject-keys.js';
 
 /** Something that forbids erasing a subject now, with the time it stops doing so. */
@@ -96,6 +97,8 @@ export class ErasureService {
         payload: { ...basePayload, keyIds: active, records: records.length, useCases: [...new Set(records.map((record) => record.useCase))].sort() },
       });
       await this.keys.destroy(manager, active, now, receipt.seq);
+      // After the key is gone the trigger allows replacing the reviewers' free text about these decisions.
+      await purgeReviewText(manager, records.map((record) => record.id));
       return {
         refused: false as const,
         result: { subjectRef, keysDestroyed: active.length, records: records.length, ledgerSeq: receipt.seq, erasedAt: now.toISOString() },
@@ -141,18 +144,19 @@ export class ErasureService {
 }
 
 interface SubjectRecord {
+  id: string;
   useCase: string;
   createdAt: Date;
 }
 
 /** The subject's records that still carry sealed personal fields; purged tombstones carry none. */
 async function subjectRecords(manager: EntityManager, tenant: string, keyIds: string[]): Promise<SubjectRecord[]> {
-  const rows: { use_case: string; created_at: Date }[] = await manager.query(
-    `SELECT use_case, created_at FROM decisions.decision_records
+  const rows: { id: string; use_case: string; created_at: Date }[] = await manager.query(
+    `SELECT id, use_case, created_at FROM decisions.decision_records
       WHERE tenant = $1 AND record ? 'personal' AND record->'personal'->>'keyId' = ANY($2::text[])`,
     [tenant, keyIds],
   );
-  return rows.map((row) => ({ useCase: row.use_case, createdAt: new Date(row.created_at) }));
+  return rows.map((row) => ({ id: row.id, useCase: row.use_case, createdAt: new Date(row.created_at) }));
 }
 
 function describeBlocker(blocker: ErasureBlocker): string {
