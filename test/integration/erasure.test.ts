@@ -61,7 +61,7 @@ async function plaintextCopies(dataSource: DataSource): Promise<string[]> {
   return hits;
 }
 
-/** The subject id, and the amount where no hex digit touches it (so a hash cannot match by chance). */
+/** Finds the subject id, and the amount where no hex digit touches it (so a hash cannot match by chance). */
 function canariesIn(text: string): string[] {
   const found: string[] = [];
   if (text.includes(SUBJECT)) found.push(SUBJECT);

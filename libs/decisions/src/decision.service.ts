@@ -277,6 +277,8 @@ export class DecisionService {
   private async sealed(record: DecisionRecord, subjectId: string | null): Promise<DecisionRecord> {
     if (subjectId === null) return record;
     if (!this.subjects) throw new FailedPreconditionError('Decisions that name a data subject need the subject key store; start Warden through createRuntime.');
+    // NOTE: an erasure that commits between reading the key and writing the record leaves this
+    // record sealed under a destroyed key, so it reads as erased from the start.
     return sealPersonalFields(record, subjectId, await this.subjects.activeKey(record.tenant, subjectId));
   }
 

@@ -30,7 +30,7 @@ export class ErasureRefusedError extends FailedPreconditionError {
   }
 }
 
-/** Longest subject id accepted, in characters. */
+/** Maximum length of a subject id, in characters. */
 const MAX_SUBJECT_ID_LENGTH = 128;
 
 /**
@@ -113,7 +113,7 @@ export class ErasureService {
     return outcome.result;
   }
 
-  /** Lists the active holds and retention minimums that cover any of the subject's records at `now`. */
+  /** Lists the active legal holds and retention minimums that cover any of the subject's records at `now`. */
   private async blockers(manager: EntityManager, tenant: string, records: SubjectRecord[], now: Date): Promise<ErasureBlocker[]> {
     const useCases = [...new Set(records.map((record) => record.useCase))];
     const holds: { id: string; use_case: string | null; placed_at: Date }[] = await manager.query(
@@ -149,7 +149,7 @@ interface SubjectRecord {
   createdAt: Date;
 }
 
-/** The subject's records that still carry sealed personal fields; purged tombstones carry none. */
+/** Reads the subject's records that still carry sealed personal fields (purged tombstones carry none). */
 async function subjectRecords(manager: EntityManager, tenant: string, keyIds: string[]): Promise<SubjectRecord[]> {
   const rows: { id: string; use_case: string; created_at: Date }[] = await manager.query(
     `SELECT id, use_case, created_at FROM decisions.decision_records

@@ -60,8 +60,8 @@ export function sealPersonalFields<T extends PersonalFieldsRecord>(record: T, su
 
 /**
  * Returns the record with its personal fields restored when its key exists, or set to `erased`
- * when the key was destroyed, is missing or does not open the ciphertext. Never throws a crypto
- * error, so replay, exports and the API can always show the rest of the record.
+ * when the key was destroyed, is missing or does not open the ciphertext. A failed decryption
+ * is caught here, so replay, exports and the API still show the rest of the record.
  */
 export function openPersonalFields<T extends PersonalFieldsRecord>(
   record: T,
@@ -101,7 +101,7 @@ export function openPersonalFields<T extends PersonalFieldsRecord>(
   };
 }
 
-/** The tenant, record id and key id are bound into the tag, so a ciphertext moved to another record fails to open. */
+/** Builds the associated data: tenant, record id and key id, so a ciphertext moved to another record fails to open. */
 function recordAssociatedData(record: { id: string; tenant: string }, keyId: string): Buffer {
   return Buffer.from(JSON.stringify(['decision-record', record.tenant, record.id, keyId]), 'utf8');
 }

@@ -46,9 +46,9 @@ export async function findUnaccountedPurges(dataSource: DataSource): Promise<Una
     let accounted = entry?.total ?? 0;
     if (accounted < group.n) {
       const pool = legacy.get(groupKey(group.tenant, group.use_case)) ?? 0;
-      const taken = Math.min(pool, group.n - accounted);
-      legacy.set(groupKey(group.tenant, group.use_case), pool - taken);
-      accounted += taken;
+      const fromLegacy = Math.min(pool, group.n - accounted);
+      legacy.set(groupKey(group.tenant, group.use_case), pool - fromLegacy);
+      accounted += fromLegacy;
     }
     const base = { tenant: group.tenant, useCase: group.use_case, purgedAt: group.purged_at, tombstones: group.n, accounted, firstSeq: Number(group.first_seq) };
     if (accounted !== group.n) {

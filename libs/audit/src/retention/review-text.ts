@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 
-/** What replaces review free text once its decision no longer carries personal data. */
+/** Replacement text of a review rationale or detail once its decision no longer carries personal data. */
 export const PURGED_TEXT = '[purged]';
 
 /**
