@@ -36,7 +36,7 @@ export function createApplicationValidator(config: UseCaseConfig): ApplicationVa
   const subjectField = config.dataSubject?.idField;
   if (subjectField) {
     // Printable characters only: the id is encrypted, never shown, and must compare exactly at erasure.
-    properties[subjectField] = { type: 'string', minLength: 1, maxLength: MAX_SUBJECT_ID_LENGTH, pattern: '^[^\\u0000-\\u001f\\u007f]+$' };
+    properties[subjectField] = { type: 'string', minLength: 1, maxLength: MAX_SUBJECT_ID_LENGTH, pattern: '^[^\\u0000-\\u001f\\u007f]*$' };
     if (config.dataSubject?.required) required.push(subjectField);
   }
 
@@ -76,7 +76,7 @@ function describeError(error: ErrorObject): FieldError {
     case 'type':
       return { field: fieldName(error), message: `must be ${Array.isArray(params.type) ? `one of the types ${params.type.join(', ')}` : `of type ${String(params.type)}`}` };
     case 'minLength':
-      return { field: fieldName(error), message: `must be at least ${String(params.limit)} characters` };
+      return { field: fieldName(error), message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters` };
     case 'pattern':
       return { field: fieldName(error), message: 'must not contain control characters' };
     case 'maxLength':

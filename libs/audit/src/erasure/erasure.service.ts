@@ -26,7 +26,11 @@ export class ErasureRefusedError extends FailedPreconditionError {
     readonly blockers: ErasureBlocker[],
     readonly ledgerSeq: number,
   ) {
-    super(`Erasure rejected (ledger seq ${ledgerSeq}): ${blockers.map(describeBlocker).join('; ')}. Erase the subject after that date, or once the hold is released.`);
+    const retry = [
+      ...(blockers.some((blocker) => blocker.kind === 'retention') ? ['after the date named'] : []),
+      ...(blockers.some((blocker) => blocker.kind === 'legal-hold') ? ['once the hold is released'] : []),
+    ].join(' and ');
+    super(`Erasure rejected (ledger seq ${ledgerSeq}): ${blockers.map(describeBlocker).join('; ')}. Retry the erasure ${retry}.`);
   }
 }
 
