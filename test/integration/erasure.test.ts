@@ -200,6 +200,7 @@ for (const target of await databaseTargets()) {
     });
 
     it('keeps the ledger and both bundle verifiers passing', async () => {
+      const stillSealed = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, applicantId: 'applicant-still-sealed', credit_amount: 4000 } });
       assert.equal((await verifyLedger(runtime.database.dataSource)).ok, true);
       const outDir = join(workDir, 'bundle');
       const day = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), started.getUTCDate()));
@@ -214,6 +215,8 @@ for (const target of await databaseTargets()) {
 
       const lines = readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; personalData?: string });
       assert.equal(lines.find((line) => line.id === decisionId)?.personalData, 'erased');
+      assert.equal(lines.find((line) => line.id === stillSealed.id)?.personalData, 'sealed');
+      assert.equal(lines.filter((line) => line.personalData === undefined).length, lines.length - 2);
       for (const name of readdirSync(outDir)) {
         assert.deepEqual(canariesIn(readFileSync(join(outDir, name)).toString('latin1')), [], `${name} holds a plaintext value of the erased subject`);
       }
