@@ -13,6 +13,7 @@ import { Answers1796342401100 } from './1796342401100-Answers.js';
 import { PlaceholderVault1796342401150 } from './1796342401150-PlaceholderVault.js';
 import { Retention1796342401160 } from './1796342401160-Retention.js';
 import { FeatureStore1796342401200 } from './1796342401200-FeatureStore.js';
+import { SubjectKeys1796342401400 } from './1796342401400-SubjectKeys.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -31,4 +32,5 @@ export const ALL_MIGRATIONS = [
   PlaceholderVault1796342401150,
   Retention1796342401160,
   FeatureStore1796342401200,
+  SubjectKeys1796342401400,
 ];

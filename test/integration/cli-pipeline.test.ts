@@ -14,6 +14,7 @@ const USE_CASE = 'credit-application';
 const TENANT = 'cli-bank';
 const DECISION_COUNT = 3;
 const STACK_FRAME = /^\s+at /m;
+const ERASE_SUBJECT = 'cli-applicant-0002';
 
 type RunQuery = (sql: string, parameters?: unknown[]) => Promise<Record<string, unknown>[]>;
 
@@ -155,6 +156,8 @@ for (const target of await databaseTargets()) {
         .split('\n')
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .map((record) => Object.fromEntries(Object.entries(record).filter(([field]) => !NON_APPLICATION_FIELDS.includes(field))));
+      // The second applicant is named, so `warden erase` has a data subject to find.
+      applications[1].applicantId = ERASE_SUBJECT;
       const tokenResult = await runCli(['token', '--tenant', TENANT, '--role', 'application', '--subject', 'loan-app'], env);
       assert.equal(tokenResult.code, 0, tokenResult.stderr);
 
@@ -250,6 +253,24 @@ for (const target of await databaseTargets()) {
       assert.match(result.stderr, /^BAD_USER_INPUT: Invalid --from "notadate"\./);
       assert.match(result.stderr, /--from: must be an ISO date/);
       assert.equal(existsSync(join(workDir, 'never')), false);
+    });
+
+    it('erase rejects a subject inside retention', async () => {
+      const result = await runCli(['erase', '--subject', ERASE_SUBJECT, '--tenant', TENANT, '--reason', 'DSR ticket 4711 from the applicant'], env);
+
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, /^FAILED_PRECONDITION: Erasure rejected \(ledger seq \d+\): 1 record\(s\) of credit-application are inside the 25-month minimum of 12 CFR 1002\.12\(b\)\(1\) until \d{4}-\d{2}-\d{2}T[\d:.]+Z\. Retry the erasure after the date named\.$/m);
+      assert.doesNotMatch(result.stderr, STACK_FRAME);
+      const replay = await runCli(['replay', decisions[1].id], env);
+      assert.equal(replay.code, 0, replay.stderr);
+    });
+
+    it('erase rejects an unknown subject', async () => {
+      const result = await runCli(['erase', '--subject', 'nobody-here', '--tenant', TENANT, '--reason', 'DSR ticket 4712 from someone'], env);
+
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^NOT_FOUND: Tenant cli-bank has no records of this data subject/m);
     });
 
     it('audit verify names a tampered seq', async () => {

@@ -27,6 +27,7 @@ const POLICY = parseRetentionPolicy(`
 version: 1
 rules:
   credit-application: { minimumMonths: 25, purgeAfterMonths: 26, source: 12 CFR 1002.12(b)(1) }
+placeholderVault: { purgeAfterMonths: 6, source: GDPR Art. 5(1)(e) }
 `);
 const CREATED = new Date('2026-03-15T10:00:00.000Z');
 /** 26 months after CREATED plus a day: every seeded record is due. */
@@ -207,6 +208,34 @@ for (const target of await databaseTargets()) {
       assert.equal(result.purged, 2);
       assert.equal((await retention.listHolds()).length, 0);
       assert.equal((await retention.listHolds(true)).length, 1);
+    });
+
+    it('deletes vault entries past their period unless the tenant is held', async () => {
+      const source = db.database.dataSource;
+      const sealed = Buffer.alloc(40, 7);
+      for (const [tenant, scope, createdAt] of [
+        ['bank-a', 'llm-call:old-a', CREATED],
+        ['bank-c', 'llm-call:old-c', CREATED],
+        ['bank-a', 'llm-call:recent', new Date(DUE.getTime() - 86_400_000)],
+      ] as const) {
+        await source.query(
+          "INSERT INTO guardrails.vault_entries (tenant, scope, placeholder, entity_type, sealed, created_at) VALUES ($1, $2, '<IBAN_1>', 'IBAN', $3, $4)",
+          [tenant, scope, sealed, createdAt],
+        );
+      }
+      const hold = await retention.placeHold({ tenant: 'bank-c', useCase: null, reason: 'litigation hold on every record', actor: 'counsel' });
+      const vault = (await retention.purge({ actor: 'test' })).find((result) => result.useCase === 'placeholder-vault');
+      assert.equal(vault?.purged, 1);
+      assert.equal(vault?.held, 1);
+      const left: { scope: string }[] = await source.query('SELECT scope FROM guardrails.vault_entries ORDER BY scope');
+      assert.deepEqual(left.map((row) => row.scope), ['llm-call:old-c', 'llm-call:recent']);
+      const [entry]: { tenant: string; payload: Record<string, unknown> }[] = await source.query(
+        "SELECT tenant, payload FROM audit.ledger_entries WHERE type = 'retention.vault-purged'",
+      );
+      assert.equal(entry.tenant, 'bank-a');
+      assert.equal(entry.payload.scopesDigest, sha256Hex('llm-call:old-a'));
+      await retention.releaseHold({ id: hold.id, reason: 'litigation settled and closed', actor: 'counsel' });
+      assert.equal((await verifyLedger(source)).ok, true);
     });
 
     it('rejects a short hold reason and a second release', async () => {

@@ -613,6 +613,16 @@ for (const target of await databaseTargets()) {
           toolProblem: /^manifest\.json: bytes are not the RFC 8785 canonical JSON followed by one newline$/,
         },
         {
+          name: 'personalData on a record without sealed fields, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(DECISIONS_FILE)!);
+            lines[0] = canonicalJson({ ...(JSON.parse(lines[0]) as DecisionLine), personalData: 'erased' });
+            files.set(DECISIONS_FILE, joinLines(lines));
+            reseal(files);
+          },
+          toolProblem: /^decisions\.jsonl line 1 field "personalData" is only allowed for a record with sealed personal fields$/,
+        },
+        {
           name: 'proofs.jsonl deleted',
           change: (files) => files.delete(PROOFS_FILE),
           toolProblem: /^proofs\.jsonl: missing$/,

@@ -11,7 +11,7 @@ function parseInstant(value: string): Date {
   return date;
 }
 
-/** Registers `warden retention ...` and `warden hold ...`. */
+/** Registers `warden retention ...`, `warden hold ...` and `warden erase`. */
 export function registerRetentionCommands(program: Command, loadConfig: () => WardenConfig): void {
   const retention = program.command('retention').description('Retention periods of decision and answer records (policies/retention.yaml)');
   retention
@@ -64,6 +64,22 @@ export function registerRetentionCommands(program: Command, loadConfig: () => Wa
     .action(async (options: { all: boolean }) => {
       await withRuntime(loadConfig, async (runtime) => {
         console.log(JSON.stringify(await runtime.retention.listHolds(options.all), null, 2));
+      });
+    });
+
+  program
+    .command('erase')
+    .description('Erase a data subject (GDPR Art. 17) by destroying their key; rejected under a legal hold or inside a retention minimum')
+    .requiredOption('--subject <id>', "the subject id the bank application sent, such as the request's applicantId")
+    .option('--tenant <tenant>', 'tenant of the subject', 'demo-bank')
+    .requiredOption('--reason <text>', 'why, such as the ticket of the erasure request (10 to 2,000 characters; the ledger keeps its digest)')
+    .action(async (options: { subject: string; tenant: string; reason: string }) => {
+      if (!isValidTenant(options.tenant)) {
+        throw new BadUserInputError(`Invalid --tenant "${options.tenant.slice(0, 64)}".`, [{ field: '--tenant', message: 'must be a tenant id such as bank-a' }]);
+      }
+      await withRuntime(loadConfig, async (runtime) => {
+        const erased = await runtime.erasure.erase({ tenant: options.tenant, subjectId: options.subject, reason: options.reason, actor: operatorActor() });
+        console.log(JSON.stringify(erased, null, 2));
       });
     });
 }

@@ -58,6 +58,12 @@ export interface DecisionLine {
   /** SHA-256 of the RFC 8785 canonical JSON of `record`. */
   recordDigest: string;
   record: Record<string, unknown>;
+  /**
+   * Present when the record's personal fields are encrypted under a data subject key (they read
+   * `sealed` in the record): `erased` once the subject was erased, so the fields can never be read
+   * again; `sealed` while the key exists. Not covered by the digest: the record itself is unchanged.
+   */
+  personalData?: 'sealed' | 'erased';
 }
 
 export interface BundleFileDigest {

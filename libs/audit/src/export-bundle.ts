@@ -286,7 +286,8 @@ async function writeDecisions(
       );
       if (rows.length === 0) break;
 
-      const lines = rows.map(toDecisionLine);
+      const erasedKeys = await erasedSubjectKeys(manager, rows);
+      const lines = rows.map((row) => toDecisionLine(row, erasedKeys));
       await file.write(lines.map(toJsonLine).join(''));
       analystRows.push(...lines.map(toAnalystRow));
 
@@ -355,7 +356,22 @@ async function writeAnalystFiles(outDir: string, rows: AnalystRow[], written: st
   return files;
 }
 
-function toDecisionLine(row: DecisionRow): DecisionLine {
+/** Returns the ids of the subject keys of `rows` that an erasure destroyed. */
+async function erasedSubjectKeys(manager: EntityManager, rows: DecisionRow[]): Promise<Set<string>> {
+  const keyIds = rows.flatMap((row) => {
+    const personal = row.record.personal as { keyId?: unknown } | undefined;
+    return typeof personal?.keyId === 'string' ? [personal.keyId] : [];
+  });
+  if (keyIds.length === 0) return new Set();
+  const erased: { key_id: string }[] = await manager.query(
+    'SELECT key_id FROM audit.subject_keys WHERE key_id = ANY($1::uuid[]) AND erased_at IS NOT NULL',
+    [[...new Set(keyIds)]],
+  );
+  return new Set(erased.map((row) => row.key_id));
+}
+
+function toDecisionLine(row: DecisionRow, erasedKeys: ReadonlySet<string>): DecisionLine {
+  const personal = row.record.personal as { keyId?: string } | undefined;
   return {
     id: row.id,
     tenant: row.tenant,
@@ -370,6 +386,7 @@ function toDecisionLine(row: DecisionRow): DecisionLine {
     ledgerHash: row.ledger_hash,
     recordDigest: row.record_digest,
     record: row.record,
+    ...(personal ? { personalData: personal.keyId !== undefined && erasedKeys.has(personal.keyId) ? ('erased' as const) : ('sealed' as const) } : {}),
   };
 }
 

@@ -15,3 +15,4 @@ export { PostgresMerkleLog, MERKLE_SYNC_LOCK_KEY, type PostgresMerkleLogOptions 
 export * from './merkle/verify-tree.js';
 export * from './export-evidence.js';
 export * from './retention/index.js';
+export * from './erasure/index.js';

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger } from '../../common/src/index.js';
+import { findUnaccountedPurges } from './retention/purge-accounting.js';
 import { computeEntryHash, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
@@ -142,7 +143,7 @@ export interface LedgerVerification {
   headHash: string;
   /** Set when ok is false: the first entry that failed, the problem code and a sentence. */
   firstBadSeq?: number;
-  problem?: ChainProblem;
+  problem?: ChainProblem | 'unaccounted-purge';
   reason?: string;
 }
 
@@ -190,6 +191,21 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
     verified += result.entries;
     lastSeq = result.lastSeq ?? lastSeq;
     lastHash = result.lastHash;
+  }
+
+  // A tombstone stands in for a record the chain vouches for, so an unexplained one fails verification too.
+  const [unaccounted] = await findUnaccountedPurges(dataSource);
+  if (unaccounted) {
+    log.warn({ firstBadSeq: unaccounted.firstSeq, tenant: unaccounted.tenant, useCase: unaccounted.useCase }, 'ledger verification failed: tombstone without a retention.purged entry');
+    return {
+      ok: false,
+      entries: verified,
+      headSeq: lastSeq,
+      headHash: lastHash,
+      firstBadSeq: unaccounted.firstSeq,
+      problem: 'unaccounted-purge',
+      reason: `${unaccounted.reason}; the first such record's decision entry is seq ${unaccounted.firstSeq}`,
+    };
   }
 
   log.info({ entries: verified, headSeq: lastSeq }, 'ledger verified');

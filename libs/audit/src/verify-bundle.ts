@@ -249,7 +249,7 @@ const LEDGER_LINE_FIELDS = new Set(['seq', 'type', 'tenant', 'actor', 'createdAt
 /** Fields of a decisions.jsonl line. */
 const DECISION_LINE_FIELDS = new Set([
   'id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion',
-  'createdAt', 'ledgerSeq', 'ledgerHash', 'recordDigest', 'record',
+  'createdAt', 'ledgerSeq', 'ledgerHash', 'recordDigest', 'record', 'personalData',
 ]);
 
 /** Names each field of `value` outside `allowed`: the verifier checks every byte it is given. */
@@ -438,6 +438,13 @@ function decisionShapeProblems(value: unknown): string[] {
   if (!isHex64(value.ledgerHash)) problems.push('field "ledgerHash" must be 64 lowercase hex characters');
   if (!isHex64(value.recordDigest)) problems.push('field "recordDigest" must be 64 lowercase hex characters');
   if (!isObject(value.record)) problems.push('field "record" must be a JSON object');
+  // A record with sealed personal fields states whether its subject key still exists; others must not.
+  const sealed = isObject(value.record) && isObject(value.record.personal);
+  if (sealed && value.personalData !== 'sealed' && value.personalData !== 'erased') {
+    problems.push('field "personalData" must be "sealed" or "erased" for a record with sealed personal fields');
+  } else if (!sealed && value.personalData !== undefined) {
+    problems.push('field "personalData" is only allowed for a record with sealed personal fields');
+  }
   problems.push(...unknownFieldProblems(value, DECISION_LINE_FIELDS));
   return problems;
 }

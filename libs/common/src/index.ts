@@ -6,3 +6,4 @@ export * from './logger.js';
 export * from './random.js';
 export * from './version.js';
 export * from './private-file.js';
+export * from './sealing.js';

@@ -2,6 +2,9 @@ import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { BadUserInputError, type FieldError } from '../../common/src/index.js';
 import type { UseCaseConfig } from './use-case-config.js';
 
+/** Maximum length of the data subject id, in characters. */
+const MAX_SUBJECT_ID_LENGTH = 128;
+
 /** Maximum length of a value in a field the use case excludes, in characters. */
 const MAX_EXCLUDED_FIELD_LENGTH = 64;
 
@@ -10,7 +13,7 @@ export type ValidatedApplication = Record<string, string | number>;
 
 export interface ApplicationValidator {
   /** Raises BadUserInputError with one message per bad field, or returns the model's inputs. */
-  validate(application: unknown): { features: ValidatedApplication; droppedFields: string[] };
+  validate(application: unknown): { features: ValidatedApplication; droppedFields: string[]; subjectId: string | null };
 }
 
 /**
@@ -29,10 +32,16 @@ export function createApplicationValidator(config: UseCaseConfig): ApplicationVa
   // Excluded fields are dropped unread, but still bounded so that they cannot carry bulk data.
   for (const name of excluded) properties[name] = { type: ['string', 'number', 'null'], maxLength: MAX_EXCLUDED_FIELD_LENGTH };
   const required = [...config.features.numeric, ...config.features.categorical].map((feature) => feature.name);
+  const featureOrder = [...required].sort();
+  const subjectField = config.dataSubject?.idField;
+  if (subjectField) {
+    // Printable characters only: the id is encrypted, never shown, and must compare exactly at erasure.
+    properties[subjectField] = { type: 'string', minLength: 1, maxLength: MAX_SUBJECT_ID_LENGTH, pattern: '^[^\\u0000-\\u001f\\u007f]*$' };
+    if (config.dataSubject?.required) required.push(subjectField);
+  }
 
   const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
   const check = ajv.compile({ type: 'object', properties, required, additionalProperties: false });
-  const featureOrder = [...required].sort();
 
   return {
     validate(application: unknown) {
@@ -49,7 +58,8 @@ export function createApplicationValidator(config: UseCaseConfig): ApplicationVa
       const features: ValidatedApplication = {};
       for (const name of featureOrder) features[name] = input[name];
       const droppedFields = Object.keys(input).filter((name) => excluded.has(name)).sort();
-      return { features, droppedFields };
+      const subjectId = subjectField && typeof input[subjectField] === 'string' ? (input[subjectField] as string) : null;
+      return { features, droppedFields, subjectId };
     },
   };
 }
@@ -65,6 +75,10 @@ function describeError(error: ErrorObject): FieldError {
       return { field: fieldName(error), message: `must be one of ${(params.allowedValues as string[]).join(', ')}` };
     case 'type':
       return { field: fieldName(error), message: `must be ${Array.isArray(params.type) ? `one of the types ${params.type.join(', ')}` : `of type ${String(params.type)}`}` };
+    case 'minLength':
+      return { field: fieldName(error), message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters` };
+    case 'pattern':
+      return { field: fieldName(error), message: 'must not contain control characters' };
     case 'maxLength':
       return { field: fieldName(error), message: `must be at most ${String(params.limit)} characters` };
     case 'minimum':

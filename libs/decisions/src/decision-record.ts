@@ -1,3 +1,4 @@
+import type { PersonalDataState } from '../../audit/src/index.js';
 import type { DecisionReviewSummary } from '../../review/src/index.js';
 import type { Outcome } from './outcome.js';
 
@@ -49,6 +50,11 @@ export interface DecisionRecord {
   policyVersion: string;
   createdAt: string;
   lineage: DecisionLineageRecord;
+  /**
+   * Set when the use case names a data subject: the subject key id and the encrypted personal
+   * fields, which the stored record replaces with `sealed` (see sealPersonalFields).
+   */
+  personal?: { keyId: string; sealed: string };
 }
 
 /**
@@ -64,10 +70,14 @@ export interface DecisionView extends Omit<DecisionRecord, 'createdAt' | 'lineag
   ledgerSeq: number;
   ledgerHash: string;
   lineage: DecisionLineageRecord & { recordDigest: string };
+  /** `erased` once the data subject was erased: the personal fields then read as `erased`. */
+  personalData: PersonalDataState;
 }
 
 export interface ReplayReport {
   decisionId: string;
   identical: boolean;
+  /** Set (true) only when the inputs were erased with their data subject, so the decision could not be recomputed. */
+  erased?: true;
   differences: { field: string; recorded: string; replayed: string }[];
 }

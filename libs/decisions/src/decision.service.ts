@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { BadUserInputError, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
-import type { PostgresLedger } from '../../audit/src/index.js';
+import { openPersonalFields, sealPersonalFields, type PostgresLedger, type SubjectKeyStore } from '../../audit/src/index.js';
 import { scanPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
@@ -68,6 +68,8 @@ export class DecisionService {
     private readonly policyHash: () => string,
     private readonly metrics: WardenMetrics,
     private readonly review: DecisionReviewHooks,
+    /** Encrypts the personal fields of use cases that name a data subject; without it they are stored in clear. */
+    private readonly subjects?: SubjectKeyStore,
   ) {
     this.writer = new DecisionWriter(dataSource, ledger);
   }
@@ -76,7 +78,7 @@ export class DecisionService {
     const started = process.hrtime.bigint();
     const useCase = requireUseCase(this.useCases, request.useCase);
     const requestId = checkRequestId(request.requestId);
-    const { features, droppedFields } = this.validator(useCase.config).validate(request.application);
+    const { features, droppedFields, subjectId } = this.validator(useCase.config).validate(request.application);
     const inputDigest = digestJson(features);
     if (requestId) {
       const existing = await this.findByRequestId(principal.tenant, useCase.config.useCase, requestId);
@@ -137,14 +139,15 @@ export class DecisionService {
           automaticOutcome: record.outcome,
           modelVersion: record.modelVersion,
           reasons: routing.reasons,
-          details: routing.details,
+          // The case history is never erased, so for a named data subject it states the rule, not the input value.
+          details: subjectId === null ? routing.details : routing.details.map((detail) => detail.replace(/^(\S+) \S+ > /, '$1 > ')),
           priority: routing.priority,
           fourEyes: routing.fourEyes,
           slaMinutes: routing.slaMinutes,
           createdAt: record.createdAt,
         }
       : null;
-    let view = await this.commit(record, reviewCase);
+    let view = await this.commit(record, await this.sealed(record, subjectId), reviewCase);
     // Measured before any hold, so the metric keeps timing Warden's own work, not the reviewer's.
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.decisions.add(1, { use_case: record.useCase, outcome });
@@ -164,7 +167,7 @@ export class DecisionService {
   /** Reads a decision by id. Without a principal (operators at the CLI) any tenant's decision is found. */
   async get(principal: Principal | undefined, id: string): Promise<DecisionView> {
     const row = await this.findRow(principal?.tenant, id);
-    return this.withReview(toView(row));
+    return this.withReview(await this.openView(row));
   }
 
   /** Adds the review case, if any, to a decision view. */
@@ -195,7 +198,8 @@ export class DecisionService {
   /** Recomputes a decision from its recorded lineage and lists every field that comes out different. */
   async replay(principal: Principal | undefined, id: string): Promise<ReplayReport> {
     const row = await this.findRow(principal?.tenant, id);
-    const recorded = row.record;
+    const opened = await this.openRecord(row);
+    const recorded = opened.record;
     const differences: ReplayReport['differences'] = [];
     const compare = (field: string, before: unknown, after: unknown) => {
       const left = JSON.stringify(before);
@@ -203,13 +207,22 @@ export class DecisionService {
       if (left !== right) differences.push({ field, recorded: left, replayed: right });
     };
 
-    compare('recordDigest', row.record_digest, digestJson(recorded));
+    // The digest covers the stored form, in which personal fields are sealed.
+    compare('recordDigest', row.record_digest, digestJson(row.record));
     // The indexed columns repeat fields of the record; exports and queries read them.
     compare('columns.tenant', row.tenant, recorded.tenant);
     compare('columns.useCase', row.use_case, recorded.useCase);
     compare('columns.outcome', row.outcome, recorded.outcome);
     compare('columns.score', row.score, recorded.score);
     compare('columns.modelVersion', row.model_version, recorded.modelVersion);
+    if (opened.state === 'erased') {
+      differences.push({
+        field: 'lineage.featureValues',
+        recorded: 'erased',
+        replayed: 'not recomputed: the inputs were erased with their data subject (GDPR Art. 17); the record digest and ledger entry remain',
+      });
+      return { decisionId: id, identical: false, erased: true, differences };
+    }
     compare('lineage.inputDigest', recorded.lineage.inputDigest, digestJson(recorded.lineage.featureValues));
 
     const config = await this.snapshots.useCaseByHash(recorded.lineage.useCaseConfigHash);
@@ -238,6 +251,19 @@ export class DecisionService {
     return { decisionId: id, identical: differences.length === 0, differences };
   }
 
+  /** Restores the personal fields of a stored record, or marks them erased when the subject key is gone. */
+  private async openRecord(row: StoredDecisionRow): Promise<ReturnType<typeof openPersonalFields<DecisionRecord>>> {
+    const { personal } = row.record;
+    if (!personal) return { record: row.record, state: 'unsealed', subjectId: null };
+    const keys = this.subjects ? await this.subjects.keysById(row.record.tenant, [personal.keyId]) : new Map();
+    return openPersonalFields(row.record, keys);
+  }
+
+  private async openView(row: StoredDecisionRow): Promise<DecisionView> {
+    const opened = await this.openRecord(row);
+    return { ...toView({ ...row, record: opened.record }), personalData: opened.state };
+  }
+
   private validator(config: UseCaseConfig): ApplicationValidator {
     let validator = this.validators.get(config.useCase);
     if (!validator) {
@@ -247,11 +273,22 @@ export class DecisionService {
     return validator;
   }
 
-  private async commit(record: DecisionRecord, reviewCase: CaseSeed | null): Promise<DecisionView> {
-    const recordDigest = digestJson(record);
+  /** Returns the record as it is stored: with its personal fields encrypted when a data subject is named. */
+  private async sealed(record: DecisionRecord, subjectId: string | null): Promise<DecisionRecord> {
+    if (subjectId === null) return record;
+    if (!this.subjects) throw new FailedPreconditionError('Decisions that name a data subject need the subject key store; start Warden through createRuntime.');
+    // NOTE: an erasure that commits between reading the key and writing the record leaves this
+    // record sealed under a destroyed key, so it reads as erased from the start.
+    return sealPersonalFields(record, subjectId, await this.subjects.activeKey(record.tenant, subjectId));
+  }
+
+  /** Writes the stored form (digested and ledgered) and returns the view of the plain record. */
+  private async commit(record: DecisionRecord, stored: DecisionRecord, reviewCase: CaseSeed | null): Promise<DecisionView> {
+    const recordDigest = digestJson(stored);
     try {
-      const receipt = await this.writer.write(record, recordDigest, reviewCase);
-      return toView({ id: record.id, record, record_digest: recordDigest, ledger_seq: String(receipt.seq), ledger_hash: receipt.hash });
+      const receipt = await this.writer.write(stored, recordDigest, reviewCase);
+      const view = toView({ id: record.id, record, record_digest: recordDigest, ledger_seq: String(receipt.seq), ledger_hash: receipt.hash });
+      return { ...view, personalData: stored.personal ? 'open' : 'unsealed' };
     } catch (error) {
       // Two concurrent calls with the same idempotency key: the loser returns the winner's decision.
       if ((error as { code?: string }).code === '23505' && record.requestId) {
@@ -268,7 +305,7 @@ export class DecisionService {
         WHERE tenant = $1 AND use_case = $2 AND request_id = $3`,
       [tenant, useCase, requestId],
     );
-    return rows.length > 0 ? this.withReview(toView(unlessPurged(rows[0]))) : undefined;
+    return rows.length > 0 ? this.withReview(await this.openView(unlessPurged(rows[0]))) : undefined;
   }
 
   private async findRow(tenant: string | undefined, id: string): Promise<StoredDecisionRow> {
@@ -329,8 +366,10 @@ function checkRequestId(requestId: string | null | undefined): string | null {
 }
 
 function toView(row: StoredDecisionRow): DecisionView {
-  const { record } = row;
+  // The subject key id and ciphertext stay inside the service; a view carries the opened fields.
+  const { personal: _sealed, ...record } = row.record;
   return {
+    personalData: 'unsealed',
     ...record,
     createdAt: new Date(record.createdAt),
     finalOutcome: record.reviewStatus === 'PENDING' ? null : record.outcome,

@@ -6,10 +6,12 @@ import {
   CheckpointKeyStore,
   CheckpointScheduler,
   CheckpointService,
+  ErasureService,
   loadRetentionPolicy,
   PostgresLedger,
   PostgresMerkleLog,
   RetentionService,
+  SubjectKeyStore,
   WitnessPublisher,
   type MerkleLog,
 } from '../../audit/src/index.js';
@@ -62,6 +64,8 @@ export interface WardenRuntime {
   webhookDispatcher: WebhookDispatcher;
   /** Retention purges and legal holds; `warden retention purge` runs it as a job. */
   retention: RetentionService;
+  /** Erasure of a data subject by destroying their key (`warden erase`). */
+  erasure: ErasureService;
   /** The governed OpenAI-compatible proxy: upstreams, API keys, usage accounting. */
   llm: LlmGateway;
   /** Document collections and entitled hybrid search (WARDEN_EMBEDDING_* selects the embedder). */
@@ -87,6 +91,9 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
 
   const ledger = new PostgresLedger();
   const metrics = new WardenMetrics();
+  // Subject keys are wrapped under the placeholder vault's master key, with their own HKDF label.
+  const vaultKeyFile = config.vaultKeyFile ?? join(config.dataDir, 'keys', 'vault-master.key');
+  const subjectKeys = await SubjectKeyStore.open(dataSource, vaultKeyFile);
   const ingestion = new IngestionService(dataSource, config.policyDir, ledger);
   const features = new FeatureStore(dataSource, config.policyDir, new Map(ingestion.listDefinitions().map((definition) => [definition.dataset, definition])), ledger);
   ingestion.useStoredRecordsListener(features);
@@ -130,6 +137,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     decisionUpdates,
     new WebhookOutbox(webhookSettings),
     metrics,
+    subjectKeys,
   );
   metrics.observeQueueDepth(() => reviews.queueDepth());
   const webhookDispatcher = new WebhookDispatcher(dataSource, webhookSettings);
@@ -137,7 +145,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     switch: useCaseSwitch,
     reviews,
     updates: decisionUpdates,
-  });
+  }, subjectKeys);
   const merkle = new PostgresMerkleLog(dataSource);
   // Replicas of a gateway each create their own key in their data folder unless
   // WARDEN_CHECKPOINT_KEY_FILE points them all at one key file.
@@ -146,7 +154,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const witnesses = new WitnessPublisher(dataSource, { file: config.checkpointWitnessFile, url: config.checkpointWitnessUrl });
   const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
   const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
-  const vault = await PlaceholderVault.open(dataSource, config.vaultKeyFile ?? join(config.dataDir, 'keys', 'vault-master.key'));
+  const vault = await PlaceholderVault.open(dataSource, vaultKeyFile);
   const llm = await LlmGateway.create({ policyDir: config.policyDir, upstreamsFile: config.llmUpstreamsFile, dataSource, ledger, policy, metrics, vault });
 
   const retentionPolicy = loadRetentionPolicy(config.policyDir);
@@ -156,6 +164,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     }
   }
   const retention = new RetentionService(dataSource, ledger, retentionPolicy, () => [...useCases.keys(), ...answerUseCases.keys()]);
+  const erasure = new ErasureService(dataSource, ledger, subjectKeys, retentionPolicy);
   const retrieval = new RetrievalService(dataSource, ledger, policy, await CollectionAccess.create(config.policyDir), embedder);
   // A generative answer use case must name a chat model of the upstreams file; a typo would
   // otherwise fail every call instead of the start.
@@ -201,6 +210,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     decisionUpdates,
     webhookDispatcher,
     retention,
+    erasure,
     llm,
     retrieval,
     async close() {

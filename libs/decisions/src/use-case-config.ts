@@ -32,6 +32,19 @@ export interface UseCaseConfig {
   reasonCodes: { map: string; max: number };
   /** Review routing, hold mode and the stop switch's behaviour; defaults fill what the file omits. */
   review: ReviewConfig;
+  /**
+   * The data subject of each decision: the request field that names the applicant. When the field
+   * is sent, the record's personal fields are encrypted under that subject's key, which
+   * `warden erase` destroys. Absent: records are stored unencrypted and cannot be erased by subject.
+   */
+  dataSubject?: DataSubjectConfig;
+}
+
+export interface DataSubjectConfig {
+  /** Application field holding the bank's id of the applicant, such as applicantId. */
+  idField: string;
+  /** Rejects applications without the field when true. */
+  required: boolean;
 }
 
 /** A loaded use case with the SHA-256 of its canonical JSON, recorded in every decision. */
@@ -76,6 +89,16 @@ function checkUseCase(file: string, config: UseCaseConfig): void {
   }
   if (!(config.reasonCodes?.max >= 1 && config.reasonCodes.max <= 4)) {
     throw new UseCaseConfigError(file, 'reasonCodes.max must be between 1 and 4');
+  }
+  if (config.dataSubject !== undefined) {
+    const { idField, required } = config.dataSubject ?? {};
+    if (typeof idField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(idField)) {
+      throw new UseCaseConfigError(file, 'dataSubject.idField must name the request field that identifies the applicant, such as applicantId');
+    }
+    if (names.includes(idField) || (config.excludedFields ?? []).some((excluded) => excluded.name === idField)) {
+      throw new UseCaseConfigError(file, `dataSubject.idField ${idField} must not be a feature or an excluded field`);
+    }
+    if (typeof required !== 'boolean') throw new UseCaseConfigError(file, 'dataSubject.required must be true or false');
   }
   const review = resolveReviewConfig(config.review, config.features.numeric.map((feature) => feature.name), names);
   if (typeof review === 'string') throw new UseCaseConfigError(file, review);

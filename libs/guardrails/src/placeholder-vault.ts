@@ -1,12 +1,7 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
-import { createPrivateFileOnce, FailedPreconditionError, getLogger, readPrivateFile } from '../../common/src/index.js';
+import { deriveKey, getLogger, loadOrCreateMasterKey, openAesGcm, sealAesGcm } from '../../common/src/index.js';
 import type { PiiEntityType } from './pii/index.js';
 import { PlaceholderMap } from './placeholders.js';
-
-const KEY_BYTES = 32;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 
 /**
  * The encrypted store behind typed placeholders: for each scope (a proxy call, an answer) the
@@ -28,7 +23,7 @@ export class PlaceholderVault {
 
   /** Opens the vault with the master key in `keyFile`, creating the key (mode 0600) when the file does not exist. */
   static async open(dataSource: DataSource, keyFile: string): Promise<PlaceholderVault> {
-    return new PlaceholderVault(dataSource, await loadOrCreateMasterKey(keyFile));
+    return new PlaceholderVault(dataSource, await loadOrCreateMasterKey(keyFile, 'placeholder vault key'));
   }
 
   /** Encrypts and stores every entry of `map` under `scope`; a placeholder already stored for the scope is kept. */
@@ -68,26 +63,17 @@ export class PlaceholderVault {
   }
 
   private encrypt(tenant: string, scope: string, placeholder: string, value: string): Buffer {
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.tenantKey(tenant), nonce);
-    cipher.setAAD(associatedData(tenant, scope, placeholder));
-    const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
-    return Buffer.concat([nonce, ciphertext, cipher.getAuthTag()]);
+    return sealAesGcm(this.tenantKey(tenant), value, associatedData(tenant, scope, placeholder));
   }
 
   private decrypt(tenant: string, scope: string, placeholder: string, sealed: Buffer): string {
-    const nonce = sealed.subarray(0, NONCE_BYTES);
-    const tag = sealed.subarray(sealed.length - TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', this.tenantKey(tenant), nonce);
-    decipher.setAAD(associatedData(tenant, scope, placeholder));
-    decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    return openAesGcm(this.tenantKey(tenant), sealed, associatedData(tenant, scope, placeholder)).toString('utf8');
   }
 
   private tenantKey(tenant: string): Buffer {
     let key = this.tenantKeys.get(tenant);
     if (!key) {
-      key = Buffer.from(hkdfSync('sha256', this.masterKey, Buffer.alloc(0), `warden placeholder vault v1 tenant ${tenant}`, KEY_BYTES));
+      key = deriveKey(this.masterKey, `warden placeholder vault v1 tenant ${tenant}`);
       this.tenantKeys.set(tenant, key);
     }
     return key;
@@ -96,27 +82,4 @@ export class PlaceholderVault {
 
 function associatedData(tenant: string, scope: string, placeholder: string): Buffer {
   return Buffer.from(JSON.stringify([tenant, scope, placeholder]), 'utf8');
-}
-
-/** Reads the 32-byte master key (hex) from `path`, or creates it there with mode 0600. */
-async function loadOrCreateMasterKey(path: string): Promise<Buffer> {
-  const existing = await readMasterKey(path);
-  if (existing) return existing;
-
-  if (await createPrivateFileOnce(path, `${randomBytes(KEY_BYTES).toString('hex')}\n`)) {
-    getLogger('placeholder-vault').info({ path }, 'created placeholder vault key');
-  }
-  const key = await readMasterKey(path);
-  if (!key) throw new FailedPreconditionError(`The placeholder vault key ${path} vanished while it was created. Try again.`);
-  return key;
-}
-
-async function readMasterKey(path: string): Promise<Buffer | undefined> {
-  const text = await readPrivateFile(path, 'placeholder vault key');
-  if (text === undefined) return undefined;
-  const hex = text.trim();
-  if (!/^[0-9a-f]{64}$/i.test(hex)) {
-    throw new FailedPreconditionError(`The placeholder vault key ${path} must hold 64 hex characters (32 bytes). Restore it from backup.`);
-  }
-  return Buffer.from(hex, 'hex');
 }

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, ConflictError, digestJson, FailedPreconditionError, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
-import type { PostgresLedger } from '../../audit/src/index.js';
+import type { PersonalFieldsRecord, PostgresLedger, SubjectKeyStore } from '../../audit/src/index.js';
+import { openPersonalFields } from '../../audit/src/index.js';
 import { scrubPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
@@ -236,7 +237,17 @@ export class ReviewService {
     private readonly updates: DecisionUpdates,
     private readonly webhooks: WebhookOutbox,
     private readonly metrics: WardenMetrics,
+    /** Opens the encrypted personal fields of decision records; without it sealed fields read as erased. */
+    private readonly subjects?: SubjectKeyStore,
   ) {}
+
+  /** Restores a stored record's personal fields, or sets them to `erased` when its data subject was erased. */
+  private async openPersonal(record: DecisionRecordLike): Promise<DecisionRecordLike> {
+    const sealed = record as unknown as PersonalFieldsRecord;
+    if (!sealed.personal) return record;
+    const keys = this.subjects ? await this.subjects.keysById(sealed.tenant, [sealed.personal.keyId]) : new Map();
+    return openPersonalFields(sealed, keys).record as unknown as DecisionRecordLike;
+  }
 
   async queue(principal: Principal, filter: QueueFilter = {}): Promise<ReviewCaseView[]> {
     const limit = filter.limit ?? DEFAULT_QUEUE_LIMIT;
@@ -273,8 +284,9 @@ export class ReviewService {
       'SELECT record FROM decisions.decision_records WHERE id = $1 AND tenant = $2',
       [caseView.decisionId, tenant],
     );
-    const record = rows[0]?.record;
-    if (!record) throw new NotFoundError(`Decision ${caseView.decisionId} of case ${caseView.id} was not found.`);
+    const stored = rows[0]?.record;
+    if (!stored) throw new NotFoundError(`Decision ${caseView.decisionId} of case ${caseView.id} was not found.`);
+    const record = await this.openPersonal(stored);
     if ((record as { purged?: boolean }).purged === true) {
       throw new FailedPreconditionError(`The decision of case ${caseView.id} passed its retention period and its record was purged; the case history remains.`);
     }
@@ -511,7 +523,7 @@ export class ReviewService {
       const [decision] = (await manager.query('SELECT record FROM decisions.decision_records WHERE id = $1', [row.decision_id])) as {
         record: DecisionRecordLike;
       }[];
-      const value = decision.record.lineage.featureValues[input.field];
+      const value = (await this.openPersonal(decision.record)).lineage.featureValues[input.field];
       const text = value === undefined ? '' : String(value);
       revealed = { name: input.field, value: text, masked: false, description: this.useCases(row.use_case)?.describeValue(input.field, text) ?? null };
       const receipt = await this.ledger.append(manager, {

@@ -1,2 +1,4 @@
 export * from './retention-rules.js';
 export * from './retention.service.js';
+export * from './purge-accounting.js';
+export * from './review-text.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { purgeCutoff, type RetentionRule } from './retention-rules.js';
+import { parseRetentionPolicy, purgeCutoff, retentionMinimumEnds, type RetentionRule } from './retention-rules.js';
 
 const rule = (purgeAfterMonths: number): RetentionRule => ({ useCase: 'x', minimumMonths: 1, purgeAfterMonths, source: 's' });
 
@@ -16,5 +16,34 @@ describe('purgeCutoff', () => {
 
   it('crosses year boundaries', () => {
     assert.equal(purgeCutoff(rule(25), new Date('2028-01-10T00:00:00.000Z')).toISOString(), '2025-12-10T00:00:00.000Z');
+  });
+});
+
+describe('retentionMinimumEnds', () => {
+  const rule: RetentionRule = { useCase: 'x', minimumMonths: 25, purgeAfterMonths: 26, source: 's' };
+
+  it('adds whole calendar months', () => {
+    assert.equal(retentionMinimumEnds(rule, new Date('2026-03-15T10:00:00.000Z')).toISOString(), '2028-04-15T10:00:00.000Z');
+  });
+
+  it('clamps to the end of a shorter month', () => {
+    assert.equal(retentionMinimumEnds({ ...rule, minimumMonths: 1 }, new Date('2027-01-31T00:00:00.000Z')).toISOString(), '2027-02-28T00:00:00.000Z');
+  });
+});
+
+describe('parseRetentionPolicy placeholderVault', () => {
+  const base = 'version: 1\nrules:\n  x: { minimumMonths: 1, purgeAfterMonths: 2, source: s }\n';
+
+  it('reads the vault rule into the policy hash', () => {
+    const without = parseRetentionPolicy(base);
+    const withVault = parseRetentionPolicy(`${base}placeholderVault: { purgeAfterMonths: 6, source: GDPR Art. 5(1)(e) }\n`);
+    assert.deepEqual(withVault.placeholderVault, { purgeAfterMonths: 6, source: 'GDPR Art. 5(1)(e)' });
+    assert.equal(without.placeholderVault, undefined);
+    assert.notEqual(withVault.hash, without.hash);
+  });
+
+  it('rejects a vault rule without months or source', () => {
+    assert.throws(() => parseRetentionPolicy(`${base}placeholderVault: { purgeAfterMonths: 0, source: s }\n`), /placeholderVault\.purgeAfterMonths must be/);
+    assert.throws(() => parseRetentionPolicy(`${base}placeholderVault: { purgeAfterMonths: 6 }\n`), /placeholderVault\.source must name/);
   });
 });

@@ -14,8 +14,16 @@ export interface RetentionRule {
   source: string;
 }
 
+/** How long the placeholder vault keeps the original values behind the proxy's placeholders. */
+export interface VaultRetentionRule {
+  purgeAfterMonths: number;
+  source: string;
+}
+
 export interface RetentionPolicy {
   rules: RetentionRule[];
+  /** Absent: vault entries are kept until their data subject's tenant deletes them. */
+  placeholderVault?: VaultRetentionRule;
   /** SHA-256 of the canonical JSON of the rules, recorded with every purge. */
   hash: string;
 }
@@ -35,7 +43,7 @@ export function loadRetentionPolicy(policyDir: string): RetentionPolicy {
 }
 
 export function parseRetentionPolicy(text: string): RetentionPolicy {
-  const raw = parse(text) as { version?: unknown; rules?: unknown } | null;
+  const raw = parse(text) as { version?: unknown; rules?: unknown; placeholderVault?: unknown } | null;
   if (!raw || raw.version !== 1) throw new RetentionPolicyError('version must be 1');
   if (!raw.rules || typeof raw.rules !== 'object' || Array.isArray(raw.rules)) {
     throw new RetentionPolicyError('rules must map each use case name to { minimumMonths, purgeAfterMonths, source }');
@@ -61,7 +69,21 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
     }
     rules.push({ useCase, minimumMonths, purgeAfterMonths, source: rule.source.trim() });
   }
-  return { rules, hash: digestJson(rules) };
+  const placeholderVault = parseVaultRule(raw.placeholderVault);
+  // The hash of a policy without a vault rule is unchanged from before the rule existed.
+  return placeholderVault ? { rules, placeholderVault, hash: digestJson({ rules, placeholderVault }) } : { rules, hash: digestJson(rules) };
+}
+
+function parseVaultRule(value: unknown): VaultRetentionRule | undefined {
+  if (value === undefined || value === null) return undefined;
+  const rule = value as Partial<VaultRetentionRule>;
+  if (!Number.isInteger(rule.purgeAfterMonths) || (rule.purgeAfterMonths as number) < 1 || (rule.purgeAfterMonths as number) > 1200) {
+    throw new RetentionPolicyError('placeholderVault.purgeAfterMonths must be a whole number of months from 1 to 1200');
+  }
+  if (typeof rule.source !== 'string' || rule.source.trim().length === 0) {
+    throw new RetentionPolicyError('placeholderVault.source must name the law or policy behind the period');
+  }
+  return { purgeAfterMonths: rule.purgeAfterMonths as number, source: rule.source.trim() };
 }
 
 /**
@@ -70,9 +92,22 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
  * minus one month is 28 or 29 February), so a record is never purged a day early.
  */
 export function purgeCutoff(rule: RetentionRule, now: Date): Date {
-  const year = now.getUTCFullYear();
-  const month = now.getUTCMonth() - rule.purgeAfterMonths;
+  return addCalendarMonths(now, -rule.purgeAfterMonths);
+}
+
+/**
+ * Returns the instant at which a record created at `createdAt` leaves the legal minimum of `rule`:
+ * createdAt plus minimumMonths calendar months in UTC, clamped to the last day of a shorter month.
+ * An erasure before this instant is rejected.
+ */
+export function retentionMinimumEnds(rule: RetentionRule, createdAt: Date): Date {
+  return addCalendarMonths(createdAt, rule.minimumMonths);
+}
+
+function addCalendarMonths(time: Date, months: number): Date {
+  const year = time.getUTCFullYear();
+  const month = time.getUTCMonth() + months;
   const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  const day = Math.min(now.getUTCDate(), lastDay);
-  return new Date(Date.UTC(year, month, day, now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds(), now.getUTCMilliseconds()));
+  const day = Math.min(time.getUTCDate(), lastDay);
+  return new Date(Date.UTC(year, month, day, time.getUTCHours(), time.getUTCMinutes(), time.getUTCSeconds(), time.getUTCMilliseconds()));
 }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { BadUserInputError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
 import type { PostgresLedger } from '../ledger.js';
-import { purgeCutoff, type RetentionPolicy } from './retention-rules.js';
+import { purgeCutoff, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
+import { purgeReviewText } from './review-text.js';
 
 export interface LegalHold {
   id: string;
@@ -168,7 +169,66 @@ export class RetentionService {
       results.push(result);
       this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'retention rule applied');
     }
+    if (this.policy.placeholderVault) {
+      const result = await this.purgeVault(this.policy.placeholderVault, asOf, options.dryRun ?? false, options.actor);
+      results.push(result);
+      this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'placeholder vault retention applied');
+    }
     return results;
+  }
+
+  /**
+   * Deletes placeholder vault entries older than the vault rule. Vault entries name no use case, so
+   * only a hold on every use case of their tenant keeps them. One `retention.vault-purged` entry
+   * per tenant and batch counts the entries and digests their sorted scopes.
+   */
+  private async purgeVault(rule: VaultRetentionRule, asOf: Date, dryRun: boolean, actor: string): Promise<PurgeResult> {
+    const cutoff = purgeCutoff({ useCase: VAULT_USE_CASE, minimumMonths: rule.purgeAfterMonths, purgeAfterMonths: rule.purgeAfterMonths, source: rule.source }, asOf);
+    const [{ due, held }]: { due: number; held: number }[] = await this.dataSource.query(
+      `SELECT count(*) FILTER (WHERE NOT ${TENANT_HELD})::int AS due, count(*) FILTER (WHERE ${TENANT_HELD})::int AS held
+         FROM guardrails.vault_entries v WHERE v.created_at < $1`,
+      [cutoff],
+    );
+    const result: PurgeResult = { useCase: VAULT_USE_CASE, source: rule.source, cutoff: cutoff.toISOString(), due, purged: 0, held, ledgerSeq: null };
+    if (dryRun) return result;
+
+    for (;;) {
+      const batch = await this.dataSource.transaction(async (manager) => {
+        await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
+        const deleted: { tenant: string; scope: string }[] = await manager.query(
+          `WITH deleted AS (
+             DELETE FROM guardrails.vault_entries WHERE (tenant, scope, placeholder) IN (
+               SELECT v.tenant, v.scope, v.placeholder FROM guardrails.vault_entries v
+                WHERE v.created_at < $1 AND NOT ${TENANT_HELD} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)
+             RETURNING tenant, scope)
+           SELECT tenant, scope FROM deleted`,
+          [cutoff],
+        );
+        if (deleted.length === 0) return { count: 0, ledgerSeq: null };
+        const byTenant = new Map<string, string[]>();
+        for (const row of deleted) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row.scope]);
+        const receipts = await this.ledger.appendMany(
+          manager,
+          [...byTenant].sort(([left], [right]) => left.localeCompare(right)).map(([tenant, scopes]) => ({
+            type: 'retention.vault-purged',
+            tenant,
+            actor,
+            payload: {
+              rule: rule.source,
+              cutoff: cutoff.toISOString(),
+              entries: scopes.length,
+              scopesDigest: sha256Hex([...new Set(scopes)].sort().join('\n')),
+              retentionPolicyHash: this.policy.hash,
+            },
+          })),
+        );
+        return { count: deleted.length, ledgerSeq: receipts[receipts.length - 1].seq };
+      });
+      if (batch.count === 0) break;
+      result.purged += batch.count;
+      result.ledgerSeq = batch.ledgerSeq;
+    }
+    return result;
   }
 
   private async purgeBatch(useCase: string, source: string, cutoff: Date, now: Date, actor: string): Promise<{ count: number; ledgerSeq: number | null }> {
@@ -190,6 +250,8 @@ export class RetentionService {
       // auditor holding the ids can prove which records this purge removed.
       const byTenant = new Map<string, string[]>();
       for (const row of rows) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row.id]);
+      const reviewRows = new Map<string, number>();
+      for (const [tenant, tenantIds] of byTenant) reviewRows.set(tenant, await purgeReviewText(manager, tenantIds));
       const receipts = await this.ledger.appendMany(
         manager,
         [...byTenant].sort(([left], [right]) => left.localeCompare(right)).map(([tenant, tenantIds]) => ({
@@ -200,7 +262,11 @@ export class RetentionService {
             useCase,
             rule: source,
             cutoff: cutoff.toISOString(),
+            // Equals the tombstones' purgedAt, so `audit verify` can match each tombstone to its entry.
+            purgedAt: tombstone.purgedAt,
             count: tenantIds.length,
+            // Review history rows (votes and case events) whose rationale or detail became [purged].
+            reviewTextPurged: reviewRows.get(tenant) ?? 0,
             idsDigest: sha256Hex([...tenantIds].sort().join('\n')),
             retentionPolicyHash: this.policy.hash,
           },
@@ -212,12 +278,18 @@ export class RetentionService {
   }
 }
 
-/** Advisory lock key shared by purge batches and hold placement; any constant other than the ledger's. */
-const RETENTION_LOCK = 7_265_746_101;
+/** Advisory lock key shared by purge batches, hold placement and erasures; any constant other than the ledger's. */
+export const RETENTION_LOCK = 7_265_746_101;
 
 /** A record is held while an active hold names its tenant and its use case (or every use case). */
-const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
+export const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
   WHERE h.released_at IS NULL AND h.tenant = d.tenant AND (h.use_case IS NULL OR h.use_case = d.use_case))`;
+
+/** The name purge results and log lines give the placeholder vault's rule. */
+export const VAULT_USE_CASE = 'placeholder-vault';
+
+/** A vault entry is held while an active hold covers every use case of its tenant. */
+const TENANT_HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = v.tenant AND h.use_case IS NULL)`;
 
 interface HoldRow {
   id: string;

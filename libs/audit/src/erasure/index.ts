@@ -1,0 +1,3 @@
+export * from './subject-keys.js';
+export * from './personal-fields.js';
+export * from './erasure.service.js';

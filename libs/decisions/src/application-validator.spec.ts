@@ -1,0 +1,53 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BadUserInputError } from '../../common/src/index.js';
+import { createApplicationValidator } from './application-validator.js';
+import type { UseCaseConfig } from './use-case-config.js';
+
+function config(dataSubject?: UseCaseConfig['dataSubject']): UseCaseConfig {
+  return {
+    features: { numeric: [{ name: 'credit_amount', minimum: 1, maximum: 1000, integer: true }], categorical: [{ name: 'purpose', levels: ['A40'] }] },
+    excludedFields: [],
+    ...(dataSubject ? { dataSubject } : {}),
+  } as unknown as UseCaseConfig;
+}
+
+function fieldErrors(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof BadUserInputError);
+    return (error.fieldErrors ?? []).map((fieldError) => `${fieldError.field}: ${fieldError.message}`);
+  }
+  assert.fail('expected a BadUserInputError');
+}
+
+describe('application validator data subject', () => {
+  const application = { credit_amount: 500, purpose: 'A40' };
+
+  it('returns the subject id apart from the features', () => {
+    const result = createApplicationValidator(config({ idField: 'applicantId', required: false })).validate({ ...application, applicantId: 'C-1029384' });
+    assert.equal(result.subjectId, 'C-1029384');
+    assert.deepEqual(result.features, application);
+  });
+
+  it('accepts a missing optional subject id', () => {
+    assert.equal(createApplicationValidator(config({ idField: 'applicantId', required: false })).validate(application).subjectId, null);
+  });
+
+  it('requires the subject id when configured', () => {
+    assert.deepEqual(fieldErrors(() => createApplicationValidator(config({ idField: 'applicantId', required: true })).validate(application)), ['applicantId: is required']);
+  });
+
+  it('rejects control characters and empty ids', () => {
+    const validator = createApplicationValidator(config({ idField: 'applicantId', required: false }));
+    assert.deepEqual(fieldErrors(() => validator.validate({ ...application, applicantId: 'C-1\u0000' })), ['applicantId: must not contain control characters']);
+    assert.deepEqual(fieldErrors(() => validator.validate({ ...application, applicantId: '' })), ['applicantId: must not be empty']);
+  });
+
+  it('rejects the field when no data subject is configured', () => {
+    assert.deepEqual(fieldErrors(() => createApplicationValidator(config()).validate({ ...application, applicantId: 'C-1' })), [
+      'applicantId: is not a field of this use case; remove it',
+    ]);
+  });
+});

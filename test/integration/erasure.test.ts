@@ -1,0 +1,257 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { DataSource } from 'typeorm';
+import {
+  createExportEvidence,
+  ErasureRefusedError,
+  ErasureService,
+  exportBundle,
+  parseRetentionPolicy,
+  RetentionService,
+  SubjectKeyStore,
+  verifyBundle,
+  verifyLedger,
+} from '../../libs/audit/src/index.js';
+import { createRuntime, runDemoSetup, type WardenRuntime } from '../../libs/decisions/src/index.js';
+import type { ReviewCaseView } from '../../libs/review/src/index.js';
+import type { Principal } from '../../libs/policy/src/index.js';
+import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+
+const USE_CASE = 'credit-application';
+const POLICY = parseRetentionPolicy(`
+version: 1
+rules:
+  credit-application: { minimumMonths: 25, purgeAfterMonths: 26, source: 12 CFR 1002.12(b)(1) }
+`);
+const PRINCIPAL: Principal = { subject: 'loan-app', tenant: 'bank-a', roles: ['application'] };
+/** A subject id and an amount that occur nowhere else, so a plaintext copy anywhere is found. */
+const SUBJECT = 'applicant-Zq7-erasure-canary';
+const AMOUNT = 654_321;
+const APPLICATION = {
+  applicantId: SUBJECT,
+  checking_status: 'A11', duration_months: 47, credit_history: 'A31', purpose: 'A40', credit_amount: AMOUNT,
+  savings_status: 'A61', employment_since: 'A72', installment_rate_pct: 4, other_debtors: 'A101', residence_since: 1,
+  property: 'A124', age_years: 77, other_installment_plans: 'A141', housing: 'A151', existing_credits: 2, job: 'A172',
+  num_dependents: 1, telephone: 'A191',
+};
+const VERIFIER = resolve(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs');
+
+function monthsLater(time: Date, months: number): Date {
+  const later = new Date(time);
+  later.setUTCMonth(later.getUTCMonth() + months);
+  return later;
+}
+
+/** Returns `schema.table` for every table whose rows contain a canary value as text. */
+async function plaintextCopies(dataSource: DataSource): Promise<string[]> {
+  const tables: { schema: string; name: string }[] = await dataSource.query(
+    `SELECT table_schema AS schema, table_name AS name FROM information_schema.tables
+      WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2`,
+  );
+  const hits: string[] = [];
+  for (const { schema, name } of tables) {
+    const rows: Record<string, unknown>[] = await dataSource.query(`SELECT * FROM "${schema}"."${name}"`);
+    const text = rows.map((row) => Object.values(row).map((value) => (Buffer.isBuffer(value) ? value.toString('latin1') : JSON.stringify(value))).join('\u0001')).join('\n');
+    hits.push(...canariesIn(text).map((needle) => `${schema}.${name}: ${needle}`));
+  }
+  return hits;
+}
+
+/** Finds the subject id, and the amount where no hex digit touches it (so a hash cannot match by chance). */
+function canariesIn(text: string): string[] {
+  const found: string[] = [];
+  if (text.includes(SUBJECT)) found.push(SUBJECT);
+  if (new RegExp(`(?<![0-9a-fA-F])${AMOUNT}(?![0-9a-fA-F])`).test(text)) found.push(String(AMOUNT));
+  return found;
+}
+
+function runVerifier(dir: string): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [VERIFIER, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout }));
+  });
+}
+
+for (const target of await databaseTargets()) {
+  describe(`data subject erasure on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let runtime: WardenRuntime;
+    let workDir: string;
+    let erasure: ErasureService;
+    let subjectKeys: SubjectKeyStore;
+    /** The erasure's clock: tests move it past the retention minimum instead of waiting 25 months. */
+    const started = new Date();
+    let clock = started;
+    let decisionId = '';
+    let caseView: ReviewCaseView;
+
+    before(async () => {
+      db = await target.open();
+      await db.database.close();
+      runtime = await createRuntime(db.config);
+      await runDemoSetup(runtime, { tenant: 'bank-a', actor: 'setup' });
+      workDir = mkdtempSync(join(tmpdir(), 'warden-erasure-'));
+      subjectKeys = await SubjectKeyStore.open(runtime.database.dataSource, db.config.vaultKeyFile ?? join(db.config.dataDir, 'keys', 'vault-master.key'));
+      erasure = new ErasureService(runtime.database.dataSource, runtime.ledger, subjectKeys, POLICY, () => clock);
+    });
+    after(async () => {
+      await runtime?.close();
+      await db?.cleanup();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it('stores the applicant inputs encrypted', async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: APPLICATION });
+      decisionId = decision.id;
+      assert.equal(decision.personalData, 'open');
+      assert.equal(decision.lineage.featureValues.credit_amount, AMOUNT);
+
+      const [row]: { record: { lineage: { featureValues: Record<string, unknown>; inputDigest: string }; personal?: { keyId: string } } }[] =
+        await runtime.database.dataSource.query('SELECT record FROM decisions.decision_records WHERE id = $1', [decisionId]);
+      assert.equal(row.record.lineage.featureValues.credit_amount, 'sealed');
+      assert.equal(row.record.lineage.inputDigest, 'sealed');
+      assert.equal(typeof row.record.personal?.keyId, 'string');
+      assert.deepEqual(await plaintextCopies(runtime.database.dataSource), []);
+    });
+
+    it('reads and replays a sealed decision in clear', async () => {
+      const read = await runtime.decisions.get(PRINCIPAL, decisionId);
+      assert.equal(read.personalData, 'open');
+      assert.equal(read.lineage.featureValues.age_years, 77);
+      assert.ok(read.attributions.every((attribution) => attribution.value !== 'sealed'));
+      const replay = await runtime.decisions.replay(PRINCIPAL, decisionId);
+      assert.deepEqual(replay.differences, []);
+      assert.equal(replay.identical, true);
+
+      const [opened] = await runtime.reviews.queue({ subject: 'alice', tenant: 'bank-a', roles: ['senior-reviewer'] }, { limit: 100 }).then((cases) => cases.filter((candidate) => candidate.decisionId === decisionId));
+      assert.ok(opened, 'an amount above 15,000 opens a review case');
+      caseView = opened;
+      const shown = await runtime.reviews.caseDecision('bank-a', caseView);
+      assert.equal(shown.application.find((field) => field.name === 'credit_amount')?.value, String(AMOUNT));
+    });
+
+    it('rejects erasure inside the retention minimum', async () => {
+      await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' }), (error: unknown) => {
+        assert.ok(error instanceof ErasureRefusedError);
+        assert.match(error.message, /inside the 25-month minimum of 12 CFR 1002\.12\(b\)\(1\) until \d{4}-\d{2}-\d{2}T/);
+        assert.equal(error.blockers[0].kind, 'retention');
+        return true;
+      });
+      const [refused]: { payload: Record<string, unknown> }[] = await runtime.database.dataSource.query(
+        "SELECT payload FROM audit.ledger_entries WHERE type = 'erasure.refused' ORDER BY seq DESC LIMIT 1",
+      );
+      assert.equal(refused.payload.subjectRef, subjectKeys.subjectRef('bank-a', SUBJECT));
+      assert.equal(JSON.stringify(refused.payload).includes(SUBJECT), false);
+      assert.equal((await runtime.decisions.get(PRINCIPAL, decisionId)).personalData, 'open');
+    });
+
+    it('rejects erasure under a legal hold', async () => {
+      clock = monthsLater(started, 26);
+      const retention = new RetentionService(runtime.database.dataSource, runtime.ledger, POLICY, () => [USE_CASE], () => clock);
+      const hold = await retention.placeHold({ tenant: 'bank-a', useCase: USE_CASE, reason: 'CFPB investigation notice 2028-11', actor: 'counsel' });
+      await assert.rejects(
+        erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' }),
+        (error: unknown) => error instanceof ErasureRefusedError && error.message.includes(`legal hold ${hold.id}`) && error.message.includes('until it is released'),
+      );
+      await retention.releaseHold({ id: hold.id, reason: 'investigation closed without findings', actor: 'counsel' });
+    });
+
+    it('rejects an unknown subject without a ledger entry', async () => {
+      await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: 'nobody-known', reason: 'ticket DSR-1002 from someone', actor: 'dpo' }), /has no records of this data subject/);
+      await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: '', reason: 'ticket DSR-1003', actor: 'dpo' }), /Invalid subject id/);
+    });
+
+    it('erases the subject once nothing forbids it', async () => {
+      const result = await erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' });
+      assert.equal(result.keysDestroyed, 1);
+      assert.equal(result.records, 1);
+      const [entry]: { type: string; payload: Record<string, unknown> }[] = await runtime.database.dataSource.query('SELECT type, payload FROM audit.ledger_entries WHERE seq = $1', [
+        result.ledgerSeq,
+      ]);
+      assert.equal(entry.type, 'erasure.completed');
+      assert.equal(JSON.stringify(entry.payload).includes(SUBJECT), false);
+      await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 sent twice', actor: 'dpo' }), /already erased at/);
+      const details: { detail: string | null }[] = await runtime.database.dataSource.query('SELECT detail FROM review.case_events WHERE case_id = $1', [caseView.id]);
+      assert.ok(details.length > 0);
+      for (const { detail } of details) assert.ok(detail === null || detail === '[purged]', `case event detail ${detail} was kept`);
+    });
+
+    it('shows erased fields on every read path', async () => {
+      const read = await runtime.decisions.get(PRINCIPAL, decisionId);
+      assert.equal(read.personalData, 'erased');
+      assert.ok(Object.values(read.lineage.featureValues).every((value) => value === 'erased'));
+      assert.ok(read.attributions.every((attribution) => attribution.value === 'erased'));
+      assert.equal(read.outcome.length > 0, true);
+
+      const replay = await runtime.decisions.replay(PRINCIPAL, decisionId);
+      assert.equal(replay.erased, true);
+      assert.equal(replay.identical, false);
+      assert.deepEqual(replay.differences.map((difference) => difference.field), ['lineage.featureValues']);
+
+      const shown = await runtime.reviews.caseDecision('bank-a', caseView);
+      assert.equal(shown.application.find((field) => field.name === 'credit_amount')?.value, 'erased');
+    });
+
+    it('keeps the ledger and both bundle verifiers passing', async () => {
+      const stillSealed = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, applicantId: 'applicant-still-sealed', credit_amount: 4000 } });
+      assert.equal((await verifyLedger(runtime.database.dataSource)).ok, true);
+      const outDir = join(workDir, 'bundle');
+      const day = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), started.getUTCDate()));
+      await exportBundle(
+        runtime.database.dataSource,
+        { useCase: USE_CASE, from: day, to: new Date(day.getTime() + 2 * 86_400_000), outDir, wardenVersion: 'test' },
+        createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, 'erasure-test'),
+      );
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      const tool = await runVerifier(outDir);
+      assert.equal(tool.code, 0, tool.stdout);
+
+      const lines = readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; personalData?: string });
+      assert.equal(lines.find((line) => line.id === decisionId)?.personalData, 'erased');
+      assert.equal(lines.find((line) => line.id === stillSealed.id)?.personalData, 'sealed');
+      assert.equal(lines.filter((line) => line.personalData === undefined).length, lines.length - 2);
+      for (const name of readdirSync(outDir)) {
+        assert.deepEqual(canariesIn(readFileSync(join(outDir, name)).toString('latin1')), [], `${name} holds a plaintext value of the erased subject`);
+      }
+    });
+
+    it('leaves no plaintext value of the subject in the database', async () => {
+      assert.deepEqual(await plaintextCopies(runtime.database.dataSource), []);
+    });
+
+    it('gives a returning subject a new key', async () => {
+      const again = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, credit_amount: 5000 } });
+      assert.equal((await runtime.decisions.get(PRINCIPAL, again.id)).lineage.featureValues.credit_amount, 5000);
+      assert.equal((await runtime.decisions.get(PRINCIPAL, decisionId)).personalData, 'erased');
+    });
+
+    it('keeps verification passing after a purge', async () => {
+      clock = monthsLater(started, 27);
+      const retention = new RetentionService(runtime.database.dataSource, runtime.ledger, POLICY, () => [USE_CASE], () => clock);
+      const [result] = await retention.purge({ actor: 'retention-job' });
+      assert.ok(result.purged > 0);
+      assert.equal((await verifyLedger(runtime.database.dataSource)).ok, true);
+    });
+
+    it('flags a tombstone that no purge entry accounts for', async () => {
+      const source = runtime.database.dataSource;
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, applicantId: 'applicant-hand-purged' } });
+      await source.query(
+        `UPDATE decisions.decision_records SET record = '{"purged": true, "purgedAt": "2030-01-01T00:00:00.000Z", "rule": "by hand"}'::jsonb WHERE id = $1`,
+        [decision.id],
+      );
+      const verification = await verifyLedger(source);
+      assert.equal(verification.ok, false);
+      assert.equal(verification.problem, 'unaccounted-purge');
+      assert.equal(verification.firstBadSeq, decision.ledgerSeq);
+      assert.match(verification.reason ?? '', /retention\.purged entries account for 0/);
+    });
+  });
+}
