@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger } from '../../common/src/index.js';
-import { computeEntryHash, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
+import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger, sha256Hex } from '../../common/src/index.js';
+import { entryHashText, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 import type { LedgerAppender, LedgerEntryInput, LedgerReceipt } from './ledger.types.js';
@@ -79,7 +79,8 @@ export class PostgresLedger implements LedgerAppender {
     entries.forEach((entry, index) => {
       const seq = head.seq + 1 + index;
       const fields = { seq, type: entry.type, tenant: entry.tenant, actor: entry.actor, payload: entry.payload, createdAt };
-      const hash = computeEntryHash(prevHash, fields);
+      // Equal to computeEntryHash(prevHash, fields), reusing the payload JSON that validation wrote.
+      const hash = sha256Hex(prevHash + entryHashText(fields, payloadJson[index]));
       receipts.push({ seq, hash, prevHash, createdAt });
       const p = parameters.length;
       values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb, $${p + 6}::timestamptz, $${p + 7}, $${p + 8})`);
@@ -149,7 +150,8 @@ export interface LedgerVerification {
 /**
  * Recomputes the whole chain from seq 1 in seq order, a batch at a time so memory stays flat, and
  * stops at the first entry whose seq, prevHash or hash is wrong. Entries committed while it runs
- * are verified too when they fall after the batches already read.
+ * are verified too when they fall after the batches already read. The next batch is read while the
+ * current one is hashed, so the database server and the hashing overlap.
  */
 export async function verifyLedger(dataSource: DataSource, options: VerifyLedgerOptions = {}): Promise<LedgerVerification> {
   const batchSize = options.batchSize ?? DEFAULT_VERIFY_BATCH_SIZE;
@@ -163,17 +165,23 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   let verified = 0;
   let lastSeq = 0;
   let lastHash = GENESIS_PREV_HASH;
+  const readBatch = (afterSeq: number): Promise<LedgerEntryRow[]> =>
+    dataSource.query(`SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, batchSize]);
 
+  let nextBatch = readBatch(lastSeq);
   for (;;) {
-    const rows: LedgerEntryRow[] = await dataSource.query(
-      `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2`,
-      [lastSeq, batchSize],
-    );
+    const rows = await nextBatch;
     if (rows.length === 0) break;
 
-    const result = verifyChainSegment(rows.map(toLedgerEntry), lastHash, { expectedFirstSeq: lastSeq + 1 });
+    // Read ahead from the last row of this batch. The no-op handler keeps a failed read-ahead from
+    // becoming an unhandled rejection when this batch fails and the loop returns without awaiting it.
+    const entries = rows.map(toLedgerEntry);
+    nextBatch = readBatch(entries[entries.length - 1].seq);
+    nextBatch.catch(() => undefined);
+
+    const result = verifyChainSegment(entries, lastHash, { expectedFirstSeq: lastSeq + 1 });
     if (!result.ok) {
-      const lastGood = result.entries > 0 ? toLedgerEntry(rows[result.entries - 1]) : undefined;
+      const lastGood = result.entries > 0 ? entries[result.entries - 1] : undefined;
       const failure: LedgerVerification = {
         ok: false,
         entries: verified + result.entries,
