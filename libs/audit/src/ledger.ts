@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger, sha256Hex } from '../../common/src/index.js';
-import { entryHashText, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
+import { BadUserInputError, FailedPreconditionError, getLogger, sha256Hex } from '../../common/src/index.js';
+import { canonicalJsonValue, entryHashText, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 import type { LedgerAppender, LedgerEntryInput, LedgerReceipt } from './ledger.types.js';
@@ -99,7 +99,7 @@ export class PostgresLedger implements LedgerAppender {
     // does not survive the round trip into a failed append instead of a chain that never verifies.
     const stored = new Map(rows.map((row) => [toSeqNumber(row.seq), row.payload]));
     receipts.forEach((receipt, index) => {
-      if (canonicalJson(stored.get(receipt.seq)) !== payloadJson[index]) {
+      if (storedPayloadJson(stored.get(receipt.seq)) !== payloadJson[index]) {
         throw new BadUserInputError('The ledger entry payload changes when stored as jsonb. Use plain JSON values.', [
           { field: '/payload', message: 'must read back from jsonb unchanged' },
         ]);
@@ -117,6 +117,15 @@ export class PostgresLedger implements LedgerAppender {
   /** Reads the last committed entry's seq and hash. */
   head(dataSource: DataSource): Promise<LedgerHead> {
     return readHead(dataSource);
+  }
+}
+
+/** Canonical JSON of a payload read back from jsonb, or undefined when it is not plain JSON. */
+function storedPayloadJson(payload: unknown): string | undefined {
+  try {
+    return canonicalJsonValue(payload);
+  } catch {
+    return undefined;
   }
 }
 
