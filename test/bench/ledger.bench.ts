@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { digestJson, loadConfig } from '../../libs/common/src/index.js';
@@ -222,6 +222,8 @@ const database = await openDatabase({
 });
 const rows: Row[] = [];
 let machine = '';
+// Other jobs on the same cores change every rate here, so the run reports the load around it.
+const loadAtStart = loadavg()[0];
 
 try {
   const source = database.dataSource;
@@ -392,7 +394,8 @@ try {
 
 const format = (value: number) => Math.round(value).toLocaleString('en-US');
 console.log(`\nMachine: ${machine}`);
-console.log(`Appends per cell: ${APPENDS} after ${WARMUP} warm-up operations; proofs per cell: ${PROOFS}\n`);
+console.log(`Load average (1 minute): ${loadAtStart.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end`);
+console.log(`Appends per cell: ${APPENDS} after ${WARMUP} warm-up operations; proofs per cell: ${PROOFS}; decisions exported: ${EXPORT_DECISIONS}\n`);
 console.log('| measurement | concurrency | operations | per second | target | vs peer |');
 console.log('| --- | ---: | ---: | ---: | --- | ---: |');
 for (const row of rows) {

@@ -153,7 +153,7 @@ for (const target of await databaseTargets()) {
       const seq = 2 ** 31 + 5;
       const response = await gw.graphql('query($seq: SafeInt!) { inclusionProof(seq: $seq) { seq } }', { seq }, auditor);
       const error = response.body.errors?.[0];
-      // The service's range check answers, so the value passed GraphQL's own type check.
+      // The service's range check raises this error, so the value passed GraphQL's own type check.
       assert.equal(error?.extensions?.code, 'BAD_USER_INPUT');
       assert.deepEqual(error?.extensions?.fieldErrors, [
         { field: 'seq', message: `must be from 1 to ${created.treeSize}; create a new checkpoint to cover later entries` },

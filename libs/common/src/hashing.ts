@@ -13,8 +13,9 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * Returns the lowercase hex SHA-256 of a string (UTF-8) or bytes. The one-shot crypto.hash is
- * several times faster than createHash for inputs of a few hundred bytes, such as ledger entries.
+ * Returns the lowercase hex SHA-256 of a string (UTF-8) or bytes. The one-shot crypto.hash
+ * measured two to four times as fast as createHash on 350-byte inputs such as ledger entries
+ * (Node.js 24).
  */
 export function sha256Hex(data: string | Uint8Array): string {
   return hash('sha256', data, 'hex');
