@@ -1,37 +1,48 @@
 // Benchmark of the audit ledger and its Merkle tree on the PostgreSQL server, in a fresh database
 // at WARDEN_TEST_DATABASE_URL. It compares the append rate through group commit with PostgreSQL's
 // own single-row INSERT rate into a copy of the ledger table (the peer, same run). It also measures
-// chain verification, Merkle sync, and inclusion and consistency proof generation and verification.
+// chain verification, Merkle sync, inclusion and consistency proof generation and verification, and
+// the audit export: exportBundle and the two bundle verifiers, in decision records per second.
 // The load generator, the database client and PostgreSQL share this machine's cores.
 //
 // Run: npm run bench:ledger   (BENCH_APPENDS sets the appends per cell, default 5,000;
 // BENCH_LEDGER_ENTRIES the ledger size for verification, sync and proofs, default 100,000;
-// BENCH_PROOFS the proofs generated per cell, default 2,000)
+// BENCH_PROOFS the proofs generated per cell, default 2,000; BENCH_EXPORT_DECISIONS the decisions
+// exported, default 50,000)
+import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { loadConfig } from '../../libs/common/src/index.js';
+import { digestJson, loadConfig } from '../../libs/common/src/index.js';
 import { openDatabase } from '../../libs/database/src/index.js';
 import {
+  CheckpointKeyStore,
+  CheckpointService,
+  createExportEvidence,
+  exportBundle,
   hexToHash,
   PostgresLedger,
   PostgresMerkleLog,
   verifyConsistency,
   verifyInclusion,
   verifyLedger,
+  verifyBundle,
   verifyTreeAgainstLedger,
+  WitnessPublisher,
   type ConsistencyProof,
   type InclusionProof,
   type LedgerEntryInput,
   type LedgerReceipt,
 } from '../../libs/audit/src/index.js';
-import { createServerDatabase, serverSkipReason } from '../support/databases.js';
+import { createServerDatabase, REPO_ROOT, serverSkipReason } from '../support/databases.js';
 
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 5000);
 const LEDGER_ENTRIES = Number(process.env.BENCH_LEDGER_ENTRIES ?? 100_000);
 const PROOFS = Number(process.env.BENCH_PROOFS ?? 2000);
+const EXPORT_DECISIONS = Number(process.env.BENCH_EXPORT_DECISIONS ?? 50_000);
+const EXPORT_USE_CASE = 'bench-credit-limit';
 const WARMUP = 200;
 /** Maximum entries per group-commit transaction, the same as the decision writer's. */
 const MAX_BATCH = 200;
@@ -115,6 +126,73 @@ function syncRate<T>(items: readonly T[], check: (item: T) => boolean): { operat
   return { operations, perSecond: operations / ((performance.now() - started) / 1000) };
 }
 
+/**
+ * Writes `count` decision records of EXPORT_USE_CASE with their decision.created ledger entries, in
+ * transactions of 1,000, in the shape the decision pipeline writes them.
+ */
+async function seedDecisions(source: DataSource, ledger: PostgresLedger, count: number, createdAt: string): Promise<void> {
+  for (let start = 0; start < count; start += 1000) {
+    const size = Math.min(1000, count - start);
+    const decisions = Array.from({ length: size }, (_, i) => {
+      const n = start + i;
+      const id = randomUUID();
+      const outcome = (['APPROVE', 'DECLINE', 'REFER'] as const)[n % 3];
+      const tenant = n % 2 === 0 ? 'bench-bank-a' : 'bench-bank-b';
+      const score = (n % 1000) / 1000;
+      const record = {
+        decisionId: id,
+        useCase: EXPORT_USE_CASE,
+        tenant,
+        outcome,
+        score,
+        model: { version: 'logreg-1.0.0', sha256: 'a'.repeat(64) },
+        reasonCodes: ['DTI_HIGH', 'THIN_FILE'],
+        features: { debt_to_income: 0.41, months_on_book: n % 120, income: 52000.5 },
+      };
+      return { id, tenant, outcome, score, record, recordDigest: digestJson(record) };
+    });
+    await source.transaction(async (manager) => {
+      const receipts = await ledger.appendMany(
+        manager,
+        decisions.map((decision) => ({
+          type: 'decision.created',
+          tenant: decision.tenant,
+          actor: 'bench-app',
+          payload: { decisionId: decision.id, useCase: EXPORT_USE_CASE, outcome: decision.outcome, recordDigest: decision.recordDigest },
+        })),
+      );
+      await manager.query(
+        `INSERT INTO decisions.decision_records
+           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+         SELECT id, tenant, $3, 'req-' || id::text, 'bench-app', outcome, score, 'logreg-1.0.0', record, digest, seq, hash, $4::timestamptz
+           FROM unnest($1::uuid[], $2::text[], $5::text[], $6::float8[], $7::jsonb[], $8::text[], $9::bigint[], $10::text[])
+                AS d(id, tenant, outcome, score, record, digest, seq, hash)`,
+        [
+          decisions.map((decision) => decision.id),
+          decisions.map((decision) => decision.tenant),
+          EXPORT_USE_CASE,
+          createdAt,
+          decisions.map((decision) => decision.outcome),
+          decisions.map((decision) => decision.score),
+          decisions.map((decision) => JSON.stringify(decision.record)),
+          decisions.map((decision) => decision.recordDigest),
+          receipts.map((receipt) => receipt.seq),
+          receipts.map((receipt) => receipt.hash),
+        ],
+      );
+    });
+  }
+}
+
+/** Runs the standalone bundle verifier in a child process and rejects unless it exits 0. */
+function runStandaloneVerifier(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`warden-verify-bundle.mjs exited with code ${code}`))));
+  });
+}
+
 const decisionEntry = (n: number): LedgerEntryInput => ({
   type: 'decision.created',
   tenant: n % 2 === 0 ? 'bench-bank-a' : 'bench-bank-b',
@@ -144,6 +222,8 @@ const database = await openDatabase({
 });
 const rows: Row[] = [];
 let machine = '';
+// Other jobs on the same cores change every rate here, so the run reports the load around it.
+const loadAtStart = loadavg()[0];
 
 try {
   const source = database.dataSource;
@@ -254,6 +334,58 @@ try {
   }));
   const consistencyVerify = syncRate(decodedConsistency, (p) => verifyConsistency(p.fromSize, p.toSize, p.from, p.to, p.path).ok);
   rows.push({ measurement: `verifyConsistency (to ${treeSize.toLocaleString('en-US')})`, concurrency: 1, ...consistencyVerify, target: '>= 10,000/s' });
+
+  // Audit export of EXPORT_DECISIONS decisions of one use case, on top of the ledger built above.
+  const exportDay = { from: new Date('2026-03-01T00:00:00.000Z'), to: new Date('2026-03-02T00:00:00.000Z') };
+  await seedDecisions(source, ledger, EXPORT_DECISIONS, '2026-03-01T12:00:00.000Z');
+  const checkpointKeys = new CheckpointKeyStore(source, join(dataDir, 'checkpoint-key.pem'), ledger);
+  const checkpoints = new CheckpointService(source, merkle, checkpointKeys, ledger, new WitnessPublisher(source, {}), { origin: 'warden.bench/ledger' });
+  await checkpoints.create('bench');
+  const ledgerSize = (await ledger.head(source)).seq;
+
+  started = performance.now();
+  const chainCheck = await verifyLedger(source, { batchSize: 10_000 });
+  if (!chainCheck.ok) throw new Error(`ledger verification failed: ${chainCheck.reason}`);
+  rows.push({ measurement: 'verifyLedger before the export', concurrency: 1, operations: ledgerSize, perSecond: ledgerSize / ((performance.now() - started) / 1000), target: '>= 200,000/s' });
+
+  const bundleDir = join(dataDir, 'bundle');
+  started = performance.now();
+  const exported = await exportBundle(
+    source,
+    { useCase: EXPORT_USE_CASE, ...exportDay, outDir: bundleDir, wardenVersion: 'bench' },
+    createExportEvidence(checkpoints, merkle, checkpointKeys, 'bench'),
+  );
+  const exportSeconds = (performance.now() - started) / 1000;
+  const exportedCount = exported.manifest.counts.decisions;
+  if (exportedCount !== EXPORT_DECISIONS) throw new Error(`the export holds ${exportedCount} decisions, expected ${EXPORT_DECISIONS}`);
+  rows.push({
+    measurement: `exportBundle (records; verifies the ${ledgerSize.toLocaleString('en-US')}-entry chain first)`,
+    concurrency: 1,
+    operations: exportedCount,
+    perSecond: exportedCount / exportSeconds,
+    target: '>= 50,000/s',
+  });
+  rows.push({
+    measurement: 'exportBundle minus the verifyLedger time above (records, estimate)',
+    concurrency: 1,
+    operations: exportedCount,
+    perSecond: exportedCount / (exportSeconds - ledgerSize / rows[rows.length - 2].perSecond),
+    target: '>= 50,000/s',
+  });
+
+  started = performance.now();
+  const bundleCheck = await verifyBundle(bundleDir);
+  if (!bundleCheck.ok) throw new Error(`the bundle failed verification: ${bundleCheck.problems.slice(0, 3).join('; ')}`);
+  rows.push({ measurement: 'verifyBundle (records)', concurrency: 1, operations: exportedCount, perSecond: exportedCount / ((performance.now() - started) / 1000) });
+
+  started = performance.now();
+  await runStandaloneVerifier(bundleDir);
+  rows.push({
+    measurement: 'warden-verify-bundle.mjs, own process (records)',
+    concurrency: 1,
+    operations: exportedCount,
+    perSecond: exportedCount / ((performance.now() - started) / 1000),
+  });
 } finally {
   await database.close();
   await server.drop();
@@ -262,7 +394,8 @@ try {
 
 const format = (value: number) => Math.round(value).toLocaleString('en-US');
 console.log(`\nMachine: ${machine}`);
-console.log(`Appends per cell: ${APPENDS} after ${WARMUP} warm-up operations; proofs per cell: ${PROOFS}\n`);
+console.log(`Load average (1 minute): ${loadAtStart.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end`);
+console.log(`Appends per cell: ${APPENDS} after ${WARMUP} warm-up operations; proofs per cell: ${PROOFS}; decisions exported: ${EXPORT_DECISIONS}\n`);
 console.log('| measurement | concurrency | operations | per second | target | vs peer |');
 console.log('| --- | ---: | ---: | ---: | --- | ---: |');
 for (const row of rows) {

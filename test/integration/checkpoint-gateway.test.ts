@@ -140,12 +140,37 @@ for (const target of await databaseTargets()) {
     });
 
     it('rejects a seq beyond the checkpoint', async () => {
-      const response = await gw.graphql('query($seq: Int!) { inclusionProof(seq: $seq) { seq } }', { seq: 99 }, auditor);
+      const response = await gw.graphql('query($seq: SafeInt!) { inclusionProof(seq: $seq) { seq } }', { seq: 99 }, auditor);
       const error = response.body.errors?.[0];
       assert.equal(error?.extensions?.code, 'BAD_USER_INPUT');
       assert.deepEqual(error?.extensions?.fieldErrors, [
         { field: 'seq', message: `must be from 1 to ${created.treeSize}; create a new checkpoint to cover later entries` },
       ]);
+    });
+
+    it('accepts seqs past 32 bits', async () => {
+      // Sequence numbers and tree sizes are SafeInt, so a ledger past 2^31 - 1 entries stays addressable.
+      const seq = 2 ** 31 + 5;
+      const response = await gw.graphql('query($seq: SafeInt!) { inclusionProof(seq: $seq) { seq } }', { seq }, auditor);
+      const error = response.body.errors?.[0];
+      // The service's range check raises this error, so the value passed GraphQL's own type check.
+      assert.equal(error?.extensions?.code, 'BAD_USER_INPUT');
+      assert.deepEqual(error?.extensions?.fieldErrors, [
+        { field: 'seq', message: `must be from 1 to ${created.treeSize}; create a new checkpoint to cover later entries` },
+      ]);
+
+      const consistency = await gw.graphql(`{ consistencyProof(fromSize: 1, toSize: ${2 ** 40}) { toSize } }`, undefined, auditor);
+      assert.equal(consistency.body.errors?.[0].extensions?.code, 'BAD_USER_INPUT');
+      const fieldErrors = consistency.body.errors?.[0].extensions?.fieldErrors as { field: string }[] | undefined;
+      assert.equal(fieldErrors?.[0]?.field, 'toSize');
+    });
+
+    it('rejects a seq that is not a whole number', async () => {
+      for (const seq of [1.5, 2 ** 53, '7']) {
+        const response = await gw.graphql('query($seq: SafeInt!) { inclusionProof(seq: $seq) { seq } }', { seq }, auditor);
+        assert.equal(response.body.data, undefined, `seq ${String(seq)}`);
+        assert.match(response.body.errors?.[0].message ?? '', /\$seq/, `seq ${String(seq)}`);
+      }
     });
 
     it('rejects a limit out of range', async () => {

@@ -144,6 +144,59 @@ for (const target of await databaseTargets()) {
       await assert.rejects(verifyLedger(db.database.dataSource, { batchSize: 0 }), BadUserInputError);
     });
 
+    it('reports edited links and reordered rows', async () => {
+      const source = db.database.dataSource;
+      const cases: { name: string; tamper: string; restore: string; firstBadSeq: number; problem: string }[] = [
+        {
+          name: 'edited hash',
+          tamper: `UPDATE audit.ledger_entries SET hash = repeat('a', 64) WHERE seq = 40`,
+          restore: `UPDATE audit.ledger_entries SET hash = $1 WHERE seq = 40 AND $2::text IS NOT NULL`,
+          firstBadSeq: 40,
+          problem: 'hash-mismatch',
+        },
+        {
+          name: 'edited prev hash',
+          tamper: `UPDATE audit.ledger_entries SET prev_hash = repeat('b', 64) WHERE seq = 50`,
+          restore: `UPDATE audit.ledger_entries SET prev_hash = $2 WHERE seq = 50 AND $1::text IS NOT NULL`,
+          firstBadSeq: 50,
+          problem: 'broken-link',
+        },
+        {
+          // Three steps, because the seq primary key is checked row by row.
+          name: 'swapped rows',
+          tamper: `UPDATE audit.ledger_entries SET seq = 1000000 WHERE seq = 60;
+                   UPDATE audit.ledger_entries SET seq = 60 WHERE seq = 61;
+                   UPDATE audit.ledger_entries SET seq = 61 WHERE seq = 1000000`,
+          restore: '',
+          firstBadSeq: 60,
+          problem: 'broken-link',
+        },
+      ];
+
+      for (const tamperCase of cases) {
+        const saved: { seq: string; hash: string; prev_hash: string }[] = await source.query(
+          'SELECT seq::text AS seq, hash, prev_hash FROM audit.ledger_entries WHERE seq IN (40, 50) ORDER BY seq',
+        );
+        await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+        for (const statement of tamperCase.tamper.split(';')) await source.query(statement);
+        await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+
+        const verification = await verifyLedger(source, { batchSize: 16 });
+        assert.equal(verification.ok, false, tamperCase.name);
+        assert.equal(verification.firstBadSeq, tamperCase.firstBadSeq, tamperCase.name);
+        assert.equal(verification.problem, tamperCase.problem, tamperCase.name);
+        assert.equal(verification.headSeq, tamperCase.firstBadSeq - 1, tamperCase.name);
+
+        // Undo the tampering so the next case starts from an intact chain.
+        await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+        // Swapping the two rows again restores their order.
+        if (tamperCase.restore === '') for (const statement of tamperCase.tamper.split(';')) await source.query(statement);
+        else await source.query(tamperCase.restore, [saved.find((row) => row.seq === '40')?.hash, saved.find((row) => row.seq === '50')?.prev_hash]);
+        await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+        assert.equal((await verifyLedger(source, { batchSize: 16 })).ok, true, `${tamperCase.name} restored`);
+      }
+    });
+
     it('reports a row altered behind the triggers', async () => {
       const source = db.database.dataSource;
       const count = await countEntries(db);

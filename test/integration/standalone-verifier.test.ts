@@ -618,7 +618,7 @@ for (const target of await databaseTargets()) {
             const lines = textLines(files.get(DECISIONS_FILE)!);
             lines[0] = canonicalJson({ ...(JSON.parse(lines[0]) as DecisionLine), personalData: 'erased' });
             files.set(DECISIONS_FILE, joinLines(lines));
-            reseal(files);
+            reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 1 field "personalData" is only allowed for a record with sealed personal fields$/,
         },

@@ -19,6 +19,7 @@
  * bank publishes (or with a witness's copy), because keys.json comes from the same exporter.
  */
 import { canonicalJson, sha256Hex } from '../../common/src/index.js';
+import { canonicalJsonValue } from './ledger-hash.js';
 
 export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v2';
 export const DECISIONS_FILE = 'decisions.jsonl';
@@ -114,7 +115,14 @@ export function computeManifestDigest(manifest: Record<string, unknown>): string
   return sha256Hex(canonicalJson(rest));
 }
 
-/** Formats one JSON Lines record: canonical JSON and a newline. */
+/**
+ * Formats one JSON Lines record: canonical JSON and a newline. The one-pass canonicalJsonValue
+ * writes the same text as canonicalJson for plain JSON; canonicalJson handles anything else.
+ */
 export function toJsonLine(value: unknown): string {
-  return `${canonicalJson(value)}\n`;
+  try {
+    return `${canonicalJsonValue(value)}\n`;
+  } catch {
+    return `${canonicalJson(value)}\n`;
+  }
 }

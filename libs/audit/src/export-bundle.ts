@@ -32,11 +32,17 @@ import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystRow } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
-/** Rows read per query, so that memory stays flat for large exports. */
-const EXPORT_BATCH_SIZE = 500;
+/** Rows read per query or cursor fetch, so that memory stays flat for large exports. */
+const EXPORT_BATCH_SIZE = 5000;
 
-/** Proofs generated per read of Merkle nodes; each proof needs about log2(tree size) nodes. */
+/**
+ * Proofs generated per read of Merkle nodes. Each proof needs about log2(tree size) nodes. Batches
+ * of 2,000 and 5,000 measured slower than 200 (30,000 consecutive leaves, bench:ledger machine).
+ */
 const PROOF_BATCH_SIZE = 200;
+
+/** Name of the cursor over the exported decisions, open only inside the export's transaction. */
+const DECISIONS_CURSOR = 'warden_export_decisions';
 
 export interface ExportBundleOptions {
   useCase: string;
@@ -267,23 +273,23 @@ async function writeDecisions(
     const analystRows: AnalystRow[] = [];
     let firstSeq: number | null = null;
     let lastSeq: number | null = null;
-    // Keyset cursor over (ledger_seq, id): the pair is unique even if two rows share a seq.
-    let cursor = { seq: '0', id: '00000000-0000-0000-0000-000000000000' };
+    // One server-side cursor runs the query and its sort once. Keyset pages would sort every
+    // matching row again for each page, which made large exports quadratic.
+    await manager.query(
+      `DECLARE ${DECISIONS_CURSOR} NO SCROLL CURSOR FOR
+       SELECT id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest,
+              ledger_seq, ledger_hash,
+              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+         FROM decisions.decision_records
+        WHERE use_case = $1 AND created_at >= $2::timestamptz AND created_at < $3::timestamptz
+          AND ($4::text IS NULL OR tenant = $4::text)
+          AND ($5::text IS NULL OR outcome = $5::text)
+        ORDER BY ledger_seq, id`,
+      [filter.useCase, filter.period.from, filter.period.to, filter.tenant, filter.outcome],
+    );
 
     for (;;) {
-      const rows: DecisionRow[] = await manager.query(
-        `SELECT id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest,
-                ledger_seq, ledger_hash,
-                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
-           FROM decisions.decision_records
-          WHERE use_case = $1 AND created_at >= $2::timestamptz AND created_at < $3::timestamptz
-            AND ($4::text IS NULL OR tenant = $4::text)
-            AND ($8::text IS NULL OR outcome = $8::text)
-            AND (ledger_seq, id) > ($5::bigint, $6::uuid)
-          ORDER BY ledger_seq, id
-          LIMIT $7`,
-        [filter.useCase, filter.period.from, filter.period.to, filter.tenant, cursor.seq, cursor.id, EXPORT_BATCH_SIZE, filter.outcome],
-      );
+      const rows: DecisionRow[] = await manager.query(`FETCH ${EXPORT_BATCH_SIZE} FROM ${DECISIONS_CURSOR}`);
       if (rows.length === 0) break;
 
       const erasedKeys = await erasedSubjectKeys(manager, rows);
@@ -294,9 +300,9 @@ async function writeDecisions(
       count += lines.length;
       firstSeq ??= lines[0].ledgerSeq;
       lastSeq = lines[lines.length - 1].ledgerSeq;
-      const lastRow = rows[rows.length - 1];
-      cursor = { seq: String(lastRow.ledger_seq), id: lastRow.id };
     }
+    // A failed export rolls back its transaction, which closes the cursor too.
+    await manager.query(`CLOSE ${DECISIONS_CURSOR}`);
     return { count, firstSeq, lastSeq, rows: analystRows };
   });
 }

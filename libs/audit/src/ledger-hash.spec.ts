@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { computeEntryHash, GENESIS_PREV_HASH, verifyChainSegment, type LedgerEntry } from './ledger-hash.js';
+import { canonicalJson } from '../../common/src/index.js';
+import { canonicalJsonValue, computeEntryHash, computeStoredEntryHash, GENESIS_PREV_HASH, verifyChainSegment, type LedgerEntry } from './ledger-hash.js';
 
 function buildChain(count: number): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
@@ -58,6 +59,77 @@ describe('computeEntryHash', () => {
     ];
     for (const variant of variants) assert.notEqual(variant, original);
     assert.equal(new Set(variants).size, variants.length);
+  });
+});
+
+/** Builds a pseudo-random JSON value from a seed, with awkward keys, strings and numbers. */
+function randomJson(seed: number, depth = 0): unknown {
+  let state = seed;
+  const next = (): number => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state;
+  };
+  const strings = ['', 'a', 'é', '€', '😀', '\u0001', '"quoted"', 'back\\slash', 'line\nbreak', '\u2028', 'B', 'aa', '10', '1'];
+  const numbers = [0, -0, 1, -1, 0.1, 1e21, 1e-7, 123456789012345680000, Number.MAX_SAFE_INTEGER, 5e-324, 2 ** 31, -1.5];
+  const kind = depth > 3 ? next() % 4 : next() % 6;
+  switch (kind) {
+    case 0:
+      return strings[next() % strings.length];
+    case 1:
+      return numbers[next() % numbers.length];
+    case 2:
+      return next() % 2 === 0;
+    case 3:
+      return null;
+    case 4:
+      return Array.from({ length: next() % 4 }, (_, i) => randomJson(next() + i, depth + 1));
+    default: {
+      const object: Record<string, unknown> = {};
+      const keys = next() % 5;
+      for (let i = 0; i < keys; i += 1) object[strings[next() % strings.length] + String(next() % 3)] = randomJson(next(), depth + 1);
+      return object;
+    }
+  }
+}
+
+describe('canonicalJsonValue', () => {
+  it('matches canonicalJson on parsed JSON', () => {
+    for (let seed = 1; seed <= 2000; seed += 1) {
+      const value = JSON.parse(JSON.stringify(randomJson(seed))) as unknown;
+      assert.equal(canonicalJsonValue(value), canonicalJson(value), `seed ${seed}`);
+    }
+  });
+
+  it('sorts keys by UTF-16 code units', () => {
+    assert.equal(canonicalJsonValue({ '€': 1, '😀': 2, a: 3, B: 4, aa: 5 }), '{"B":4,"a":3,"aa":5,"€":1,"😀":2}');
+  });
+
+  it('rejects values JSON cannot carry', () => {
+    const invalid: [string, unknown][] = [
+      ['NaN', { score: Number.NaN }],
+      ['Infinity', [Number.POSITIVE_INFINITY]],
+      ['undefined', { a: undefined }],
+      ['a lone surrogate', { text: '\ud800' }],
+      ['a Date', { at: new Date(0) }],
+      ['a function', { run: () => 1 }],
+      ['a bigint', { n: 1n }],
+    ];
+    for (const [name, value] of invalid) assert.throws(() => canonicalJsonValue(value), TypeError, name);
+  });
+});
+
+describe('computeStoredEntryHash', () => {
+  it('equals computeEntryHash on parsed payloads', () => {
+    for (let seed = 1; seed <= 200; seed += 1) {
+      const payload = { value: JSON.parse(JSON.stringify(randomJson(seed))) as unknown };
+      const fields = { seq: seed, type: 'decision.created', tenant: 'bank-a', actor: 'svc-é', payload, createdAt: '2026-01-01T00:00:00.000Z' };
+      assert.equal(computeStoredEntryHash(GENESIS_PREV_HASH, fields), computeEntryHash(GENESIS_PREV_HASH, fields), `seed ${seed}`);
+    }
+  });
+
+  it('names the path of a bad value', () => {
+    const fields = { seq: 1, type: 't', tenant: 'a', actor: 'u', payload: { nested: { score: Number.NaN } }, createdAt: '2026-01-01T00:00:00.000Z' };
+    assert.throws(() => computeStoredEntryHash(GENESIS_PREV_HASH, fields), /nested\.score is NaN/);
   });
 });
 

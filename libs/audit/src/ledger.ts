@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger } from '../../common/src/index.js';
+import { BadUserInputError, FailedPreconditionError, getLogger, sha256Hex } from '../../common/src/index.js';
 import { findUnaccountedPurges } from './retention/purge-accounting.js';
-import { computeEntryHash, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
+import { canonicalJsonValue, computeEntryHash, entryHashText, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 import type { LedgerAppender, LedgerEntryInput, LedgerReceipt } from './ledger.types.js';
@@ -80,7 +80,8 @@ export class PostgresLedger implements LedgerAppender {
     entries.forEach((entry, index) => {
       const seq = head.seq + 1 + index;
       const fields = { seq, type: entry.type, tenant: entry.tenant, actor: entry.actor, payload: entry.payload, createdAt };
-      const hash = computeEntryHash(prevHash, fields);
+      // Equal to computeEntryHash(prevHash, fields), reusing the payload JSON that validation wrote.
+      const hash = sha256Hex(prevHash + entryHashText(fields, payloadJson[index]));
       receipts.push({ seq, hash, prevHash, createdAt });
       const p = parameters.length;
       values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb, $${p + 6}::timestamptz, $${p + 7}, $${p + 8})`);
@@ -99,7 +100,7 @@ export class PostgresLedger implements LedgerAppender {
     // does not survive the round trip into a failed append instead of a chain that never verifies.
     const stored = new Map(rows.map((row) => [toSeqNumber(row.seq), row.payload]));
     receipts.forEach((receipt, index) => {
-      if (canonicalJson(stored.get(receipt.seq)) !== payloadJson[index]) {
+      if (storedPayloadJson(stored.get(receipt.seq)) !== payloadJson[index]) {
         throw new BadUserInputError('The ledger entry payload changes when stored as jsonb. Use plain JSON values.', [
           { field: '/payload', message: 'must read back from jsonb unchanged' },
         ]);
@@ -117,6 +118,15 @@ export class PostgresLedger implements LedgerAppender {
   /** Reads the last committed entry's seq and hash. */
   head(dataSource: DataSource): Promise<LedgerHead> {
     return readHead(dataSource);
+  }
+}
+
+/** Canonical JSON of a payload read back from jsonb, or undefined when it is not plain JSON. */
+function storedPayloadJson(payload: unknown): string | undefined {
+  try {
+    return canonicalJsonValue(payload);
+  } catch {
+    return undefined;
   }
 }
 
@@ -150,7 +160,8 @@ export interface LedgerVerification {
 /**
  * Recomputes the whole chain from seq 1 in seq order, a batch at a time so memory stays flat, and
  * stops at the first entry whose seq, prevHash or hash is wrong. Entries committed while it runs
- * are verified too when they fall after the batches already read.
+ * are verified too when they fall after the batches already read. The next batch is read while the
+ * current one is hashed, so the database server and the hashing overlap.
  */
 export async function verifyLedger(dataSource: DataSource, options: VerifyLedgerOptions = {}): Promise<LedgerVerification> {
   const batchSize = options.batchSize ?? DEFAULT_VERIFY_BATCH_SIZE;
@@ -164,17 +175,23 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   let verified = 0;
   let lastSeq = 0;
   let lastHash = GENESIS_PREV_HASH;
+  const readBatch = (afterSeq: number): Promise<LedgerEntryRow[]> =>
+    dataSource.query(`SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, batchSize]);
 
+  let nextBatch = readBatch(lastSeq);
   for (;;) {
-    const rows: LedgerEntryRow[] = await dataSource.query(
-      `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2`,
-      [lastSeq, batchSize],
-    );
+    const rows = await nextBatch;
     if (rows.length === 0) break;
 
-    const result = verifyChainSegment(rows.map(toLedgerEntry), lastHash, { expectedFirstSeq: lastSeq + 1 });
+    // Read ahead from the last row of this batch. The no-op handler keeps a failed read-ahead from
+    // becoming an unhandled rejection when this batch fails and the loop returns without awaiting it.
+    const entries = rows.map(toLedgerEntry);
+    nextBatch = readBatch(entries[entries.length - 1].seq);
+    nextBatch.catch(() => undefined);
+
+    const result = verifyChainSegment(entries, lastHash, { expectedFirstSeq: lastSeq + 1 });
     if (!result.ok) {
-      const lastGood = result.entries > 0 ? toLedgerEntry(rows[result.entries - 1]) : undefined;
+      const lastGood = result.entries > 0 ? entries[result.entries - 1] : undefined;
       const failure: LedgerVerification = {
         ok: false,
         entries: verified + result.entries,

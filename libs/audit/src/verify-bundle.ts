@@ -1,7 +1,7 @@
 import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow } from './analyst-formats.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson, digestJson, sha256Hex } from '../../common/src/index.js';
+import { sha256Hex } from '../../common/src/index.js';
 import {
   BUNDLE_FORMAT_VERSION,
   computeManifestDigest,
@@ -17,7 +17,7 @@ import {
   type DecisionLine,
 } from './bundle-format.js';
 import { parseVerifierKey, verifyCheckpoint, type CheckpointVerifierKey } from './checkpoints/checkpoint-note.js';
-import { computeEntryHash, type LedgerEntry } from './ledger-hash.js';
+import { canonicalJsonValue, computeStoredEntryHash, type LedgerEntry } from './ledger-hash.js';
 import { MANIFEST_SIGNATURE_FILE, verifyManifestSignature } from './manifest-signature.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
 import { hashToHex, hexToHash, verifyInclusionProof } from './merkle/proof-encoding.js';
@@ -286,7 +286,7 @@ function checkLedgerEntries(entries: LedgerEntry[], manifest: BundleManifest, pr
   let previousSeq = 0;
   entries.forEach((entry, index) => {
     const { prevHash, hash, ...fields } = entry;
-    if (digestOrUndefined(() => computeEntryHash(prevHash, fields)) !== hash) {
+    if (digestOrUndefined(() => computeStoredEntryHash(prevHash, fields)) !== hash) {
       problems.push(`${LEDGER_FILE} line ${index + 1} (seq ${entry.seq}): hash does not match the entry's fields and prevHash`);
     }
     if (entry.seq <= previousSeq) problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} is not after ${previousSeq}`);
@@ -473,7 +473,7 @@ function checkDecisions(
 
     // A purged record is a tombstone; its recordDigest is still checked against the ledger entry,
     // and it cannot have been purged before the decision existed.
-    const recordDigest = digestOrUndefined(() => digestJson(decision.record));
+    const recordDigest = digestOrUndefined(() => sha256Hex(canonicalJsonValue(decision.record)));
     if (isTombstone(decision.record)) {
       if ((decision.record.purgedAt as string) < decision.createdAt) {
         problems.push(`${at('record')}: purgedAt ${decision.record.purgedAt as string} is before the decision's createdAt ${decision.createdAt}`);
@@ -611,7 +611,8 @@ function digestOrUndefined(digest: () => string): string | undefined {
 
 function canonicalOrEmpty(value: unknown): string {
   try {
-    return canonicalJson(value);
+    // The value came from JSON.parse, so the one-pass serializer writes what canonicalJson would.
+    return canonicalJsonValue(value);
   } catch {
     return '';
   }

@@ -1,4 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { ReviewStatus } from './decision.types.js';
 
 export enum AnswerMode {
@@ -93,7 +94,7 @@ export class Answer {
   @Field(() => [GuardrailVerdictResult])
   guardrails!: GuardrailVerdictResult[];
 
-  @Field(() => Int, { description: 'Sequence number of the decision.created ledger entry that records the answer' })
+  @Field(() => GraphQLSafeInt, { description: 'Sequence number of the decision.created ledger entry that records the answer' })
   ledgerSeq!: number;
 
   @Field()

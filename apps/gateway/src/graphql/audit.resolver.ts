@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Args, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { NotFoundError } from '../../../../libs/common/src/index.js';
 import { CHECKPOINT_LEDGER_TENANT } from '../../../../libs/audit/src/index.js';
 import type { Principal } from '../../../../libs/policy/src/index.js';
@@ -22,7 +23,7 @@ export class AuditResolver {
 
   @Query(() => InclusionProof, { description: 'Proof that the ledger entry with this seq is in the tree of the latest checkpoint' })
   @Requires('checkpoint', 'read')
-  async inclusionProof(@CurrentPrincipal() principal: Principal, @Args('seq', { type: () => Int }) seq: number): Promise<InclusionProof> {
+  async inclusionProof(@CurrentPrincipal() principal: Principal, @Args('seq', { type: () => GraphQLSafeInt }) seq: number): Promise<InclusionProof> {
     const proof = await this.runtime.checkpoints.inclusionProof(seq);
     // The entry names a tenant's decision; another tenant's entry is reported like a missing one.
     // Entries of all tenants (tenant "*", such as checkpoints) are visible to every auditor.
@@ -35,8 +36,8 @@ export class AuditResolver {
   @Query(() => ConsistencyProof, { description: 'Proof that the tree of fromSize entries is a prefix of the tree of toSize entries' })
   @Requires('checkpoint', 'read')
   async consistencyProof(
-    @Args('fromSize', { type: () => Int }) fromSize: number,
-    @Args('toSize', { type: () => Int }) toSize: number,
+    @Args('fromSize', { type: () => GraphQLSafeInt }) fromSize: number,
+    @Args('toSize', { type: () => GraphQLSafeInt }) toSize: number,
   ): Promise<ConsistencyProof> {
     return this.runtime.checkpoints.consistencyProof(fromSize, toSize);
   }

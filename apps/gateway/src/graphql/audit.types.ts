@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType } from '@nestjs/graphql';
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject, GraphQLSafeInt } from 'graphql-scalars';
 
 @ObjectType({ description: 'Outcome of publishing a checkpoint to one external witness' })
 export class WitnessDelivery {
@@ -24,7 +24,7 @@ export class Checkpoint {
   @Field(() => Int)
   id!: number;
 
-  @Field(() => Int, { description: 'Number of ledger entries (seq 1 to treeSize) the root covers' })
+  @Field(() => GraphQLSafeInt, { description: 'Number of ledger entries (seq 1 to treeSize) the root covers' })
   treeSize!: number;
 
   @Field({ description: 'RFC 6962 root hash, lowercase hex' })
@@ -39,7 +39,7 @@ export class Checkpoint {
   @Field({ description: 'The signed note in the C2SP tlog-checkpoint format' })
   note!: string;
 
-  @Field(() => Int, { description: 'Seq of the checkpoint.created ledger entry' })
+  @Field(() => GraphQLSafeInt, { description: 'Seq of the checkpoint.created ledger entry' })
   ledgerSeq!: number;
 
   @Field({ description: 'UTC ISO 8601 time, also signed in the note' })
@@ -51,13 +51,13 @@ export class Checkpoint {
 
 @ObjectType({ description: 'Proof that a ledger entry is in the tree of the latest checkpoint (RFC 6962 section 2.1.1)' })
 export class InclusionProof {
-  @Field(() => Int)
+  @Field(() => GraphQLSafeInt)
   seq!: number;
 
-  @Field(() => Int, { description: '0-based leaf index, seq - 1' })
+  @Field(() => GraphQLSafeInt, { description: '0-based leaf index, seq - 1' })
   leafIndex!: number;
 
-  @Field(() => Int)
+  @Field(() => GraphQLSafeInt)
   treeSize!: number;
 
   @Field({ description: 'SHA-256(0x00 || entry hash bytes), hex' })
@@ -78,10 +78,10 @@ export class InclusionProof {
 
 @ObjectType({ description: 'Proof that an older tree is a prefix of a newer one (RFC 6962 section 2.1.2)' })
 export class ConsistencyProof {
-  @Field(() => Int)
+  @Field(() => GraphQLSafeInt)
   fromSize!: number;
 
-  @Field(() => Int)
+  @Field(() => GraphQLSafeInt)
   toSize!: number;
 
   @Field()

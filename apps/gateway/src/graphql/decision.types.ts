@@ -1,5 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject, GraphQLSafeInt } from 'graphql-scalars';
 
 export enum DecisionOutcome {
   APPROVE = 'APPROVE',
@@ -119,7 +119,7 @@ export class Decision {
   })
   finalOutcome!: DecisionOutcome | null;
 
-  @Field(() => Int)
+  @Field(() => GraphQLSafeInt)
   ledgerSeq!: number;
 
   @Field()

@@ -1,4 +1,5 @@
 import { Field, Float, ID, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { GraphQLSafeInt } from 'graphql-scalars';
 
 export enum SearchModeInput {
   HYBRID = 'hybrid',
@@ -72,6 +73,6 @@ export class DocumentIngestResult {
   @Field(() => Int)
   retiredChunks!: number;
 
-  @Field(() => Int, { nullable: true, description: 'Sequence number of the docs.ingested ledger entry; null when nothing changed' })
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Sequence number of the docs.ingested ledger entry; null when nothing changed' })
   ledgerSeq!: number | null;
 }

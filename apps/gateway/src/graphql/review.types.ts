@@ -1,4 +1,5 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
+import { GraphQLSafeInt } from 'graphql-scalars';
 import { Attribution, DecisionOutcome, ReasonCode } from './decision.types.js';
 
 export enum CaseState {
@@ -175,7 +176,7 @@ export class CaseEvent {
   @Field(() => String, { nullable: true })
   detail!: string | null;
 
-  @Field(() => Float, { description: 'Sequence number of the ledger entry (a whole number)' })
+  @Field(() => GraphQLSafeInt, { description: 'Sequence number of the ledger entry' })
   ledgerSeq!: number;
 }
 
@@ -241,7 +242,7 @@ export class DecisionReview {
   @Field(() => Date, { nullable: true })
   decidedAt!: Date | null;
 
-  @Field(() => Float, { nullable: true, description: 'Ledger entry of the final outcome (a whole number)' })
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Sequence number of the ledger entry of the final outcome' })
   finalLedgerSeq!: number | null;
 
   @Field(() => [String])
