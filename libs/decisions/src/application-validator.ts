@@ -1,5 +1,6 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { BadUserInputError, type FieldError } from '../../common/src/index.js';
+import type { RequestConfig } from './feature-view-use-case.js';
 import type { UseCaseConfig } from './use-case-config.js';
 
 /** Maximum length of a value in a field the use case excludes, in characters. */
@@ -18,6 +19,7 @@ export interface ApplicationValidator {
  * excludes (prohibited bases) are accepted but dropped before anything is scored or stored.
  */
 export function createApplicationValidator(config: UseCaseConfig): ApplicationValidator {
+  if (config.request) return createRequestValidator(config.request);
   const properties: Record<string, object> = {};
   for (const feature of config.features.numeric) {
     properties[feature.name] = { type: feature.integer ? 'integer' : 'number', minimum: feature.minimum, maximum: feature.maximum };
@@ -54,6 +56,56 @@ export function createApplicationValidator(config: UseCaseConfig): ApplicationVa
   };
 }
 
+/** How far a request's event time may lie ahead of the server clock, for clock skew between systems. */
+const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/**
+ * Builds a validator for the request of a use case that reads feature views: numeric and
+ * categorical fields, entity ids, and the event time that features are read as of. The event
+ * time comes back as ISO 8601 in UTC, so equal instants give equal digests.
+ */
+function createRequestValidator(request: RequestConfig): ApplicationValidator {
+  const properties: Record<string, object> = {
+    [request.asOf]: { type: 'string', minLength: 10, maxLength: 40 },
+  };
+  for (const field of request.numeric) properties[field.name] = { type: 'number', minimum: field.minimum, maximum: field.maximum };
+  for (const field of request.categorical) properties[field.name] = { type: 'string', enum: field.levels };
+  for (const name of request.entities) properties[name] = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' };
+  const required = Object.keys(properties);
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const check = ajv.compile({ type: 'object', properties, required, additionalProperties: false });
+  const fieldOrder = [...required].sort();
+
+  return {
+    validate(application: unknown) {
+      if (application === null || typeof application !== 'object' || Array.isArray(application)) {
+        throw new BadUserInputError('The request must be a JSON object of field names and values.', [
+          { field: 'application', message: `must be an object with the fields ${fieldOrder.join(', ')}` },
+        ]);
+      }
+      if (!check(application)) {
+        const fieldErrors = (check.errors ?? []).map(describeError);
+        throw new BadUserInputError(`The request has ${fieldErrors.length} invalid field(s).`, fieldErrors);
+      }
+      const input = application as Record<string, string | number>;
+      const time = new Date(String(input[request.asOf]));
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(String(input[request.asOf])) || Number.isNaN(time.getTime())) {
+        throw new BadUserInputError(`The request has 1 invalid field(s).`, [
+          { field: request.asOf, message: 'must be an ISO 8601 date-time with a time zone, such as 2026-01-01T10:15:00Z' },
+        ]);
+      }
+      if (time.getTime() > Date.now() + MAX_FUTURE_SKEW_MS) {
+        throw new BadUserInputError(`The request has 1 invalid field(s).`, [
+          { field: request.asOf, message: 'lies more than 5 minutes in the future; send the time the payment was initiated' },
+        ]);
+      }
+      const features: ValidatedApplication = {};
+      for (const name of fieldOrder) features[name] = name === request.asOf ? time.toISOString() : input[name];
+      return { features, droppedFields: [] };
+    },
+  };
+}
+
 function describeError(error: ErrorObject): FieldError {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -65,6 +117,10 @@ function describeError(error: ErrorObject): FieldError {
       return { field: fieldName(error), message: `must be one of ${(params.allowedValues as string[]).join(', ')}` };
     case 'type':
       return { field: fieldName(error), message: `must be ${Array.isArray(params.type) ? `one of the types ${params.type.join(', ')}` : `of type ${String(params.type)}`}` };
+    case 'minLength':
+      return { field: fieldName(error), message: `must be at least ${String(params.limit)} characters` };
+    case 'pattern':
+      return { field: fieldName(error), message: 'must start with a letter or digit and contain only letters, digits, ".", "_", ":" and "-"' };
     case 'maxLength':
       return { field: fieldName(error), message: `must be at most ${String(params.limit)} characters` };
     case 'minimum':
