@@ -90,12 +90,12 @@ function createRequestValidator(request: RequestConfig): ApplicationValidator {
       const input = application as Record<string, string | number>;
       const time = new Date(String(input[request.asOf]));
       if (!/^\d{4}-\d{2}-\d{2}T/.test(String(input[request.asOf])) || Number.isNaN(time.getTime())) {
-        throw new BadUserInputError(`The request has 1 invalid field(s).`, [
+        throw new BadUserInputError(`The request has an invalid ${request.asOf}.`, [
           { field: request.asOf, message: 'must be an ISO 8601 date-time with a time zone, such as 2026-01-01T10:15:00Z' },
         ]);
       }
       if (time.getTime() > Date.now() + MAX_FUTURE_SKEW_MS) {
-        throw new BadUserInputError(`The request has 1 invalid field(s).`, [
+        throw new BadUserInputError(`The request has an invalid ${request.asOf}.`, [
           { field: request.asOf, message: 'lies more than 5 minutes in the future; send the time the payment was initiated' },
         ]);
       }

@@ -397,7 +397,7 @@ function toView(row: StoredDecisionRow): DecisionView {
   };
 }
 
-/** A copy with keys in canonical order, because stored jsonb does not keep the key order. */
+/** Copies a value with keys in canonical order, because stored jsonb does not keep the key order. */
 function sortedKeys(value: object): unknown {
   return JSON.parse(canonicalJson(value));
 }

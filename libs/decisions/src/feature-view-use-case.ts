@@ -105,9 +105,9 @@ export function checkFeatureViewSections(config: UseCaseConfig): string | undefi
 }
 
 /**
- * Checks a use case against the loaded feature views: each referenced view exists at the pinned
- * version, its inputs are numeric request fields, and every name an expression reads is a
- * numeric request field or a prefixed view feature. Returns the problems as sentences.
+ * Checks a use case against the loaded feature views. Each referenced view must exist at the
+ * pinned version and take only numeric request fields as inputs. Every name an expression reads
+ * must be a numeric request field or a prefixed view feature. Returns the problems as sentences.
  */
 export function checkViewBindings(config: UseCaseConfig, views: ReadonlyMap<string, FeatureView>): string[] {
   const problems: string[] = [];
@@ -163,8 +163,7 @@ const parsedExpressions = new Map<string, Expression>();
 export function computeModelInputs(config: UseCaseConfig, request: Readonly<Record<string, unknown>>, vectors: readonly FeatureVector[]): Record<string, string | number> {
   const scope: Record<string, number | null> = {};
   for (const field of config.request?.numeric ?? []) {
-    const value = request[field.name];
-    scope[field.name] = typeof value === 'number' ? value : value === undefined || value === null || value === '' ? null : Number(value);
+    scope[field.name] = numberOrNull(request[field.name]);
   }
   (config.featureViews ?? []).forEach((reference, index) => {
     for (const [name, value] of Object.entries(vectors[index].values)) scope[`${reference.prefix}_${name}`] = value;
@@ -180,6 +179,13 @@ export function computeModelInputs(config: UseCaseConfig, request: Readonly<Reco
   }
   for (const feature of config.features.categorical) inputs[feature.name] = String(request[feature.name]);
   return inputs;
+}
+
+/** Reads a request or record value as a number; a missing or empty value is null. */
+function numberOrNull(value: unknown): number | null {
+  if (typeof value === 'number') return value;
+  if (value === undefined || value === null || value === '') return null;
+  return Number(value);
 }
 
 /**

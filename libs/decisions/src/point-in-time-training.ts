@@ -19,9 +19,9 @@ export interface PointInTimeRows {
 
 /**
  * Builds the training rows of a use case that reads feature views. Each labelled record is read
- * as the request it would have been (its request fields), its features come from the offline
- * store as of its own event time (only events before that hour bucket count), and the rows are
- * split by time: the latest `holdoutFraction` of events, cut at a time boundary, is the holdout.
+ * as the request it would have been (its request fields). Its features come from the offline
+ * store as of its own event time, so only events before that time's bucket count. The rows are
+ * split by time: the latest `holdoutFraction` of events is the holdout.
  */
 export async function buildPointInTimeRows(
   config: UseCaseConfig,
