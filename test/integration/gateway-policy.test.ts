@@ -181,6 +181,7 @@ for (const target of await databaseTargets()) {
         'Query.checkpoints',
         'Query.consistencyProof',
         'Query.decision',
+        'Query.features',
         'Query.inclusionProof',
         'Query.llmUsage',
         'Query.replayDecision',

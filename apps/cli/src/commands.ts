@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
-import { createRuntime, requireUseCase, runDemoSetup, type DemoSetupResult } from '../../../libs/decisions/src/index.js';
+import { createRuntime, requireUseCase, runDemoSetup, runFraudDemoSetup, type DemoSetupResult } from '../../../libs/decisions/src/index.js';
 import {
   createExportEvidence,
   exportBundle,
@@ -47,7 +47,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
   program
     .command('start')
     .description('Start the gateway (embedded database unless DATABASE_URL is set)')
-    .option('--demo', 'on first start, generate demo data, ingest it and train the credit model', false)
+    .option('--demo', 'on first start, generate demo data, ingest it and train the credit and payment-fraud models', false)
     .option('--port <port>', 'HTTP port (overrides PORT)')
     .action(async (options: { demo: boolean; port?: string }) => {
       const config = loadConfig();
@@ -55,11 +55,13 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       const runtime = await createRuntime(config);
       try {
         const demo = options.demo ? await runDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
+        const fraudDemo = options.demo ? await runFraudDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
         const gateway = await startGateway(runtime, port);
         runtime.checkpointScheduler.start();
         runtime.webhookDispatcher.start();
         const streaming = await startConfiguredStreamIngestion(runtime);
         printStartBanner(gateway, demo, runtime.database.mode, config);
+        if (fraudDemo) console.log(`payment-fraud demo: model ${fraudDemo.modelVersion} trained on synthetic PaySim-like transactions, ${fraudDemo.reviewCases} review cases opened`);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);
           await streaming?.close();

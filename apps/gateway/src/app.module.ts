@@ -17,6 +17,7 @@ import { IngestionResolver } from './graphql/ingestion.resolver.js';
 import { LlmResolver } from './graphql/llm.resolver.js';
 import { DecisionReviewResolver, OversightResolver, ReviewResolver } from './graphql/review.resolver.js';
 import { RetrievalResolver } from './graphql/retrieval.resolver.js';
+import { FeatureResolver } from './graphql/feature.resolver.js';
 import { HealthController } from './http/health.controller.js';
 import { ProxyController } from './proxy/proxy.controller.js';
 import { WARDEN_RUNTIME } from './runtime.token.js';
@@ -121,6 +122,7 @@ export class AppModule {
         AnswerResolver,
         LlmResolver,
         RetrievalResolver,
+        FeatureResolver,
       ],
     };
   }

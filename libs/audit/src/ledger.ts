@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError, getLogger, sha256Hex } from '../../common/src/index.js';
 import { findUnaccountedPurges } from './retention/purge-accounting.js';
-import { canonicalJsonValue, computeEntryHash, entryHashText, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
+import { canonicalJsonValue, entryHashText, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 import type { LedgerAppender, LedgerEntryInput, LedgerReceipt } from './ledger.types.js';

@@ -1,6 +1,10 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { BadUserInputError, type FieldError } from '../../common/src/index.js';
+import type { RequestConfig } from './feature-view-use-case.js';
 import type { UseCaseConfig } from './use-case-config.js';
+
+/** Entity keys, such as a customer id that a feature view is keyed by. */
+const ENTITY_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
 
 /** Maximum length of the data subject id, in characters. */
 const MAX_SUBJECT_ID_LENGTH = 128;
@@ -21,6 +25,7 @@ export interface ApplicationValidator {
  * excludes (prohibited bases) are accepted but dropped before anything is scored or stored.
  */
 export function createApplicationValidator(config: UseCaseConfig): ApplicationValidator {
+  if (config.request) return createRequestValidator(config.request);
   const properties: Record<string, object> = {};
   for (const feature of config.features.numeric) {
     properties[feature.name] = { type: feature.integer ? 'integer' : 'number', minimum: feature.minimum, maximum: feature.maximum };
@@ -64,6 +69,57 @@ export function createApplicationValidator(config: UseCaseConfig): ApplicationVa
   };
 }
 
+/** How far a request's event time may lie ahead of the server clock, for clock skew between systems. */
+const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/**
+ * Builds a validator for the request of a use case that reads feature views: numeric and
+ * categorical fields, entity ids, and the event time that features are read as of. The event
+ * time comes back as ISO 8601 in UTC, so equal instants give equal digests.
+ */
+function createRequestValidator(request: RequestConfig): ApplicationValidator {
+  const properties: Record<string, object> = {
+    [request.asOf]: { type: 'string', minLength: 10, maxLength: 40 },
+  };
+  for (const field of request.numeric) properties[field.name] = { type: 'number', minimum: field.minimum, maximum: field.maximum };
+  for (const field of request.categorical) properties[field.name] = { type: 'string', enum: field.levels };
+  for (const name of request.entities) properties[name] = { type: 'string', minLength: 1, maxLength: 64, pattern: ENTITY_KEY_PATTERN };
+  const required = Object.keys(properties);
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const check = ajv.compile({ type: 'object', properties, required, additionalProperties: false });
+  const fieldOrder = [...required].sort();
+
+  return {
+    validate(application: unknown) {
+      if (application === null || typeof application !== 'object' || Array.isArray(application)) {
+        throw new BadUserInputError('The request must be a JSON object of field names and values.', [
+          { field: 'application', message: `must be an object with the fields ${fieldOrder.join(', ')}` },
+        ]);
+      }
+      if (!check(application)) {
+        const fieldErrors = (check.errors ?? []).map(describeError);
+        throw new BadUserInputError(`The request has ${fieldErrors.length} invalid field(s).`, fieldErrors);
+      }
+      const input = application as Record<string, string | number>;
+      const time = new Date(String(input[request.asOf]));
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(String(input[request.asOf])) || Number.isNaN(time.getTime())) {
+        throw new BadUserInputError(`The request has an invalid ${request.asOf}.`, [
+          { field: request.asOf, message: 'must be an ISO 8601 date-time with a time zone, such as 2026-01-01T10:15:00Z' },
+        ]);
+      }
+      if (time.getTime() > Date.now() + MAX_FUTURE_SKEW_MS) {
+        throw new BadUserInputError(`The request has an invalid ${request.asOf}.`, [
+          { field: request.asOf, message: 'lies more than 5 minutes in the future; send the time the payment was initiated' },
+        ]);
+      }
+      const features: ValidatedApplication = {};
+      for (const name of fieldOrder) features[name] = name === request.asOf ? time.toISOString() : input[name];
+      // Use-case loading rejects dataSubject together with request, so no subject id comes from here.
+      return { features, droppedFields: [], subjectId: null };
+    },
+  };
+}
+
 function describeError(error: ErrorObject): FieldError {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
@@ -78,7 +134,13 @@ function describeError(error: ErrorObject): FieldError {
     case 'minLength':
       return { field: fieldName(error), message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters` };
     case 'pattern':
-      return { field: fieldName(error), message: 'must not contain control characters' };
+      // Entity keys and the data-subject id have different patterns, so the message follows the pattern.
+      return {
+        field: fieldName(error),
+        message: params.pattern === ENTITY_KEY_PATTERN
+          ? 'must start with a letter or digit and contain only letters, digits, ".", "_", ":" and "-"'
+          : 'must not contain control characters',
+      };
     case 'maxLength':
       return { field: fieldName(error), message: `must be at most ${String(params.limit)} characters` };
     case 'minimum':

@@ -1,4 +1,5 @@
 import type { PersonalDataState } from '../../audit/src/index.js';
+import type { FeatureVector } from '../../feature-store/src/index.js';
 import type { DecisionReviewSummary } from '../../review/src/index.js';
 import type { Outcome } from './outcome.js';
 
@@ -28,6 +29,13 @@ export interface DecisionLineageRecord {
   reasonCodeMapHash: string;
   /** Logit of the approval cut-off: the reference point the attributions are measured from. */
   referenceLogit: number;
+  /**
+   * For a use case that reads feature views: the validated request (whose digest is inputDigest)
+   * and each view's online read, with the view version, hash, entity, as-of time and values.
+   * `featureValues` are then the model inputs computed from both.
+   */
+  requestValues?: Record<string, string | number>;
+  featureReads?: FeatureVector[];
 }
 
 /**

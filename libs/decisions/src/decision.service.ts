@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
+import { BadUserInputError, canonicalJson, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
 import { openPersonalFields, sealPersonalFields, type PostgresLedger, type SubjectKeyStore } from '../../audit/src/index.js';
 import { scanPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
@@ -13,6 +13,8 @@ import type { ModelCache, ScoringModel } from './model-cache.js';
 import { outcomeForScore } from './outcome.js';
 import type { PolicySnapshots } from './policy-snapshots.js';
 import { requireUseCase, type LoadedUseCase, type UseCaseConfig } from './use-case-config.js';
+import type { FeatureStore, FeatureVector } from '../../feature-store/src/index.js';
+import { computeModelInputs, featureReadsFor, readsFeatureViews, viewVersionMismatch } from './feature-view-use-case.js';
 
 export interface DecideRequest {
   useCase: string;
@@ -70,6 +72,8 @@ export class DecisionService {
     private readonly review: DecisionReviewHooks,
     /** Encrypts the personal fields of use cases that name a data subject; without it they are stored in clear. */
     private readonly subjects?: SubjectKeyStore,
+    /** Serves the online features of use cases that read feature views. */
+    private readonly features?: FeatureStore,
   ) {
     this.writer = new DecisionWriter(dataSource, ledger);
   }
@@ -95,11 +99,17 @@ export class DecisionService {
     const reasonCodeMap = await this.snapshots.reasonCodeMap(useCase.config);
     await this.snapshots.ensureUseCase(useCase);
 
-    const scored = await model.scoreAndExplain(features, reasonCodeMap.map, useCase.config.reasonCodes.max, useCase.config.bands.approveBelow);
+    let modelInputs = features;
+    let featureReads: FeatureVector[] | undefined;
+    if (readsFeatureViews(useCase.config)) {
+      ({ modelInputs, featureReads } = await this.readFeatures(principal.tenant, useCase.config, model, features));
+    }
+
+    const scored = await model.scoreAndExplain(modelInputs, reasonCodeMap.map, useCase.config.reasonCodes.max, useCase.config.bands.approveBelow);
     const outcome = outcomeForScore(scored.score, useCase.config.bands);
     const policyHash = this.policyHash();
     const id = randomUUID();
-    const routing = routeForReview(useCase.config.review, { decisionId: id, outcome, score: scored.score, features, suspended });
+    const routing = routeForReview(useCase.config.review, { decisionId: id, outcome, score: scored.score, features: { ...features, ...modelInputs }, suspended });
     const record: DecisionRecord = {
       id,
       tenant: principal.tenant,
@@ -116,7 +126,8 @@ export class DecisionService {
       createdAt: new Date().toISOString(),
       lineage: {
         inputDigest,
-        featureValues: features,
+        featureValues: modelInputs,
+        ...(featureReads ? { requestValues: features, featureReads } : {}),
         droppedFields,
         modelVersion: model.version,
         modelArtifactSha256: model.artifactSha256,
@@ -162,6 +173,24 @@ export class DecisionService {
     }
     this.log.info({ decisionId: record.id, useCase: record.useCase, outcome, ledgerSeq: view.ledgerSeq }, 'decision recorded');
     return view;
+  }
+
+  /**
+   * Reads the online features of every view the use case names in one statement and computes the
+   * model inputs. Raises FAILED_PRECONDITION when the model was trained on another view version
+   * than the store serves, because its coefficients would then be applied to other quantities.
+   */
+  private async readFeatures(
+    tenant: string,
+    config: UseCaseConfig,
+    model: ScoringModel,
+    request: Record<string, string | number>,
+  ): Promise<{ modelInputs: Record<string, string | number>; featureReads: FeatureVector[] }> {
+    if (!this.features) throw new FailedPreconditionError(`Use case ${config.useCase} reads feature views, but this runtime has no feature store.`);
+    const mismatch = viewVersionMismatch(model.version, model.trainedFeatureViews, this.features.views);
+    if (mismatch) throw new FailedPreconditionError(mismatch);
+    const featureReads = await this.features.getOnlineFeaturesMany(featureReadsFor(config, tenant, request));
+    return { modelInputs: computeModelInputs(config, request, featureReads), featureReads };
   }
 
   /** Reads a decision by id. Without a principal (operators at the CLI) any tenant's decision is found. */
@@ -223,7 +252,7 @@ export class DecisionService {
       });
       return { decisionId: id, identical: false, erased: true, differences };
     }
-    compare('lineage.inputDigest', recorded.lineage.inputDigest, digestJson(recorded.lineage.featureValues));
+    compare('lineage.inputDigest', recorded.lineage.inputDigest, digestJson(recorded.lineage.requestValues ?? recorded.lineage.featureValues));
 
     const config = await this.snapshots.useCaseByHash(recorded.lineage.useCaseConfigHash);
     const reasonCodeMap = await this.snapshots.reasonCodeMapByHash(recorded.lineage.reasonCodeMapHash);
@@ -240,6 +269,7 @@ export class DecisionService {
       return { decisionId: id, identical: false, differences };
     }
     compare('lineage.modelArtifactSha256', recorded.lineage.modelArtifactSha256, model.artifactSha256);
+    if (recorded.lineage.featureReads) await this.replayFeatures(recorded, config, compare);
 
     const replayed = await model.scoreAndExplain(recorded.lineage.featureValues, reasonCodeMap, config.reasonCodes.max, config.bands.approveBelow);
     if (Math.abs(replayed.score - recorded.score) > REPLAY_SCORE_TOLERANCE) compare('score', recorded.score, replayed.score);
@@ -262,6 +292,32 @@ export class DecisionService {
   private async openView(row: StoredDecisionRow): Promise<DecisionView> {
     const opened = await this.openRecord(row);
     return { ...toView({ ...row, record: opened.record }), personalData: opened.state };
+  }
+
+  /**
+   * Recomputes each recorded feature read from the offline store (the stored source records) as
+   * of the recorded time, and the model inputs from the recorded request and reads. A source
+   * record that arrived late for a window the decision read shows up as a difference.
+   */
+  private async replayFeatures(recorded: DecisionRecord, config: UseCaseConfig, compare: (field: string, before: unknown, after: unknown) => void): Promise<void> {
+    const reads = recorded.lineage.featureReads ?? [];
+    for (const read of reads) {
+      const view = this.features?.views.get(read.view);
+      if (!view) {
+        compare(`featureReads.${read.view}`, 'defined', 'not defined under policies/features');
+        continue;
+      }
+      compare(`featureReads.${read.view}.viewVersion`, read.viewVersion, view.version);
+      compare(`featureReads.${read.view}.viewHash`, read.viewHash, view.definitionHash);
+      const inputs = Object.fromEntries(view.inputs.map((name) => [name, (recorded.lineage.requestValues?.[name] as number | undefined) ?? null]));
+      const [offline] = await (this.features as FeatureStore).computePointInTime(recorded.tenant, read.view, [
+        { entityKey: read.entityKey, asOf: new Date(read.asOf), label: null, inputs },
+      ]);
+      compare(`featureReads.${read.view}.windowEnd`, read.windowEnd, offline.windowEnd);
+      compare(`featureReads.${read.view}.values`, sortedKeys(read.values), sortedKeys(offline.values));
+    }
+    const recomputed = computeModelInputs(config, recorded.lineage.requestValues ?? {}, reads);
+    compare('lineage.featureValues', sortedKeys(recorded.lineage.featureValues), sortedKeys(recomputed));
   }
 
   private validator(config: UseCaseConfig): ApplicationValidator {
@@ -378,6 +434,11 @@ function toView(row: StoredDecisionRow): DecisionView {
     ledgerHash: row.ledger_hash,
     lineage: { ...record.lineage, recordDigest: row.record_digest },
   };
+}
+
+/** Copies a value with keys in canonical order, because stored jsonb does not keep the key order. */
+function sortedKeys(value: object): unknown {
+  return JSON.parse(canonicalJson(value));
 }
 
 /** Attributions compared at 12 significant digits, far below any business meaning. */

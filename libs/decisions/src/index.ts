@@ -12,3 +12,4 @@ export * from './training.service.js';
 export * from './use-case-config.js';
 export * from './answer-config.js';
 export * from './answer.service.js';
+export * from './fraud-demo.js';

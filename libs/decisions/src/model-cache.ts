@@ -2,6 +2,7 @@ import { FailedPreconditionError, getLogger, NotFoundError } from '../../common/
 import { computeAttributions, selectReasonCodes, type LinearModel, type ReasonCodeMap } from '../../explain/src/index.js';
 import { FeatureEncoder, logit, OnnxScorer, type ModelRegistry, type ModelVersionRecord } from '../../models/src/index.js';
 import type { AttributionView, ReasonCodeView } from './decision-record.js';
+import type { TrainedViewVersion } from './feature-view-use-case.js';
 
 /** Result of scoring one application: the score and its explanation. */
 export interface ScoredApplication {
@@ -42,6 +43,11 @@ export class ScoringModel {
 
   get datasetVersion(): string {
     return this.record.datasetVersion;
+  }
+
+  /** Feature views (name, version, hash) the model was trained on; undefined for a model trained on request fields only. */
+  get trainedFeatureViews(): TrainedViewVersion[] | undefined {
+    return this.record.trainingConfig.featureViews as TrainedViewVersion[] | undefined;
   }
 
   /**

@@ -27,7 +27,7 @@ import { DecisionService } from './decision.service.js';
 import { ModelCache } from './model-cache.js';
 import { PolicySnapshots } from './policy-snapshots.js';
 import { TrainingService } from './training.service.js';
-import { loadUseCases, type LoadedUseCase } from './use-case-config.js';
+import { checkUseCaseViews, loadUseCases, type LoadedUseCase } from './use-case-config.js';
 import { loadAnswerUseCases, type LoadedAnswerUseCase } from './answer-config.js';
 import { AnswerService } from './answer.service.js';
 
@@ -100,7 +100,8 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const models = new ModelRegistry(dataSource, ledger);
   const modelCache = new ModelCache(models);
   const snapshots = new PolicySnapshots(dataSource, config.policyDir);
-  const training = new TrainingService(useCases, ingestion, models);
+  const training = new TrainingService(useCases, ingestion, models, features);
+  checkUseCaseViews(useCases, features);
   const reviewAccess = await ReviewAccess.create(config.policyDir);
   const decisionUpdates = new DecisionUpdates();
   const webhookSettings = { url: config.webhookUrl, secret: config.webhookSecret };
@@ -145,7 +146,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     switch: useCaseSwitch,
     reviews,
     updates: decisionUpdates,
-  }, subjectKeys);
+  }, subjectKeys, features);
   const merkle = new PostgresMerkleLog(dataSource);
   // Replicas of a gateway each create their own key in their data folder unless
   // WARDEN_CHECKPOINT_KEY_FILE points them all at one key file.

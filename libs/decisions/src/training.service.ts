@@ -11,6 +11,9 @@ import {
   type ModelRegistry,
   type TrainingMetrics,
 } from '../../models/src/index.js';
+import type { FeatureStore } from '../../feature-store/src/index.js';
+import { readsFeatureViews } from './feature-view-use-case.js';
+import { buildPointInTimeRows } from './point-in-time-training.js';
 import { requireUseCase, type LoadedUseCase } from './use-case-config.js';
 
 export interface TrainRequest {
@@ -30,6 +33,9 @@ export interface TrainSummary {
   metrics: TrainingMetrics;
   /** Largest |ONNX score − coefficient score| over the training data; the artifact is rejected above 1e-9. */
   onnxMaxDeviation: number;
+  /** For a use case with feature views: the view versions and hashes and the time the holdout starts at. */
+  featureViews?: { view: string; version: string; hash: string }[];
+  holdoutFromTime?: string;
   ledgerSeq: number;
 }
 
@@ -50,6 +56,8 @@ export class TrainingService {
     private readonly useCases: Map<string, LoadedUseCase>,
     private readonly ingestion: IngestionService,
     private readonly registry: ModelRegistry,
+    /** Needed by use cases that read feature views; their training rows come from the offline store. */
+    private readonly features?: FeatureStore,
   ) {}
 
   async train(request: TrainRequest): Promise<TrainSummary> {
@@ -63,15 +71,36 @@ export class TrainingService {
     }
 
     const spec: FeatureSpec = {
-      numeric: config.features.numeric.map((feature) => feature.name),
+      numeric: [...config.features.numeric, ...(config.features.computed ?? [])].map((feature) => feature.name),
       categorical: config.features.categorical.map((feature) => ({ name: feature.name, levels: feature.levels })),
     };
-    const trained = trainLogisticRegression(labelled, {
+    let rows: readonly Record<string, unknown>[] = labelled;
+    let holdoutFrom: number | undefined;
+    let pointInTime: Record<string, unknown> = {};
+    let featureViews: TrainSummary['featureViews'];
+    let holdoutFromTime: string | undefined;
+    if (readsFeatureViews(config)) {
+      if (!this.features) throw new FailedPreconditionError(`Use case ${config.useCase} reads feature views, but this runtime has no feature store.`);
+      const built = await buildPointInTimeRows(config, this.features, request, labelled);
+      rows = built.rows;
+      holdoutFrom = built.holdoutFrom;
+      featureViews = built.views;
+      holdoutFromTime = built.holdoutFromTime;
+      pointInTime = {
+        featureViews: built.views,
+        features: [...spec.numeric, ...spec.categorical.map((feature) => feature.name)],
+        split: { kind: 'time-ordered', holdoutFromTime: built.holdoutFromTime },
+        trainingSetDigests: built.trainingSetDigests,
+        pointInTimeDigest: built.dataDigest,
+      };
+    }
+    const trained = trainLogisticRegression(rows, {
       spec,
       label: config.label.field,
       positiveValue: config.label.positiveValue,
       seed: config.training.seed,
       holdoutFraction: config.training.holdoutFraction,
+      holdoutFrom,
       l2: config.training.l2,
     });
     const encoder = FeatureEncoder.fromJSON(trained.encoder);
@@ -93,6 +122,7 @@ export class TrainingService {
         columns: trained.columns,
         modelVersion: version,
         encoderStateHash: encoder.stateHash(),
+        featureViews,
       }),
       dataset: config.dataset,
       datasetVersion,
@@ -102,9 +132,9 @@ export class TrainingService {
       intercept: trained.intercept,
       reference,
       metrics: trained.metrics,
-      trainingConfig: { ...trained.trainingConfig, useCaseConfigHash: configHash, dataDigest: data.dataDigest, tenant: request.tenant },
+      trainingConfig: { ...trained.trainingConfig, useCaseConfigHash: configHash, dataDigest: data.dataDigest, tenant: request.tenant, ...pointInTime },
       verifyArtifact: async (artifact: Uint8Array) => {
-        onnxMaxDeviation = await this.maxOnnxDeviation(artifact, labelled.map((record) => encoder.encode(record)), trained.coefficients, trained.intercept);
+        onnxMaxDeviation = await this.maxOnnxDeviation(artifact, rows.map((record) => encoder.encode(record)), trained.coefficients, trained.intercept);
         if (!(onnxMaxDeviation <= ONNX_TOLERANCE)) {
           throw new FailedPreconditionError(`The exported ONNX model deviates from its coefficients by ${onnxMaxDeviation}; it was not registered.`);
         }
@@ -123,6 +153,7 @@ export class TrainingService {
       metrics: trained.metrics,
       onnxMaxDeviation,
       ledgerSeq: registered.ledger.seq,
+      ...(featureViews ? { featureViews, holdoutFromTime } : {}),
     };
   }
 

@@ -2,7 +2,9 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { digestJson, NotFoundError } from '../../common/src/index.js';
+import type { FeatureView } from '../../feature-store/src/index.js';
 import { resolveReviewConfig, type ReviewConfig } from '../../review/src/index.js';
+import { checkFeatureViewSections, checkViewBindings, type ComputedFeatureConfig, type FeatureViewReference, type RequestConfig } from './feature-view-use-case.js';
 
 /** A numeric model input with the range an application must respect. */
 export interface NumericFeatureConfig {
@@ -25,7 +27,15 @@ export interface UseCaseConfig {
   description: string;
   dataset: string;
   label: { field: string; positiveValue: number | string };
-  features: { numeric: NumericFeatureConfig[]; categorical: CategoricalFeatureConfig[] };
+  /**
+   * Model inputs. A use case without featureViews takes numeric and categorical fields from the
+   * request as they are; one with featureViews computes its numeric inputs (`computed`).
+   */
+  features: { numeric: NumericFeatureConfig[]; categorical: CategoricalFeatureConfig[]; computed?: ComputedFeatureConfig[] };
+  /** Request fields, for a use case with featureViews; otherwise the features are the request. */
+  request?: RequestConfig;
+  /** Feature views read at decision time, pinned to versions. */
+  featureViews?: FeatureViewReference[];
   excludedFields: { name: string; reason: string }[];
   training: { seed: number; holdoutFraction: number; l2: number };
   bands: { approveBelow: number; declineAtOrAbove: number };
@@ -82,13 +92,26 @@ function checkUseCase(file: string, config: UseCaseConfig): void {
   if (!(approveBelow > 0 && approveBelow <= declineAtOrAbove && declineAtOrAbove < 1)) {
     throw new UseCaseConfigError(file, 'bands must satisfy 0 < approveBelow <= declineAtOrAbove < 1');
   }
-  const names = [...config.features.numeric, ...config.features.categorical].map((feature) => feature.name);
+  if (!config.features || !Array.isArray(config.features.numeric) || !Array.isArray(config.features.categorical)) {
+    throw new UseCaseConfigError(file, 'features.numeric and features.categorical must be lists (use [] for none)');
+  }
+  if (config.featureViews !== undefined) {
+    const problem = checkFeatureViewSections(config);
+    if (problem) throw new UseCaseConfigError(file, problem);
+  } else if (config.request !== undefined || config.features.computed !== undefined) {
+    throw new UseCaseConfigError(file, 'request and features.computed are only allowed together with featureViews');
+  }
+  const names = [...config.features.numeric, ...(config.features.computed ?? []), ...config.features.categorical].map((feature) => feature.name);
   if (new Set(names).size !== names.length) throw new UseCaseConfigError(file, 'a feature is declared twice');
   for (const excluded of config.excludedFields ?? []) {
     if (names.includes(excluded.name)) throw new UseCaseConfigError(file, `${excluded.name} is both a feature and excluded`);
   }
   if (!(config.reasonCodes?.max >= 1 && config.reasonCodes.max <= 4)) {
     throw new UseCaseConfigError(file, 'reasonCodes.max must be between 1 and 4');
+  }
+  if (config.dataSubject !== undefined && config.request !== undefined) {
+    // NOTE: sealing covers the fields of application use cases; request values and feature reads are not sealed yet.
+    throw new UseCaseConfigError(file, 'dataSubject is not supported yet for a use case with a request section (feature views); remove one of them');
   }
   if (config.dataSubject !== undefined) {
     const { idField, required } = config.dataSubject ?? {};
@@ -100,7 +123,9 @@ function checkUseCase(file: string, config: UseCaseConfig): void {
     }
     if (typeof required !== 'boolean') throw new UseCaseConfigError(file, 'dataSubject.required must be true or false');
   }
-  const review = resolveReviewConfig(config.review, config.features.numeric.map((feature) => feature.name), names);
+  // Review thresholds may name numeric request fields (such as amount) as well as numeric model inputs.
+  const numericNames = [...config.features.numeric, ...(config.features.computed ?? []), ...(config.request?.numeric ?? [])].map((feature) => feature.name);
+  const review = resolveReviewConfig(config.review, numericNames, [...names, ...(config.request?.numeric ?? []).map((feature) => feature.name)]);
   if (typeof review === 'string') throw new UseCaseConfigError(file, review);
   config.review = review;
 }
@@ -114,4 +139,16 @@ export function requireUseCase(useCases: Map<string, LoadedUseCase>, name: strin
     throw new NotFoundError(`Unknown use case "${shown}". Known use cases: ${known}.`);
   }
   return found;
+}
+
+/**
+ * Checks every use case that reads feature views against the views the feature store loaded,
+ * and raises UseCaseConfigError naming the file and each problem.
+ */
+export function checkUseCaseViews(useCases: ReadonlyMap<string, LoadedUseCase>, features: { views: ReadonlyMap<string, FeatureView> }): void {
+  for (const { config } of useCases.values()) {
+    if (config.featureViews === undefined) continue;
+    const problems = checkViewBindings(config, features.views);
+    if (problems.length > 0) throw new UseCaseConfigError(`${config.useCase}.yaml`, problems.join('; '));
+  }
 }

@@ -134,6 +134,51 @@ export class FeatureStore {
   }
 
   /**
+   * Reads several views in one statement, so a decision makes one database round trip for all of
+   * its features. Each read gets its own entity, inputs and as-of time. Returns vectors in request
+   * order.
+   */
+  async getOnlineFeaturesMany(requests: readonly OnlineFeatureRequest[], queryable: Pick<EntityManager, 'query'> = this.dataSource): Promise<FeatureVector[]> {
+    if (requests.length === 0) return [];
+    const parts: string[] = [];
+    const parameters: unknown[] = [];
+    const cuts: number[] = [];
+    for (const [index, request] of requests.entries()) {
+      const view = this.getView(request.view);
+      checkReadRequest(request.entityKey, request.asOf);
+      const query = this.queries.get(view.name) as OnlineQuery;
+      const cutMs = bucketStart(request.asOf.getTime(), view.bucketMs);
+      cuts.push(cutMs);
+      const offset = parameters.length;
+      parameters.push(...query.parameters(request.tenant, request.entityKey, cutMs));
+      // Each view's statement is renumbered to its own parameters and returned as one JSON column.
+      const sql = query.sql.replace(/\$(\d+)/g, (_, number: string) => `$${Number(number) + offset}`);
+      parts.push(`(SELECT row_to_json(r) FROM (${sql}) r) AS r${index}`);
+    }
+    const rows: Record<string, Record<string, string | null>>[] = await queryable.query(`SELECT ${parts.join(', ')}`, parameters);
+    return requests.map((request, index) => {
+      const view = this.getView(request.view);
+      const values = computeFeatureValues(view, rowToRawAggregates(view, rows[0][`r${index}`]), request.inputs ?? {});
+      return vector(view, request.entityKey, request.asOf.getTime(), cuts[index], values);
+    });
+  }
+
+  /**
+   * Computes point-in-time features for each label from the stored source records (the offline
+   * store), without a ledger entry. Replays use it to check recorded feature values.
+   */
+  async computePointInTime(tenant: string, viewName: string, labels: readonly TrainingLabel[]): Promise<FeatureVector[]> {
+    const view = this.getView(viewName);
+    labels.forEach((label, index) => checkReadRequest(label.entityKey, label.asOf, `labels row ${index + 1}`));
+    const points = labels.map((label) => ({ entityKey: label.entityKey, asOfMs: label.asOf.getTime() }));
+    const aggregates = await computeOfflineAggregates(this.dataSource.manager, tenant, view, points);
+    return labels.map((label, index) => {
+      const asOfMs = label.asOf.getTime();
+      return vector(view, label.entityKey, asOfMs, bucketStart(asOfMs, view.bucketMs), computeFeatureValues(view, aggregates[index], label.inputs ?? {}));
+    });
+  }
+
+  /**
    * Computes point-in-time features for each label from the stored source records and appends a
    * ledger entry naming the view version and the digest of the result.
    */
@@ -144,13 +189,8 @@ export class FeatureStore {
     }
     command.labels.forEach((label, index) => checkReadRequest(label.entityKey, label.asOf, `labels row ${index + 1}`));
 
-    const points = command.labels.map((label) => ({ entityKey: label.entityKey, asOfMs: label.asOf.getTime() }));
-    const aggregates = await computeOfflineAggregates(this.dataSource.manager, command.tenant, view, points);
-    const rows = command.labels.map((label, index) => {
-      const asOfMs = label.asOf.getTime();
-      const values = computeFeatureValues(view, aggregates[index], label.inputs ?? {});
-      return { ...vector(view, label.entityKey, asOfMs, bucketStart(asOfMs, view.bucketMs), values), label: label.label };
-    });
+    const vectors = await this.computePointInTime(command.tenant, view.name, command.labels);
+    const rows = vectors.map((features, index) => ({ ...features, label: command.labels[index].label }));
     const features = [...view.aggregations.map((aggregation) => aggregation.name), ...view.derived.map((derived) => derived.name)];
     const dataDigest = digestJson(rows.map((row) => [row.entityKey, row.asOf, row.label, features.map((name) => row.values[name])]));
 

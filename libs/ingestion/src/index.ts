@@ -4,3 +4,4 @@ export * from './file-parsers.js';
 export * from './synthetic-german-credit.js';
 export * from './ingestion.service.js';
 export * from './ingestion.repository.js';
+export * from './synthetic-paysim.js';

@@ -168,6 +168,12 @@ export interface TrainLogisticRegressionOptions {
   seed: number;
   /** Share of rows held out for the metrics (default 0.3). */
   holdoutFraction?: number;
+  /**
+   * Splits by position instead of by seeded shuffle: rows before this index train the model and
+   * the rest is the holdout. Pass rows sorted by time for a time-ordered split, where the model
+   * never sees an event that happened after a holdout event. Overrides holdoutFraction.
+   */
+  holdoutFrom?: number;
   /** L2 penalty λ on the standardized coefficients, not the intercept (default 1). */
   l2?: number;
   tolerance?: number;
@@ -218,13 +224,27 @@ export function trainLogisticRegression(rows: readonly FeatureRecord[], options:
   }
 
   const outcomes = rows.map((row, index) => readOutcome(row, options.label, options.positiveValue, index));
-  const shuffled = seededShuffle(
-    rows.map((_, index) => index),
-    options.seed,
-  );
-  const holdoutCount = Math.round(rows.length * holdoutFraction);
-  const holdoutIndexes = shuffled.slice(0, holdoutCount);
-  const trainingIndexes = shuffled.slice(holdoutCount);
+  let holdoutIndexes: number[];
+  let trainingIndexes: number[];
+  if (options.holdoutFrom !== undefined) {
+    const from = options.holdoutFrom;
+    if (!Number.isInteger(from) || from < 2 || from >= rows.length) {
+      throw new BadUserInputError(`holdoutFrom must be a row index from 2 to ${rows.length - 1}, got ${from}.`, [
+        { field: '/holdoutFrom', message: 'must leave at least 2 training rows and 1 holdout row' },
+      ]);
+    }
+    const indexes = rows.map((_, index) => index);
+    trainingIndexes = indexes.slice(0, from);
+    holdoutIndexes = indexes.slice(from);
+  } else {
+    const shuffled = seededShuffle(
+      rows.map((_, index) => index),
+      options.seed,
+    );
+    const holdoutCount = Math.round(rows.length * holdoutFraction);
+    holdoutIndexes = shuffled.slice(0, holdoutCount);
+    trainingIndexes = shuffled.slice(holdoutCount);
+  }
 
   const encoder = FeatureEncoder.fit(
     options.spec,

@@ -13,6 +13,8 @@ export const ONNX_PRODUCER = 'warden';
 /** Metadata keys written into `metadata_props`. */
 export const ONNX_METADATA_MODEL_VERSION = 'warden.model_version';
 export const ONNX_METADATA_ENCODER_SHA256 = 'warden.encoder_state_sha256';
+/** JSON list of the feature views (name, version, definition hash) a model was trained on. */
+export const ONNX_METADATA_FEATURE_VIEWS = 'warden.feature_views';
 
 export interface LogisticRegressionExport {
   coefficients: readonly number[];
@@ -22,6 +24,8 @@ export interface LogisticRegressionExport {
   modelVersion: string;
   /** SHA-256 of the encoder state that produces the `features` input. */
   encoderStateHash: string;
+  /** Feature views the training rows were read from, written as ONNX_METADATA_FEATURE_VIEWS. */
+  featureViews?: readonly { view: string; version: string; hash: string }[];
 }
 
 /**
@@ -68,6 +72,7 @@ export function exportLogisticRegressionOnnx(model: LogisticRegressionExport): U
     metadataProps: [
       { key: ONNX_METADATA_MODEL_VERSION, value: model.modelVersion },
       { key: ONNX_METADATA_ENCODER_SHA256, value: model.encoderStateHash },
+      ...(model.featureViews ? [{ key: ONNX_METADATA_FEATURE_VIEWS, value: JSON.stringify(model.featureViews) }] : []),
     ],
   });
   return onnx.ModelProto.encode(message).finish();

@@ -25,6 +25,7 @@ export const RESOURCE_ACTIONS = {
   llm: ['invoke'],
   'llm-usage': ['read'],
   collection: ['read', 'ingest'],
+  feature: ['read'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PolicyResource = keyof typeof RESOURCE_ACTIONS;

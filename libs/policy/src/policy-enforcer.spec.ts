@@ -34,6 +34,7 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
     'answer:read',
     'collection:read',
     'collection:ingest',
+    'feature:read',
   ],
   reviewer: ['review:read', 'review:work', 'review:reveal', 'session:read'],
   'senior-reviewer': ['review:read', 'review:work', 'review:reveal', 'use-case:read', 'use-case:suspend', 'session:read'],
@@ -52,6 +53,7 @@ const EXPECTED_GRANTS: Record<WardenRole, string[]> = {
     'answer:read',
     'llm-usage:read',
     'collection:read',
+    'feature:read',
   ],
   admin: ALL_PERMISSIONS.filter((permission) => !REVIEW_WORK.includes(permission)),
 };

@@ -1,5 +1,6 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { GraphQLJSONObject, GraphQLSafeInt } from 'graphql-scalars';
+import { FeatureRead } from './feature.types.js';
 
 export enum DecisionOutcome {
   APPROVE = 'APPROVE',
@@ -82,6 +83,12 @@ export class DecisionLineage {
 
   @Field()
   recordDigest!: string;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'The validated request, for a use case whose model reads feature views' })
+  requestValues?: Record<string, unknown>;
+
+  @Field(() => [FeatureRead], { nullable: true, description: 'Online feature reads the decision used, with view versions and as-of times' })
+  featureReads?: FeatureRead[];
 }
 
 @ObjectType({ description: 'An automated decision with its explanation and ledger receipt' })
