@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { getLogger, setLogScrubber, type WardenConfig } from '../../common/src/index.js';
-import { loadInjectionRules, PlaceholderVault, scrubPii } from '../../guardrails/src/index.js';
+import { loadInjectionRules, loadTopicPolicy, PlaceholderVault, scrubPii } from '../../guardrails/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
 import {
   CheckpointKeyStore,
@@ -173,7 +173,10 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   }
   const answers =
     answerUseCases.size > 0
-      ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash)
+      ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash, {
+          topics: loadTopicPolicy(config.policyDir),
+          vault,
+        })
       : undefined;
 
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
