@@ -1,6 +1,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
@@ -11,6 +11,7 @@ import { CANARY, findCanaries } from '../support/canary.js';
 import { databaseTargets, REPO_ROOT } from '../support/databases.js';
 import { startFakeOpenAiUpstream, type FakeOpenAiUpstream } from '../support/fake-openai-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { writeTinyClassifier } from '../support/tiny-classifier.js';
 
 const TENANT = 'bank-a';
 const PROMPT = `Move the balance to ${CANARY.iban}, close card ${CANARY.card} and confirm SSN ${CANARY.ssn}.`;
@@ -574,6 +575,86 @@ for (const target of await databaseTargets()) {
       assert.ok(error instanceof APIError);
       assert.equal(error.code, 'forbidden_topic');
       assert.equal(fake.requests.length, 0);
+    });
+
+    describe('injection classifier', () => {
+      const principal = { tenant: TENANT, subject: 'loan-assistant', roles: ['application'] };
+      let classifierPolicies: string;
+
+      before(() => {
+        // A copy of the policies with a classifier file that points at a tiny model built here.
+        classifierPolicies = join(folder, 'classifier-policies');
+        cpSync(join(folder, 'policies'), classifierPolicies, { recursive: true });
+        const modelDir = join(folder, 'tiny-classifier');
+        mkdirSync(modelDir);
+        writeTinyClassifier(modelDir);
+        writeFileSync(join(classifierPolicies, 'guardrails', 'injection-classifier.yaml'), `modelDir: ${modelDir}\nthresholds: { flag: 0.5, block: 0.9 }\n`);
+      });
+
+      async function chat(content: string, options: { useCase?: string; failing?: boolean } = {}) {
+        const gateway = await LlmGateway.create({
+          policyDir: classifierPolicies,
+          upstreamsFile: join(folder, 'upstreams.yaml'),
+          dataSource: gw.runtime.database.dataSource,
+          ledger: gw.runtime.ledger,
+          policy: gw.runtime.policy,
+          ...(options.failing
+            ? {
+                injectionClassifier: {
+                  classifier: { name: 'broken', classify: () => Promise.reject(new Error('session failed')) },
+                  settings: { modelDir: 'unused', injectionLabel: undefined, thresholds: { flag: 0.5, block: 0.9 }, maxTokens: 64 },
+                },
+              }
+            : {}),
+        });
+        const response = await gateway.handle(principal, {
+          path: '/v1/chat/completions',
+          body: { model: 'fake-chat', messages: [{ role: 'user', content }] },
+          useCase: options.useCase,
+          signal: new AbortController().signal,
+        });
+        await gateway.close();
+        return { response, entry: await lastCall() };
+      }
+
+      it('records its own verdict beside the rules', async () => {
+        const { response, entry } = await chat('What is the overdraft fee on my statement?');
+        assert.equal(response.kind === 'json' && response.status, 200);
+        const judged = entry.payload.guardrails.filter((verdict) => verdict.guardrail.startsWith('injection'));
+        assert.deepEqual(judged.map((verdict) => [verdict.guardrail, verdict.target, verdict.verdict]), [
+          ['injection', 'messages[0]', 'pass'],
+          ['injection-classifier', 'messages[0]', 'pass'],
+        ]);
+        assert.match(judged[1].detail, /^model tiny-classifier; label SAFE; score 0\.\d{3}$/);
+      });
+
+      it('blocks what the rules pass', async () => {
+        const { response, entry } = await chat('prompt instructions reveal previous');
+        assert.equal(response.kind === 'json' && response.status, 400);
+        assert.equal(fake.requests.length, 0, 'nothing went upstream');
+        assert.equal(entry.payload.outcome, 'blocked');
+        assert.equal(entry.payload.cost, null);
+        const rules = entry.payload.guardrails.find((verdict) => verdict.guardrail === 'injection');
+        const model = entry.payload.guardrails.find((verdict) => verdict.guardrail === 'injection-classifier');
+        assert.equal(rules?.verdict, 'pass', rules?.detail);
+        assert.equal(model?.verdict, 'block');
+        assert.match(model!.detail, /label INJECTION; score 0\.9\d\d/);
+      });
+
+      it('failure blocks unless the use case flags', async () => {
+        const blocked = await chat('What is my balance?', { failing: true });
+        assert.equal(blocked.response.kind === 'json' && blocked.response.status, 503);
+        assert.equal(fake.requests.length, 0);
+        assert.deepEqual(
+          blocked.entry.payload.guardrails.filter((verdict) => verdict.guardrail === 'injection-classifier'),
+          [{ guardrail: 'injection-classifier', target: 'messages[0]', verdict: 'error', detail: 'classifier failed' }],
+        );
+
+        const flagged = await chat('What is my balance?', { failing: true, useCase: 'lenient' });
+        assert.equal(flagged.response.kind === 'json' && flagged.response.status, 200);
+        assert.equal(fake.requests.length, 1);
+        assert.equal(flagged.entry.payload.guardrails.find((verdict) => verdict.guardrail === 'injection-classifier')?.verdict, 'error');
+      });
     });
   });
 }

@@ -136,7 +136,7 @@ export interface AnswerGuardOptions {
 /** Shortest HMAC key accepted for hash mode, as for the proxy: 32 characters, so short values cannot be found by trying keys. */
 const MIN_HASH_KEY_LENGTH = 32;
 
-/** What guarding the question returned: the redacted question and the placeholders it created. */
+/** Result of guarding the question: the redacted question and the placeholders it created. */
 interface GuardedQuestion {
   text: string;
   placeholders: PlaceholderMap;
@@ -363,7 +363,7 @@ export class AnswerService {
   }
 
   /**
-   * Replaces personal data in the question as the use case's `pii` mode says, and checks it for
+   * Replaces personal data in the question in the use case's `pii` mode, and checks it for
    * injection and forbidden topics. A failing scanner blocks by default (fail closed), and every
    * refusal is a ledger entry naming the verdicts, never the text.
    */
@@ -412,7 +412,7 @@ export class AnswerService {
     return (this.guards.scanner ?? scanPii)(text);
   }
 
-  /** Replaces findings as the use case's `pii` mode says: mask, keyed hash, or placeholders added to `placeholders`. */
+  /** Replaces findings in the use case's `pii` mode: mask, keyed hash, or placeholders added to `placeholders`. */
   private redact(text: string, findings: PiiFinding[], loaded: LoadedAnswerUseCase, placeholders: PlaceholderMap): string {
     const mode = loaded.config.guardrails.pii;
     if (findings.length === 0) return text;

@@ -3,7 +3,15 @@ import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
-import { loadInjectionRules, loadTopicPolicy, scanPii, scrubPii, type PlaceholderVault } from '../../guardrails/src/index.js';
+import {
+  loadInjectionClassifier,
+  loadInjectionRules,
+  loadTopicPolicy,
+  scanPii,
+  scrubPii,
+  type LoadedInjectionClassifier,
+  type PlaceholderVault,
+} from '../../guardrails/src/index.js';
 import type { PolicyEnforcer, Principal } from '../../policy/src/index.js';
 import { ApiKeyStore } from './api-keys.js';
 import { recordCall, reportedUsage, safeDigest, type CallContext, type CallFacts, type CallRecordDependencies } from './call-record.js';
@@ -61,6 +69,8 @@ export interface LlmGatewayOptions {
   vault?: PlaceholderVault;
   /** PII scanner of the chat guardrail; defaults to scanPii. Tests pass one that fails. */
   piiScanner?: PiiScanner;
+  /** Injection classifier; defaults to the one policies/guardrails/injection-classifier.yaml configures, if any. Tests pass one that fails. */
+  injectionClassifier?: LoadedInjectionClassifier;
 }
 
 /** Default upstreams file, relative to the policy folder. */
@@ -104,6 +114,7 @@ export class LlmGateway {
     const guardrails = ProxyGuardrails.create(config.guardrails, {
       injectionRules: loadInjectionRules(options.policyDir),
       topics: loadTopicPolicy(options.policyDir),
+      classifier: options.injectionClassifier ?? (await loadInjectionClassifier(options.policyDir)),
       vault: options.vault,
       scanner: options.piiScanner,
       env,
@@ -163,7 +174,7 @@ export class LlmGateway {
     try {
       const request = this.admit(context, facts, call);
       const guarded = call.path === '/v1/chat/completions' ? await this.guardChat(context, facts, request) : undefined;
-      const body = guarded ? guarded.body : this.guardrails.guardEmbeddings(this.guardedCall(context, facts), request.body);
+      const body = guarded ? guarded.body : await this.guardrails.guardEmbeddings(this.guardedCall(context, facts), request.body);
       return await this.forward(context, facts, call, { ...request, body }, guarded);
     } catch (error) {
       if (error instanceof GuardrailBlock) facts.outcome = 'blocked';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { FailedPreconditionError, getLogger } from '../../common/src/index.js';
 import {
   checkTopics,
+  classifierVerdict,
   detectInjection,
   PlaceholderMap,
   redactText,
@@ -9,6 +10,7 @@ import {
   scanPii,
   topicsFor,
   type InjectionRuleSet,
+  type LoadedInjectionClassifier,
   type InjectionSource,
   type OutputCheck,
   type OutputSpan,
@@ -23,7 +25,7 @@ import { redactMessage, type Redact } from './proxy-redaction.js';
 
 /** One guardrail's verdict on one target of a call, as the `llm.call` ledger entry stores it: entity types and counts or rule names, never text. */
 export interface ProxyGuardrailVerdict {
-  guardrail: 'pii' | 'injection' | 'output-pii' | 'topic';
+  guardrail: 'pii' | 'injection' | 'injection-classifier' | 'output-pii' | 'topic';
   /** `messages` (every message), `input` (every embeddings input), `vault`, or one item such as `messages[2]`, `input[1]` or `choices[0]`. */
   target: string;
   verdict: 'pass' | 'flag' | 'block' | 'error';
@@ -59,6 +61,8 @@ export interface ProxyGuardrailsOptions {
   scanner?: PiiScanner;
   /** Forbidden topics per use case; without it no topic is checked. */
   topics?: TopicPolicy;
+  /** Optional ONNX injection classifier, judged beside the rules with its own verdicts. */
+  classifier?: LoadedInjectionClassifier;
   /** Environment that the HMAC key of hash mode is read from. */
   env: NodeJS.ProcessEnv;
 }
@@ -114,7 +118,7 @@ export class ProxyGuardrails {
       const source = injectionSourceFor(role);
       return source === undefined ? [] : [{ target: `messages[${index}]`, text: messageText(message), source, checkTopics: role === 'user' }];
     });
-    this.judge(call, judged, 'messages');
+    await this.judge(call, judged, 'messages');
 
     const placeholderScope = await this.storePlaceholders(call, map);
     const restoreMap = settings.pii === 'placeholder' && settings.restore && map.size > 0 && call.mayRestore() ? map : undefined;
@@ -127,7 +131,7 @@ export class ProxyGuardrails {
    * Placeholders are not stored, because nothing is restored from a vector. Raises GuardrailBlock
    * when the request must not go upstream, and a 400 for token-array inputs, which cannot be scanned.
    */
-  guardEmbeddings(call: GuardedCall, body: Record<string, unknown>): Record<string, unknown> {
+  async guardEmbeddings(call: GuardedCall, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const settings = this.settingsFor(call.useCase);
     const single = typeof body.input === 'string';
     const inputs = (single ? [body.input] : (body.input as unknown[])) as unknown[];
@@ -145,7 +149,7 @@ export class ProxyGuardrails {
     const judged = guarded.flatMap((input, index) =>
       typeof input === 'string' ? [{ target: single ? 'input' : `input[${index}]`, text: input, source: 'user' as const, checkTopics: true }] : [],
     );
-    this.judge(call, judged, 'input');
+    await this.judge(call, judged, 'input');
     return { ...body, input: single ? guarded[0] : guarded };
   }
 
@@ -180,7 +184,7 @@ export class ProxyGuardrails {
    * Judges each text for injection and, where asked, for forbidden topics. Every verdict is
    * recorded before a block is raised; an injection block is reported before a topic block.
    */
-  private judge(call: GuardedCall, texts: { target: string; text: string; source: InjectionSource; checkTopics: boolean }[], param: string): void {
+  private async judge(call: GuardedCall, texts: { target: string; text: string; source: InjectionSource; checkTopics: boolean }[], param: string): Promise<void> {
     const injectionBlocked: string[] = [];
     for (const { target, text, source } of texts) {
       const injection = detectInjection(text, this.options.injectionRules, source);
@@ -188,6 +192,9 @@ export class ProxyGuardrails {
       const detail = `score ${injection.score.toFixed(3)}${rules.length > 0 ? `; rules ${rules.join(', ')}` : ''}`;
       call.verdicts.push({ guardrail: 'injection', target, verdict: injection.verdict, detail });
       if (injection.verdict === 'block') injectionBlocked.push(target);
+    }
+    for (const target of await this.classify(call, texts)) {
+      if (!injectionBlocked.includes(target)) injectionBlocked.push(target);
     }
 
     const topicBlocked: string[] = [];
@@ -218,6 +225,36 @@ export class ProxyGuardrails {
         param,
       );
     }
+  }
+
+  /**
+   * Runs the optional classifier on every judged text and records one `injection-classifier`
+   * verdict per text. Returns the targets it blocks. A failure raises GuardrailBlock unless the
+   * use case's onScannerError is flag.
+   */
+  private async classify(call: GuardedCall, texts: { target: string; text: string }[]): Promise<string[]> {
+    const loaded = this.options.classifier;
+    if (!loaded || texts.length === 0) return [];
+    const action = this.settingsFor(call.useCase).onScannerError;
+    let results;
+    try {
+      results = await loaded.classifier.classify(texts.map((item) => item.text));
+    } catch (error) {
+      this.log.error({ errorName: (error as Error)?.name, useCase: call.useCase, model: loaded.classifier.name, action }, 'injection classifier failed on a proxy request');
+      for (const { target } of texts) call.verdicts.push({ guardrail: 'injection-classifier', target, verdict: 'error', detail: 'classifier failed' });
+      if (action === 'block') {
+        throw new GuardrailBlock(503, 'server_error', 'guardrail_unavailable', 'The prompt-injection classifier failed, so the request was not sent upstream. Retry later.');
+      }
+      return [];
+    }
+    const blocked: string[] = [];
+    results.forEach((result, index) => {
+      const verdict = classifierVerdict(result.score, loaded.settings);
+      const target = texts[index].target;
+      call.verdicts.push({ guardrail: 'injection-classifier', target, verdict, detail: `model ${loaded.classifier.name}; label ${result.label}; score ${result.score.toFixed(3)}` });
+      if (verdict === 'block') blocked.push(target);
+    });
+    return blocked;
   }
 
   /** The output check of a use case: personal data per outputPii, and forbidden topics. */

@@ -10,7 +10,7 @@ import {
 } from '../../guardrails/src/index.js';
 import type { ProxyGuardrailVerdict } from './proxy-guardrails.js';
 
-/** How a reply is checked and restored for one call. */
+/** Reply check and placeholder restoration of one call. */
 export interface ReplyGuard {
   /** Output check (personal data and forbidden topics); undefined when the use case checks neither. */
   check: OutputCheck | undefined;
@@ -136,7 +136,7 @@ export class ChoiceFilters {
   }
 }
 
-/** One verdict per output guardrail that ran on a choice: output-pii and topic, never merged. */
+/** Records one verdict per output guardrail that ran on a choice (output-pii, topic), never merged. */
 function pushOutputVerdicts(guard: ReplyGuard, target: string, findings: OutputFindings): void {
   if (guard.checksPii) guard.verdicts.push({ guardrail: 'output-pii', target, ...verdictOf(findings.pii, findings.blockedBy.has('pii')) });
   if (guard.checksTopics) guard.verdicts.push({ guardrail: 'topic', target, ...verdictOf(findings.topic, findings.blockedBy.has('topic')) });

@@ -20,7 +20,7 @@ export interface OutputSpan {
 
 export type OutputCheck = (text: string) => OutputSpan[];
 
-/** What an output check found in a reply: counts per label for each guardrail, and whether it blocked. */
+/** Findings of an output check on a reply: counts per label for each guardrail, and whether it blocked. */
 export interface OutputFindings {
   pii: Map<string, number>;
   topic: Map<string, number>;
@@ -67,9 +67,9 @@ export const OUTPUT_HOLD_BACK = 256;
 const CONTEXT_LENGTH = 64;
 
 /**
- * Checks a reply that arrives in pieces. Each push returns the text that is safe to send: the
- * last `holdBack` characters stay held, and so does any span that reaches into them, so a value
- * split across pieces is found whole before any part of it is sent. After a blocking span the
+ * Checks a reply that arrives in pieces. Each push returns the text that is safe to send. The
+ * last `holdBack` characters stay held, and so does any span that reaches into them. A value
+ * split across pieces is therefore found whole before any part of it is sent. After a blocking span the
  * guard sends nothing more; the text sent before it had no blocking span.
  */
 export class StreamingOutputGuard {
