@@ -148,6 +148,8 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     facts.outcome = 'failed';
     facts.errorCode = failure.code;
     finished = true;
+    // Text the filters still hold is dropped: a value cut off by the failure could not be recognized whole.
+    options.filters?.recordVerdicts();
     log.warn({ code: failure.code, chunksSent }, 'upstream stream failed');
     await settle();
     yield sseEvent(JSON.stringify(failure.toBody()));

@@ -106,9 +106,12 @@ export class StreamingOutputGuard {
       .map((span) => ({ ...span, start: Math.max(0, span.start - offset), end: span.end - offset }));
 
     let cut = all ? this.pending.length : this.pending.length - this.holdBack;
-    for (const span of spans) {
-      if (span.start < cut && span.end > cut) cut = span.start;
+    // Released text ends after whitespace where it can, so a client sees whole words in each delta.
+    if (!all && cut > 0) {
+      const boundary = lastWhitespaceBefore(this.pending, cut);
+      if (boundary > 0) cut = boundary;
     }
+    cut = cutBeforeSpans(spans, cut);
     if (cut > 0 && cut < this.pending.length && isLowSurrogate(this.pending.charCodeAt(cut))) cut -= 1;
 
     const released = spans.filter((span) => span.end <= cut);
@@ -138,6 +141,30 @@ function count(spans: readonly OutputSpan[], findings: OutputFindings): void {
 function markBlocked(spans: readonly OutputSpan[], findings: OutputFindings): void {
   findings.blocked = true;
   for (const span of spans) if (span.block) findings.blockedBy.add(span.guardrail);
+}
+
+/** Moves `cut` back to the start of every span that crosses it, until none does. */
+function cutBeforeSpans(spans: readonly OutputSpan[], cut: number): number {
+  let moved = true;
+  while (moved) {
+    moved = false;
+    for (const span of spans) {
+      if (span.start < cut && span.end > cut) {
+        cut = span.start;
+        moved = true;
+      }
+    }
+  }
+  return cut;
+}
+
+/** Index just after the last whitespace character before `end`, or 0 when there is none. */
+function lastWhitespaceBefore(text: string, end: number): number {
+  for (let index = end - 1; index >= 0; index -= 1) {
+    const code = text.charCodeAt(index);
+    if (code === 0x20 || code === 0x0a || code === 0x09 || code === 0x0d) return index + 1;
+  }
+  return 0;
 }
 
 function isLowSurrogate(code: number): boolean {
