@@ -171,13 +171,20 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
       );
     }
   }
-  const answers =
-    answerUseCases.size > 0
-      ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash, {
-          topics: loadTopicPolicy(config.policyDir),
-          vault,
-        })
-      : undefined;
+  let answers: AnswerService | undefined;
+  try {
+    answers =
+      answerUseCases.size > 0
+        ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash, {
+            topics: loadTopicPolicy(config.policyDir),
+            vault,
+          })
+        : undefined;
+  } catch (error) {
+    // A use case in hash mode without its key fails the start; the database must not stay open.
+    await database.close();
+    throw error;
+  }
 
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
   return {
