@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestJson } from '../../libs/common/src/index.js';
+import { PlaceholderVault } from '../../libs/guardrails/src/index.js';
 import { databaseTargets, REPO_ROOT, sharedDataPath } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { createRuntime } from '../../libs/decisions/src/index.js';
@@ -24,6 +25,20 @@ const OVERDRAFT_POLICY = `# Overdraft handling
 
 Customers are charged an overdraft fee only after a written notice that names the amount and the
 date. The fee is waived for accounts in hardship review.
+`;
+const HASH_KEY_ENV = 'WARDEN_TEST_ASK_PII_HASH_KEY';
+const IBAN = 'DE89 3704 0044 0532 0130 00';
+/** Forbidden topics of the generative test use cases. */
+const TOPICS_YAML = `version: test
+topics:
+  investment-advice:
+    phrases: [which stock* should i buy, guaranteed return*]
+  lawsuits:
+    phrases: [sue the bank]
+useCases:
+  policy-qa:
+    investment-advice: block
+    lawsuits: flag
 `;
 const INJECTED_NOTE = `# Overdraft fee note
 
@@ -90,6 +105,14 @@ for (const target of await databaseTargets()) {
         .replace('mode: extractive', 'mode: generative')
         .replace('model: null', 'model: fake-chat');
       writeFileSync(join(policyDir, 'answers', 'policy-qa.yaml'), generative);
+      // Two more generative use cases that differ only in how personal data is replaced.
+      writeFileSync(join(policyDir, 'answers', 'policy-qa-placeholder.yaml'), generative.replace('useCase: policy-qa', 'useCase: policy-qa-placeholder').replace('pii: mask', 'pii: placeholder'));
+      writeFileSync(
+        join(policyDir, 'answers', 'policy-qa-hash.yaml'),
+        generative.replace('useCase: policy-qa', 'useCase: policy-qa-hash').replace('pii: mask', `pii: hash\n  hashKeyEnv: ${HASH_KEY_ENV}`),
+      );
+      writeFileSync(join(policyDir, 'guardrails', 'topics.yaml'), TOPICS_YAML);
+      process.env[HASH_KEY_ENV] = 'a test key of at least thirty-two characters';
       writeFileSync(join(folder, 'upstreams.yaml'), upstreamsYaml(fake.baseUrl));
       gw = await startTestGateway(target, { policyDir, llmUpstreamsFile: join(folder, 'upstreams.yaml') });
       appToken = await gw.token(TENANT, ['application'], 'branch-assistant');
@@ -105,6 +128,7 @@ for (const target of await databaseTargets()) {
     after(async () => {
       await gw?.close();
       await fake?.close();
+      delete process.env[HASH_KEY_ENV];
       if (folder) rmSync(folder, { recursive: true, force: true });
     });
 
@@ -233,7 +257,12 @@ for (const target of await databaseTargets()) {
       const answer = response.body.data!.ask;
       assert.ok(!promptsSent(fake).includes('DE89'), 'the IBAN reached the model');
       assert.ok(answer.guardrails.some((verdict) => verdict.guardrail === 'pii' && verdict.target === 'question' && verdict.verdict === 'flag'));
-      assert.ok(answer.guardrails.some((verdict) => verdict.guardrail === 'output-pii' && verdict.verdict === 'flag'));
+      // The proxy masks the IBAN the model wrote before ask sees the reply, and records that in its llm.call entry.
+      const [call]: { payload: { guardrails: { guardrail: string; verdict: string; detail: string }[] } }[] = await gw.runtime.database.dataSource.query(
+        "SELECT payload FROM audit.ledger_entries WHERE type = 'llm.call' ORDER BY seq DESC LIMIT 1",
+      );
+      assert.ok(call.payload.guardrails.some((verdict) => verdict.guardrail === 'output-pii' && verdict.verdict === 'flag' && verdict.detail === 'IBANx1'));
+      assert.ok(answer.guardrails.some((verdict) => verdict.guardrail === 'output-pii' && verdict.target === 'answer'));
 
       const [row]: { record: string }[] = await gw.runtime.database.dataSource.query('SELECT record::text AS record FROM decisions.decision_records WHERE id = $1', [
         answer.id,
@@ -311,6 +340,88 @@ for (const target of await databaseTargets()) {
       // bank-b has no regulatory collection of its own, and bank-a's is not searched for it.
       const empty = await ask({ useCase: 'regulatory-qa', collection: 'regulatory', question: QUESTION }, other);
       assert.equal(empty.body.errors?.[0].extensions?.code, 'NOT_FOUND');
+    });
+
+    it('placeholder mode keeps values in the vault', async () => {
+      fake.reset();
+      fake.script({ kind: 'chat', content: 'Account <IBAN_1> must receive a written notice [1].' });
+      const question = `Which notice must the customer with IBAN ${IBAN} receive after a decline?`;
+      const response = await ask({ useCase: 'policy-qa-placeholder', collection: 'regulatory', question });
+      assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+      assert.ok(promptsSent(fake).includes('<IBAN_1>'), promptsSent(fake));
+      assert.ok(!promptsSent(fake).includes('DE89'));
+
+      const [row]: { record: { answer: { question: string; placeholderScope: string } } }[] = await gw.runtime.database.dataSource.query(
+        'SELECT record FROM decisions.decision_records WHERE id = $1',
+        [response.body.data!.ask.id],
+      );
+      assert.ok(row.record.answer.question.includes('<IBAN_1>'), row.record.answer.question);
+      assert.equal(row.record.answer.placeholderScope, `answer:${response.body.data!.ask.id}`);
+      const vault = await PlaceholderVault.open(gw.runtime.database.dataSource, join(gw.runtime.config.dataDir, 'keys', 'vault-master.key'));
+      assert.equal((await vault.load(TENANT, row.record.answer.placeholderScope)).valueOf('<IBAN_1>'), IBAN);
+    });
+
+    it('hash mode replaces values with keyed hashes', async () => {
+      fake.reset();
+      fake.script({ kind: 'chat', content: 'A written notice is required [1].' });
+      const question = `Which notice must the customer with IBAN ${IBAN} receive after a decline?`;
+      const response = await ask({ useCase: 'policy-qa-hash', collection: 'regulatory', question });
+      assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+      assert.match(promptsSent(fake), /\[IBAN:[0-9a-f]{16}\]/);
+      assert.ok(!promptsSent(fake).includes('DE89'));
+    });
+
+    it('hash mode without a key fails at start', async () => {
+      const saved = process.env[HASH_KEY_ENV];
+      delete process.env[HASH_KEY_ENV];
+      const probe = await target.open({ policyDir: join(folder, 'policies'), llmUpstreamsFile: join(folder, 'upstreams.yaml') });
+      try {
+        await assert.rejects(createRuntime(probe.config), new RegExp(`policy-qa-hash uses PII hash mode.*${HASH_KEY_ENV}`));
+      } finally {
+        process.env[HASH_KEY_ENV] = saved;
+        await probe.database.close().catch(() => undefined);
+        await probe.cleanup();
+      }
+    });
+
+    it('forbidden topic in a question is blocked', async () => {
+      fake.reset();
+      const response = await ask({ useCase: 'policy-qa', collection: 'regulatory', question: 'Which stocks should I buy after a credit decline?' });
+      assert.equal(response.body.errors?.[0].extensions?.code, 'GUARDRAIL_BLOCKED');
+      assert.equal(fake.requests.length, 0, 'no model call');
+      const [blocked]: { payload: { guardrails: { guardrail: string; target: string; verdict: string; detail: string }[] } }[] = await gw.runtime.database.dataSource.query(
+        "SELECT payload FROM audit.ledger_entries WHERE type = 'answer.blocked' ORDER BY seq DESC LIMIT 1",
+      );
+      assert.deepEqual(
+        blocked.payload.guardrails.filter((verdict) => verdict.guardrail === 'topic'),
+        [{ guardrail: 'topic', target: 'question', verdict: 'block', detail: 'topics investment-advice' }],
+      );
+      assert.ok(!JSON.stringify(blocked.payload).includes('stocks'), 'the question text is not in the ledger');
+    });
+
+    it('forbidden topic in an answer', async () => {
+      fake.reset();
+      fake.script({ kind: 'chat', content: 'The applicant may sue the bank if no notice is sent [1].' });
+      const flagged = await ask({ useCase: 'policy-qa', collection: 'regulatory', question: QUESTION });
+      assert.equal(flagged.body.errors, undefined, JSON.stringify(flagged.body.errors));
+      const verdicts = flagged.body.data!.ask.guardrails.filter((verdict) => verdict.guardrail === 'topic');
+      assert.deepEqual(verdicts, [
+        { guardrail: 'topic', target: 'question', verdict: 'pass', detail: 'none' },
+        { guardrail: 'topic', target: 'answer', verdict: 'flag', detail: 'topics lawsuits' },
+      ]);
+
+      // The proxy checks the same topics for use case policy-qa and withholds the reply before ask sees it.
+      fake.script({ kind: 'chat', content: 'Guaranteed returns follow from a notice [1].' });
+      const blocked = await ask({ useCase: 'policy-qa', collection: 'regulatory', question: QUESTION });
+      assert.equal(blocked.body.errors?.[0].extensions?.code, 'GUARDRAIL_BLOCKED');
+      const [entry]: { payload: { guardrails: { guardrail: string; target: string; verdict: string }[] } }[] = await gw.runtime.database.dataSource.query(
+        "SELECT payload FROM audit.ledger_entries WHERE type = 'answer.blocked' ORDER BY seq DESC LIMIT 1",
+      );
+      assert.ok(entry.payload.guardrails.some((verdict) => verdict.guardrail === 'proxy-output' && verdict.target === 'answer' && verdict.verdict === 'block'));
+      const [call]: { payload: { guardrails: { guardrail: string; target: string; verdict: string; detail: string }[] } }[] = await gw.runtime.database.dataSource.query(
+        "SELECT payload FROM audit.ledger_entries WHERE type = 'llm.call' ORDER BY seq DESC LIMIT 1",
+      );
+      assert.ok(call.payload.guardrails.some((verdict) => verdict.guardrail === 'topic' && verdict.target === 'choices[0]' && verdict.verdict === 'block'));
     });
   });
 }

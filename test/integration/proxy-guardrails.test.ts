@@ -1,6 +1,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
@@ -11,6 +11,7 @@ import { CANARY, findCanaries } from '../support/canary.js';
 import { databaseTargets, REPO_ROOT } from '../support/databases.js';
 import { startFakeOpenAiUpstream, type FakeOpenAiUpstream } from '../support/fake-openai-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { writeTinyClassifier } from '../support/tiny-classifier.js';
 
 const TENANT = 'bank-a';
 const PROMPT = `Move the balance to ${CANARY.iban}, close card ${CANARY.card} and confirm SSN ${CANARY.ssn}.`;
@@ -31,6 +32,13 @@ models:
     pricing:
       promptPer1k: "0.5"
       completionPer1k: "1.5"
+  fake-embed:
+    kind: embeddings
+    upstream: fake
+    upstreamModel: org/fake-embed
+    pricing:
+      promptPer1k: "0.1"
+      completionPer1k: "0"
 guardrails:
   pii: placeholder
   restore: true
@@ -45,8 +53,25 @@ guardrails:
       onScannerError: flag
     unrestored:
       restore: false
+    output-blocked:
+      outputPii: block
+    output-off:
+      outputPii: off
 `;
 }
+
+/** Forbidden topics of the test use cases, written into the copied policy folder. */
+const TOPICS_YAML = `version: test
+topics:
+  investment-advice:
+    phrases: [which stock* should i buy, guaranteed return*]
+  lawsuits:
+    phrases: [sue the bank]
+useCases:
+  advice-free:
+    investment-advice: block
+    lawsuits: flag
+`;
 
 interface Verdict {
   guardrail: string;
@@ -94,6 +119,7 @@ for (const target of await databaseTargets()) {
       folder = mkdtempSync(join(tmpdir(), 'warden-proxy-guardrails-'));
       const policyDir = join(folder, 'policies');
       cpSync(join(REPO_ROOT, 'policies'), policyDir, { recursive: true });
+      writeFileSync(join(policyDir, 'guardrails', 'topics.yaml'), TOPICS_YAML);
       writeFileSync(join(folder, 'upstreams.yaml'), upstreamsYaml(fake.baseUrl));
       gw = await startTestGateway(target, { policyDir, llmUpstreamsFile: join(folder, 'upstreams.yaml') });
       // application holds `guardrail restore`; analyst may invoke the LLM but not restore.
@@ -141,6 +167,7 @@ for (const target of await databaseTargets()) {
         { guardrail: 'pii', target: 'messages', verdict: 'flag', detail: 'IBANx1, CREDIT_CARDx1, US_SSNx1' },
         { guardrail: 'injection', target: 'messages[0]', verdict: 'pass', detail: 'score 0.000' },
         { guardrail: 'injection', target: 'messages[1]', verdict: 'pass', detail: 'score 0.000' },
+        { guardrail: 'output-pii', target: 'choices[0]', verdict: 'pass', detail: 'none' },
       ]);
       assert.equal(entry.payload.usage.source, 'upstream');
       assert.ok(entry.payload.cost !== null, 'the call is billed');
@@ -333,5 +360,301 @@ for (const target of await databaseTargets()) {
         assert.deepEqual(injection.filter((verdict) => verdict.verdict === 'block').map((verdict) => verdict.target), [blockedTarget]);
       });
     }
+
+    function judged(verdicts: Verdict[], guardrail: string): Verdict[] {
+      return verdicts.filter((verdict) => verdict.guardrail === guardrail);
+    }
+
+    it('embeddings inputs are redacted upstream', async () => {
+      await restoring.embeddings.create({ model: 'fake-embed', input: [PROMPT, 'no personal data here'] });
+      assert.equal(fake.requests.length, 1);
+      const input = fake.requests[0].body.input as string[];
+      assert.deepEqual(findCanaries(JSON.stringify(fake.requests[0].body)), []);
+      assert.equal(input[0], 'Move the balance to <IBAN_1>, close card <CREDIT_CARD_1> and confirm SSN <US_SSN_1>.');
+      assert.equal(input[1], 'no personal data here');
+
+      const entry = await lastCall();
+      assert.equal(entry.payload.outcome, 'ok');
+      assert.deepEqual(entry.payload.guardrails, [
+        { guardrail: 'pii', target: 'input', verdict: 'flag', detail: 'IBANx1, CREDIT_CARDx1, US_SSNx1' },
+        { guardrail: 'injection', target: 'input[0]', verdict: 'pass', detail: 'score 0.000' },
+        { guardrail: 'injection', target: 'input[1]', verdict: 'pass', detail: 'score 0.000' },
+      ]);
+      assert.ok(entry.payload.cost !== null, 'the call is billed');
+    });
+
+    it('embeddings string input in mask mode', async () => {
+      await restoring.embeddings.create({ model: 'fake-embed', input: PROMPT }, { headers: { 'x-warden-use-case': 'masked' } });
+      assert.equal(fake.requests[0].body.input, 'Move the balance to [IBAN], close card [CREDIT_CARD] and confirm SSN [US_SSN].');
+      assert.equal((await lastCall()).payload.guardrails[1].target, 'input');
+    });
+
+    it('embeddings injection is blocked unbilled', async () => {
+      const error = await restoring.embeddings.create({ model: 'fake-embed', input: ['fine text', INJECTION] }).then(
+        () => assert.fail('expected HTTP 400'),
+        (caught: unknown) => caught,
+      );
+      assert.ok(error instanceof APIError);
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'prompt_injection_detected');
+      assert.ok(error.message.includes('input[1]'), error.message);
+      assert.equal(fake.requests.length, 0, 'nothing went upstream');
+
+      const entry = await lastCall();
+      assert.equal(entry.payload.outcome, 'blocked');
+      assert.equal(entry.payload.cost, null);
+      assert.deepEqual(judged(entry.payload.guardrails, 'injection').map((verdict) => verdict.verdict), ['pass', 'block']);
+    });
+
+    it('embeddings token arrays are rejected', async () => {
+      const error = await restoring.embeddings.create({ model: 'fake-embed', input: [[101, 2023, 102]] }).then(
+        () => assert.fail('expected HTTP 400'),
+        (caught: unknown) => caught,
+      );
+      assert.ok(error instanceof APIError);
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'unscannable_input');
+      assert.equal(fake.requests.length, 0);
+    });
+
+    it('embeddings scanner failure blocks', async () => {
+      const failing = await LlmGateway.create({
+        policyDir: join(folder, 'policies'),
+        upstreamsFile: join(folder, 'upstreams.yaml'),
+        dataSource: gw.runtime.database.dataSource,
+        ledger: gw.runtime.ledger,
+        policy: gw.runtime.policy,
+        piiScanner: failingScanner,
+      });
+      const principal = { tenant: TENANT, subject: 'loan-assistant', roles: ['application'] };
+      const response = await failing.handle(principal, { path: '/v1/embeddings', body: { model: 'fake-embed', input: PROMPT }, signal: new AbortController().signal });
+      await failing.close();
+      assert.equal(response.kind === 'json' && response.status, 503);
+      assert.equal(fake.requests.length, 0);
+      const entry = await lastCall();
+      assert.equal(entry.payload.outcome, 'blocked');
+      assert.deepEqual(entry.payload.guardrails, [{ guardrail: 'pii', target: 'input', verdict: 'error', detail: 'scanner failed' }]);
+    });
+
+    it('tool call arguments and results are redacted', async () => {
+      const args = JSON.stringify({ iban: CANARY.iban, amount: 120, note: `card ${CANARY.card}` });
+      await restoring.chat.completions.create({
+        model: 'fake-chat',
+        messages: [
+          { role: 'user', content: 'Pay the invoice.' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'pay', arguments: args } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: JSON.stringify({ status: 'paid', from: CANARY.iban, ssn: CANARY.ssn }) },
+        ],
+      });
+      const sent = fake.requests[0].body.messages as { content: string | null; tool_calls?: { function: { arguments: string } }[] }[];
+      assert.deepEqual(findCanaries(JSON.stringify(fake.requests[0].body)), []);
+      assert.deepEqual(JSON.parse(sent[1].tool_calls![0].function.arguments), { iban: '<IBAN_1>', amount: 120, note: 'card <CREDIT_CARD_1>' });
+      assert.deepEqual(JSON.parse(sent[2].content!), { status: 'paid', from: '<IBAN_1>', ssn: '<US_SSN_1>' });
+      const pii = judged((await lastCall()).payload.guardrails, 'pii');
+      assert.deepEqual(pii, [{ guardrail: 'pii', target: 'messages', verdict: 'flag', detail: 'IBANx2, CREDIT_CARDx1, US_SSNx1' }]);
+    });
+
+    it('tool call card number as JSON number is redacted', async () => {
+      const digits = CANARY.card.replace(/\D/g, '');
+      await restoring.chat.completions.create({
+        model: 'fake-chat',
+        messages: [
+          { role: 'user', content: 'Block the card.' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'block', arguments: `{"card":${digits}}` } }] },
+        ],
+      });
+      const sent = fake.requests[0].body.messages as { tool_calls?: { function: { arguments: string } }[] }[];
+      assert.deepEqual(JSON.parse(sent[1].tool_calls![0].function.arguments), { card: '<CREDIT_CARD_1>' });
+    });
+
+    it('output PII from the model is masked', async () => {
+      fake.script({ kind: 'chat', content: `Moved to <IBAN_1>. Also call 212-555-0187 or write to ops@bank.example.` });
+      const completion = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: PROMPT }] });
+      assert.equal(completion.choices[0].message.content, `Moved to ${CANARY.iban}. Also call [PHONE_NUMBER] or write to [EMAIL_ADDRESS].`);
+      const output = judged((await lastCall()).payload.guardrails, 'output-pii');
+      assert.deepEqual(output, [{ guardrail: 'output-pii', target: 'choices[0]', verdict: 'flag', detail: 'PHONE_NUMBERx1, EMAIL_ADDRESSx1' }]);
+    });
+
+    it('output PII in mask mode is masked', async () => {
+      fake.script({ kind: 'chat', content: `Your IBAN is ${CANARY.iban}.` });
+      const completion = await plain.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'What is my IBAN?' }] }, { headers: { 'x-warden-use-case': 'masked' } });
+      assert.equal(completion.choices[0].message.content, 'Your IBAN is [IBAN].');
+    });
+
+    it('output PII block withholds the reply', async () => {
+      fake.script({ kind: 'chat', content: `Your IBAN is ${CANARY.iban}.` });
+      const completion = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'What is my IBAN?' }] }, { headers: { 'x-warden-use-case': 'output-blocked' } });
+      assert.equal(completion.choices[0].message.content, '');
+      assert.equal(completion.choices[0].finish_reason, 'content_filter');
+      const entry = await lastCall();
+      assert.equal(entry.payload.outcome, 'ok', 'the upstream answered, so the call is billed');
+      assert.deepEqual(judged(entry.payload.guardrails, 'output-pii'), [{ guardrail: 'output-pii', target: 'choices[0]', verdict: 'block', detail: 'IBANx1' }]);
+    });
+
+    it('output PII check off forwards the reply', async () => {
+      fake.script({ kind: 'chat', content: `Your IBAN is ${CANARY.iban}.` });
+      const completion = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'What is my IBAN?' }] }, { headers: { 'x-warden-use-case': 'output-off' } });
+      assert.equal(completion.choices[0].message.content, `Your IBAN is ${CANARY.iban}.`);
+      assert.deepEqual(judged((await lastCall()).payload.guardrails, 'output-pii'), []);
+    });
+
+    it('SSE output PII split across chunks is masked', async () => {
+      const phone = '212-555-0187';
+      fake.script({ kind: 'stream', pieces: ['Moved to <IB', 'AN_1>. Call 212-', '555', '-0187 or ', 'DE89 3704 0044 ', '0532 0130 00', ' today.'] });
+      const stream = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: PROMPT }], stream: true });
+      const text = await streamedText(stream);
+      assert.equal(text, `Moved to ${CANARY.iban}. Call [PHONE_NUMBER] or [IBAN] today.`);
+      assert.ok(!text.includes(phone));
+
+      const entry = await lastCall();
+      assert.equal(entry.payload.outcome, 'ok');
+      assert.deepEqual(judged(entry.payload.guardrails, 'output-pii'), [{ guardrail: 'output-pii', target: 'choices[0]', verdict: 'flag', detail: 'PHONE_NUMBERx1, IBANx1' }]);
+    });
+
+    it('SSE output PII block ends with content_filter', async () => {
+      fake.script({ kind: 'stream', pieces: ['Your account ', 'is DE89 3704 ', '0044 0532 0130 00', ' and more'] });
+      const stream = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'What is my IBAN?' }], stream: true }, { headers: { 'x-warden-use-case': 'output-blocked' } });
+      let text = '';
+      const reasons: string[] = [];
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        if (chunk.choices[0]?.finish_reason) reasons.push(chunk.choices[0].finish_reason);
+      }
+      assert.deepEqual(findCanaries(text), []);
+      assert.ok(!text.includes('DE89'), text);
+      assert.deepEqual(reasons, ['content_filter']);
+      assert.deepEqual(judged((await lastCall()).payload.guardrails, 'output-pii'), [{ guardrail: 'output-pii', target: 'choices[0]', verdict: 'block', detail: 'IBANx1' }]);
+    });
+
+    it('forbidden topic in a user message is blocked', async () => {
+      const error = await restoring.chat.completions
+        .create({ model: 'fake-chat', messages: [{ role: 'system', content: 'Never say which stock I should buy.' }, { role: 'user', content: 'Which STOCKS should I buy?' }] }, { headers: { 'x-warden-use-case': 'advice-free' } })
+        .then(
+          () => assert.fail('expected HTTP 400'),
+          (caught: unknown) => caught,
+        );
+      assert.ok(error instanceof APIError);
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'forbidden_topic');
+      assert.equal(fake.requests.length, 0, 'nothing went upstream');
+
+      const entry = await lastCall();
+      assert.equal(entry.payload.outcome, 'blocked');
+      assert.equal(entry.payload.cost, null);
+      assert.deepEqual(judged(entry.payload.guardrails, 'topic'), [{ guardrail: 'topic', target: 'messages[1]', verdict: 'block', detail: 'topics investment-advice' }], 'only user messages are checked');
+    });
+
+    it('forbidden topic in a reply is flagged or blocked', async () => {
+      fake.script({ kind: 'chat', content: 'You could sue the bank.' }, { kind: 'chat', content: 'Guaranteed returns of 12%!' });
+      const flagged = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'What can I do?' }] }, { headers: { 'x-warden-use-case': 'advice-free' } });
+      assert.equal(flagged.choices[0].message.content, 'You could sue the bank.');
+      assert.deepEqual(judged((await lastCall()).payload.guardrails, 'topic'), [
+        { guardrail: 'topic', target: 'messages[0]', verdict: 'pass', detail: 'none' },
+        { guardrail: 'topic', target: 'choices[0]', verdict: 'flag', detail: 'lawsuitsx1' },
+      ]);
+
+      const blocked = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'What can I do?' }] }, { headers: { 'x-warden-use-case': 'advice-free' } });
+      assert.equal(blocked.choices[0].message.content, '');
+      assert.equal(blocked.choices[0].finish_reason, 'content_filter');
+      assert.deepEqual(judged((await lastCall()).payload.guardrails, 'topic')[1], { guardrail: 'topic', target: 'choices[0]', verdict: 'block', detail: 'investment-advicex1' });
+    });
+
+    it('forbidden topic in a stream is cut off', async () => {
+      fake.script({ kind: 'stream', pieces: ['Fine. ', 'Guaran', 'teed ret', 'urns for all', ' of you.'] });
+      const stream = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'Tell me more' }], stream: true }, { headers: { 'x-warden-use-case': 'advice-free' } });
+      const text = await streamedText(stream);
+      assert.ok(!/guaran/i.test(text), text);
+      assert.deepEqual(judged((await lastCall()).payload.guardrails, 'topic')[1], { guardrail: 'topic', target: 'choices[0]', verdict: 'block', detail: 'investment-advicex1' });
+    });
+
+    it('forbidden topic in embeddings input is blocked', async () => {
+      const error = await restoring.embeddings.create({ model: 'fake-embed', input: 'which stock should i buy' }, { headers: { 'x-warden-use-case': 'advice-free' } }).then(
+        () => assert.fail('expected HTTP 400'),
+        (caught: unknown) => caught,
+      );
+      assert.ok(error instanceof APIError);
+      assert.equal(error.code, 'forbidden_topic');
+      assert.equal(fake.requests.length, 0);
+    });
+
+    describe('injection classifier', () => {
+      const principal = { tenant: TENANT, subject: 'loan-assistant', roles: ['application'] };
+      let classifierPolicies: string;
+
+      before(() => {
+        // A copy of the policies with a classifier file that points at a tiny model built here.
+        classifierPolicies = join(folder, 'classifier-policies');
+        cpSync(join(folder, 'policies'), classifierPolicies, { recursive: true });
+        const modelDir = join(folder, 'tiny-classifier');
+        mkdirSync(modelDir);
+        writeTinyClassifier(modelDir);
+        writeFileSync(join(classifierPolicies, 'guardrails', 'injection-classifier.yaml'), `modelDir: ${modelDir}\nthresholds: { flag: 0.5, block: 0.9 }\n`);
+      });
+
+      async function chat(content: string, options: { useCase?: string; failing?: boolean } = {}) {
+        const gateway = await LlmGateway.create({
+          policyDir: classifierPolicies,
+          upstreamsFile: join(folder, 'upstreams.yaml'),
+          dataSource: gw.runtime.database.dataSource,
+          ledger: gw.runtime.ledger,
+          policy: gw.runtime.policy,
+          ...(options.failing
+            ? {
+                injectionClassifier: {
+                  classifier: { name: 'broken', classify: () => Promise.reject(new Error('session failed')) },
+                  settings: { modelDir: 'unused', injectionLabel: undefined, thresholds: { flag: 0.5, block: 0.9 }, maxTokens: 64 },
+                },
+              }
+            : {}),
+        });
+        const response = await gateway.handle(principal, {
+          path: '/v1/chat/completions',
+          body: { model: 'fake-chat', messages: [{ role: 'user', content }] },
+          useCase: options.useCase,
+          signal: new AbortController().signal,
+        });
+        await gateway.close();
+        return { response, entry: await lastCall() };
+      }
+
+      it('records its own verdict beside the rules', async () => {
+        const { response, entry } = await chat('What is the overdraft fee on my statement?');
+        assert.equal(response.kind === 'json' && response.status, 200);
+        const judged = entry.payload.guardrails.filter((verdict) => verdict.guardrail.startsWith('injection'));
+        assert.deepEqual(judged.map((verdict) => [verdict.guardrail, verdict.target, verdict.verdict]), [
+          ['injection', 'messages[0]', 'pass'],
+          ['injection-classifier', 'messages[0]', 'pass'],
+        ]);
+        assert.match(judged[1].detail, /^model tiny-classifier; label SAFE; score 0\.\d{3}$/);
+      });
+
+      it('blocks what the rules pass', async () => {
+        const { response, entry } = await chat('prompt instructions reveal previous');
+        assert.equal(response.kind === 'json' && response.status, 400);
+        assert.equal(fake.requests.length, 0, 'nothing went upstream');
+        assert.equal(entry.payload.outcome, 'blocked');
+        assert.equal(entry.payload.cost, null);
+        const rules = entry.payload.guardrails.find((verdict) => verdict.guardrail === 'injection');
+        const model = entry.payload.guardrails.find((verdict) => verdict.guardrail === 'injection-classifier');
+        assert.equal(rules?.verdict, 'pass', rules?.detail);
+        assert.equal(model?.verdict, 'block');
+        assert.match(model!.detail, /label INJECTION; score 0\.9\d\d/);
+      });
+
+      it('failure blocks unless the use case flags', async () => {
+        const blocked = await chat('What is my balance?', { failing: true });
+        assert.equal(blocked.response.kind === 'json' && blocked.response.status, 503);
+        assert.equal(fake.requests.length, 0);
+        assert.deepEqual(
+          blocked.entry.payload.guardrails.filter((verdict) => verdict.guardrail === 'injection-classifier'),
+          [{ guardrail: 'injection-classifier', target: 'messages[0]', verdict: 'error', detail: 'classifier failed' }],
+        );
+
+        const flagged = await chat('What is my balance?', { failing: true, useCase: 'lenient' });
+        assert.equal(flagged.response.kind === 'json' && flagged.response.status, 200);
+        assert.equal(fake.requests.length, 1);
+        assert.equal(flagged.entry.payload.guardrails.find((verdict) => verdict.guardrail === 'injection-classifier')?.verdict, 'error');
+      });
+    });
   });
 }

@@ -401,7 +401,9 @@ for (const target of await databaseTargets()) {
     });
 
     it('stalled stream ends with an error event', async () => {
-      fake.script({ kind: 'stream', stallAfter: 1 });
+      // The output check holds back the last 256 characters of a reply and releases whole words,
+      // so the first piece is long enough for its first word to go out before the stall.
+      fake.script({ kind: 'stream', pieces: [`Fake ${'x'.repeat(300)}`, 'never sent'], stallAfter: 1 });
       const stream = await client.chat.completions.create({ model: 'slow-chat', messages: [{ role: 'user', content: 'hi' }], stream: true });
       let content = '';
       const error = await (async () => {
@@ -411,7 +413,7 @@ for (const target of await databaseTargets()) {
         (caught: unknown) => caught,
       );
       assert.ok(error instanceof APIError, 'the stream raises the error event');
-      assert.equal(content, 'Fake ');
+      assert.equal(content, 'Fake ', 'the held tail is dropped when the stream fails');
       const entry = await lastCall();
       assert.equal(entry.payload.outcome, 'failed');
       assert.equal(entry.payload.errorCode, 'upstream_timeout');

@@ -25,8 +25,19 @@ export interface AnswerUseCaseConfig {
    */
   generation: { mode: 'extractive' | 'generative'; model: string | null; temperature: number; maxTokens: number; passages: number };
   groundedness: { reviewBelow: number; minSentenceSupport: number };
-  /** Guardrail actions: a blocking injection verdict on the question or on a passage, and a failed personal-data scan. */
-  guardrails: { injection: 'block' | 'flag'; retrievedInjection: 'drop' | 'flag'; scannerFailure: 'block' | 'flag' };
+  /**
+   * Guardrail actions: how personal data in the question and answer is replaced (`pii`), a
+   * blocking injection verdict on the question or on a passage, and a failed personal-data scan
+   * (`onScannerError`, formerly `scannerFailure`). `hashKeyEnv` names the variable that holds the
+   * HMAC key of hash mode.
+   */
+  guardrails: {
+    pii: 'placeholder' | 'mask' | 'hash';
+    injection: 'block' | 'flag';
+    retrievedInjection: 'drop' | 'flag';
+    onScannerError: 'block' | 'flag';
+    hashKeyEnv: string;
+  };
   review: ReviewConfig;
   /** Reasons a reviewer may cite when withholding an answer. */
   declineReasons: { code: string; description: string }[];
@@ -112,10 +123,7 @@ function resolveAnswerConfig(file: string, raw: unknown): AnswerUseCaseConfig {
     if (typeof value !== 'number' || value < 0 || value > 1) fail(`groundedness.${key} must be a number from 0 to 1`);
   }
 
-  const guardrails = { injection: 'block', retrievedInjection: 'drop', scannerFailure: 'block', ...(input.guardrails ?? {}) };
-  if (!['block', 'flag'].includes(guardrails.injection)) fail('guardrails.injection must be block or flag');
-  if (!['drop', 'flag'].includes(guardrails.retrievedInjection)) fail('guardrails.retrievedInjection must be drop or flag');
-  if (!['block', 'flag'].includes(guardrails.scannerFailure)) fail('guardrails.scannerFailure must be block or flag');
+  const guardrails = resolveGuardrails(input.guardrails ?? {}, fail);
 
   // Answers have no numeric features, so review thresholds cannot apply; REFER covers low groundedness.
   const review = resolveReviewConfig(input.review ?? { ...DEFAULT_REVIEW_CONFIG }, [], []);
@@ -144,6 +152,30 @@ function resolveAnswerConfig(file: string, raw: unknown): AnswerUseCaseConfig {
     review: review as ReviewConfig,
     declineReasons,
   };
+}
+
+/** Default variable of the HMAC key of hash mode, the same as the proxy's usual hashKeyEnv. */
+const DEFAULT_HASH_KEY_ENV = 'WARDEN_PII_HASH_KEY';
+
+function resolveGuardrails(raw: Record<string, unknown>, fail: (problem: string) => never): AnswerUseCaseConfig['guardrails'] {
+  if (raw.scannerFailure !== undefined && raw.onScannerError !== undefined && raw.scannerFailure !== raw.onScannerError) {
+    fail('guardrails.onScannerError and its older name guardrails.scannerFailure disagree; keep only onScannerError');
+  }
+  const guardrails = {
+    pii: raw.pii ?? 'mask',
+    injection: raw.injection ?? 'block',
+    retrievedInjection: raw.retrievedInjection ?? 'drop',
+    onScannerError: raw.onScannerError ?? raw.scannerFailure ?? 'block',
+    hashKeyEnv: raw.hashKeyEnv ?? DEFAULT_HASH_KEY_ENV,
+  };
+  if (!['placeholder', 'mask', 'hash'].includes(guardrails.pii as string)) fail(`guardrails.pii must be placeholder, mask or hash, got ${JSON.stringify(guardrails.pii)}`);
+  if (!['block', 'flag'].includes(guardrails.injection as string)) fail('guardrails.injection must be block or flag');
+  if (!['drop', 'flag'].includes(guardrails.retrievedInjection as string)) fail('guardrails.retrievedInjection must be drop or flag');
+  if (!['block', 'flag'].includes(guardrails.onScannerError as string)) fail('guardrails.onScannerError must be block or flag');
+  if (typeof guardrails.hashKeyEnv !== 'string' || !/^[A-Z_][A-Z0-9_]{0,127}$/.test(guardrails.hashKeyEnv)) {
+    fail('guardrails.hashKeyEnv must be the name of an environment variable, such as WARDEN_PII_HASH_KEY (the key itself never goes in this file)');
+  }
+  return guardrails as AnswerUseCaseConfig['guardrails'];
 }
 
 function loadTemplate(policyDir: string, relativePath: string, file: string): PromptTemplate {

@@ -6,6 +6,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import {
   BadUserInputError,
   digestJson,
+  FailedPreconditionError,
   getLogger,
   GuardrailBlockedError,
   NotFoundError,
@@ -15,11 +16,18 @@ import {
 import type { PostgresLedger } from '../../audit/src/index.js';
 import {
   checkGroundedness,
+  checkTopics,
   detectInjection,
+  PlaceholderMap,
   redactText,
+  redactWithPlaceholders,
   scanPii,
+  topicsFor,
   type GroundednessReport,
   type InjectionRuleSet,
+  type PiiFinding,
+  type PlaceholderVault,
+  type TopicPolicy,
 } from '../../guardrails/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 import { insertCases, openCaseSummary, type CaseSeed, type DecisionReviewSummary, type ReviewService, type UseCaseSwitch } from '../../review/src/index.js';
@@ -64,7 +72,7 @@ export interface AnswerCitation {
 
 /** One guardrail's verdict on one target; verdicts are appended, never merged or overwritten. */
 export interface GuardrailVerdict {
-  guardrail: 'pii' | 'injection' | 'output-pii' | 'groundedness';
+  guardrail: 'pii' | 'injection' | 'output-pii' | 'topic' | 'proxy-output' | 'groundedness';
   /** `question`, `answer` or `passage:<chunk id>`. */
   target: string;
   verdict: 'pass' | 'flag' | 'block' | 'error';
@@ -108,7 +116,30 @@ export interface AnswerRecord {
     usage: { promptTokens: number | null; completionTokens: number | null; source: 'upstream' | 'unknown' | 'none' };
     retrieval: { k: number; mode: string; hits: { chunkId: string; documentVersion: number; score: number; vectorRank: number | null; textRank: number | null; usedInPrompt: boolean }[] };
     guardrails: GuardrailVerdict[];
+    /** Vault scope of the placeholders of a use case in placeholder mode; absent in other modes and in older records. */
+    placeholderScope?: string | null;
   };
+}
+
+/** Optional guardrail inputs of ask; each defaults to off or to the built-in scanner. */
+export interface AnswerGuardOptions {
+  /** Forbidden topics per use case, checked on the question and the answer. */
+  topics?: TopicPolicy;
+  /** Store of placeholder values for use cases in placeholder mode; without it, placeholders are not kept. */
+  vault?: PlaceholderVault;
+  /** Environment that the HMAC key of hash mode is read from; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Personal-data scanner; tests pass one that fails. */
+  scanner?: (text: string) => PiiFinding[];
+}
+
+/** Shortest HMAC key accepted for hash mode, as for the proxy: 32 characters, so short values cannot be found by trying keys. */
+const MIN_HASH_KEY_LENGTH = 32;
+
+/** Result of guarding the question: the redacted question and the placeholders it created. */
+interface GuardedQuestion {
+  text: string;
+  placeholders: PlaceholderMap;
 }
 
 export interface AnswerView {
@@ -147,7 +178,9 @@ const EXTRACTIVE_LABEL = 'Extractive answer: the passages below are quoted verba
  */
 export class AnswerService {
   private readonly log = getLogger('answers');
+  private readonly hashKeys = new Map<string, string>();
 
+  /** Raises FailedPreconditionError when a use case in hash mode has no key of at least 32 characters in its hashKeyEnv variable. */
   constructor(
     private readonly dataSource: DataSource,
     private readonly useCases: Map<string, LoadedAnswerUseCase>,
@@ -158,7 +191,20 @@ export class AnswerService {
     private readonly reviews: ReviewService,
     private readonly switches: UseCaseSwitch,
     private readonly policyHash: () => string,
-  ) {}
+    private readonly guards: AnswerGuardOptions = {},
+  ) {
+    const env = guards.env ?? process.env;
+    for (const { config } of useCases.values()) {
+      if (config.guardrails.pii !== 'hash') continue;
+      const key = env[config.guardrails.hashKeyEnv];
+      if (!key || key.length < MIN_HASH_KEY_LENGTH) {
+        throw new FailedPreconditionError(
+          `Answer use case ${config.useCase} uses PII hash mode, which needs a secret key of at least ${MIN_HASH_KEY_LENGTH} characters in the environment variable ${config.guardrails.hashKeyEnv}. Set it, or set guardrails.pii to mask or placeholder.`,
+        );
+      }
+      this.hashKeys.set(config.useCase, key);
+    }
+  }
 
   async ask(principal: Principal, input: AskInput): Promise<AnswerView> {
     const useCase = this.requireUseCase(input.useCase);
@@ -175,7 +221,8 @@ export class AnswerService {
     }
 
     const verdicts: GuardrailVerdict[] = [];
-    const maskedQuestion = await this.guardQuestion(principal, config.useCase, question, verdicts, useCase);
+    const guarded = await this.guardQuestion(principal, config.useCase, question, verdicts, useCase);
+    const maskedQuestion = guarded.text;
 
     const hits = await this.search.search(principal, { tenant: principal.tenant, collection: input.collection, query: maskedQuestion, k: config.retrieval.k, mode: config.retrieval.mode });
     const usable = this.guardPassages(hits, verdicts, useCase);
@@ -186,7 +233,12 @@ export class AnswerService {
         ? await this.generate(principal, useCase, maskedQuestion, promptPassages)
         : extractive(promptPassages);
 
-    const answerText = this.guardAnswer(draft.text, verdicts);
+    if (draft.withheld) {
+      verdicts.push({ guardrail: 'proxy-output', target: 'answer', verdict: 'block', detail: 'the proxy withheld the reply (finish_reason content_filter); its llm.call entry names the guardrail' });
+      await this.recordBlocked(principal, config.useCase, verdicts);
+      throw new GuardrailBlockedError('An output guardrail of the LLM proxy withheld the model’s answer, so no answer is given. Rephrase the question.');
+    }
+    const answerText = await this.guardAnswer(principal, draft.text, verdicts, useCase, guarded.placeholders);
     if (answerText !== draft.text && draft.mode === 'GENERATIVE') {
       // The sentences of the groundedness report are stored, so they are judged on the masked text.
       draft.groundedness = checkGroundedness(answerText, promptPassages.map((passage) => passage.text), {
@@ -195,6 +247,7 @@ export class AnswerService {
       });
     }
     const id = randomUUID();
+    const placeholderScope = await this.storePlaceholders(principal, id, guarded.placeholders);
     const lowGroundedness =
       draft.mode === 'GENERATIVE' && (draft.groundedness.score < config.groundedness.reviewBelow || draft.groundedness.unsupportedClaims > 0);
     if (draft.mode === 'GENERATIVE') {
@@ -254,6 +307,7 @@ export class AnswerService {
           })),
         },
         guardrails: verdicts,
+        ...(config.guardrails.pii === 'placeholder' ? { placeholderScope } : {}),
       },
     };
 
@@ -309,32 +363,70 @@ export class AnswerService {
   }
 
   /**
-   * Masks personal data in the question and checks it for injection. A failing scanner blocks by
-   * default (fail closed), and every refusal is a ledger entry naming the verdicts, never the text.
+   * Replaces personal data in the question in the use case's `pii` mode, and checks it for
+   * injection and forbidden topics. A failing scanner blocks by default (fail closed), and every
+   * refusal is a ledger entry naming the verdicts, never the text.
    */
-  private async guardQuestion(principal: Principal, useCase: string, question: string, verdicts: GuardrailVerdict[], loaded: LoadedAnswerUseCase): Promise<string> {
+  private async guardQuestion(principal: Principal, useCase: string, question: string, verdicts: GuardrailVerdict[], loaded: LoadedAnswerUseCase): Promise<GuardedQuestion> {
     const { guardrails } = loaded.config;
-    let masked = question;
+    const placeholders = new PlaceholderMap();
+    let redacted = question;
     try {
-      const findings = scanPii(question);
-      masked = redactText(question, findings, { mode: 'mask' });
+      const findings = this.scan(question);
+      redacted = this.redact(question, findings, loaded, placeholders);
       verdicts.push({ guardrail: 'pii', target: 'question', verdict: findings.length > 0 ? 'flag' : 'pass', detail: entityTypes(findings) });
     } catch (error) {
-      this.log.error({ err: error, useCase }, 'personal-data scan of a question failed');
+      // The error may quote the scanned text, so only its class is logged.
+      this.log.error({ errorName: (error as Error)?.name, useCase }, 'personal-data scan of a question failed');
       verdicts.push({ guardrail: 'pii', target: 'question', verdict: 'error', detail: 'scanner failed' });
-      if (guardrails.scannerFailure === 'block') {
+      if (guardrails.onScannerError === 'block') {
         await this.recordBlocked(principal, useCase, verdicts);
         throw new GuardrailBlockedError('The question could not be checked for personal data, so it was not processed. Try again later.');
       }
     }
 
-    const injection = detectInjection(masked, this.injectionRules, 'user');
+    const injection = detectInjection(redacted, this.injectionRules, 'user');
     verdicts.push({ guardrail: 'injection', target: 'question', verdict: injection.verdict, detail: injectionDetail(injection) });
+    const topic = this.judgeTopics(redacted, useCase, 'question', verdicts);
     if (injection.verdict === 'block' && guardrails.injection === 'block') {
       await this.recordBlocked(principal, useCase, verdicts);
       throw new GuardrailBlockedError('The question was rejected by the prompt-injection guardrail. Rephrase it as a question about the documents.');
     }
-    return masked;
+    if (topic === 'block') {
+      await this.recordBlocked(principal, useCase, verdicts);
+      throw new GuardrailBlockedError(`The question touches a topic that use case ${useCase} does not answer. The ledger entry names the topic.`);
+    }
+    return { text: redacted, placeholders };
+  }
+
+  /** Records the topic verdict of `text`, when the use case has forbidden topics, and returns it. */
+  private judgeTopics(text: string, useCase: string, target: string, verdicts: GuardrailVerdict[]): 'pass' | 'flag' | 'block' {
+    const topics = this.guards.topics;
+    if (!topics || topicsFor(topics, useCase).size === 0) return 'pass';
+    const verdict = checkTopics(text, topics, useCase);
+    verdicts.push({ guardrail: 'topic', target, verdict: verdict.verdict, detail: verdict.topics.length > 0 ? `topics ${verdict.topics.join(', ')}` : 'none' });
+    return verdict.verdict;
+  }
+
+  private scan(text: string): PiiFinding[] {
+    return (this.guards.scanner ?? scanPii)(text);
+  }
+
+  /** Replaces findings in the use case's `pii` mode: mask, keyed hash, or placeholders added to `placeholders`. */
+  private redact(text: string, findings: PiiFinding[], loaded: LoadedAnswerUseCase, placeholders: PlaceholderMap): string {
+    const mode = loaded.config.guardrails.pii;
+    if (findings.length === 0) return text;
+    if (mode === 'placeholder') return redactWithPlaceholders(text, findings, placeholders);
+    if (mode === 'hash') return redactText(text, findings, { mode: 'hash', hashKey: this.hashKeys.get(loaded.config.useCase) });
+    return redactText(text, findings, { mode: 'mask' });
+  }
+
+  /** Seals the answer's placeholders in the vault under `answer:<id>`; returns the scope, or null when there is nothing to keep or no vault. */
+  private async storePlaceholders(principal: Principal, id: string, placeholders: PlaceholderMap): Promise<string | null> {
+    if (placeholders.size === 0 || !this.guards.vault) return null;
+    const scope = `answer:${id}`;
+    await this.guards.vault.store(principal.tenant, scope, placeholders);
+    return scope;
   }
 
   /** Checks every retrieved passage for indirect injection before it can enter a prompt. */
@@ -349,11 +441,32 @@ export class AnswerService {
     return usable;
   }
 
-  /** Masks personal data that an answer would otherwise show: an LLM can repeat what a source contains. */
-  private guardAnswer(text: string, verdicts: GuardrailVerdict[]): string {
-    const findings = scanPii(text);
-    verdicts.push({ guardrail: 'output-pii', target: 'answer', verdict: findings.length > 0 ? 'flag' : 'pass', detail: entityTypes(findings) });
-    return redactText(text, findings, { mode: 'mask' });
+  /**
+   * Replaces personal data that an answer would otherwise show (an LLM can repeat what a source
+   * contains), in the use case's `pii` mode, and checks the answer for forbidden topics. A failed
+   * scan or a blocking topic withholds the answer and writes an `answer.blocked` entry.
+   */
+  private async guardAnswer(principal: Principal, text: string, verdicts: GuardrailVerdict[], loaded: LoadedAnswerUseCase, placeholders: PlaceholderMap): Promise<string> {
+    const { useCase, guardrails } = loaded.config;
+    let redacted = text;
+    try {
+      const findings = this.scan(text);
+      verdicts.push({ guardrail: 'output-pii', target: 'answer', verdict: findings.length > 0 ? 'flag' : 'pass', detail: entityTypes(findings) });
+      redacted = this.redact(text, findings, loaded, placeholders);
+    } catch (error) {
+      this.log.error({ errorName: (error as Error)?.name, useCase }, 'personal-data scan of an answer failed');
+      verdicts.push({ guardrail: 'output-pii', target: 'answer', verdict: 'error', detail: 'scanner failed' });
+      if (guardrails.onScannerError === 'block') {
+        await this.recordBlocked(principal, useCase, verdicts);
+        throw new GuardrailBlockedError('The answer could not be checked for personal data, so it was withheld. Try again later.');
+      }
+    }
+
+    if (this.judgeTopics(redacted, useCase, 'answer', verdicts) === 'block') {
+      await this.recordBlocked(principal, useCase, verdicts);
+      throw new GuardrailBlockedError(`The answer touched a topic that use case ${useCase} does not allow, so it was withheld. The ledger entry names the topic.`);
+    }
+    return redacted;
   }
 
   private async recordBlocked(principal: Principal, useCase: string, verdicts: GuardrailVerdict[]): Promise<void> {
@@ -411,7 +524,9 @@ export class AnswerService {
     );
     const cited = citedPassages(text, passages.length);
     const usage = message.usage_metadata;
+    const withheld = (message.response_metadata as { finish_reason?: unknown } | undefined)?.finish_reason === 'content_filter';
     return {
+      withheld,
       mode: 'GENERATIVE',
       text,
       citations: (cited.length > 0 ? cited.map((index) => passages[index]) : passages).map(toCitation),
@@ -466,6 +581,8 @@ interface Draft {
   groundedness: GroundednessReport;
   model: AnswerRecord['answer']['model'];
   usage: AnswerRecord['answer']['usage'];
+  /** True when the proxy's reply check withheld the model's answer (finish_reason content_filter). */
+  withheld?: boolean;
 }
 
 /** Builds an extractive answer: the best passages verbatim and numbered, under a label stating that nothing was generated. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { getLogger, setLogScrubber, type WardenConfig } from '../../common/src/index.js';
-import { loadInjectionRules, PlaceholderVault, scrubPii } from '../../guardrails/src/index.js';
+import { loadInjectionRules, loadTopicPolicy, PlaceholderVault, scrubPii } from '../../guardrails/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
 import {
   CheckpointKeyStore,
@@ -181,10 +181,20 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
       );
     }
   }
-  const answers =
-    answerUseCases.size > 0
-      ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash)
-      : undefined;
+  let answers: AnswerService | undefined;
+  try {
+    answers =
+      answerUseCases.size > 0
+        ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash, {
+            topics: loadTopicPolicy(config.policyDir),
+            vault,
+          })
+        : undefined;
+  } catch (error) {
+    // A use case in hash mode without its key fails the start; the database must not stay open.
+    await database.close();
+    throw error;
+  }
 
   log.info({ database: database.mode, useCases: [...useCases.keys()], policyHash: policy.policyHash }, 'runtime ready');
   return {

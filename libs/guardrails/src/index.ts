@@ -5,3 +5,5 @@ export * from './injection/index.js';
 export * from './output/groundedness.js';
 export * from './placeholders.js';
 export * from './placeholder-vault.js';
+export * from './output/output-check.js';
+export * from './topics/topics.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, getLogger } from '../../common/src/index.js';
 import { reportedUsage, type CallFacts } from './call-record.js';
 import { LlmError } from './openai-error.js';
-import type { ChoiceRestorers } from './proxy-guardrails.js';
+import { CONTENT_FILTER, type ChoiceFilters } from './proxy-output.js';
 import { readSseData, sseEvent } from './sse.js';
 
 export interface StreamRelayOptions {
@@ -14,8 +14,8 @@ export interface StreamRelayOptions {
   /** Maximum wait for the next chunk, in milliseconds. */
   idleTimeoutMs: number;
   clientSignal: AbortSignal;
-  /** Restores placeholders in the deltas for a caller allowed to see the original values. */
-  restorers?: ChoiceRestorers;
+  /** Checks the deltas for personal data and forbidden topics, and restores placeholders for a caller allowed to see the original values. */
+  filters?: ChoiceFilters;
   /** Aborts the upstream request. */
   abortUpstream(): void;
   /** Records the call once the stream has ended, however it ended. */
@@ -40,7 +40,7 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
   let completionText = '';
   let finished = false;
   let timedOut = false;
-  // Fields of the last chunk, copied into a chunk that releases text still held by the restorers.
+  // Fields of the last chunk, copied into a chunk that releases text still held by the filters.
   let lastChunk: Record<string, unknown> = {};
   let idleTimer: NodeJS.Timeout | undefined;
   const armIdleTimer = () => {
@@ -58,6 +58,7 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     settled = true;
     clearTimeout(idleTimer);
     facts.completionText = completionText;
+    options.filters?.recordVerdicts();
     facts.responseDigest = digest.update(']').digest('hex');
     if (malformed > 0) log.warn({ malformed, chunksSent }, 'skipped upstream stream chunks that were not JSON objects');
     await options.finish();
@@ -69,9 +70,9 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     chunksSent++;
     return sseEvent(text);
   };
-  // A chunk with the text the restorers still hold, so it goes out before the usage chunk and [DONE].
+  // A chunk with the text the filters still hold, so it goes out before the usage chunk and [DONE].
   const releaseHeld = (): Record<string, unknown> | undefined => {
-    const held = options.restorers?.flushAll() ?? [];
+    const held = options.filters?.flushAll() ?? [];
     if (held.length === 0) return undefined;
     const { id, created } = lastChunk;
     return {
@@ -79,7 +80,7 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
       object: 'chat.completion.chunk',
       ...(created === undefined ? {} : { created }),
       model: options.publicModel,
-      choices: held.map(({ index, content }) => ({ index, delta: { content }, finish_reason: null })),
+      choices: held.map(({ index, content, blocked }) => ({ index, delta: { content }, finish_reason: blocked ? CONTENT_FILTER : null })),
     };
   };
 
@@ -112,8 +113,8 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
         if (typeof choice?.delta?.content === 'string') completionText += choice.delta.content;
       }
       lastChunk = chunk;
-      if (options.restorers) {
-        options.restorers.restoreChunk(chunk);
+      if (options.filters) {
+        options.filters.filterChunk(chunk);
         if (choices.length === 0) {
           const heldChunk = releaseHeld();
           if (heldChunk) yield send(heldChunk);
@@ -147,6 +148,8 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
     facts.outcome = 'failed';
     facts.errorCode = failure.code;
     finished = true;
+    // Text the filters still hold is dropped: a value cut off by the failure could not be recognized whole.
+    options.filters?.recordVerdicts();
     log.warn({ code: failure.code, chunksSent }, 'upstream stream failed');
     await settle();
     yield sseEvent(JSON.stringify(failure.toBody()));

@@ -17,8 +17,16 @@ export type ProxyPiiMode = 'placeholder' | 'mask' | 'hash' | 'off';
 /** Action on a PII scanner failure: `block` sends nothing upstream, and `flag` forwards the prompt unchanged and records the failure. */
 export type ScannerErrorAction = 'block' | 'flag';
 
+/**
+ * Personal data in a model reply that was not a placeholder of the caller's own input: `mask`
+ * replaces it with its entity type, `block` withholds the reply (finish_reason content_filter),
+ * `off` leaves it.
+ */
+export type OutputPiiAction = 'mask' | 'block' | 'off';
+
 export interface ProxyGuardrailSettings {
   pii: ProxyPiiMode;
+  outputPii: OutputPiiAction;
   /** Whether placeholders in replies are restored for callers with the grant `guardrail restore`. */
   restore: boolean;
   onScannerError: ScannerErrorAction;
@@ -33,15 +41,16 @@ export interface ProxyGuardrailConfig {
   hashKeyEnv: string | undefined;
 }
 
-export const DEFAULT_PROXY_GUARDRAILS: ProxyGuardrailSettings = { pii: 'placeholder', restore: true, onScannerError: 'block' };
+export const DEFAULT_PROXY_GUARDRAILS: ProxyGuardrailSettings = { pii: 'placeholder', outputPii: 'mask', restore: true, onScannerError: 'block' };
 
 const PII_MODES: readonly ProxyPiiMode[] = ['placeholder', 'mask', 'hash', 'off'];
+const OUTPUT_PII_ACTIONS: readonly OutputPiiAction[] = ['mask', 'block', 'off'];
 const SCANNER_ERROR_ACTIONS: readonly ScannerErrorAction[] = ['block', 'flag'];
 const ENV_PATTERN = /^[A-Z_][A-Z0-9_]{0,127}$/;
 
 type Fail = (path: string, message: string) => never;
 
-/** Validates the optional `guardrails` section; an absent section means placeholder, restore and block. */
+/** Validates the optional `guardrails` section; an absent section means placeholder, output mask, restore and block. */
 export function parseGuardrailConfig(value: unknown, fail: Fail): ProxyGuardrailConfig {
   if (value === undefined) return { defaults: DEFAULT_PROXY_GUARDRAILS, useCases: new Map(), hashKeyEnv: undefined };
   const raw = mapping(value, '/guardrails', fail);
@@ -72,13 +81,15 @@ export function parseGuardrailConfig(value: unknown, fail: Fail): ProxyGuardrail
 function parseSettings(raw: Record<string, unknown>, path: string, base: ProxyGuardrailSettings, fail: Fail): ProxyGuardrailSettings {
   const pii = raw.pii ?? base.pii;
   if (!PII_MODES.includes(pii as ProxyPiiMode)) fail(`${path}/pii`, `must be one of ${PII_MODES.join(', ')}, got ${JSON.stringify(pii)}`);
+  const outputPii = raw.outputPii ?? base.outputPii;
+  if (!OUTPUT_PII_ACTIONS.includes(outputPii as OutputPiiAction)) fail(`${path}/outputPii`, `must be one of ${OUTPUT_PII_ACTIONS.join(', ')}, got ${JSON.stringify(outputPii)}`);
   const restore = raw.restore ?? base.restore;
   if (typeof restore !== 'boolean') fail(`${path}/restore`, 'must be true or false');
   const onScannerError = raw.onScannerError ?? base.onScannerError;
   if (!SCANNER_ERROR_ACTIONS.includes(onScannerError as ScannerErrorAction)) {
     fail(`${path}/onScannerError`, `must be block (send nothing upstream) or flag (forward and record), got ${JSON.stringify(onScannerError)}`);
   }
-  return { pii: pii as ProxyPiiMode, restore: restore as boolean, onScannerError: onScannerError as ScannerErrorAction };
+  return { pii: pii as ProxyPiiMode, outputPii: outputPii as OutputPiiAction, restore: restore as boolean, onScannerError: onScannerError as ScannerErrorAction };
 }
 
 function mapping(value: unknown, path: string, fail: Fail): Record<string, unknown> {

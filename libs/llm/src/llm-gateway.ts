@@ -3,7 +3,15 @@ import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import type { PostgresLedger } from '../../audit/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
-import { loadInjectionRules, scanPii, scrubPii, type PlaceholderVault } from '../../guardrails/src/index.js';
+import {
+  loadInjectionClassifier,
+  loadInjectionRules,
+  loadTopicPolicy,
+  scanPii,
+  scrubPii,
+  type LoadedInjectionClassifier,
+  type PlaceholderVault,
+} from '../../guardrails/src/index.js';
 import type { PolicyEnforcer, Principal } from '../../policy/src/index.js';
 import { ApiKeyStore } from './api-keys.js';
 import { recordCall, reportedUsage, safeDigest, type CallContext, type CallFacts, type CallRecordDependencies } from './call-record.js';
@@ -11,7 +19,8 @@ import { relayChatStream } from './chat-stream.js';
 import { governedFetch } from './governed-fetch.js';
 import { ModelAccess } from './model-access.js';
 import { invalidRequest, LlmError, modelNotFound, permissionDenied, rateLimited, upstreamTimeout, upstreamUnavailable } from './openai-error.js';
-import { ChoiceRestorers, GuardrailBlock, ProxyGuardrails, restoreCompletion, type GuardedChat, type PiiScanner } from './proxy-guardrails.js';
+import { ChoiceFilters, guardCompletion } from './proxy-output.js';
+import { GuardrailBlock, ProxyGuardrails, type GuardedChat, type PiiScanner } from './proxy-guardrails.js';
 import { TenantRateLimiter } from './rate-limiter.js';
 import { DEFAULT_USE_CASE, USE_CASE_PATTERN, validateChatRequest, validateEmbeddingsRequest, type ValidatedRequest } from './request-validation.js';
 import { loadTokenCounter, textOf, type TokenCounter } from './token-counter.js';
@@ -60,6 +69,8 @@ export interface LlmGatewayOptions {
   vault?: PlaceholderVault;
   /** PII scanner of the chat guardrail; defaults to scanPii. Tests pass one that fails. */
   piiScanner?: PiiScanner;
+  /** Injection classifier; defaults to the one policies/guardrails/injection-classifier.yaml configures, if any. Tests pass one that fails. */
+  injectionClassifier?: LoadedInjectionClassifier;
 }
 
 /** Default upstreams file, relative to the policy folder. */
@@ -102,6 +113,8 @@ export class LlmGateway {
     const env = options.env ?? process.env;
     const guardrails = ProxyGuardrails.create(config.guardrails, {
       injectionRules: loadInjectionRules(options.policyDir),
+      topics: loadTopicPolicy(options.policyDir),
+      classifier: options.injectionClassifier ?? (await loadInjectionClassifier(options.policyDir)),
       vault: options.vault,
       scanner: options.piiScanner,
       env,
@@ -160,9 +173,9 @@ export class LlmGateway {
 
     try {
       const request = this.admit(context, facts, call);
-      // NOTE: only the chat path is redacted; /v1/embeddings inputs go upstream as the caller sent them.
       const guarded = call.path === '/v1/chat/completions' ? await this.guardChat(context, facts, request) : undefined;
-      return await this.forward(context, facts, call, guarded ? { ...request, body: guarded.body } : request, guarded);
+      const body = guarded ? guarded.body : await this.guardrails.guardEmbeddings(this.guardedCall(context, facts), request.body);
+      return await this.forward(context, facts, call, { ...request, body }, guarded);
     } catch (error) {
       if (error instanceof GuardrailBlock) facts.outcome = 'blocked';
       const failure = error instanceof LlmError ? error : this.unexpected(error);
@@ -227,20 +240,21 @@ export class LlmGateway {
     facts.extraEntries.push({ type: 'access.denied', payload: { operation: `POST ${path}`, resource, action: 'invoke', ...details } });
   }
 
-  /** PII redaction and injection detection; the returned body is what goes upstream. */
+  /** PII redaction, injection and topic checks; the returned body is what goes upstream. */
   private async guardChat(context: CallContext, facts: CallFacts, request: ValidatedRequest): Promise<GuardedChat> {
-    const { principal } = context;
-    const guarded = await this.guardrails.guardChat(
-      {
-        tenant: principal.tenant,
-        useCase: context.useCase,
-        mayRestore: () => this.policy.isAllowed(principal, 'guardrail', 'restore'),
-        verdicts: facts.guardrails,
-      },
-      request.body,
-    );
+    const guarded = await this.guardrails.guardChat(this.guardedCall(context, facts), request.body);
     facts.placeholderScope = guarded.placeholderScope;
     return guarded;
+  }
+
+  private guardedCall(context: CallContext, facts: CallFacts) {
+    const { principal } = context;
+    return {
+      tenant: principal.tenant,
+      useCase: context.useCase,
+      mayRestore: () => this.policy.isAllowed(principal, 'guardrail', 'restore'),
+      verdicts: facts.guardrails,
+    };
   }
 
   private async forward(context: CallContext, facts: CallFacts, call: LlmCall, request: ValidatedRequest, guarded: GuardedChat | undefined): Promise<LlmResponse> {
@@ -280,7 +294,7 @@ export class LlmGateway {
         includeUsage: request.includeUsage,
         idleTimeoutMs,
         clientSignal: call.signal,
-        restorers: guarded?.restoreMap ? new ChoiceRestorers(guarded.restoreMap) : undefined,
+        filters: guarded && (guarded.reply.check || guarded.reply.restoreMap) ? new ChoiceFilters(guarded.reply) : undefined,
         abortUpstream: () => upstreamAbort.abort(),
         finish: async () => {
           await this.tryRecord(context, facts);
@@ -296,7 +310,7 @@ export class LlmGateway {
       const choices = Array.isArray(body.choices) ? (body.choices as { message?: unknown }[]) : [];
       facts.completionText = textOf(choices.map((choice) => choice?.message));
     }
-    if (guarded?.restoreMap) restoreCompletion(body, guarded.restoreMap);
+    if (guarded) guardCompletion(body, guarded.reply);
     facts.responseDigest = safeDigest(body);
     facts.outcome = 'ok';
     const failed = await this.tryRecord(context, facts);

@@ -1,25 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { FailedPreconditionError, getLogger } from '../../common/src/index.js';
 import {
+  checkTopics,
+  classifierVerdict,
   detectInjection,
   PlaceholderMap,
   redactText,
   redactWithPlaceholders,
-  restorePlaceholders,
   scanPii,
-  StreamingRestorer,
+  topicsFor,
   type InjectionRuleSet,
+  type LoadedInjectionClassifier,
   type InjectionSource,
+  type OutputCheck,
+  type OutputSpan,
   type PiiFinding,
   type PlaceholderVault,
+  type TopicPolicy,
 } from '../../guardrails/src/index.js';
 import type { ProxyGuardrailConfig, ProxyGuardrailSettings } from './guardrail-config.js';
 import { LlmError } from './openai-error.js';
+import { OUTPUT_SCANNER_ERROR, type ReplyGuard } from './proxy-output.js';
+import { redactMessage, type Redact } from './proxy-redaction.js';
 
 /** One guardrail's verdict on one target of a call, as the `llm.call` ledger entry stores it: entity types and counts or rule names, never text. */
 export interface ProxyGuardrailVerdict {
-  guardrail: 'pii' | 'injection';
-  /** `messages` (every message's text), `vault`, or one message such as `messages[2]`. */
+  guardrail: 'pii' | 'injection' | 'injection-classifier' | 'output-pii' | 'topic';
+  /** `messages` (every message), `input` (every embeddings input), `vault`, or one item such as `messages[2]`, `input[1]` or `choices[0]`. */
   target: string;
   verdict: 'pass' | 'flag' | 'block' | 'error';
   detail: string;
@@ -31,8 +38,8 @@ export type PiiScanner = (text: string) => PiiFinding[];
 /** The request that goes upstream, and how the reply is restored for this caller. */
 export interface GuardedChat {
   body: Record<string, unknown>;
-  /** Placeholders to restore in the reply; undefined when the caller gets the reply as the upstream sent it. */
-  restoreMap: PlaceholderMap | undefined;
+  /** How the reply is checked and restored for this caller. */
+  reply: ReplyGuard;
   /** Vault scope under which the call's placeholders are stored, or null when none were stored. */
   placeholderScope: string | null;
 }
@@ -52,6 +59,10 @@ export interface ProxyGuardrailsOptions {
   /** Store of placeholder values; without it, placeholders are restored only within the call. */
   vault: PlaceholderVault | undefined;
   scanner?: PiiScanner;
+  /** Forbidden topics per use case; without it no topic is checked. */
+  topics?: TopicPolicy;
+  /** Optional ONNX injection classifier, judged beside the rules with its own verdicts. */
+  classifier?: LoadedInjectionClassifier;
   /** Environment that the HMAC key of hash mode is read from. */
   env: NodeJS.ProcessEnv;
 }
@@ -60,10 +71,12 @@ export interface ProxyGuardrailsOptions {
 export class GuardrailBlock extends LlmError {}
 
 /**
- * PII redaction and prompt-injection detection on the chat path of the proxy. Before a request
- * goes upstream, the text of every message (string content and text parts) is scanned and each
- * finding replaced by a placeholder, a mask or a keyed hash, and every system, user and tool
- * message is checked for injection. The scanner fails closed unless the use case sets onScannerError: flag.
+ * Guardrails of the proxy. Before a request goes upstream, every text a caller can send (message
+ * content, text parts, tool results, tool call arguments, embeddings inputs) is scanned and each
+ * finding replaced by a placeholder, a mask or a keyed hash. System, user, developer and tool
+ * messages and embeddings inputs are judged for injection, and user messages and inputs for the
+ * use case's forbidden topics. The scanner fails closed unless the use case sets
+ * onScannerError: flag. Replies are checked for new personal data and forbidden topics.
  */
 export class ProxyGuardrails {
   private readonly log = getLogger('llm-guardrails');
@@ -93,85 +106,188 @@ export class ProxyGuardrails {
     return this.config.useCases.get(useCase) ?? this.config.defaults;
   }
 
-  /** Redacts a chat request and checks it for injection. Raises GuardrailBlock when it must not go upstream. */
+  /** Redacts a chat request and judges it. Raises GuardrailBlock when it must not go upstream. */
   async guardChat(call: GuardedCall, body: Record<string, unknown>): Promise<GuardedChat> {
     const settings = this.settingsFor(call.useCase);
     const messages = body.messages as unknown[];
     const map = new PlaceholderMap();
-    let guarded = messages;
+    const guarded = this.redactAll(call, settings, 'messages', messages, map, (message, redact) => redactMessage(message, redact));
 
-    if (settings.pii !== 'off') {
-      try {
-        const counts = new Map<string, number>();
-        guarded = messages.map((message) => this.redactMessage(message, settings, map, counts));
-        call.verdicts.push({ guardrail: 'pii', target: 'messages', verdict: counts.size > 0 ? 'flag' : 'pass', detail: describeCounts(counts) });
-      } catch (error) {
-        // The error may quote the scanned text, so only its class is logged.
-        this.log.error({ errorName: (error as Error)?.name, useCase: call.useCase, action: settings.onScannerError }, 'PII scanner failed on a chat request');
-        call.verdicts.push({ guardrail: 'pii', target: 'messages', verdict: 'error', detail: 'scanner failed' });
-        if (settings.onScannerError === 'block') {
-          throw new GuardrailBlock(503, 'server_error', 'guardrail_unavailable', 'The personal-data scanner failed, so the request was not sent upstream. Retry later.');
-        }
-        guarded = messages;
-      }
-    }
-
-    this.judgeInjection(call, guarded);
+    const judged = guarded.flatMap((message, index) => {
+      const role = (message as { role?: unknown } | null)?.role;
+      const source = injectionSourceFor(role);
+      return source === undefined ? [] : [{ target: `messages[${index}]`, text: messageText(message), source, checkTopics: role === 'user' }];
+    });
+    await this.judge(call, judged, 'messages');
 
     const placeholderScope = await this.storePlaceholders(call, map);
     const restoreMap = settings.pii === 'placeholder' && settings.restore && map.size > 0 && call.mayRestore() ? map : undefined;
-    return { body: { ...body, messages: guarded }, restoreMap, placeholderScope };
+    const reply: ReplyGuard = { ...this.replyCheck(call.useCase, settings), restoreMap, verdicts: call.verdicts };
+    return { body: { ...body, messages: guarded }, reply, placeholderScope };
   }
 
   /**
-   * Judges every system and user message with user strictness, and tool messages with retrieved
-   * strictness because they carry outside content. Assistant messages are skipped, because retrieved
-   * strictness would flag ordinary model replies. Every verdict is recorded before a block is raised.
+   * Redacts the inputs of an embeddings request and judges each string input like a user message.
+   * Placeholders are not stored, because nothing is restored from a vector. Raises GuardrailBlock
+   * when the request must not go upstream, and a 400 for token-array inputs, which cannot be scanned.
    */
-  private judgeInjection(call: GuardedCall, messages: unknown[]): void {
-    const blocked: string[] = [];
-    messages.forEach((message, index) => {
-      const source = injectionSourceFor((message as { role?: unknown } | null)?.role);
-      if (source === undefined) return;
-      const target = `messages[${index}]`;
-      const injection = detectInjection(messageText(message), this.options.injectionRules, source);
+  async guardEmbeddings(call: GuardedCall, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const settings = this.settingsFor(call.useCase);
+    const single = typeof body.input === 'string';
+    const inputs = (single ? [body.input] : (body.input as unknown[])) as unknown[];
+    if (settings.pii !== 'off' && !inputs.every((input) => typeof input === 'string')) {
+      throw new LlmError(
+        400,
+        'invalid_request_error',
+        'unscannable_input',
+        'Token arrays cannot be scanned for personal data, so the proxy accepts embeddings input only as text. Send the text instead of token ids.',
+        'input',
+      );
+    }
+    const guarded = this.redactAll(call, settings, 'input', inputs, new PlaceholderMap(), (input, redact) => (typeof input === 'string' ? redact(input) : input));
+
+    const judged = guarded.flatMap((input, index) =>
+      typeof input === 'string' ? [{ target: single ? 'input' : `input[${index}]`, text: input, source: 'user' as const, checkTopics: true }] : [],
+    );
+    await this.judge(call, judged, 'input');
+    return { ...body, input: single ? guarded[0] : guarded };
+  }
+
+  /** Redacts every item with the use case's PII mode and records one verdict for all of them. */
+  private redactAll<T>(call: GuardedCall, settings: ProxyGuardrailSettings, target: string, items: T[], map: PlaceholderMap, redactItem: (item: T, redact: Redact) => T): T[] {
+    if (settings.pii === 'off') return items;
+    const counts = new Map<string, number>();
+    try {
+      const scan = this.options.scanner ?? scanPii;
+      const redact: Redact = (text) => {
+        const findings = scan(text);
+        for (const finding of findings) counts.set(finding.entityType, (counts.get(finding.entityType) ?? 0) + 1);
+        if (findings.length === 0) return text;
+        if (settings.pii === 'placeholder') return redactWithPlaceholders(text, findings, map);
+        return redactText(text, findings, { mode: settings.pii === 'hash' ? 'hash' : 'mask', hashKey: this.hashKey });
+      };
+      const guarded = items.map((item) => redactItem(item, redact));
+      call.verdicts.push({ guardrail: 'pii', target, verdict: counts.size > 0 ? 'flag' : 'pass', detail: describeCounts(counts) });
+      return guarded;
+    } catch (error) {
+      // The error may quote the scanned text, so only its class is logged.
+      this.log.error({ errorName: (error as Error)?.name, useCase: call.useCase, action: settings.onScannerError }, 'PII scanner failed on a proxy request');
+      call.verdicts.push({ guardrail: 'pii', target, verdict: 'error', detail: 'scanner failed' });
+      if (settings.onScannerError === 'block') {
+        throw new GuardrailBlock(503, 'server_error', 'guardrail_unavailable', 'The personal-data scanner failed, so the request was not sent upstream. Retry later.');
+      }
+      return items;
+    }
+  }
+
+  /**
+   * Judges each text for injection and, where asked, for forbidden topics. Every verdict is
+   * recorded before a block is raised; an injection block is reported before a topic block.
+   */
+  private async judge(call: GuardedCall, texts: { target: string; text: string; source: InjectionSource; checkTopics: boolean }[], param: string): Promise<void> {
+    const injectionBlocked: string[] = [];
+    for (const { target, text, source } of texts) {
+      const injection = detectInjection(text, this.options.injectionRules, source);
       const rules = [...new Set(injection.signals.map((signal) => signal.rule))];
       const detail = `score ${injection.score.toFixed(3)}${rules.length > 0 ? `; rules ${rules.join(', ')}` : ''}`;
       call.verdicts.push({ guardrail: 'injection', target, verdict: injection.verdict, detail });
-      if (injection.verdict === 'block') blocked.push(target);
-    });
-    if (blocked.length > 0) {
+      if (injection.verdict === 'block') injectionBlocked.push(target);
+    }
+    for (const target of await this.classify(call, texts)) {
+      if (!injectionBlocked.includes(target)) injectionBlocked.push(target);
+    }
+
+    const topicBlocked: string[] = [];
+    const topics = this.options.topics;
+    if (topics && topicsFor(topics, call.useCase).size > 0) {
+      for (const { target, text } of texts.filter((item) => item.checkTopics)) {
+        const verdict = checkTopics(text, topics, call.useCase);
+        call.verdicts.push({ guardrail: 'topic', target, verdict: verdict.verdict, detail: verdict.topics.length > 0 ? `topics ${verdict.topics.join(', ')}` : 'none' });
+        if (verdict.verdict === 'block') topicBlocked.push(target);
+      }
+    }
+
+    if (injectionBlocked.length > 0) {
       throw new GuardrailBlock(
         400,
         'invalid_request_error',
         'prompt_injection_detected',
-        `The prompt-injection guardrail rejected ${blocked.join(', ')}. Remove instructions that try to change the model’s rules or reveal its prompt.`,
-        'messages',
+        `The prompt-injection guardrail rejected ${injectionBlocked.join(', ')}. Remove instructions that try to change the model’s rules or reveal its prompt.`,
+        param,
+      );
+    }
+    if (topicBlocked.length > 0) {
+      throw new GuardrailBlock(
+        400,
+        'invalid_request_error',
+        'forbidden_topic',
+        `The topic guardrail rejected ${topicBlocked.join(', ')}: it touches a topic that use case ${call.useCase} does not allow. The ledger entry names the topic.`,
+        param,
       );
     }
   }
 
-  private redactMessage(message: unknown, settings: ProxyGuardrailSettings, map: PlaceholderMap, counts: Map<string, number>): unknown {
-    if (typeof message !== 'object' || message === null) return message;
-    const record = message as Record<string, unknown>;
-    const redact = (text: string): string => {
-      const scan = this.options.scanner ?? scanPii;
-      const findings = scan(text);
-      for (const finding of findings) counts.set(finding.entityType, (counts.get(finding.entityType) ?? 0) + 1);
-      if (findings.length === 0) return text;
-      if (settings.pii === 'placeholder') return redactWithPlaceholders(text, findings, map);
-      return redactText(text, findings, { mode: settings.pii === 'hash' ? 'hash' : 'mask', hashKey: this.hashKey });
-    };
-    if (typeof record.content === 'string') return { ...record, content: redact(record.content) };
-    if (Array.isArray(record.content)) {
-      const parts = record.content.map((part) => {
-        const textPart = part as { type?: unknown; text?: unknown } | null;
-        return textPart?.type === 'text' && typeof textPart.text === 'string' ? { ...textPart, text: redact(textPart.text) } : part;
-      });
-      return { ...record, content: parts };
+  /**
+   * Runs the optional classifier on every judged text and records one `injection-classifier`
+   * verdict per text. Returns the targets it blocks. A failure raises GuardrailBlock unless the
+   * use case's onScannerError is flag.
+   */
+  private async classify(call: GuardedCall, texts: { target: string; text: string }[]): Promise<string[]> {
+    const loaded = this.options.classifier;
+    if (!loaded || texts.length === 0) return [];
+    const action = this.settingsFor(call.useCase).onScannerError;
+    let results;
+    try {
+      results = await loaded.classifier.classify(texts.map((item) => item.text));
+    } catch (error) {
+      this.log.error({ errorName: (error as Error)?.name, useCase: call.useCase, model: loaded.classifier.name, action }, 'injection classifier failed on a proxy request');
+      for (const { target } of texts) call.verdicts.push({ guardrail: 'injection-classifier', target, verdict: 'error', detail: 'classifier failed' });
+      if (action === 'block') {
+        throw new GuardrailBlock(503, 'server_error', 'guardrail_unavailable', 'The prompt-injection classifier failed, so the request was not sent upstream. Retry later.');
+      }
+      return [];
     }
-    // NOTE: tool call arguments and other fields are forwarded unscanned; only content text is redacted.
-    return record;
+    const blocked: string[] = [];
+    results.forEach((result, index) => {
+      const verdict = classifierVerdict(result.score, loaded.settings);
+      const target = texts[index].target;
+      call.verdicts.push({ guardrail: 'injection-classifier', target, verdict, detail: `model ${loaded.classifier.name}; label ${result.label}; score ${result.score.toFixed(3)}` });
+      if (verdict === 'block') blocked.push(target);
+    });
+    return blocked;
+  }
+
+  /** The output check of a use case: personal data per outputPii, and forbidden topics. */
+  private replyCheck(useCase: string, settings: ProxyGuardrailSettings): Omit<ReplyGuard, 'restoreMap' | 'verdicts'> {
+    const checksPii = settings.outputPii !== 'off';
+    const topics = this.options.topics;
+    const checksTopics = topics !== undefined && topicsFor(topics, useCase).size > 0;
+    if (!checksPii && !checksTopics) return { check: undefined, checksPii, checksTopics };
+    const scan = this.options.scanner ?? scanPii;
+    const blockPii = settings.outputPii === 'block';
+    const check: OutputCheck = (text) => {
+      const spans: OutputSpan[] = [];
+      if (checksPii) {
+        let findings: PiiFinding[];
+        try {
+          findings = scan(text);
+        } catch (error) {
+          // A failed scan withholds the reply when the use case blocks on scanner errors, and is recorded either way.
+          this.log.error({ errorName: (error as Error)?.name, useCase, action: settings.onScannerError }, 'PII scanner failed on a proxy reply');
+          return [{ start: 0, end: text.length, guardrail: 'pii', label: OUTPUT_SCANNER_ERROR, block: settings.onScannerError === 'block' }];
+        }
+        for (const finding of findings) {
+          spans.push({ start: finding.start, end: finding.end, guardrail: 'pii', label: finding.entityType, replacement: `[${finding.entityType}]`, block: blockPii });
+        }
+      }
+      if (checksTopics) {
+        for (const match of checkTopics(text, topics, useCase).matches) {
+          spans.push({ start: match.start, end: match.end, guardrail: 'topic', label: match.topic, block: match.action === 'block' });
+        }
+      }
+      return spans;
+    };
+    return { check, checksPii, checksTopics };
   }
 
   private async storePlaceholders(call: GuardedCall, map: PlaceholderMap): Promise<string | null> {
@@ -190,57 +306,6 @@ export class ProxyGuardrails {
 
 /** Shortest HMAC key accepted for hash mode: 32 characters, so short values such as SSNs cannot be found by trying keys. */
 const MIN_HASH_KEY_LENGTH = 32;
-
-/** Restores placeholders in `choices[].message.content` of a JSON chat completion, in place. */
-export function restoreCompletion(body: Record<string, unknown>, map: PlaceholderMap): void {
-  const choices = Array.isArray(body.choices) ? (body.choices as { message?: { content?: unknown } }[]) : [];
-  for (const choice of choices) {
-    if (typeof choice?.message?.content === 'string') choice.message.content = restorePlaceholders(choice.message.content, map);
-  }
-}
-
-/**
- * Restores placeholders in streamed deltas, one StreamingRestorer per choice index, because a
- * placeholder can be split across chunks. Held text is released on the choice's finish_reason or
- * by flushAll before the usage chunk and [DONE].
- */
-export class ChoiceRestorers {
-  private readonly restorers = new Map<number, StreamingRestorer>();
-
-  constructor(private readonly map: PlaceholderMap) {}
-
-  /** Restores the content of every choice of `chunk` in place. */
-  restoreChunk(chunk: Record<string, unknown>): void {
-    const choices = Array.isArray(chunk.choices) ? (chunk.choices as { index?: unknown; delta?: Record<string, unknown>; finish_reason?: unknown }[]) : [];
-    for (const choice of choices) {
-      if (typeof choice !== 'object' || choice === null) continue;
-      const index = typeof choice.index === 'number' ? choice.index : 0;
-      const delta = choice.delta;
-      let content = typeof delta?.content === 'string' ? this.restorer(index).push(delta.content) : undefined;
-      if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
-        const rest = this.restorers.get(index)?.flush() ?? '';
-        if (rest.length > 0) content = (content ?? '') + rest;
-      }
-      if (content !== undefined && delta) delta.content = content;
-      else if (content !== undefined) choice.delta = { content };
-    }
-  }
-
-  /** Releases the text still held back, per choice index, and forgets it. */
-  flushAll(): { index: number; content: string }[] {
-    const pending = [...this.restorers].map(([index, restorer]) => ({ index, content: restorer.flush() }));
-    return pending.filter((entry) => entry.content.length > 0);
-  }
-
-  private restorer(index: number): StreamingRestorer {
-    let restorer = this.restorers.get(index);
-    if (!restorer) {
-      restorer = new StreamingRestorer(this.map);
-      this.restorers.set(index, restorer);
-    }
-    return restorer;
-  }
-}
 
 /** How strictly a message of `role` is judged for injection; undefined for roles that are not judged (assistant). */
 function injectionSourceFor(role: unknown): InjectionSource | undefined {

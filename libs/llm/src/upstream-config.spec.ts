@@ -77,23 +77,24 @@ describe('upstreams file', () => {
 });
 
 describe('upstreams file guardrails section', () => {
-  it('defaults to placeholder, restore and block', () => {
+  it('defaults to placeholder, output mask, restore and block', () => {
     const { guardrails } = parseLlmConfig(valid(), 'upstreams.yaml');
-    assert.deepEqual(guardrails.defaults, { pii: 'placeholder', restore: true, onScannerError: 'block' });
+    assert.deepEqual(guardrails.defaults, { pii: 'placeholder', outputPii: 'mask', restore: true, onScannerError: 'block' });
     assert.equal(guardrails.useCases.size, 0);
   });
 
   it('use cases override the defaults', () => {
-    const document = { ...valid(), guardrails: { pii: 'mask', onScannerError: 'flag', useCases: { support: { pii: 'placeholder', restore: false } } } };
+    const document = { ...valid(), guardrails: { pii: 'mask', onScannerError: 'flag', useCases: { support: { pii: 'placeholder', restore: false, outputPii: 'block' } } } };
     const { guardrails } = parseLlmConfig(document, 'upstreams.yaml');
-    assert.deepEqual(guardrails.defaults, { pii: 'mask', restore: true, onScannerError: 'flag' });
-    assert.deepEqual(guardrails.useCases.get('support'), { pii: 'placeholder', restore: false, onScannerError: 'flag' });
+    assert.deepEqual(guardrails.defaults, { pii: 'mask', outputPii: 'mask', restore: true, onScannerError: 'flag' });
+    assert.deepEqual(guardrails.useCases.get('support'), { pii: 'placeholder', outputPii: 'block', restore: false, onScannerError: 'flag' });
   });
 
   it('rejects bad guardrail values', () => {
     rejects({ ...valid(), guardrails: { pii: 'encrypt' } }, /at \/guardrails\/pii: must be one of placeholder, mask, hash, off/);
     rejects({ ...valid(), guardrails: { useCases: { support: { restore: 'yes' } } } }, /at \/guardrails\/useCases\/support\/restore: must be true or false/);
     rejects({ ...valid(), guardrails: { onScannerError: 'ignore' } }, /at \/guardrails\/onScannerError: must be block/);
+    rejects({ ...valid(), guardrails: { outputPii: 'hash' } }, /at \/guardrails\/outputPii: must be one of mask, block, off/);
   });
 
   it('hash mode needs a key variable, never a key', () => {

@@ -1,8 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
 import { FailedPreconditionError } from '../../common/src/index.js';
+import { OnnxTextModel } from '../../models/src/index.js';
 import type { Embedder } from './embedder.js';
 import { normalizeL2 } from './embedder.js';
 
@@ -24,78 +22,30 @@ export class OnnxEmbedder implements Embedder {
   readonly provider = ONNX_PROVIDER;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
-    private readonly tokenizer: Tokenizer,
+    private readonly textModel: OnnxTextModel,
     readonly model: string,
     readonly dimension: number,
-    private readonly maxTokens: number,
-    private readonly padId: number,
   ) {}
 
   /** Loads the model folder and probes the output size. Raises FailedPreconditionError naming the missing file. */
   static async load(folder: string, options: { model?: string; maxTokens?: number } = {}): Promise<OnnxEmbedder> {
-    const modelFile = join(folder, 'model.onnx');
-    const tokenizerFile = join(folder, 'tokenizer.json');
-    for (const file of [modelFile, tokenizerFile]) {
-      if (!existsSync(file)) {
-        throw new FailedPreconditionError(
-          `The ONNX embedding model folder ${folder} has no ${basename(file)}. Set WARDEN_EMBEDDING_MODEL_DIR to a folder with model.onnx and tokenizer.json.`,
-        );
-      }
-    }
-    const configFile = join(folder, 'tokenizer_config.json');
-    const tokenizerJson = JSON.parse(readFileSync(tokenizerFile, 'utf8')) as Record<string, unknown>;
-    const tokenizerConfig = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>) : {};
-    const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
-    const session = await ort.InferenceSession.create(modelFile);
-    if (!session.inputNames.includes('input_ids')) {
-      throw new FailedPreconditionError(
-        `The ONNX model in ${folder} has no input_ids input (inputs: ${session.inputNames.join(', ')}). Export a sentence-embedding model with input_ids and attention_mask.`,
-      );
-    }
-
-    const padId = padTokenId(tokenizerJson);
-    const maxTokens = options.maxTokens ?? DEFAULT_ONNX_MAX_TOKENS;
-    const probe = new OnnxEmbedder(session, tokenizer, options.model ?? basename(folder), 0, maxTokens, padId);
+    const textModel = await OnnxTextModel.load(folder, {
+      name: options.model,
+      maxTokens: options.maxTokens ?? DEFAULT_ONNX_MAX_TOKENS,
+      setting: 'WARDEN_EMBEDDING_MODEL_DIR',
+    });
+    const probe = new OnnxEmbedder(textModel, textModel.name, 0);
     const [vector] = await probe.embed(['dimension probe']);
-    return new OnnxEmbedder(session, tokenizer, probe.model, vector.length, maxTokens, padId);
+    return new OnnxEmbedder(textModel, textModel.name, vector.length);
   }
 
   async embed(texts: readonly string[]): Promise<number[][]> {
     const vectors: number[][] = [];
     for (let start = 0; start < texts.length; start += BATCH_SIZE) {
-      vectors.push(...(await this.embedBatch(texts.slice(start, start + BATCH_SIZE))));
+      const { output, mask, batch, width } = await this.textModel.run(texts.slice(start, start + BATCH_SIZE));
+      vectors.push(...poolOutput(output, mask, batch, width));
     }
     return vectors;
-  }
-
-  private async embedBatch(texts: readonly string[]): Promise<number[][]> {
-    const encodings = texts.map((text) => {
-      const encoding = this.tokenizer.encode(text);
-      const ids: number[] = encoding.ids.slice(0, this.maxTokens);
-      if (ids.some((id) => !Number.isInteger(id))) {
-        throw new FailedPreconditionError(`The tokenizer of embedding model ${this.model} returned a token without an id; check that its vocabulary has an unknown token.`);
-      }
-      const mask: number[] = encoding.attention_mask.slice(0, this.maxTokens);
-      return { ids, mask };
-    });
-    const width = Math.max(1, ...encodings.map((encoding) => encoding.ids.length));
-    const ids = new BigInt64Array(texts.length * width).fill(BigInt(this.padId));
-    const mask = new BigInt64Array(texts.length * width);
-    encodings.forEach((encoding, row) => {
-      encoding.ids.forEach((id, column) => {
-        ids[row * width + column] = BigInt(id);
-        mask[row * width + column] = BigInt(encoding.mask[column] ?? 1);
-      });
-    });
-
-    const shape = [texts.length, width];
-    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, shape) };
-    if (this.session.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, shape);
-    if (this.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(ids.length), shape);
-    const results = await this.session.run(feeds);
-    const output = results[this.session.outputNames[0]];
-    return poolOutput(output, mask, texts.length, width);
   }
 }
 
@@ -124,12 +74,4 @@ function poolOutput(output: ort.Tensor, mask: BigInt64Array, batch: number, widt
     vectors.push(normalizeL2(sum.map((value) => (count === 0 ? 0 : value / count))));
   }
   return vectors;
-}
-
-/** Returns the id of the tokenizer's padding token ([PAD] or <pad>), or 0. */
-function padTokenId(tokenizerJson: Record<string, unknown>): number {
-  const padding = tokenizerJson.padding as { pad_id?: number } | null | undefined;
-  if (typeof padding?.pad_id === 'number') return padding.pad_id;
-  const added = (tokenizerJson.added_tokens as Array<{ id: number; content: string }> | undefined) ?? [];
-  return added.find((token) => token.content === '[PAD]' || token.content === '<pad>')?.id ?? 0;
 }

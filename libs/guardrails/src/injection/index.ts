@@ -12,3 +12,4 @@ export {
   type InjectionRuleSet,
   type InjectionSource,
 } from './rules.js';
+export * from './classifier.js';

@@ -119,3 +119,24 @@ describe('prefilter soundness on the policy rules', () => {
     assert.ok(filtered.length / patterns.length >= 0.9, `${filtered.length} of ${patterns.length} patterns have literals`);
   });
 });
+
+describe('LiteralScanner against a plain search', () => {
+  const literals = ['ignore', 'ign', 'nore', 'previous', 'instructions', 'system prompt', 'ü', 'sys', 'prompt', 'xyz'];
+  const scanner = new LiteralScanner(literals);
+  const alphabet = ['ig', 'n', 'ore', ' ', 'previous', 'instr', 'uctions', 'sys', 'tem', ' prompt', 'ü', 'x', 'y', 'z', 'q', '\n'];
+
+  it('reports the same literals on random texts', () => {
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed;
+    };
+    for (let round = 0; round < 500; round += 1) {
+      let text = '';
+      const pieces = next() % 40;
+      for (let index = 0; index < pieces; index += 1) text += alphabet[next() % alphabet.length];
+      const expected = literals.map((literal) => (text.includes(literal) ? 1 : 0));
+      assert.deepEqual([...scanner.scan(text)], expected, JSON.stringify(text));
+    }
+  });
+});

@@ -205,61 +205,105 @@ function mostSelective(factors: readonly string[][]): Requirement {
 
 /**
  * Aho-Corasick automaton over a fixed list of literals: one pass over a text reports which of
- * them occur in it.
+ * them occur in it. The automaton is compiled into a complete DFA: every UTF-16 code unit maps to
+ * a character class (0 for units that occur in no literal), and a flat table contains the next state
+ * for each state and class, with failure links already followed, so the scan does one table
+ * lookup per character.
  */
 export class LiteralScanner {
-  private readonly transitions: Array<Map<number, number>> = [new Map()];
-  private readonly failure: number[] = [0];
-  private readonly outputs: number[][] = [[]];
+  /** Character class of each UTF-16 code unit; 0 for units that occur in no literal. */
+  private readonly classes = new Uint16Array(65_536);
+  private readonly classCount: number;
+  /** Next state of state s on class c at index s * classCount + c. */
+  private readonly table: Int32Array;
+  /** Literal ids that end at each state, including those of its failure chain. */
+  private readonly outputs: number[][];
 
   constructor(readonly literals: readonly string[]) {
-    literals.forEach((literal, id) => this.insert(literal, id));
-    this.linkFailures();
+    let classCount = 1;
+    for (const literal of literals) {
+      for (let index = 0; index < literal.length; index += 1) {
+        const code = literal.charCodeAt(index);
+        if (this.classes[code] === 0) this.classes[code] = classCount++;
+      }
+    }
+    this.classCount = classCount;
+
+    const trie = buildTrie(literals, this.classes);
+    this.outputs = trie.outputs;
+    this.table = compileTable(trie, classCount);
   }
 
   /** Returns, for each literal id, 1 when the literal occurs in `text`. */
   scan(text: string): Uint8Array {
     const present = new Uint8Array(this.literals.length);
+    const { classes, table, classCount, outputs } = this;
     let state = 0;
     for (let index = 0; index < text.length; index += 1) {
-      const code = text.charCodeAt(index);
-      while (state !== 0 && !this.transitions[state].has(code)) state = this.failure[state];
-      state = this.transitions[state].get(code) ?? 0;
-      for (const id of this.outputs[state]) present[id] = 1;
+      state = table[state * classCount + classes[text.charCodeAt(index)]];
+      const ended = outputs[state];
+      for (let item = 0; item < ended.length; item += 1) present[ended[item]] = 1;
     }
     return present;
   }
+}
 
-  private insert(literal: string, id: number): void {
+interface Trie {
+  /** Child state per class, -1 where the trie has no edge. */
+  children: Int32Array[];
+  failure: number[];
+  outputs: number[][];
+}
+
+function buildTrie(literals: readonly string[], classes: Uint16Array): Trie {
+  const classCount = Math.max(...classes) + 1;
+  const children = [new Int32Array(classCount).fill(-1)];
+  const outputs: number[][] = [[]];
+  literals.forEach((literal, id) => {
     let state = 0;
     for (let index = 0; index < literal.length; index += 1) {
-      const code = literal.charCodeAt(index);
-      let next = this.transitions[state].get(code);
-      if (next === undefined) {
-        next = this.transitions.length;
-        this.transitions.push(new Map());
-        this.failure.push(0);
-        this.outputs.push([]);
-        this.transitions[state].set(code, next);
+      const cls = classes[literal.charCodeAt(index)];
+      let next = children[state][cls];
+      if (next === -1) {
+        next = children.length;
+        children.push(new Int32Array(classCount).fill(-1));
+        outputs.push([]);
+        children[state][cls] = next;
       }
       state = next;
     }
-    this.outputs[state].push(id);
-  }
+    outputs[state].push(id);
+  });
+  return { children, failure: new Array<number>(children.length).fill(0), outputs };
+}
 
-  /** Sets failure links breadth-first and merges the outputs of each state's failure chain into it. */
-  private linkFailures(): void {
-    const queue = [...this.transitions[0].values()];
-    for (let head = 0; head < queue.length; head += 1) {
-      const state = queue[head];
-      for (const [code, next] of this.transitions[state]) {
-        let fallback = this.failure[state];
-        while (fallback !== 0 && !this.transitions[fallback].has(code)) fallback = this.failure[fallback];
-        const target = this.transitions[fallback].get(code);
-        this.failure[next] = target !== undefined && target !== next ? target : 0;
-        this.outputs[next] = [...this.outputs[next], ...this.outputs[this.failure[next]]];
-        queue.push(next);
+/**
+ * Sets failure links breadth-first, merges the outputs of each state's failure chain into it and
+ * fills the DFA table: an edge of the trie where there is one, else the failure state's entry,
+ * which breadth-first order has already filled.
+ */
+function compileTable(trie: Trie, classCount: number): Int32Array {
+  const { children, failure, outputs } = trie;
+  const table = new Int32Array(children.length * classCount);
+  const queue: number[] = [];
+  for (let cls = 0; cls < classCount; cls += 1) {
+    const child = children[0][cls];
+    table[cls] = child === -1 ? 0 : child;
+    if (child !== -1) queue.push(child);
+  }
+  for (let head = 0; head < queue.length; head += 1) {
+    const state = queue[head];
+    for (let cls = 0; cls < classCount; cls += 1) {
+      const child = children[state][cls];
+      if (child === -1) {
+        table[state * classCount + cls] = table[failure[state] * classCount + cls];
+        continue;
       }
+      failure[child] = table[failure[state] * classCount + cls];
+      outputs[child] = [...outputs[child], ...outputs[failure[child]]];
+      table[state * classCount + cls] = child;
+      queue.push(child);
     }
   }
+  return table;
 }
