@@ -266,6 +266,7 @@ describe('parseRetentionPolicy', () => {
       [
         ['credit-application', 25],
         ['regulatory-qa', 6],
+        ['payment-fraud', 60],
       ],
     );
   });
