@@ -190,6 +190,25 @@ for (const target of await databaseTargets()) {
       assert.equal(entries[0].n, 1);
     });
 
+    it('counts events stored during a backfill once', async () => {
+      const view = services.features.getView('payee-activity');
+      const paused = await runBackfill(dataSource, services.ledger, view, { tenant, actor: 'test', pageSize: 3, maxPages: 1, restart: true });
+      assert.equal(paused.status, 'running');
+
+      // One key sorts before the backfill's checkpoint, so ingestion applies it; one sorts after, so the backfill does.
+      const live = [transaction('A-early', at(95), 'D1', 'F', 3), transaction('ZZ-late', at(96), 'D1', 'G', 4)];
+      const summary = await processor.process(asMessages(live));
+      assert.equal(summary.accepted, 2);
+
+      const resumed = await runBackfill(dataSource, services.ledger, view, { tenant, actor: 'test', pageSize: 3 });
+      assert.equal(resumed.status, 'done');
+      const withLiveEvents = await bucketSnapshot(dataSource, tenant, 'payee-activity');
+
+      const rebuilt = await runBackfill(dataSource, services.ledger, view, { tenant, actor: 'test', restart: true });
+      assert.equal(rebuilt.status, 'done');
+      assert.deepEqual(withLiveEvents, await bucketSnapshot(dataSource, tenant, 'payee-activity'));
+    });
+
     it('serves PaySim features online as offline', { skip: paysim.skipReason }, async () => {
       const paysimTenant = 'bank-paysim';
       const paysimProcessor = createProcessor(dataSource, services, paysimTenant);

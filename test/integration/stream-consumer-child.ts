@@ -16,8 +16,8 @@ const services = await createStreamServices(database.dataSource);
 const forever = () => new Promise<never>(() => undefined);
 
 const features: FeatureUpdater = {
-  async applyRecords(manager, tenant, dataset, records) {
-    await services.features.applyRecords(manager, tenant, dataset, records);
+  async applyRecords(manager, tenant, dataset, records, recordKeyField) {
+    await services.features.applyRecords(manager, tenant, dataset, records, recordKeyField);
     if (hold === 'in-transaction') {
       console.log(JSON.stringify({ holding: 'in-transaction', records: records.length }));
       await forever();

@@ -191,9 +191,9 @@ for (const target of await databaseTargets()) {
       const stream = await newStream();
       const tenant = 'bank-dead-letter';
       const failing: FeatureUpdater = {
-        async applyRecords(manager, updateTenant, dataset, records) {
+        async applyRecords(manager, updateTenant, dataset, records, recordKeyField) {
           if (records.some((record) => record.name_dest === 'POISON')) throw new Error('feature update failed for POISON');
-          await services.features.applyRecords(manager, updateTenant, dataset, records);
+          await services.features.applyRecords(manager, updateTenant, dataset, records, recordKeyField);
         },
       };
       const events = syntheticEvents('DL', 20);
@@ -226,8 +226,8 @@ for (const target of await databaseTargets()) {
       const tenant = 'bank-rollback';
       let failures = 0;
       const failOnce: FeatureUpdater = {
-        async applyRecords(manager, updateTenant, dataset, records) {
-          await services.features.applyRecords(manager, updateTenant, dataset, records);
+        async applyRecords(manager, updateTenant, dataset, records, recordKeyField) {
+          await services.features.applyRecords(manager, updateTenant, dataset, records, recordKeyField);
           if (failures === 0) {
             failures += 1;
             throw new Error('connection lost in the middle of the batch');

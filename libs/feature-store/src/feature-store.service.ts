@@ -5,6 +5,7 @@ import type { DatasetDefinition, DatasetRecord } from '../../ingestion/src/index
 import { computeFeatureValues, type FeatureValues } from './feature-values.js';
 import { loadFeatureViews, type FeatureView } from './feature-view.js';
 import { computeOfflineAggregates } from './offline-store.js';
+import { recordsLeftToBackfill } from './backfill.js';
 import { applyRecordsToStore, buildOnlineQuery, rowToRawAggregates, type OnlineQuery } from './online-store.js';
 import { bucketStart } from './windows.js';
 
@@ -108,12 +109,17 @@ export class FeatureStore {
 
   /**
    * Adds newly stored records of `dataset` to every view it feeds, inside the caller's
-   * transaction. Pass each record once: the aggregates add up whatever they are given.
+   * transaction. Pass each record once: the aggregates add up whatever they are given. While a
+   * backfill of a view runs, records after its checkpoint are left to the backfill.
+   * `recordKeyField` names the dataset's record key field, which every record carries.
    */
-  async applyRecords(manager: EntityManager, tenant: string, dataset: string, records: readonly DatasetRecord[]): Promise<void> {
+  async applyRecords(manager: EntityManager, tenant: string, dataset: string, records: readonly DatasetRecord[], recordKeyField: string): Promise<void> {
     if (records.length === 0) return;
+    const recordKeys = records.map((record) => String(record[recordKeyField]));
     for (const view of this.viewsOf(dataset)) {
-      const { skipped } = await applyRecordsToStore(manager, { tenant, view }, records);
+      const leftToBackfill = await recordsLeftToBackfill(manager, tenant, view, recordKeys);
+      const own = leftToBackfill.size === 0 ? records : records.filter((_, index) => !leftToBackfill.has(recordKeys[index]));
+      const { skipped } = await applyRecordsToStore(manager, { tenant, view }, own);
       if (skipped > 0) this.log.warn({ view: view.name, dataset, skipped }, 'records without an entity key or event time were left out of a feature view');
     }
   }

@@ -80,7 +80,8 @@ export interface TrainingRows {
  * such as the feature store updating its aggregates. Duplicates are never passed.
  */
 export interface StoredRecordsListener {
-  applyRecords(manager: EntityManager, tenant: string, dataset: string, records: readonly DatasetRecord[]): Promise<void>;
+  /** `recordKeyField` names the dataset's record key field, whose value every record carries. */
+  applyRecords(manager: EntityManager, tenant: string, dataset: string, records: readonly DatasetRecord[], recordKeyField: string): Promise<void>;
 }
 
 interface FileSource {
@@ -200,7 +201,7 @@ export class IngestionService {
         await registerDataset(manager, definition);
         const { inserted, duplicates, conflicts } = await storeRecords(manager, scope, definition.recordKey, good);
         const stored = good.filter((record) => inserted.has(record.recordKey)).map((record) => record.record);
-        await this.storedRecordsListener?.applyRecords(manager, command.tenant, definition.dataset, stored);
+        await this.storedRecordsListener?.applyRecords(manager, command.tenant, definition.dataset, stored, definition.recordKey);
         const quarantine = [...rejected, ...conflicts].sort((a, b) => a.row - b.row);
         await insertQuarantine(manager, scope, quarantine);
 

@@ -170,6 +170,7 @@ export class StreamBatchProcessor {
       scope.tenant,
       dataset,
       good.filter((record) => inserted.has(record.recordKey)).map((record) => record.record),
+      definition.recordKey,
     );
 
     const counts = { accepted: inserted.size, quarantined: quarantine.length, duplicates: duplicates + repeated };
