@@ -238,6 +238,25 @@ for (const target of await databaseTargets()) {
       assert.equal((await verifyLedger(source)).ok, true);
     });
 
+    const embeddedClock = target.name === 'embedded' ? 'embedded PGlite runs in this process and reads its clock, so there is no second clock' : false;
+    it('rejects a purge when the host clock runs ahead', { skip: embeddedClock }, async (t) => {
+      const source = db.database.dataSource;
+      const systemClock = new RetentionService(source, ledger, POLICY, () => [USE_CASE, 'regulatory-qa']);
+      t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 62 * 31 * 24 * 3600_000 });
+      try {
+        await assert.rejects(systemClock.purge({ actor: 'ops' }), (error: unknown) => {
+          assert.ok(error instanceof FailedPreconditionError);
+          assert.match(error.message, /^This process's clock \(.+\) differs from the database's \(.+\) by \d+ minutes\. Correct the host clock/);
+          return true;
+        });
+        // A dry run destroys nothing, so it still previews.
+        const preview = await systemClock.purge({ actor: 'ops', dryRun: true });
+        assert.ok(preview.length > 0);
+      } finally {
+        t.mock.timers.reset();
+      }
+    });
+
     it('rejects a short hold reason and a second release', async () => {
       await assert.rejects(retention.placeHold({ tenant: 'bank-a', useCase: null, reason: 'because', actor: 'x' }), /Invalid reason/);
       const [hold] = await retention.listHolds(true);

@@ -45,6 +45,15 @@ describe('application validator data subject', () => {
     assert.deepEqual(fieldErrors(() => validator.validate({ ...application, applicantId: '' })), ['applicantId: must not be empty']);
   });
 
+  it('accepts only ids that erasure accepts', () => {
+    const validator = createApplicationValidator(config({ idField: 'applicantId', required: false }));
+    const rule = 'applicantId: must be 1 to 128 UTF-16 code units of well-formed, printable text';
+    // 65 emoji are 65 code points, within the schema's limit, but 130 UTF-16 code units.
+    assert.deepEqual(fieldErrors(() => validator.validate({ ...application, applicantId: '\u{1F600}'.repeat(65) })), [rule]);
+    assert.deepEqual(fieldErrors(() => validator.validate({ ...application, applicantId: 'X\ud800Y' })), [rule]);
+    assert.equal(validator.validate({ ...application, applicantId: '\u{1F600}'.repeat(64) }).subjectId, '\u{1F600}'.repeat(64));
+  });
+
   it('rejects the field when no data subject is configured', () => {
     assert.deepEqual(fieldErrors(() => createApplicationValidator(config()).validate({ ...application, applicantId: 'C-1' })), [
       'applicantId: is not a field of this use case; remove it',

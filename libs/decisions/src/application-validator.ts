@@ -1,13 +1,11 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { isValidSubjectId, MAX_SUBJECT_ID_LENGTH } from '../../audit/src/index.js';
 import { BadUserInputError, type FieldError } from '../../common/src/index.js';
 import type { RequestConfig } from './feature-view-use-case.js';
 import type { UseCaseConfig } from './use-case-config.js';
 
 /** Entity keys, such as a customer id that a feature view is keyed by. */
 const ENTITY_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
-
-/** Maximum length of the data subject id, in characters. */
-const MAX_SUBJECT_ID_LENGTH = 128;
 
 /** Maximum length of a value in a field the use case excludes, in characters. */
 const MAX_EXCLUDED_FIELD_LENGTH = 64;
@@ -64,6 +62,12 @@ export function createApplicationValidator(config: UseCaseConfig): ApplicationVa
       for (const name of featureOrder) features[name] = input[name];
       const droppedFields = Object.keys(input).filter((name) => excluded.has(name)).sort();
       const subjectId = subjectField && typeof input[subjectField] === 'string' ? (input[subjectField] as string) : null;
+      if (subjectField && subjectId !== null && !isValidSubjectId(subjectId)) {
+        // The same rule as warden erase, so that every accepted subject can be erased later.
+        throw new BadUserInputError(`The application has an invalid ${subjectField}.`, [
+          { field: subjectField, message: `must be 1 to ${MAX_SUBJECT_ID_LENGTH} UTF-16 code units of well-formed, printable text` },
+        ]);
+      }
       return { features, droppedFields, subjectId };
     },
   };

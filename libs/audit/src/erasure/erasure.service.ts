@@ -1,3 +1,4 @@
+import { assertClockMatchesDatabase } from '../retention/clock-check.js';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, digestJson, FailedPreconditionError, getLogger, NotFoundError } from '../../../common/src/index.js';
 import type { PostgresLedger } from '../ledger.js';
@@ -35,7 +36,8 @@ export class ErasureRefusedError extends FailedPreconditionError {
 }
 
 /** Maximum length of a subject id, in characters. */
-const MAX_SUBJECT_ID_LENGTH = 128;
+/** Longest data-subject id in UTF-16 code units, the unit of JavaScript string lengths. */
+export const MAX_SUBJECT_ID_LENGTH = 128;
 
 /**
  * Erases a data subject (GDPR Art. 17) by destroying their subject keys, after checking that no
@@ -54,8 +56,13 @@ export class ErasureService {
     private readonly keys: SubjectKeyStore,
     private readonly policy: RetentionPolicy,
     /** The time an erasure is checked and stamped with; tests pass a fixed clock. */
-    private readonly clock: () => Date = () => new Date(),
+    private readonly clock?: () => Date,
   ) {}
+
+  /** The injected clock, or the system clock, which purge and erasure check against the database's. */
+  private now(): Date {
+    return this.clock ? this.clock() : new Date();
+  }
 
   async erase(input: { tenant: string; subjectId: string; reason: string; actor: string }): Promise<ErasureResult> {
     const subjectId = checkSubjectId(input.subjectId);
@@ -64,7 +71,8 @@ export class ErasureService {
       throw new BadUserInputError('Invalid reason.', [{ field: 'reason', message: 'must be 10 to 2,000 characters, such as the ticket number of the erasure request' }]);
     }
     const subjectRef = this.keys.subjectRef(input.tenant, subjectId);
-    const now = this.clock();
+    const now = this.now();
+    if (!this.clock) await assertClockMatchesDatabase(this.dataSource, now);
 
     const outcome = await this.dataSource.transaction(async (manager) => {
       // Serializes with purges and hold placement, so a hold placed now is seen by this check.
@@ -170,8 +178,17 @@ function describeBlocker(blocker: ErasureBlocker): string {
   return `${blocker.records} record(s) of ${blocker.useCase} are inside the ${blocker.minimumMonths}-month minimum of ${blocker.rule} until ${blocker.until}`;
 }
 
+/**
+ * Tells whether a data-subject id can be stored and later erased: 1 to 128 UTF-16 code units,
+ * well-formed Unicode (no lone surrogate, which UTF-8 would turn into U+FFFD and so merge with
+ * another id) and no control characters. Decisions and erasure both apply this rule.
+ */
+export function isValidSubjectId(subjectId: string): boolean {
+  return subjectId.length > 0 && subjectId.length <= MAX_SUBJECT_ID_LENGTH && subjectId.isWellFormed() && !/[\u0000-\u001f\u007f]/.test(subjectId);
+}
+
 function checkSubjectId(subjectId: string): string {
-  if (subjectId.length === 0 || subjectId.length > MAX_SUBJECT_ID_LENGTH || !subjectId.isWellFormed() || /[\u0000-\u001f\u007f]/.test(subjectId)) {
+  if (!isValidSubjectId(subjectId)) {
     throw new BadUserInputError('Invalid subject id.', [
       { field: 'subject', message: `must be 1 to ${MAX_SUBJECT_ID_LENGTH} printable characters, the id the bank application sent (such as applicantId)` },
     ]);

@@ -1,3 +1,4 @@
+import { assertClockMatchesDatabase } from './clock-check.js';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { BadUserInputError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
@@ -52,8 +53,13 @@ export class RetentionService {
     /** Use cases a hold may name: the configured ones. A misspelt name would protect nothing. */
     private readonly knownUseCases: () => string[],
     /** The time purges and holds are stamped with; tests pass a fixed clock. */
-    private readonly clock: () => Date = () => new Date(),
+    private readonly clock?: () => Date,
   ) {}
+
+  /** The injected clock, or the system clock, which purge and erasure check against the database's. */
+  private now(): Date {
+    return this.clock ? this.clock() : new Date();
+  }
 
   async placeHold(input: { tenant: string; useCase: string | null; reason: string; actor: string }): Promise<LegalHold & { recordsCovered: number }> {
     const reason = checkReason(input.reason, 'place');
@@ -63,7 +69,7 @@ export class RetentionService {
       ]);
     }
     const id = randomUUID();
-    const placedAt = this.clock();
+    const placedAt = this.now();
     return this.dataSource.transaction(async (manager) => {
       // Serializes with purge batches, so a record is never purged by a batch that selected it
       // before this hold committed.
@@ -113,7 +119,7 @@ export class RetentionService {
         actor: input.actor,
         payload: { holdId: row.id, useCase: row.use_case, reason },
       });
-      const releasedAt = this.clock();
+      const releasedAt = this.now();
       await manager.query('UPDATE audit.legal_holds SET released_by = $2, released_at = $3, released_ledger_seq = $4 WHERE id = $1', [
         row.id,
         input.actor,
@@ -145,7 +151,9 @@ export class RetentionService {
         { field: 'asOf', message: 'use it together with dryRun (--dry-run), or omit it to purge as of now' },
       ]);
     }
-    const now = this.clock();
+    const now = this.now();
+    // A preview destroys nothing, and an injected clock is a test's deliberate choice.
+    if (!options.dryRun && !this.clock) await assertClockMatchesDatabase(this.dataSource, now);
     const asOf = options.asOf ?? now;
     const results: PurgeResult[] = [];
     for (const rule of this.policy.rules) {
