@@ -167,7 +167,7 @@ for (const target of await databaseTargets()) {
       assert.equal(report.checkpoint?.treeSize, manifest.checkpoint.treeSize);
       assert.equal(report.checkpoint?.rootHash, manifest.checkpoint.rootHash);
       assert.equal(report.checkpoint?.origin, ORIGIN);
-      assert.deepEqual(report.checkpoint?.signedBy, [ORIGIN]);
+      assert.deepEqual(report.checkpoint?.signedBy, [manifest.checkpoint.keyId]);
     });
 
     it('rejects a bundle with a changed proof hash', async () => {

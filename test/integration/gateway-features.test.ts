@@ -115,6 +115,12 @@ for (const target of await databaseTargets()) {
     it('rejects a bad time and an unknown view', async () => {
       const badTime = await gw.graphql(FEATURES, { ...variables, asOf: 'soon' }, analyst);
       assert.equal(badTime.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+      for (const asOf of ['2026-02-30T01:00:00Z', '0000-01-01T00:00:00Z', '+275760-09-13T00:00:00Z', '9999-12-31T00:00:00Z']) {
+        const rejected = await gw.graphql(FEATURES, { ...variables, asOf }, analyst);
+        assert.equal(rejected.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', `${asOf}: ${JSON.stringify(rejected.body.errors)}`);
+      }
+      const controlKey = await gw.graphql(FEATURES, { ...variables, entityKey: 'PAYEE\u00001' }, analyst);
+      assert.equal(controlKey.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
       const unknown = await gw.graphql(FEATURES, { ...variables, view: 'no-such-view' }, analyst);
       assert.equal(unknown.body.errors?.[0]?.extensions?.code, 'NOT_FOUND');
       assert.match(unknown.body.errors?.[0]?.message ?? '', /defined views: customer-activity, payee-activity/);

@@ -245,6 +245,9 @@ for (const target of await databaseTargets()) {
         [{ ...request, name_dest: '' }, 'name_dest'],
         [{ ...request, event_time: new Date(Date.now() + 3_600_000).toISOString() }, 'event_time'],
         [{ ...request, is_fraud: 1 }, 'is_fraud'],
+        [{ ...request, event_time: '2026-02-30T01:00:00Z' }, 'event_time'],
+        [{ ...request, event_time: '0000-01-01T00:00:00Z' }, 'event_time'],
+        [{ ...request, event_time: '2026-02-01T01:00:00' }, 'event_time'],
       ];
       for (const [application, field] of cases) {
         await assert.rejects(

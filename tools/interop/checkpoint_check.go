@@ -42,11 +42,12 @@ import (
 
 // checkpoint is the body of a C2SP tlog-checkpoint note.
 type checkpoint struct {
-	Origin   string   `json:"origin"`
-	TreeSize int64    `json:"treeSize"`
-	RootHash string   `json:"rootHash"`
-	KeyNames []string `json:"signedBy"`
-	root     tlog.Hash
+	Origin   string `json:"origin"`
+	TreeSize int64  `json:"treeSize"`
+	RootHash string `json:"rootHash"`
+	// Key ids (name+hash) of the verified signatures, to compare with the keys the bank publishes.
+	KeyIDs []string `json:"signedBy"`
+	root   tlog.Hash
 }
 
 type publishedKey struct {
@@ -179,7 +180,7 @@ func openCheckpoint(text string, verifiers note.Verifiers) (*checkpoint, error) 
 	parsed := &checkpoint{Origin: lines[0], TreeSize: size, RootHash: hex.EncodeToString(rootBytes)}
 	copy(parsed.root[:], rootBytes)
 	for _, signature := range opened.Sigs {
-		parsed.KeyNames = append(parsed.KeyNames, signature.Name)
+		parsed.KeyIDs = append(parsed.KeyIDs, fmt.Sprintf("%s+%08x", signature.Name, signature.Hash))
 	}
 	return parsed, nil
 }

@@ -7,3 +7,4 @@ export * from './random.js';
 export * from './version.js';
 export * from './private-file.js';
 export * from './sealing.js';
+export * from './date-time.js';

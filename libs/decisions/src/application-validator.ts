@@ -1,6 +1,6 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { isValidSubjectId, MAX_SUBJECT_ID_LENGTH } from '../../audit/src/index.js';
-import { BadUserInputError, type FieldError } from '../../common/src/index.js';
+import { BadUserInputError, parseDateTime, type FieldError } from '../../common/src/index.js';
 import type { RequestConfig } from './feature-view-use-case.js';
 import type { UseCaseConfig } from './use-case-config.js';
 
@@ -105,10 +105,10 @@ function createRequestValidator(request: RequestConfig): ApplicationValidator {
         throw new BadUserInputError(`The request has ${fieldErrors.length} invalid field(s).`, fieldErrors);
       }
       const input = application as Record<string, string | number>;
-      const time = new Date(String(input[request.asOf]));
-      if (!/^\d{4}-\d{2}-\d{2}T/.test(String(input[request.asOf])) || Number.isNaN(time.getTime())) {
+      const time = parseDateTime(input[request.asOf]);
+      if (!time) {
         throw new BadUserInputError(`The request has an invalid ${request.asOf}.`, [
-          { field: request.asOf, message: 'must be an ISO 8601 date-time with a time zone, such as 2026-01-01T10:15:00Z' },
+          { field: request.asOf, message: 'must be an existing ISO 8601 date-time from 1970 on with a time zone, such as 2026-01-01T10:15:00Z' },
         ]);
       }
       if (time.getTime() > Date.now() + MAX_FUTURE_SKEW_MS) {

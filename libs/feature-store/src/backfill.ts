@@ -39,7 +39,7 @@ const DEFAULT_PAGE_SIZE = 2000;
  * Ingestion may go on meanwhile. Each page transaction takes the view's backfill lock exclusively
  * and reads its page inside it, while live ingestion takes the lock shared and leaves records
  * whose key sorts after the checkpoint to the backfill (see recordsLeftToBackfill). So each stored
- * record is counted exactly once, whichever side sees it first.
+ * record is counted exactly once, whichever side reads it first.
  */
 export async function runBackfill(dataSource: DataSource, ledger: LedgerAppender, view: FeatureView, options: BackfillOptions): Promise<BackfillResult> {
   const log = getLogger('feature-backfill').child({ view: view.name, viewVersion: view.version, tenant: options.tenant });

@@ -226,11 +226,11 @@ function vector(view: FeatureView, entityKey: string, asOfMs: number, cutMs: num
 
 function checkReadRequest(entityKey: string, asOf: Date, where = 'request'): void {
   const errors: FieldError[] = [];
-  if (typeof entityKey !== 'string' || entityKey === '' || entityKey.length > 256) {
-    errors.push({ field: 'entityKey', message: `${where}: entityKey must be a non-empty string of at most 256 characters` });
+  if (typeof entityKey !== 'string' || entityKey === '' || entityKey.length > 256 || /[\u0000-\u001f\u007f]/.test(entityKey)) {
+    errors.push({ field: 'entityKey', message: `${where}: entityKey must be a non-empty string of at most 256 characters without control characters` });
   }
-  if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime())) {
-    errors.push({ field: 'asOf', message: `${where}: asOf must be a valid date-time such as 2026-01-02T05:00:00Z` });
+  if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime()) || asOf.getTime() < 0 || asOf.getUTCFullYear() > 9999) {
+    errors.push({ field: 'asOf', message: `${where}: asOf must be a valid date-time from 1970 to 9999, such as 2026-01-02T05:00:00Z` });
   }
   if (errors.length > 0) throw new BadUserInputError(`Invalid feature read: ${errors.map((error) => error.message).join('; ')}.`, errors);
 }
