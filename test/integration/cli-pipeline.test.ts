@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../libs/common/src/index.js';
 import { openDatabase } from '../../libs/database/src/index.js';
+import type { BundleManifest } from '../../libs/audit/src/index.js';
 import { cliEnvironment, runCli, runCliJson, startCli } from '../support/cli.js';
 import { createServerDatabase, databaseTargets, REPO_ROOT, sharedDataPath, type ServerDatabase } from '../support/databases.js';
 
@@ -244,6 +245,15 @@ for (const target of await databaseTargets()) {
       const result = await runCli(['export', '--use-case', 'nope', '--from', '2000-01-01', '--to', '2100-01-01', '--out', join(workDir, 'nope-bundle')], env);
       assert.equal(result.code, 1);
       assert.ok(result.stderr.startsWith('NOT_FOUND: Unknown use case "nope".'), result.stderr);
+    });
+
+    it('export accepts an answer use case', async () => {
+      const answersDir = join(workDir, 'answers-bundle');
+      const manifest = await runCliJson<BundleManifest>(['export', '--use-case', 'regulatory-qa', '--from', '2000-01-01', '--to', '2100-01-01', '--out', answersDir], env);
+      assert.equal(manifest.useCase, 'regulatory-qa');
+      assert.equal(manifest.counts.decisions, 0);
+      const verified = await runCliJson<{ ok: boolean; problems: string[] }>(['verify-bundle', answersDir], env);
+      assert.deepEqual(verified.problems, []);
     });
 
     it('export rejects --from notadate', async () => {

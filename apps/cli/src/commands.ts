@@ -60,8 +60,12 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         runtime.checkpointScheduler.start();
         runtime.webhookDispatcher.start();
         const streaming = await startConfiguredStreamIngestion(runtime);
+        if (fraudDemo?.created) {
+          console.log(`payment-fraud demo: model ${fraudDemo.modelVersion} trained on synthetic PaySim-like transactions, ${fraudDemo.reviewCases} review cases opened`);
+        } else if (fraudDemo) {
+          console.log(`payment-fraud demo: model ${fraudDemo.modelVersion} reused from the data folder`);
+        }
         printStartBanner(gateway, demo, runtime.database.mode, config);
-        if (fraudDemo) console.log(`payment-fraud demo: model ${fraudDemo.modelVersion} trained on synthetic PaySim-like transactions, ${fraudDemo.reviewCases} review cases opened`);
         const stop = async (signal: string) => {
           console.log(`\n${signal} received, stopping Warden`);
           await streaming?.close();
@@ -179,7 +183,8 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       const from = parseDate(options.from, '--from');
       const to = parseDate(options.to, '--to');
       await withRuntime(loadConfig, async (runtime) => {
-        requireUseCase(runtime.useCases, options.useCase);
+        // Answers are exported like decisions, so an answer use case is a valid choice too.
+        if (!runtime.answerUseCases.has(options.useCase)) requireUseCase(runtime.useCases, options.useCase, [...runtime.answerUseCases.keys()]);
         const evidence = createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, operatorActor());
         let manifest: BundleManifest;
         try {

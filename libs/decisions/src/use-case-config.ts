@@ -131,10 +131,10 @@ function checkUseCase(file: string, config: UseCaseConfig): void {
 }
 
 /** Looks up a use case by name and raises NOT_FOUND with the known names otherwise. */
-export function requireUseCase(useCases: Map<string, LoadedUseCase>, name: string): LoadedUseCase {
+export function requireUseCase(useCases: Map<string, LoadedUseCase>, name: string, otherKnownNames: readonly string[] = []): LoadedUseCase {
   const found = useCases.get(name);
   if (!found) {
-    const known = [...useCases.keys()].join(', ') || 'none';
+    const known = [...useCases.keys(), ...otherKnownNames].join(', ') || 'none';
     const shown = name.length > 64 ? `${name.slice(0, 64)}...` : name;
     throw new NotFoundError(`Unknown use case "${shown}". Known use cases: ${known}.`);
   }
