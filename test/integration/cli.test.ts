@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_VARIABLES, loadConfig } from '../../libs/common/src/index.js';
@@ -60,6 +60,17 @@ describe('warden cli without a database', () => {
       assert.equal(result.stdout, '');
     });
   }
+
+  it('rejects a bad policy file with exit code 2', async () => {
+    const policyDir = join(workDir, 'bad-policies');
+    cpSync(join(REPO_ROOT, 'policies'), policyDir, { recursive: true });
+    writeFileSync(join(policyDir, 'retention.yaml'), 'version: 2\nrules: {}\n');
+    const result = await runCli(['retention', 'purge', '--dry-run'], cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'bad-policy-data'), WARDEN_POLICY_DIR: policyDir }));
+
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stderr.trim(), `Invalid ${join(policyDir, 'retention.yaml')}: version must be 1`);
+    assert.equal(result.stdout, '');
+  });
 
   it('accepts LOG_LEVEL in capitals', async () => {
     const result = await runCli(['demo-data', '--rows', '1', '--out', join(workDir, 'one.jsonl')], cliEnvironment({ LOG_LEVEL: 'WARN' }));

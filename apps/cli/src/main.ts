@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { Command } from 'commander';
-import { CONFIG_VARIABLES, ConfigError, createRootLogger, isWardenError, loadConfig, WARDEN_VERSION } from '../../../libs/common/src/index.js';
+import { CONFIG_VARIABLES, ConfigError, PolicyFileError, createRootLogger, isWardenError, loadConfig, WARDEN_VERSION } from '../../../libs/common/src/index.js';
 
 // Some modules create their logger while they load, and pino throws on a level it does not know.
 // So the level is validated and the root logger created with the normalized level before the
@@ -31,7 +31,7 @@ registerCommands(program, () => loadConfig());
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof PolicyFileError) {
     console.error(error.message);
     process.exit(2);
   }

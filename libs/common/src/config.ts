@@ -60,6 +60,12 @@ export interface WardenConfig {
   streamTenant: string;
 }
 
+/**
+ * A policy file under the policy folder (use cases, answers, retention) that cannot be loaded.
+ * Like ConfigError it means invalid configuration, so the CLI exits with code 2.
+ */
+export class PolicyFileError extends Error {}
+
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,

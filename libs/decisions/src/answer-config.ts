@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { digestJson } from '../../common/src/index.js';
+import { digestJson, PolicyFileError } from '../../common/src/index.js';
 import { DEFAULT_REVIEW_CONFIG, resolveReviewConfig, type ReviewConfig } from '../../review/src/index.js';
 
 /**
@@ -65,7 +65,7 @@ export interface LoadedAnswerUseCase {
   template: PromptTemplate;
 }
 
-export class AnswerConfigError extends Error {
+export class AnswerConfigError extends PolicyFileError {
   constructor(file: string, problem: string) {
     super(`Invalid answer use-case file ${file}: ${problem}`);
     this.name = 'AnswerConfigError';

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { digestJson, NotFoundError } from '../../common/src/index.js';
+import { digestJson, NotFoundError, PolicyFileError } from '../../common/src/index.js';
 import type { FeatureView } from '../../feature-store/src/index.js';
 import { resolveReviewConfig, type ReviewConfig } from '../../review/src/index.js';
 import { checkFeatureViewSections, checkViewBindings, type ComputedFeatureConfig, type FeatureViewReference, type RequestConfig } from './feature-view-use-case.js';
@@ -64,7 +64,7 @@ export interface LoadedUseCase {
 }
 
 /** Raised at load time: a use-case file that does not describe a usable use case. */
-export class UseCaseConfigError extends Error {
+export class UseCaseConfigError extends PolicyFileError {
   constructor(file: string, problem: string) {
     super(`Invalid use-case file ${file}: ${problem}`);
     this.name = 'UseCaseConfigError';

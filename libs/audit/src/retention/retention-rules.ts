@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { digestJson } from '../../../common/src/index.js';
+import { digestJson, PolicyFileError } from '../../../common/src/index.js';
 
 /** How long the records of one use case are kept, and the rule that sets the floor. */
 export interface RetentionRule {
@@ -28,9 +28,12 @@ export interface RetentionPolicy {
   hash: string;
 }
 
-export class RetentionPolicyError extends Error {
-  constructor(problem: string) {
-    super(`Invalid policies/retention.yaml: ${problem}`);
+export class RetentionPolicyError extends PolicyFileError {
+  constructor(
+    readonly problem: string,
+    file = 'policies/retention.yaml',
+  ) {
+    super(`Invalid ${file}: ${problem}`);
     this.name = 'RetentionPolicyError';
   }
 }
@@ -39,7 +42,13 @@ export class RetentionPolicyError extends Error {
 export function loadRetentionPolicy(policyDir: string): RetentionPolicy {
   const path = join(policyDir, 'retention.yaml');
   if (!existsSync(path)) return { rules: [], hash: digestJson([]) };
-  return parseRetentionPolicy(readFileSync(path, 'utf8'));
+  try {
+    return parseRetentionPolicy(readFileSync(path, 'utf8'));
+  } catch (error) {
+    // Name the file that was read, which differs from the default when WARDEN_POLICY_DIR is set.
+    if (error instanceof RetentionPolicyError) throw new RetentionPolicyError(error.problem, path);
+    throw error;
+  }
 }
 
 export function parseRetentionPolicy(text: string): RetentionPolicy {
