@@ -730,6 +730,28 @@ for (const target of await databaseTargets()) {
       assert.equal(output[0].verdict, 'flag');
     });
 
+    for (const [field, extra] of [
+      ['logprobs', { logprobs: true }],
+      ['top_logprobs', { top_logprobs: 2 }],
+      ['modalities', { modalities: ['text', 'audio'] }],
+    ] as const) {
+      it(`${field} rejected while output is checked`, async () => {
+        const request = { model: 'fake-chat', messages: [{ role: 'user', content: 'Hello.' }], ...extra };
+        const error = await restoring.chat.completions.create(request as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming).then(
+          () => assert.fail('expected HTTP 400'),
+          (caught: unknown) => caught,
+        );
+        assert.ok(error instanceof APIError);
+        assert.equal(error.status, 400);
+        assert.equal(error.code, 'unscannable_output');
+        assert.equal(error.param, field);
+        assert.equal(fake.requests.length, 0, 'nothing went upstream');
+
+        await restoring.chat.completions.create(request as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, { headers: { 'x-warden-use-case': 'output-off' } });
+        assert.equal(fake.requests.length, 1, 'a use case with outputPii off accepts it');
+      });
+    }
+
     it('forbidden topic in a user message is blocked', async () => {
       const error = await restoring.chat.completions
         .create({ model: 'fake-chat', messages: [{ role: 'system', content: 'Never say which stock I should buy.' }, { role: 'user', content: 'Which STOCKS should I buy?' }] }, { headers: { 'x-warden-use-case': 'advice-free' } })

@@ -113,6 +113,7 @@ export class ProxyGuardrails {
   /** Redacts a chat request and judges it. Raises GuardrailBlock when it must not go upstream. */
   async guardChat(call: GuardedCall, body: Record<string, unknown>): Promise<GuardedChat> {
     const settings = this.settingsFor(call.useCase);
+    if (settings.outputPii !== 'off') rejectUncheckableOutput(body);
     const map = new PlaceholderMap();
     const [guardedBody] = this.redactAll(call, settings, 'messages', [body], map, (item, redact) => redactChatBody(item, redact));
     const guarded = guardedBody.messages as unknown[];
@@ -325,6 +326,27 @@ function injectionSourceFor(role: unknown): InjectionSource | undefined {
 }
 
 /**
+ * Raises a 400 for a request whose reply the output check cannot mask: log probabilities repeat
+ * the reply token by token, and spoken audio carries the values that its transcript masks.
+ */
+function rejectUncheckableOutput(body: Record<string, unknown>): void {
+  const field =
+    body.logprobs === true ? 'logprobs'
+    : body.top_logprobs !== undefined && body.top_logprobs !== null ? 'top_logprobs'
+    : Array.isArray(body.modalities) && body.modalities.includes('audio') ? 'modalities'
+    : body.audio !== undefined && body.audio !== null ? 'audio'
+    : undefined;
+  if (field === undefined) return;
+  throw new LlmError(
+    400,
+    'invalid_request_error',
+    'unscannable_output',
+    `The output personal-data check cannot mask ${field === 'modalities' || field === 'audio' ? 'audio output' : 'log probabilities'}, so the proxy does not accept ${field} here. Remove ${field}, or use a use case with outputPii off.`,
+    field,
+  );
+}
+
+/**
  * Texts of a chat request outside its messages that the model reads as instructions: the
  * predicted output, and the descriptions of tools and legacy functions (parameters included).
  * They are judged like user text, for injection and forbidden topics.
@@ -346,7 +368,7 @@ function instructionTexts(body: Record<string, unknown>): { target: string; text
   return texts;
 }
 
-/** Every `description` string under `value`, such as a function's and its parameters' descriptions. */
+/** Collects every `description` string under `value`, such as those of a function and its parameters. */
 function descriptionsOf(value: unknown): string[] {
   if (Array.isArray(value)) return value.flatMap(descriptionsOf);
   if (!isObject(value)) return [];
