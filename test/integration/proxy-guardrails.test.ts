@@ -526,6 +526,232 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(judged((await lastCall()).payload.guardrails, 'output-pii'), [{ guardrail: 'output-pii', target: 'choices[0]', verdict: 'block', detail: 'IBANx1' }]);
     });
 
+    it('every request field is redacted upstream', async () => {
+      const compactIban = CANARY.iban.replace(/ /g, '');
+      const request = {
+        model: 'fake-chat',
+        user: `SSN ${CANARY.ssn}`,
+        metadata: { account: `IBAN ${CANARY.iban}` },
+        stop: [`card ${CANARY.card}`],
+        prediction: { type: 'content', content: `Paid from ${CANARY.iban}` },
+        tools: [
+          {
+            type: 'function',
+            function: {
+              name: 'pay',
+              description: `Pays from ${CANARY.iban} by default.`,
+              parameters: { type: 'object', properties: { card: { type: 'string', description: 'Card to charge', default: CANARY.card } } },
+            },
+          },
+        ],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'See the statement.' },
+              { type: 'image_url', image_url: { url: `https://files.bank.example/statement.png?iban=${compactIban}` } },
+              { type: 'input_text', text: `Confirm SSN ${CANARY.ssn}` },
+            ],
+          },
+          { role: 'assistant', content: null, refusal: `I cannot charge card ${CANARY.card}.` },
+          { role: 'user', content: 'Continue.' },
+        ],
+      };
+      await restoring.chat.completions.create(request as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
+
+      assert.equal(fake.requests.length, 1, 'one request reached the upstream');
+      const sent = fake.requests[0].body as typeof request;
+      assert.deepEqual(findCanaries(JSON.stringify(sent)), []);
+      assert.match(sent.user, /^SSN <US_SSN_\d>$/);
+      assert.match(sent.metadata.account, /^IBAN <IBAN_\d>$/);
+      assert.match(sent.stop[0], /^card <CREDIT_CARD_\d>$/);
+      assert.match(sent.prediction.content, /^Paid from <IBAN_\d>$/);
+      assert.match(sent.tools[0].function.description, /^Pays from <IBAN_\d> by default\.$/);
+      assert.match(sent.tools[0].function.parameters.properties.card.default, /^<CREDIT_CARD_\d>$/);
+      const parts = sent.messages[0].content as { image_url?: { url: string }; text?: string }[];
+      assert.match(parts[1].image_url!.url, /\?iban=<IBAN_\d>$/);
+      assert.match(parts[2].text!, /^Confirm SSN <US_SSN_\d>$/);
+      assert.match(sent.messages[1].refusal!, /^I cannot charge card <CREDIT_CARD_\d>\.$/);
+      assert.equal(sent.tools[0].function.name, 'pay', 'function names are protocol identifiers');
+      assert.equal(sent.tools[0].function.parameters.properties.card.type, 'string');
+      assert.equal(sent.prediction.type, 'content');
+
+      const verdicts = (await lastCall()).payload.guardrails;
+      const pii = judged(verdicts, 'pii');
+      assert.equal(pii.length, 1);
+      assert.equal(pii[0].verdict, 'flag');
+      assert.deepEqual(
+        judged(verdicts, 'injection').map((verdict) => verdict.target),
+        ['messages[0]', 'messages[2]', 'prediction', 'tools[0]'],
+        'prediction and tool descriptions are judged',
+      );
+    });
+
+    it('tool call card in exponent form is redacted', async () => {
+      await restoring.chat.completions.create({
+        model: 'fake-chat',
+        messages: [
+          { role: 'user', content: 'Block the card.' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'block', arguments: '{"card":4.111111111111111e15,"amount":1.5e3}' } }] },
+        ],
+      });
+      const sent = fake.requests[0].body.messages as { tool_calls?: { id: string; function: { name: string; arguments: string } }[] }[];
+      assert.deepEqual(JSON.parse(sent[1].tool_calls![0].function.arguments), { card: '<CREDIT_CARD_1>', amount: 1500 });
+      assert.equal(sent[1].tool_calls![0].id, 'call_1');
+      assert.equal(sent[1].tool_calls![0].function.name, 'block');
+    });
+
+    it('embeddings user and extra fields are redacted', async () => {
+      const request = { model: 'fake-embed', input: 'quarterly statement', user: `SSN ${CANARY.ssn}`, metadata: { account: `IBAN ${CANARY.iban}` } };
+      await restoring.embeddings.create(request as unknown as OpenAI.Embeddings.EmbeddingCreateParams);
+      const sent = fake.requests[0].body as typeof request;
+      assert.deepEqual(findCanaries(JSON.stringify(sent)), []);
+      assert.equal(sent.user, 'SSN <US_SSN_1>');
+      assert.equal(sent.metadata.account, 'IBAN <IBAN_1>');
+      assert.equal(sent.input, 'quarterly statement');
+      assert.deepEqual(judged((await lastCall()).payload.guardrails, 'pii'), [{ guardrail: 'pii', target: 'input', verdict: 'flag', detail: 'US_SSNx1, IBANx1' }]);
+    });
+
+    for (const [name, extra, blockedTarget] of [
+      ['injection in a tool description', { tools: [{ type: 'function', function: { name: 'lookup', description: INJECTION } }] }, 'tools[0]'],
+      ['injection in predicted output', { prediction: { type: 'content', content: INJECTION } }, 'prediction'],
+    ] as const) {
+      it(`${name} is blocked`, async () => {
+        const request = { model: 'fake-chat', messages: [{ role: 'user', content: 'Hello.' }], ...extra };
+        const error = await restoring.chat.completions.create(request as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming).then(
+          () => assert.fail('expected HTTP 400'),
+          (caught: unknown) => caught,
+        );
+        assert.ok(error instanceof APIError);
+        assert.equal(error.code, 'prompt_injection_detected');
+        assert.equal(fake.requests.length, 0, 'nothing went upstream');
+        const injection = judged((await lastCall()).payload.guardrails, 'injection').find((verdict) => verdict.target === blockedTarget);
+        assert.equal(injection?.verdict, 'block');
+      });
+    }
+
+    it('forbidden topic in predicted output is blocked', async () => {
+      const request = { model: 'fake-chat', messages: [{ role: 'user', content: 'Hello.' }], prediction: { type: 'content', content: 'Which stock should I buy?' } };
+      const error = await restoring.chat.completions
+        .create(request as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, { headers: { 'x-warden-use-case': 'advice-free' } })
+        .then(
+          () => assert.fail('expected HTTP 400'),
+          (caught: unknown) => caught,
+        );
+      assert.ok(error instanceof APIError);
+      assert.equal(error.code, 'forbidden_topic');
+      assert.equal(fake.requests.length, 0);
+      assert.deepEqual(judged((await lastCall()).payload.guardrails, 'topic')[1], { guardrail: 'topic', target: 'prediction', verdict: 'block', detail: 'topics investment-advice' });
+    });
+
+    /** Reply fields besides content that carry model text, each with new personal data. */
+    const replyFields = (args: string) => ({
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'pay', arguments: args } }],
+      function_call: { name: 'pay', arguments: args },
+      refusal: `I will not read card ${CANARY.card} aloud.`,
+      reasoning_content: `The SSN is ${CANARY.ssn}.`,
+      audio: { id: 'audio_1', data: 'AAAA', expires_at: 1_796_342_400, transcript: `Your IBAN is ${CANARY.iban}.` },
+    });
+    const REPLY_ARGS = `{"iban":"${CANARY.iban}","phone":"212-555-0187","card":4.111111111111111e15,"amount":120}`;
+
+    it('every reply field is masked in JSON', async () => {
+      fake.script({ kind: 'chat', content: 'Paying now.', message: replyFields(REPLY_ARGS) });
+      const completion = await plain.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'Pay the invoice.' }] });
+      const text = JSON.stringify(completion);
+      assert.deepEqual(findCanaries(text), []);
+      assert.ok(!text.includes('212-555-0187'), text);
+      assert.ok(!text.includes('4.111111111111111e15'), text);
+
+      const message = completion.choices[0].message as unknown as ReturnType<typeof replyFields> & { content: string };
+      const masked = { iban: '[IBAN]', phone: '[PHONE_NUMBER]', card: '[CREDIT_CARD]', amount: 120 };
+      assert.equal(message.content, 'Paying now.');
+      assert.deepEqual(JSON.parse(message.tool_calls[0].function.arguments), masked);
+      assert.deepEqual(JSON.parse(message.function_call.arguments), masked);
+      assert.equal(message.tool_calls[0].id, 'call_1');
+      assert.equal(message.tool_calls[0].function.name, 'pay');
+      assert.equal(message.refusal, 'I will not read card [CREDIT_CARD] aloud.');
+      assert.equal(message.reasoning_content, 'The SSN is [US_SSN].');
+      assert.equal(message.audio.transcript, 'Your IBAN is [IBAN].');
+      assert.equal(message.audio.data, 'AAAA');
+
+      const output = judged((await lastCall()).payload.guardrails, 'output-pii');
+      assert.equal(output.length, 1, 'one verdict per choice');
+      assert.equal(output[0].target, 'choices[0]');
+      assert.equal(output[0].verdict, 'flag');
+    });
+
+    it('reply tool call PII block withholds it', async () => {
+      fake.script({ kind: 'chat', content: 'Paying now.', message: { tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'pay', arguments: REPLY_ARGS } }] } });
+      const completion = await restoring.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'Pay it.' }] }, { headers: { 'x-warden-use-case': 'output-blocked' } });
+      assert.equal(completion.choices[0].message.content, '');
+      assert.equal(completion.choices[0].message.tool_calls, undefined);
+      assert.equal(completion.choices[0].finish_reason, 'content_filter');
+      assert.deepEqual(findCanaries(JSON.stringify(completion)), []);
+      assert.equal(judged((await lastCall()).payload.guardrails, 'output-pii')[0].verdict, 'block');
+    });
+
+    it('every reply field is masked in SSE', async () => {
+      const [head, tail] = [REPLY_ARGS.slice(0, 20), REPLY_ARGS.slice(20)];
+      fake.script({
+        kind: 'stream',
+        pieces: ['Paying ', 'now.'],
+        deltas: [
+          { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'pay', arguments: head } }] },
+          { tool_calls: [{ index: 0, function: { arguments: tail } }] },
+          { refusal: `Card ${CANARY.card.slice(0, 7)}` },
+          { refusal: CANARY.card.slice(7) },
+          { reasoning_content: `The SSN is ${CANARY.ssn}.` },
+          { audio: { id: 'audio_1', transcript: `Your IBAN is ${CANARY.iban}.` } },
+        ],
+      });
+      const stream = await plain.chat.completions.create({ model: 'fake-chat', messages: [{ role: 'user', content: 'Pay the invoice.' }], stream: true });
+      const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+      for await (const chunk of stream) chunks.push(chunk);
+
+      const text = JSON.stringify(chunks);
+      assert.deepEqual(findCanaries(text), []);
+      assert.ok(!text.includes('212-555-0187'), text);
+      assert.ok(!text.includes('e15'), text);
+
+      const deltas = chunks.map((chunk) => (chunk.choices[0]?.delta ?? {}) as Record<string, unknown> & { tool_calls?: { function?: { arguments?: string } }[] });
+      const args = deltas.map((delta) => delta.tool_calls?.[0]?.function?.arguments ?? '').join('');
+      assert.deepEqual(JSON.parse(args), { iban: '[IBAN]', phone: '[PHONE_NUMBER]', card: '[CREDIT_CARD]', amount: 120 });
+      assert.equal(deltas.map((delta) => delta.refusal ?? '').join(''), 'Card [CREDIT_CARD]');
+      assert.equal(deltas.map((delta) => delta.reasoning_content ?? '').join(''), 'The SSN is [US_SSN].');
+      assert.equal(deltas.map((delta) => (delta.audio as { transcript?: string } | undefined)?.transcript ?? '').join(''), 'Your IBAN is [IBAN].');
+      assert.equal(deltas.map((delta) => delta.content ?? '').join(''), 'Paying now.');
+
+      const lastContent = deltas.findLastIndex((delta) => typeof delta.content === 'string' && delta.content.length > 0);
+      const firstToolCall = deltas.findIndex((delta) => delta.tool_calls !== undefined);
+      assert.ok(firstToolCall >= lastContent, `tool call chunk ${firstToolCall} follows content chunk ${lastContent}`);
+
+      const output = judged((await lastCall()).payload.guardrails, 'output-pii');
+      assert.equal(output.length, 1, 'one verdict per choice');
+      assert.equal(output[0].verdict, 'flag');
+    });
+
+    for (const [field, extra] of [
+      ['logprobs', { logprobs: true }],
+      ['top_logprobs', { top_logprobs: 2 }],
+      ['modalities', { modalities: ['text', 'audio'] }],
+    ] as const) {
+      it(`${field} rejected while output is checked`, async () => {
+        const request = { model: 'fake-chat', messages: [{ role: 'user', content: 'Hello.' }], ...extra };
+        const error = await restoring.chat.completions.create(request as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming).then(
+          () => assert.fail('expected HTTP 400'),
+          (caught: unknown) => caught,
+        );
+        assert.ok(error instanceof APIError);
+        assert.equal(error.status, 400);
+        assert.equal(error.code, 'unscannable_output');
+        assert.equal(error.param, field);
+        assert.equal(fake.requests.length, 0, 'nothing went upstream');
+
+        await restoring.chat.completions.create(request as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, { headers: { 'x-warden-use-case': 'output-off' } });
+        assert.equal(fake.requests.length, 1, 'a use case with outputPii off accepts it');
+      });
+    }
+
     it('forbidden topic in a user message is blocked', async () => {
       const error = await restoring.chat.completions
         .create({ model: 'fake-chat', messages: [{ role: 'system', content: 'Never say which stock I should buy.' }, { role: 'user', content: 'Which STOCKS should I buy?' }] }, { headers: { 'x-warden-use-case': 'advice-free' } })

@@ -30,10 +30,13 @@ export interface StreamReply {
   omitDone?: boolean;
   /** Send an error event after this many chunks and end the stream. */
   errorAfter?: number;
+  /** Raw deltas (tool call fragments, refusal, reasoning) sent after the last piece and before finish_reason. */
+  deltas?: Record<string, unknown>[];
 }
 
 export type FakeReply =
-  | { kind: 'chat'; content?: string; usage?: boolean; delayMs?: number }
+  /** `message` fields (tool_calls, refusal, reasoning_content, audio) are added to the reply's message. */
+  | { kind: 'chat'; content?: string; message?: Record<string, unknown>; usage?: boolean; delayMs?: number }
   | StreamReply
   | {
       kind: 'embeddings';
@@ -153,7 +156,7 @@ async function answer(received: ReceivedRequest, reply: FakeReply, request: Inco
         object: 'chat.completion',
         created: 1_796_342_400,
         model,
-        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
+        choices: [{ index: 0, message: { role: 'assistant', content, ...reply.message }, finish_reason: 'stop', logprobs: null }],
       };
       if (reply.usage !== false) {
         const completionTokens = fakeTokenCount(content);
@@ -210,6 +213,7 @@ async function stream(received: ReceivedRequest, reply: StreamReply, response: S
     write(chunk({ content: piece }, null));
     const malformed = reply.malformedAfter?.[index];
     if (malformed !== undefined) write(malformed);
+    if (last) for (const delta of reply.deltas ?? []) write(chunk(delta, null));
     if (last) write(chunk({}, 'stop', usagePlace === 'last-content-chunk' ? { usage } : {}));
   }
   if (usagePlace === 'final-chunk') {

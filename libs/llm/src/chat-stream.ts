@@ -80,7 +80,7 @@ export async function* relayChatStream(options: StreamRelayOptions): AsyncGenera
       object: 'chat.completion.chunk',
       ...(created === undefined ? {} : { created }),
       model: options.publicModel,
-      choices: held.map(({ index, content, blocked }) => ({ index, delta: { content }, finish_reason: blocked ? CONTENT_FILTER : null })),
+      choices: held.map(({ index, content, fields, blocked }) => ({ index, delta: { content, ...fields }, finish_reason: blocked ? CONTENT_FILTER : null })),
     };
   };
 

@@ -21,12 +21,16 @@ import {
 import type { ProxyGuardrailConfig, ProxyGuardrailSettings } from './guardrail-config.js';
 import { LlmError } from './openai-error.js';
 import { OUTPUT_SCANNER_ERROR, type ReplyGuard } from './proxy-output.js';
-import { redactMessage, type Redact } from './proxy-redaction.js';
+import { isObject, mapStrings, redactChatBody, type Redact } from './proxy-redaction.js';
 
 /** One guardrail's verdict on one target of a call, as the `llm.call` ledger entry stores it: entity types and counts or rule names, never text. */
 export interface ProxyGuardrailVerdict {
   guardrail: 'pii' | 'injection' | 'injection-classifier' | 'output-pii' | 'topic';
-  /** `messages` (every message), `input` (every embeddings input), `vault`, or one item such as `messages[2]`, `input[1]` or `choices[0]`. */
+  /**
+   * `messages` (every message and every other string of a chat request), `input` (every string of
+   * an embeddings request), `vault`, or one item such as `messages[2]`, `input[1]`, `prediction`,
+   * `tools[0]` or `choices[0]`.
+   */
   target: string;
   verdict: 'pass' | 'flag' | 'block' | 'error';
   detail: string;
@@ -71,11 +75,11 @@ export interface ProxyGuardrailsOptions {
 export class GuardrailBlock extends LlmError {}
 
 /**
- * Guardrails of the proxy. Before a request goes upstream, every text a caller can send (message
- * content, text parts, tool results, tool call arguments, embeddings inputs) is scanned and each
- * finding replaced by a placeholder, a mask or a keyed hash. System, user, developer and tool
- * messages and embeddings inputs are judged for injection, and user messages and inputs for the
- * use case's forbidden topics. The scanner fails closed unless the use case sets
+ * Guardrails of the proxy. Before a request goes upstream, every string of its body except
+ * protocol identifiers (see proxy-redaction.ts) is scanned and each finding replaced by a
+ * placeholder, a mask or a keyed hash. System, user, developer and tool messages, the predicted
+ * output, tool descriptions and embeddings inputs are judged for injection, and all but system,
+ * developer and tool messages for the use case's forbidden topics. The scanner fails closed unless the use case sets
  * onScannerError: flag. Replies are checked for new personal data and forbidden topics.
  */
 export class ProxyGuardrails {
@@ -109,21 +113,23 @@ export class ProxyGuardrails {
   /** Redacts a chat request and judges it. Raises GuardrailBlock when it must not go upstream. */
   async guardChat(call: GuardedCall, body: Record<string, unknown>): Promise<GuardedChat> {
     const settings = this.settingsFor(call.useCase);
-    const messages = body.messages as unknown[];
+    if (settings.outputPii !== 'off') rejectUncheckableOutput(body);
     const map = new PlaceholderMap();
-    const guarded = this.redactAll(call, settings, 'messages', messages, map, (message, redact) => redactMessage(message, redact));
+    const [guardedBody] = this.redactAll(call, settings, 'messages', [body], map, (item, redact) => redactChatBody(item, redact));
+    const guarded = guardedBody.messages as unknown[];
 
     const judged = guarded.flatMap((message, index) => {
       const role = (message as { role?: unknown } | null)?.role;
       const source = injectionSourceFor(role);
       return source === undefined ? [] : [{ target: `messages[${index}]`, text: messageText(message), source, checkTopics: role === 'user' }];
     });
+    judged.push(...instructionTexts(guardedBody));
     await this.judge(call, judged, 'messages');
 
     const placeholderScope = await this.storePlaceholders(call, map);
     const restoreMap = settings.pii === 'placeholder' && settings.restore && map.size > 0 && call.mayRestore() ? map : undefined;
     const reply: ReplyGuard = { ...this.replyCheck(call.useCase, settings), restoreMap, verdicts: call.verdicts };
-    return { body: { ...body, messages: guarded }, reply, placeholderScope };
+    return { body: guardedBody, reply, placeholderScope };
   }
 
   /**
@@ -144,13 +150,18 @@ export class ProxyGuardrails {
         'input',
       );
     }
-    const guarded = this.redactAll(call, settings, 'input', inputs, new PlaceholderMap(), (input, redact) => (typeof input === 'string' ? redact(input) : input));
+    // The input is redacted whole and every other string (user, extra fields) through mapStrings.
+    const [guardedBody] = this.redactAll(call, settings, 'input', [body], new PlaceholderMap(), (item, redact) => {
+      const { input, ...rest } = item;
+      return { ...item, ...(mapStrings(rest, redact) as Record<string, unknown>), input: mapStrings(input, redact) };
+    });
+    const guarded = (single ? [guardedBody.input] : (guardedBody.input as unknown[])) as unknown[];
 
     const judged = guarded.flatMap((input, index) =>
       typeof input === 'string' ? [{ target: single ? 'input' : `input[${index}]`, text: input, source: 'user' as const, checkTopics: true }] : [],
     );
     await this.judge(call, judged, 'input');
-    return { ...body, input: single ? guarded[0] : guarded };
+    return guardedBody;
   }
 
   /** Redacts every item with the use case's PII mode and records one verdict for all of them. */
@@ -312,6 +323,56 @@ function injectionSourceFor(role: unknown): InjectionSource | undefined {
   if (role === 'user' || role === 'system' || role === 'developer') return 'user';
   if (role === 'tool' || role === 'function') return 'retrieved';
   return undefined;
+}
+
+/**
+ * Raises a 400 for a request whose reply the output check cannot mask: log probabilities repeat
+ * the reply token by token, and spoken audio carries the values that its transcript masks.
+ */
+function rejectUncheckableOutput(body: Record<string, unknown>): void {
+  const field =
+    body.logprobs === true ? 'logprobs'
+    : body.top_logprobs !== undefined && body.top_logprobs !== null ? 'top_logprobs'
+    : Array.isArray(body.modalities) && body.modalities.includes('audio') ? 'modalities'
+    : body.audio !== undefined && body.audio !== null ? 'audio'
+    : undefined;
+  if (field === undefined) return;
+  throw new LlmError(
+    400,
+    'invalid_request_error',
+    'unscannable_output',
+    `The output personal-data check cannot mask ${field === 'modalities' || field === 'audio' ? 'audio output' : 'log probabilities'}, so the proxy does not accept ${field} here. Remove ${field}, or use a use case with outputPii off.`,
+    field,
+  );
+}
+
+/**
+ * Texts of a chat request outside its messages that the model reads as instructions: the
+ * predicted output, and the descriptions of tools and legacy functions (parameters included).
+ * They are judged like user text, for injection and forbidden topics.
+ */
+function instructionTexts(body: Record<string, unknown>): { target: string; text: string; source: InjectionSource; checkTopics: boolean }[] {
+  const texts: { target: string; text: string; source: InjectionSource; checkTopics: boolean }[] = [];
+  if (isObject(body.prediction)) {
+    const text = messageText(body.prediction);
+    if (text.length > 0) texts.push({ target: 'prediction', text, source: 'user', checkTopics: true });
+  }
+  for (const key of ['tools', 'functions'] as const) {
+    const list = body[key];
+    if (!Array.isArray(list)) continue;
+    list.forEach((tool, index) => {
+      const text = descriptionsOf(tool).join('\n');
+      if (text.length > 0) texts.push({ target: `${key}[${index}]`, text, source: 'user', checkTopics: true });
+    });
+  }
+  return texts;
+}
+
+/** Collects every `description` string under `value`, such as those of a function and its parameters. */
+function descriptionsOf(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(descriptionsOf);
+  if (!isObject(value)) return [];
+  return Object.entries(value).flatMap(([key, item]) => (key === 'description' && typeof item === 'string' ? [item] : descriptionsOf(item)));
 }
 
 function messageText(message: unknown): string {
