@@ -15,7 +15,7 @@ const { runDemoSetup } = await import('../../libs/decisions/src/index.js');
 const { generateGermanCredit } = await import('../../libs/ingestion/src/index.js');
 const { CANARY, canariesInDatabase, findCanaries } = await import('../support/canary.js');
 const { databaseTargets, REPO_ROOT } = await import('../support/databases.js');
-const { startFakeOpenAiUpstream } = await import('../support/fake-openai-upstream.js');
+const { fakeUpstreamsYaml, startFakeOpenAiUpstream } = await import('../support/fake-openai-upstream.js');
 const { startTestGateway } = await import('../support/gateway.js');
 
 const TENANT = 'bank-a';
@@ -36,29 +36,6 @@ Customers are charged an overdraft fee only after a written notice that names th
 date. The fee is waived for accounts in hardship review.
 `;
 
-function upstreamsYaml(fakeUrl: string): string {
-  return `version: 1
-upstreams:
-  fake:
-    baseUrl: ${fakeUrl}
-    timeoutMs: 5000
-    retries: 0
-models:
-  fake-chat:
-    upstream: fake
-    upstreamModel: org/fake-chat
-    pricing:
-      promptPer1k: "0.5"
-      completionPer1k: "1.5"
-  fake-embed:
-    kind: embeddings
-    upstream: fake
-    upstreamModel: org/fake-embed
-    pricing:
-      promptPer1k: "0.1"
-      completionPer1k: "0"
-`;
-}
 
 /** Reads every file under `folder`, recursively, into one text. */
 function readAllFiles(folder: string): string {
@@ -100,7 +77,7 @@ for (const target of await databaseTargets()) {
         .replace('mode: extractive', 'mode: generative')
         .replace('model: null', 'model: fake-chat');
       writeFileSync(join(policyDir, 'answers', 'policy-qa.yaml'), generative);
-      writeFileSync(join(folder, 'upstreams.yaml'), upstreamsYaml(fake.baseUrl));
+      writeFileSync(join(folder, 'upstreams.yaml'), fakeUpstreamsYaml(fake.baseUrl, { timeoutMs: 5000 }));
       gw = await startTestGateway(target, { policyDir, llmUpstreamsFile: join(folder, 'upstreams.yaml') });
       appToken = await gw.token(TENANT, ['application'], 'loan-app');
       analystToken = await gw.token(TENANT, ['analyst'], 'analyst-1');

@@ -247,3 +247,32 @@ function readBody(request: IncomingMessage): Promise<string> {
     request.on('error', reject);
   });
 }
+
+/**
+ * Returns an upstreams.yaml whose one upstream, `fake`, is the fake server at `baseUrl`, serving
+ * the chat model `fake-chat` and the embeddings model `fake-embed`, followed by `extra` YAML
+ * (such as a guardrails section).
+ */
+export function fakeUpstreamsYaml(baseUrl: string, options: { timeoutMs?: number; extra?: string } = {}): string {
+  return `version: 1
+upstreams:
+  fake:
+    baseUrl: ${baseUrl}
+    timeoutMs: ${options.timeoutMs ?? 2000}
+    retries: 0
+models:
+  fake-chat:
+    upstream: fake
+    upstreamModel: org/fake-chat
+    pricing:
+      promptPer1k: "0.5"
+      completionPer1k: "1.5"
+  fake-embed:
+    kind: embeddings
+    upstream: fake
+    upstreamModel: org/fake-embed
+    pricing:
+      promptPer1k: "0.1"
+      completionPer1k: "0"
+${options.extra ?? ''}`;
+}
