@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { BadUserInputError, NotFoundError, type FieldError } from '../../../common/src/index.js';
 import { ENCODINGS, INVISIBLE_KINDS, type Encoding, type InvisibleKind } from './encoded.js';
 import { extractRequiredLiterals, LiteralScanner } from './prefilter.js';
+import { parseVersionedPolicy } from '../policy-document.js';
 
 /** Origin of a text: typed by the user, or a retrieved document chunk on its way into a prompt. */
 export type InjectionSource = 'user' | 'retrieved';
@@ -89,17 +89,8 @@ export function loadInjectionRules(policyDir: string): InjectionRuleSet {
 
 /** Parses, validates and compiles the YAML text of an injection rule set; `source` names it in errors. */
 export function parseInjectionRules(text: string, source: string): InjectionRuleSet {
-  let document: unknown;
-  try {
-    document = parse(text);
-  } catch (error) {
-    throw new BadUserInputError(`${source} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-
   const errors: FieldError[] = [];
-  const root = (document ?? {}) as Record<string, unknown>;
-  const version = typeof root.version === 'string' || typeof root.version === 'number' ? String(root.version) : '';
-  if (version === '') errors.push({ field: '/version', message: 'must be a version string such as "2026-12-04.1"' });
+  const { root, version } = parseVersionedPolicy(text, source, errors, '2026-12-04.1');
   const thresholds = parseThresholds(root.thresholds, errors);
   const retrievedWeightFactor = root.retrievedWeightFactor ?? 1;
   if (typeof retrievedWeightFactor !== 'number' || !(retrievedWeightFactor >= 1 && retrievedWeightFactor <= 10)) {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { BadUserInputError, digestJson, type FieldError } from '../../../common/src/index.js';
 import { normalizeForMatching, sourceRange } from '../injection/normalize.js';
+import { parseVersionedPolicy } from '../policy-document.js';
 
 /**
  * Forbidden topics per use case, declared in policies/guardrails/topics.yaml. A topic is a list of
@@ -63,16 +63,8 @@ export function loadTopicPolicy(policyDir: string): TopicPolicy {
 
 /** Parses and compiles the YAML text of a topic policy; `source` names it in errors. */
 export function parseTopicPolicy(text: string, source: string): TopicPolicy {
-  let document: unknown;
-  try {
-    document = parse(text);
-  } catch (error) {
-    throw new BadUserInputError(`${source} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
   const errors: FieldError[] = [];
-  const root = (document ?? {}) as Record<string, unknown>;
-  const version = typeof root.version === 'string' || typeof root.version === 'number' ? String(root.version) : '';
-  if (version === '') errors.push({ field: '/version', message: 'must be a version string such as "2026-12-05.1"' });
+  const { root, version } = parseVersionedPolicy(text, source, errors, '2026-12-05.1');
 
   const topics = new Map<string, TopicDefinition>();
   for (const [id, raw] of Object.entries(mappingOf(root.topics, '/topics', errors))) {
