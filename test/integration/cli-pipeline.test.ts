@@ -225,7 +225,8 @@ for (const target of await databaseTargets()) {
 
       const verified = await runCli(['verify-bundle', outDir], env);
       assert.equal(verified.code, 0, verified.stdout);
-      assert.deepEqual(JSON.parse(verified.stdout), { ok: true, problems: [] });
+      const checkpointKeyId = (JSON.parse(exported.stdout) as { checkpoint: { keyId: string } }).checkpoint.keyId;
+      assert.deepEqual(JSON.parse(verified.stdout), { ok: true, problems: [], signedBy: { checkpoint: [checkpointKeyId], manifest: [checkpointKeyId] } });
 
       const decisionsPath = join(outDir, 'decisions.jsonl');
       const bytes = readFileSync(decisionsPath);

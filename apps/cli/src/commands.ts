@@ -8,6 +8,7 @@ import {
   createExportEvidence,
   exportBundle,
   LedgerVerificationError,
+  readBundleSigners,
   verifyBundle,
   verifyLedger,
   type BundleManifest,
@@ -213,7 +214,8 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         throw new BadUserInputError(`Bundle folder ${resolve(dir)} was not found.`, [{ field: 'dir', message: 'must be a folder written by warden export' }]);
       }
       const result = await verifyBundle(resolve(dir));
-      printJson(result);
+      // The keys come from the bundle itself, so the ids are printed for comparison with the bank's published keys.
+      printJson({ ...result, signedBy: await readBundleSigners(resolve(dir)) });
       if (!result.ok) process.exitCode = 5;
     });
 

@@ -56,6 +56,33 @@ export async function verifyBundle(dir: string): Promise<BundleVerification> {
   return verifyBundleFiles(files);
 }
 
+/** Key ids whose signatures verify, per signed file of a bundle. */
+export interface BundleSigners {
+  checkpoint: string[];
+  manifest: string[];
+}
+
+/**
+ * Returns the ids of the bundle's keys whose signatures on checkpoint.txt and manifest.sig
+ * verify, for the reader to compare with the keys the bank publishes. A file that is missing or
+ * does not verify gives an empty list; verifyBundle names the problem.
+ */
+export async function readBundleSigners(dir: string): Promise<BundleSigners> {
+  const read = async (name: string): Promise<string | undefined> => {
+    try {
+      return await readFile(join(dir, name), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const [keysText, note, manifestText, signature] = await Promise.all([read(KEYS_FILE), read(CHECKPOINT_FILE), read(MANIFEST_FILE), read(MANIFEST_SIGNATURE_FILE)]);
+  const keys = keysText === undefined ? undefined : parseKeys(Buffer.from(keysText, 'utf8'), []);
+  if (!keys) return { checkpoint: [], manifest: [] };
+  const checkpoint = note === undefined ? undefined : verifyCheckpoint(note, keys);
+  const manifest = signature === undefined || manifestText === undefined ? undefined : verifyManifestSignature(signature, Buffer.from(manifestText, 'utf8'), keys);
+  return { checkpoint: checkpoint?.ok ? checkpoint.keyIds : [], manifest: manifest?.ok ? manifest.keyIds : [] };
+}
+
 /**
  * Checks a bundle's bytes: the manifest's canonical form and digest, each file's size and SHA-256,
  * each ledger entry's hash, its inclusion proof and the checkpoint's signature, each decision
