@@ -50,6 +50,11 @@ type checkpoint struct {
 	root   tlog.Hash
 }
 
+// checkpointRecord is the part of a checkpoint in Warden's JSON output that this program reads.
+type checkpointRecord struct {
+	Note string `json:"note"`
+}
+
 type publishedKey struct {
 	Vkey string `json:"vkey"`
 }
@@ -260,10 +265,8 @@ func checkInclusionFile(keysPath, proofPath string) (report, error) {
 	}
 	var document struct {
 		inclusion
-		Checkpoint struct {
-			Note string `json:"note"`
-		} `json:"checkpoint"`
-		Entry struct {
+		Checkpoint checkpointRecord `json:"checkpoint"`
+		Entry      struct {
 			Seq  int64  `json:"seq"`
 			Hash string `json:"hash"`
 		} `json:"entry"`
@@ -292,30 +295,25 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 		return report{}, err
 	}
 	var document struct {
-		FromSize       int64    `json:"fromSize"`
-		ToSize         int64    `json:"toSize"`
-		FromRoot       string   `json:"fromRoot"`
-		ToRoot         string   `json:"toRoot"`
-		Proof          []string `json:"proof"`
-		FromCheckpoint *struct {
-			Note string `json:"note"`
-		} `json:"fromCheckpoint"`
-		ToCheckpoint *struct {
-			Note string `json:"note"`
-		} `json:"toCheckpoint"`
+		FromSize       int64             `json:"fromSize"`
+		ToSize         int64             `json:"toSize"`
+		FromRoot       string            `json:"fromRoot"`
+		ToRoot         string            `json:"toRoot"`
+		Proof          []string          `json:"proof"`
+		FromCheckpoint *checkpointRecord `json:"fromCheckpoint"`
+		ToCheckpoint   *checkpointRecord `json:"toCheckpoint"`
 	}
 	if err := readJSONFile(proofPath, "consistency", &document); err != nil {
 		return report{}, err
 	}
+
 	result := report{}
 	// A checkpoint given for either size must be signed and must match the proof's root.
 	for _, side := range []struct {
 		name string
 		size int64
 		root string
-		note *struct {
-			Note string `json:"note"`
-		}
+		note *checkpointRecord
 	}{{"from", document.FromSize, document.FromRoot, document.FromCheckpoint}, {"to", document.ToSize, document.ToRoot, document.ToCheckpoint}} {
 		if side.note == nil {
 			continue
@@ -329,6 +327,7 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 		}
 		result.Checkpoint = signed
 	}
+
 	fromRoot, err := parseHexHash("fromRoot", document.FromRoot)
 	if err != nil {
 		return result, err
@@ -349,8 +348,8 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 }
 
 // checkBundle verifies an export bundle's file digests against its manifest, the signatures of
-// manifest.sig and the checkpoint against keys.json, and every inclusion proof in proofs.jsonl against the ledger entry
-// of the same seq in ledger.jsonl.
+// manifest.sig and the checkpoint against keys.json, and every inclusion proof in proofs.jsonl
+// against the ledger entry of the same seq in ledger.jsonl.
 func checkBundle(dir string) (report, error) {
 	result := report{}
 	if err := checkManifestDigests(dir); err != nil {

@@ -27,7 +27,7 @@ const PROTOCOL_KEYS: ReadonlySet<string> = new Set([
   'voice',
 ]);
 
-/** Whether `key` of a chat message, delta or request contains a protocol identifier rather than data. */
+/** Tells whether `key` of a chat message, delta or request names a protocol identifier rather than data. */
 export function isProtocolKey(key: string): boolean {
   return PROTOCOL_KEYS.has(key);
 }

@@ -36,7 +36,7 @@ export class ErasureRefusedError extends FailedPreconditionError {
 }
 
 /** Maximum length of a subject id, in characters. */
-/** Longest data-subject id in UTF-16 code units, the unit of JavaScript string lengths. */
+/** Maximum length of a data-subject id, in UTF-16 code units (the unit of JavaScript string lengths). */
 export const MAX_SUBJECT_ID_LENGTH = 128;
 
 /**
@@ -59,7 +59,7 @@ export class ErasureService {
     private readonly clock?: () => Date,
   ) {}
 
-  /** The injected clock, or the system clock, which purge and erasure check against the database's. */
+  /** Returns the injected clock's time, or the system time, which purge and erasure check against the database's. */
   private now(): Date {
     return this.clock ? this.clock() : new Date();
   }

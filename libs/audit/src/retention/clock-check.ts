@@ -1,6 +1,6 @@
 import { FailedPreconditionError } from '../../../common/src/index.js';
 
-/** Largest difference between this process's clock and the database's that purge and erasure accept. */
+/** Maximum difference between this process's clock and the database's that purge and erasure accept. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /**
@@ -8,7 +8,7 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
  * five minutes. Purges and erasures destroy data by date, so a host whose clock runs ahead could
  * otherwise remove records that the law still requires the bank to keep.
  * NOTE: embedded PGlite runs inside this process and reads the same clock, so there the check
- * cannot catch a wrong host clock; it protects deployments on a PostgreSQL server.
+ * cannot catch a wrong host clock. It protects deployments on a PostgreSQL server.
  */
 export async function assertClockMatchesDatabase(queryable: { query(sql: string): Promise<unknown> }, now: Date): Promise<void> {
   const rows = (await queryable.query("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS now")) as { now: string }[];

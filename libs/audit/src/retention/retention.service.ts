@@ -56,7 +56,7 @@ export class RetentionService {
     private readonly clock?: () => Date,
   ) {}
 
-  /** The injected clock, or the system clock, which purge and erasure check against the database's. */
+  /** Returns the injected clock's time, or the system time, which purge and erasure check against the database's. */
   private now(): Date {
     return this.clock ? this.clock() : new Date();
   }
