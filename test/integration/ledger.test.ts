@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { QueryRunner } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError } from '../../libs/common/src/index.js';
 import { GENESIS_PREV_HASH, PostgresLedger, verifyLedger, type LedgerReceipt } from '../../libs/audit/src/index.js';
+import { verifyChainRangeInWorker } from '../../libs/audit/src/ledger.js';
 import { Ledger1796342400100 } from '../../migrations/1796342400100-Ledger.js';
 import { ALL_MIGRATIONS } from '../../migrations/index.js';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
@@ -140,8 +141,12 @@ for (const target of await databaseTargets()) {
       assert.equal(await countEntries(db), count);
     });
 
-    it('rejects a bad batch size', async () => {
+    it('rejects a bad batch size or thread choice', async () => {
       await assert.rejects(verifyLedger(db.database.dataSource, { batchSize: 0 }), BadUserInputError);
+      await assert.rejects(verifyLedger(db.database.dataSource, { parallel: 'twice' as 'never' }), (error: BadUserInputError) => {
+        assert.deepEqual(error.fieldErrors, [{ field: '/parallel', message: 'must be auto, always, never or background, got twice' }]);
+        return true;
+      });
     });
 
     it('reports edited links and reordered rows', async () => {
@@ -195,6 +200,65 @@ for (const target of await databaseTargets()) {
         await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
         assert.equal((await verifyLedger(source, { batchSize: 16 })).ok, true, `${tamperCase.name} restored`);
       }
+    });
+
+    it('verifies in two threads with the same result as in one', async () => {
+      const source = db.database.dataSource;
+      const count = await countEntries(db);
+      const split = Math.floor(count / 2);
+      const oneThread = () => verifyLedger(source, { batchSize: 16, parallel: 'never' });
+      const twoThreads = () => verifyLedger(source, { batchSize: 16, parallel: 'always' });
+      const inBackground = () => verifyLedger(source, { batchSize: 16, parallel: 'background' });
+      assert.deepEqual(await twoThreads(), await oneThread());
+      assert.deepEqual(await inBackground(), await oneThread());
+      assert.equal((await twoThreads()).entries, count);
+
+      const touched = [split, split + 1, split + 7];
+      const cases: { name: string; tamper: string }[] = [
+        { name: 'hash of the first entry of the second half', tamper: `UPDATE audit.ledger_entries SET hash = repeat('c', 64) WHERE seq = ${split + 1}` },
+        { name: 'link into the second half', tamper: `UPDATE audit.ledger_entries SET prev_hash = repeat('d', 64) WHERE seq = ${split + 1}` },
+        { name: 'hash of the last entry of the first half', tamper: `UPDATE audit.ledger_entries SET hash = repeat('e', 64) WHERE seq = ${split}` },
+        { name: 'payload inside the second half', tamper: `UPDATE audit.ledger_entries SET payload = payload || '{"n": -2}' WHERE seq = ${split + 7}` },
+        { name: 'deleted first entry of the second half', tamper: `DELETE FROM audit.ledger_entries WHERE seq = ${split + 1}` },
+        { name: 'deleted last entry of the first half', tamper: `DELETE FROM audit.ledger_entries WHERE seq = ${split}` },
+      ];
+      await source.query('CREATE TABLE public.saved_ledger_rows AS SELECT * FROM audit.ledger_entries WHERE seq = ANY($1::bigint[])', [touched]);
+      try {
+        for (const tamperCase of cases) {
+          await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+          await source.query(tamperCase.tamper);
+          await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+
+          const expected = await oneThread();
+          assert.equal(expected.ok, false, tamperCase.name);
+          assert.deepEqual(await twoThreads(), expected, tamperCase.name);
+          assert.deepEqual(await inBackground(), expected, `${tamperCase.name}, in the background`);
+
+          await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+          await source.query('DELETE FROM audit.ledger_entries WHERE seq = ANY($1::bigint[])', [touched]);
+          await source.query('INSERT INTO audit.ledger_entries SELECT * FROM public.saved_ledger_rows');
+          await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+          assert.equal((await twoThreads()).ok, true, `${tamperCase.name} restored`);
+        }
+      } finally {
+        await source.query('DROP TABLE public.saved_ledger_rows');
+      }
+    });
+
+    it('verifies a range in a worker thread over its own connection', { skip: target.name === 'server' ? false : 'embedded PGlite takes one connection' }, async () => {
+      const source = db.database.dataSource;
+      const url = (source.options as { url?: string }).url as string;
+      const count = await countEntries(db);
+      const [before] = await source.query('SELECT seq::int AS seq, hash FROM audit.ledger_entries WHERE seq = 100');
+      const range = await verifyChainRangeInWorker(url, { afterSeq: 100, prevHash: undefined, batchSize: 32 });
+      assert.equal(range.ok, true);
+      assert.equal(range.entries, count - 100);
+      assert.equal(range.firstSeq, 101);
+      assert.equal(range.firstPrevHash, before.hash);
+      const [last] = await source.query('SELECT seq::int AS seq, hash FROM audit.ledger_entries ORDER BY seq DESC LIMIT 1');
+      assert.deepEqual({ headSeq: range.headSeq, headHash: range.headHash }, { headSeq: last.seq, headHash: last.hash });
+
+      await assert.rejects(verifyChainRangeInWorker('postgres://nobody@127.0.0.1:1/none', { afterSeq: 0, prevHash: undefined, batchSize: 8 }));
     });
 
     it('reports a row altered behind the triggers', async () => {

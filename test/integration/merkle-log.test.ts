@@ -114,6 +114,23 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(await log.inclusionProofs([], 10), []);
     });
 
+    it('batches proofs of dense runs and scattered leaves like single ones', async () => {
+      // Dense runs are read as index ranges per level, scattered leaves as single nodes; both mixed.
+      const dense = Array.from({ length: 300 }, (_, i) => 350 + i);
+      const scattered = [3, 97, 211, 700, 703, 998, 999];
+      for (const size of [1000, 999, 701]) {
+        const indexes = [...dense, ...scattered].filter((index) => index < size);
+        const batch = await log.inclusionProofs(indexes, size);
+        for (const [i, index] of indexes.entries()) {
+          assert.deepEqual(batch[i], await log.inclusionProof(index, size), `leaf ${index} of ${size}`);
+        }
+      }
+    });
+
+    it('names the tree size when a batch of proofs asks past the synced leaves', async () => {
+      await assert.rejects(log.inclusionProofs([5, 1200], 1300), /fewer than the requested tree size 1300/);
+    });
+
     it('returns inclusion proofs that verify', async () => {
       const leaves = await ledgerLeaves();
       const rangeHash = inMemoryRangeHash(leaves);

@@ -20,6 +20,7 @@
  */
 import { canonicalJson, sha256Hex } from '../../common/src/index.js';
 import { canonicalJsonValue } from './ledger-hash.js';
+import type { InclusionProof } from './merkle/merkle-log.types.js';
 
 export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v2';
 export const DECISIONS_FILE = 'decisions.jsonl';
@@ -113,6 +114,18 @@ export function sealManifest(unsigned: UnsignedManifest): { manifest: BundleMani
 export function computeManifestDigest(manifest: Record<string, unknown>): string {
   const { manifestDigest: _ignored, ...rest } = manifest;
   return sha256Hex(canonicalJson(rest));
+}
+
+/**
+ * Formats one line of proofs.jsonl: the same text as toJsonLine({ seq, ...proof }), written
+ * directly with the keys in RFC 8785 order (leafHash, leafIndex, proof, rootHash, seq, treeSize).
+ * The hashes must be lowercase hex, as the Merkle log returns them, because they are not escaped.
+ */
+export function inclusionProofLine(seq: number, proof: InclusionProof): string {
+  return (
+    `{"leafHash":"${proof.leafHash}","leafIndex":${proof.leafIndex},"proof":[${proof.proof.length > 0 ? `"${proof.proof.join('","')}"` : ''}],` +
+    `"rootHash":"${proof.rootHash}","seq":${seq},"treeSize":${proof.treeSize}}\n`
+  );
 }
 
 /**

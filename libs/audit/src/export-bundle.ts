@@ -18,6 +18,7 @@ import {
   LEDGER_FILE,
   LEDGER_HASH_DEFINITION,
   MANIFEST_FILE,
+  inclusionProofLine,
   MERKLE_LEAF_DEFINITION,
   PROOFS_FILE,
   SUMMARY_FILE,
@@ -30,16 +31,16 @@ import {
 import { readHead, verifyLedger, type LedgerVerification } from './ledger.js';
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystRow } from './analyst-formats.js';
-import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
+import { toSeqNumber } from './ledger-rows.js';
 
 /** Rows read per query or cursor fetch, so that memory stays flat for large exports. */
-const EXPORT_BATCH_SIZE = 5000;
+const EXPORT_BATCH_SIZE = 1000;
 
 /**
- * Proofs generated per read of Merkle nodes. Each proof needs about log2(tree size) nodes. Batches
- * of 2,000 and 5,000 measured slower than 200 (30,000 consecutive leaves, bench:ledger machine).
+ * Proofs generated per read of Merkle nodes. Each proof needs about log2(tree size) nodes, and
+ * neighbouring leaves share most of them, so larger batches read fewer nodes per proof.
  */
-const PROOF_BATCH_SIZE = 200;
+const PROOF_BATCH_SIZE = 10_000;
 
 /** Name of the cursor over the exported decisions, open only inside the export's transaction. */
 const DECISIONS_CURSOR = 'warden_export_decisions';
@@ -96,6 +97,18 @@ interface DecisionRow {
   created_at: string;
 }
 
+/** A decision row joined with its own ledger entry; the entry columns are null when it is missing. */
+interface DecisionEntryRow extends DecisionRow {
+  entry_seq: string | number | null;
+  entry_type: string;
+  entry_tenant: string;
+  entry_actor: string;
+  entry_payload: Record<string, unknown>;
+  entry_created_at: string;
+  entry_prev_hash: string;
+  entry_hash: string;
+}
+
 /** Raised by exportBundle when the ledger fails verification, before any file is written. */
 export class LedgerVerificationError extends FailedPreconditionError {
   constructor(readonly verification: LedgerVerification) {
@@ -106,15 +119,14 @@ export class LedgerVerificationError extends FailedPreconditionError {
 /**
  * Writes the decisions of one use case in [from, to) with their ledger entries, inclusion proofs,
  * checkpoint, keys, analyst files, summary and a manifest (format described in bundle-format.ts).
- * The whole chain is verified first, because a bundle cut from a broken chain would fail checks for
- * reasons no byte of it shows. The decisions and entries are read in one REPEATABLE READ
+ * The whole chain must verify, because a bundle cut from a broken chain would fail checks for
+ * reasons no byte of it shows; the check runs alongside the reads and before anything is signed.
+ * The decisions and entries are read in one REPEATABLE READ
  * transaction, so they and the recorded chain head describe the same snapshot. The manifest is
  * written last: a folder without manifest.json is an incomplete export.
  */
 export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions, evidence: ExportEvidence): Promise<ExportBundleResult> {
   validateExportOptions(options);
-  const chain = await verifyLedger(dataSource);
-  if (!chain.ok) throw new LedgerVerificationError(chain);
   const log = getLogger('audit-export');
   const period = { from: options.from.toISOString(), to: options.to.toISOString() };
   const tenant = options.tenant ?? null;
@@ -126,27 +138,43 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     }
   }
   log.info({ useCase: options.useCase, tenant, period, outDir: options.outDir }, 'audit export started');
+  const phases = new PhaseTimer();
 
+  // The chain is verified while the decisions are read and written, in a worker thread on a server
+  // database. Its result is awaited before any checkpoint is made or signature written, and a
+  // broken chain removes every file written so far.
+  const chainCheck = verifyLedger(dataSource, { parallel: 'background', batchSize: 5000 });
+  chainCheck.catch(() => undefined);
   const written: string[] = [];
   try {
     const snapshot = await dataSource.transaction('REPEATABLE READ', async (manager) => {
       const decisionsPath = join(options.outDir, DECISIONS_FILE);
-      written.push(decisionsPath);
-      const decisions = await writeDecisions(manager, decisionsPath, { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null });
-      const analystFiles = await writeAnalystFiles(options.outDir, decisions.rows, written);
-
       const ledgerPath = join(options.outDir, LEDGER_FILE);
-      written.push(ledgerPath);
-      const ledger = await writeDecisionEntries(manager, ledgerPath, decisions.rows.map((row) => row.ledger_seq));
-      return { decisions, analystFiles, ledger, head: await readHead(manager) };
+      written.push(decisionsPath, ledgerPath);
+      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, {
+        useCase: options.useCase,
+        period,
+        tenant,
+        outcome: options.outcome ?? null,
+      });
+      phases.end('decisions');
+      const analystFiles = await writeAnalystFiles(options.outDir, decisions.rows, written);
+      phases.end('analystFiles');
+      return { decisions, analystFiles, head: await readHead(manager) };
     });
-    const { decisions, analystFiles, ledger, head } = snapshot;
+    const { decisions, analystFiles, head } = snapshot;
+
+    const chain = await chainCheck;
+    phases.end('verifyChain');
+    if (!chain.ok) throw new LedgerVerificationError(chain);
 
     // The checkpoint must cover the newest exported entry; proofs are generated against its tree.
     const checkpoint = await evidence.checkpointCovering(decisions.lastSeq ?? 1);
+    phases.end('checkpoint');
     const proofsPath = join(options.outDir, PROOFS_FILE);
     written.push(proofsPath);
-    const proofsFile = await writeProofs(proofsPath, ledger.entries, checkpoint.treeSize, evidence);
+    const proofsFile = await writeProofs(proofsPath, decisions.ledgerSeqs, checkpoint.treeSize, evidence);
+    phases.end('proofs');
     // The signer is loaded first: a key used for the first time is published then, so keys.json lists it.
     const signer = await evidence.manifestSigner();
     const evidenceFiles = await writeEvidenceFiles(options.outDir, checkpoint.note, await evidence.verifierKeys(), written);
@@ -154,6 +182,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     const summaryPath = join(options.outDir, SUMMARY_FILE);
     written.push(summaryPath);
     const summaryFile = await writeSummary(dataSource, summaryPath, options, checkpoint, chain);
+    phases.end('summary');
 
     const manifest = sealManifest({
         formatVersion: BUNDLE_FORMAT_VERSION,
@@ -161,10 +190,10 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         useCase: options.useCase,
         tenant,
         period,
-        counts: { decisions: decisions.count, ledgerEntries: ledger.entries.length },
+        counts: { decisions: decisions.count, ledgerEntries: decisions.ledgerSeqs.length },
         outcome: options.outcome ?? null,
         checkpoint: { origin: checkpoint.origin, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, keyId: checkpoint.keyId },
-        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: ledger.file, [PROOFS_FILE]: proofsFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
+        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: decisions.ledgerFile, [PROOFS_FILE]: proofsFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
         ledger: {
           hashDefinition: LEDGER_HASH_DEFINITION,
           merkleLeafDefinition: MERKLE_LEAF_DEFINITION,
@@ -182,7 +211,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     written.push(signaturePath);
     await writeFile(signaturePath, signManifest(Buffer.from(manifest.text, 'utf8'), signer), { flag: 'wx' });
 
-    log.info({ outDir: options.outDir, counts: manifest.manifest.counts }, 'audit export finished');
+    phases.end('manifest');
+    log.info({ outDir: options.outDir, counts: manifest.manifest.counts, phaseMs: phases.durations }, 'audit export finished');
     return { outDir: options.outDir, manifest: manifest.manifest };
   } catch (error) {
     log.error({ err: error, outDir: options.outDir }, 'audit export failed, so its partial files are removed');
@@ -215,6 +245,18 @@ function validateExportOptions(options: ExportBundleOptions): void {
 
 function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+/** Milliseconds spent in each named phase of an export, for the log. */
+class PhaseTimer {
+  readonly durations: Record<string, number> = {};
+  private last = performance.now();
+
+  end(phase: string): void {
+    const now = performance.now();
+    this.durations[phase] = Math.round(now - this.last);
+    this.last = now;
+  }
 }
 
 /** A file being written with its running size and SHA-256. */
@@ -263,48 +305,82 @@ interface DecisionFilter {
   outcome: string | null;
 }
 
-async function writeDecisions(
+/**
+ * Writes decisions.jsonl and ledger.jsonl in one pass: one server-side cursor reads each decision
+ * with its own ledger entry, in ledger seq order, and each batch is written to both files.
+ */
+async function writeDecisionsAndEntries(
   manager: EntityManager,
-  path: string,
+  decisionsPath: string,
+  ledgerPath: string,
   filter: DecisionFilter,
-): Promise<{ count: number; firstSeq: number | null; lastSeq: number | null; rows: AnalystRow[]; file: BundleFileDigest }> {
-  return writeDigestingFile(path, async (file) => {
-    let count = 0;
-    const analystRows: AnalystRow[] = [];
-    let firstSeq: number | null = null;
-    let lastSeq: number | null = null;
-    // One server-side cursor runs the query and its sort once. Keyset pages would sort every
-    // matching row again for each page, which made large exports quadratic.
-    await manager.query(
-      `DECLARE ${DECISIONS_CURSOR} NO SCROLL CURSOR FOR
-       SELECT id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest,
-              ledger_seq, ledger_hash,
-              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
-         FROM decisions.decision_records
-        WHERE use_case = $1 AND created_at >= $2::timestamptz AND created_at < $3::timestamptz
-          AND ($4::text IS NULL OR tenant = $4::text)
-          AND ($5::text IS NULL OR outcome = $5::text)
-        ORDER BY ledger_seq, id`,
-      [filter.useCase, filter.period.from, filter.period.to, filter.tenant, filter.outcome],
-    );
+): Promise<{
+  count: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  rows: AnalystRow[];
+  ledgerSeqs: number[];
+  file: BundleFileDigest;
+  ledgerFile: BundleFileDigest;
+}> {
+  const ledger = await DigestingFile.create(ledgerPath);
+  let ledgerFile: BundleFileDigest | undefined;
+  try {
+    const result = await writeDigestingFile(decisionsPath, async (file) => {
+      let count = 0;
+      const analystRows: AnalystRow[] = [];
+      const ledgerSeqs: number[] = [];
+      // One server-side cursor runs the query and its sort once. Keyset pages would sort every
+      // matching row again for each page, which made large exports quadratic.
+      await manager.query(
+        `DECLARE ${DECISIONS_CURSOR} NO SCROLL CURSOR FOR
+         SELECT d.id, d.tenant, d.use_case, d.request_id, d.actor, d.outcome, d.score, d.model_version, d.record, d.record_digest,
+                d.ledger_seq, d.ledger_hash,
+                to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
+                e.seq AS entry_seq, e.type AS entry_type, e.tenant AS entry_tenant, e.actor AS entry_actor, e.payload AS entry_payload,
+                to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS entry_created_at,
+                e.prev_hash AS entry_prev_hash, e.hash AS entry_hash
+           FROM decisions.decision_records d
+           LEFT JOIN audit.ledger_entries e ON e.seq = d.ledger_seq
+          WHERE d.use_case = $1 AND d.created_at >= $2::timestamptz AND d.created_at < $3::timestamptz
+            AND ($4::text IS NULL OR d.tenant = $4::text)
+            AND ($5::text IS NULL OR d.outcome = $5::text)
+          ORDER BY d.ledger_seq, d.id`,
+        [filter.useCase, filter.period.from, filter.period.to, filter.tenant, filter.outcome],
+      );
 
-    for (;;) {
-      const rows: DecisionRow[] = await manager.query(`FETCH ${EXPORT_BATCH_SIZE} FROM ${DECISIONS_CURSOR}`);
-      if (rows.length === 0) break;
+      for (;;) {
+        const rows: DecisionEntryRow[] = await manager.query(`FETCH ${EXPORT_BATCH_SIZE} FROM ${DECISIONS_CURSOR}`);
+        if (rows.length === 0) break;
 
-      const erasedKeys = await erasedSubjectKeys(manager, rows);
-      const lines = rows.map((row) => toDecisionLine(row, erasedKeys));
-      await file.write(lines.map(toJsonLine).join(''));
-      analystRows.push(...lines.map(toAnalystRow));
-
-      count += lines.length;
-      firstSeq ??= lines[0].ledgerSeq;
-      lastSeq = lines[lines.length - 1].ledgerSeq;
-    }
-    // A failed export rolls back its transaction, which closes the cursor too.
-    await manager.query(`CLOSE ${DECISIONS_CURSOR}`);
-    return { count, firstSeq, lastSeq, rows: analystRows };
-  });
+        const erasedKeys = await erasedSubjectKeys(manager, rows);
+        let decisionText = '';
+        let ledgerText = '';
+        for (const row of rows) {
+          const line = toDecisionLine(row, erasedKeys);
+          decisionText += toJsonLine(line);
+          ledgerText += toJsonLine(toDecisionEntry(row));
+          analystRows.push(toAnalystRow(line));
+          ledgerSeqs.push(line.ledgerSeq);
+        }
+        await Promise.all([file.write(decisionText), ledger.write(ledgerText)]);
+        count += rows.length;
+      }
+      // A failed export rolls back its transaction, which closes the cursor too.
+      await manager.query(`CLOSE ${DECISIONS_CURSOR}`);
+      return {
+        count,
+        firstSeq: ledgerSeqs.length > 0 ? ledgerSeqs[0] : null,
+        lastSeq: ledgerSeqs.length > 0 ? ledgerSeqs[ledgerSeqs.length - 1] : null,
+        rows: analystRows,
+        ledgerSeqs,
+      };
+    });
+    ledgerFile = await ledger.close();
+    return { ...result, ledgerFile };
+  } finally {
+    if (ledgerFile === undefined) await ledger.close().catch(() => undefined);
+  }
 }
 
 /** Renders summary.pdf for the export's filters, naming the bundle's own checkpoint. */
@@ -396,31 +472,34 @@ function toDecisionLine(row: DecisionRow, erasedKeys: ReadonlySet<string>): Deci
   };
 }
 
-/** Writes the ledger entries at the given seqs (the exported decisions' own entries), in seq order. */
-async function writeDecisionEntries(manager: EntityManager, path: string, seqs: number[]): Promise<{ entries: LedgerEntry[]; file: BundleFileDigest }> {
-  return writeDigestingFile(path, async (file) => {
-    const entries: LedgerEntry[] = [];
-    for (let start = 0; start < seqs.length; start += EXPORT_BATCH_SIZE) {
-      const batch = seqs.slice(start, start + EXPORT_BATCH_SIZE);
-      const rows: LedgerEntryRow[] = await manager.query(
-        `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq = ANY($1::bigint[]) ORDER BY seq`,
-        [batch],
-      );
-      const read = rows.map(toLedgerEntry);
-      await file.write(read.map(toJsonLine).join(''));
-      entries.push(...read);
-    }
-    return { entries };
-  });
+/** The decision's own ledger entry from a joined row, failing when the entry is missing. */
+function toDecisionEntry(row: DecisionEntryRow): LedgerEntry {
+  if (row.entry_seq === null) {
+    throw new FailedPreconditionError(
+      `Decision ${row.id} names ledger seq ${String(row.ledger_seq)}, which is not in the ledger. Run "warden audit verify".`,
+    );
+  }
+  return {
+    seq: toSeqNumber(row.entry_seq),
+    type: row.entry_type,
+    tenant: row.entry_tenant,
+    actor: row.entry_actor,
+    payload: row.entry_payload,
+    createdAt: row.entry_created_at,
+    prevHash: row.entry_prev_hash,
+    hash: row.entry_hash,
+  };
 }
 
-/** Writes one inclusion proof per entry against the checkpoint's tree, in the entries' order. */
-async function writeProofs(path: string, entries: LedgerEntry[], treeSize: number, evidence: ExportEvidence): Promise<BundleFileDigest> {
+/** Writes one inclusion proof per ledger entry against the checkpoint's tree, in the given seq order. */
+async function writeProofs(path: string, seqs: readonly number[], treeSize: number, evidence: ExportEvidence): Promise<BundleFileDigest> {
   const { file } = await writeDigestingFile(path, async (out) => {
-    for (let start = 0; start < entries.length; start += PROOF_BATCH_SIZE) {
-      const batch = entries.slice(start, start + PROOF_BATCH_SIZE);
-      const proofs = await evidence.inclusionProofs(batch.map((entry) => entry.seq - 1), treeSize);
-      await out.write(batch.map((entry, i) => toJsonLine({ seq: entry.seq, ...proofs[i] })).join(''));
+    for (let start = 0; start < seqs.length; start += PROOF_BATCH_SIZE) {
+      const batch = seqs.slice(start, start + PROOF_BATCH_SIZE);
+      const proofs = await evidence.inclusionProofs(batch.map((seq) => seq - 1), treeSize);
+      let text = '';
+      for (let i = 0; i < batch.length; i += 1) text += inclusionProofLine(batch[i], proofs[i]);
+      await out.write(text);
     }
     return {};
   });

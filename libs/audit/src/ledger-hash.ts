@@ -139,6 +139,28 @@ function canonicalObject(object: Record<string, unknown>): string {
 }
 
 /**
+ * Checks that an entry follows the entry with seq `prevSeq` (unchecked when undefined) and hash
+ * `prevHash`: the seq and link checks of verifyChainSegment, for callers that verify a chain in
+ * parts and join them.
+ */
+export function checkChainLink(
+  entry: Pick<LedgerEntry, 'seq' | 'prevHash'>,
+  prevSeq: number | undefined,
+  prevHash: string,
+): { problem: ChainProblem; reason: string } | undefined {
+  if (prevSeq !== undefined && entry.seq !== prevSeq + 1) {
+    return { problem: 'seq-gap', reason: `seq gap: expected seq ${prevSeq + 1} but found seq ${entry.seq}` };
+  }
+  if (entry.prevHash !== prevHash) {
+    return {
+      problem: 'broken-link',
+      reason: `broken link at seq ${entry.seq}: prevHash is ${entry.prevHash} but the preceding hash is ${prevHash}`,
+    };
+  }
+  return undefined;
+}
+
+/**
  * Verifies a run of consecutive entries that must follow the entry whose hash is
  * `expectedPrevHash`. Stops at the first bad entry and names its seq and the problem. `entries` is
  * the number of entries that passed before it. An empty segment passes and reports
@@ -153,7 +175,8 @@ export function verifyChainSegment(
   let prevHash = expectedPrevHash;
   let prevSeq: number | undefined = options.expectedFirstSeq === undefined ? undefined : options.expectedFirstSeq - 1;
 
-  for (const [index, entry] of entries.entries()) {
+  for (let index = 0; index < entries.length; index += 1) {
+    const entry = entries[index];
     const failure = checkEntry(entry, prevSeq, prevHash);
     if (failure) return { ok: false, entries: index, firstBadSeq: entry.seq, ...failure };
     prevSeq = entry.seq;
@@ -168,16 +191,8 @@ function checkEntry(
   prevSeq: number | undefined,
   prevHash: string,
 ): { problem: ChainProblem; reason: string } | undefined {
-  if (prevSeq !== undefined && entry.seq !== prevSeq + 1) {
-    return { problem: 'seq-gap', reason: `seq gap: expected seq ${prevSeq + 1} but found seq ${entry.seq}` };
-  }
-
-  if (entry.prevHash !== prevHash) {
-    return {
-      problem: 'broken-link',
-      reason: `broken link at seq ${entry.seq}: prevHash is ${entry.prevHash} but the preceding hash is ${prevHash}`,
-    };
-  }
+  const linkFailure = checkChainLink(entry, prevSeq, prevHash);
+  if (linkFailure) return linkFailure;
 
   let recomputed: string;
   try {

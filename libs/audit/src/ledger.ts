@@ -1,9 +1,12 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError, getLogger, sha256Hex } from '../../common/src/index.js';
 import { findUnaccountedPurges } from './retention/purge-accounting.js';
-import { canonicalJsonValue, entryHashText, GENESIS_PREV_HASH, verifyChainSegment, type ChainProblem } from './ledger-hash.js';
+import { Worker } from 'node:worker_threads';
+import { verifyChainRange, type ChainRange, type ChainRangeResult, type QueryRows } from './chain-range.js';
+import { canonicalJsonValue, checkChainLink, entryHashText, GENESIS_PREV_HASH, type ChainProblem } from './ledger-hash.js';
+import type { LedgerVerifyWorkerData } from './ledger-verify-worker.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
-import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
+import { toSeqNumber } from './ledger-rows.js';
 import type { LedgerAppender, LedgerEntryInput, LedgerReceipt } from './ledger.types.js';
 
 /**
@@ -121,6 +124,40 @@ export class PostgresLedger implements LedgerAppender {
   }
 }
 
+/** Returns the connection URL of a server database, or undefined for embedded PGlite (host and port, one connection). */
+function serverUrl(dataSource: DataSource): string | undefined {
+  const url = (dataSource.options as { url?: unknown }).url;
+  return typeof url === 'string' && url !== '' ? url : undefined;
+}
+
+/** Verifies a range in a worker thread (ledger-verify-worker.ts) over its own connection. */
+export function verifyChainRangeInWorker(connectionString: string, range: ChainRange): Promise<ChainRangeResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./ledger-verify-worker.js', import.meta.url), { workerData: { connectionString, range } satisfies LedgerVerifyWorkerData });
+    let result: ChainRangeResult | undefined;
+    worker.once('message', (message: ChainRangeResult) => (result = message));
+    worker.once('error', reject);
+    worker.once('exit', (code) => (result ? resolve(result) : reject(new Error(`the ledger verification worker exited with code ${code} and no result`))));
+  });
+}
+
+/**
+ * Joins the results of two adjacent ranges: the first from seq 1 with a known prevHash, the second
+ * taking its first prevHash as given. The link between them is checked as verifyChainSegment would
+ * check it, so the joined result names the same first bad entry as one pass over both.
+ */
+function joinRanges(first: ChainRangeResult, second: ChainRangeResult): ChainRangeResult {
+  if (!first.ok || second.firstSeq === undefined) return first;
+  const link = checkChainLink({ seq: second.firstSeq, prevHash: second.firstPrevHash as string }, first.headSeq, first.headHash as string);
+  if (link) return { ...first, ok: false, firstBadSeq: second.firstSeq, ...link };
+  return {
+    ...second,
+    entries: first.entries + second.entries,
+    headSeq: second.entries > 0 ? second.headSeq : first.headSeq,
+    headHash: second.entries > 0 ? second.headHash : first.headHash,
+  };
+}
+
 /** Canonical JSON of a payload read back from jsonb, or undefined when it is not plain JSON. */
 function storedPayloadJson(payload: unknown): string | undefined {
   try {
@@ -142,7 +179,19 @@ export async function readHead(queryable: Queryable): Promise<LedgerHead> {
 export interface VerifyLedgerOptions {
   /** Entries read per query (default 1000). */
   batchSize?: number;
+  /**
+   * Choice of threads. 'auto' (the default) verifies the second half of the chain in a worker
+   * thread over a second connection when the database is a server (reached by URL) and the ledger
+   * has at least PARALLEL_VERIFY_MIN_ENTRIES entries. 'always' splits on any server database, and
+   * 'never' stays on this thread. 'background' verifies the whole chain in the worker, so this
+   * thread stays free for other work such as an export. Embedded PGlite accepts one connection, so
+   * it always uses this thread.
+   */
+  parallel?: 'auto' | 'always' | 'never' | 'background';
 }
+
+/** Smallest ledger that 'auto' splits between two threads; below it the worker's start-up dominates. */
+export const PARALLEL_VERIFY_MIN_ENTRIES = 20_000;
 
 export interface LedgerVerification {
   ok: boolean;
@@ -159,9 +208,12 @@ export interface LedgerVerification {
 
 /**
  * Recomputes the whole chain from seq 1 in seq order, a batch at a time so memory stays flat, and
- * stops at the first entry whose seq, prevHash or hash is wrong. Entries committed while it runs
- * are verified too when they fall after the batches already read. The next batch is read while the
- * current one is hashed, so the database server and the hashing overlap.
+ * reports the first entry whose seq, prevHash or hash is wrong. Entries committed while it runs
+ * are verified too when they fall after the batches already read. On a server database with a
+ * long ledger, a worker thread verifies the second half over its own connection while this thread
+ * verifies the first. The halves are joined by checking the link between them, so the result is
+ * the same as one pass would give. A worker that cannot start or connect leaves its part to this
+ * thread.
  */
 export async function verifyLedger(dataSource: DataSource, options: VerifyLedgerOptions = {}): Promise<LedgerVerification> {
   const batchSize = options.batchSize ?? DEFAULT_VERIFY_BATCH_SIZE;
@@ -170,45 +222,58 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
       { field: '/batchSize', message: `must be an integer from 1 to ${MAX_VERIFY_BATCH_SIZE}, got ${String(batchSize)}` },
     ]);
   }
+  const parallel = options.parallel ?? 'auto';
+  if (!['auto', 'always', 'never', 'background'].includes(parallel)) {
+    throw new BadUserInputError('The ledger verification options are invalid.', [
+      { field: '/parallel', message: `must be auto, always, never or background, got ${String(parallel)}` },
+    ]);
+  }
 
   const log = getLogger('audit-ledger');
-  let verified = 0;
-  let lastSeq = 0;
-  let lastHash = GENESIS_PREV_HASH;
-  const readBatch = (afterSeq: number): Promise<LedgerEntryRow[]> =>
-    dataSource.query(`SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, batchSize]);
+  const query: QueryRows = (sql, parameters) => dataSource.query(sql, parameters);
+  const connectionString = serverUrl(dataSource);
+  const head = connectionString !== undefined && (parallel === 'auto' || parallel === 'always') ? await readHead(dataSource) : undefined;
+  const split =
+    head !== undefined && head.seq >= 2 && (parallel === 'always' || head.seq >= PARALLEL_VERIFY_MIN_ENTRIES)
+      ? Math.floor(head.seq / 2)
+      : undefined;
 
-  let nextBatch = readBatch(lastSeq);
-  for (;;) {
-    const rows = await nextBatch;
-    if (rows.length === 0) break;
-
-    // Read ahead from the last row of this batch. The no-op handler keeps a failed read-ahead from
-    // becoming an unhandled rejection when this batch fails and the loop returns without awaiting it.
-    const entries = rows.map(toLedgerEntry);
-    nextBatch = readBatch(entries[entries.length - 1].seq);
-    nextBatch.catch(() => undefined);
-
-    const result = verifyChainSegment(entries, lastHash, { expectedFirstSeq: lastSeq + 1 });
-    if (!result.ok) {
-      const lastGood = result.entries > 0 ? entries[result.entries - 1] : undefined;
-      const failure: LedgerVerification = {
-        ok: false,
-        entries: verified + result.entries,
-        headSeq: lastGood?.seq ?? lastSeq,
-        headHash: lastGood?.hash ?? lastHash,
-        firstBadSeq: result.firstBadSeq,
-        problem: result.problem,
-        reason: result.reason,
-      };
-      log.warn({ firstBadSeq: failure.firstBadSeq, problem: failure.problem }, 'ledger verification failed');
-      return failure;
-    }
-
-    verified += result.entries;
-    lastSeq = result.lastSeq ?? lastSeq;
-    lastHash = result.lastHash;
+  let chain: ChainRangeResult;
+  const wholeChain: ChainRange = { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize };
+  if (connectionString !== undefined && parallel === 'background') {
+    chain = await verifyChainRangeInWorker(connectionString, wholeChain).catch((error: unknown) => {
+      log.warn({ err: error }, 'ledger verification worker failed, so this thread verifies the chain');
+      return verifyChainRange(query, wholeChain);
+    });
+  } else if (connectionString === undefined || split === undefined) {
+    chain = await verifyChainRange(query, wholeChain);
+  } else {
+    const secondHalf = verifyChainRangeInWorker(connectionString, { afterSeq: split, prevHash: undefined, batchSize });
+    secondHalf.catch(() => undefined);
+    const first = await verifyChainRange(query, { afterSeq: 0, prevHash: GENESIS_PREV_HASH, lastSeq: split, batchSize });
+    const second = await secondHalf.catch((error: unknown) => {
+      log.warn({ err: error }, 'ledger verification worker failed, so this thread verifies the second half too');
+      return verifyChainRange(query, { afterSeq: split, prevHash: undefined, batchSize });
+    });
+    chain = joinRanges(first, second);
   }
+
+  const lastSeq = chain.headSeq;
+  const lastHash = chain.headHash ?? GENESIS_PREV_HASH;
+  if (!chain.ok) {
+    const failure: LedgerVerification = {
+      ok: false,
+      entries: chain.entries,
+      headSeq: lastSeq,
+      headHash: lastHash,
+      firstBadSeq: chain.firstBadSeq,
+      problem: chain.problem,
+      reason: chain.reason,
+    };
+    log.warn({ firstBadSeq: failure.firstBadSeq, problem: failure.problem }, 'ledger verification failed');
+    return failure;
+  }
+  const verified = chain.entries;
 
   // A tombstone stands in for a record the chain vouches for, so an unexplained one fails verification too.
   const [unaccounted] = await findUnaccountedPurges(dataSource);

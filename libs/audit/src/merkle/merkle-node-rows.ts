@@ -37,6 +37,67 @@ export async function readNodes(queryable: Queryable, addresses: readonly NodeAd
   return found;
 }
 
+/**
+ * Largest run of unwanted nodes that readNodeSpans reads to join two wanted nodes of one level into
+ * one index range. Reading a few extra 32-byte hashes costs less than a separate index probe each.
+ */
+const SPAN_GAP = 4;
+
+/**
+ * Reads stored nodes by address like readNodes, but as index ranges per level: wanted nodes of one
+ * level whose indexes lie at most SPAN_GAP apart are read with one range scan of the primary key.
+ * Proofs of neighbouring leaves share most of their nodes, so a dense batch of proofs needs a few
+ * ranges per level instead of one probe per node. The result may hold extra nodes inside the ranges.
+ * Keys are nodeNumber(level, index).
+ */
+export async function readNodeSpans(queryable: Queryable, addresses: readonly NodeAddress[]): Promise<Map<number, Uint8Array>> {
+  const found = new Map<number, Uint8Array>();
+  if (addresses.length === 0) return found;
+  const levels: number[] = [];
+  const lows: number[] = [];
+  const highs: number[] = [];
+  const addSpan = (level: number, low: number, high: number): void => {
+    levels.push(level);
+    lows.push(low);
+    highs.push(high);
+  };
+  const byLevel = new Map<number, number[]>();
+  for (const { level, index } of addresses) {
+    const indexes = byLevel.get(level);
+    if (indexes) indexes.push(index);
+    else byLevel.set(level, [index]);
+  }
+  for (const [level, indexes] of byLevel) {
+    indexes.sort((a, b) => a - b);
+    let low = indexes[0];
+    let high = low;
+    for (const index of indexes) {
+      if (index - high > SPAN_GAP + 1) {
+        addSpan(level, low, high);
+        low = index;
+      }
+      high = index;
+    }
+    addSpan(level, low, high);
+  }
+  const rows: NodeRow[] = await queryable.query(
+    `SELECT n.level, n.node_index::text AS node_index, n.hash
+       FROM unnest($1::smallint[], $2::bigint[], $3::bigint[]) AS span(level, low, high)
+       JOIN audit.merkle_nodes n ON n.level = span.level AND n.node_index BETWEEN span.low AND span.high`,
+    [levels, lows, highs],
+  );
+  for (const row of rows) found.set(nodeNumber(Number(row.level), Number(row.node_index)), row.hash);
+  return found;
+}
+
+/**
+ * Numeric map key of a node: index * 64 + level. Levels stay below 64 and indexes below 2^47 for
+ * any tree of fewer than 2^47 leaves, so the key is a safe integer and no string is built per node.
+ */
+export function nodeNumber(level: number, index: number): number {
+  return index * 64 + level;
+}
+
 /** Inserts nodes with one multi-row INSERT. A node that already exists fails the statement. */
 export async function insertNodes(queryable: Queryable, nodes: readonly MerkleNode[]): Promise<void> {
   if (nodes.length === 0) return;

@@ -3,9 +3,9 @@ import { BadUserInputError, FailedPreconditionError, getLogger } from '../../../
 import { toSeqNumber } from '../ledger-rows.js';
 import type { ConsistencyProof, InclusionProof, MerkleLog } from './merkle-log.types.js';
 import { completedNodes, foldSubtreeHashes, nodeKey, perfectSubtrees, type MerkleNode, type NodeAddress } from './merkle-nodes.js';
-import { insertNodes, readNodes, readTreeSize, type Queryable } from './merkle-node-rows.js';
+import { insertNodes, nodeNumber, readNodes, readNodeSpans, readTreeSize, type Queryable } from './merkle-node-rows.js';
 import { hashToHex } from './proof-encoding.js';
-import { consistencyProofRanges, emptyTreeHash, hashMerkleLeaf, inclusionProofRanges, type LeafRange } from './rfc6962.js';
+import { consistencyProofRanges, emptyTreeHash, hashMerkleLeaf, inclusionProofRanges, isPowerOfTwo, type LeafRange } from './rfc6962.js';
 
 /**
  * Key of the transaction-scoped advisory lock that serializes sync: the ASCII bytes of "WARDMRKL"
@@ -91,21 +91,60 @@ export class PostgresMerkleLog implements MerkleLog {
     return { leafIndex, treeSize, leafHash: hashToHex(leafHash), proof: proof.map(hashToHex), rootHash: hashToHex(rootHash) };
   }
 
+  /**
+   * Inclusion proofs of many leaves against one tree. The nodes of all proofs are read in one query
+   * of index ranges (readNodeSpans), and each node's hex form is computed once, because proofs of
+   * neighbouring leaves repeat most of their nodes. Returns the same proofs as inclusionProof.
+   */
   async inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<InclusionProof[]> {
     if (leafIndexes.length === 0) return [];
     const paths = leafIndexes.map((leafIndex) => inclusionProofRanges(leafIndex, treeSize));
-    const ranges: LeafRange[] = [{ start: 0, end: treeSize }];
-    leafIndexes.forEach((leafIndex, i) => ranges.push({ start: leafIndex, end: leafIndex + 1 }, ...paths[i]));
-    const hashes = await this.rangeHashes(treeSize, ranges);
-
-    const rootHash = hashToHex(hashes[0]);
-    let offset = 1;
-    return leafIndexes.map((leafIndex, i) => {
-      const leafHash = hashToHex(hashes[offset]);
-      const proof = hashes.slice(offset + 1, offset + 1 + paths[i].length).map(hashToHex);
-      offset += 1 + paths[i].length;
-      return { leafIndex, treeSize, leafHash, proof, rootHash };
+    const needed = new Map<number, NodeAddress>();
+    const need = (range: LeafRange): void => {
+      for (const address of perfectSubtrees(range)) needed.set(nodeNumber(address.level, address.index), address);
+    };
+    need({ start: 0, end: treeSize });
+    leafIndexes.forEach((leafIndex, i) => {
+      need({ start: leafIndex, end: leafIndex + 1 });
+      paths[i].forEach(need);
     });
+    const nodes = await readNodeSpans(this.dataSource, [...needed.values()]);
+    for (const [key, address] of needed) {
+      // The ordinary read names the missing node, or says that the tree is not synced that far.
+      if (!nodes.has(key)) await this.readRequiredNodes(this.dataSource, [address], treeSize);
+    }
+
+    const hexByNode = new Map<number, string>();
+    const hexByRange = new Map<string, string>();
+    const rangeHex = (range: LeafRange): string => {
+      const size = range.end - range.start;
+      if (isPowerOfTwo(size) && range.start % size === 0) {
+        const key = nodeNumber(Math.log2(size), range.start / size);
+        let hex = hexByNode.get(key);
+        if (hex === undefined) {
+          hex = hashToHex(nodes.get(key) as Uint8Array);
+          hexByNode.set(key, hex);
+        }
+        return hex;
+      }
+      const rangeKey = `${range.start}-${range.end}`;
+      let hex = hexByRange.get(rangeKey);
+      if (hex === undefined) {
+        const parts = perfectSubtrees(range).map((address) => nodes.get(nodeNumber(address.level, address.index)) as Uint8Array);
+        hex = hashToHex(foldSubtreeHashes(parts));
+        hexByRange.set(rangeKey, hex);
+      }
+      return hex;
+    };
+
+    const rootHash = rangeHex({ start: 0, end: treeSize });
+    return leafIndexes.map((leafIndex, i) => ({
+      leafIndex,
+      treeSize,
+      leafHash: rangeHex({ start: leafIndex, end: leafIndex + 1 }),
+      proof: paths[i].map(rangeHex),
+      rootHash,
+    }));
   }
 
   async consistencyProof(fromSize: number, toSize: number): Promise<ConsistencyProof> {

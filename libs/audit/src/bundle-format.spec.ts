@@ -1,0 +1,22 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { inclusionProofLine, toJsonLine } from './bundle-format.js';
+import type { InclusionProof } from './merkle/merkle-log.types.js';
+
+const hex = (): string => randomBytes(32).toString('hex');
+
+describe('inclusionProofLine', () => {
+  it('writes the same text as the canonical JSON line of the proof and its seq', () => {
+    const cases: InclusionProof[] = [
+      { leafIndex: 0, treeSize: 1, leafHash: hex(), proof: [], rootHash: hex() },
+      { leafIndex: 1, treeSize: 2, leafHash: hex(), proof: [hex()], rootHash: hex() },
+      { leafIndex: 4_503_599_627_370_495, treeSize: 9_007_199_254_740_991, leafHash: hex(), proof: Array.from({ length: 53 }, hex), rootHash: hex() },
+      { leafIndex: 99_999, treeSize: 150_001, leafHash: hex(), proof: Array.from({ length: 18 }, hex), rootHash: hex() },
+    ];
+    for (const proof of cases) {
+      const seq = proof.leafIndex + 1;
+      assert.equal(inclusionProofLine(seq, proof), toJsonLine({ seq, ...proof }), `leaf ${proof.leafIndex} of ${proof.treeSize}`);
+    }
+  });
+});

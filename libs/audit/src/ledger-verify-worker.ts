@@ -1,0 +1,25 @@
+/**
+ * Worker thread of verifyLedger: verifies one seq range of the chain over its own connection to
+ * the PostgreSQL server and posts the ChainRangeResult back. It receives no credentials beyond the
+ * connection URL and writes nothing.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import pg from 'pg';
+import { verifyChainRange, type ChainRange } from './chain-range.js';
+import type { LedgerEntryRow } from './ledger-rows.js';
+
+/** Input of the worker, passed by verifyLedger as workerData. */
+export interface LedgerVerifyWorkerData {
+  connectionString: string;
+  range: ChainRange;
+}
+
+const { connectionString, range } = workerData as LedgerVerifyWorkerData;
+const client = new pg.Client({ connectionString, application_name: 'warden-ledger-verify' });
+await client.connect();
+try {
+  const result = await verifyChainRange(async (sql, parameters) => (await client.query<LedgerEntryRow>(sql, parameters)).rows, range);
+  parentPort?.postMessage(result);
+} finally {
+  await client.end();
+}
