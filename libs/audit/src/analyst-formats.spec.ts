@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetReadObjects } from 'hyparquet';
-import { decisionsToCsv, decisionsToParquet, toAnalystRow, type AnalystRow } from './analyst-formats.js';
+import { buildAnalystFiles, decisionsToCsv, decisionsToParquet, renderAnalystFiles, toAnalystRow, type AnalystRow } from './analyst-formats.js';
 import type { DecisionLine } from './bundle-format.js';
 
 function line(overrides: Partial<DecisionLine> = {}): DecisionLine {
@@ -68,5 +68,17 @@ describe('decisionsToParquet', () => {
   it('writes the same bytes for the same rows', () => {
     const rows = [toAnalystRow(line())];
     assert.deepEqual(decisionsToParquet(rows), decisionsToParquet(rows));
+  });
+});
+
+describe('buildAnalystFiles', () => {
+  it('matches rendering in this thread', async () => {
+    const rows = Array.from({ length: 2500 }, (_, i) =>
+      toAnalystRow(line({ id: `decision-${i}`, ledgerSeq: 100 + i, score: i / 2500, requestId: i % 7 === 0 ? null : `=loan-${i}` })),
+    );
+    const inWorker = await buildAnalystFiles(rows);
+    const inThread = renderAnalystFiles(rows);
+    assert.equal(Buffer.from(inWorker.csv).toString('utf8'), Buffer.from(inThread.csv).toString('utf8'));
+    assert.deepEqual(Buffer.from(inWorker.parquet), Buffer.from(inThread.parquet));
   });
 });

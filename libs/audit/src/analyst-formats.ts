@@ -1,4 +1,6 @@
+import { Worker } from 'node:worker_threads';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { getLogger } from '../../common/src/index.js';
 import type { DecisionLine } from './bundle-format.js';
 
 export const DECISIONS_CSV_FILE = 'decisions.csv';
@@ -106,4 +108,35 @@ export function decisionsToParquet(rows: readonly AnalystRow[]): Uint8Array {
     ],
   });
   return new Uint8Array(buffer);
+}
+
+/** The bytes of decisions.csv and decisions.parquet. */
+export interface AnalystFiles {
+  csv: Uint8Array;
+  parquet: Uint8Array;
+}
+
+/** Renders both analyst files in this thread. */
+export function renderAnalystFiles(rows: readonly AnalystRow[]): AnalystFiles {
+  return { csv: Buffer.from(decisionsToCsv(rows), 'utf8'), parquet: decisionsToParquet(rows) };
+}
+
+/**
+ * Renders both analyst files in a worker thread (analyst-files-worker.ts), so that the caller's
+ * thread can go on with other work, such as an export's proofs. The bytes are the same as
+ * renderAnalystFiles returns. A worker that fails to start or crashes leaves the work to this thread.
+ */
+export async function buildAnalystFiles(rows: readonly AnalystRow[]): Promise<AnalystFiles> {
+  try {
+    return await new Promise<AnalystFiles>((resolve, reject) => {
+      const worker = new Worker(new URL('./analyst-files-worker.js', import.meta.url), { workerData: rows });
+      let files: AnalystFiles | undefined;
+      worker.once('message', (message: AnalystFiles) => (files = message));
+      worker.once('error', reject);
+      worker.once('exit', (code) => (files ? resolve(files) : reject(new Error(`the analyst file worker exited with code ${code} and no files`))));
+    });
+  } catch (error) {
+    getLogger('audit-export').warn({ err: error, rows: rows.length }, 'analyst file worker failed, so this thread renders the files');
+    return renderAnalystFiles(rows);
+  }
 }

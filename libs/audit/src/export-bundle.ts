@@ -30,7 +30,7 @@ import {
 } from './bundle-format.js';
 import { readHead, verifyLedger, type LedgerVerification } from './ledger.js';
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
-import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystRow } from './analyst-formats.js';
+import { buildAnalystFiles, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystFiles, type AnalystRow } from './analyst-formats.js';
 import { toSeqNumber } from './ledger-rows.js';
 
 /** Rows read per query or cursor fetch, so that memory stays flat for large exports. */
@@ -158,11 +158,11 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         outcome: options.outcome ?? null,
       });
       phases.end('decisions');
-      const analystFiles = await writeAnalystFiles(options.outDir, decisions.rows, written);
-      phases.end('analystFiles');
-      return { decisions, analystFiles, head: await readHead(manager) };
+      return { decisions, head: await readHead(manager) };
     });
-    const { decisions, analystFiles, head } = snapshot;
+    const { decisions, head } = snapshot;
+    // The CSV and Parquet files are rendered in a worker thread while this one makes the proofs.
+    const analystBuild = buildAnalystFiles(decisions.rows);
 
     const chain = await chainCheck;
     phases.end('verifyChain');
@@ -175,6 +175,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     written.push(proofsPath);
     const proofsFile = await writeProofs(proofsPath, decisions.ledgerSeqs, checkpoint.treeSize, evidence);
     phases.end('proofs');
+    const analystFiles = await writeAnalystFiles(options.outDir, await analystBuild, written);
+    phases.end('analystFiles');
     // The signer is loaded first: a key used for the first time is published then, so keys.json lists it.
     const signer = await evidence.manifestSigner();
     const evidenceFiles = await writeEvidenceFiles(options.outDir, checkpoint.note, await evidence.verifierKeys(), written);
@@ -423,19 +425,19 @@ async function writeEvidenceFiles(outDir: string, note: string, keys: Checkpoint
 }
 
 /** Writes decisions.csv and decisions.parquet for analysts and returns their digests. */
-async function writeAnalystFiles(outDir: string, rows: AnalystRow[], written: string[]): Promise<Record<string, BundleFileDigest>> {
-  const files: Record<string, BundleFileDigest> = {};
+async function writeAnalystFiles(outDir: string, files: AnalystFiles, written: string[]): Promise<Record<string, BundleFileDigest>> {
+  const digests: Record<string, BundleFileDigest> = {};
   const contents: [string, Uint8Array][] = [
-    [DECISIONS_CSV_FILE, Buffer.from(decisionsToCsv(rows), 'utf8')],
-    [DECISIONS_PARQUET_FILE, decisionsToParquet(rows)],
+    [DECISIONS_CSV_FILE, files.csv],
+    [DECISIONS_PARQUET_FILE, files.parquet],
   ];
   for (const [name, bytes] of contents) {
     const path = join(outDir, name);
     written.push(path);
     await writeFile(path, bytes, { flag: 'wx' });
-    files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
+    digests[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
   }
-  return files;
+  return digests;
 }
 
 /** Returns the ids of the subject keys of `rows` that an erasure destroyed. */
