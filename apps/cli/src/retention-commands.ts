@@ -58,6 +58,18 @@ export function registerRetentionCommands(program: Command, loadConfig: () => Wa
       });
     });
   hold
+    .command('verify')
+    .description("Check a hold's stored reasons against its ledger entries; prints each salt while its reason is kept")
+    .requiredOption('--id <id>', 'hold id, as printed by warden hold place or list')
+    .action(async (options: { id: string }) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const check = await runtime.retention.verifyHold(options.id);
+        console.log(JSON.stringify(check, null, 2));
+        const checks = [check.placed, check.released].filter((item) => item !== null);
+        if (checks.some((item) => item.status === 'differs')) process.exitCode = 4;
+      });
+    });
+  hold
     .command('list')
     .description('List active legal holds')
     .option('--all', 'include released holds', false)
