@@ -20,6 +20,8 @@ import {
   WitnessPublisher,
 } from '../../libs/audit/src/index.js';
 import { unlessPurged } from '../../libs/decisions/src/index.js';
+import { HoldText1796342401500 } from '../../migrations/1796342401500-HoldText.js';
+import type { QueryRunner } from 'typeorm';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 
 const USE_CASE = 'credit-application';
@@ -432,6 +434,65 @@ for (const target of await databaseTargets()) {
       assert.equal(verification.problem, 'unaccounted-purge');
       await source.query('UPDATE audit.legal_holds SET text_purged_ledger_seq = $2 WHERE id = $1', [row.id, original.seq]);
       assert.equal((await verifyLedger(source)).ok, true);
+    });
+  });
+}
+
+for (const target of await databaseTargets()) {
+  describe(`hold text migration on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    before(async () => {
+      db = await target.open();
+    });
+    after(async () => {
+      await db?.cleanup();
+    });
+
+    it('copies old release reasons out of the ledger', async () => {
+      const source = db.database.dataSource;
+      const migration = new HoldText1796342401500();
+      const ledger = new PostgresLedger();
+      const holdId = randomUUID();
+      const runner: QueryRunner = source.createQueryRunner();
+      try {
+        await migration.down(runner);
+      } finally {
+        await runner.release();
+      }
+
+      // A hold placed and released by the code before the migration, with both reasons in the ledger.
+      await source.transaction(async (manager) => {
+        const placed = await ledger.append(manager, {
+          type: 'legal-hold.placed',
+          tenant: 'bank-a',
+          actor: 'counsel',
+          payload: { holdId, useCase: null, reason: 'Old hold placed for an audit' },
+        });
+        const released = await ledger.append(manager, {
+          type: 'legal-hold.released',
+          tenant: 'bank-a',
+          actor: 'counsel',
+          payload: { holdId, useCase: null, reason: 'Old hold released after the audit' },
+        });
+        await manager.query(
+          `INSERT INTO audit.legal_holds (id, tenant, use_case, reason, placed_by, placed_at, placed_ledger_seq, released_by, released_at, released_ledger_seq)
+           VALUES ($1, 'bank-a', NULL, 'Old hold placed for an audit', 'counsel', $2, $3, 'counsel', $2, $4)`,
+          [holdId, CREATED, placed.seq, released.seq],
+        );
+      });
+
+      const upRunner: QueryRunner = source.createQueryRunner();
+      try {
+        await migration.up(upRunner);
+      } finally {
+        await upRunner.release();
+      }
+      const retention = new RetentionService(source, ledger, POLICY, () => [USE_CASE], () => DUE);
+      const [hold] = await retention.listHolds(true);
+      assert.equal(hold.releaseReason, 'Old hold released after the audit');
+      const check = await retention.verifyHold(holdId);
+      assert.deepEqual([check.placed.ledgerFormat, check.placed.status], ['text', 'matches']);
+      assert.deepEqual([check.released?.ledgerFormat, check.released?.status], ['text', 'matches']);
     });
   });
 }
