@@ -84,7 +84,7 @@ export function registerRetentionCommands(program: Command, loadConfig: () => Wa
     .description('Erase a data subject (GDPR Art. 17) by destroying their key; rejected under a legal hold or inside a retention minimum')
     .requiredOption('--subject <id>', "the subject id the bank application sent, such as the request's applicantId")
     .option('--tenant <tenant>', 'tenant of the subject', 'demo-bank')
-    .requiredOption('--reason <text>', 'why, such as the ticket of the erasure request (10 to 2,000 characters; the ledger keeps its digest)')
+    .requiredOption('--reason <text>', 'why, such as the ticket of the erasure request (10 to 2,000 characters; the ledger keeps its HMAC)')
     .action(async (options: { subject: string; tenant: string; reason: string }) => {
       if (!isValidTenant(options.tenant)) {
         throw new BadUserInputError(`Invalid --tenant "${options.tenant.slice(0, 64)}".`, [{ field: '--tenant', message: 'must be a tenant id such as bank-a' }]);

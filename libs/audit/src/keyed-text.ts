@@ -1,17 +1,19 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** Length of a text salt in bytes, equal to the HMAC-SHA-256 output (RFC 2104 advises a key at least that long). */
-export const TEXT_SALT_BYTES = 32;
-
-/**
+/*
  * Keyed digests of free text that people type, for ledger payloads. A ledger payload can never be
  * changed or purged, and a plain SHA-256 of a short text (a case number, a name) can be found by
  * hashing candidates. So a payload carries HMAC-SHA-256 of the text's UTF-8 bytes, keyed with a
  * random 32-byte salt of its own. The salt is stored beside the text in an ordinary row, never in
- * the ledger, and the retention purge clears the text and the salt together. Whoever still holds
+ * the ledger, and the retention purge clears the text and the salt together. Anyone who still has
  * both can prove that they match the ledger entry. After the purge the digest relates to nothing
  * anyone can test.
  */
+
+/** Length of a text salt in bytes, equal to the HMAC-SHA-256 output (RFC 2104 advises a key at least that long). */
+export const TEXT_SALT_BYTES = 32;
+
+/** Returns a new random salt of TEXT_SALT_BYTES bytes, one per text. */
 export function newTextSalt(): Buffer {
   return randomBytes(TEXT_SALT_BYTES);
 }

@@ -39,8 +39,8 @@ export class SubjectKeyStore {
 
   /**
    * Returns the keyed digest of an erasure reason: HMAC-SHA-256 under a per-tenant key derived
-   * from the master key, so a reader of the ledger or an export cannot test guessed reasons (a
-   * ticket number is easy to guess), while Warden can still check a reason someone presents.
+   * from the master key. A reader of the ledger or an export cannot test guessed reasons, such as
+   * ticket numbers, but Warden can still check a reason someone presents.
    */
   erasureReasonHmac(tenant: string, reason: string): string {
     return createHmac('sha256', deriveKey(this.masterKey, `warden erasure reason v1 tenant ${tenant}`)).update(reason, 'utf8').digest('hex');

@@ -11,7 +11,7 @@ export const LEGAL_HOLD_TEXT = 'legal-hold-text';
 export const HOLD_TEXT_PURGED = 'retention.hold-text-purged';
 
 /**
- * What a `legal-hold.placed` or `legal-hold.released` entry records of its reason: `reasonHmac`
+ * The reason as a `legal-hold.placed` or `legal-hold.released` entry records it: `reasonHmac`
  * (HMAC-SHA-256 under the salt kept in audit.legal_holds) in entries written from this version on,
  * or `reason`, the text itself, in older entries, which the ledger can never drop.
  */
@@ -100,7 +100,7 @@ export function holdIdsDigest(holdIds: readonly string[]): string {
 /**
  * Checks that every hold whose reason reads `[purged]` is accounted for: the row names the seq of
  * a `retention.hold-text-purged` entry of its tenant, and that entry counts exactly the holds that
- * name it and carries the digest of their ids. A reason cleared by hand in SQL names no entry.
+ * name it and carries the digest of their ids. A reason cleared by hand in SQL names no such entry.
  */
 export async function findUnaccountedHoldTextPurges(dataSource: DataSource): Promise<UnaccountedPurge[]> {
   const groups: { tenant: string; seq: string | null; purged_at: Date | null; n: number; first_seq: string; ids: string }[] = await dataSource.query(

@@ -13,14 +13,14 @@ export interface LegalHold {
   tenant: string;
   /** Null when the hold covers every use case of the tenant. */
   useCase: string | null;
-  /** Why the hold was placed; `[purged]` once the legalHoldText rule cleared it. */
+  /** Reason given when the hold was placed, or `[purged]` once the legalHoldText rule cleared it. */
   reason: string;
   placedBy: string;
   placedAt: Date;
   placedLedgerSeq: number;
   releasedBy: string | null;
   releasedAt: Date | null;
-  /** Why the hold was released; null while it is active, `[purged]` once the legalHoldText rule cleared it. */
+  /** Reason given when the hold was released: null while it is active, `[purged]` once the legalHoldText rule cleared it. */
   releaseReason: string | null;
   /** When the retention purge cleared both reasons, or null. */
   reasonsPurgedAt: Date | null;
@@ -161,8 +161,8 @@ export class RetentionService {
 
   /**
    * Compares a hold's stored reasons with the digests (or, in entries written before digests, the
-   * text) of its ledger entries. The output contains each salt while its text is stored, so whoever
-   * keeps the text and the salt can prove the match later without Warden.
+   * text) of its ledger entries. The output contains each salt while its text is stored, so anyone
+   * who keeps the text and the salt can prove the match later without Warden.
    */
   async verifyHold(id: string): Promise<LegalHoldReasonCheck> {
     const rows: (HoldRow & { placed_payload: Record<string, unknown>; released_payload: Record<string, unknown> | null })[] = await this.dataSource.query(
