@@ -1,7 +1,7 @@
 import { assertClockMatchesDatabase } from './clock-check.js';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
+import { BadUserInputError, FailedPreconditionError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
 import { keyedTextDigest, newTextSalt } from '../keyed-text.js';
 import type { PostgresLedger } from '../ledger.js';
 import { checkHoldReason, HOLD_TEXT_PURGED, holdIdsDigest, LEGAL_HOLD_TEXT, ledgerReasonOf, purgeHoldText, type HoldReasonCheck } from './hold-text.js';
@@ -177,7 +177,9 @@ export class RetentionService {
     if (!row) throw new NotFoundError(`Legal hold ${id.slice(0, 64)} was not found. List holds with warden hold list --all.`);
     const check = (seq: string, payload: Record<string, unknown>, text: string, salt: Buffer | null): HoldReasonCheck => {
       const recorded = ledgerReasonOf(payload);
-      if (!recorded) throw new NotFoundError(`Ledger entry ${seq} of legal hold ${row.id} records no reason.`);
+      if (payload.holdId !== row.id || !recorded) {
+        throw new FailedPreconditionError(`Ledger entry ${seq}, which legal hold ${row.id} names, is not a hold entry with a reason for it. Run warden audit verify.`);
+      }
       return checkHoldReason(Number(seq), recorded, text, salt);
     };
     return {
