@@ -330,7 +330,7 @@ for (const target of await databaseTargets()) {
       const [row]: { placed_ledger_seq: string }[] = await source.query('SELECT placed_ledger_seq::text AS placed_ledger_seq FROM audit.legal_holds WHERE id = $1', [canaryHoldId]);
       const [other]: { seq: string }[] = await source.query("SELECT seq::text AS seq FROM audit.ledger_entries WHERE type = 'legal-hold.placed' AND seq <> $1 ORDER BY seq LIMIT 1", [row.placed_ledger_seq]);
       await source.query('UPDATE audit.legal_holds SET placed_ledger_seq = $2 WHERE id = $1', [canaryHoldId, other.seq]);
-      await assert.rejects(retention.verifyHold(canaryHoldId), new RegExp(`Ledger entry ${other.seq}, which legal hold ${canaryHoldId} names, is not a hold entry`));
+      await assert.rejects(retention.verifyHold(canaryHoldId), new RegExp(`Ledger entry ${other.seq}, which legal hold ${canaryHoldId} names, is not that hold's entry`));
       await source.query('UPDATE audit.legal_holds SET placed_ledger_seq = $2 WHERE id = $1', [canaryHoldId, row.placed_ledger_seq]);
     });
 

@@ -178,7 +178,7 @@ export class RetentionService {
     const check = (seq: string, payload: Record<string, unknown>, text: string, salt: Buffer | null): HoldReasonCheck => {
       const recorded = ledgerReasonOf(payload);
       if (payload.holdId !== row.id || !recorded) {
-        throw new FailedPreconditionError(`Ledger entry ${seq}, which legal hold ${row.id} names, is not a hold entry with a reason for it. Run warden audit verify.`);
+        throw new FailedPreconditionError(`Ledger entry ${seq}, which legal hold ${row.id} names, is not that hold's entry with a reason, so the row was changed outside Warden.`);
       }
       return checkHoldReason(Number(seq), recorded, text, salt);
     };
