@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { digestJson } from '../../libs/common/src/index.js';
 import { verifyLedger } from '../../libs/audit/src/index.js';
 import { runDemoSetup } from '../../libs/decisions/src/index.js';
 import { generateGermanCredit } from '../../libs/ingestion/src/index.js';
@@ -186,6 +186,12 @@ describe('reviewer web app in Chromium', { skip: failInCi ? undefined : missingC
     );
   }
 
+  /** Returns the HMAC-SHA-256 of `text` under the salt the case event of ledger entry `seq` stores. */
+  async function keyedDigest(seq: string, text: string): Promise<string> {
+    const [row]: { text_salt: Buffer }[] = await gw.runtime.database.dataSource.query('SELECT text_salt FROM review.case_events WHERE ledger_seq = $1', [seq]);
+    return createHmac('sha256', row.text_salt).update(text, 'utf8').digest('hex');
+  }
+
   /** Opens a new browser context with its own session storage, so each reviewer signs in separately. */
   async function openApp(): Promise<Page> {
     const context = await browser.newContext({ viewport: VIEWPORT });
@@ -354,7 +360,7 @@ describe('reviewer web app in Chromium', { skip: failInCi ? undefined : missingC
     assert.equal(decided.length, 1);
     assert.equal(decided[0].actor, 'alice');
     assert.equal(decided[0].payload.finalOutcome, 'APPROVE');
-    assert.equal(decided[0].payload.rationaleDigest, digestJson(rationale));
+    assert.equal(decided[0].payload.rationaleHmac, await keyedDigest(decided[0].seq, rationale));
     await expectAttribute(page.locator('[data-testid="history-list"] li[data-action="decided"]'), 'data-ledger-seq', decided[0].seq);
 
     const verification = await verifyLedger(gw.runtime.database.dataSource);
@@ -451,8 +457,8 @@ describe('reviewer web app in Chromium', { skip: failInCi ? undefined : missingC
     assert.equal(revealed.length, 1);
     assert.equal(revealed[0].actor, 'alice');
     assert.equal(revealed[0].payload.field, MASKED_FIELD);
-    assert.equal(revealed[0].payload.reasonDigest, digestJson(reason));
-    assert.deepEqual(Object.keys(revealed[0].payload).sort(), ['caseId', 'decisionId', 'field', 'reasonDigest'], 'the revealed value stays out of the ledger');
+    assert.equal(revealed[0].payload.reasonHmac, await keyedDigest(revealed[0].seq, reason));
+    assert.deepEqual(Object.keys(revealed[0].payload).sort(), ['caseId', 'decisionId', 'field', 'reasonHmac'], 'the revealed value stays out of the ledger');
 
     const historyItem = page.locator('[data-testid="history-list"] li[data-action="field_revealed"]');
     await historyItem.waitFor();

@@ -284,6 +284,32 @@ for (const target of await databaseTargets()) {
       assert.match(result.stderr, /^NOT_FOUND: Tenant cli-bank has no records of this data subject/m);
     });
 
+    it('hold place, verify, release and list', async () => {
+      const placed = await runCli(['hold', 'place', '--tenant', TENANT, '--reason', 'Subpoena naming applicant Kowalczyk'], env);
+      assert.equal(placed.code, 0, placed.stderr);
+      const hold = JSON.parse(placed.stdout) as { id: string; reason: string; releaseReason: string | null };
+      assert.equal(hold.reason, 'Subpoena naming applicant Kowalczyk');
+      assert.equal(hold.releaseReason, null);
+
+      const verified = await runCli(['hold', 'verify', '--id', hold.id], env);
+      assert.equal(verified.code, 0, verified.stderr);
+      const check = JSON.parse(verified.stdout) as { placed: { status: string; ledgerFormat: string; salt: string }; released: null };
+      assert.deepEqual([check.placed.status, check.placed.ledgerFormat], ['matches', 'hmac-sha256']);
+      assert.match(check.placed.salt, /^[0-9a-f]{64}$/);
+      assert.equal(check.released, null);
+
+      const released = await runCli(['hold', 'release', '--id', hold.id, '--reason', 'Subpoena withdrawn by the court'], env);
+      assert.equal(released.code, 0, released.stderr);
+      const listed = await runCli(['hold', 'list', '--all'], env);
+      const holds = JSON.parse(listed.stdout) as { id: string; releaseReason: string; reasonsPurgedAt: string | null }[];
+      assert.deepEqual(holds.map(({ id, releaseReason, reasonsPurgedAt }) => ({ id, releaseReason, reasonsPurgedAt })), [
+        { id: hold.id, releaseReason: 'Subpoena withdrawn by the court', reasonsPurgedAt: null },
+      ]);
+      const ledgerText = await withDatabase((query) => query("SELECT count(*)::int AS n FROM audit.ledger_entries WHERE payload::text LIKE '%Kowalczyk%'"));
+      assert.equal(ledgerText[0].n, 0);
+      assert.equal((await runCli(['audit', 'verify'], env)).code, 0);
+    });
+
     it('audit verify names a tampered seq', async () => {
       const seq = decisions[1].ledgerSeq;
       const tamper = (payload: unknown) =>

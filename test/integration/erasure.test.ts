@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -137,6 +138,21 @@ for (const target of await databaseTargets()) {
       assert.equal(shown.application.find((field) => field.name === 'credit_amount')?.value, String(AMOUNT));
     });
 
+    it('keeps review rationales out of the ledger', async () => {
+      const reviewer: Principal = { subject: 'alice', tenant: 'bank-a', roles: ['senior-reviewer'] };
+      const rationale = 'Asked the applicant for payslips of the last three months';
+      await runtime.reviews.claim(reviewer, caseView.id);
+      await runtime.reviews.submit(reviewer, { caseId: caseView.id, action: 'REQUEST_INFO', rationale });
+      const [event]: { rationale: string; text_salt: Buffer; ledger_seq: string }[] = await runtime.database.dataSource.query(
+        'SELECT rationale, text_salt, ledger_seq::text AS ledger_seq FROM review.case_events WHERE case_id = $1 AND rationale IS NOT NULL ORDER BY id DESC LIMIT 1',
+        [caseView.id],
+      );
+      const [entry]: { payload: Record<string, unknown> }[] = await runtime.database.dataSource.query('SELECT payload FROM audit.ledger_entries WHERE seq = $1', [event.ledger_seq]);
+      assert.equal(event.rationale, rationale);
+      assert.equal(entry.payload.rationaleHmac, createHmac('sha256', event.text_salt).update(rationale, 'utf8').digest('hex'));
+      assert.equal('rationaleDigest' in entry.payload, false);
+    });
+
     it('rejects erasure inside the retention minimum', async () => {
       await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' }), (error: unknown) => {
         assert.ok(error instanceof ErasureRefusedError);
@@ -149,6 +165,8 @@ for (const target of await databaseTargets()) {
       );
       assert.equal(refused.payload.subjectRef, subjectKeys.subjectRef('bank-a', SUBJECT));
       assert.equal(JSON.stringify(refused.payload).includes(SUBJECT), false);
+      assert.equal(refused.payload.reasonHmac, subjectKeys.erasureReasonHmac('bank-a', 'ticket DSR-1001 from the applicant'));
+      assert.equal('reasonDigest' in refused.payload, false, 'a plain SHA-256 of a ticket number can be guessed');
       assert.equal((await runtime.decisions.get(PRINCIPAL, decisionId)).personalData, 'open');
     });
 
@@ -156,6 +174,8 @@ for (const target of await databaseTargets()) {
       clock = monthsLater(started, 26);
       const retention = new RetentionService(runtime.database.dataSource, runtime.ledger, POLICY, () => [USE_CASE], () => clock);
       const hold = await retention.placeHold({ tenant: 'bank-a', useCase: USE_CASE, reason: 'CFPB investigation notice 2028-11', actor: 'counsel' });
+      const [placed]: { payload: Record<string, unknown> }[] = await runtime.database.dataSource.query('SELECT payload FROM audit.ledger_entries WHERE seq = $1', [hold.placedLedgerSeq]);
+      assert.equal(JSON.stringify(placed.payload).includes('CFPB'), false, 'the hold reason stays out of the ledger');
       await assert.rejects(
         erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' }),
         (error: unknown) => error instanceof ErasureRefusedError && error.message.includes(`legal hold ${hold.id}`) && error.message.includes('until it is released'),
@@ -181,6 +201,12 @@ for (const target of await databaseTargets()) {
       const details: { detail: string | null }[] = await runtime.database.dataSource.query('SELECT detail FROM review.case_events WHERE case_id = $1', [caseView.id]);
       assert.ok(details.length > 0);
       for (const { detail } of details) assert.ok(detail === null || detail === '[purged]', `case event detail ${detail} was kept`);
+      const texts: { rationale: string | null; text_salt: Buffer | null }[] = await runtime.database.dataSource.query(
+        'SELECT rationale, text_salt FROM review.case_events WHERE case_id = $1',
+        [caseView.id],
+      );
+      assert.ok(texts.some((text) => text.rationale === '[purged]'));
+      for (const text of texts) assert.equal(text.text_salt, null, 'the salt of a purged rationale is dropped with it');
     });
 
     it('shows erased fields on every read path', async () => {

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ import {
   WitnessPublisher,
 } from '../../libs/audit/src/index.js';
 import { unlessPurged } from '../../libs/decisions/src/index.js';
+import { HoldText1796342401500 } from '../../migrations/1796342401500-HoldText.js';
+import type { QueryRunner } from 'typeorm';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 
 const USE_CASE = 'credit-application';
@@ -28,13 +30,23 @@ version: 1
 rules:
   credit-application: { minimumMonths: 25, purgeAfterMonths: 26, source: 12 CFR 1002.12(b)(1) }
 placeholderVault: { purgeAfterMonths: 6, source: GDPR Art. 5(1)(e) }
+legalHoldText: { purgeAfterMonths: 12, source: GDPR Art. 5(1)(e) }
 `);
 const CREATED = new Date('2026-03-15T10:00:00.000Z');
 /** 26 months after CREATED plus a day: every seeded record is due. */
 const DUE = new Date('2028-05-16T10:00:00.000Z');
 /** 25 months after CREATED: inside the retention period. */
 const NOT_YET = new Date('2028-04-15T10:00:00.000Z');
+/** 12 months after DUE plus a day: the reasons of holds released at DUE are due. */
+const HOLD_TEXT_DUE = new Date('2029-05-17T10:00:00.000Z');
 const VERIFIER = resolve(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs');
+/** Hold reasons that occur nowhere else, so a copy anywhere is found. */
+const PLACE_REASON = 'Subpoena in Kowalczyk-Zq7 v. Bank A, docket 28-cv-4411';
+const RELEASE_REASON = 'Kowalczyk-Zq7 matter settled, release per counsel';
+
+function hmacHex(text: string, salt: Buffer): string {
+  return createHmac('sha256', salt).update(text, 'utf8').digest('hex');
+}
 
 function runVerifier(dir: string): Promise<{ code: number | null; report: { ok: boolean; checked: { purgedRecords: number } } }> {
   return new Promise((resolvePromise, reject) => {
@@ -261,6 +273,233 @@ for (const target of await databaseTargets()) {
       await assert.rejects(retention.placeHold({ tenant: 'bank-a', useCase: null, reason: 'because', actor: 'x' }), /Invalid reason/);
       const [hold] = await retention.listHolds(true);
       await assert.rejects(retention.releaseHold({ id: hold.id, reason: 'released twice by mistake', actor: 'x' }), /already released/);
+    });
+
+    let canaryHoldId = '';
+    async function holdEntry(seq: number | string): Promise<{ type: string; payload: Record<string, unknown> }> {
+      const [entry]: { type: string; payload: Record<string, unknown> }[] = await db.database.dataSource.query(
+        'SELECT type, payload FROM audit.ledger_entries WHERE seq = $1',
+        [seq],
+      );
+      return entry;
+    }
+
+    it('keeps hold reasons out of the ledger', async () => {
+      const source = db.database.dataSource;
+      const hold = await retention.placeHold({ tenant: 'bank-a', useCase: USE_CASE, reason: PLACE_REASON, actor: 'counsel' });
+      const released = await retention.releaseHold({ id: hold.id, reason: RELEASE_REASON, actor: 'counsel' });
+      canaryHoldId = hold.id;
+      assert.equal(hold.reason, PLACE_REASON);
+      assert.equal(released.releaseReason, RELEASE_REASON);
+
+      const [row]: { reason: string; reason_salt: Buffer; release_reason: string; release_reason_salt: Buffer; released_ledger_seq: string }[] = await source.query(
+        'SELECT reason, reason_salt, release_reason, release_reason_salt, released_ledger_seq FROM audit.legal_holds WHERE id = $1',
+        [hold.id],
+      );
+      const placed = await holdEntry(hold.placedLedgerSeq);
+      const release = await holdEntry(row.released_ledger_seq);
+      assert.equal(placed.type, 'legal-hold.placed');
+      assert.equal(release.type, 'legal-hold.released');
+      assert.equal('reason' in placed.payload, false);
+      assert.equal('reason' in release.payload, false);
+      const ledgerText: { n: number }[] = await source.query("SELECT count(*)::int AS n FROM audit.ledger_entries WHERE payload::text LIKE '%Zq7%'");
+      assert.equal(ledgerText[0].n, 0);
+
+      assert.equal(row.reason_salt.length, 32);
+      assert.equal(placed.payload.reasonHmac, hmacHex(row.reason, row.reason_salt));
+      assert.equal(release.payload.reasonHmac, hmacHex(row.release_reason, row.release_reason_salt));
+      assert.notEqual(placed.payload.reasonHmac, sha256Hex(PLACE_REASON));
+      assert.notEqual(placed.payload.reasonHmac, digestJson(PLACE_REASON));
+    });
+
+    it('verifies stored hold reasons against the ledger', async () => {
+      const check = await retention.verifyHold(canaryHoldId);
+      assert.equal(check.placed.status, 'matches');
+      assert.equal(check.placed.ledgerFormat, 'hmac-sha256');
+      assert.equal(check.released?.status, 'matches');
+      const placed = await holdEntry(check.placed.ledgerSeq);
+      assert.equal(hmacHex(PLACE_REASON, Buffer.from(check.placed.salt ?? '', 'hex')), placed.payload.reasonHmac);
+
+      // A reason changed in the table no longer matches its digest.
+      const source = db.database.dataSource;
+      await source.query("UPDATE audit.legal_holds SET reason = 'Subpoena in another matter entirely' WHERE id = $1", [canaryHoldId]);
+      assert.equal((await retention.verifyHold(canaryHoldId)).placed.status, 'differs');
+      await source.query('UPDATE audit.legal_holds SET reason = $2 WHERE id = $1', [canaryHoldId, PLACE_REASON]);
+
+      // A hold row that names another hold's entry is reported, not compared.
+      const [row]: { placed_ledger_seq: string }[] = await source.query('SELECT placed_ledger_seq::text AS placed_ledger_seq FROM audit.legal_holds WHERE id = $1', [canaryHoldId]);
+      const [other]: { seq: string }[] = await source.query("SELECT seq::text AS seq FROM audit.ledger_entries WHERE type = 'legal-hold.placed' AND seq <> $1 ORDER BY seq LIMIT 1", [row.placed_ledger_seq]);
+      await source.query('UPDATE audit.legal_holds SET placed_ledger_seq = $2 WHERE id = $1', [canaryHoldId, other.seq]);
+      await assert.rejects(retention.verifyHold(canaryHoldId), new RegExp(`Ledger entry ${other.seq}, which legal hold ${canaryHoldId} names, is not that hold's entry`));
+      await source.query('UPDATE audit.legal_holds SET placed_ledger_seq = $2 WHERE id = $1', [canaryHoldId, row.placed_ledger_seq]);
+    });
+
+    let legacyHoldId = '';
+    it('reads an old hold entry with the reason text', async () => {
+      const source = db.database.dataSource;
+      legacyHoldId = randomUUID();
+      const reason = 'Legacy hold written before reason digests';
+      await source.transaction(async (manager) => {
+        const receipt = await ledger.append(manager, {
+          type: 'legal-hold.placed',
+          tenant: 'bank-a',
+          actor: 'counsel',
+          payload: { holdId: legacyHoldId, useCase: null, reason },
+        });
+        await manager.query(
+          `INSERT INTO audit.legal_holds (id, tenant, use_case, reason, placed_by, placed_at, placed_ledger_seq) VALUES ($1, 'bank-a', NULL, $2, 'counsel', $3, $4)`,
+          [legacyHoldId, reason, clock, receipt.seq],
+        );
+      });
+      const check = await retention.verifyHold(legacyHoldId);
+      assert.equal(check.placed.ledgerFormat, 'text');
+      assert.equal(check.placed.status, 'matches');
+      assert.equal(check.placed.salt, null);
+      assert.equal(check.released, null);
+
+      const released = await retention.releaseHold({ id: legacyHoldId, reason: 'Legacy matter closed by counsel', actor: 'counsel' });
+      assert.equal(released.reason, reason);
+      assert.equal((await retention.verifyHold(legacyHoldId)).released?.ledgerFormat, 'hmac-sha256');
+    });
+
+    it('purges hold reasons a year after release', async () => {
+      const source = db.database.dataSource;
+      const preview = (await retention.purge({ actor: 'test', dryRun: true })).find((result) => result.useCase === 'legal-hold-text');
+      assert.equal(preview?.due, 0);
+
+      clock = HOLD_TEXT_DUE;
+      const results = await retention.purge({ actor: 'test' });
+      const purged = results.find((result) => result.useCase === 'legal-hold-text');
+      assert.equal(purged?.purged, 4);
+      assert.equal(purged?.cutoff, '2028-05-17T10:00:00.000Z');
+
+      const rows: { tenant: string; reason: string; reason_salt: Buffer | null; release_reason: string; release_reason_salt: Buffer | null; entry_tenant: string }[] =
+        await source.query(
+          `SELECT h.tenant, h.reason, h.reason_salt, h.release_reason, h.release_reason_salt, e.tenant AS entry_tenant
+             FROM audit.legal_holds h JOIN audit.ledger_entries e ON e.seq = h.text_purged_ledger_seq AND e.type = 'retention.hold-text-purged'`,
+        );
+      assert.equal(rows.length, 4);
+      for (const row of rows) {
+        assert.equal(row.reason, '[purged]');
+        assert.equal(row.release_reason, '[purged]');
+        assert.equal(row.reason_salt, null);
+        assert.equal(row.release_reason_salt, null);
+        assert.equal(row.entry_tenant, row.tenant);
+      }
+      const canary: { n: number }[] = await source.query("SELECT count(*)::int AS n FROM audit.legal_holds WHERE reason LIKE '%Zq7%' OR release_reason LIKE '%Zq7%'");
+      assert.equal(canary[0].n, 0);
+
+      const [entry]: { tenant: string; payload: Record<string, unknown> }[] = await source.query(
+        "SELECT tenant, payload FROM audit.ledger_entries WHERE type = 'retention.hold-text-purged' ORDER BY seq",
+      );
+      const holdIds: { id: string }[] = await source.query("SELECT id FROM audit.legal_holds WHERE tenant = 'bank-a'");
+      assert.equal(entry.tenant, 'bank-a');
+      assert.equal(entry.payload.holds, holdIds.length);
+      assert.equal(entry.payload.holdIdsDigest, sha256Hex(holdIds.map((row) => row.id).sort().join('\n')));
+
+      const again = (await retention.purge({ actor: 'test' })).find((result) => result.useCase === 'legal-hold-text');
+      assert.equal(again?.purged, 0);
+    });
+
+    it('reports purged hold reasons as untestable', async () => {
+      const check = await retention.verifyHold(canaryHoldId);
+      assert.equal(check.placed.status, 'purged');
+      assert.equal(check.placed.salt, null);
+      assert.equal(check.released?.status, 'purged');
+      const legacy = await retention.verifyHold(legacyHoldId);
+      assert.equal(legacy.placed.status, 'purged');
+      assert.equal(legacy.placed.ledgerFormat, 'text');
+      assert.equal((await retention.listHolds(true)).find((hold) => hold.id === canaryHoldId)?.reasonsPurgedAt?.toISOString(), HOLD_TEXT_DUE.toISOString());
+    });
+
+    it('verifies the ledger after the hold text purge', async () => {
+      const verification = await verifyLedger(db.database.dataSource);
+      assert.equal(verification.ok, true, verification.reason);
+    });
+
+    it('fails verification on a hold reason cleared by hand', async () => {
+      const source = db.database.dataSource;
+      const hold = await retention.placeHold({ tenant: 'bank-d', useCase: null, reason: 'Hold to be cleared by hand in SQL', actor: 'counsel' });
+      await source.query("UPDATE audit.legal_holds SET reason = '[purged]', reason_salt = NULL WHERE id = $1", [hold.id]);
+      const verification = await verifyLedger(source);
+      assert.equal(verification.ok, false);
+      assert.equal(verification.problem, 'unaccounted-purge');
+      assert.equal(verification.firstBadSeq, hold.placedLedgerSeq);
+      assert.match(verification.reason ?? '', /1 legal hold\(s\) of tenant bank-d have purged reasons, but no retention\.hold-text-purged entry/);
+      await source.query('UPDATE audit.legal_holds SET reason = $2 WHERE id = $1', [hold.id, 'Hold to be cleared by hand in SQL']);
+      assert.equal((await verifyLedger(source)).ok, true);
+    });
+
+    it('fails verification when a purge entry names other holds', async () => {
+      const source = db.database.dataSource;
+      const [row]: { id: string }[] = await source.query("SELECT id FROM audit.legal_holds WHERE tenant = 'bank-c'");
+      const [bankA]: { seq: string }[] = await source.query("SELECT text_purged_ledger_seq::text AS seq FROM audit.legal_holds WHERE tenant = 'bank-a' LIMIT 1");
+      const [original]: { seq: string }[] = await source.query('SELECT text_purged_ledger_seq::text AS seq FROM audit.legal_holds WHERE id = $1', [row.id]);
+      await source.query('UPDATE audit.legal_holds SET text_purged_ledger_seq = $2 WHERE id = $1', [row.id, bankA.seq]);
+      const verification = await verifyLedger(source);
+      assert.equal(verification.ok, false);
+      assert.equal(verification.problem, 'unaccounted-purge');
+      await source.query('UPDATE audit.legal_holds SET text_purged_ledger_seq = $2 WHERE id = $1', [row.id, original.seq]);
+      assert.equal((await verifyLedger(source)).ok, true);
+    });
+  });
+}
+
+for (const target of await databaseTargets()) {
+  describe(`hold text migration on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    before(async () => {
+      db = await target.open();
+    });
+    after(async () => {
+      await db?.cleanup();
+    });
+
+    it('copies old release reasons out of the ledger', async () => {
+      const source = db.database.dataSource;
+      const migration = new HoldText1796342401500();
+      const ledger = new PostgresLedger();
+      const holdId = randomUUID();
+      const runner: QueryRunner = source.createQueryRunner();
+      try {
+        await migration.down(runner);
+      } finally {
+        await runner.release();
+      }
+
+      // A hold placed and released by the code before the migration, with both reasons in the ledger.
+      await source.transaction(async (manager) => {
+        const placed = await ledger.append(manager, {
+          type: 'legal-hold.placed',
+          tenant: 'bank-a',
+          actor: 'counsel',
+          payload: { holdId, useCase: null, reason: 'Old hold placed for an audit' },
+        });
+        const released = await ledger.append(manager, {
+          type: 'legal-hold.released',
+          tenant: 'bank-a',
+          actor: 'counsel',
+          payload: { holdId, useCase: null, reason: 'Old hold released after the audit' },
+        });
+        await manager.query(
+          `INSERT INTO audit.legal_holds (id, tenant, use_case, reason, placed_by, placed_at, placed_ledger_seq, released_by, released_at, released_ledger_seq)
+           VALUES ($1, 'bank-a', NULL, 'Old hold placed for an audit', 'counsel', $2, $3, 'counsel', $2, $4)`,
+          [holdId, CREATED, placed.seq, released.seq],
+        );
+      });
+
+      const upRunner: QueryRunner = source.createQueryRunner();
+      try {
+        await migration.up(upRunner);
+      } finally {
+        await upRunner.release();
+      }
+      const retention = new RetentionService(source, ledger, POLICY, () => [USE_CASE], () => DUE);
+      const [hold] = await retention.listHolds(true);
+      assert.equal(hold.releaseReason, 'Old hold released after the audit');
+      const check = await retention.verifyHold(holdId);
+      assert.deepEqual([check.placed.ledgerFormat, check.placed.status], ['text', 'matches']);
+      assert.deepEqual([check.released?.ledgerFormat, check.released?.status], ['text', 'matches']);
     });
   });
 }

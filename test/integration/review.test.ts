@@ -105,6 +105,14 @@ for (const target of await databaseTargets()) {
       return gw.runtime.database.dataSource.query('SELECT seq::text AS seq, actor, payload FROM audit.ledger_entries WHERE type = $1 ORDER BY seq', [type]);
     }
 
+    /** Returns the HMAC-SHA-256 of `text` under the salt stored in `table` beside the text of ledger entry `seq`. */
+    async function keyedDigest(table: 'case_events' | 'use_case_switch_events', seq: string, text: string): Promise<string> {
+      const column = table === 'case_events' ? 'text_salt' : 'reason_salt';
+      const [row]: { salt: Buffer }[] = await gw.runtime.database.dataSource.query(`SELECT ${column} AS salt FROM review.${table} WHERE ledger_seq = $1`, [seq]);
+      assert.equal(row.salt.length, 32);
+      return createHmac('sha256', row.salt).update(text, 'utf8').digest('hex');
+    }
+
     before(async () => {
       webhookServer = createServer((request, response) => {
         let body = '';
@@ -195,7 +203,8 @@ for (const target of await databaseTargets()) {
       assert.equal(final.payload.decisionRecordDigest, decision.lineage.recordDigest);
       assert.equal(final.payload.automaticOutcome, 'REFER');
       assert.equal(final.payload.finalOutcome, 'APPROVE');
-      assert.equal(final.payload.rationaleDigest, digestJson('Stable employment and savings verified by phone.'));
+      assert.equal(final.payload.rationaleHmac, await keyedDigest('case_events', final.seq, 'Stable employment and savings verified by phone.'));
+      assert.equal('rationaleDigest' in final.payload, false, 'a plain SHA-256 of a short text can be guessed');
       assert.ok(!JSON.stringify(final.payload).includes('Stable employment'), 'the rationale text stays out of the ledger');
 
       const history = (await getCase(caseId)).history as { action: string; ledgerSeq: number }[];
@@ -349,7 +358,8 @@ for (const target of await databaseTargets()) {
       const entry = (await ledgerEntries('review.field_revealed')).find((row) => row.payload.caseId === caseId)!;
       assert.equal(entry.actor, 'alice');
       assert.equal(entry.payload.field, 'age_years');
-      assert.equal(entry.payload.reasonDigest, digestJson(reason));
+      assert.equal(entry.payload.reasonHmac, await keyedDigest('case_events', entry.seq, reason));
+      assert.notEqual(entry.payload.reasonHmac, digestJson(reason));
       const history = (await getCase(caseId)).history as { action: string; detail: string; ledgerSeq: number }[];
       const event = history.find((item) => item.action === 'field_revealed')!;
       assert.equal(event.detail, 'age_years');
@@ -457,6 +467,8 @@ for (const target of await databaseTargets()) {
       assert.equal(resumed.length, 1);
       assert.equal(suspended[0].payload.useCase, USE_CASE);
       assert.equal(suspended[0].actor, 'sam');
+      assert.equal(suspended[0].payload.reasonHmac, await keyedDigest('use_case_switch_events', suspended[0].seq, reason));
+      assert.equal('reasonDigest' in suspended[0].payload, false);
     });
 
     it('streams decisionUpdated to a subscriber', async () => {

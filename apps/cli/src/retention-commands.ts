@@ -58,6 +58,18 @@ export function registerRetentionCommands(program: Command, loadConfig: () => Wa
       });
     });
   hold
+    .command('verify')
+    .description("Check a hold's stored reasons against its ledger entries; prints each salt while its reason is kept")
+    .requiredOption('--id <id>', 'hold id, as printed by warden hold place or list')
+    .action(async (options: { id: string }) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const check = await runtime.retention.verifyHold(options.id);
+        console.log(JSON.stringify(check, null, 2));
+        const checks = [check.placed, check.released].filter((item) => item !== null);
+        if (checks.some((item) => item.status === 'differs')) process.exitCode = 4;
+      });
+    });
+  hold
     .command('list')
     .description('List active legal holds')
     .option('--all', 'include released holds', false)
@@ -72,7 +84,7 @@ export function registerRetentionCommands(program: Command, loadConfig: () => Wa
     .description('Erase a data subject (GDPR Art. 17) by destroying their key; rejected under a legal hold or inside a retention minimum')
     .requiredOption('--subject <id>', "the subject id the bank application sent, such as the request's applicantId")
     .option('--tenant <tenant>', 'tenant of the subject', 'demo-bank')
-    .requiredOption('--reason <text>', 'why, such as the ticket of the erasure request (10 to 2,000 characters; the ledger keeps its digest)')
+    .requiredOption('--reason <text>', 'why, such as the ticket of the erasure request (10 to 2,000 characters; the ledger keeps its HMAC)')
     .action(async (options: { subject: string; tenant: string; reason: string }) => {
       if (!isValidTenant(options.tenant)) {
         throw new BadUserInputError(`Invalid --tenant "${options.tenant.slice(0, 64)}".`, [{ field: '--tenant', message: 'must be a tenant id such as bank-a' }]);

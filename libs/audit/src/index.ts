@@ -14,5 +14,6 @@ export * from './merkle/proof-encoding.js';
 export { PostgresMerkleLog, MERKLE_SYNC_LOCK_KEY, type PostgresMerkleLogOptions } from './merkle/postgres-merkle-log.js';
 export * from './merkle/verify-tree.js';
 export * from './export-evidence.js';
+export * from './keyed-text.js';
 export * from './retention/index.js';
 export * from './erasure/index.js';

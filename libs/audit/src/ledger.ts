@@ -275,10 +275,10 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   }
   const verified = chain.entries;
 
-  // A tombstone stands in for a record the chain vouches for, so an unexplained one fails verification too.
+  // A tombstone or a purged hold reason stands in for data the chain vouches for, so an unexplained one fails verification too.
   const [unaccounted] = await findUnaccountedPurges(dataSource);
   if (unaccounted) {
-    log.warn({ firstBadSeq: unaccounted.firstSeq, tenant: unaccounted.tenant, useCase: unaccounted.useCase }, 'ledger verification failed: tombstone without a retention.purged entry');
+    log.warn({ firstBadSeq: unaccounted.firstSeq, tenant: unaccounted.tenant, useCase: unaccounted.useCase }, 'ledger verification failed: purge without a matching retention entry');
     return {
       ok: false,
       entries: verified,
@@ -286,7 +286,7 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
       headHash: lastHash,
       firstBadSeq: unaccounted.firstSeq,
       problem: 'unaccounted-purge',
-      reason: `${unaccounted.reason}; the first such record's decision entry is seq ${unaccounted.firstSeq}`,
+      reason: unaccounted.reason,
     };
   }
 

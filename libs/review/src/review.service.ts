@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, ConflictError, digestJson, FailedPreconditionError, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
+import { BadUserInputError, ConflictError, FailedPreconditionError, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
 import type { PersonalFieldsRecord, PostgresLedger, SubjectKeyStore } from '../../audit/src/index.js';
-import { openPersonalFields } from '../../audit/src/index.js';
+import { keyedTextDigest, newTextSalt, openPersonalFields } from '../../audit/src/index.js';
 import { scrubPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
@@ -435,8 +435,10 @@ export class ReviewService {
         useCase.review.escalationRole,
       );
       // Rationales are free text: personal data typed into one (an IBAN, a phone number) is masked
-      // before it is stored, and the ledger digest covers the stored text.
+      // before it is stored. The ledger gets a keyed digest of the stored text, whose salt the case
+      // event keeps until the retention purge or an erasure clears both.
       const rationale = scrubPii(input.rationale.trim());
+      const textSalt = newTextSalt();
       const votesAfter = plan.vote ? [...votes.map((vote) => vote.reviewer), principal.subject] : votes.map((vote) => vote.reviewer);
       const ledgerType = plan.finalOutcome ? 'review.decided' : `review.${plan.eventAction}`;
       const payload: Record<string, unknown> = {
@@ -446,7 +448,7 @@ export class ReviewService {
         fromState: row.state,
         toState: plan.toState,
         reasonCodes,
-        rationaleDigest: digestJson(rationale),
+        rationaleHmac: keyedTextDigest(rationale, textSalt),
       };
       if (plan.vote) payload.vote = plan.vote.outcome;
       // A four-eyes decision states the reasons of both agreeing votes, as an adverse-action
@@ -499,6 +501,7 @@ export class ReviewService {
         assignee: null,
         requiredRole: plan.requiredRole,
         rationale,
+        textSalt,
         reasonCodes,
         finalOutcome: plan.finalOutcome ?? null,
         receipt,
@@ -526,13 +529,14 @@ export class ReviewService {
       const value = (await this.openPersonal(decision.record)).lineage.featureValues[input.field];
       const text = value === undefined ? '' : String(value);
       revealed = { name: input.field, value: text, masked: false, description: this.useCases(row.use_case)?.describeValue(input.field, text) ?? null };
+      const textSalt = newTextSalt();
       const receipt = await this.ledger.append(manager, {
         type: 'review.field_revealed',
         tenant: row.tenant,
         actor: principal.subject,
-        payload: { caseId: row.id, decisionId: row.decision_id, field: input.field, reasonDigest: digestJson(reason) },
+        payload: { caseId: row.id, decisionId: row.decision_id, field: input.field, reasonHmac: keyedTextDigest(reason, textSalt) },
       });
-      return { action: 'field_revealed', toState: row.state, queueState: row.queue_state, assignee: row.assignee, rationale: reason, detail: input.field, receipt };
+      return { action: 'field_revealed', toState: row.state, queueState: row.queue_state, assignee: row.assignee, rationale: reason, textSalt, detail: input.field, receipt };
     });
     return revealed!;
   }
@@ -584,9 +588,9 @@ export class ReviewService {
         [row.id, change.toState, change.queueState, change.assignee, change.requiredRole ?? row.required_role, change.finalOutcome ?? null, receipt.seq],
       );
       await manager.query(
-        `INSERT INTO review.case_events (case_id, actor, action, from_state, to_state, rationale, reason_codes, detail, ledger_seq, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())`,
-        [row.id, principal.subject, change.action, row.state, change.toState, change.rationale ?? null, change.reasonCodes ?? [], change.detail ?? null, receipt.seq],
+        `INSERT INTO review.case_events (case_id, actor, action, from_state, to_state, rationale, text_salt, reason_codes, detail, ledger_seq, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`,
+        [row.id, principal.subject, change.action, row.state, change.toState, change.rationale ?? null, change.textSalt ?? null, change.reasonCodes ?? [], change.detail ?? null, receipt.seq],
       );
       return rows[0];
     });
@@ -663,6 +667,8 @@ interface PlannedChange {
   assignee: string | null;
   requiredRole?: string;
   rationale?: string;
+  /** Salt of the keyed digest of `rationale` in the change's ledger entry. */
+  textSalt?: Buffer;
   reasonCodes?: string[];
   detail?: string;
   finalOutcome?: FinalOutcome | null;

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, ConflictError, digestJson, getLogger } from '../../common/src/index.js';
+import { BadUserInputError, ConflictError, getLogger } from '../../common/src/index.js';
 import { checkFreeText } from './case-state.js';
-import type { PostgresLedger } from '../../audit/src/index.js';
+import { keyedTextDigest, newTextSalt, type PostgresLedger } from '../../audit/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 
 export interface UseCaseStatus {
@@ -75,16 +75,18 @@ export class UseCaseSwitch {
       if ((current?.suspended ?? false) === suspended) {
         throw new ConflictError(`Use case ${useCase} is already ${suspended ? 'suspended' : 'active'}.`);
       }
+      // The reason may name people (a complainant, a reviewer), so the ledger gets only its keyed digest.
+      const salt = newTextSalt();
       const receipt = await this.ledger.append(manager, {
         type: suspended ? 'use_case.suspended' : 'use_case.resumed',
         tenant: principal.tenant,
         actor: principal.subject,
-        payload: { useCase, reasonDigest: digestJson(trimmed) },
+        payload: { useCase, reasonHmac: keyedTextDigest(trimmed, salt) },
       });
       await manager.query(
-        `INSERT INTO review.use_case_switch_events (tenant, use_case, suspended, reason, actor, ledger_seq, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now())`,
-        [principal.tenant, useCase, suspended, trimmed, principal.subject, receipt.seq],
+        `INSERT INTO review.use_case_switch_events (tenant, use_case, suspended, reason, reason_salt, actor, ledger_seq, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())`,
+        [principal.tenant, useCase, suspended, trimmed, salt, principal.subject, receipt.seq],
       );
     });
     this.log.warn({ useCase, tenant: principal.tenant, actor: principal.subject, suspended }, suspended ? 'use case suspended' : 'use case resumed');

@@ -1,6 +1,6 @@
 import { assertClockMatchesDatabase } from '../retention/clock-check.js';
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, digestJson, FailedPreconditionError, getLogger, NotFoundError } from '../../../common/src/index.js';
+import { BadUserInputError, FailedPreconditionError, getLogger, NotFoundError } from '../../../common/src/index.js';
 import type { PostgresLedger } from '../ledger.js';
 import { retentionMinimumEnds, type RetentionPolicy } from '../retention/retention-rules.js';
 import { RETENTION_LOCK } from '../retention/retention.service.js';
@@ -44,8 +44,9 @@ export const MAX_SUBJECT_ID_LENGTH = 128;
  * active legal hold and no retention minimum forbids it (GDPR Art. 17(3)(b) and (e) exempt data
  * a law requires the bank to keep, such as Regulation B's 25 months). The records, digests and
  * ledger stay, so every proof still verifies; their personal fields read as `erased` from then
- * on. A completed and a refused erasure are both ledger entries, which carry a keyed hash of the
- * subject id and a digest of the reason, never the id or the reason text.
+ * on. A completed and a refused erasure are both ledger entries, which carry keyed hashes of the
+ * subject id and of the reason, never the id or the reason text. Entries written before the
+ * reason was keyed carry `reasonDigest`, its plain SHA-256.
  */
 export class ErasureService {
   private readonly log = getLogger('erasure');
@@ -91,7 +92,7 @@ export class ErasureService {
 
       const records = await subjectRecords(manager, input.tenant, active);
       const blockers = await this.blockers(manager, input.tenant, records, now);
-      const basePayload = { subjectRef, reasonDigest: digestJson(reason) };
+      const basePayload = { subjectRef, reasonHmac: this.keys.erasureReasonHmac(input.tenant, reason) };
       if (blockers.length > 0) {
         const receipt = await this.ledger.append(manager, {
           type: 'erasure.refused',

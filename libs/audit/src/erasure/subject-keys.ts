@@ -37,6 +37,15 @@ export class SubjectKeyStore {
     return createHmac('sha256', deriveKey(this.masterKey, `warden subject ref v1 tenant ${tenant}`)).update(subjectId, 'utf8').digest('hex');
   }
 
+  /**
+   * Returns the keyed digest of an erasure reason: HMAC-SHA-256 under a per-tenant key derived
+   * from the master key. A reader of the ledger or an export cannot test guessed reasons, such as
+   * ticket numbers, but Warden can still check a reason someone presents.
+   */
+  erasureReasonHmac(tenant: string, reason: string): string {
+    return createHmac('sha256', deriveKey(this.masterKey, `warden erasure reason v1 tenant ${tenant}`)).update(reason, 'utf8').digest('hex');
+  }
+
   /** Returns the subject's active key, creating one when the subject has none (or only erased ones). */
   async activeKey(tenant: string, subjectId: string, manager: EntityManager = this.dataSource.manager): Promise<SubjectKey> {
     const subjectRef = this.subjectRef(tenant, subjectId);

@@ -3,3 +3,4 @@ export * from './retention.service.js';
 export * from './purge-accounting.js';
 export * from './review-text.js';
 export * from './clock-check.js';
+export * from './hold-text.js';

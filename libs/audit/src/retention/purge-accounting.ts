@@ -1,16 +1,29 @@
 import type { DataSource } from 'typeorm';
 import { sha256Hex } from '../../../common/src/index.js';
+import { findUnaccountedHoldTextPurges } from './hold-text.js';
 
-/** A tombstoned record that no `retention.purged` ledger entry accounts for. */
+/**
+ * Purged data that no ledger entry accounts for: tombstoned decision records without a matching
+ * `retention.purged` entry, or legal holds (use case `legal-hold-text`) whose reasons were
+ * cleared without a matching `retention.hold-text-purged` entry.
+ */
 export interface UnaccountedPurge {
   tenant: string;
   useCase: string;
-  purgedAt: string;
+  /** Null for hold reasons cleared by hand, which carry no purge time. */
+  purgedAt: string | null;
+  /** Records (or holds) purged in the group. */
   tombstones: number;
   accounted: number;
-  /** Ledger seq of the `decision.created` entry of the group's first record. */
+  /** Ledger seq of the `decision.created` (or `legal-hold.placed`) entry of the group's first record. */
   firstSeq: number;
+  /** A sentence naming the group and the first seq. */
   reason: string;
+}
+
+/** Returns every unaccounted purge: decision tombstones first, then hold reasons. */
+export async function findUnaccountedPurges(dataSource: DataSource): Promise<UnaccountedPurge[]> {
+  return [...(await findUnaccountedTombstones(dataSource)), ...(await findUnaccountedHoldTextPurges(dataSource))];
 }
 
 /**
@@ -20,7 +33,7 @@ export interface UnaccountedPurge {
  * record replaced by hand (the trigger allows the tombstone shape outside a legal hold) shows up
  * here. Entries written before they named `purgedAt` are pooled per tenant and use case.
  */
-export async function findUnaccountedPurges(dataSource: DataSource): Promise<UnaccountedPurge[]> {
+async function findUnaccountedTombstones(dataSource: DataSource): Promise<UnaccountedPurge[]> {
   const tombstones: { tenant: string; use_case: string; purged_at: string; n: number; first_seq: string; ids: string }[] = await dataSource.query(
     `SELECT tenant, use_case, record->>'purgedAt' AS purged_at, count(*)::int AS n, min(ledger_seq)::text AS first_seq,
             string_agg(id::text, E'\\n' ORDER BY id::text COLLATE "C") AS ids
@@ -51,15 +64,16 @@ export async function findUnaccountedPurges(dataSource: DataSource): Promise<Una
       accounted += fromLegacy;
     }
     const base = { tenant: group.tenant, useCase: group.use_case, purgedAt: group.purged_at, tombstones: group.n, accounted, firstSeq: Number(group.first_seq) };
+    const firstRecord = `the first such record's decision entry is seq ${group.first_seq}`;
     if (accounted !== group.n) {
       problems.push({
         ...base,
-        reason: `${group.n} record(s) of tenant ${group.tenant}, use case ${group.use_case}, are tombstones purged at ${group.purged_at}, but retention.purged entries account for ${accounted}`,
+        reason: `${group.n} record(s) of tenant ${group.tenant}, use case ${group.use_case}, are tombstones purged at ${group.purged_at}, but retention.purged entries account for ${accounted}; ${firstRecord}`,
       });
     } else if (entry?.entries === 1 && entry.total === group.n && entry.ids_digest !== sha256Hex(group.ids)) {
       problems.push({
         ...base,
-        reason: `the tombstones of tenant ${group.tenant}, use case ${group.use_case}, purged at ${group.purged_at} are not the records their retention.purged entry names (idsDigest differs)`,
+        reason: `the tombstones of tenant ${group.tenant}, use case ${group.use_case}, purged at ${group.purged_at} are not the records their retention.purged entry names (idsDigest differs); ${firstRecord}`,
       });
     }
   }

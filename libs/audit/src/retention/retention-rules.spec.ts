@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { digestJson } from '../../../common/src/index.js';
 import { parseRetentionPolicy, purgeCutoff, retentionMinimumEnds, type RetentionRule } from './retention-rules.js';
 
 const rule = (purgeAfterMonths: number): RetentionRule => ({ useCase: 'x', minimumMonths: 1, purgeAfterMonths, source: 's' });
@@ -45,5 +46,29 @@ describe('parseRetentionPolicy placeholderVault', () => {
   it('rejects a vault rule without months or source', () => {
     assert.throws(() => parseRetentionPolicy(`${base}placeholderVault: { purgeAfterMonths: 0, source: s }\n`), /placeholderVault\.purgeAfterMonths must be/);
     assert.throws(() => parseRetentionPolicy(`${base}placeholderVault: { purgeAfterMonths: 6 }\n`), /placeholderVault\.source must name/);
+  });
+});
+
+describe('parseRetentionPolicy legalHoldText', () => {
+  const base = 'version: 1\nrules:\n  x: { minimumMonths: 1, purgeAfterMonths: 2, source: s }\n';
+
+  it('reads the hold text rule into the policy hash', () => {
+    const vault = 'placeholderVault: { purgeAfterMonths: 6, source: v }\n';
+    const withVault = parseRetentionPolicy(`${base}${vault}`);
+    const withBoth = parseRetentionPolicy(`${base}${vault}legalHoldText: { purgeAfterMonths: 12, source: GDPR Art. 5(1)(e) }\n`);
+    assert.deepEqual(withBoth.legalHoldText, { purgeAfterMonths: 12, source: 'GDPR Art. 5(1)(e)' });
+    assert.equal(withVault.legalHoldText, undefined);
+    assert.notEqual(withBoth.hash, withVault.hash);
+  });
+
+  it('keeps the hash of a policy without it', () => {
+    const withVault = parseRetentionPolicy(`${base}placeholderVault: { purgeAfterMonths: 6, source: v }\n`);
+    assert.equal(withVault.hash, digestJson({ rules: withVault.rules, placeholderVault: withVault.placeholderVault }));
+    assert.equal(parseRetentionPolicy(base).hash, digestJson(parseRetentionPolicy(base).rules));
+  });
+
+  it('rejects a hold text rule without months or source', () => {
+    assert.throws(() => parseRetentionPolicy(`${base}legalHoldText: { purgeAfterMonths: 0, source: s }\n`), /legalHoldText\.purgeAfterMonths must be/);
+    assert.throws(() => parseRetentionPolicy(`${base}legalHoldText: { purgeAfterMonths: 12 }\n`), /legalHoldText\.source must name/);
   });
 });

@@ -20,10 +20,19 @@ export interface VaultRetentionRule {
   source: string;
 }
 
+/** How long the reasons of a released legal hold are kept after its release. */
+export interface LegalHoldTextRule {
+  /** Calendar months after the release. */
+  purgeAfterMonths: number;
+  source: string;
+}
+
 export interface RetentionPolicy {
   rules: RetentionRule[];
   /** Absent: vault entries are kept until their data subject's tenant deletes them. */
   placeholderVault?: VaultRetentionRule;
+  /** Absent: the reasons of released holds are kept. */
+  legalHoldText?: LegalHoldTextRule;
   /** SHA-256 of the canonical JSON of the rules, recorded with every purge. */
   hash: string;
 }
@@ -52,7 +61,7 @@ export function loadRetentionPolicy(policyDir: string): RetentionPolicy {
 }
 
 export function parseRetentionPolicy(text: string): RetentionPolicy {
-  const raw = parse(text) as { version?: unknown; rules?: unknown; placeholderVault?: unknown } | null;
+  const raw = parse(text) as { version?: unknown; rules?: unknown; placeholderVault?: unknown; legalHoldText?: unknown } | null;
   if (!raw || raw.version !== 1) throw new RetentionPolicyError('version must be 1');
   if (!raw.rules || typeof raw.rules !== 'object' || Array.isArray(raw.rules)) {
     throw new RetentionPolicyError('rules must map each use case name to { minimumMonths, purgeAfterMonths, source }');
@@ -78,19 +87,28 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
     }
     rules.push({ useCase, minimumMonths, purgeAfterMonths, source: rule.source.trim() });
   }
-  const placeholderVault = parseVaultRule(raw.placeholderVault);
-  // The hash of a policy without a vault rule is unchanged from before the rule existed.
-  return placeholderVault ? { rules, placeholderVault, hash: digestJson({ rules, placeholderVault }) } : { rules, hash: digestJson(rules) };
+  const placeholderVault = parsePeriodRule(raw.placeholderVault, 'placeholderVault');
+  const legalHoldText = parsePeriodRule(raw.legalHoldText, 'legalHoldText');
+  return withHash({ rules, ...(placeholderVault ? { placeholderVault } : {}), ...(legalHoldText ? { legalHoldText } : {}) });
 }
 
-function parseVaultRule(value: unknown): VaultRetentionRule | undefined {
+/**
+ * Adds the hash of the rules. The hash of a policy without the optional rules is unchanged from
+ * before they existed: the bare list of rules, or an object of the rules and the optional rules present.
+ */
+function withHash(policy: Omit<RetentionPolicy, 'hash'>): RetentionPolicy {
+  const hashed = policy.placeholderVault || policy.legalHoldText ? digestJson(policy) : digestJson(policy.rules);
+  return { ...policy, hash: hashed };
+}
+
+function parsePeriodRule(value: unknown, name: 'placeholderVault' | 'legalHoldText'): { purgeAfterMonths: number; source: string } | undefined {
   if (value === undefined || value === null) return undefined;
   const rule = value as Partial<VaultRetentionRule>;
   if (!Number.isInteger(rule.purgeAfterMonths) || (rule.purgeAfterMonths as number) < 1 || (rule.purgeAfterMonths as number) > 1200) {
-    throw new RetentionPolicyError('placeholderVault.purgeAfterMonths must be a whole number of months from 1 to 1200');
+    throw new RetentionPolicyError(`${name}.purgeAfterMonths must be a whole number of months from 1 to 1200`);
   }
   if (typeof rule.source !== 'string' || rule.source.trim().length === 0) {
-    throw new RetentionPolicyError('placeholderVault.source must name the law or policy behind the period');
+    throw new RetentionPolicyError(`${name}.source must name the law or policy behind the period`);
   }
   return { purgeAfterMonths: rule.purgeAfterMonths as number, source: rule.source.trim() };
 }

@@ -1,9 +1,11 @@
 import { assertClockMatchesDatabase } from './clock-check.js';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
+import { BadUserInputError, FailedPreconditionError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
+import { keyedTextDigest, newTextSalt } from '../keyed-text.js';
 import type { PostgresLedger } from '../ledger.js';
-import { purgeCutoff, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
+import { checkHoldReason, HOLD_TEXT_PURGED, holdIdsDigest, LEGAL_HOLD_TEXT, ledgerReasonOf, purgeHoldText, type HoldReasonCheck } from './hold-text.js';
+import { purgeCutoff, type LegalHoldTextRule, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
 import { purgeReviewText } from './review-text.js';
 
 export interface LegalHold {
@@ -11,12 +13,25 @@ export interface LegalHold {
   tenant: string;
   /** Null when the hold covers every use case of the tenant. */
   useCase: string | null;
+  /** Reason given when the hold was placed, or `[purged]` once the legalHoldText rule cleared it. */
   reason: string;
   placedBy: string;
   placedAt: Date;
   placedLedgerSeq: number;
   releasedBy: string | null;
   releasedAt: Date | null;
+  /** Reason given when the hold was released: null while it is active, `[purged]` once the legalHoldText rule cleared it. */
+  releaseReason: string | null;
+  /** When the retention purge cleared both reasons, or null. */
+  reasonsPurgedAt: Date | null;
+}
+
+/** A hold's stored reasons compared with its ledger entries (see `warden hold verify`). */
+export interface LegalHoldReasonCheck {
+  id: string;
+  placed: HoldReasonCheck;
+  /** Null while the hold is active. */
+  released: HoldReasonCheck | null;
 }
 
 export interface PurgeResult {
@@ -41,7 +56,8 @@ const PURGE_BATCH = 1000;
  * Applies the retention rules of policies/retention.yaml and manages legal holds. A purge replaces
  * each due record with a tombstone and writes one `retention.purged` ledger entry per use case
  * and batch, naming the rule and a digest of the purged ids. Placing and releasing a hold are
- * ledger entries too.
+ * ledger entries too. They carry a keyed digest of the reason (see keyed-text.ts), and the text
+ * itself stays in audit.legal_holds until the legalHoldText rule purges it.
  */
 export class RetentionService {
   private readonly log = getLogger('retention');
@@ -70,19 +86,22 @@ export class RetentionService {
     }
     const id = randomUUID();
     const placedAt = this.now();
+    const salt = newTextSalt();
     return this.dataSource.transaction(async (manager) => {
       // Serializes with purge batches, so a record is never purged by a batch that selected it
       // before this hold committed.
       await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
+      // The reason may name people (a litigant, a suspect), so the ledger gets only its keyed digest.
       const receipt = await this.ledger.append(manager, {
         type: 'legal-hold.placed',
         tenant: input.tenant,
         actor: input.actor,
-        payload: { holdId: id, useCase: input.useCase, reason },
+        payload: { holdId: id, useCase: input.useCase, reasonHmac: keyedTextDigest(reason, salt) },
       });
       await manager.query(
-        `INSERT INTO audit.legal_holds (id, tenant, use_case, reason, placed_by, placed_at, placed_ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [id, input.tenant, input.useCase, reason, input.actor, placedAt, receipt.seq],
+        `INSERT INTO audit.legal_holds (id, tenant, use_case, reason, reason_salt, placed_by, placed_at, placed_ledger_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [id, input.tenant, input.useCase, reason, salt, input.actor, placedAt, receipt.seq],
       );
       // A hold on a tenant without records is allowed (records may come later), but reported, as
       // it often means a misspelt tenant.
@@ -101,6 +120,8 @@ export class RetentionService {
         placedLedgerSeq: receipt.seq,
         releasedBy: null,
         releasedAt: null,
+        releaseReason: null,
+        reasonsPurgedAt: null,
         recordsCovered: n,
       };
     });
@@ -113,21 +134,20 @@ export class RetentionService {
       const row = rows[0];
       if (!row) throw new NotFoundError(`Legal hold ${input.id.slice(0, 64)} was not found. List holds with warden hold list.`);
       if (row.released_at) throw new BadUserInputError(`Legal hold ${row.id} was already released.`, [{ field: 'id', message: 'must name an active hold' }]);
+      const salt = newTextSalt();
       const receipt = await this.ledger.append(manager, {
         type: 'legal-hold.released',
         tenant: row.tenant,
         actor: input.actor,
-        payload: { holdId: row.id, useCase: row.use_case, reason },
+        payload: { holdId: row.id, useCase: row.use_case, reasonHmac: keyedTextDigest(reason, salt) },
       });
       const releasedAt = this.now();
-      await manager.query('UPDATE audit.legal_holds SET released_by = $2, released_at = $3, released_ledger_seq = $4 WHERE id = $1', [
-        row.id,
-        input.actor,
-        releasedAt,
-        receipt.seq,
-      ]);
+      await manager.query(
+        `UPDATE audit.legal_holds SET released_by = $2, released_at = $3, released_ledger_seq = $4, release_reason = $5, release_reason_salt = $6 WHERE id = $1`,
+        [row.id, input.actor, releasedAt, receipt.seq, reason, salt],
+      );
       this.log.info({ holdId: row.id, tenant: row.tenant, ledgerSeq: receipt.seq }, 'legal hold released');
-      return { ...toHold(row), releasedBy: input.actor, releasedAt };
+      return { ...toHold(row), releasedBy: input.actor, releasedAt, releaseReason: reason };
     });
   }
 
@@ -137,6 +157,39 @@ export class RetentionService {
       [includeReleased],
     );
     return rows.map(toHold);
+  }
+
+  /**
+   * Compares a hold's stored reasons with the digests (or, in entries written before digests, the
+   * text) of its ledger entries. The output contains each salt while its text is stored, so anyone
+   * who keeps the text and the salt can prove the match later without Warden.
+   */
+  async verifyHold(id: string): Promise<LegalHoldReasonCheck> {
+    const rows: (HoldRow & { placed_payload: Record<string, unknown>; released_payload: Record<string, unknown> | null })[] = await this.dataSource.query(
+      `SELECT h.*, p.payload AS placed_payload, r.payload AS released_payload
+         FROM audit.legal_holds h
+         JOIN audit.ledger_entries p ON p.seq = h.placed_ledger_seq
+         LEFT JOIN audit.ledger_entries r ON r.seq = h.released_ledger_seq
+        WHERE h.id::text = $1`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) throw new NotFoundError(`Legal hold ${id.slice(0, 64)} was not found. List holds with warden hold list --all.`);
+    const check = (seq: string, payload: Record<string, unknown>, text: string, salt: Buffer | null): HoldReasonCheck => {
+      const recorded = ledgerReasonOf(payload);
+      if (payload.holdId !== row.id || !recorded) {
+        throw new FailedPreconditionError(`Ledger entry ${seq}, which legal hold ${row.id} names, is not that hold's entry with a reason, so the row was changed outside Warden.`);
+      }
+      return checkHoldReason(Number(seq), recorded, text, salt);
+    };
+    return {
+      id: row.id,
+      placed: check(row.placed_ledger_seq, row.placed_payload, row.reason, row.reason_salt),
+      released:
+        row.released_payload && row.released_ledger_seq !== null
+          ? check(row.released_ledger_seq, row.released_payload, row.release_reason ?? '', row.release_reason_salt)
+          : null,
+    };
   }
 
   /**
@@ -182,7 +235,60 @@ export class RetentionService {
       results.push(result);
       this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'placeholder vault retention applied');
     }
+    if (this.policy.legalHoldText) {
+      const result = await this.purgeHoldReasons(this.policy.legalHoldText, asOf, now, options.dryRun ?? false, options.actor);
+      results.push(result);
+      this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'legal hold text retention applied');
+    }
     return results;
+  }
+
+  /**
+   * Clears the place and release reasons of holds released before the legalHoldText rule's
+   * cutoff and drops their salts. One `retention.hold-text-purged` entry per tenant and batch
+   * counts the holds and digests their sorted ids; each hold names the entry's seq. Active holds
+   * keep their reasons, so they are never due and `held` is always 0.
+   */
+  private async purgeHoldReasons(rule: LegalHoldTextRule, asOf: Date, now: Date, dryRun: boolean, actor: string): Promise<PurgeResult> {
+    const cutoff = purgeCutoff({ useCase: LEGAL_HOLD_TEXT, minimumMonths: rule.purgeAfterMonths, purgeAfterMonths: rule.purgeAfterMonths, source: rule.source }, asOf);
+    const [{ due }]: { due: number }[] = await this.dataSource.query(
+      'SELECT count(*)::int AS due FROM audit.legal_holds WHERE released_at < $1 AND text_purged_at IS NULL',
+      [cutoff],
+    );
+    const result: PurgeResult = { useCase: LEGAL_HOLD_TEXT, source: rule.source, cutoff: cutoff.toISOString(), due, purged: 0, held: 0, ledgerSeq: null };
+    if (dryRun) return result;
+
+    for (;;) {
+      const batch = await this.dataSource.transaction(async (manager) => {
+        await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
+        let lastSeq: number | null = null;
+        const groups = await purgeHoldText(manager, cutoff, now, PURGE_BATCH, async (tenants) => {
+          const receipts = await this.ledger.appendMany(
+            manager,
+            tenants.map(({ tenant, holdIds }) => ({
+              type: HOLD_TEXT_PURGED,
+              tenant,
+              actor,
+              payload: {
+                rule: rule.source,
+                cutoff: cutoff.toISOString(),
+                purgedAt: now.toISOString(),
+                holds: holdIds.length,
+                holdIdsDigest: holdIdsDigest(holdIds),
+                retentionPolicyHash: this.policy.hash,
+              },
+            })),
+          );
+          lastSeq = receipts[receipts.length - 1].seq;
+          return receipts.map((receipt) => receipt.seq);
+        });
+        return { count: groups.reduce((sum, group) => sum + group.holdIds.length, 0), ledgerSeq: lastSeq };
+      });
+      if (batch.count === 0) break;
+      result.purged += batch.count;
+      result.ledgerSeq = batch.ledgerSeq;
+    }
+    return result;
   }
 
   /**
@@ -304,11 +410,16 @@ interface HoldRow {
   tenant: string;
   use_case: string | null;
   reason: string;
+  reason_salt: Buffer | null;
   placed_by: string;
   placed_at: Date;
   placed_ledger_seq: string;
   released_by: string | null;
   released_at: Date | null;
+  released_ledger_seq: string | null;
+  release_reason: string | null;
+  release_reason_salt: Buffer | null;
+  text_purged_at: Date | null;
 }
 
 function toHold(row: HoldRow): LegalHold {
@@ -322,6 +433,8 @@ function toHold(row: HoldRow): LegalHold {
     placedLedgerSeq: Number(row.placed_ledger_seq),
     releasedBy: row.released_by,
     releasedAt: row.released_at ? new Date(row.released_at) : null,
+    releaseReason: row.release_reason,
+    reasonsPurgedAt: row.text_purged_at ? new Date(row.text_purged_at) : null,
   };
 }
 

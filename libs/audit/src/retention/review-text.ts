@@ -5,9 +5,10 @@ export const PURGED_TEXT = '[purged]';
 
 /**
  * Replaces the rationales and details of the votes and case events of `decisionIds` with
- * `[purged]`: reviewers write free text about the applicant, which must go when the record is
- * purged or its subject erased. The ledger keeps each rationale's digest, and the trigger on the
- * review history allows this change only for such decisions. Returns the rows changed.
+ * `[purged]` and drops the salts of the rationales' keyed digests: reviewers write free text about
+ * the applicant, which must go when the record is purged or its subject erased. The ledger keeps
+ * each rationale's digest, which no one can test without the salt, and the trigger on the review
+ * history allows this change only for such decisions. Returns the rows changed.
  */
 export async function purgeReviewText(manager: EntityManager, decisionIds: readonly string[]): Promise<number> {
   if (decisionIds.length === 0) return 0;
@@ -20,8 +21,8 @@ export async function purgeReviewText(manager: EntityManager, decisionIds: reado
   const events: unknown[] = await manager.query(
     `WITH changed AS (
        UPDATE review.case_events
-          SET rationale = CASE WHEN rationale IS NULL THEN NULL ELSE $2 END, detail = CASE WHEN detail IS NULL THEN NULL ELSE $2 END
-        WHERE case_id IN (${cases}) AND ((rationale IS NOT NULL AND rationale <> $2) OR (detail IS NOT NULL AND detail <> $2))
+          SET rationale = CASE WHEN rationale IS NULL THEN NULL ELSE $2 END, detail = CASE WHEN detail IS NULL THEN NULL ELSE $2 END, text_salt = NULL
+        WHERE case_id IN (${cases}) AND ((rationale IS NOT NULL AND rationale <> $2) OR (detail IS NOT NULL AND detail <> $2) OR text_salt IS NOT NULL)
         RETURNING case_id)
      SELECT case_id FROM changed`,
     [decisionIds, PURGED_TEXT],
