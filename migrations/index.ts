@@ -15,6 +15,7 @@ import { Retention1796342401160 } from './1796342401160-Retention.js';
 import { FeatureStore1796342401200 } from './1796342401200-FeatureStore.js';
 import { SubjectKeys1796342401400 } from './1796342401400-SubjectKeys.js';
 import { HoldText1796342401500 } from './1796342401500-HoldText.js';
+import { VaultSubjectKeys1796342401600 } from './1796342401600-VaultSubjectKeys.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -35,4 +36,5 @@ export const ALL_MIGRATIONS = [
   FeatureStore1796342401200,
   SubjectKeys1796342401400,
   HoldText1796342401500,
+  VaultSubjectKeys1796342401600,
 ];

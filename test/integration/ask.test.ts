@@ -3,12 +3,14 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createExportEvidence, ErasureService, exportBundle, parseRetentionPolicy, SubjectKeyStore, verifyBundle, verifyLedger } from '../../libs/audit/src/index.js';
 import { digestJson } from '../../libs/common/src/index.js';
 import { PlaceholderVault } from '../../libs/guardrails/src/index.js';
 import { databaseTargets, REPO_ROOT, sharedDataPath } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { createRuntime } from '../../libs/decisions/src/index.js';
 import { startFakeOpenAiUpstream, type FakeOpenAiUpstream } from '../support/fake-openai-upstream.js';
+import { runProcess } from '../support/process.js';
 
 const TENANT = 'bank-a';
 const REGULATION_B = sharedDataPath('regulatory/cfr12_part1002_regulation_b/md');
@@ -19,7 +21,7 @@ const ASK = `mutation Ask($input: AskInput!) {
     guardrails { guardrail target verdict detail }
   }
 }`;
-const ANSWER = 'query Answer($id: ID!) { answer(id: $id) { id text release reviewStatus groundedness citations { chunkId } } }';
+const ANSWER = 'query Answer($id: ID!) { answer(id: $id) { id text release reviewStatus groundedness personalData citations { chunkId } } }';
 const QUESTION = 'What must a notice of adverse action contain, and when is a statement of specific reasons required?';
 const OVERDRAFT_POLICY = `# Overdraft handling
 
@@ -90,7 +92,7 @@ for (const target of await databaseTargets()) {
     let folder: string;
     let appToken: string;
 
-    async function ask(input: { useCase: string; collection: string; question: string }, token = appToken) {
+    async function ask(input: { useCase: string; collection: string; question: string; subjectId?: string }, token = appToken) {
       return gw.graphql<{ ask: AskResult }>(ASK, { input }, token);
     }
 
@@ -422,6 +424,102 @@ for (const target of await databaseTargets()) {
         "SELECT payload FROM audit.ledger_entries WHERE type = 'llm.call' ORDER BY seq DESC LIMIT 1",
       );
       assert.ok(call.payload.guardrails.some((verdict) => verdict.guardrail === 'topic' && verdict.target === 'choices[0]' && verdict.verdict === 'block'));
+    });
+
+    describe('answers for a data subject', () => {
+      /** A customer id and a word in the question that occur nowhere else, so a plaintext copy is found. */
+      const subjectId = 'C-ask-Zq7-subject';
+      const marker = 'Zq7marker';
+      const started = new Date();
+      let extractiveId = '';
+      let placeholderId = '';
+      let keyId = '';
+
+      async function storedRecord(id: string): Promise<{ text: string; record: { answer: { question: string; text: string }; lineage: { featureValues: Record<string, string> }; personal?: { keyId: string } } }> {
+        const [row]: { text: string; record: { answer: { question: string; text: string }; lineage: { featureValues: Record<string, string> }; personal?: { keyId: string } } }[] =
+          await gw.runtime.database.dataSource.query('SELECT record::text AS text, record FROM decisions.decision_records WHERE id = $1', [id]);
+        return row;
+      }
+
+      async function subjectKeys(): Promise<SubjectKeyStore> {
+        return SubjectKeyStore.open(gw.runtime.database.dataSource, join(gw.runtime.config.dataDir, 'keys', 'vault-master.key'));
+      }
+
+      it('rejects an invalid subject id', async () => {
+        const response = await ask({ useCase: 'regulatory-qa', collection: 'regulatory', question: QUESTION, subjectId: 'C-1\u0000' });
+        assert.equal(response.body.errors?.[0].extensions?.code, 'BAD_USER_INPUT');
+        assert.match(JSON.stringify(response.body.errors?.[0].extensions), /subjectId/);
+      });
+
+      it('seals the question and answer', async () => {
+        const response = await ask({ useCase: 'regulatory-qa', collection: 'regulatory', question: `${QUESTION} Asked for customer ${marker}.`, subjectId });
+        assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+        extractiveId = response.body.data!.ask.id;
+        const row = await storedRecord(extractiveId);
+        assert.equal(row.record.answer.question, 'sealed');
+        assert.equal(row.record.answer.text, 'sealed');
+        assert.equal(row.record.lineage.featureValues.question, 'sealed');
+        assert.equal(row.text.includes(marker), false);
+        keyId = row.record.personal!.keyId;
+
+        const read = await gw.graphql<{ answer: { text: string; personalData: string } }>(ANSWER, { id: extractiveId }, appToken);
+        assert.equal(read.body.data!.answer.personalData, 'open');
+        assert.equal(read.body.data!.answer.text, response.body.data!.ask.text);
+      });
+
+      it('seals the placeholder values under the subject key', async () => {
+        fake.reset();
+        fake.script({ kind: 'chat', content: 'Account <IBAN_1> must receive a written notice [1].' });
+        const question = `Which notice must the customer with IBAN ${IBAN} receive after a decline?`;
+        const response = await ask({ useCase: 'policy-qa-placeholder', collection: 'regulatory', question, subjectId });
+        assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+        placeholderId = response.body.data!.ask.id;
+        const rows: { subject_key_id: string | null }[] = await gw.runtime.database.dataSource.query(
+          'SELECT subject_key_id FROM guardrails.vault_entries WHERE tenant = $1 AND scope = $2',
+          [TENANT, `answer:${placeholderId}`],
+        );
+        assert.deepEqual(rows, [{ subject_key_id: keyId }]);
+        const vault = await PlaceholderVault.open(gw.runtime.database.dataSource, join(gw.runtime.config.dataDir, 'keys', 'vault-master.key'));
+        const keys = await (await subjectKeys()).keysById(TENANT, [keyId]);
+        assert.equal((await vault.load(TENANT, `answer:${placeholderId}`, keys)).valueOf('<IBAN_1>'), IBAN);
+      });
+
+      it('reads as erased after erasure', async () => {
+        const policy = parseRetentionPolicy('version: 1\nrules:\n  regulatory-qa: { minimumMonths: 6, purgeAfterMonths: 12, source: Regulation (EU) 2024/1689 Art. 19(1) }\n');
+        const later = new Date(started);
+        later.setUTCMonth(later.getUTCMonth() + 7);
+        const erasure = new ErasureService(gw.runtime.database.dataSource, gw.runtime.ledger, await subjectKeys(), policy, () => later);
+        const result = await erasure.erase({ tenant: TENANT, subjectId, reason: 'ticket DSR-3001 from the customer', actor: 'dpo' });
+        assert.equal(result.records, 2);
+
+        const read = await gw.graphql<{ answer: { text: string; personalData: string } }>(ANSWER, { id: extractiveId }, appToken);
+        assert.equal(read.body.errors, undefined, JSON.stringify(read.body.errors));
+        assert.equal(read.body.data!.answer.personalData, 'erased');
+        assert.equal(read.body.data!.answer.text, 'erased');
+
+        const vault = await PlaceholderVault.open(gw.runtime.database.dataSource, join(gw.runtime.config.dataDir, 'keys', 'vault-master.key'));
+        const keys = await (await subjectKeys()).keysById(TENANT, [keyId]);
+        assert.equal((await vault.load(TENANT, `answer:${placeholderId}`, keys)).valueOf('<IBAN_1>'), 'erased');
+      });
+
+      it('exports the answer as erased and keeps the ledger valid', async () => {
+        assert.equal((await verifyLedger(gw.runtime.database.dataSource)).ok, true);
+        const outDir = join(folder, 'answer-bundle');
+        const from = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), started.getUTCDate()));
+        const { runtime } = gw;
+        await exportBundle(
+          runtime.database.dataSource,
+          { useCase: 'regulatory-qa', from, to: new Date(from.getTime() + 2 * 86_400_000), outDir, wardenVersion: 'test' },
+          createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, 'ask-test'),
+        );
+        assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+        const tool = await runProcess(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), outDir], process.env);
+        assert.equal(tool.exitCode, 0, tool.stdout);
+        const lines = readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; personalData?: string });
+        assert.equal(lines.find((line) => line.id === extractiveId)?.personalData, 'erased');
+        assert.ok(lines.some((line) => line.personalData === undefined), 'answers without a subject carry no personalData');
+        assert.equal(readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').includes(marker), false);
+      });
     });
   });
 }

@@ -17,7 +17,7 @@ import {
   verifyBundle,
   verifyLedger,
 } from '../../libs/audit/src/index.js';
-import { createRuntime, runDemoSetup, type WardenRuntime } from '../../libs/decisions/src/index.js';
+import { createRuntime, runDemoSetup, runFraudDemoSetup, type DecisionView, type WardenRuntime } from '../../libs/decisions/src/index.js';
 import type { ReviewCaseView } from '../../libs/review/src/index.js';
 import type { Principal } from '../../libs/policy/src/index.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
@@ -47,8 +47,15 @@ function monthsLater(time: Date, months: number): Date {
   return later;
 }
 
+/** A subject id and an amount that occur nowhere else, so a plaintext copy anywhere is found. */
+interface Canary {
+  subject: string;
+  amount: number;
+}
+const CREDIT_CANARY: Canary = { subject: SUBJECT, amount: AMOUNT };
+
 /** Returns `schema.table` for every table whose rows contain a canary value as text. */
-async function plaintextCopies(dataSource: DataSource): Promise<string[]> {
+async function plaintextCopies(dataSource: DataSource, canary: Canary = CREDIT_CANARY): Promise<string[]> {
   const tables: { schema: string; name: string }[] = await dataSource.query(
     `SELECT table_schema AS schema, table_name AS name FROM information_schema.tables
       WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2`,
@@ -57,17 +64,31 @@ async function plaintextCopies(dataSource: DataSource): Promise<string[]> {
   for (const { schema, name } of tables) {
     const rows: Record<string, unknown>[] = await dataSource.query(`SELECT * FROM "${schema}"."${name}"`);
     const text = rows.map((row) => Object.values(row).map((value) => (Buffer.isBuffer(value) ? value.toString('latin1') : JSON.stringify(value))).join('\u0001')).join('\n');
-    hits.push(...canariesIn(text).map((needle) => `${schema}.${name}: ${needle}`));
+    hits.push(...canariesIn(text, canary).map((needle) => `${schema}.${name}: ${needle}`));
   }
   return hits;
 }
 
 /** Finds the subject id, and the amount where no hex digit touches it (so a hash cannot match by chance). */
-function canariesIn(text: string): string[] {
+function canariesIn(text: string, canary: Canary = CREDIT_CANARY): string[] {
   const found: string[] = [];
-  if (text.includes(SUBJECT)) found.push(SUBJECT);
-  if (new RegExp(`(?<![0-9a-fA-F])${AMOUNT}(?![0-9a-fA-F])`).test(text)) found.push(String(AMOUNT));
+  if (text.includes(canary.subject)) found.push(canary.subject);
+  if (new RegExp(`(?<![0-9a-fA-F])${canary.amount}(?![0-9a-fA-F])`).test(text)) found.push(String(canary.amount));
   return found;
+}
+
+/** Exports the bundle of `useCase` for the days around `day` and checks it with both verifiers. */
+async function exportAndVerify(runtime: WardenRuntime, useCase: string, day: Date, outDir: string): Promise<{ id: string; personalData?: string }[]> {
+  const from = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()));
+  await exportBundle(
+    runtime.database.dataSource,
+    { useCase, from, to: new Date(from.getTime() + 2 * 86_400_000), outDir, wardenVersion: 'test' },
+    createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, 'erasure-test'),
+  );
+  assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+  const tool = await runVerifier(outDir);
+  assert.equal(tool.code, 0, tool.stdout);
+  return readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; personalData?: string });
 }
 
 function runVerifier(dir: string): Promise<{ code: number | null; stdout: string }> {
@@ -229,17 +250,7 @@ for (const target of await databaseTargets()) {
       const stillSealed = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, applicantId: 'applicant-still-sealed', credit_amount: 4000 } });
       assert.equal((await verifyLedger(runtime.database.dataSource)).ok, true);
       const outDir = join(workDir, 'bundle');
-      const day = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), started.getUTCDate()));
-      await exportBundle(
-        runtime.database.dataSource,
-        { useCase: USE_CASE, from: day, to: new Date(day.getTime() + 2 * 86_400_000), outDir, wardenVersion: 'test' },
-        createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, 'erasure-test'),
-      );
-      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
-      const tool = await runVerifier(outDir);
-      assert.equal(tool.code, 0, tool.stdout);
-
-      const lines = readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; personalData?: string });
+      const lines = await exportAndVerify(runtime, USE_CASE, started, outDir);
       assert.equal(lines.find((line) => line.id === decisionId)?.personalData, 'erased');
       assert.equal(lines.find((line) => line.id === stillSealed.id)?.personalData, 'sealed');
       assert.equal(lines.filter((line) => line.personalData === undefined).length, lines.length - 2);
@@ -278,6 +289,112 @@ for (const target of await databaseTargets()) {
       assert.equal(verification.problem, 'unaccounted-purge');
       assert.equal(verification.firstBadSeq, decision.ledgerSeq);
       assert.match(verification.reason ?? '', /retention\.purged entries account for 0/);
+    });
+  });
+}
+
+const FRAUD_USE_CASE = 'payment-fraud';
+const FRAUD_POLICY = parseRetentionPolicy(`
+version: 1
+rules:
+  payment-fraud: { minimumMonths: 60, purgeAfterMonths: 61, source: 31 CFR 1010.430(d) }
+`);
+const FRAUD_PRINCIPAL: Principal = { subject: 'payments-app', tenant: 'demo-bank', roles: ['application'] };
+/** A payer account id and an amount above the four-eyes threshold that occur nowhere else. */
+const PAYER: Canary = { subject: 'C-payer-Zq7-erasure-canary', amount: 6_543_217 };
+
+for (const target of await databaseTargets()) {
+  describe(`payment-fraud subject erasure on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let runtime: WardenRuntime;
+    let workDir: string;
+    let erasure: ErasureService;
+    const started = new Date();
+    let decision: DecisionView;
+
+    before(async () => {
+      db = await target.open();
+      await db.database.close();
+      runtime = await createRuntime(db.config);
+      await runFraudDemoSetup(runtime, { tenant: 'demo-bank', actor: 'setup' });
+      workDir = mkdtempSync(join(tmpdir(), 'warden-fraud-erasure-'));
+      const subjectKeys = await SubjectKeyStore.open(runtime.database.dataSource, db.config.vaultKeyFile ?? join(db.config.dataDir, 'keys', 'vault-master.key'));
+      // Five years after the payment, past the payment-fraud retention minimum.
+      erasure = new ErasureService(runtime.database.dataSource, runtime.ledger, subjectKeys, FRAUD_POLICY, () => monthsLater(started, 61));
+    });
+    after(async () => {
+      await runtime?.close();
+      await db?.cleanup();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it('stores the payment and feature reads sealed', async () => {
+      const application = {
+        event_time: started.toISOString(),
+        type: 'TRANSFER',
+        amount: PAYER.amount,
+        old_balance_orig: PAYER.amount,
+        old_balance_dest: 0,
+        name_orig: PAYER.subject,
+        name_dest: 'C-payee-of-the-canary',
+      };
+      decision = await runtime.decisions.decide(FRAUD_PRINCIPAL, { useCase: FRAUD_USE_CASE, application });
+      assert.equal(decision.personalData, 'open');
+      assert.equal(decision.lineage.requestValues?.name_orig, PAYER.subject);
+
+      const [row]: { record: { lineage: DecisionView['lineage']; personal?: { keyId: string } } }[] =
+        await runtime.database.dataSource.query('SELECT record FROM decisions.decision_records WHERE id = $1', [decision.id]);
+      assert.equal(typeof row.record.personal?.keyId, 'string');
+      assert.equal(row.record.lineage.inputDigest, 'sealed');
+      assert.ok(Object.values(row.record.lineage.requestValues ?? {}).every((value) => value === 'sealed'));
+      assert.ok(Object.values(row.record.lineage.featureValues).every((value) => value === 'sealed'));
+      assert.deepEqual(row.record.lineage.featureReads?.map((read) => [read.view, read.entityKey, read.asOf]), [
+        ['customer-activity', 'sealed', 'sealed'],
+        ['payee-activity', 'sealed', 'sealed'],
+      ]);
+      assert.deepEqual(await plaintextCopies(runtime.database.dataSource, PAYER), []);
+    });
+
+    it('reads and replays the sealed payment', async () => {
+      const read = await runtime.decisions.get(FRAUD_PRINCIPAL, decision.id);
+      assert.equal(read.personalData, 'open');
+      assert.equal(read.lineage.requestValues?.amount, PAYER.amount);
+      assert.equal(read.lineage.featureReads?.[0].entityKey, PAYER.subject);
+      const replay = await runtime.decisions.replay(undefined, decision.id);
+      assert.deepEqual(replay.differences, []);
+      assert.equal(replay.identical, true);
+    });
+
+    it('erases the payer and replays as erased', async () => {
+      const result = await erasure.erase({ tenant: 'demo-bank', subjectId: PAYER.subject, reason: 'ticket DSR-2001 from the payer', actor: 'dpo' });
+      assert.equal(result.records, 1);
+
+      const read = await runtime.decisions.get(FRAUD_PRINCIPAL, decision.id);
+      assert.equal(read.personalData, 'erased');
+      assert.ok(Object.values(read.lineage.requestValues ?? {}).every((value) => value === 'erased'));
+      assert.deepEqual(read.lineage.featureReads?.map((entry) => [entry.view, entry.entityKey, entry.windowEnd]), [
+        ['customer-activity', 'erased', 'erased'],
+        ['payee-activity', 'erased', 'erased'],
+      ]);
+      assert.equal(read.outcome, decision.outcome);
+
+      const replay = await runtime.decisions.replay(undefined, decision.id);
+      assert.equal(replay.erased, true);
+      assert.equal(replay.identical, false);
+      assert.deepEqual(replay.differences.map((difference) => difference.field), ['lineage.featureValues']);
+    });
+
+    it('exports the payment as erased and keeps the ledger valid', async () => {
+      assert.equal((await verifyLedger(runtime.database.dataSource)).ok, true);
+      const outDir = join(workDir, 'bundle');
+      const lines = await exportAndVerify(runtime, FRAUD_USE_CASE, started, outDir);
+      assert.equal(lines.find((line) => line.id === decision.id)?.personalData, 'erased');
+      // The demo's payments name other payers, whose keys still exist.
+      assert.ok(lines.filter((line) => line.personalData === 'sealed').length > 0);
+      for (const name of readdirSync(outDir)) {
+        assert.deepEqual(canariesIn(readFileSync(join(outDir, name)).toString('latin1'), PAYER), [], `${name} holds a plaintext value of the erased payer`);
+      }
+      assert.deepEqual(await plaintextCopies(runtime.database.dataSource, PAYER), []);
     });
   });
 }

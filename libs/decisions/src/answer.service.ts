@@ -13,7 +13,7 @@ import {
   UpstreamUnavailableError,
   UseCaseSuspendedError,
 } from '../../common/src/index.js';
-import type { PostgresLedger } from '../../audit/src/index.js';
+import { isValidSubjectId, MAX_SUBJECT_ID_LENGTH, openPersonalFields, sealPersonalFields, type PersonalDataState, type PostgresLedger, type SubjectKey, type SubjectKeyStore } from '../../audit/src/index.js';
 import {
   checkGroundedness,
   checkTopics,
@@ -119,6 +119,11 @@ export interface AnswerRecord {
     /** Vault scope of the placeholders of a use case in placeholder mode; absent in other modes and in older records. */
     placeholderScope?: string | null;
   };
+  /**
+   * Set when the question was asked for a named data subject: the subject key id and the
+   * encrypted question and answer text, which the stored record replaces with `sealed`.
+   */
+  personal?: { keyId: string; sealed: string };
 }
 
 /** Optional guardrail inputs of ask; each defaults to off or to the built-in scanner. */
@@ -157,12 +162,20 @@ export interface AnswerView {
   guardrails: GuardrailVerdict[];
   ledgerSeq: number;
   createdAt: Date;
+  /** `erased` once the data subject was erased: the question and answer text then read as `erased`. */
+  personalData: PersonalDataState;
 }
 
 export interface AskInput {
   useCase: string;
   collection: string;
   question: string;
+  /**
+   * The bank's id of the person the question is about, when there is one. The question, the
+   * answer and the placeholder values are then sealed under that person's key, which `warden
+   * erase` destroys.
+   */
+  subjectId?: string | null;
 }
 
 const MIN_QUESTION_LENGTH = 3;
@@ -192,6 +205,8 @@ export class AnswerService {
     private readonly switches: UseCaseSwitch,
     private readonly policyHash: () => string,
     private readonly guards: AnswerGuardOptions = {},
+    /** Encrypts answers asked for a named data subject. Without it, such a question is rejected. */
+    private readonly subjects?: SubjectKeyStore,
   ) {
     const env = guards.env ?? process.env;
     for (const { config } of useCases.values()) {
@@ -210,6 +225,10 @@ export class AnswerService {
     const useCase = this.requireUseCase(input.useCase);
     const { config } = useCase;
     const question = checkQuestion(input.question);
+    const subjectId = checkSubjectId(input.subjectId);
+    if (subjectId !== null && !this.subjects) {
+      throw new FailedPreconditionError('Answers for a named data subject need the subject key store; start Warden through createRuntime.');
+    }
     if (!config.collections.includes(input.collection)) {
       throw new BadUserInputError(`Use case ${config.useCase} does not answer from collection "${input.collection.slice(0, 64)}".`, [
         { field: 'collection', message: `must be one of: ${config.collections.join(', ')}` },
@@ -247,7 +266,10 @@ export class AnswerService {
       });
     }
     const id = randomUUID();
-    const placeholderScope = await this.storePlaceholders(principal, id, guarded.placeholders);
+    // NOTE: as for decisions, an erasure that commits between reading the key and writing the
+    // answer leaves the answer sealed under a destroyed key, so it reads as erased from the start.
+    const subjectKey = subjectId === null ? null : await (this.subjects as SubjectKeyStore).activeKey(principal.tenant, subjectId);
+    const placeholderScope = await this.storePlaceholders(principal, id, guarded.placeholders, subjectKey);
     const lowGroundedness =
       draft.mode === 'GENERATIVE' && (draft.groundedness.score < config.groundedness.reviewBelow || draft.groundedness.unsupportedClaims > 0);
     if (draft.mode === 'GENERATIVE') {
@@ -332,9 +354,10 @@ export class AnswerService {
           }
         : null;
 
-    const ledgerSeq = await this.write(record, reviewCase);
+    const stored = subjectId !== null && subjectKey ? sealPersonalFields(record, subjectId, subjectKey) : record;
+    const ledgerSeq = await this.write(stored, reviewCase);
     this.log.info({ answerId: id, useCase: config.useCase, mode: draft.mode, groundedness: record.score, review: reasons }, 'answer recorded');
-    return toView(record, ledgerSeq, reviewCase ? openCaseSummary(reviewCase) : null);
+    return toView(record, ledgerSeq, reviewCase ? openCaseSummary(reviewCase) : null, stored.personal ? 'open' : 'unsealed');
   }
 
   /** Reads an answer of the caller's tenant; the text is shown only once it is released. */
@@ -348,9 +371,17 @@ export class AnswerService {
       [id, principal.tenant, [...this.useCases.keys()]],
     );
     if (rows.length === 0) throw new NotFoundError(`Answer ${id} was not found.`);
-    const record = unlessPurged({ id, record: rows[0].record, ledger_seq: rows[0].ledger_seq, record_digest: rows[0].record_digest }).record;
-    const review = record.reviewStatus === 'PENDING' ? await this.reviews.summaryForDecision(principal.tenant, id) : null;
-    return toView(record, Number(rows[0].ledger_seq), review);
+    const stored = unlessPurged({ id, record: rows[0].record, ledger_seq: rows[0].ledger_seq, record_digest: rows[0].record_digest }).record;
+    const opened = await this.openRecord(stored);
+    const review = stored.reviewStatus === 'PENDING' ? await this.reviews.summaryForDecision(principal.tenant, id) : null;
+    return toView(opened.record, Number(rows[0].ledger_seq), review, opened.state);
+  }
+
+  /** Restores the question and answer text of a stored answer, or marks them erased when the subject key is gone. */
+  private async openRecord(record: AnswerRecord): Promise<{ record: AnswerRecord; state: PersonalDataState }> {
+    if (!record.personal) return { record, state: 'unsealed' };
+    const keys = this.subjects ? await this.subjects.keysById(record.tenant, [record.personal.keyId]) : new Map();
+    return openPersonalFields(record, keys);
   }
 
   private requireUseCase(name: string): LoadedAnswerUseCase {
@@ -421,11 +452,14 @@ export class AnswerService {
     return redactText(text, findings, { mode: 'mask' });
   }
 
-  /** Seals the answer's placeholders in the vault under `answer:<id>`; returns the scope, or null when there is nothing to keep or no vault. */
-  private async storePlaceholders(principal: Principal, id: string, placeholders: PlaceholderMap): Promise<string | null> {
+  /**
+   * Seals the answer's placeholders in the vault under `answer:<id>`, with the data subject's key
+   * when one is named. Returns the scope, or null when there is nothing to keep or no vault.
+   */
+  private async storePlaceholders(principal: Principal, id: string, placeholders: PlaceholderMap, subjectKey: SubjectKey | null): Promise<string | null> {
     if (placeholders.size === 0 || !this.guards.vault) return null;
     const scope = `answer:${id}`;
-    await this.guards.vault.store(principal.tenant, scope, placeholders);
+    await this.guards.vault.store(principal.tenant, scope, placeholders, undefined, subjectKey ?? undefined);
     return scope;
   }
 
@@ -638,6 +672,17 @@ function checkQuestion(question: string): string {
   return trimmed;
 }
 
+/** Applies the subject-id rule of decisions and erasure, so every accepted subject can be erased later. */
+function checkSubjectId(subjectId: string | null | undefined): string | null {
+  if (subjectId === undefined || subjectId === null) return null;
+  if (!isValidSubjectId(subjectId)) {
+    throw new BadUserInputError('Invalid subjectId.', [
+      { field: 'subjectId', message: `must be 1 to ${MAX_SUBJECT_ID_LENGTH} UTF-16 code units of well-formed, printable text, the bank's id of the person the question is about` },
+    ]);
+  }
+  return subjectId;
+}
+
 function entityTypes(findings: readonly { entityType: string }[]): string {
   if (findings.length === 0) return 'none';
   const counts = new Map<string, number>();
@@ -656,7 +701,7 @@ function llmFailure(error: unknown): string {
   return typeof status === 'number' ? `status ${status}` : 'no response';
 }
 
-function toView(record: AnswerRecord, ledgerSeq: number, review: DecisionReviewSummary | null): AnswerView {
+function toView(record: AnswerRecord, ledgerSeq: number, review: DecisionReviewSummary | null, personalData: PersonalDataState): AnswerView {
   const decided = review?.state === 'DECIDED';
   let release: AnswerView['release'] = 'RELEASED';
   let reviewStatus: AnswerView['reviewStatus'] = 'NOT_REQUIRED';
@@ -678,5 +723,6 @@ function toView(record: AnswerRecord, ledgerSeq: number, review: DecisionReviewS
     guardrails: record.answer.guardrails,
     ledgerSeq,
     createdAt: new Date(record.createdAt),
+    personalData,
   };
 }

@@ -60,3 +60,24 @@ describe('application validator data subject', () => {
     ]);
   });
 });
+
+describe('request validator data subject', () => {
+  const request = {
+    asOf: 'event_time',
+    numeric: [{ name: 'amount', minimum: 0, maximum: 1000 }],
+    categorical: [],
+    entities: ['name_orig', 'name_dest'],
+  };
+  const payment = { event_time: '2026-01-01T10:00:00Z', amount: 50, name_orig: 'C123', name_dest: 'M456' };
+
+  it('returns the payer entity as subject id', () => {
+    const withSubject = { ...config({ idField: 'name_orig', required: true }), request } as UseCaseConfig;
+    const result = createApplicationValidator(withSubject).validate(payment);
+    assert.equal(result.subjectId, 'C123');
+    assert.equal(result.features.name_orig, 'C123');
+  });
+
+  it('returns no subject id without dataSubject', () => {
+    assert.equal(createApplicationValidator({ ...config(), request } as UseCaseConfig).validate(payment).subjectId, null);
+  });
+});

@@ -23,7 +23,7 @@ export interface ApplicationValidator {
  * excludes (prohibited bases) are accepted but dropped before anything is scored or stored.
  */
 export function createApplicationValidator(config: UseCaseConfig): ApplicationValidator {
-  if (config.request) return createRequestValidator(config.request);
+  if (config.request) return createRequestValidator(config.request, config.dataSubject?.idField ?? null);
   const properties: Record<string, object> = {};
   for (const feature of config.features.numeric) {
     properties[feature.name] = { type: feature.integer ? 'integer' : 'number', minimum: feature.minimum, maximum: feature.maximum };
@@ -79,9 +79,10 @@ const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 /**
  * Builds a validator for the request of a use case that reads feature views: numeric and
  * categorical fields, entity ids, and the event time that features are read as of. The event
- * time comes back as ISO 8601 in UTC, so equal instants give equal digests.
+ * time comes back as ISO 8601 in UTC, so equal instants give equal digests. `subjectField`, one
+ * of the entities, names the data subject, and its value stays a request value as well.
  */
-function createRequestValidator(request: RequestConfig): ApplicationValidator {
+function createRequestValidator(request: RequestConfig, subjectField: string | null): ApplicationValidator {
   const properties: Record<string, object> = {
     [request.asOf]: { type: 'string', minLength: 10, maxLength: 40 },
   };
@@ -118,8 +119,9 @@ function createRequestValidator(request: RequestConfig): ApplicationValidator {
       }
       const features: ValidatedApplication = {};
       for (const name of fieldOrder) features[name] = name === request.asOf ? time.toISOString() : input[name];
-      // Use-case loading rejects dataSubject together with request, so no subject id comes from here.
-      return { features, droppedFields: [], subjectId: null };
+      // Entity keys match ENTITY_KEY_PATTERN and are at most 64 characters, so they pass isValidSubjectId.
+      const subjectId = subjectField === null ? null : String(input[subjectField]);
+      return { features, droppedFields: [], subjectId };
     },
   };
 }

@@ -53,6 +53,8 @@ describe('feature-view use case config', () => {
       [(text) => text.replace('  asOf: event_time\n', ''), /request\.asOf must name the request field with the event time/],
       [(text) => text.replace(/featureViews:\n(  - .*\n)+/, ''), /request and features\.computed are only allowed together with featureViews/],
       [(text) => text.replace('field: amount, above: 5000000', 'field: balance, above: 5000000'), /review\.thresholds\[1\]\.field must be "score" or a numeric feature/],
+      [(text) => text.replace('idField: name_orig', 'idField: amount'), /dataSubject\.idField amount must be one of the request entities \(name_orig, name_dest\)/],
+      [(text) => text.replace('idField: name_orig\n  required: true', 'idField: name_orig\n  required: false'), /dataSubject\.required must be true: name_orig is a request entity/],
     ];
     for (const [edit, message] of cases) {
       const folder = useCaseWith(edit);

@@ -188,7 +188,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
         ? new AnswerService(dataSource, answerUseCases, ledger, retrieval, llm, loadInjectionRules(config.policyDir), reviews, useCaseSwitch, () => policy.policyHash, {
             topics: loadTopicPolicy(config.policyDir),
             vault,
-          })
+          }, subjectKeys)
         : undefined;
   } catch (error) {
     // A use case in hash mode without its key fails the start; the database must not stay open.

@@ -43,17 +43,21 @@ export interface UseCaseConfig {
   /** Review routing, hold mode and the stop switch's behaviour; defaults fill what the file omits. */
   review: ReviewConfig;
   /**
-   * The data subject of each decision: the request field that names the applicant. When the field
-   * is sent, the record's personal fields are encrypted under that subject's key, which
-   * `warden erase` destroys. Absent: records are stored unencrypted and cannot be erased by subject.
+   * The data subject of each decision: the request field that names the applicant (or, for a use
+   * case with a request, the entity id of the payer). When the field is sent, the record's
+   * personal fields are encrypted under that subject's key, which `warden erase` destroys.
+   * Absent: records are stored unencrypted and cannot be erased by subject.
    */
   dataSubject?: DataSubjectConfig;
 }
 
 export interface DataSubjectConfig {
-  /** Application field holding the bank's id of the applicant, such as applicantId. */
+  /**
+   * Field holding the bank's id of the data subject: a field beside the features, such as
+   * applicantId, or one of `request.entities`, such as the payer's account id.
+   */
   idField: string;
-  /** Rejects applications without the field when true. */
+  /** Rejects applications without the field when true. Must be true for a request entity. */
   required: boolean;
 }
 
@@ -109,25 +113,41 @@ function checkUseCase(file: string, config: UseCaseConfig): void {
   if (!(config.reasonCodes?.max >= 1 && config.reasonCodes.max <= 4)) {
     throw new UseCaseConfigError(file, 'reasonCodes.max must be between 1 and 4');
   }
-  if (config.dataSubject !== undefined && config.request !== undefined) {
-    // NOTE: sealing covers the fields of application use cases; request values and feature reads are not sealed yet.
-    throw new UseCaseConfigError(file, 'dataSubject is not supported yet for a use case with a request section (feature views); remove one of them');
-  }
   if (config.dataSubject !== undefined) {
-    const { idField, required } = config.dataSubject ?? {};
-    if (typeof idField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(idField)) {
-      throw new UseCaseConfigError(file, 'dataSubject.idField must name the request field that identifies the applicant, such as applicantId');
-    }
-    if (names.includes(idField) || (config.excludedFields ?? []).some((excluded) => excluded.name === idField)) {
-      throw new UseCaseConfigError(file, `dataSubject.idField ${idField} must not be a feature or an excluded field`);
-    }
-    if (typeof required !== 'boolean') throw new UseCaseConfigError(file, 'dataSubject.required must be true or false');
+    const problem = checkDataSubject(config, names);
+    if (problem) throw new UseCaseConfigError(file, problem);
   }
   // Review thresholds may name numeric request fields (such as amount) as well as numeric model inputs.
   const numericNames = [...config.features.numeric, ...(config.features.computed ?? []), ...(config.request?.numeric ?? [])].map((feature) => feature.name);
   const review = resolveReviewConfig(config.review, numericNames, [...names, ...(config.request?.numeric ?? []).map((feature) => feature.name)]);
   if (typeof review === 'string') throw new UseCaseConfigError(file, review);
   config.review = review;
+}
+
+/**
+ * Checks `dataSubject`. An application use case names a field of its own beside the features (such
+ * as applicantId), which may be optional. A use case with a request names one of the request's
+ * entity ids (such as the payer's account), which every request carries.
+ */
+function checkDataSubject(config: UseCaseConfig, featureNames: string[]): string | undefined {
+  const { idField, required } = config.dataSubject ?? {};
+  if (typeof idField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(idField)) {
+    return config.request
+      ? `dataSubject.idField must name the request entity that identifies the data subject, one of: ${config.request.entities.join(', ')}`
+      : 'dataSubject.idField must name the request field that identifies the applicant, such as applicantId';
+  }
+  if (typeof required !== 'boolean') return 'dataSubject.required must be true or false';
+  if (config.request) {
+    if (!config.request.entities.includes(idField)) {
+      return `dataSubject.idField ${idField} must be one of the request entities (${config.request.entities.join(', ')}), because the subject id is read from the validated request`;
+    }
+    if (!required) return `dataSubject.required must be true: ${idField} is a request entity, which every request carries`;
+    return undefined;
+  }
+  if (featureNames.includes(idField) || (config.excludedFields ?? []).some((excluded) => excluded.name === idField)) {
+    return `dataSubject.idField ${idField} must not be a feature or an excluded field`;
+  }
+  return undefined;
 }
 
 /** Looks up a use case by name and raises NOT_FOUND with the known names otherwise. */

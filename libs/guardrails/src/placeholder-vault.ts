@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { deriveKey, getLogger, loadOrCreateMasterKey, openAesGcm, sealAesGcm } from '../../common/src/index.js';
+import { ERASED, type SubjectKey, type SubjectKeyState } from '../../audit/src/index.js';
 import type { PiiEntityType } from './pii/index.js';
 import { PlaceholderMap } from './placeholders.js';
 
@@ -10,7 +11,8 @@ import { PlaceholderMap } from './placeholders.js';
  * another tenant's values. The tenant, scope and placeholder are bound into each ciphertext as
  * associated data, so a row copied to another scope or tenant fails to decrypt instead of
  * restoring the wrong value. This table is the one place where personal data from prompts is
- * kept; everything else stores placeholders.
+ * kept; everything else stores placeholders. Entries of an answer asked for a named data subject
+ * are sealed under that subject's key (`subject_key_id`) instead, so erasure destroys them too.
  */
 export class PlaceholderVault {
   private readonly log = getLogger('placeholder-vault');
@@ -26,33 +28,50 @@ export class PlaceholderVault {
     return new PlaceholderVault(dataSource, await loadOrCreateMasterKey(keyFile, 'placeholder vault key'));
   }
 
-  /** Encrypts and stores every entry of `map` under `scope`; a placeholder already stored for the scope is kept. */
-  async store(tenant: string, scope: string, map: PlaceholderMap, manager: EntityManager = this.dataSource.manager): Promise<void> {
+  /**
+   * Encrypts and stores every entry of `map` under `scope`, keeping a placeholder already stored for
+   * the scope. With `subjectKey` the values are sealed under that data subject's key instead of the
+   * tenant key, so erasing the subject leaves them unreadable.
+   */
+  async store(tenant: string, scope: string, map: PlaceholderMap, manager: EntityManager = this.dataSource.manager, subjectKey?: SubjectKey): Promise<void> {
     const entries = map.entries();
     if (entries.length === 0) return;
     const values: string[] = [];
     const parameters: unknown[] = [];
     entries.forEach((entry, index) => {
-      const base = index * 5;
-      values.push(`($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5})`);
-      parameters.push(tenant, scope, entry.placeholder, entry.entityType, this.encrypt(tenant, scope, entry.placeholder, entry.value));
+      const base = index * 6;
+      values.push(`($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6})`);
+      const sealed = subjectKey
+        ? sealAesGcm(subjectKey.key, entry.value, associatedData(tenant, scope, entry.placeholder, subjectKey.keyId))
+        : this.encrypt(tenant, scope, entry.placeholder, entry.value);
+      parameters.push(tenant, scope, entry.placeholder, entry.entityType, sealed, subjectKey?.keyId ?? null);
     });
     await manager.query(
-      `INSERT INTO guardrails.vault_entries (tenant, scope, placeholder, entity_type, sealed)
+      `INSERT INTO guardrails.vault_entries (tenant, scope, placeholder, entity_type, sealed, subject_key_id)
        VALUES ${values.join(', ')} ON CONFLICT (tenant, scope, placeholder) DO NOTHING`,
       parameters,
     );
   }
 
-  /** Loads and decrypts the placeholders of `scope`; an empty map when none were stored. */
-  async load(tenant: string, scope: string): Promise<PlaceholderMap> {
-    const rows: { placeholder: string; entity_type: PiiEntityType; sealed: Buffer }[] = await this.dataSource.query(
-      'SELECT placeholder, entity_type, sealed FROM guardrails.vault_entries WHERE tenant = $1 AND scope = $2',
+  /**
+   * Loads and decrypts the placeholders of `scope`, or returns an empty map when none were stored.
+   * An entry sealed under a subject key is opened with that key from `subjectKeys`. When that key is
+   * missing or destroyed (its subject was erased), the entry reads as `erased`.
+   */
+  async load(tenant: string, scope: string, subjectKeys: ReadonlyMap<string, SubjectKeyState> = new Map()): Promise<PlaceholderMap> {
+    const rows: { placeholder: string; entity_type: PiiEntityType; sealed: Buffer; subject_key_id: string | null }[] = await this.dataSource.query(
+      'SELECT placeholder, entity_type, sealed, subject_key_id FROM guardrails.vault_entries WHERE tenant = $1 AND scope = $2',
       [tenant, scope],
     );
     const entries = rows.flatMap((row) => {
+      const subjectKey = row.subject_key_id === null ? undefined : subjectKeys.get(row.subject_key_id);
+      if (row.subject_key_id !== null && subjectKey?.state !== 'active') return [{ placeholder: row.placeholder, entityType: row.entity_type, value: ERASED }];
       try {
-        return [{ placeholder: row.placeholder, entityType: row.entity_type, value: this.decrypt(tenant, scope, row.placeholder, row.sealed) }];
+        const value =
+          subjectKey?.state === 'active'
+            ? openAesGcm(subjectKey.key, row.sealed, associatedData(tenant, scope, row.placeholder, row.subject_key_id as string)).toString('utf8')
+            : this.decrypt(tenant, scope, row.placeholder, row.sealed);
+        return [{ placeholder: row.placeholder, entityType: row.entity_type, value }];
       } catch (error) {
         // A row that does not decrypt was altered or moved; it restores nothing rather than a wrong value.
         this.log.error({ err: error, tenant, scope, placeholder: row.placeholder }, 'vault entry failed authentication and was skipped');
@@ -80,6 +99,7 @@ export class PlaceholderVault {
   }
 }
 
-function associatedData(tenant: string, scope: string, placeholder: string): Buffer {
-  return Buffer.from(JSON.stringify([tenant, scope, placeholder]), 'utf8');
+/** Binds tenant, scope and placeholder (and the subject key id, for entries sealed under one) into the ciphertext. */
+function associatedData(tenant: string, scope: string, placeholder: string, subjectKeyId?: string): Buffer {
+  return Buffer.from(JSON.stringify(subjectKeyId === undefined ? [tenant, scope, placeholder] : [tenant, scope, placeholder, subjectKeyId]), 'utf8');
 }

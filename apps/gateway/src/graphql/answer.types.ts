@@ -27,6 +27,13 @@ export class AskInput {
 
   @Field({ description: 'The question, 3 to 2,000 characters; personal data in it is masked before use' })
   question!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The bank's id of the person the question is about (1 to 128 printable characters, never stored in clear). The question, the answer and its placeholder values are then encrypted under that person's key, which `warden erase --subject` destroys",
+  })
+  subjectId?: string | null;
 }
 
 @ObjectType({ description: 'A passage an answer rests on' })
@@ -99,4 +106,7 @@ export class Answer {
 
   @Field()
   createdAt!: Date;
+
+  @Field({ description: 'open: encrypted for a data subject and readable; erased: that subject was erased and the question and text read "erased"; unsealed: stored without a data subject' })
+  personalData!: string;
 }

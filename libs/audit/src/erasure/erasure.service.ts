@@ -15,7 +15,7 @@ export type ErasureBlocker =
 export interface ErasureResult {
   subjectRef: string;
   keysDestroyed: number;
-  /** Decision records whose personal fields now read as erased (purged records excluded). */
+  /** Decision and answer records whose personal fields now read as erased (purged records excluded). */
   records: number;
   ledgerSeq: number;
   erasedAt: string;
@@ -191,7 +191,7 @@ export function isValidSubjectId(subjectId: string): boolean {
 function checkSubjectId(subjectId: string): string {
   if (!isValidSubjectId(subjectId)) {
     throw new BadUserInputError('Invalid subject id.', [
-      { field: 'subject', message: `must be 1 to ${MAX_SUBJECT_ID_LENGTH} printable characters, the id the bank application sent (such as applicantId)` },
+      { field: 'subject', message: `must be 1 to ${MAX_SUBJECT_ID_LENGTH} printable characters, the id the bank application sent (such as applicantId, the payer's account id or the subjectId of ask)` },
     ]);
   }
   return subjectId;

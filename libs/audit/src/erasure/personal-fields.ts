@@ -6,29 +6,59 @@ export const SEALED = 'sealed';
 /** The value a personal field reads as once its subject was erased (or its key cannot be read). */
 export const ERASED = 'erased';
 
+/** The fields of one feature-view read that describe the data subject (view, version and hash do not). */
+export interface PersonalFeatureRead {
+  entityKey: string;
+  asOf: string;
+  windowEnd: string;
+  values: Record<string, number | string | null>;
+}
+
 /**
- * The personal fields of a decision record: the applicant's inputs (every feature value and the
- * digest of them, which could be brute-forced from a small input space), the values shown beside
- * the attributions, and the subject id. Under GDPR every input of an identified applicant is
- * personal data, so all of them are sealed, not only the directly identifying ones. Outcome,
- * score, reason codes and contributions stay readable: without the inputs and the subject id they
- * no longer relate to a person, and the ledger and the review history need them.
+ * The personal fields of a decision or answer record. Under GDPR every input of an identified
+ * person is personal data, so all of them are sealed, not only the directly identifying ones:
+ * - every decision: the model inputs, their digest (which could be brute-forced from a small
+ *   input space), the values shown beside the attributions, and the subject id;
+ * - a use case with feature views, in addition: the request (amounts, balances, account ids,
+ *   payment time) and, of each feature-view read, the entity key, the as-of time, the window end
+ *   and the values (the activity of the payer's and the payee's accounts);
+ * - an answer: the question and the answer text, in the record, in the reviewer's fields and in
+ *   the judged sentences. Cited passages come from the bank's documents and stay readable.
+ * Outcome, score, reason codes, contributions, versions and hashes stay readable: without the
+ * inputs and the subject id they no longer relate to a person, and the ledger and the review
+ * history need them.
  */
 export interface PersonalFieldsRecord {
   id: string;
   tenant: string;
   attributions: { value: string }[];
-  lineage: { inputDigest: string; featureValues: Record<string, string | number> };
+  lineage: {
+    inputDigest: string;
+    featureValues: Record<string, string | number>;
+    requestValues?: Record<string, string | number>;
+    featureReads?: PersonalFeatureRead[];
+  };
+  answer?: { question: string; text: string; sentences: { sentence: string }[] };
   /** Present on sealed records: the key id and nonce || ciphertext || tag in base64. */
   personal?: { keyId: string; sealed: string };
 }
 
-interface SealedPayload {
-  subjectId: string;
+/** The personal values of a record, as encrypted into `personal.sealed` (without the subject id). */
+interface PersonalValues {
   inputDigest: string;
   featureValues: Record<string, string | number>;
   attributionValues: string[];
+  requestValues?: Record<string, string | number>;
+  featureReads?: PersonalFeatureRead[];
+  answer?: { question: string; text: string; sentences: string[] };
 }
+
+interface SealedPayload extends PersonalValues {
+  subjectId: string;
+}
+
+/** Reviewer fields of an answer that repeat the question and the answer; the other ones quote documents. */
+const ANSWER_PERSONAL_FIELDS = new Set(['question', 'draft_answer']);
 
 /** Whether a stored record's personal fields are readable, erased, or were never sealed. */
 export type PersonalDataState = 'open' | 'erased' | 'unsealed';
@@ -39,23 +69,9 @@ export type PersonalDataState = 'open' | 'erased' | 'unsealed';
  * the key later changes no stored byte and the ledger, proofs and exports still verify.
  */
 export function sealPersonalFields<T extends PersonalFieldsRecord>(record: T, subjectId: string, key: SubjectKey): T {
-  const payload: SealedPayload = {
-    subjectId,
-    inputDigest: record.lineage.inputDigest,
-    featureValues: record.lineage.featureValues,
-    attributionValues: record.attributions.map((attribution) => attribution.value),
-  };
+  const payload: SealedPayload = { subjectId, ...personalValues(record) };
   const sealed = sealAesGcm(key.key, JSON.stringify(payload), recordAssociatedData(record, key.keyId));
-  return {
-    ...record,
-    attributions: record.attributions.map((attribution) => ({ ...attribution, value: SEALED })),
-    lineage: {
-      ...record.lineage,
-      inputDigest: SEALED,
-      featureValues: Object.fromEntries(Object.keys(record.lineage.featureValues).map((name) => [name, SEALED])),
-    },
-    personal: { keyId: key.keyId, sealed: sealed.toString('base64') },
-  };
+  return { ...withPersonalValues(record, markedValues(record, SEALED)), personal: { keyId: key.keyId, sealed: sealed.toString('base64') } };
 }
 
 /**
@@ -73,32 +89,74 @@ export function openPersonalFields<T extends PersonalFieldsRecord>(
     try {
       const plaintext = openAesGcm(keyState.key, Buffer.from(record.personal.sealed, 'base64'), recordAssociatedData(record, record.personal.keyId));
       const payload = JSON.parse(plaintext.toString('utf8')) as SealedPayload;
-      return {
-        record: {
-          ...record,
-          attributions: record.attributions.map((attribution, index) => ({ ...attribution, value: payload.attributionValues[index] ?? ERASED })),
-          lineage: { ...record.lineage, inputDigest: payload.inputDigest, featureValues: payload.featureValues },
-        },
-        state: 'open',
-        subjectId: payload.subjectId,
-      };
+      return { record: withPersonalValues(record, payload), state: 'open', subjectId: payload.subjectId };
     } catch {
       // Falls through: a ciphertext that does not open reads as erased, never as a wrong value.
     }
   }
+  return { record: withPersonalValues(record, markedValues(record, ERASED)), state: 'erased', subjectId: null };
+}
+
+/** Collects the personal values of a plain record. */
+function personalValues(record: PersonalFieldsRecord): PersonalValues {
+  const { lineage, answer } = record;
   return {
-    record: {
-      ...record,
-      attributions: record.attributions.map((attribution) => ({ ...attribution, value: ERASED })),
-      lineage: {
-        ...record.lineage,
-        inputDigest: ERASED,
-        featureValues: Object.fromEntries(Object.keys(record.lineage.featureValues).map((name) => [name, ERASED])),
-      },
-    },
-    state: 'erased',
-    subjectId: null,
+    inputDigest: lineage.inputDigest,
+    featureValues: answer ? pick(lineage.featureValues, ANSWER_PERSONAL_FIELDS) : lineage.featureValues,
+    attributionValues: record.attributions.map((attribution) => attribution.value),
+    ...(lineage.requestValues ? { requestValues: lineage.requestValues } : {}),
+    ...(lineage.featureReads
+      ? { featureReads: lineage.featureReads.map(({ entityKey, asOf, windowEnd, values }) => ({ entityKey, asOf, windowEnd, values })) }
+      : {}),
+    ...(answer ? { answer: { question: answer.question, text: answer.text, sentences: answer.sentences.map((entry) => entry.sentence) } } : {}),
   };
+}
+
+/** Returns the personal values of `record` with every value replaced by `marker`, keeping names and counts. */
+function markedValues(record: PersonalFieldsRecord, marker: string): PersonalValues {
+  return markLeaves(personalValues(record), marker) as PersonalValues;
+}
+
+function markLeaves(value: unknown, marker: string): unknown {
+  if (Array.isArray(value)) return value.map((item) => markLeaves(item, marker));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, markLeaves(item, marker)]));
+  return marker;
+}
+
+/**
+ * Returns a copy of `record` with its personal fields set from `values`. A field the values lack
+ * (a ciphertext written before the field was sealed) reads as erased.
+ */
+function withPersonalValues<T extends PersonalFieldsRecord>(record: T, values: PersonalValues): T {
+  const erased = markedValues(record, ERASED);
+  const lineage = record.lineage;
+  const reads = values.featureReads ?? erased.featureReads;
+  const answer = values.answer ?? erased.answer;
+  return {
+    ...record,
+    attributions: record.attributions.map((attribution, index) => ({ ...attribution, value: values.attributionValues[index] ?? ERASED })),
+    lineage: {
+      ...lineage,
+      inputDigest: values.inputDigest,
+      featureValues: { ...lineage.featureValues, ...values.featureValues },
+      ...(lineage.requestValues ? { requestValues: values.requestValues ?? erased.requestValues } : {}),
+      ...(lineage.featureReads ? { featureReads: lineage.featureReads.map((read, index) => ({ ...read, ...(reads?.[index] ?? erased.featureReads?.[index]) })) } : {}),
+    },
+    ...(record.answer && answer
+      ? {
+          answer: {
+            ...record.answer,
+            question: answer.question,
+            text: answer.text,
+            sentences: record.answer.sentences.map((entry, index) => ({ ...entry, sentence: answer.sentences[index] ?? ERASED })),
+          },
+        }
+      : {}),
+  };
+}
+
+function pick(values: Record<string, string | number>, names: ReadonlySet<string>): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(values).filter(([name]) => names.has(name)));
 }
 
 /** Builds the associated data: tenant, record id and key id, so a ciphertext moved to another record fails to open. */
