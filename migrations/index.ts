@@ -14,6 +14,7 @@ import { PlaceholderVault1796342401150 } from './1796342401150-PlaceholderVault.
 import { Retention1796342401160 } from './1796342401160-Retention.js';
 import { FeatureStore1796342401200 } from './1796342401200-FeatureStore.js';
 import { SubjectKeys1796342401400 } from './1796342401400-SubjectKeys.js';
+import { ReviewEntryIndex1796342401700 } from './1796342401700-ReviewEntryIndex.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -33,4 +34,5 @@ export const ALL_MIGRATIONS = [
   Retention1796342401160,
   FeatureStore1796342401200,
   SubjectKeys1796342401400,
+  ReviewEntryIndex1796342401700,
 ];

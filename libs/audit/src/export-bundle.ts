@@ -9,7 +9,7 @@ import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
 import type { LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
-import { collectUseCaseSummary, renderSummaryPdf } from './summary-report.js';
+import { collectUseCaseSummary, renderSummaryPdf, type UseCaseSummary } from './summary-report.js';
 import {
   BUNDLE_FORMAT_VERSION,
   CHECKPOINT_FILE,
@@ -20,6 +20,7 @@ import {
   MANIFEST_FILE,
   MERKLE_LEAF_DEFINITION,
   PROOFS_FILE,
+  REVIEW_ENTRY_TYPE_PREFIX,
   SUMMARY_FILE,
   sealManifest,
   toJsonLine,
@@ -104,12 +105,12 @@ export class LedgerVerificationError extends FailedPreconditionError {
 }
 
 /**
- * Writes the decisions of one use case in [from, to) with their ledger entries, inclusion proofs,
- * checkpoint, keys, analyst files, summary and a manifest (format described in bundle-format.ts).
- * The whole chain is verified first, because a bundle cut from a broken chain would fail checks for
- * reasons no byte of it shows. The decisions and entries are read in one REPEATABLE READ
- * transaction, so they and the recorded chain head describe the same snapshot. The manifest is
- * written last: a folder without manifest.json is an incomplete export.
+ * Writes the decisions of one use case in [from, to) with their ledger entries and review entries,
+ * inclusion proofs, checkpoint, keys, analyst files, summary and a manifest (format described in
+ * bundle-format.ts). The whole chain is verified first, because a bundle cut from a broken chain
+ * would fail checks for reasons no byte of it shows. The decisions, entries, summary figures and
+ * chain head are read in one REPEATABLE READ transaction, so they describe the same snapshot. The
+ * manifest is written last: a folder without manifest.json is an incomplete export.
  */
 export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions, evidence: ExportEvidence): Promise<ExportBundleResult> {
   validateExportOptions(options);
@@ -137,13 +138,19 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
       const ledgerPath = join(options.outDir, LEDGER_FILE);
       written.push(ledgerPath);
-      const ledger = await writeDecisionEntries(manager, ledgerPath, decisions.rows.map((row) => row.ledger_seq));
-      return { decisions, analystFiles, ledger, head: await readHead(manager) };
+      const reviewSeqs = await readReviewEntrySeqs(manager, decisions.rows);
+      const entrySeqs = [...decisions.rows.map((row) => row.ledger_seq), ...reviewSeqs].sort((a, b) => a - b);
+      const ledger = await writeDecisionEntries(manager, ledgerPath, entrySeqs);
+      // Read in the snapshot, so the PDF's review figures agree with the exported review entries.
+      const summary = await collectSummary(manager, options, chain);
+      return { decisions, analystFiles, ledger, reviewEntries: reviewSeqs.length, summary, head: await readHead(manager) };
     });
-    const { decisions, analystFiles, ledger, head } = snapshot;
+    const { decisions, analystFiles, ledger, reviewEntries, summary, head } = snapshot;
+    const firstSeq = ledger.entries[0]?.seq ?? null;
+    const lastSeq = ledger.entries.at(-1)?.seq ?? null;
 
     // The checkpoint must cover the newest exported entry; proofs are generated against its tree.
-    const checkpoint = await evidence.checkpointCovering(decisions.lastSeq ?? 1);
+    const checkpoint = await evidence.checkpointCovering(lastSeq ?? 1);
     const proofsPath = join(options.outDir, PROOFS_FILE);
     written.push(proofsPath);
     const proofsFile = await writeProofs(proofsPath, ledger.entries, checkpoint.treeSize, evidence);
@@ -153,7 +160,10 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
     const summaryPath = join(options.outDir, SUMMARY_FILE);
     written.push(summaryPath);
-    const summaryFile = await writeSummary(dataSource, summaryPath, options, checkpoint, chain);
+    const summaryFile = await writeSummary(summaryPath, {
+      ...summary,
+      checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
+    });
 
     const manifest = sealManifest({
         formatVersion: BUNDLE_FORMAT_VERSION,
@@ -161,15 +171,15 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         useCase: options.useCase,
         tenant,
         period,
-        counts: { decisions: decisions.count, ledgerEntries: ledger.entries.length },
+        counts: { decisions: decisions.count, ledgerEntries: ledger.entries.length, reviewEntries },
         outcome: options.outcome ?? null,
         checkpoint: { origin: checkpoint.origin, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, keyId: checkpoint.keyId },
         files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: ledger.file, [PROOFS_FILE]: proofsFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
         ledger: {
           hashDefinition: LEDGER_HASH_DEFINITION,
           merkleLeafDefinition: MERKLE_LEAF_DEFINITION,
-          firstSeq: decisions.firstSeq,
-          lastSeq: decisions.lastSeq,
+          firstSeq,
+          lastSeq,
           head,
         },
         createdAt: new Date().toISOString(),
@@ -307,23 +317,21 @@ async function writeDecisions(
   });
 }
 
-/** Renders summary.pdf for the export's filters, naming the bundle's own checkpoint. */
-async function writeSummary(
-  dataSource: DataSource,
-  path: string,
-  options: ExportBundleOptions,
-  checkpoint: CheckpointRecord,
-  ledger: LedgerVerification,
-): Promise<BundleFileDigest> {
-  const summary = await collectUseCaseSummary(dataSource, {
+/** Collects the summary figures for the export's filters. The caller adds the bundle's own checkpoint. */
+function collectSummary(manager: EntityManager, options: ExportBundleOptions, ledger: LedgerVerification): Promise<UseCaseSummary> {
+  return collectUseCaseSummary(manager, {
     useCase: options.useCase,
     from: options.from,
     to: options.to,
     tenant: options.tenant,
     outcome: options.outcome,
-    checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
+    checkpoint: null,
     ledger,
   });
+}
+
+/** Renders summary.pdf. */
+async function writeSummary(path: string, summary: UseCaseSummary): Promise<BundleFileDigest> {
   const bytes = await renderSummaryPdf(summary);
   await writeFile(path, bytes, { flag: 'wx' });
   return { bytes: bytes.length, sha256: sha256Hex(bytes) };
@@ -396,7 +404,30 @@ function toDecisionLine(row: DecisionRow, erasedKeys: ReadonlySet<string>): Deci
   };
 }
 
-/** Writes the ledger entries at the given seqs (the exported decisions' own entries), in seq order. */
+/**
+ * Returns the seqs of the review entries of the exported decisions, ascending. Those are the
+ * entries of a `review.*` type whose payload.decisionId is an exported decision and whose tenant
+ * is that decision's, so an entry that names another tenant's decision never enters the bundle.
+ * Runs in the export's snapshot, so entries appended later are left out.
+ */
+async function readReviewEntrySeqs(manager: EntityManager, decisions: readonly AnalystRow[]): Promise<number[]> {
+  const seqs: number[] = [];
+  for (let start = 0; start < decisions.length; start += EXPORT_BATCH_SIZE) {
+    const batch = decisions.slice(start, start + EXPORT_BATCH_SIZE);
+    // The LIKE pattern is a literal so that the partial index ledger_entries_review_decision applies.
+    const rows: { seq: string | number }[] = await manager.query(
+      `SELECT entry.seq FROM audit.ledger_entries entry
+         JOIN unnest($1::text[], $2::text[]) AS exported (id, tenant)
+           ON entry.payload->>'decisionId' = exported.id AND entry.tenant = exported.tenant
+        WHERE entry.type LIKE '${REVIEW_ENTRY_TYPE_PREFIX}%'`,
+      [batch.map((row) => row.id), batch.map((row) => row.tenant)],
+    );
+    seqs.push(...rows.map((row) => toSeqNumber(row.seq)));
+  }
+  return seqs.sort((a, b) => a - b);
+}
+
+/** Writes the ledger entries at the given ascending seqs (the exported decisions' entries and their review entries). */
 async function writeDecisionEntries(manager: EntityManager, path: string, seqs: number[]): Promise<{ entries: LedgerEntry[]; file: BundleFileDigest }> {
   return writeDigestingFile(path, async (file) => {
     const entries: LedgerEntry[] = [];
