@@ -16,6 +16,7 @@ import { FeatureStore1796342401200 } from './1796342401200-FeatureStore.js';
 import { SubjectKeys1796342401400 } from './1796342401400-SubjectKeys.js';
 import { HoldText1796342401500 } from './1796342401500-HoldText.js';
 import { VaultSubjectKeys1796342401600 } from './1796342401600-VaultSubjectKeys.js';
+import { ReviewEntryIndex1796342401700 } from './1796342401700-ReviewEntryIndex.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -37,4 +38,5 @@ export const ALL_MIGRATIONS = [
   SubjectKeys1796342401400,
   HoldText1796342401500,
   VaultSubjectKeys1796342401600,
+  ReviewEntryIndex1796342401700,
 ];

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v2) with
- * plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
+ * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v3, or the
+ * older warden.audit-export.v2) with plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
  * regulator can read this one file, copy it and run it without installing anything:
  *
  *   node warden-verify-bundle.mjs BUNDLE_DIR
@@ -10,7 +10,8 @@
  *
  *   { "ok": true | false,
  *     "problems": ["<file> line <n> field \"<field>\": <what is wrong>", ...],
- *     "checked": { "decisions": n, "ledgerEntries": n, "proofs": n,
+ *     "checked": { "decisions": n, "purgedRecords": n, "ledgerEntries": n,
+ *                  "reviewEntries": n | null (null for a v2 bundle, which has none), "proofs": n,
  *                  "checkpoint": { "origin", "treeSize", "rootHash", "keyIds" } | null,
  *                  "manifestSignature": { "keyIds" } | null } }
  *
@@ -19,9 +20,9 @@
  *
  * What it checks, from the bundle alone:
  * - manifest.json is the RFC 8785 canonical JSON of the manifest followed by one newline, its
- *   formatVersion is warden.audit-export.v2, and manifestDigest is the SHA-256 of the canonical
- *   JSON of the manifest without that field.
- * - manifest.sig is a signed note whose body is exactly "warden.audit-export.v2 manifest\n" and
+ *   formatVersion is warden.audit-export.v3 or warden.audit-export.v2, and manifestDigest is the
+ *   SHA-256 of the canonical JSON of the manifest without that field.
+ * - manifest.sig is a signed note whose body is exactly "<formatVersion> manifest\n" and
  *   "sha256 <lowercase hex SHA-256 of manifest.json>\n", with an Ed25519 signature by a key from
  *   keys.json (the ledger's checkpoint key). It covers every file through the manifest's digests.
  * - Every file the manifest lists has the recorded size and SHA-256, and the manifest lists
@@ -29,9 +30,15 @@
  * - Every line of the JSON Lines files is the canonical JSON of its value.
  * - Each ledger entry's hash is recomputed from its own fields and prevHash: lowercase hex
  *   SHA-256 of the UTF-8 bytes of prevHash followed by the canonical JSON of
- *   {seq, type, tenant, actor, payload, createdAt}. The bundle holds only the exported decisions'
- *   entries, so consecutive lines do not link to each other. The inclusion proofs tie each entry
- *   to the signed tree instead.
+ *   {seq, type, tenant, actor, payload, createdAt}. Seqs rise from line to line with no repeats.
+ *   The bundle holds only the exported decisions' entries, so consecutive lines do not link to
+ *   each other. The inclusion proofs tie each entry to the signed tree instead.
+ * - In a v3 bundle, every ledger entry belongs to an exported decision. It is either the
+ *   decision.created entry of a line of decisions.jsonl, or a review entry (type review.*, such as
+ *   review.claimed, review.voted or review.decided) of a decision in decisions.jsonl. A review
+ *   entry's payload.decisionId names that decision, its tenant is the decision's, and its seq
+ *   comes after the decision's entry. The review entries are counted against the manifest's
+ *   counts.reviewEntries.
  * - Each decision's recordDigest is the SHA-256 of the canonical JSON of its record (unless the
  *   record is a retention tombstone, exactly {purged: true, purgedAt, rule}, counted under
  *   checked.purgedRecords), its top-level fields agree with the same fields of the record, it matches the manifest's use
@@ -57,12 +64,13 @@
  *   bundle proves only that whoever holds those keys signed the tree. Compare the key ids printed
  *   under checked.checkpoint.keyIds with the keys the bank publishes, or with a witness's copy
  *   of the checkpoint, before trusting the result.
- * - It cannot show that the export is complete, because a decision left out of the bundle leaves
- *   no trace in it. That needs data from outside the bundle, such as the bank's own counts.
+ * - It cannot show that the export is complete, because a decision or review entry left out of the
+ *   bundle leaves no trace in it. That needs data from outside the bundle, such as the bank's own
+ *   counts. A v2 bundle has no review entries at all, so it shows nothing of human review.
  * - An extra field in a decision or ledger line is reported as a problem. An extra field in the
- *   manifest or a proof line is covered by no digest or signature and is ignored. Ledger entries
- *   that no decision refers to are checked but not reported as extra. Warden's verifier behaves
- *   the same way in each case.
+ *   manifest or a proof line is covered by no digest or signature and is ignored. In a v2 bundle,
+ *   ledger entries that no decision refers to are checked but not reported as extra. Warden's
+ *   verifier behaves the same way in each case.
  * - The content of a purged record: only its digest, kept in the ledger, remains. Of a purged
  *   decision's own fields, only those its ledger entry carries are checked; score and requestId
  *   only for decisions whose entry carries them (those recorded after they were added).
@@ -72,7 +80,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 
-const FORMAT_VERSION = 'warden.audit-export.v2';
+const FORMAT_VERSION = 'warden.audit-export.v3';
+/** The previous format, still accepted. Its ledger.jsonl contains no review entries. */
+const FORMAT_VERSION_V2 = 'warden.audit-export.v2';
 
 const MANIFEST_FILE = 'manifest.json';
 const MANIFEST_SIGNATURE_FILE = 'manifest.sig';
@@ -91,6 +101,8 @@ const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FIL
 
 const OUTCOMES = ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'];
 const DECISION_CREATED_TYPE = 'decision.created';
+/** Prefix of the ledger types that Warden's review service appends, such as review.decided. */
+const REVIEW_ENTRY_TYPE_PREFIX = 'review.';
 
 /** Top-level fields of a decision line that repeat a field of its record when the record has it. */
 const RECORD_MIRRORED_FIELDS = ['id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion', 'createdAt'];
@@ -122,7 +134,7 @@ const ISO_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const USAGE = `Usage: node warden-verify-bundle.mjs BUNDLE_DIR
 
-Checks a Warden audit export bundle (${FORMAT_VERSION}) and prints a JSON report.
+Checks a Warden audit export bundle (${FORMAT_VERSION} or ${FORMAT_VERSION_V2}) and prints a JSON report.
 Exit status: 0 verified, 5 a check failed, 1 usage error, 2 internal error.
 `;
 
@@ -161,7 +173,7 @@ function main(args) {
 }
 
 function newReport() {
-  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null, manifestSignature: null } };
+  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, checkpoint: null, manifestSignature: null } };
 }
 
 /** Reads every file a bundle can contain. A missing file is absent from the map. */
@@ -192,7 +204,7 @@ function verifyBundleFiles(files, report) {
   }
 
   const keys = parseKeys(files.get(KEYS_FILE), report);
-  if (keys) checkManifestSignature(files, keys, report);
+  if (keys) checkManifestSignature(files, keys, manifest, report);
 
   const entries = parseLedger(files.get(LEDGER_FILE), report);
   if (entries) checkLedgerEntries(entries, manifest, report);
@@ -200,6 +212,7 @@ function verifyBundleFiles(files, report) {
 
   const decisions = parseDecisions(files.get(DECISIONS_FILE), report);
   if (decisions) checkDecisions(decisions, entries, manifest, report);
+  if (decisions && entries && manifest.formatVersion !== FORMAT_VERSION_V2) checkEntryDecisions(entries, decisions, manifest, report);
 }
 
 // ---- RFC 8785 canonical JSON and SHA-256 ----
@@ -355,7 +368,8 @@ function manifestShapeProblems(value) {
     if (!ok) problems.push(`field "${field}" ${rule}`);
   };
 
-  expect(value.formatVersion === FORMAT_VERSION, 'formatVersion', `must be "${FORMAT_VERSION}"`);
+  const v2 = value.formatVersion === FORMAT_VERSION_V2;
+  expect(value.formatVersion === FORMAT_VERSION || v2, 'formatVersion', `must be "${FORMAT_VERSION}" or "${FORMAT_VERSION_V2}"`);
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
   expect(value.tenant === null || typeof value.tenant === 'string', 'tenant', 'must be a string or null');
@@ -364,11 +378,16 @@ function manifestShapeProblems(value) {
 
   const { period, counts, files, ledger, checkpoint } = value;
   expect(isObject(period) && isExactIsoTime(period.from) && isExactIsoTime(period.to), 'period', 'must contain from and to as UTC ISO 8601 times with milliseconds, such as 2026-01-01T00:00:00.000Z');
-  expect(
-    isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries),
-    'counts',
-    'must contain non-negative integers decisions and ledgerEntries',
-  );
+  if (v2) {
+    expect(isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries), 'counts', 'must contain non-negative integers decisions and ledgerEntries');
+  } else {
+    // A v3 manifest also counts the review entries among the ledger entries.
+    expect(
+      isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries),
+      'counts',
+      'must contain non-negative integers decisions, ledgerEntries and reviewEntries',
+    );
+  }
   expect(value.outcome === null || OUTCOMES.includes(value.outcome), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
 
   for (const name of REQUIRED_FILES) {
@@ -488,11 +507,18 @@ function checkLedgerEntries(entries, manifest, report) {
     problems.push(`${LEDGER_FILE}: contains ${entries.length} entries but ${MANIFEST_FILE} counts.ledgerEntries is ${manifest.counts.ledgerEntries}`);
   }
   let previousSeq = 0;
+  const lineOfSeq = new Map();
   entries.forEach((entry, index) => {
     if (computeEntryHash(entry) !== entry.hash) {
       problems.push(`${LEDGER_FILE} line ${index + 1} (seq ${entry.seq}): hash does not match the entry's fields and prevHash`);
     }
-    if (entry.seq <= previousSeq) problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} is not after ${previousSeq}`);
+    const firstLine = lineOfSeq.get(entry.seq);
+    if (firstLine !== undefined) {
+      problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} repeats line ${firstLine}`);
+    } else {
+      if (entry.seq <= previousSeq) problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} is not after ${previousSeq}`);
+      lineOfSeq.set(entry.seq, index + 1);
+    }
     previousSeq = entry.seq;
   });
 
@@ -560,10 +586,10 @@ function checkEvidence(files, keys, entries, manifest, report) {
 
 /**
  * Checks manifest.sig: a signed note whose body is exactly
- * "warden.audit-export.v2 manifest\nsha256 <hex SHA-256 of manifest.json>\n", signed by a key
- * from keys.json. The manifest lists every other file's SHA-256, so this signature covers them all.
+ * "<formatVersion> manifest\nsha256 <hex SHA-256 of manifest.json>\n", signed by a key from
+ * keys.json. The manifest lists every other file's SHA-256, so this signature covers them all.
  */
-function checkManifestSignature(files, keys, report) {
+function checkManifestSignature(files, keys, manifest, report) {
   const signatureBytes = files.get(MANIFEST_SIGNATURE_FILE);
   if (!signatureBytes) {
     report.problems.push(`${MANIFEST_SIGNATURE_FILE}: missing; without it nothing shows that the manifest came from the ledger's key holder`);
@@ -583,7 +609,7 @@ function checkManifestSignature(files, keys, report) {
     report.problems.push(`${MANIFEST_SIGNATURE_FILE}: ${verification.reason}`);
     return;
   }
-  if (split.body !== `${FORMAT_VERSION} manifest\nsha256 ${sha256Hex(manifestBytes)}\n`) {
+  if (split.body !== `${manifest.formatVersion} manifest\nsha256 ${sha256Hex(manifestBytes)}\n`) {
     report.problems.push(`${MANIFEST_SIGNATURE_FILE}: the signed statement is not the SHA-256 of this manifest.json; the manifest was changed after signing`);
     return;
   }
@@ -893,10 +919,15 @@ function checkDecisions(decisions, entries, manifest, report) {
   }
   const first = decisions.length > 0 ? decisions[0].decision.ledgerSeq : null;
   const last = decisions.length > 0 ? decisions[decisions.length - 1].decision.ledgerSeq : null;
-  if (first !== manifest.ledger.firstSeq || last !== manifest.ledger.lastSeq) {
-    problems.push(
-      `${DECISIONS_FILE}: decisions span ledger seq ${first} to ${last} but ${MANIFEST_FILE} records ${manifest.ledger.firstSeq} to ${manifest.ledger.lastSeq}`,
-    );
+  if (manifest.formatVersion === FORMAT_VERSION_V2) {
+    if (first !== manifest.ledger.firstSeq || last !== manifest.ledger.lastSeq) {
+      problems.push(
+        `${DECISIONS_FILE}: decisions span ledger seq ${first} to ${last} but ${MANIFEST_FILE} records ${manifest.ledger.firstSeq} to ${manifest.ledger.lastSeq}`,
+      );
+    }
+  } else if (first !== manifest.ledger.firstSeq) {
+    // From v3 the range ends at the last review entry, which comes after its decision's entry.
+    problems.push(`${DECISIONS_FILE}: decisions start at ledger seq ${first} but ${MANIFEST_FILE} ledger.firstSeq is ${manifest.ledger.firstSeq}`);
   }
 
   const entriesBySeq = new Map((entries ?? []).map((entry) => [entry.seq, entry]));
@@ -924,6 +955,53 @@ function checkDecisions(decisions, entries, manifest, report) {
 
     // Without a readable ledger.jsonl there is nothing to compare with, and parseLedger has reported why.
     if (entries) checkDecisionEntry(decision, entriesBySeq.get(decision.ledgerSeq), at, report);
+  }
+}
+
+// ---- review entries in ledger.jsonl (format v3) ----
+
+/**
+ * Checks that every ledger.jsonl line belongs to an exported decision: the decision.created entry
+ * of a decisions.jsonl line, or a review entry of an exported decision. Also checks
+ * counts.reviewEntries.
+ */
+function checkEntryDecisions(entries, decisions, manifest, report) {
+  const { problems } = report;
+  const decisionsById = new Map(decisions.map(({ decision }) => [decision.id, decision]));
+  const decisionSeqs = new Set(decisions.map(({ decision }) => decision.ledgerSeq));
+  let reviewEntries = 0;
+  entries.forEach((entry, index) => {
+    const at = `${LEDGER_FILE} line ${index + 1} (seq ${entry.seq})`;
+    if (entry.type.startsWith(REVIEW_ENTRY_TYPE_PREFIX)) {
+      reviewEntries += 1;
+      checkReviewEntry(entry, at, decisionsById, report);
+    } else if (entry.type !== DECISION_CREATED_TYPE) {
+      problems.push(`${at} field "type": "${entry.type.slice(0, 64)}" is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`);
+    } else if (!decisionSeqs.has(entry.seq)) {
+      problems.push(`${at}: no line of ${DECISIONS_FILE} refers to this ${DECISION_CREATED_TYPE} entry`);
+    }
+  });
+  report.checked.reviewEntries = reviewEntries;
+  if (reviewEntries !== manifest.counts.reviewEntries) {
+    problems.push(`${LEDGER_FILE}: contains ${reviewEntries} review entries but ${MANIFEST_FILE} counts.reviewEntries is ${manifest.counts.reviewEntries}`);
+  }
+}
+
+/** Checks that a review entry names an exported decision, has its tenant and comes after its decision.created entry. */
+function checkReviewEntry(entry, at, decisionsById, report) {
+  const { problems } = report;
+  const { decisionId } = entry.payload;
+  const decision = typeof decisionId === 'string' ? decisionsById.get(decisionId) : undefined;
+  if (!decision) {
+    const quotedId = typeof decisionId === 'string' ? `"${decisionId.slice(0, 64)}"` : 'missing';
+    problems.push(`${at} field "payload.decisionId": ${quotedId} is not the id of a decision in ${DECISIONS_FILE}`);
+    return;
+  }
+  if (entry.tenant !== decision.tenant) {
+    problems.push(`${at} field "tenant": "${entry.tenant.slice(0, 64)}" is not the tenant "${decision.tenant}" of decision ${decision.id}`);
+  }
+  if (entry.seq <= decision.ledgerSeq) {
+    problems.push(`${at} field "seq": a review entry must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
   }
 }
 

@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { digestJson } from '../../libs/common/src/index.js';
 import {
+  BUNDLE_FORMAT_VERSION_V2,
   CheckpointKeyStore,
   CheckpointService,
   createExportEvidence,
@@ -23,13 +24,18 @@ import {
   parseVerifierKey,
   PostgresLedger,
   PostgresMerkleLog,
+  LEDGER_FILE,
+  MANIFEST_FILE,
+  MANIFEST_SIGNATURE_FILE,
   PROOFS_FILE,
   rawEd25519PublicKey,
   sealManifest,
+  signManifest,
   verifyCheckpoint,
   WitnessPublisher,
   type BundleManifest,
   type CheckpointKeyRecord,
+  type ExportEvidence,
 } from '../../libs/audit/src/index.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { runProcess } from '../support/process.js';
@@ -72,8 +78,8 @@ async function goSkipReason(): Promise<string | undefined> {
   return reason;
 }
 
-/** Adds one decision row and its `decision.created` entry, enough for an export bundle. */
-async function recordDecision(source: DataSource, ledger: PostgresLedger, tenant: string, createdAt: string): Promise<void> {
+/** Adds one decision row and its `decision.created` entry, enough for an export bundle, and returns its id. */
+async function recordDecision(source: DataSource, ledger: PostgresLedger, tenant: string, createdAt: string): Promise<string> {
   const id = randomUUID();
   const record = { id, tenant, useCase: USE_CASE, outcome: 'APPROVE', score: 0.2, features: { income: 52000.5 } };
   const recordDigest = digestJson(record);
@@ -91,6 +97,7 @@ async function recordDecision(source: DataSource, ledger: PostgresLedger, tenant
       [id, tenant, USE_CASE, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, createdAt],
     );
   });
+  return id;
 }
 
 const goSkip = await goSkipReason();
@@ -105,6 +112,7 @@ for (const target of await databaseTargets()) {
     let keysFile: string;
     let bundleDir: string;
     let manifest: BundleManifest;
+    let evidence: ExportEvidence;
     const checkpointSizes: number[] = [];
 
     async function check(args: string[]): Promise<CheckRun> {
@@ -138,9 +146,15 @@ for (const target of await databaseTargets()) {
       keys = new CheckpointKeyStore(source, join(workDir, 'checkpoint-key.pem'), ledger);
       checkpoints = new CheckpointService(source, merkle, keys, ledger, new WitnessPublisher(source, {}), { origin: ORIGIN });
 
-      // Seven decisions and an unrelated entry, checkpoints of several sizes, and a key rotation
-      // between them, so that keys.json lists a retired key that signed earlier checkpoints.
-      for (const day of ['03', '05', '08']) await recordDecision(source, ledger, 'bank-a', `2026-01-${day}T08:00:00.000Z`);
+      // Seven decisions, the review entries of one and an unrelated entry, checkpoints of several
+      // sizes, and a key rotation between them, so that keys.json lists a retired key that signed
+      // earlier checkpoints.
+      const reviewed = await recordDecision(source, ledger, 'bank-a', '2026-01-02T08:00:00.000Z');
+      for (const day of ['03', '05']) await recordDecision(source, ledger, 'bank-a', `2026-01-${day}T08:00:00.000Z`);
+      for (const [type, toState] of [['review.claimed', 'CLAIMED'], ['review.decided', 'DECIDED']]) {
+        const payload = { caseId: randomUUID(), decisionId: reviewed, fromState: 'OPEN', toState };
+        await ledger.appendStandalone(source, { type, tenant: 'bank-a', actor: 'alice', payload });
+      }
       checkpointSizes.push((await checkpoints.create('interop-test')).treeSize);
       await ledger.appendStandalone(source, { type: 'access.denied', tenant: 'bank-c', actor: 'mallory', payload: { route: '/graphql' } });
       await keys.rotate(ORIGIN, 'interop-test');
@@ -150,7 +164,7 @@ for (const target of await databaseTargets()) {
       const published: CheckpointKeyRecord[] = await keys.list();
       keysFile = writeJson('keys.json', published);
       bundleDir = join(workDir, 'bundle');
-      const evidence = createExportEvidence(checkpoints, merkle, keys, 'interop-test');
+      evidence = createExportEvidence(checkpoints, merkle, keys, 'interop-test');
       ({ manifest } = await exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir: bundleDir, wardenVersion: '0.1.0' }, evidence));
     });
     after(async () => {
@@ -163,7 +177,8 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(report.errors, []);
       assert.equal(exitCode, 0);
       assert.equal(report.checked, manifest.counts.ledgerEntries);
-      assert.equal(report.checked, 7);
+      assert.equal(report.checked, 9);
+      assert.equal(manifest.counts.reviewEntries, 2, 'the bundle holds review entries, each with a proof');
       assert.equal(report.checkpoint?.treeSize, manifest.checkpoint.treeSize);
       assert.equal(report.checkpoint?.rootHash, manifest.checkpoint.rootHash);
       assert.equal(report.checkpoint?.origin, ORIGIN);
@@ -184,6 +199,34 @@ for (const target of await databaseTargets()) {
       assert.ok(report.errors.includes('proofs.jsonl: size or SHA-256 differs from manifest.json'), report.errors.join('\n'));
       assert.ok(report.errors.includes(`seq ${victim.seq}: inclusion proof rejected: invalid transparency proof`), report.errors.join('\n'));
       assert.ok(report.errors.includes(`seq ${victim.seq}: no valid inclusion proof`), report.errors.join('\n'));
+    });
+
+    it('rejects a changed review entry hash', async () => {
+      const forged = join(workDir, 'forged-review');
+      cpSync(bundleDir, forged, { recursive: true });
+      const lines = readFileSync(join(forged, LEDGER_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
+      const victim = lines.find((line) => line.type === 'review.decided');
+      victim.hash = victim.hash.replace(/^./, (digit: string) => (digit === '0' ? '1' : '0'));
+      writeFileSync(join(forged, LEDGER_FILE), lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.ok(report.errors.includes(`seq ${victim.seq}: the leaf hash in the proof does not match the entry hash`), report.errors.join('\n'));
+      assert.ok(report.errors.includes(`seq ${victim.seq}: no valid inclusion proof`), report.errors.join('\n'));
+    });
+
+    it('accepts a format v2 manifest', async () => {
+      const older = join(workDir, 'format-v2');
+      cpSync(bundleDir, older, { recursive: true });
+      const { manifestDigest: _old, ...unsigned } = JSON.parse(readFileSync(join(older, MANIFEST_FILE), 'utf8')) as BundleManifest;
+      unsigned.formatVersion = BUNDLE_FORMAT_VERSION_V2;
+      const text = sealManifest(unsigned).text;
+      writeFileSync(join(older, MANIFEST_FILE), text);
+      writeFileSync(join(older, MANIFEST_SIGNATURE_FILE), signManifest(Buffer.from(text, 'utf8'), await evidence.manifestSigner(), BUNDLE_FORMAT_VERSION_V2));
+
+      const { exitCode, report } = await check(['bundle', older]);
+      assert.deepEqual(report.errors, []);
+      assert.equal(exitCode, 0);
     });
 
     it('rejects a resealed manifest', async () => {

@@ -1,11 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetReadObjects } from 'hyparquet';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, canonicalJson, ConflictError, digestJson, sha256Hex } from '../../libs/common/src/index.js';
 import {
   CheckpointKeyStore,
@@ -27,8 +28,13 @@ import {
   verifyBundleFiles,
   type BundleManifest,
   type DecisionLine,
+  type LedgerEntry,
+  PROOFS_FILE,
+  SUMMARY_FILE,
 } from '../../libs/audit/src/index.js';
-import { databaseTargets, type TestDatabase } from '../support/databases.js';
+import { collectUseCaseSummary } from '../../libs/audit/src/summary-report.js';
+import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+import { pdfTextLines, REVIEWED_USE_CASE, REVIEWERS, seedReviewedDecisions, type ReviewedDecision, type ReviewedDecisions } from '../support/reviewed-decisions.js';
 
 const USE_CASE = 'credit-limit';
 const JANUARY = { from: new Date('2026-01-01T00:00:00.000Z'), to: new Date('2026-02-01T00:00:00.000Z') };
@@ -207,7 +213,7 @@ for (const target of await databaseTargets()) {
         wardenVersion: '0.1.0',
       }, evidence);
       assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
-      assert.deepEqual(manifest.counts, { decisions: 0, ledgerEntries: 0 });
+      assert.deepEqual(manifest.counts, { decisions: 0, ledgerEntries: 0, reviewEntries: 0 });
       assert.equal(manifest.ledger.firstSeq, null);
       assert.deepEqual(manifest.files[DECISIONS_FILE], { bytes: 0, sha256: sha256Hex('') });
       assert.equal(readFileSync(join(outDir, LEDGER_FILE)).length, 0);
@@ -399,6 +405,183 @@ for (const target of await databaseTargets()) {
         );
         return true;
       });
+    });
+  });
+}
+
+function readJsonLines<T>(path: string): T[] {
+  const text = readFileSync(path, 'utf8');
+  return text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as T);
+}
+
+/** Computes a percentile with linear interpolation between the closest ranks, as PostgreSQL's percentile_cont does. */
+function percentileCont(values: number[], fraction: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const position = fraction * (sorted.length - 1);
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
+}
+
+function runStandaloneVerifier(dir: string): Promise<{ code: number | null; report: { ok: boolean; problems: string[]; checked: { reviewEntries: number | null } } }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, report: JSON.parse(stdout) }));
+  });
+}
+
+for (const target of await databaseTargets()) {
+  describe(`audit export of review entries on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let seeded: ReviewedDecisions;
+    let dataSource: DataSource;
+    let workDir: string;
+
+    before(async () => {
+      db = await target.open();
+      seeded = await seedReviewedDecisions(db);
+      dataSource = seeded.runtime.database.dataSource;
+      workDir = mkdtempSync(join(tmpdir(), 'warden-export-reviews-'));
+    });
+    after(async () => {
+      await seeded?.runtime.close();
+      await db?.cleanup();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    function exportTo(name: string, options: { tenant?: string }, evidence = seeded.evidence): Promise<{ manifest: BundleManifest }> {
+      const outDir = join(workDir, name);
+      return exportBundle(dataSource, { useCase: REVIEWED_USE_CASE, ...seeded.period, outDir, wardenVersion: '0.1.0', ...options }, evidence);
+    }
+
+    it('exports review entries with proofs', async () => {
+      const { manifest } = await exportTo('bank-a', { tenant: 'bank-a' });
+      const dir = join(workDir, 'bank-a');
+      assert.deepEqual(await verifyBundle(dir), { ok: true, problems: [] });
+
+      const entries = readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE));
+      const reviews = entries.filter((entry) => entry.type.startsWith('review.'));
+      const stored: { seq: string }[] = await dataSource.query(
+        "SELECT seq::text AS seq FROM audit.ledger_entries WHERE type LIKE 'review.%' AND tenant = 'bank-a' ORDER BY seq",
+      );
+      // Every review entry of bank-a belongs to a decision of today, so the bundle has all of them.
+      assert.deepEqual(reviews.map((entry) => entry.seq), stored.map((row) => Number(row.seq)));
+      assert.equal(manifest.counts.reviewEntries, reviews.length);
+      assert.equal(manifest.counts.ledgerEntries, manifest.counts.decisions + reviews.length);
+      assert.deepEqual(entries.map((entry) => entry.seq), entries.map((entry) => entry.seq).sort((a, b) => a - b));
+      assert.equal(manifest.ledger.lastSeq, entries.at(-1)!.seq);
+
+      const typesOf = (decision: ReviewedDecision): string[] => reviews.filter((entry) => entry.payload.decisionId === decision.decisionId).map((entry) => entry.type);
+      assert.deepEqual(typesOf(seeded.referApproved), ['review.claimed', 'review.field_revealed', 'review.decided']);
+      assert.deepEqual(typesOf(seeded.overridden), ['review.claimed', 'review.voted', 'review.claimed', 'review.decided']);
+      assert.deepEqual(typesOf(seeded.released), ['review.claimed', 'review.released']);
+      assert.deepEqual(typesOf(seeded.otherTenant), []);
+
+      const final = reviews.find((entry) => entry.type === 'review.decided' && entry.payload.decisionId === seeded.overridden.decisionId)!;
+      assert.equal(final.actor, 'bob');
+      assert.equal(final.payload.automaticOutcome, seeded.overridden.automaticOutcome);
+      assert.notEqual(final.payload.finalOutcome, seeded.overridden.automaticOutcome);
+      assert.deepEqual(final.payload.reviewers, ['alice', 'bob']);
+
+      const proofs = readJsonLines<{ seq: number; leafIndex: number; treeSize: number }>(join(dir, PROOFS_FILE));
+      assert.deepEqual(proofs.map((proof) => proof.seq), entries.map((entry) => entry.seq));
+      for (const proof of proofs) {
+        assert.equal(proof.leafIndex, proof.seq - 1);
+        assert.equal(proof.treeSize, manifest.checkpoint.treeSize);
+      }
+
+      const tool = await runStandaloneVerifier(dir);
+      assert.deepEqual(tool.report.problems, []);
+      assert.equal(tool.code, 0);
+      assert.equal(tool.report.checked.reviewEntries, reviews.length);
+    });
+
+    it('agrees with the summary review figures', async () => {
+      const dir = join(workDir, 'bank-a');
+      const decisions = new Map(readDecisionLines(dir).map((line) => [line.id, line]));
+      const decided = readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE)).filter((entry) => entry.type === 'review.decided');
+      const overridden = decided.filter((entry) => entry.payload.automaticOutcome !== 'REFER' && entry.payload.finalOutcome !== entry.payload.automaticOutcome);
+      const seconds = decided.map((entry) => (Date.parse(entry.createdAt) - Date.parse(decisions.get(entry.payload.decisionId as string)!.createdAt)) / 1000);
+      assert.equal(decided.length, 2);
+      assert.equal(overridden.length, 1);
+
+      const summary = await collectUseCaseSummary(dataSource, { useCase: REVIEWED_USE_CASE, ...seeded.period, tenant: 'bank-a' });
+      assert.equal(summary.review?.decided, decided.length);
+      assert.equal(summary.review?.overridden, overridden.length);
+      // decided_at is the createdAt of the review.decided entry, so the times agree to the millisecond.
+      assert.ok(Math.abs(summary.review!.medianSeconds! - percentileCont(seconds, 0.5)!) < 1e-6, `median ${summary.review!.medianSeconds} vs ${seconds}`);
+      assert.ok(Math.abs(summary.review!.p90Seconds! - percentileCont(seconds, 0.9)!) < 1e-6, `p90 ${summary.review!.p90Seconds} vs ${seconds}`);
+
+      const pdf = pdfTextLines(readFileSync(join(dir, SUMMARY_FILE)));
+      assert.ok(pdf.includes(`Review cases: ${summary.review!.cases} opened, ${decided.length} decided by a person`), pdf.join(' | '));
+      assert.ok(pdf.includes(`Reviewer overrides of an automatic outcome: ${overridden.length}`), pdf.join(' | '));
+    });
+
+    it('leaves out review entries after the snapshot', async () => {
+      // A reviewer decides a case after the export has read its snapshot, before the checkpoint.
+      const late: string[] = [];
+      const evidence: ExportEvidence = {
+        checkpointCovering: async (minTreeSize) => {
+          await seeded.runtime.reviews.claim(REVIEWERS.alice, seeded.released.caseId);
+          await seeded.runtime.reviews.submit(REVIEWERS.alice, { caseId: seeded.released.caseId, action: 'APPROVE', rationale: 'Payslips match the stated income.' });
+          const rows: { seq: string }[] = await dataSource.query(
+            "SELECT seq::text AS seq FROM audit.ledger_entries WHERE type LIKE 'review.%' AND payload->>'decisionId' = $1 ORDER BY seq DESC LIMIT 2",
+            [seeded.released.decisionId],
+          );
+          late.push(...rows.map((row) => row.seq));
+          return seeded.evidence.checkpointCovering(minTreeSize);
+        },
+        inclusionProofs: (leafIndexes, treeSize) => seeded.evidence.inclusionProofs(leafIndexes, treeSize),
+        verifierKeys: () => seeded.evidence.verifierKeys(),
+        manifestSigner: () => seeded.evidence.manifestSigner(),
+      };
+      const { manifest } = await exportTo('snapshot', { tenant: 'bank-a' }, evidence);
+      const dir = join(workDir, 'snapshot');
+      assert.deepEqual(await verifyBundle(dir), { ok: true, problems: [] });
+
+      assert.equal(late.length, 2);
+      const seqs = readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE)).map((entry) => entry.seq);
+      for (const seq of late) assert.ok(!seqs.includes(Number(seq)), `review entry ${seq} was appended after the snapshot but is in the bundle`);
+      const types = readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE)).filter((entry) => entry.payload.decisionId === seeded.released.decisionId).map((entry) => entry.type);
+      assert.deepEqual(types, ['decision.created', 'review.claimed', 'review.released']);
+      assert.equal(manifest.counts.reviewEntries, 9);
+
+      // The PDF counts the snapshot's two decided cases, not the database's three.
+      const now = await collectUseCaseSummary(dataSource, { useCase: REVIEWED_USE_CASE, ...seeded.period, tenant: 'bank-a' });
+      assert.equal(now.review?.decided, 3);
+      const pdf = pdfTextLines(readFileSync(join(dir, SUMMARY_FILE)));
+      assert.ok(pdf.includes(`Review cases: ${now.review!.cases} opened, 2 decided by a person`), pdf.join(' | '));
+    });
+
+    it("never exports another tenant's review entries", async () => {
+      // An entry under bank-b that names a bank-a decision: the tenants differ, so no export includes it.
+      const foreign = await seeded.runtime.ledger.appendStandalone(dataSource, {
+        type: 'review.claimed',
+        tenant: 'bank-b',
+        actor: 'dora',
+        payload: { caseId: seeded.otherTenant.caseId, decisionId: seeded.referApproved.decisionId, fromState: 'OPEN', toState: 'CLAIMED' },
+      });
+
+      await exportTo('bank-a-only', { tenant: 'bank-a' });
+      const tenantText = readFileSync(join(workDir, 'bank-a-only', LEDGER_FILE), 'utf8');
+      assert.ok(!tenantText.includes('"bank-b"'), "a bank-b entry is in bank-a's bundle");
+      assert.deepEqual(await verifyBundle(join(workDir, 'bank-a-only')), { ok: true, problems: [] });
+
+      const { manifest } = await exportTo('every-tenant', {});
+      const dir = join(workDir, 'every-tenant');
+      assert.deepEqual(await verifyBundle(dir), { ok: true, problems: [] });
+      const entries = readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE));
+      assert.ok(!entries.some((entry) => entry.seq === foreign.seq), 'the entry naming another tenant\'s decision is in the bundle');
+      const bankB = entries.filter((entry) => entry.tenant === 'bank-b' && entry.type.startsWith('review.'));
+      assert.deepEqual(bankB.map((entry) => [entry.type, entry.payload.decisionId]), [
+        ['review.claimed', seeded.otherTenant.decisionId],
+        ['review.decided', seeded.otherTenant.decisionId],
+      ]);
+      assert.equal(manifest.counts.reviewEntries, entries.filter((entry) => entry.type.startsWith('review.')).length);
     });
   });
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
 import { canonicalJson, digestJson, sha256Hex } from '../../libs/common/src/index.js';
 import {
+  BUNDLE_FORMAT_VERSION,
+  BUNDLE_FORMAT_VERSION_V2,
   CHECKPOINT_FILE,
   CheckpointKeyStore,
   CheckpointService,
@@ -31,6 +33,7 @@ import {
   signCheckpoint,
   verifyBundle,
   WitnessPublisher,
+  type BundleFormatVersion,
   type BundleManifest,
   type CheckpointSigner,
   type BundleVerification,
@@ -39,6 +42,7 @@ import {
   type LedgerEntry,
 } from '../../libs/audit/src/index.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+import { REVIEWED_USE_CASE, seedReviewedDecisions, type ReviewedDecision, type ReviewedDecisions } from '../support/reviewed-decisions.js';
 
 const TOOL = join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs');
 const SYSTEM_NODE = '/usr/bin/node';
@@ -72,6 +76,8 @@ interface ToolReport {
     decisions: number;
     purgedRecords: number;
     ledgerEntries: number;
+    /** Null for a v2 bundle, which has no review entries. */
+    reviewEntries: number | null;
     proofs: number;
     checkpoint: { origin: string; treeSize: number; rootHash: string; keyIds: string[] } | null;
   };
@@ -169,7 +175,7 @@ function readManifest(files: BundleBytes): BundleManifest {
  * forger would. With a signer, the forger also holds the signing key and signs manifest.sig again,
  * so that the checks behind the signature are what the case exercises.
  */
-function reseal(files: BundleBytes, signer: CheckpointSigner | null): void {
+function reseal(files: BundleBytes, signer: CheckpointSigner | null, signedVersion: BundleFormatVersion = BUNDLE_FORMAT_VERSION): void {
   const { manifestDigest: _old, ...unsigned } = readManifest(files);
   for (const name of Object.keys(unsigned.files)) {
     const bytes = files.get(name);
@@ -177,7 +183,23 @@ function reseal(files: BundleBytes, signer: CheckpointSigner | null): void {
   }
   const manifestBytes = Buffer.from(sealManifest(unsigned).text, 'utf8');
   files.set(MANIFEST_FILE, manifestBytes);
-  if (signer) files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(manifestBytes, signer), 'utf8'));
+  if (signer) files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(manifestBytes, signer, signedVersion), 'utf8'));
+}
+
+/** Changes manifest.json's fields without sealing it; reseal then seals it. */
+function editManifest(files: BundleBytes, edit: (manifest: Record<string, any>) => void): void {
+  const manifest = readManifest(files) as unknown as Record<string, any>;
+  edit(manifest);
+  files.set(MANIFEST_FILE, Buffer.from(`${canonicalJson(manifest)}\n`, 'utf8'));
+}
+
+/** Rewrites a bundle as format v2 would have written it: the old version, no counts.reviewEntries. */
+function convertToV2(files: BundleBytes, signer: CheckpointSigner): void {
+  editManifest(files, (manifest) => {
+    manifest.formatVersion = BUNDLE_FORMAT_VERSION_V2;
+    delete manifest.counts.reviewEntries;
+  });
+  reseal(files, signer, BUNDLE_FORMAT_VERSION_V2);
 }
 
 /** Signs the note's body with a fresh Ed25519 key that Warden never published; returns the new note and the key's verifier key. */
@@ -316,6 +338,7 @@ for (const target of await databaseTargets()) {
         decisions: 5,
         purgedRecords: 0,
         ledgerEntries: 5,
+        reviewEntries: 0,
         proofs: 5,
         checkpoint: { origin: ORIGIN, treeSize: manifest.checkpoint.treeSize, rootHash: manifest.checkpoint.rootHash, keyIds: [manifest.checkpoint.keyId] },
         manifestSignature: { keyIds: [manifest.checkpoint.keyId] },
@@ -605,7 +628,7 @@ for (const target of await databaseTargets()) {
             unsigned.formatVersion = 'warden.audit-export.v1';
             files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
           },
-          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v2"$/,
+          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
         },
         {
           name: 'manifest without its final newline',
@@ -657,6 +680,19 @@ for (const target of await databaseTargets()) {
             files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(note.replace(/\n$/, `\n\u2014 other.example ${Buffer.alloc(68, 7).toString('base64')}\n`), 'utf8'));
           },
           expectOk: true,
+        },
+        {
+          name: 'bundle without review entries converted to format v2, signed by the key holder',
+          change: (files) => convertToV2(files, keyHolder),
+          expectOk: true,
+        },
+        {
+          name: 'format v2 manifest signed as v3',
+          change: (files) => {
+            convertToV2(files, keyHolder);
+            files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(files.get(MANIFEST_FILE)!, keyHolder), 'utf8'));
+          },
+          toolProblem: /^manifest\.sig: the signed statement is not the SHA-256 of this manifest\.json; the manifest was changed after signing$/,
         },
         {
           name: 'retired key dropped from keys.json, manifest resealed',
@@ -723,7 +759,7 @@ describe('standalone bundle verifier usage', () => {
       assert.deepEqual(JSON.parse(run.stdout), {
         ok: false,
         problems: ['manifest.json: missing; a bundle without a manifest is incomplete'],
-        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, proofs: 0, checkpoint: null, manifestSignature: null },
+        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, checkpoint: null, manifestSignature: null },
       });
       assert.deepEqual(await verifyBundle(empty), { ok: false, problems: ['manifest.json: missing; a bundle without a manifest is incomplete'] });
     } finally {
@@ -737,26 +773,15 @@ describe('standalone bundle verifier usage', () => {
  * ledgerHash (and, when asked, the proof's leafHash) to match, as a careful forger would.
  */
 function forgeEntryWithNewHash(files: BundleBytes, index: number, updateLeafHash: boolean): void {
-  const lines = textLines(files.get(LEDGER_FILE)!);
-  const forged = JSON.parse(lines[index]) as LedgerEntry;
-  forged.actor = 'someone-else';
-  const { prevHash, hash: _old, ...fields } = forged;
-  forged.hash = computeEntryHash(prevHash, fields);
-  lines[index] = canonicalJson(forged);
-  files.set(LEDGER_FILE, joinLines(lines));
+  const forged = replaceEntryWithNewHash(files, index, (entry) => {
+    entry.actor = 'someone-else';
+  }, updateLeafHash);
 
   const decisionLines = textLines(files.get(DECISIONS_FILE)!);
   const decision = JSON.parse(decisionLines[index]) as DecisionLine;
   decision.ledgerHash = forged.hash;
   decisionLines[index] = canonicalJson(decision);
   files.set(DECISIONS_FILE, joinLines(decisionLines));
-
-  if (!updateLeafHash) return;
-  const proofLines = textLines(files.get(PROOFS_FILE)!);
-  const proof = JSON.parse(proofLines[index]) as { leafHash: string };
-  proof.leafHash = hashToHex(hashMerkleLeaf(Buffer.from(forged.hash, 'hex')));
-  proofLines[index] = canonicalJson(proof);
-  files.set(PROOFS_FILE, joinLines(proofLines));
 }
 
 /** Returns the raw bytes of a note's first signature: the 4-byte key hash and the 64-byte signature. */
@@ -771,4 +796,240 @@ function withoutKey(bytes: Buffer, keyId: string): Buffer {
   const kept = published.filter((key) => key.keyId !== keyId);
   assert.equal(kept.length, published.length - 1, `keys.json has no key ${keyId}`);
   return Buffer.from(`${canonicalJson(kept)}\n`, 'utf8');
+}
+
+/** One line of ledger.jsonl with the proofs.jsonl line of the same index. */
+interface EntryWithProof {
+  entry: LedgerEntry;
+  proofLine: string;
+}
+
+/** Finds the first ledger.jsonl line that `match` accepts, with its index and proof line. */
+function findEntry(files: BundleBytes, match: (entry: LedgerEntry) => boolean): EntryWithProof & { index: number } {
+  const entries = textLines(files.get(LEDGER_FILE)!).map((line) => JSON.parse(line) as LedgerEntry);
+  const index = entries.findIndex(match);
+  assert.ok(index >= 0, 'no ledger.jsonl line matches');
+  return { index, entry: entries[index], proofLine: textLines(files.get(PROOFS_FILE)!)[index] };
+}
+
+/** Inserts an entry and its proof at their place in seq order and counts them in the manifest. */
+function insertEntry(files: BundleBytes, { entry, proofLine }: EntryWithProof): void {
+  const ledgerLines = textLines(files.get(LEDGER_FILE)!);
+  const proofLines = textLines(files.get(PROOFS_FILE)!);
+  const at = ledgerLines.findIndex((line) => (JSON.parse(line) as LedgerEntry).seq > entry.seq);
+  const index = at < 0 ? ledgerLines.length : at;
+  ledgerLines.splice(index, 0, canonicalJson(entry));
+  proofLines.splice(index, 0, proofLine);
+  files.set(LEDGER_FILE, joinLines(ledgerLines));
+  files.set(PROOFS_FILE, joinLines(proofLines));
+  editManifest(files, (manifest) => {
+    manifest.counts.ledgerEntries += 1;
+    if (entry.type.startsWith('review.')) manifest.counts.reviewEntries += 1;
+  });
+}
+
+/**
+ * Changes the entry on a ledger.jsonl line with `forge` and recomputes its hash (and, when asked,
+ * the proof's leafHash) to match, as a careful forger would. Returns the changed entry.
+ */
+function replaceEntryWithNewHash(files: BundleBytes, index: number, forge: (entry: LedgerEntry) => void, updateLeafHash = true): LedgerEntry {
+  const lines = textLines(files.get(LEDGER_FILE)!);
+  const forged = JSON.parse(lines[index]) as LedgerEntry;
+  forge(forged);
+  const { prevHash, hash: _old, ...fields } = forged;
+  forged.hash = computeEntryHash(prevHash, fields);
+  lines[index] = canonicalJson(forged);
+  files.set(LEDGER_FILE, joinLines(lines));
+  if (!updateLeafHash) return forged;
+
+  const proofLines = textLines(files.get(PROOFS_FILE)!);
+  const proof = JSON.parse(proofLines[index]) as { leafHash: string };
+  proof.leafHash = hashToHex(hashMerkleLeaf(Buffer.from(forged.hash, 'hex')));
+  proofLines[index] = canonicalJson(proof);
+  files.set(PROOFS_FILE, joinLines(proofLines));
+  return forged;
+}
+
+for (const target of await databaseTargets()) {
+  describe(`standalone verifier on review entries on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let seeded: ReviewedDecisions;
+    let workDir: string;
+    let keyHolder: CheckpointSigner;
+    /** bank-a's REFER decisions: the approved and the released case with their review entries. */
+    let referDir: string;
+    /** Every decision of bank-a, the overridden large loan included. */
+    let bankADir: string;
+    let bankBDir: string;
+
+    before(async () => {
+      db = await target.open();
+      seeded = await seedReviewedDecisions(db);
+      workDir = mkdtempSync(join(tmpdir(), 'warden-standalone-reviews-'));
+      const exportTo = async (name: string, options: { tenant: string; outcome?: 'REFER' }): Promise<string> => {
+        const outDir = join(workDir, name);
+        await exportBundle(seeded.runtime.database.dataSource, { useCase: REVIEWED_USE_CASE, ...seeded.period, outDir, wardenVersion: '0.1.0', ...options }, seeded.evidence);
+        return outDir;
+      };
+      referDir = await exportTo('bank-a-refer', { tenant: 'bank-a', outcome: 'REFER' });
+      bankADir = await exportTo('bank-a', { tenant: 'bank-a' });
+      bankBDir = await exportTo('bank-b', { tenant: 'bank-b' });
+      keyHolder = await seeded.evidence.manifestSigner();
+    });
+    after(async () => {
+      await seeded?.runtime.close();
+      await db?.cleanup();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it('verifies review entries with both verifiers', async () => {
+      const { exitCode, report } = await verifyWithTool(process.execPath, referDir);
+      assert.deepEqual(await verifyBundle(referDir), { ok: true, problems: [] });
+      assert.deepEqual(report.problems, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked.reviewEntries, 5, 'claimed, field_revealed and decided of one case; claimed and released of the other');
+      assert.equal(report.checked.proofs, report.checked.ledgerEntries);
+    });
+
+    it('agrees with verifyBundle on forged review entries', async () => {
+      const isDecided = (decision: ReviewedDecision) => (entry: LedgerEntry) => entry.type === 'review.decided' && entry.payload.decisionId === decision.decisionId;
+      const bankA = readBundle(bankADir);
+      const bankB = readBundle(bankBDir);
+      const overriddenDecided = findEntry(bankA, isDecided(seeded.overridden));
+      const overriddenCreated = findEntry(bankA, (entry) => entry.type === 'decision.created' && entry.payload.decisionId === seeded.overridden.decisionId);
+      const otherTenantDecided = findEntry(bankB, isDecided(seeded.otherTenant));
+      const approved = seeded.referApproved.decisionId;
+
+      const cases: TamperCase[] = [
+        {
+          name: 'review outcome changed, manifest resealed',
+          change: (files) => {
+            const { index } = findEntry(files, isDecided(seeded.referApproved));
+            const lines = textLines(files.get(LEDGER_FILE)!);
+            const forged = JSON.parse(lines[index]) as LedgerEntry;
+            forged.payload.finalOutcome = 'DECLINE';
+            lines[index] = canonicalJson(forged);
+            files.set(LEDGER_FILE, joinLines(lines));
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^ledger\.jsonl line \d+ \(seq \d+\): hash does not match the entry's fields and prevHash$/,
+        },
+        {
+          name: 'review outcome changed with a recomputed hash and leaf hash, manifest resealed',
+          change: (files) => {
+            replaceEntryWithNewHash(files, findEntry(files, isDecided(seeded.referApproved)).index, (entry) => {
+              entry.payload.finalOutcome = 'DECLINE';
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^proofs\.jsonl line \d+: inclusion proof does not verify: the proof leads to a different root hash$/,
+        },
+        {
+          name: 'review entry and its proof dropped, manifest resealed',
+          change: (files) => {
+            const { index } = findEntry(files, isDecided(seeded.referApproved));
+            for (const name of [LEDGER_FILE, PROOFS_FILE]) {
+              const lines = textLines(files.get(name)!);
+              lines.splice(index, 1);
+              files.set(name, joinLines(lines));
+            }
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^ledger\.jsonl: contains 4 review entries but manifest\.json counts\.reviewEntries is 5$/,
+        },
+        {
+          name: 'review entry of a decision outside the export, manifest resealed',
+          change: (files) => {
+            insertEntry(files, overriddenDecided);
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(`^ledger\\.jsonl line \\d+ \\(seq ${overriddenDecided.entry.seq}\\) field "payload\\.decisionId": "${seeded.overridden.decisionId}" is not the id of a decision in decisions\\.jsonl$`),
+        },
+        {
+          name: "another tenant's review entry, manifest resealed",
+          change: (files) => {
+            insertEntry(files, otherTenantDecided);
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(`^ledger\\.jsonl line \\d+ \\(seq ${otherTenantDecided.entry.seq}\\) field "payload\\.decisionId": "${seeded.otherTenant.decisionId}" is not the id of a decision in decisions\\.jsonl$`),
+        },
+        {
+          name: 'review entry moved to another tenant with a recomputed hash, manifest resealed',
+          change: (files) => {
+            replaceEntryWithNewHash(files, findEntry(files, isDecided(seeded.referApproved)).index, (entry) => {
+              entry.tenant = 'bank-b';
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(`^ledger\\.jsonl line \\d+ \\(seq \\d+\\) field "tenant": "bank-b" is not the tenant "bank-a" of decision ${approved}$`),
+        },
+        {
+          name: 'review entry repeated with its proof, manifest resealed',
+          change: (files) => {
+            const found = findEntry(files, isDecided(seeded.referApproved));
+            insertEntry(files, found);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^ledger\.jsonl line (\d+) field "seq": \d+ repeats line \d+$/,
+        },
+        {
+          name: 'review entry moved before the previous line with its proof, manifest resealed',
+          change: (files) => {
+            const { index } = findEntry(files, isDecided(seeded.referApproved));
+            for (const name of [LEDGER_FILE, PROOFS_FILE]) {
+              const lines = textLines(files.get(name)!);
+              [lines[index - 1], lines[index]] = [lines[index], lines[index - 1]];
+              files.set(name, joinLines(lines));
+            }
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^ledger\.jsonl line \d+ field "seq": \d+ is not after \d+$/,
+        },
+        {
+          name: 'counts.reviewEntries raised, manifest resealed',
+          change: (files) => {
+            editManifest(files, (manifest) => {
+              manifest.counts.reviewEntries += 1;
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^ledger\.jsonl: contains 5 review entries but manifest\.json counts\.reviewEntries is 6$/,
+        },
+        {
+          name: 'counts.reviewEntries removed, manifest resealed',
+          change: (files) => {
+            editManifest(files, (manifest) => {
+              delete manifest.counts.reviewEntries;
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^manifest\.json: field "counts" must contain non-negative integers decisions, ledgerEntries and reviewEntries$/,
+        },
+        {
+          name: 'decision.created entry of a decision outside the export, manifest resealed',
+          change: (files) => {
+            insertEntry(files, overriddenCreated);
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(`^ledger\\.jsonl line \\d+ \\(seq ${overriddenCreated.entry.seq}\\): no line of decisions\\.jsonl refers to this decision\\.created entry$`),
+        },
+        {
+          name: 'bundle with review entries relabeled as format v2, signed by the key holder',
+          change: (files) => convertToV2(files, keyHolder),
+          // Read as v2, the seq range must end at the last decision, which a review entry follows.
+          toolProblem: /^decisions\.jsonl: decisions span ledger seq \d+ to \d+ but manifest\.json records \d+ to \d+$/,
+        },
+      ];
+
+      const outcomes = await runCases(referDir, join(workDir, 'forged'), cases, nodeBinaries());
+      outcomes.forEach((outcome, index) => {
+        const { expectOk = false, toolProblem } = cases[index];
+        assertAgreement(outcome, expectOk);
+        if (toolProblem) {
+          const { problems } = outcome.runs[0].report;
+          assert.ok(problems.some((problem) => toolProblem.test(problem)), `${outcome.name}: no problem matches ${toolProblem}: ${problems.join(' | ')}`);
+        }
+      });
+    });
+  });
 }

@@ -418,8 +418,12 @@ func checkBundle(dir string) (report, error) {
 	return result, nil
 }
 
-// checkManifestSignature opens manifest.sig, a signed note whose body states the SHA-256 of the
-// exact bytes of manifest.json, with the bundle's keys.
+// bundleFormatVersions are the export formats whose manifest.sig this program checks. Format v3
+// adds review entries to ledger.jsonl, each with a proof in proofs.jsonl like any other entry.
+var bundleFormatVersions = map[string]bool{"warden.audit-export.v3": true, "warden.audit-export.v2": true}
+
+// checkManifestSignature opens manifest.sig, a signed note whose body states the manifest's
+// format version and the SHA-256 of the exact bytes of manifest.json, with the bundle's keys.
 func checkManifestSignature(dir string, verifiers note.Verifiers) error {
 	signature, err := os.ReadFile(filepath.Join(dir, "manifest.sig"))
 	if err != nil {
@@ -433,8 +437,17 @@ func checkManifestSignature(dir string, verifiers note.Verifiers) error {
 	if err != nil {
 		return err
 	}
+	var stated struct {
+		FormatVersion string `json:"formatVersion"`
+	}
+	if err := json.Unmarshal(manifest, &stated); err != nil {
+		return fmt.Errorf("manifest.json: %v", err)
+	}
+	if !bundleFormatVersions[stated.FormatVersion] {
+		return fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v3 and warden.audit-export.v2 bundles", stated.FormatVersion)
+	}
 	digest := sha256.Sum256(manifest)
-	if opened.Text != "warden.audit-export.v2 manifest\nsha256 "+hex.EncodeToString(digest[:])+"\n" {
+	if opened.Text != stated.FormatVersion+" manifest\nsha256 "+hex.EncodeToString(digest[:])+"\n" {
 		return errors.New("manifest.sig: the signed statement does not match manifest.json")
 	}
 	return nil

@@ -1,18 +1,27 @@
 /**
- * The audit export bundle (format v2): a folder that a regulator checks without Warden's database.
+ * The audit export bundle (format v3): a folder that a regulator checks without Warden's database.
  *
  * - decisions.jsonl: one decision per line, in ledger seq order, each line the RFC 8785 canonical
  *   JSON of a DecisionLine followed by "\n".
- * - ledger.jsonl: the `decision.created` ledger entry of each decision, same order and form. Each
- *   entry's hash is recomputed from its fields and prevHash.
- * - proofs.jsonl: for each ledger entry, an RFC 6962 inclusion proof of leaf seq - 1 in the tree of
- *   the signed checkpoint; the leaf is SHA-256(0x00 || the entry hash's 32 bytes).
+ * - ledger.jsonl: in seq order and the same form, the `decision.created` entry of each decision and
+ *   every review entry (type `review.*`, such as `review.claimed`, `review.voted`,
+ *   `review.decided`, `review.field_revealed`) whose payload.decisionId names an exported decision
+ *   and whose tenant is that decision's. Review entries appended after the export's snapshot are
+ *   not in it. Each entry's hash is recomputed from its fields and prevHash.
+ * - proofs.jsonl: for each ledger entry, same order, an RFC 6962 inclusion proof of leaf seq - 1 in
+ *   the tree of the signed checkpoint; the leaf is SHA-256(0x00 || the entry hash's 32 bytes).
  * - checkpoint.txt: the signed checkpoint note (C2SP tlog-checkpoint with an Ed25519 signature).
  * - keys.json: every checkpoint public key Warden has published, as verifier key strings.
  * - decisions.csv and decisions.parquet: flat copies for analysts, rebuilt and compared on checking.
- * - summary.pdf: a human-readable summary of the period (digest-checked only).
+ * - summary.pdf: a human-readable summary of the period (digest-checked only), with figures read in
+ *   the same snapshot as the entries.
  * - manifest.json: the canonical JSON of a BundleManifest and "\n", with the size and SHA-256 of every
  *   other file and `manifestDigest` over the rest of the manifest.
+ *
+ * Format v2 had no review entries: its ledger.jsonl holds only `decision.created` entries and its
+ * manifest has no counts.reviewEntries. The version changed because a v2 bundle without review
+ * entries shows nothing about whether a person reviewed a decision, while a v3 bundle without them
+ * states that no review entry existed at the snapshot. Both verifiers still check v2 bundles.
  *
  * Only the exported decisions' own entries are in the bundle, so a tenant's export shows nothing of
  * other tenants. The checkpoint signature anchors everything: compare its key ids with the keys the
@@ -22,7 +31,11 @@ import { canonicalJson, sha256Hex } from '../../common/src/index.js';
 import { canonicalJsonValue } from './ledger-hash.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
 
-export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v2';
+/** Format of the bundles exportBundle writes. */
+export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v3';
+/** The previous format, without review entries, which the verifiers still accept. */
+export const BUNDLE_FORMAT_VERSION_V2 = 'warden.audit-export.v2';
+export type BundleFormatVersion = typeof BUNDLE_FORMAT_VERSION | typeof BUNDLE_FORMAT_VERSION_V2;
 export const DECISIONS_FILE = 'decisions.jsonl';
 export const LEDGER_FILE = 'ledger.jsonl';
 export const MANIFEST_FILE = 'manifest.json';
@@ -42,6 +55,9 @@ export const LEDGER_HASH_DEFINITION =
 
 /** Ledger type of the entry that the decision pipeline appends for each decision. */
 export const DECISION_CREATED_TYPE = 'decision.created';
+
+/** Prefix of the ledger types the review service appends, each with payload.decisionId and caseId. */
+export const REVIEW_ENTRY_TYPE_PREFIX = 'review.';
 
 /** One line of decisions.jsonl. */
 export interface DecisionLine {
@@ -74,7 +90,8 @@ export interface BundleFileDigest {
 }
 
 export interface BundleManifest {
-  formatVersion: typeof BUNDLE_FORMAT_VERSION;
+  /** BUNDLE_FORMAT_VERSION when written by this Warden; verifiers also read BUNDLE_FORMAT_VERSION_V2. */
+  formatVersion: BundleFormatVersion;
   wardenVersion: string;
   useCase: string;
   /** Tenant the export was limited to, or null for every tenant. */
@@ -83,7 +100,11 @@ export interface BundleManifest {
   outcome: string | null;
   /** Half-open range [from, to) of decision createdAt, as ISO 8601 UTC strings. */
   period: { from: string; to: string };
-  counts: { decisions: number; ledgerEntries: number };
+  /**
+   * Lines of decisions.jsonl and ledger.jsonl, and the review entries among the latter. A v2
+   * manifest has no reviewEntries.
+   */
+  counts: { decisions: number; ledgerEntries: number; reviewEntries?: number };
   /** The signed checkpoint whose tree the proofs are against (the same values as checkpoint.txt). */
   checkpoint: { origin: string; treeSize: number; rootHash: string; keyId: string };
   /** Size and SHA-256 of every other file: the two JSONL files, and the derived CSV and Parquet files. */
@@ -91,7 +112,10 @@ export interface BundleManifest {
   ledger: {
     hashDefinition: string;
     merkleLeafDefinition: string;
-    /** First and last seq in ledger.jsonl, or null when the bundle contains no decisions. */
+    /**
+     * First and last seq in ledger.jsonl, or null when the bundle contains no decisions. From v3,
+     * lastSeq can be a review entry's, after the last decision's.
+     */
     firstSeq: number | null;
     lastSeq: number | null;
     /** The ledger's last entry when the export ran. */

@@ -9,7 +9,7 @@ import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
 import type { LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
-import { collectUseCaseSummary, renderSummaryPdf } from './summary-report.js';
+import { collectUseCaseSummary, renderSummaryPdf, type UseCaseSummary } from './summary-report.js';
 import {
   BUNDLE_FORMAT_VERSION,
   CHECKPOINT_FILE,
@@ -21,6 +21,7 @@ import {
   inclusionProofLine,
   MERKLE_LEAF_DEFINITION,
   PROOFS_FILE,
+  REVIEW_ENTRY_TYPE_PREFIX,
   SUMMARY_FILE,
   sealManifest,
   toJsonLine,
@@ -31,7 +32,7 @@ import {
 import { readHead, verifyLedger, type LedgerVerification } from './ledger.js';
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { buildAnalystFiles, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystFiles, type AnalystRow } from './analyst-formats.js';
-import { toSeqNumber } from './ledger-rows.js';
+import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
 /** Rows read per query or cursor fetch, so that memory stays flat for large exports. */
 const EXPORT_BATCH_SIZE = 1000;
@@ -109,7 +110,7 @@ interface DecisionEntryRow extends DecisionRow {
   entry_hash: string;
 }
 
-/** Raised by exportBundle when the ledger fails verification, before any file is written. */
+/** Raised by exportBundle when the ledger fails verification. Files written before the result arrived are removed. */
 export class LedgerVerificationError extends FailedPreconditionError {
   constructor(readonly verification: LedgerVerification) {
     super(`The ledger fails verification at seq ${verification.firstBadSeq}: ${verification.reason}`);
@@ -117,13 +118,13 @@ export class LedgerVerificationError extends FailedPreconditionError {
 }
 
 /**
- * Writes the decisions of one use case in [from, to) with their ledger entries, inclusion proofs,
- * checkpoint, keys, analyst files, summary and a manifest (format described in bundle-format.ts).
- * The whole chain must verify, because a bundle cut from a broken chain would fail checks for
- * reasons no byte of it shows; the check runs alongside the reads and before anything is signed.
- * The decisions and entries are read in one REPEATABLE READ
- * transaction, so they and the recorded chain head describe the same snapshot. The manifest is
- * written last: a folder without manifest.json is an incomplete export.
+ * Writes the decisions of one use case in [from, to) with their ledger entries and review entries,
+ * inclusion proofs, checkpoint, keys, analyst files, summary and a manifest (format described in
+ * bundle-format.ts). The whole chain must verify, because a bundle cut from a broken chain would
+ * fail checks for reasons no byte of it shows. The check runs alongside the reads and ends before
+ * anything is signed. The decisions, entries, summary figures and chain head are read in one
+ * REPEATABLE READ transaction, so they describe the same snapshot. The manifest is written last:
+ * a folder without manifest.json is an incomplete export.
  */
 export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions, evidence: ExportEvidence): Promise<ExportBundleResult> {
   validateExportOptions(options);
@@ -151,16 +152,26 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
       const decisionsPath = join(options.outDir, DECISIONS_FILE);
       const ledgerPath = join(options.outDir, LEDGER_FILE);
       written.push(decisionsPath, ledgerPath);
-      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, {
-        useCase: options.useCase,
-        period,
-        tenant,
-        outcome: options.outcome ?? null,
-      });
+      const filter: DecisionFilter = { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null };
+      const reviewEntries = await readReviewEntries(manager, filter);
+      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries);
       phases.end('decisions');
-      return { decisions, head: await readHead(manager) };
+      // Read in the snapshot, so the PDF's review figures agree with the exported review entries.
+      // The chain's result and the checkpoint are added once they are known.
+      const summary = await collectUseCaseSummary(manager, {
+        useCase: options.useCase,
+        from: options.from,
+        to: options.to,
+        tenant: options.tenant,
+        outcome: options.outcome,
+        checkpoint: null,
+        ledger: PENDING_VERIFICATION,
+      });
+      return { decisions, reviewEntries: reviewEntries.length, summary, head: await readHead(manager) };
     });
-    const { decisions, head } = snapshot;
+    const { decisions, reviewEntries, summary, head } = snapshot;
+    const firstSeq = decisions.ledgerSeqs.at(0) ?? null;
+    const lastSeq = decisions.ledgerSeqs.at(-1) ?? null;
     // The CSV and Parquet files are rendered in a worker thread while this one makes the proofs.
     const analystBuild = buildAnalystFiles(decisions.rows);
 
@@ -168,8 +179,9 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     phases.end('verifyChain');
     if (!chain.ok) throw new LedgerVerificationError(chain);
 
-    // The checkpoint must cover the newest exported entry; proofs are generated against its tree.
-    const checkpoint = await evidence.checkpointCovering(decisions.lastSeq ?? 1);
+    // The checkpoint must cover the newest exported entry, which may be a review entry. Proofs are
+    // generated against its tree.
+    const checkpoint = await evidence.checkpointCovering(lastSeq ?? 1);
     phases.end('checkpoint');
     const proofsPath = join(options.outDir, PROOFS_FILE);
     written.push(proofsPath);
@@ -183,7 +195,11 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
     const summaryPath = join(options.outDir, SUMMARY_FILE);
     written.push(summaryPath);
-    const summaryFile = await writeSummary(dataSource, summaryPath, options, checkpoint, chain);
+    const summaryFile = await writeSummary(summaryPath, {
+      ...summary,
+      ledger: { ok: chain.ok, entries: chain.entries, headSeq: chain.headSeq, headHash: chain.headHash, firstBadSeq: chain.firstBadSeq },
+      checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
+    });
     phases.end('summary');
 
     const manifest = sealManifest({
@@ -192,15 +208,15 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         useCase: options.useCase,
         tenant,
         period,
-        counts: { decisions: decisions.count, ledgerEntries: decisions.ledgerSeqs.length },
+        counts: { decisions: decisions.count, ledgerEntries: decisions.ledgerSeqs.length, reviewEntries },
         outcome: options.outcome ?? null,
         checkpoint: { origin: checkpoint.origin, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, keyId: checkpoint.keyId },
         files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: decisions.ledgerFile, [PROOFS_FILE]: proofsFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
         ledger: {
           hashDefinition: LEDGER_HASH_DEFINITION,
           merkleLeafDefinition: MERKLE_LEAF_DEFINITION,
-          firstSeq: decisions.firstSeq,
-          lastSeq: decisions.lastSeq,
+          firstSeq,
+          lastSeq,
           head,
         },
         createdAt: new Date().toISOString(),
@@ -248,6 +264,12 @@ function validateExportOptions(options: ExportBundleOptions): void {
 function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
 }
+
+/**
+ * Stand-in for the chain's verification while the summary figures are read in the export's
+ * snapshot. The export replaces it with the real result before the PDF is rendered.
+ */
+const PENDING_VERIFICATION: LedgerVerification = { ok: false, entries: 0, headSeq: 0, headHash: '' };
 
 /** Milliseconds spent in each named phase of an export, for the log. */
 class PhaseTimer {
@@ -309,17 +331,18 @@ interface DecisionFilter {
 
 /**
  * Writes decisions.jsonl and ledger.jsonl in one pass: one server-side cursor reads each decision
- * with its own ledger entry, in ledger seq order, and each batch is written to both files.
+ * with its own ledger entry, in ledger seq order, and each batch is written to both files. The
+ * review entries, sorted by seq, are merged into ledger.jsonl in seq order. `ledgerSeqs` lists
+ * every line of ledger.jsonl.
  */
 async function writeDecisionsAndEntries(
   manager: EntityManager,
   decisionsPath: string,
   ledgerPath: string,
   filter: DecisionFilter,
+  reviewEntries: readonly LedgerEntry[],
 ): Promise<{
   count: number;
-  firstSeq: number | null;
-  lastSeq: number | null;
   rows: AnalystRow[];
   ledgerSeqs: number[];
   file: BundleFileDigest;
@@ -332,6 +355,18 @@ async function writeDecisionsAndEntries(
       let count = 0;
       const analystRows: AnalystRow[] = [];
       const ledgerSeqs: number[] = [];
+      let nextReview = 0;
+      /** Returns the lines of the review entries before `seq` (all that remain when undefined). */
+      const reviewLinesBefore = (seq: number | undefined): string => {
+        let text = '';
+        while (nextReview < reviewEntries.length && (seq === undefined || reviewEntries[nextReview].seq < seq)) {
+          const entry = reviewEntries[nextReview];
+          text += toJsonLine(entry);
+          ledgerSeqs.push(entry.seq);
+          nextReview += 1;
+        }
+        return text;
+      };
       // One server-side cursor runs the query and its sort once. Keyset pages would sort every
       // matching row again for each page, which made large exports quadratic.
       await manager.query(
@@ -361,6 +396,7 @@ async function writeDecisionsAndEntries(
         for (const row of rows) {
           const line = toDecisionLine(row, erasedKeys);
           decisionText += toJsonLine(line);
+          ledgerText += reviewLinesBefore(line.ledgerSeq);
           ledgerText += toJsonLine(toDecisionEntry(row));
           analystRows.push(toAnalystRow(line));
           ledgerSeqs.push(line.ledgerSeq);
@@ -368,15 +404,10 @@ async function writeDecisionsAndEntries(
         await Promise.all([file.write(decisionText), ledger.write(ledgerText)]);
         count += rows.length;
       }
+      await ledger.write(reviewLinesBefore(undefined));
       // A failed export rolls back its transaction, which closes the cursor too.
       await manager.query(`CLOSE ${DECISIONS_CURSOR}`);
-      return {
-        count,
-        firstSeq: ledgerSeqs.length > 0 ? ledgerSeqs[0] : null,
-        lastSeq: ledgerSeqs.length > 0 ? ledgerSeqs[ledgerSeqs.length - 1] : null,
-        rows: analystRows,
-        ledgerSeqs,
-      };
+      return { count, rows: analystRows, ledgerSeqs };
     });
     ledgerFile = await ledger.close();
     return { ...result, ledgerFile };
@@ -385,23 +416,8 @@ async function writeDecisionsAndEntries(
   }
 }
 
-/** Renders summary.pdf for the export's filters, naming the bundle's own checkpoint. */
-async function writeSummary(
-  dataSource: DataSource,
-  path: string,
-  options: ExportBundleOptions,
-  checkpoint: CheckpointRecord,
-  ledger: LedgerVerification,
-): Promise<BundleFileDigest> {
-  const summary = await collectUseCaseSummary(dataSource, {
-    useCase: options.useCase,
-    from: options.from,
-    to: options.to,
-    tenant: options.tenant,
-    outcome: options.outcome,
-    checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
-    ledger,
-  });
+/** Renders summary.pdf. */
+async function writeSummary(path: string, summary: UseCaseSummary): Promise<BundleFileDigest> {
   const bytes = await renderSummaryPdf(summary);
   await writeFile(path, bytes, { flag: 'wx' });
   return { bytes: bytes.length, sha256: sha256Hex(bytes) };
@@ -474,7 +490,30 @@ function toDecisionLine(row: DecisionRow, erasedKeys: ReadonlySet<string>): Deci
   };
 }
 
-/** The decision's own ledger entry from a joined row, failing when the entry is missing. */
+/**
+ * Returns the review entries of the decisions that the filter selects, sorted by seq. Those are
+ * the entries of a `review.*` type whose payload.decisionId is such a decision and whose tenant is
+ * that decision's, so an entry that names another tenant's decision never enters the bundle. Runs
+ * in the export's snapshot, so entries appended later are left out.
+ */
+async function readReviewEntries(manager: EntityManager, filter: DecisionFilter): Promise<LedgerEntry[]> {
+  // The LIKE patterns are literals so that the partial index ledger_entries_review_decision applies.
+  const rows: LedgerEntryRow[] = await manager.query(
+    `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries
+      WHERE type LIKE '${REVIEW_ENTRY_TYPE_PREFIX}%' AND seq IN (
+        SELECT e.seq FROM decisions.decision_records d
+          JOIN audit.ledger_entries e
+            ON e.payload->>'decisionId' = d.id::text AND e.tenant = d.tenant AND e.type LIKE '${REVIEW_ENTRY_TYPE_PREFIX}%'
+         WHERE d.use_case = $1 AND d.created_at >= $2::timestamptz AND d.created_at < $3::timestamptz
+           AND ($4::text IS NULL OR d.tenant = $4::text)
+           AND ($5::text IS NULL OR d.outcome = $5::text))
+      ORDER BY seq`,
+    [filter.useCase, filter.period.from, filter.period.to, filter.tenant, filter.outcome],
+  );
+  return rows.map(toLedgerEntry);
+}
+
+/** Returns the decision's own ledger entry from a joined row, and raises when the entry is missing. */
 function toDecisionEntry(row: DecisionEntryRow): LedgerEntry {
   if (row.entry_seq === null) {
     throw new FailedPreconditionError(

@@ -1,6 +1,9 @@
 import PDFDocument from 'pdfkit';
-import type { DataSource } from 'typeorm';
+import { EntityManager, type DataSource } from 'typeorm';
 import { verifyLedger, type LedgerVerification } from './ledger.js';
+
+/** Either a transaction's EntityManager or a DataSource: both run `query(sql, parameters)`. */
+type Queryable = Pick<EntityManager, 'query'>;
 
 /** Figures of one use case and period, for the PDF summary that accompanies an export. */
 export interface UseCaseSummary {
@@ -46,14 +49,19 @@ export interface SummaryOptions {
   to: Date;
   tenant?: string;
   outcome?: string;
-  /** The checkpoint to report; the newest stored checkpoint when omitted. */
-  checkpoint?: { treeSize: number; rootHash: string; createdAt: string };
+  /** The checkpoint to report; the newest stored checkpoint when omitted, none when null. */
+  checkpoint?: { treeSize: number; rootHash: string; createdAt: string } | null;
   /** A verification of the whole ledger the caller already ran; the ledger is verified here when omitted. */
   ledger?: LedgerVerification;
 }
 
-/** Collects the figures of a summary from the database, verifying the whole ledger unless the caller did. */
-export async function collectUseCaseSummary(dataSource: DataSource, options: SummaryOptions): Promise<UseCaseSummary> {
+/**
+ * Collects the figures of a summary from the database, verifying the whole ledger unless the caller
+ * did. Given a transaction's EntityManager, it reads that transaction's snapshot. Pass `ledger` then,
+ * because the verification would run outside the transaction, which blocks on embedded PGlite's
+ * single connection.
+ */
+export async function collectUseCaseSummary(dataSource: DataSource | EntityManager, options: SummaryOptions): Promise<UseCaseSummary> {
   const tenant = options.tenant ?? null;
   const outcome = options.outcome ?? null;
   const window = [options.useCase, options.from.toISOString(), options.to.toISOString(), tenant, outcome];
@@ -78,7 +86,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
   const review = await collectReviewFigures(dataSource, window);
   const decisions = outcomeRows.reduce((sum, row) => sum + row.n, 0);
   const scoreSum = outcomeRows.reduce((sum, row) => sum + row.n * Number(row.mean), 0);
-  const ledger = options.ledger ?? (await verifyLedger(dataSource));
+  const ledger = options.ledger ?? (await verifyLedger(dataSource instanceof EntityManager ? dataSource.connection : dataSource));
 
   return {
     useCase: options.useCase,
@@ -93,7 +101,7 @@ export async function collectUseCaseSummary(dataSource: DataSource, options: Sum
     events: Object.fromEntries(eventRows.map((row) => [row.type, row.n])),
     review,
     ledger: { ok: ledger.ok, entries: ledger.entries, headSeq: ledger.headSeq, headHash: ledger.headHash, firstBadSeq: ledger.firstBadSeq },
-    checkpoint: options.checkpoint ?? (await latestCheckpoint(dataSource)),
+    checkpoint: options.checkpoint !== undefined ? options.checkpoint : await latestCheckpoint(dataSource),
   };
 }
 
@@ -106,7 +114,7 @@ function decisionScope(prefix: string): string {
 }
 
 /** Counts the review cases of the decisions in a summary's scope. */
-async function collectReviewFigures(dataSource: DataSource, window: unknown[]): Promise<ReviewFigures | null> {
+async function collectReviewFigures(dataSource: Queryable, window: unknown[]): Promise<ReviewFigures | null> {
   const [{ present }] = await dataSource.query("SELECT to_regclass('review.cases') IS NOT NULL AS present");
   if (!present) return null;
   const [row] = (await dataSource.query(
@@ -131,7 +139,7 @@ async function collectReviewFigures(dataSource: DataSource, window: unknown[]): 
 }
 
 /** Reads the newest checkpoint when the checkpoint table exists; older schemas have none. */
-async function latestCheckpoint(dataSource: DataSource): Promise<UseCaseSummary['checkpoint']> {
+async function latestCheckpoint(dataSource: Queryable): Promise<UseCaseSummary['checkpoint']> {
   const [{ present }] = await dataSource.query("SELECT to_regclass('audit.checkpoints') IS NOT NULL AS present");
   if (!present) return null;
   const rows: { size_text: string; root_hash: string; created_at: Date }[] = await dataSource.query(

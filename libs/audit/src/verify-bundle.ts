@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sha256Hex } from '../../common/src/index.js';
 import {
   BUNDLE_FORMAT_VERSION,
+  BUNDLE_FORMAT_VERSION_V2,
   computeManifestDigest,
   DECISION_CREATED_TYPE,
   CHECKPOINT_FILE,
@@ -12,7 +13,9 @@ import {
   LEDGER_FILE,
   MANIFEST_FILE,
   PROOFS_FILE,
+  REVIEW_ENTRY_TYPE_PREFIX,
   SUMMARY_FILE,
+  type BundleFormatVersion,
   type BundleManifest,
   type DecisionLine,
 } from './bundle-format.js';
@@ -79,15 +82,29 @@ export async function readBundleSigners(dir: string): Promise<BundleSigners> {
   const keys = keysText === undefined ? undefined : parseKeys(Buffer.from(keysText, 'utf8'), []);
   if (!keys) return { checkpoint: [], manifest: [] };
   const checkpoint = note === undefined ? undefined : verifyCheckpoint(note, keys);
-  const manifest = signature === undefined || manifestText === undefined ? undefined : verifyManifestSignature(signature, Buffer.from(manifestText, 'utf8'), keys);
+  const manifest =
+    signature === undefined || manifestText === undefined
+      ? undefined
+      : verifyManifestSignature(signature, Buffer.from(manifestText, 'utf8'), keys, statedFormatVersion(manifestText));
   return { checkpoint: checkpoint?.ok ? checkpoint.keyIds : [], manifest: manifest?.ok ? manifest.keyIds : [] };
+}
+
+/** Returns the manifest's formatVersion when it names a format this verifier reads, else the current one. */
+function statedFormatVersion(manifestText: string): BundleFormatVersion {
+  try {
+    const stated = (JSON.parse(manifestText) as { formatVersion?: unknown }).formatVersion;
+    return stated === BUNDLE_FORMAT_VERSION_V2 ? BUNDLE_FORMAT_VERSION_V2 : BUNDLE_FORMAT_VERSION;
+  } catch {
+    return BUNDLE_FORMAT_VERSION;
+  }
 }
 
 /**
  * Checks a bundle's bytes: the manifest's canonical form and digest, each file's size and SHA-256,
  * each ledger entry's hash, its inclusion proof and the checkpoint's signature, each decision
- * against its record digest and its ledger entry, and the analyst files against the decisions.
- * Keeps going after a problem so that one run lists as many as it can.
+ * against its record digest and its ledger entry, each review entry against its decision (format
+ * v3), and the analyst files against the decisions. Keeps going after a problem so that one run
+ * lists as many as it can.
  */
 export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   const problems: string[] = [];
@@ -100,7 +117,7 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   }
 
   const keys = parseKeys(files.get(KEYS_FILE), problems);
-  if (keys) checkManifestSignature(files, keys, problems);
+  if (keys) checkManifestSignature(files, keys, manifest, problems);
 
   const entries = parseLedger(files.get(LEDGER_FILE), problems);
   if (entries) checkLedgerEntries(entries, manifest, problems);
@@ -108,6 +125,7 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
 
   const decisions = parseDecisions(files.get(DECISIONS_FILE), problems);
   if (decisions) checkDecisions(decisions, entries, manifest, problems);
+  if (decisions && entries && manifest.formatVersion !== BUNDLE_FORMAT_VERSION_V2) checkEntryDecisions(entries, decisions, manifest, problems);
   if (decisions) checkAnalystFiles(decisions.map(({ decision }) => decision), files, manifest, problems);
 
   const purgedRecords = decisions?.filter(({ decision }) => isTombstone(decision.record)).length ?? 0;
@@ -156,7 +174,8 @@ function manifestShapeProblems(value: unknown): string[] {
     if (!ok) problems.push(`field "${field}" ${rule}`);
   };
 
-  expect(value.formatVersion === BUNDLE_FORMAT_VERSION, 'formatVersion', `must be "${BUNDLE_FORMAT_VERSION}"`);
+  const v2 = value.formatVersion === BUNDLE_FORMAT_VERSION_V2;
+  expect(value.formatVersion === BUNDLE_FORMAT_VERSION || v2, 'formatVersion', `must be "${BUNDLE_FORMAT_VERSION}" or "${BUNDLE_FORMAT_VERSION_V2}"`);
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
   expect(value.tenant === null || typeof value.tenant === 'string', 'tenant', 'must be a string or null');
@@ -167,11 +186,15 @@ function manifestShapeProblems(value: unknown): string[] {
   expect(isObject(period) && isIsoTime(period.from) && isIsoTime(period.to), 'period', 'must contain from and to as UTC ISO 8601 times with milliseconds, such as 2026-01-01T00:00:00.000Z');
 
   const counts = value.counts;
-  expect(
-    isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries),
-    'counts',
-    'must contain non-negative integers decisions and ledgerEntries',
-  );
+  if (v2) {
+    expect(isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries), 'counts', 'must contain non-negative integers decisions and ledgerEntries');
+  } else {
+    expect(
+      isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries),
+      'counts',
+      'must contain non-negative integers decisions, ledgerEntries and reviewEntries',
+    );
+  }
 
   expect(value.outcome === null || ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'].includes(value.outcome as string), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
   const files = value.files;
@@ -311,12 +334,19 @@ function checkLedgerEntries(entries: LedgerEntry[], manifest: BundleManifest, pr
     problems.push(`${LEDGER_FILE}: contains ${entries.length} entries but ${MANIFEST_FILE} counts.ledgerEntries is ${manifest.counts.ledgerEntries}`);
   }
   let previousSeq = 0;
+  const lineOfSeq = new Map<number, number>();
   entries.forEach((entry, index) => {
     const { prevHash, hash, ...fields } = entry;
     if (digestOrUndefined(() => computeStoredEntryHash(prevHash, fields)) !== hash) {
       problems.push(`${LEDGER_FILE} line ${index + 1} (seq ${entry.seq}): hash does not match the entry's fields and prevHash`);
     }
-    if (entry.seq <= previousSeq) problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} is not after ${previousSeq}`);
+    const firstLine = lineOfSeq.get(entry.seq);
+    if (firstLine !== undefined) {
+      problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} repeats line ${firstLine}`);
+    } else {
+      if (entry.seq <= previousSeq) problems.push(`${LEDGER_FILE} line ${index + 1} field "seq": ${entry.seq} is not after ${previousSeq}`);
+      lineOfSeq.set(entry.seq, index + 1);
+    }
     previousSeq = entry.seq;
   });
 
@@ -380,7 +410,7 @@ function checkEvidence(
 }
 
 /** Checks that manifest.sig signs the exact bytes of manifest.json with a key from keys.json. */
-function checkManifestSignature(files: BundleFiles, keys: CheckpointVerifierKey[], problems: string[]): void {
+function checkManifestSignature(files: BundleFiles, keys: CheckpointVerifierKey[], manifest: BundleManifest, problems: string[]): void {
   const signatureBytes = files.get(MANIFEST_SIGNATURE_FILE);
   if (!signatureBytes) {
     problems.push(`${MANIFEST_SIGNATURE_FILE}: missing; without it nothing shows that the manifest came from the ledger's key holder`);
@@ -389,7 +419,7 @@ function checkManifestSignature(files: BundleFiles, keys: CheckpointVerifierKey[
   const text = decodeUtf8(signatureBytes, MANIFEST_SIGNATURE_FILE, problems);
   const manifestBytes = files.get(MANIFEST_FILE);
   if (text === undefined || !manifestBytes) return;
-  const verification = verifyManifestSignature(text, manifestBytes, keys);
+  const verification = verifyManifestSignature(text, manifestBytes, keys, manifest.formatVersion);
   if (!verification.ok) problems.push(`${MANIFEST_SIGNATURE_FILE}: ${verification.reason}`);
 }
 
@@ -487,10 +517,15 @@ function checkDecisions(
   }
   const first = decisions[0]?.decision.ledgerSeq ?? null;
   const last = decisions.at(-1)?.decision.ledgerSeq ?? null;
-  if (first !== manifest.ledger.firstSeq || last !== manifest.ledger.lastSeq) {
-    problems.push(
-      `${DECISIONS_FILE}: decisions span ledger seq ${first} to ${last} but ${MANIFEST_FILE} records ${manifest.ledger.firstSeq} to ${manifest.ledger.lastSeq}`,
-    );
+  if (manifest.formatVersion === BUNDLE_FORMAT_VERSION_V2) {
+    if (first !== manifest.ledger.firstSeq || last !== manifest.ledger.lastSeq) {
+      problems.push(
+        `${DECISIONS_FILE}: decisions span ledger seq ${first} to ${last} but ${MANIFEST_FILE} records ${manifest.ledger.firstSeq} to ${manifest.ledger.lastSeq}`,
+      );
+    }
+  } else if (first !== manifest.ledger.firstSeq) {
+    // From v3 the range ends at the last review entry, which comes after its decision's entry.
+    problems.push(`${DECISIONS_FILE}: decisions start at ledger seq ${first} but ${MANIFEST_FILE} ledger.firstSeq is ${manifest.ledger.firstSeq}`);
   }
 
   const entriesBySeq = new Map((entries ?? []).map((entry) => [entry.seq, entry]));
@@ -564,6 +599,55 @@ function checkDecisionEntry(
     if (field in entry.payload && entry.payload[field] !== decision[field]) {
       problems.push(`${at(field)}: differs from payload.${field} of the ledger entry at seq ${entry.seq}`);
     }
+  }
+}
+
+// ---- review entries in ledger.jsonl (format v3) ----
+
+/**
+ * Checks that every ledger.jsonl line belongs to an exported decision: the decision.created entry
+ * of a decisions.jsonl line, or a review entry of an exported decision. Also checks
+ * counts.reviewEntries.
+ */
+function checkEntryDecisions(
+  entries: LedgerEntry[],
+  decisions: { lineNumber: number; decision: DecisionLine }[],
+  manifest: BundleManifest,
+  problems: string[],
+): void {
+  const decisionsById = new Map(decisions.map(({ decision }) => [decision.id, decision]));
+  const decisionSeqs = new Set(decisions.map(({ decision }) => decision.ledgerSeq));
+  let reviewEntries = 0;
+  entries.forEach((entry, index) => {
+    const at = `${LEDGER_FILE} line ${index + 1} (seq ${entry.seq})`;
+    if (entry.type.startsWith(REVIEW_ENTRY_TYPE_PREFIX)) {
+      reviewEntries += 1;
+      checkReviewEntry(entry, at, decisionsById, problems);
+    } else if (entry.type !== DECISION_CREATED_TYPE) {
+      problems.push(`${at} field "type": "${entry.type.slice(0, 64)}" is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`);
+    } else if (!decisionSeqs.has(entry.seq)) {
+      problems.push(`${at}: no line of ${DECISIONS_FILE} refers to this ${DECISION_CREATED_TYPE} entry`);
+    }
+  });
+  if (reviewEntries !== manifest.counts.reviewEntries) {
+    problems.push(`${LEDGER_FILE}: contains ${reviewEntries} review entries but ${MANIFEST_FILE} counts.reviewEntries is ${manifest.counts.reviewEntries}`);
+  }
+}
+
+/** Checks that a review entry names an exported decision, has its tenant and comes after its decision.created entry. */
+function checkReviewEntry(entry: LedgerEntry, at: string, decisionsById: ReadonlyMap<string, DecisionLine>, problems: string[]): void {
+  const decisionId = entry.payload.decisionId;
+  const decision = typeof decisionId === 'string' ? decisionsById.get(decisionId) : undefined;
+  if (!decision) {
+    const quotedId = typeof decisionId === 'string' ? `"${decisionId.slice(0, 64)}"` : 'missing';
+    problems.push(`${at} field "payload.decisionId": ${quotedId} is not the id of a decision in ${DECISIONS_FILE}`);
+    return;
+  }
+  if (entry.tenant !== decision.tenant) {
+    problems.push(`${at} field "tenant": "${entry.tenant.slice(0, 64)}" is not the tenant "${decision.tenant}" of decision ${decision.id}`);
+  }
+  if (entry.seq <= decision.ledgerSeq) {
+    problems.push(`${at} field "seq": a review entry must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
   }
 }
 

@@ -577,15 +577,16 @@ export class ReviewService {
           actor: principal.subject,
           payload: { caseId: row.id, decisionId: row.decision_id, fromState: row.state, toState: change.toState },
         }));
-      // TypeORM returns [rows, affected count] for an UPDATE ... RETURNING on PostgreSQL.
+      // TypeORM returns [rows, affected count] for an UPDATE ... RETURNING on PostgreSQL. decided_at
+      // is the createdAt of the final ledger entry, so review times can be proven from the ledger.
       const [rows]: [CaseRow[], number] = await manager.query(
         `UPDATE review.cases SET state = $2, queue_state = $3, assignee = $4, required_role = $5,
             final_outcome = $6, final_ledger_seq = CASE WHEN $6::text IS NULL THEN NULL ELSE $7::bigint END,
-            decided_at = CASE WHEN $6::text IS NULL THEN NULL ELSE now() END,
+            decided_at = CASE WHEN $6::text IS NULL THEN NULL ELSE $8::timestamptz END,
             version = version + 1, updated_at = now()
           WHERE id = $1
           RETURNING ${CASE_COLUMNS}`,
-        [row.id, change.toState, change.queueState, change.assignee, change.requiredRole ?? row.required_role, change.finalOutcome ?? null, receipt.seq],
+        [row.id, change.toState, change.queueState, change.assignee, change.requiredRole ?? row.required_role, change.finalOutcome ?? null, receipt.seq, receipt.createdAt],
       );
       await manager.query(
         `INSERT INTO review.case_events (case_id, actor, action, from_state, to_state, rationale, text_salt, reason_codes, detail, ledger_seq, created_at)
@@ -673,7 +674,7 @@ interface PlannedChange {
   detail?: string;
   finalOutcome?: FinalOutcome | null;
   /** The ledger receipt when `plan` appended its own entry. */
-  receipt?: { seq: number };
+  receipt?: { seq: number; createdAt: string };
 }
 
 /** The fields of a stored decision record that review reads. */
