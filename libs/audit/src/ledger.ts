@@ -275,7 +275,7 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   }
   const verified = chain.entries;
 
-  // A tombstone or a purged hold reason stands in for data the chain vouches for, so an unexplained one fails verification too.
+  // A tombstone or a purged hold reason replaces data the chain vouches for, so an unexplained one fails verification too.
   const [unaccounted] = await findUnaccountedPurges(dataSource);
   if (unaccounted) {
     log.warn({ firstBadSeq: unaccounted.firstSeq, tenant: unaccounted.tenant, useCase: unaccounted.useCase }, 'ledger verification failed: purge without a matching retention entry');

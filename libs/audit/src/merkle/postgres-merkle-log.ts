@@ -110,7 +110,7 @@ export class PostgresMerkleLog implements MerkleLog {
     });
     const nodes = await readNodeSpans(this.dataSource, [...needed.values()]);
     for (const [key, address] of needed) {
-      // The ordinary read names the missing node, or says that the tree is not synced that far.
+      // The ordinary read raises an error naming the missing node, or the synced size when it is too small.
       if (!nodes.has(key)) await this.readRequiredNodes(this.dataSource, [address], treeSize);
     }
 
