@@ -330,8 +330,39 @@ for (const target of await databaseTargets()) {
       const [row]: { placed_ledger_seq: string }[] = await source.query('SELECT placed_ledger_seq::text AS placed_ledger_seq FROM audit.legal_holds WHERE id = $1', [canaryHoldId]);
       const [other]: { seq: string }[] = await source.query("SELECT seq::text AS seq FROM audit.ledger_entries WHERE type = 'legal-hold.placed' AND seq <> $1 ORDER BY seq LIMIT 1", [row.placed_ledger_seq]);
       await source.query('UPDATE audit.legal_holds SET placed_ledger_seq = $2 WHERE id = $1', [canaryHoldId, other.seq]);
-      await assert.rejects(retention.verifyHold(canaryHoldId), new RegExp(`Ledger entry ${other.seq}, which legal hold ${canaryHoldId} names, is not that hold's entry`));
+      await assert.rejects(
+        retention.verifyHold(canaryHoldId),
+        new RegExp(`Legal hold ${canaryHoldId} does not match the ledger: ledger entry ${other.seq} is not a legal-hold.placed entry of this hold`),
+      );
       await source.query('UPDATE audit.legal_holds SET placed_ledger_seq = $2 WHERE id = $1', [canaryHoldId, row.placed_ledger_seq]);
+    });
+
+    it('rejects hold rows moved to other entries', async () => {
+      const source = db.database.dataSource;
+      const columns = 'reason, reason_salt, placed_ledger_seq, released_ledger_seq, release_reason, release_reason_salt';
+      const [saved]: Record<string, unknown>[] = await source.query(`SELECT ${columns} FROM audit.legal_holds WHERE id = $1`, [canaryHoldId]);
+      const restore = () =>
+        source.query(
+          `UPDATE audit.legal_holds SET reason = $2, reason_salt = $3, placed_ledger_seq = $4, released_ledger_seq = $5, release_reason = $6, release_reason_salt = $7 WHERE id = $1`,
+          [canaryHoldId, saved.reason, saved.reason_salt, saved.placed_ledger_seq, saved.released_ledger_seq, saved.release_reason, saved.release_reason_salt],
+        );
+
+      // The release reason shown as the reason the hold was placed for.
+      await source.query(
+        'UPDATE audit.legal_holds SET reason = release_reason, reason_salt = release_reason_salt, placed_ledger_seq = released_ledger_seq WHERE id = $1',
+        [canaryHoldId],
+      );
+      await assert.rejects(retention.verifyHold(canaryHoldId), new RegExp(`its placement names ledger entry ${String(saved.released_ledger_seq)}, a legal-hold.released entry`));
+      await restore();
+
+      // A rewritten release reason whose ledger link was cleared.
+      await source.query(
+        "UPDATE audit.legal_holds SET released_ledger_seq = NULL, release_reason = 'Released on request of the client', release_reason_salt = NULL WHERE id = $1",
+        [canaryHoldId],
+      );
+      await assert.rejects(retention.verifyHold(canaryHoldId), /it reads as released but names no legal-hold.released entry/);
+      await restore();
+      assert.equal((await retention.verifyHold(canaryHoldId)).released?.status, 'matches');
     });
 
     let legacyHoldId = '';
@@ -420,13 +451,19 @@ for (const target of await databaseTargets()) {
     it('fails verification on a hold reason cleared by hand', async () => {
       const source = db.database.dataSource;
       const hold = await retention.placeHold({ tenant: 'bank-d', useCase: null, reason: 'Hold to be cleared by hand in SQL', actor: 'counsel' });
+      const [saved]: { reason_salt: Buffer }[] = await source.query('SELECT reason_salt FROM audit.legal_holds WHERE id = $1', [hold.id]);
       await source.query("UPDATE audit.legal_holds SET reason = '[purged]', reason_salt = NULL WHERE id = $1", [hold.id]);
       const verification = await verifyLedger(source);
       assert.equal(verification.ok, false);
       assert.equal(verification.problem, 'unaccounted-purge');
       assert.equal(verification.firstBadSeq, hold.placedLedgerSeq);
       assert.match(verification.reason ?? '', /1 legal hold\(s\) of tenant bank-d have purged reasons, but no retention\.hold-text-purged entry/);
-      await source.query('UPDATE audit.legal_holds SET reason = $2 WHERE id = $1', [hold.id, 'Hold to be cleared by hand in SQL']);
+      // Any other text with the salt gone destroys the reason as well.
+      await source.query("UPDATE audit.legal_holds SET reason = 'removed by dba' WHERE id = $1", [hold.id]);
+      const otherText = await verifyLedger(source);
+      assert.equal(otherText.ok, false);
+      assert.equal(otherText.problem, 'unaccounted-purge');
+      await source.query('UPDATE audit.legal_holds SET reason = $2, reason_salt = $3 WHERE id = $1', [hold.id, 'Hold to be cleared by hand in SQL', saved.reason_salt]);
       assert.equal((await verifyLedger(source)).ok, true);
     });
 
@@ -440,6 +477,36 @@ for (const target of await databaseTargets()) {
       assert.equal(verification.ok, false);
       assert.equal(verification.problem, 'unaccounted-purge');
       await source.query('UPDATE audit.legal_holds SET text_purged_ledger_seq = $2 WHERE id = $1', [row.id, original.seq]);
+      assert.equal((await verifyLedger(source)).ok, true);
+    });
+
+    it('fails verification on a purged active hold', async () => {
+      // Someone with write access appends a purge entry that names an active hold and clears its reason.
+      const source = db.database.dataSource;
+      const hold = await retention.placeHold({ tenant: 'bank-e', useCase: null, reason: 'Active hold whose reason must stay', actor: 'counsel' });
+      const [saved]: { reason_salt: Buffer }[] = await source.query('SELECT reason_salt FROM audit.legal_holds WHERE id = $1', [hold.id]);
+      const receipt = await source.transaction((manager) =>
+        ledger.append(manager, {
+          type: 'retention.hold-text-purged',
+          tenant: 'bank-e',
+          actor: 'intruder',
+          payload: { cutoff: clock.toISOString(), purgedAt: clock.toISOString(), holds: 1, holdIdsDigest: sha256Hex(hold.id) },
+        }),
+      );
+      await source.query(
+        "UPDATE audit.legal_holds SET reason = '[purged]', reason_salt = NULL, text_purged_at = $2, text_purged_ledger_seq = $3 WHERE id = $1",
+        [hold.id, clock, receipt.seq],
+      );
+      const verification = await verifyLedger(source);
+      assert.equal(verification.ok, false);
+      assert.equal(verification.problem, 'unaccounted-purge');
+      assert.match(verification.reason ?? '', new RegExp(`ledger seq ${receipt.seq} purged the reasons of legal holds of tenant bank-e that were not released before its cutoff`));
+
+      await source.query('UPDATE audit.legal_holds SET reason = $2, reason_salt = $3, text_purged_at = NULL, text_purged_ledger_seq = NULL WHERE id = $1', [
+        hold.id,
+        'Active hold whose reason must stay',
+        saved.reason_salt,
+      ]);
       assert.equal((await verifyLedger(source)).ok, true);
     });
   });

@@ -7,6 +7,10 @@ import { PURGED_TEXT } from './review-text.js';
 /** The name purge results and accounting problems give the purge of released holds' reasons. */
 export const LEGAL_HOLD_TEXT = 'legal-hold-text';
 
+/** Ledger entry types of placing and releasing a legal hold. */
+export const HOLD_PLACED = 'legal-hold.placed';
+export const HOLD_RELEASED = 'legal-hold.released';
+
 /** Ledger entry type of a purge of hold reasons: one per tenant and batch. */
 export const HOLD_TEXT_PURGED = 'retention.hold-text-purged';
 
@@ -98,22 +102,43 @@ export function holdIdsDigest(holdIds: readonly string[]): string {
 }
 
 /**
- * Checks that every hold whose reason reads `[purged]` is accounted for: the row names the seq of
- * a `retention.hold-text-purged` entry of its tenant, and that entry counts exactly the holds that
- * name it and carries the digest of their ids. A reason cleared by hand in SQL names no such entry.
+ * Checks that every hold whose reason was destroyed is accounted for. A reason counts as destroyed
+ * when it reads `[purged]`, when the row carries purge marks, or when the ledger keeps only its
+ * keyed digest and the salt is gone. The row must name a `retention.hold-text-purged` entry of its
+ * tenant that counts exactly the holds naming it and carries the digest of their ids. Each of
+ * those holds must have been released before the entry's cutoff, and the cutoff must not be later
+ * than the entry's purgedAt. A reason cleared by hand in SQL names no such entry.
+ * NOTE: the check cannot tell whether the cutoff obeyed the legalHoldText rule, because ledger
+ * verification runs without the retention policy. An entry appended by someone with write access
+ * can therefore purge the reasons of a hold released the same day.
  */
 export async function findUnaccountedHoldTextPurges(dataSource: DataSource): Promise<UnaccountedPurge[]> {
-  const groups: { tenant: string; seq: string | null; purged_at: Date | null; n: number; first_seq: string; ids: string }[] = await dataSource.query(
-    `SELECT tenant, text_purged_ledger_seq::text AS seq, min(text_purged_at) AS purged_at, count(*)::int AS n,
-            min(placed_ledger_seq)::text AS first_seq, string_agg(id::text, E'\\n' ORDER BY id::text COLLATE "C") AS ids
-       FROM audit.legal_holds
-      WHERE text_purged_at IS NOT NULL OR reason = $1 OR release_reason = $1
-      GROUP BY tenant, text_purged_ledger_seq ORDER BY min(placed_ledger_seq)`,
+  const groups: {
+    tenant: string;
+    seq: string | null;
+    purged_at: Date | null;
+    n: number;
+    first_seq: string;
+    ids: string;
+    unreleased: boolean;
+    last_released_at: Date | null;
+  }[] = await dataSource.query(
+    `SELECT h.tenant, h.text_purged_ledger_seq::text AS seq, min(h.text_purged_at) AS purged_at, count(*)::int AS n,
+            min(h.placed_ledger_seq)::text AS first_seq, string_agg(h.id::text, E'\\n' ORDER BY h.id::text COLLATE "C") AS ids,
+            bool_or(h.released_at IS NULL) AS unreleased, max(h.released_at) AS last_released_at
+       FROM audit.legal_holds h
+       LEFT JOIN audit.ledger_entries p ON p.seq = h.placed_ledger_seq
+       LEFT JOIN audit.ledger_entries r ON r.seq = h.released_ledger_seq
+      WHERE h.text_purged_at IS NOT NULL OR h.text_purged_ledger_seq IS NOT NULL OR h.reason = $1 OR h.release_reason = $1
+         OR (p.payload ? 'reasonHmac' AND h.reason_salt IS NULL)
+         OR (r.payload ? 'reasonHmac' AND h.release_reason_salt IS NULL)
+      GROUP BY h.tenant, h.text_purged_ledger_seq ORDER BY min(h.placed_ledger_seq)`,
     [PURGED_TEXT],
   );
   if (groups.length === 0) return [];
-  const entries: { seq: string; tenant: string; holds: number | null; digest: string | null }[] = await dataSource.query(
-    `SELECT seq::text AS seq, tenant, (payload->>'holds')::int AS holds, payload->>'holdIdsDigest' AS digest
+  const entries: { seq: string; tenant: string; holds: number | null; digest: string | null; cutoff: string | null; purged_at: string | null }[] = await dataSource.query(
+    `SELECT seq::text AS seq, tenant, (payload->>'holds')::int AS holds, payload->>'holdIdsDigest' AS digest,
+            payload->>'cutoff' AS cutoff, payload->>'purgedAt' AS purged_at
        FROM audit.ledger_entries WHERE type = $1`,
     [HOLD_TEXT_PURGED],
   );
@@ -132,12 +157,25 @@ export async function findUnaccountedHoldTextPurges(dataSource: DataSource): Pro
       firstSeq: Number(group.first_seq),
     };
     const firstHold = `the first such hold's legal-hold.placed entry is seq ${group.first_seq}`;
+    const cutoff = entry?.cutoff ? new Date(entry.cutoff).getTime() : Number.NaN;
+    const entryPurgedAt = entry?.purged_at ? new Date(entry.purged_at).getTime() : Number.NaN;
     if (!entry || entry.tenant !== group.tenant) {
       problems.push({ ...base, reason: `${group.n} legal hold(s) of tenant ${group.tenant} have purged reasons, but no ${HOLD_TEXT_PURGED} entry of that tenant accounts for them; ${firstHold}` });
     } else if (entry.holds !== group.n || entry.digest !== sha256Hex(group.ids)) {
       problems.push({
         ...base,
         reason: `the legal holds of tenant ${group.tenant} with reasons purged by ledger seq ${group.seq} are not the holds that entry names (count or holdIdsDigest differs); ${firstHold}`,
+      });
+    } else if (
+      group.unreleased ||
+      Number.isNaN(cutoff) ||
+      Number.isNaN(entryPurgedAt) ||
+      cutoff > entryPurgedAt ||
+      (group.last_released_at !== null && new Date(group.last_released_at).getTime() >= cutoff)
+    ) {
+      problems.push({
+        ...base,
+        reason: `ledger seq ${group.seq} purged the reasons of legal holds of tenant ${group.tenant} that were not released before its cutoff, or its cutoff is later than its purgedAt; ${firstHold}`,
       });
     }
   }

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
 import { keyedTextDigest, newTextSalt } from '../keyed-text.js';
 import type { PostgresLedger } from '../ledger.js';
-import { checkHoldReason, HOLD_TEXT_PURGED, holdIdsDigest, LEGAL_HOLD_TEXT, ledgerReasonOf, purgeHoldText, type HoldReasonCheck } from './hold-text.js';
+import { checkHoldReason, HOLD_PLACED, HOLD_RELEASED, HOLD_TEXT_PURGED, holdIdsDigest, LEGAL_HOLD_TEXT, ledgerReasonOf, purgeHoldText, type HoldReasonCheck } from './hold-text.js';
 import { purgeCutoff, type LegalHoldTextRule, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
 import { purgeReviewText } from './review-text.js';
 
@@ -93,7 +93,7 @@ export class RetentionService {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
       // The reason may name people (a litigant, a suspect), so the ledger gets only its keyed digest.
       const receipt = await this.ledger.append(manager, {
-        type: 'legal-hold.placed',
+        type: HOLD_PLACED,
         tenant: input.tenant,
         actor: input.actor,
         payload: { holdId: id, useCase: input.useCase, reasonHmac: keyedTextDigest(reason, salt) },
@@ -136,7 +136,7 @@ export class RetentionService {
       if (row.released_at) throw new BadUserInputError(`Legal hold ${row.id} was already released.`, [{ field: 'id', message: 'must name an active hold' }]);
       const salt = newTextSalt();
       const receipt = await this.ledger.append(manager, {
-        type: 'legal-hold.released',
+        type: HOLD_RELEASED,
         tenant: row.tenant,
         actor: input.actor,
         payload: { holdId: row.id, useCase: row.use_case, reasonHmac: keyedTextDigest(reason, salt) },
@@ -165,8 +165,11 @@ export class RetentionService {
    * who keeps the text and the salt can prove the match later without Warden.
    */
   async verifyHold(id: string): Promise<LegalHoldReasonCheck> {
-    const rows: (HoldRow & { placed_payload: Record<string, unknown>; released_payload: Record<string, unknown> | null })[] = await this.dataSource.query(
-      `SELECT h.*, p.payload AS placed_payload, r.payload AS released_payload
+    type EntryColumns = { placed_type: string; placed_tenant: string; placed_payload: Record<string, unknown> };
+    type ReleaseColumns = { released_type: string | null; released_tenant: string | null; released_payload: Record<string, unknown> | null };
+    const rows: (HoldRow & EntryColumns & ReleaseColumns)[] = await this.dataSource.query(
+      `SELECT h.*, p.type AS placed_type, p.tenant AS placed_tenant, p.payload AS placed_payload,
+              r.type AS released_type, r.tenant AS released_tenant, r.payload AS released_payload
          FROM audit.legal_holds h
          JOIN audit.ledger_entries p ON p.seq = h.placed_ledger_seq
          LEFT JOIN audit.ledger_entries r ON r.seq = h.released_ledger_seq
@@ -175,19 +178,32 @@ export class RetentionService {
     );
     const row = rows[0];
     if (!row) throw new NotFoundError(`Legal hold ${id.slice(0, 64)} was not found. List holds with warden hold list --all.`);
-    const check = (seq: string, payload: Record<string, unknown>, text: string, salt: Buffer | null): HoldReasonCheck => {
+    const changedOutsideWarden = (detail: string): FailedPreconditionError =>
+      new FailedPreconditionError(`Legal hold ${row.id} does not match the ledger: ${detail}, so the row was changed outside Warden.`);
+    const check = (seq: string, type: string, entryTenant: string, payload: Record<string, unknown>, text: string, salt: Buffer | null): HoldReasonCheck => {
       const recorded = ledgerReasonOf(payload);
-      if (payload.holdId !== row.id || !recorded) {
-        throw new FailedPreconditionError(`Ledger entry ${seq}, which legal hold ${row.id} names, is not that hold's entry with a reason, so the row was changed outside Warden.`);
+      // The entry type matters: a row pointed at the hold's release entry would otherwise show the
+      // release reason as the reason the hold was placed for.
+      if (entryTenant !== row.tenant || payload.holdId !== row.id || !recorded) {
+        throw changedOutsideWarden(`ledger entry ${seq} is not a ${type} entry of this hold with a reason`);
       }
       return checkHoldReason(Number(seq), recorded, text, salt);
     };
+    if (row.placed_type !== HOLD_PLACED) throw changedOutsideWarden(`its placement names ledger entry ${row.placed_ledger_seq}, a ${row.placed_type} entry`);
+    const released = row.released_at !== null || row.released_ledger_seq !== null || row.release_reason !== null;
+    if (released && (row.released_at === null || row.released_ledger_seq === null || row.released_type !== HOLD_RELEASED)) {
+      throw changedOutsideWarden(
+        row.released_ledger_seq === null
+          ? 'it reads as released but names no legal-hold.released entry'
+          : `its release names ledger entry ${row.released_ledger_seq}, a ${row.released_type ?? 'missing'} entry`,
+      );
+    }
     return {
       id: row.id,
-      placed: check(row.placed_ledger_seq, row.placed_payload, row.reason, row.reason_salt),
+      placed: check(row.placed_ledger_seq, HOLD_PLACED, row.placed_tenant, row.placed_payload, row.reason, row.reason_salt),
       released:
-        row.released_payload && row.released_ledger_seq !== null
-          ? check(row.released_ledger_seq, row.released_payload, row.release_reason ?? '', row.release_reason_salt)
+        released && row.released_ledger_seq !== null && row.released_payload && row.released_tenant !== null
+          ? check(row.released_ledger_seq, HOLD_RELEASED, row.released_tenant, row.released_payload, row.release_reason ?? '', row.release_reason_salt)
           : null,
     };
   }
