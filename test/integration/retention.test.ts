@@ -362,6 +362,11 @@ for (const target of await databaseTargets()) {
       );
       await assert.rejects(retention.verifyHold(canaryHoldId), /it reads as released but names no legal-hold.released entry/);
       await restore();
+
+      // A reason cleared by hand reads like a purged one, but no purge ran.
+      await source.query("UPDATE audit.legal_holds SET reason = '[purged]', reason_salt = NULL WHERE id = $1", [canaryHoldId]);
+      await assert.rejects(retention.verifyHold(canaryHoldId), /its reason reads \[purged\], but no purge of released holds cleared it/);
+      await restore();
       assert.equal((await retention.verifyHold(canaryHoldId)).released?.status, 'matches');
     });
 

@@ -62,8 +62,11 @@ type publishedKey struct {
 type report struct {
 	Ok         bool        `json:"ok"`
 	Checkpoint *checkpoint `json:"checkpoint,omitempty"`
-	Checked    int         `json:"checked"`
-	Errors     []string    `json:"errors"`
+	// SignedSizes lists, in consistency mode, the proof's tree sizes whose roots a signed checkpoint
+	// confirms. A root of any other size must be compared with the reader's own record.
+	SignedSizes []int64  `json:"signedSizes,omitempty"`
+	Checked     int      `json:"checked"`
+	Errors      []string `json:"errors"`
 }
 
 func main() {
@@ -326,6 +329,9 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 			return result, fmt.Errorf("%s checkpoint: signed size %d, root %s differ from the proof's %d, %s", side.name, signed.TreeSize, signed.RootHash, side.size, side.root)
 		}
 		result.Checkpoint = signed
+		if len(result.SignedSizes) == 0 || result.SignedSizes[0] != signed.TreeSize {
+			result.SignedSizes = append(result.SignedSizes, signed.TreeSize)
+		}
 	}
 
 	fromRoot, err := parseHexHash("fromRoot", document.FromRoot)
@@ -342,6 +348,11 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 	}
 	if err := tlog.CheckTree(path, document.ToSize, toRoot, document.FromSize, fromRoot); err != nil {
 		return result, fmt.Errorf("consistency proof from %d to %d rejected: %v", document.FromSize, document.ToSize, err)
+	}
+	// Without a signed checkpoint both roots come from the proof file itself, so the proof shows
+	// only that the file agrees with itself.
+	if len(result.SignedSizes) == 0 {
+		return result, fmt.Errorf("neither size %d nor %d has a signed checkpoint in the file, so nothing ties the roots to a checkpoint key; ask for a proof between checkpoint tree sizes", document.FromSize, document.ToSize)
 	}
 	result.Checked = 1
 	return result, nil

@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
 import { keyedTextDigest, newTextSalt } from '../keyed-text.js';
 import type { PostgresLedger } from '../ledger.js';
+import { PURGED_TEXT } from './review-text.js';
 import { checkHoldReason, HOLD_PLACED, HOLD_RELEASED, HOLD_TEXT_PURGED, holdIdsDigest, LEGAL_HOLD_TEXT, ledgerReasonOf, purgeHoldText, type HoldReasonCheck } from './hold-text.js';
 import { purgeCutoff, type LegalHoldTextRule, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
 import { purgeReviewText } from './review-text.js';
@@ -190,6 +191,10 @@ export class RetentionService {
       return checkHoldReason(Number(seq), recorded, text, salt);
     };
     if (row.placed_type !== HOLD_PLACED) throw changedOutsideWarden(`its placement names ledger entry ${row.placed_ledger_seq}, a ${row.placed_type} entry`);
+    const purgedText = row.reason === PURGED_TEXT || row.release_reason === PURGED_TEXT;
+    if (purgedText && (row.text_purged_at === null || row.released_at === null)) {
+      throw changedOutsideWarden(`its reason reads ${PURGED_TEXT}, but no purge of released holds cleared it`);
+    }
     const released = row.released_at !== null || row.released_ledger_seq !== null || row.release_reason !== null;
     if (released && (row.released_at === null || row.released_ledger_seq === null || row.released_type !== HOLD_RELEASED)) {
       throw changedOutsideWarden(
