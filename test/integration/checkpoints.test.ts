@@ -20,6 +20,7 @@ import {
   type CheckpointVerifierKey,
   type CreatedCheckpoint,
 } from '../../libs/audit/src/index.js';
+import { generateCheckpointKey } from '../../libs/audit/src/checkpoints/checkpoint-key-file.js';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
 import { startWitnessServer, type WitnessServer } from './checkpoint-witness-server.js';
 
@@ -307,6 +308,16 @@ for (const target of await databaseTargets()) {
       writeFileSync(staleKeyFile, retiredPem, { mode: 0o600 });
       const { checkpoints } = buildServicesWithKeyFile(staleKeyFile);
       await assert.rejects(checkpoints.create('auditor-1'), /was retired/);
+    });
+
+    it('refuses a key file replaced outside rotation', async () => {
+      // A key file swapped by hand, or copied from another database's data folder.
+      const foreignKeyFile = join(db.config.dataDir, 'keys', 'foreign.pem');
+      writeFileSync(foreignKeyFile, generateCheckpointKey().pem, { mode: 0o600 });
+      const { checkpoints } = buildServicesWithKeyFile(foreignKeyFile);
+      await assert.rejects(checkpoints.create('auditor-1'), /was never published by this database, whose current key is .+ Restore the key file/);
+      const keys: { n: number }[] = await db.database.dataSource.query('SELECT count(*)::int AS n FROM audit.checkpoint_keys WHERE retired_at IS NULL');
+      assert.equal(keys[0].n, 1);
     });
 
     it('keys and checkpoints cannot be changed', async () => {

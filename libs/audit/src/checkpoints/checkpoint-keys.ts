@@ -75,8 +75,12 @@ export class CheckpointKeyStore {
     const publicKey = rawEd25519PublicKey(privateKey);
     const keyId = keyIdOf(keyName, publicKey);
 
+    // A key the database has never seen is published only while no other key is current. Any later
+    // key comes from rotate-key, which records the rotation in the ledger; a key file replaced by
+    // other means would otherwise start signing with no trace in the ledger.
     const inserted: { key_id: string }[] = await this.dataSource.query(
-      `INSERT INTO audit.checkpoint_keys (key_id, key_name, public_key, vkey) VALUES ($1, $2, $3, $4)
+      `INSERT INTO audit.checkpoint_keys (key_id, key_name, public_key, vkey)
+       SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM audit.checkpoint_keys WHERE retired_at IS NULL)
        ON CONFLICT (key_id) DO NOTHING RETURNING key_id`,
       [keyId, keyName, publicKey, formatVerifierKey(keyName, publicKey)],
     );
@@ -86,6 +90,14 @@ export class CheckpointKeyStore {
       'SELECT retired_at IS NOT NULL AS retired, public_key FROM audit.checkpoint_keys WHERE key_id = $1',
       [keyId],
     );
+    if (rows.length === 0) {
+      const current: { key_id: string }[] = await this.dataSource.query('SELECT key_id FROM audit.checkpoint_keys WHERE retired_at IS NULL ORDER BY created_at');
+      this.log.warn({ keyId, currentKeyIds: current.map((row) => row.key_id) }, 'checkpoint key file holds a key this database never published');
+      throw new FailedPreconditionError(
+        `The checkpoint signing key in ${this.keyFile} (${keyId}) was never published by this database, whose current key is ${current.map((row) => row.key_id).join(', ')}. ` +
+          'Restore the key file of this database, or run warden audit rotate-key to start signing with a new key recorded in the ledger.',
+      );
+    }
     if (!Buffer.from(rows[0].public_key).equals(publicKey)) {
       // Two keys with the same name and 4-byte hash: about one pair in four billion.
       throw new FailedPreconditionError(`Checkpoint key ${keyId} collides with a published key. Run warden audit rotate-key.`);
