@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, canonicalJson, ConflictError, FailedPreconditionError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
@@ -132,7 +132,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   const period = { from: options.from.toISOString(), to: options.to.toISOString() };
   const tenant = options.tenant ?? null;
 
-  await mkdir(options.outDir, { recursive: true });
+  // mkdir returns the first folder it created, or undefined when outDir existed already.
+  const createdFolder = await mkdir(options.outDir, { recursive: true });
   for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, SUMMARY_FILE]) {
     if (existsSync(join(options.outDir, name))) {
       throw new ConflictError(`The export folder ${options.outDir} already contains ${name}. Choose an empty folder.`);
@@ -235,6 +236,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   } catch (error) {
     log.error({ err: error, outDir: options.outDir }, 'audit export failed, so its partial files are removed');
     await Promise.all(written.map((path) => rm(path, { force: true })));
+    // A folder this export created is removed too; rmdir leaves it when anything else is inside.
+    if (createdFolder !== undefined) await rmdir(options.outDir).catch(() => undefined);
     throw error;
   }
 }

@@ -273,7 +273,7 @@ function checkAnalystFiles(decisions: DecisionLine[], files: BundleFiles, manife
       continue;
     }
     if (!Buffer.from(rebuilt).equals(Buffer.from(bytes))) {
-      problems.push(`${name}: does not match what ${DECISIONS_FILE} produces; rebuild it from ${DECISIONS_FILE}`);
+      problems.push(`${name}: does not match what ${DECISIONS_FILE} produces; if ${DECISIONS_FILE} passes every other check, rebuild ${name} from it`);
     }
   }
 }
