@@ -9,7 +9,7 @@ import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
 import type { LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
-import { collectUseCaseSummary, renderSummaryPdf, type UseCaseSummary } from './summary-report.js';
+import { collectUseCaseSummary, renderSummaryPdf, summaryLedger, type UseCaseSummary } from './summary-report.js';
 import {
   BUNDLE_FORMAT_VERSION,
   CHECKPOINT_FILE,
@@ -198,7 +198,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     written.push(summaryPath);
     const summaryFile = await writeSummary(summaryPath, {
       ...summary,
-      ledger: { ok: chain.ok, entries: chain.entries, headSeq: chain.headSeq, headHash: chain.headHash, firstBadSeq: chain.firstBadSeq },
+      ledger: summaryLedger(chain),
       checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
     });
     phases.end('summary');

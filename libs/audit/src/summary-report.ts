@@ -55,6 +55,11 @@ export interface SummaryOptions {
   ledger?: LedgerVerification;
 }
 
+/** Returns the part of a chain verification that a summary reports. */
+export function summaryLedger(verification: LedgerVerification): UseCaseSummary['ledger'] {
+  return { ok: verification.ok, entries: verification.entries, headSeq: verification.headSeq, headHash: verification.headHash, firstBadSeq: verification.firstBadSeq };
+}
+
 /**
  * Collects the figures of a summary from the database, verifying the whole ledger unless the caller
  * did. Given a transaction's EntityManager, it reads that transaction's snapshot. Pass `ledger` then,
@@ -100,7 +105,7 @@ export async function collectUseCaseSummary(dataSource: DataSource | EntityManag
     topReasonCodes: reasonRows.map((row) => ({ code: row.code, count: row.n })),
     events: Object.fromEntries(eventRows.map((row) => [row.type, row.n])),
     review,
-    ledger: { ok: ledger.ok, entries: ledger.entries, headSeq: ledger.headSeq, headHash: ledger.headHash, firstBadSeq: ledger.firstBadSeq },
+    ledger: summaryLedger(ledger),
     checkpoint: options.checkpoint !== undefined ? options.checkpoint : await latestCheckpoint(dataSource),
   };
 }
