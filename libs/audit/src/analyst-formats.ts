@@ -1,6 +1,5 @@
-import { Worker } from 'node:worker_threads';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { getLogger } from '../../common/src/index.js';
+import { getLogger, runWorkerForResult } from '../../common/src/index.js';
 import type { DecisionLine } from './bundle-format.js';
 
 export const DECISIONS_CSV_FILE = 'decisions.csv';
@@ -128,13 +127,7 @@ export function renderAnalystFiles(rows: readonly AnalystRow[]): AnalystFiles {
  */
 export async function buildAnalystFiles(rows: readonly AnalystRow[]): Promise<AnalystFiles> {
   try {
-    return await new Promise<AnalystFiles>((resolve, reject) => {
-      const worker = new Worker(new URL('./analyst-files-worker.js', import.meta.url), { workerData: rows });
-      let files: AnalystFiles | undefined;
-      worker.once('message', (message: AnalystFiles) => (files = message));
-      worker.once('error', reject);
-      worker.once('exit', (code) => (files ? resolve(files) : reject(new Error(`the analyst file worker exited with code ${code} and no files`))));
-    });
+    return await runWorkerForResult<AnalystFiles>(new URL('./analyst-files-worker.js', import.meta.url), rows, 'analyst file');
   } catch (error) {
     getLogger('audit-export').warn({ err: error, rows: rows.length }, 'analyst file worker failed, so this thread renders the files');
     return renderAnalystFiles(rows);

@@ -1,7 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, FailedPreconditionError, getLogger, sha256Hex } from '../../common/src/index.js';
+import { BadUserInputError, FailedPreconditionError, getLogger, runWorkerForResult, sha256Hex } from '../../common/src/index.js';
 import { findUnaccountedPurges } from './retention/purge-accounting.js';
-import { Worker } from 'node:worker_threads';
 import { verifyChainRange, type ChainRange, type ChainRangeResult, type QueryRows } from './chain-range.js';
 import { canonicalJsonValue, checkChainLink, entryHashText, GENESIS_PREV_HASH, type ChainProblem } from './ledger-hash.js';
 import type { LedgerVerifyWorkerData } from './ledger-verify-worker.js';
@@ -132,13 +131,8 @@ function serverUrl(dataSource: DataSource): string | undefined {
 
 /** Verifies a range in a worker thread (ledger-verify-worker.ts) over its own connection. */
 export function verifyChainRangeInWorker(connectionString: string, range: ChainRange): Promise<ChainRangeResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./ledger-verify-worker.js', import.meta.url), { workerData: { connectionString, range } satisfies LedgerVerifyWorkerData });
-    let result: ChainRangeResult | undefined;
-    worker.once('message', (message: ChainRangeResult) => (result = message));
-    worker.once('error', reject);
-    worker.once('exit', (code) => (result ? resolve(result) : reject(new Error(`the ledger verification worker exited with code ${code} and no result`))));
-  });
+  const workerData: LedgerVerifyWorkerData = { connectionString, range };
+  return runWorkerForResult(new URL('./ledger-verify-worker.js', import.meta.url), workerData, 'ledger verification');
 }
 
 /**

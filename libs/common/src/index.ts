@@ -8,3 +8,4 @@ export * from './version.js';
 export * from './private-file.js';
 export * from './sealing.js';
 export * from './date-time.js';
+export * from './worker-result.js';

@@ -76,8 +76,8 @@ export class CheckpointKeyStore {
     const keyId = keyIdOf(keyName, publicKey);
 
     // A key the database has never seen is published only while no other key is current. Any later
-    // key comes from rotate-key, which records the rotation in the ledger; a key file replaced by
-    // other means would otherwise start signing with no trace in the ledger.
+    // key must come from rotate-key, which records the rotation in the ledger, because a key file
+    // replaced by other means would otherwise start signing with no trace in the ledger.
     const inserted: { key_id: string }[] = await this.dataSource.query(
       `INSERT INTO audit.checkpoint_keys (key_id, key_name, public_key, vkey)
        SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM audit.checkpoint_keys WHERE retired_at IS NULL)
@@ -92,7 +92,7 @@ export class CheckpointKeyStore {
     );
     if (rows.length === 0) {
       const current: { key_id: string }[] = await this.dataSource.query('SELECT key_id FROM audit.checkpoint_keys WHERE retired_at IS NULL ORDER BY created_at');
-      this.log.warn({ keyId, currentKeyIds: current.map((row) => row.key_id) }, 'checkpoint key file holds a key this database never published');
+      this.log.warn({ keyId, currentKeyIds: current.map((row) => row.key_id) }, 'checkpoint key file contains a key this database never published');
       throw new FailedPreconditionError(
         `The checkpoint signing key in ${this.keyFile} (${keyId}) was never published by this database, whose current key is ${current.map((row) => row.key_id).join(', ')}. ` +
           'Restore the key file of this database, or run warden audit rotate-key to start signing with a new key recorded in the ledger.',

@@ -267,7 +267,7 @@ export class RetentionService {
   /**
    * Clears the place and release reasons of holds released before the legalHoldText rule's
    * cutoff and drops their salts. One `retention.hold-text-purged` entry per tenant and batch
-   * counts the holds and digests their sorted ids; each hold names the entry's seq. Active holds
+   * counts the holds and digests their sorted ids, and each hold names the entry's seq. Active holds
    * keep their reasons, so they are never due and `held` is always 0.
    */
   private async purgeHoldReasons(rule: LegalHoldTextRule, asOf: Date, now: Date, dryRun: boolean, actor: string): Promise<PurgeResult> {
