@@ -1,48 +1,24 @@
-import { parquetWriteBuffer } from 'hyparquet-writer';
-import { getLogger, runWorkerForResult } from '../../common/src/index.js';
+import { Worker } from 'node:worker_threads';
+import { getLogger } from '../../common/src/index.js';
+import {
+  analystColumnsToParquet,
+  analystRowCount,
+  appendAnalystRow,
+  csvHeaderLine,
+  csvLines,
+  emptyAnalystColumns,
+  LEGACY_PARQUET_LAYOUT,
+  PARQUET_LAYOUT,
+  type AnalystColumns,
+  type AnalystRow,
+  type ParquetLayout,
+} from './analyst-encoding.js';
 import type { DecisionLine } from './bundle-format.js';
+
+export type { AnalystRow } from './analyst-encoding.js';
 
 export const DECISIONS_CSV_FILE = 'decisions.csv';
 export const DECISIONS_PARQUET_FILE = 'decisions.parquet';
-
-/**
- * One flat row per decision for analysts' tools. The rows are derived from decisions.jsonl, which
- * stays the file of record: verification rebuilds these files from it and compares the bytes.
- */
-export interface AnalystRow {
-  id: string;
-  tenant: string;
-  use_case: string;
-  request_id: string | null;
-  actor: string;
-  outcome: string;
-  score: number;
-  model_version: string;
-  created_at: string;
-  ledger_seq: number;
-  ledger_hash: string;
-  record_digest: string;
-  review_status: string | null;
-  /** Reason codes in order of contribution, joined with ";". */
-  reason_codes: string;
-}
-
-const COLUMNS: ReadonlyArray<keyof AnalystRow> = [
-  'id',
-  'tenant',
-  'use_case',
-  'request_id',
-  'actor',
-  'outcome',
-  'score',
-  'model_version',
-  'created_at',
-  'ledger_seq',
-  'ledger_hash',
-  'record_digest',
-  'review_status',
-  'reason_codes',
-];
 
 export function toAnalystRow(line: DecisionLine): AnalystRow {
   const record = line.record as { reviewStatus?: unknown; reasonCodes?: unknown };
@@ -67,46 +43,25 @@ export function toAnalystRow(line: DecisionLine): AnalystRow {
   };
 }
 
-/**
- * Writes RFC 4180 CSV with a header row and CRLF line ends. A text cell that starts with =, +, -,
- * @, tab or carriage return gets a leading apostrophe, so a spreadsheet shows it instead of
- * evaluating it as a formula (request ids and actors come from callers).
- */
+/** Writes RFC 4180 CSV with a header row and CRLF line ends (cell rules in analyst-encoding.ts). */
 export function decisionsToCsv(rows: readonly AnalystRow[]): string {
-  const lines = [COLUMNS.join(',')];
-  for (const row of rows) lines.push(COLUMNS.map((column) => csvCell(row[column])).join(','));
-  return `${lines.join('\r\n')}\r\n`;
+  return csvHeaderLine() + csvLines(toColumns(rows));
 }
 
-function csvCell(value: string | number | null): string {
-  if (value === null) return '';
-  if (typeof value === 'number') return String(value);
-  const guarded = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(guarded) ? `"${guarded.replaceAll('"', '""')}"` : guarded;
+/** Returns the layout of decisions.parquet in a bundle of the given format version. */
+export function parquetLayoutFor(formatVersion: string): ParquetLayout {
+  return formatVersion === 'warden.audit-export.v2' || formatVersion === 'warden.audit-export.v3' ? LEGACY_PARQUET_LAYOUT : PARQUET_LAYOUT;
 }
 
-/** Writes the rows as one Parquet file with typed columns (timestamps in UTC milliseconds). */
-export function decisionsToParquet(rows: readonly AnalystRow[]): Uint8Array {
-  const text = (column: keyof AnalystRow) => ({ name: column, data: rows.map((row) => row[column] as string | null), type: 'STRING' as const });
-  const buffer = parquetWriteBuffer({
-    columnData: [
-      text('id'),
-      text('tenant'),
-      text('use_case'),
-      text('request_id'),
-      text('actor'),
-      text('outcome'),
-      { name: 'score', data: rows.map((row) => row.score), type: 'DOUBLE' },
-      text('model_version'),
-      { name: 'created_at', data: rows.map((row) => new Date(row.created_at)), type: 'TIMESTAMP' },
-      { name: 'ledger_seq', data: rows.map((row) => BigInt(row.ledger_seq)), type: 'INT64' },
-      text('ledger_hash'),
-      text('record_digest'),
-      text('review_status'),
-      text('reason_codes'),
-    ],
-  });
-  return new Uint8Array(buffer);
+/** Writes the rows as one Parquet file with typed columns (timestamps in UTC milliseconds) in the given layout. */
+export function decisionsToParquet(rows: readonly AnalystRow[], layout: ParquetLayout): Uint8Array {
+  return analystColumnsToParquet(toColumns(rows), layout);
+}
+
+function toColumns(rows: readonly AnalystRow[]): AnalystColumns {
+  const columns = emptyAnalystColumns();
+  for (const row of rows) appendAnalystRow(columns, row);
+  return columns;
 }
 
 /** The bytes of decisions.csv and decisions.parquet. */
@@ -116,20 +71,82 @@ export interface AnalystFiles {
 }
 
 /** Renders both analyst files in this thread. */
-export function renderAnalystFiles(rows: readonly AnalystRow[]): AnalystFiles {
-  return { csv: Buffer.from(decisionsToCsv(rows), 'utf8'), parquet: decisionsToParquet(rows) };
+export function renderAnalystFiles(rows: readonly AnalystRow[], layout: ParquetLayout): AnalystFiles {
+  return renderColumns(toColumns(rows), layout);
 }
 
+function renderColumns(columns: AnalystColumns, layout: ParquetLayout): AnalystFiles {
+  return { csv: new TextEncoder().encode(csvHeaderLine() + csvLines(columns)), parquet: analystColumnsToParquet(columns, layout) };
+}
+
+/** Message from AnalystFilesBuilder to its worker (analyst-files-worker.ts). */
+export type AnalystWorkerMessage = { type: 'rows'; columns: AnalystColumns } | { type: 'end' };
+
+/** Rows sent to the worker per message. */
+const WORKER_BATCH_ROWS = 1000;
+
 /**
- * Renders both analyst files in a worker thread (analyst-files-worker.ts), so that the caller's
- * thread can go on with other work, such as an export's proofs. The bytes are the same as
- * renderAnalystFiles returns. A worker that fails to start or crashes leaves the work to this thread.
+ * Collects analyst rows while an export reads its decisions and renders decisions.csv and
+ * decisions.parquet in a worker thread. The worker starts at once and receives the rows in batches,
+ * so its start-up, the CSV lines and each full Parquet row group overlap the reads, and the
+ * caller's thread is left with copying the batches. The bytes equal renderAnalystFiles's for the same rows. When the worker fails to
+ * start or crashes, finish() renders the files in this thread from the rows kept here.
  */
-export async function buildAnalystFiles(rows: readonly AnalystRow[]): Promise<AnalystFiles> {
-  try {
-    return await runWorkerForResult<AnalystFiles>(new URL('./analyst-files-worker.js', import.meta.url), rows, 'analyst file');
-  } catch (error) {
-    getLogger('audit-export').warn({ err: error, rows: rows.length }, 'analyst file worker failed, so this thread renders the files');
-    return renderAnalystFiles(rows);
+export class AnalystFilesBuilder {
+  private readonly columns = emptyAnalystColumns();
+  private batch = emptyAnalystColumns();
+  private readonly worker: Worker | undefined;
+  private readonly result: Promise<AnalystFiles> | undefined;
+  private workerFailure: unknown;
+
+  constructor(private readonly layout: ParquetLayout) {
+    try {
+      const worker = new Worker(new URL('./analyst-files-worker.js', import.meta.url), { workerData: layout });
+      this.result = new Promise<AnalystFiles>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`the analyst file worker exited with code ${code} and no result`)));
+      });
+      this.result.catch((error: unknown) => (this.workerFailure = error));
+      this.worker = worker;
+    } catch (error) {
+      this.workerFailure = error;
+    }
+  }
+
+  add(row: AnalystRow): void {
+    appendAnalystRow(this.columns, row);
+    appendAnalystRow(this.batch, row);
+    if (analystRowCount(this.batch) >= WORKER_BATCH_ROWS) this.sendBatch();
+  }
+
+  /** Returns both files once every row was added, and ends the worker. */
+  async finish(): Promise<AnalystFiles> {
+    this.sendBatch();
+    if (this.worker && this.result && this.workerFailure === undefined) {
+      this.worker.postMessage({ type: 'end' } satisfies AnalystWorkerMessage);
+      try {
+        return await this.result;
+      } catch (error) {
+        this.workerFailure = error;
+      } finally {
+        void this.worker.terminate();
+      }
+    }
+    getLogger('audit-export').warn({ err: this.workerFailure, rows: analystRowCount(this.columns) }, 'analyst file worker failed, so this thread renders the files');
+    return renderColumns(this.columns, this.layout);
+  }
+
+  /** Stops the worker of an export that failed. */
+  dispose(): void {
+    void this.worker?.terminate();
+  }
+
+  private sendBatch(): void {
+    if (analystRowCount(this.batch) === 0) return;
+    if (this.worker && this.workerFailure === undefined) {
+      this.worker.postMessage({ type: 'rows', columns: this.batch } satisfies AnalystWorkerMessage);
+    }
+    this.batch = emptyAnalystColumns();
   }
 }

@@ -28,7 +28,7 @@
  * bank publishes (or with a witness's copy), because keys.json comes from the same exporter.
  */
 import { canonicalJson, sha256Hex } from '../../common/src/index.js';
-import { canonicalJsonValue } from './ledger-hash.js';
+import { canonicalJsonValue, type LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
 
 /** Format of the bundles exportBundle writes. */
@@ -162,4 +162,36 @@ export function toJsonLine(value: unknown): string {
   } catch {
     return `${canonicalJson(value)}\n`;
   }
+}
+
+/**
+ * Formats one line of decisions.jsonl: the same text as toJsonLine(line), with the top-level keys
+ * written in their RFC 8785 order so that only the record's keys are sorted per line.
+ */
+export function decisionJsonLine(line: DecisionLine): string {
+  const json = canonicalJsonValue;
+  try {
+    return (
+      `{"actor":${json(line.actor)},"createdAt":${json(line.createdAt)},"id":${json(line.id)},"ledgerHash":${json(line.ledgerHash)},` +
+      `"ledgerSeq":${json(line.ledgerSeq)},"modelVersion":${json(line.modelVersion)},"outcome":${json(line.outcome)},` +
+      (line.personalData === undefined ? '' : `"personalData":${json(line.personalData)},`) +
+      `"record":${json(line.record)},"recordDigest":${json(line.recordDigest)},"requestId":${json(line.requestId)},` +
+      `"score":${json(line.score)},"tenant":${json(line.tenant)},"useCase":${json(line.useCase)}}\n`
+    );
+  } catch {
+    // toJsonLine raises the error that names the path of the value JSON cannot hold.
+    return toJsonLine(line);
+  }
+}
+
+/**
+ * Formats one line of ledger.jsonl from an entry and its payload's canonical JSON, which the caller
+ * computed once for this line and the entry's hash. The same text as toJsonLine(entry).
+ */
+export function ledgerEntryJsonLine(entry: LedgerEntry, payloadJson: string): string {
+  const json = canonicalJsonValue;
+  return (
+    `{"actor":${json(entry.actor)},"createdAt":${json(entry.createdAt)},"hash":${json(entry.hash)},"payload":${payloadJson},` +
+    `"prevHash":${json(entry.prevHash)},"seq":${json(entry.seq)},"tenant":${json(entry.tenant)},"type":${json(entry.type)}}\n`
+  );
 }

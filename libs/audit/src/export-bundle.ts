@@ -7,16 +7,18 @@ import { BadUserInputError, canonicalJson, ConflictError, FailedPreconditionErro
 import type { CheckpointKeyRecord } from './checkpoints/checkpoint-keys.js';
 import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
-import type { LedgerEntry } from './ledger-hash.js';
+import { canonicalJsonValue, entryHashText, type LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
 import { collectUseCaseSummary, renderSummaryPdf, summaryLedger, type UseCaseSummary } from './summary-report.js';
 import {
   BUNDLE_FORMAT_VERSION,
   CHECKPOINT_FILE,
+  decisionJsonLine,
   DECISIONS_FILE,
   KEYS_FILE,
   LEDGER_FILE,
   LEDGER_HASH_DEFINITION,
+  ledgerEntryJsonLine,
   MANIFEST_FILE,
   inclusionProofLine,
   MERKLE_LEAF_DEFINITION,
@@ -24,17 +26,19 @@ import {
   REVIEW_ENTRY_TYPE_PREFIX,
   SUMMARY_FILE,
   sealManifest,
-  toJsonLine,
   type BundleFileDigest,
   type BundleManifest,
   type DecisionLine,
 } from './bundle-format.js';
 import { readHead, verifyLedger, type LedgerVerification } from './ledger.js';
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
-import { buildAnalystFiles, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow, type AnalystFiles, type AnalystRow } from './analyst-formats.js';
+import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, toAnalystRow, type AnalystFiles } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
-/** Rows read per query or cursor fetch, so that memory stays flat for large exports. */
+/**
+ * Rows per cursor fetch. The next fetch runs in PostgreSQL while this thread writes the previous
+ * batch, so memory holds two batches.
+ */
 const EXPORT_BATCH_SIZE = 1000;
 
 /**
@@ -147,6 +151,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   // broken chain removes every file written so far.
   const chainCheck = verifyLedger(dataSource, { parallel: 'background', batchSize: 5000 });
   chainCheck.catch(() => undefined);
+  // The CSV and Parquet files are rendered in a worker thread that receives the rows as they are read.
+  const analyst = new AnalystFilesBuilder(parquetLayoutFor(BUNDLE_FORMAT_VERSION));
   const written: string[] = [];
   try {
     const snapshot = await dataSource.transaction('REPEATABLE READ', async (manager) => {
@@ -155,7 +161,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
       written.push(decisionsPath, ledgerPath);
       const filter: DecisionFilter = { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null };
       const reviewEntries = await readReviewEntries(manager, filter);
-      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries);
+      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries, analyst);
       phases.end('decisions');
       // Read in the snapshot, so the PDF's review figures agree with the exported review entries.
       // The chain's result and the checkpoint are added once they are known.
@@ -173,8 +179,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     const { decisions, reviewEntries, summary, head } = snapshot;
     const firstSeq = decisions.ledgerSeqs.at(0) ?? null;
     const lastSeq = decisions.ledgerSeqs.at(-1) ?? null;
-    // The CSV and Parquet files are rendered in a worker thread while this one makes the proofs.
-    const analystBuild = buildAnalystFiles(decisions.rows);
+    const analystBuild = analyst.finish();
+    analystBuild.catch(() => undefined);
 
     const chain = await chainCheck;
     phases.end('verifyChain');
@@ -234,6 +240,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     log.info({ outDir: options.outDir, counts: manifest.manifest.counts, phaseMs: phases.durations }, 'audit export finished');
     return { outDir: options.outDir, manifest: manifest.manifest };
   } catch (error) {
+    analyst.dispose();
     log.error({ err: error, outDir: options.outDir }, 'audit export failed, so its partial files are removed');
     await Promise.all(written.map((path) => rm(path, { force: true })));
     // A folder this export created is removed too; rmdir leaves it when anything else is inside.
@@ -334,9 +341,10 @@ interface DecisionFilter {
 
 /**
  * Writes decisions.jsonl and ledger.jsonl in one pass: one server-side cursor reads each decision
- * with its own ledger entry, in ledger seq order, and each batch is written to both files. The
- * review entries, sorted by seq, are merged into ledger.jsonl in seq order. `ledgerSeqs` lists
- * every line of ledger.jsonl.
+ * with its own ledger entry, in ledger seq order, and each batch is written to both files and added
+ * to `analyst`. The review entries, sorted by seq, are merged into ledger.jsonl in seq order.
+ * `ledgerSeqs` lists every line of ledger.jsonl. Each entry's hash is recomputed from its fields
+ * on the way, so an edited entry stops the export even where the chain check does not reach it.
  */
 async function writeDecisionsAndEntries(
   manager: EntityManager,
@@ -344,9 +352,9 @@ async function writeDecisionsAndEntries(
   ledgerPath: string,
   filter: DecisionFilter,
   reviewEntries: readonly LedgerEntry[],
+  analyst: AnalystFilesBuilder,
 ): Promise<{
   count: number;
-  rows: AnalystRow[];
   ledgerSeqs: number[];
   file: BundleFileDigest;
   ledgerFile: BundleFileDigest;
@@ -356,19 +364,16 @@ async function writeDecisionsAndEntries(
   try {
     const result = await writeDigestingFile(decisionsPath, async (file) => {
       let count = 0;
-      const analystRows: AnalystRow[] = [];
       const ledgerSeqs: number[] = [];
       let nextReview = 0;
-      /** Returns the lines of the review entries before `seq` (all that remain when undefined). */
-      const reviewLinesBefore = (seq: number | undefined): string => {
-        let text = '';
+      /** Adds the lines of the review entries before `seq` (all that remain when undefined) to `lines`. */
+      const addReviewLinesBefore = (seq: number | undefined, lines: string[]): void => {
         while (nextReview < reviewEntries.length && (seq === undefined || reviewEntries[nextReview].seq < seq)) {
           const entry = reviewEntries[nextReview];
-          text += toJsonLine(entry);
+          lines.push(exportedEntryLine(entry));
           ledgerSeqs.push(entry.seq);
           nextReview += 1;
         }
-        return text;
       };
       // One server-side cursor runs the query and its sort once. Keyset pages would sort every
       // matching row again for each page, which made large exports quadratic.
@@ -389,34 +394,67 @@ async function writeDecisionsAndEntries(
         [filter.useCase, filter.period.from, filter.period.to, filter.tenant, filter.outcome],
       );
 
+      const fetchBatch = (): Promise<DecisionEntryRow[]> => manager.query(`FETCH ${EXPORT_BATCH_SIZE} FROM ${DECISIONS_CURSOR}`);
+      let nextBatch = fetchBatch();
       for (;;) {
-        const rows: DecisionEntryRow[] = await manager.query(`FETCH ${EXPORT_BATCH_SIZE} FROM ${DECISIONS_CURSOR}`);
+        const rows = await nextBatch;
         if (rows.length === 0) break;
+        // The connection queues the next fetch, so PostgreSQL reads it while this batch is written.
+        nextBatch = fetchBatch();
+        nextBatch.catch(() => undefined);
 
         const erasedKeys = await erasedSubjectKeys(manager, rows);
-        let decisionText = '';
-        let ledgerText = '';
+        const decisionLines: string[] = [];
+        const ledgerLines: string[] = [];
         for (const row of rows) {
           const line = toDecisionLine(row, erasedKeys);
-          decisionText += toJsonLine(line);
-          ledgerText += reviewLinesBefore(line.ledgerSeq);
-          ledgerText += toJsonLine(toDecisionEntry(row));
-          analystRows.push(toAnalystRow(line));
+          decisionLines.push(decisionJsonLine(line));
+          addReviewLinesBefore(line.ledgerSeq, ledgerLines);
+          ledgerLines.push(exportedEntryLine(toDecisionEntry(row)));
+          analyst.add(toAnalystRow(line));
           ledgerSeqs.push(line.ledgerSeq);
         }
-        await Promise.all([file.write(decisionText), ledger.write(ledgerText)]);
+        await Promise.all([file.write(decisionLines.join('')), ledger.write(ledgerLines.join(''))]);
         count += rows.length;
       }
-      await ledger.write(reviewLinesBefore(undefined));
+      const lastLines: string[] = [];
+      addReviewLinesBefore(undefined, lastLines);
+      await ledger.write(lastLines.join(''));
       // A failed export rolls back its transaction, which closes the cursor too.
       await manager.query(`CLOSE ${DECISIONS_CURSOR}`);
-      return { count, rows: analystRows, ledgerSeqs };
+      return { count, ledgerSeqs };
     });
     ledgerFile = await ledger.close();
     return { ...result, ledgerFile };
   } finally {
     if (ledgerFile === undefined) await ledger.close().catch(() => undefined);
   }
+}
+
+/**
+ * Returns the ledger.jsonl line of an exported entry after recomputing the entry's hash from its
+ * fields and prevHash. Raises LedgerVerificationError for an entry whose stored hash differs, so
+ * a bundle never carries an entry that fails its own hash.
+ */
+function exportedEntryLine(entry: LedgerEntry): string {
+  let payloadJson: string | undefined;
+  try {
+    payloadJson = canonicalJsonValue(entry.payload);
+  } catch {
+    // A payload JSON cannot hold (such as a lone surrogate) cannot have been hashed by append().
+  }
+  if (payloadJson === undefined || sha256Hex(entry.prevHash + entryHashText(entry, payloadJson)) !== entry.hash) {
+    throw new LedgerVerificationError({
+      ok: false,
+      entries: 0,
+      headSeq: 0,
+      headHash: '',
+      firstBadSeq: entry.seq,
+      problem: 'hash-mismatch',
+      reason: `the exported entry seq ${entry.seq} does not hash to its stored hash, so its fields were changed after it was appended`,
+    });
+  }
+  return ledgerEntryJsonLine(entry, payloadJson);
 }
 
 /** Renders summary.pdf. */

@@ -1,4 +1,4 @@
-import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, toAnalystRow } from './analyst-formats.js';
+import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, toAnalystRow } from './analyst-formats.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../../common/src/index.js';
@@ -258,7 +258,7 @@ function checkAnalystFiles(decisions: DecisionLine[], files: BundleFiles, manife
   const rows = decisions.map(toAnalystRow);
   const rebuilders: [string, () => Uint8Array][] = [
     [DECISIONS_CSV_FILE, () => Buffer.from(decisionsToCsv(rows), 'utf8')],
-    [DECISIONS_PARQUET_FILE, () => decisionsToParquet(rows)],
+    [DECISIONS_PARQUET_FILE, () => decisionsToParquet(rows, parquetLayoutFor(manifest.formatVersion))],
   ];
   for (const [name, rebuild] of rebuilders) {
     const bytes = files.get(name);
