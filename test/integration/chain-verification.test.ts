@@ -188,7 +188,8 @@ for (const target of await databaseTargets()) {
         durationMs: run.durationMs,
         trigger: 'cli',
       });
-      assert.ok(Number.isInteger(run.durationMs) && run.durationMs >= 0);
+      assert.ok(Number.isInteger(run.durationMs), `durationMs ${run.durationMs} is not whole milliseconds`);
+      assert.ok(run.durationMs >= 0);
     });
 
     it('audit verify without recording appends nothing', async () => {

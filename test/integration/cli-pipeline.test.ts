@@ -221,7 +221,7 @@ for (const target of await databaseTargets()) {
       assert.match(recorded.stderr, new RegExp(`recorded the verification through seq ${verification.headSeq} as ledger entry seq ${verification.headSeq + 1} \\(audit\\.chain_verified\\)`));
     });
 
-    it('export rejects --max-verification-age notanumber', async () => {
+    it('export rejects --max-verification-age week', async () => {
       const result = await runCli(
         ['export', '--use-case', USE_CASE, '--from', '2000-01-01', '--to', '2100-01-01', '--out', join(workDir, 'never'), '--max-verification-age', 'week'],
         env,

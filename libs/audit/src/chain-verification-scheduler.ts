@@ -34,7 +34,7 @@ export class ChainVerificationScheduler {
     private readonly ledger?: PostgresLedger,
   ) {}
 
-  /** Starts the schedule; returns false when the interval is 0 or it already runs. */
+  /** Starts the schedule. Returns false when the interval is 0 or the schedule already runs. */
   start(): boolean {
     if (this.intervalSeconds === 0) {
       this.log.info('scheduled ledger verification disabled (WARDEN_CHAIN_VERIFICATION_INTERVAL_SECONDS=0)');
@@ -62,6 +62,8 @@ export class ChainVerificationScheduler {
    * result, and logs instead of raising any error, so one failed run does not stop the schedule.
    */
   runOnce(): Promise<ScheduledVerificationOutcome> {
+    // NOTE: the guard covers this process only. Gateway replicas each run their own schedule, so
+    // two of them can verify at once and both record a pass.
     if (this.running !== undefined) {
       this.log.warn('scheduled ledger verification skipped because the previous run is still in progress');
       return Promise.resolve({ status: 'skipped' });

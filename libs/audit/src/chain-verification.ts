@@ -3,7 +3,7 @@
  * Warden appends an `audit.chain_verified` entry that names the last verified entry. An export
  * then verifies only the entries after it (see export-chain-check.ts).
  *
- * Trust model: the entry is an ordinary ledger entry. Whoever can append to the ledger can append
+ * Trust model: the entry is an ordinary ledger entry. Anyone who can append to the ledger can append
  * a false one, so a scheduled full verification, `warden audit verify` or an export with the full
  * check still has to run now and then to catch edits that lie before the newest recorded one.
  */
@@ -17,7 +17,7 @@ import type { LedgerReceipt } from './ledger.types.js';
 /** Ledger entry type of a passed full verification of the chain. */
 export const CHAIN_VERIFIED_ENTRY_TYPE = 'audit.chain_verified';
 
-/** What started a full verification: `warden audit verify`, the server's schedule or an export. */
+/** Source of a full verification: `warden audit verify`, the server's schedule or an export. */
 export type ChainVerificationTrigger = 'cli' | 'schedule' | 'export';
 
 /** Payload of an `audit.chain_verified` entry. */

@@ -11,7 +11,7 @@ import { findLatestChainVerification, recordChainVerification, runFullVerificati
 import { verifyLedger, type LedgerVerification } from './ledger.js';
 import type { UseCaseSummary } from './summary-report.js';
 
-/** 'incremental' verifies the entries after the newest recorded full verification; 'full' verifies every entry. */
+/** Kind of chain check. 'incremental' verifies the entries after the newest recorded full verification, and 'full' verifies every entry. */
 export type ExportChainCheckMode = 'incremental' | 'full';
 
 /** Maximum age of a recorded full verification that an incremental check builds on: 7 days. */
@@ -25,8 +25,6 @@ export interface ExportChainCheckOptions {
   maxVerificationAgeSeconds: number;
   /** Ledger actor of the `audit.chain_verified` entry that a passed full check appends. */
   actor: string;
-  /** Source of the current time for the age check; tests pin it. */
-  now?: () => Date;
 }
 
 /** Result of an export's chain check. */
@@ -36,7 +34,7 @@ export interface ExportChainCheck {
    * verification's throughSeq: `entries` counts only those, and headSeq is the last one.
    */
   verification: LedgerVerification;
-  /** The recorded full verification that an incremental check built on; undefined for a full check. */
+  /** The recorded full verification that an incremental check built on, or undefined for a full check. */
   anchor: RecordedChainVerification | undefined;
 }
 
@@ -58,7 +56,7 @@ export async function startExportChainCheck(
   options: ExportChainCheckOptions,
 ): Promise<StartedChainCheck> {
   const log = getLogger('audit-export');
-  const now = (options.now ?? (() => new Date()))();
+  const now = new Date();
 
   if (options.mode === 'full') {
     log.info({ mode: 'full', cause: 'requested' }, 'export chain check chosen');
@@ -91,7 +89,7 @@ export async function startExportChainCheck(
 
 /**
  * Wraps a running check. The no-op handler keeps a rejection from being reported as unhandled
- * while the export is still reading; the export awaits `result` later and sees the error then.
+ * while the export is still reading, and the export receives the error when it awaits `result`.
  */
 function started(result: Promise<ExportChainCheck>): StartedChainCheck {
   result.catch(() => undefined);

@@ -183,9 +183,9 @@ export interface VerifyLedgerOptions {
    */
   parallel?: 'auto' | 'always' | 'never' | 'background';
   /**
-   * Verify only the entries after this seq, whose first entry must link to this hash. Callers pass
-   * the end of an earlier full verification (an `audit.chain_verified` entry). Without it the whole
-   * chain is verified from seq 1.
+   * Seq and hash after which verification starts: the first entry after `seq` must link to `hash`.
+   * Callers pass the end of an earlier full verification (an `audit.chain_verified` entry). Without
+   * it the whole chain is verified from seq 1.
    */
   after?: { seq: number; hash: string };
 }

@@ -242,7 +242,7 @@ function chainStatusLine(ledger: UseCaseSummary['ledger']): string {
   return `Hash chain verified: ${ledger.entries} entries, head seq ${ledger.headSeq}`;
 }
 
-/** Returns the line that says which chain check an export ran, or undefined outside an export. */
+/** Returns the line that names the chain check an export ran, or undefined outside an export. */
 function chainCheckLine(ledger: UseCaseSummary['ledger']): string | undefined {
   const check = ledger.check;
   if (check === undefined || !ledger.ok) return undefined;
