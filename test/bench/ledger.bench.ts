@@ -362,7 +362,7 @@ try {
   if (exportedCount !== EXPORT_DECISIONS) throw new Error(`the export holds ${exportedCount} decisions, expected ${EXPORT_DECISIONS}`);
   const entriesAfterRecord = (await ledger.head(source)).seq - chainCheck.headSeq;
   rows.push({
-    measurement: `exportBundle, incremental check (records; verifies the ${entriesAfterRecord.toLocaleString('en-US')} entries after the recorded verification)`,
+    measurement: `exportBundle, incremental check (records; verifies the ${entriesAfterRecord.toLocaleString('en-US')} ${entriesAfterRecord === 1 ? 'entry' : 'entries'} after the recorded verification)`,
     concurrency: 1,
     operations: exportedCount,
     perSecond: exportedCount / exportSeconds,
