@@ -17,6 +17,7 @@ import { SubjectKeys1796342401400 } from './1796342401400-SubjectKeys.js';
 import { HoldText1796342401500 } from './1796342401500-HoldText.js';
 import { VaultSubjectKeys1796342401600 } from './1796342401600-VaultSubjectKeys.js';
 import { ReviewEntryIndex1796342401700 } from './1796342401700-ReviewEntryIndex.js';
+import { ChainVerifiedIndex1796342401800 } from './1796342401800-ChainVerifiedIndex.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -39,4 +40,5 @@ export const ALL_MIGRATIONS = [
   HoldText1796342401500,
   VaultSubjectKeys1796342401600,
   ReviewEntryIndex1796342401700,
+  ChainVerifiedIndex1796342401800,
 ];

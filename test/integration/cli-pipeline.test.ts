@@ -205,6 +205,32 @@ for (const target of await databaseTargets()) {
       assert.equal(verification.headSeq, 6);
     });
 
+    it('audit verify records its pass unless --no-record', async () => {
+      const countRecords = async () =>
+        (await withDatabase((query) => query("SELECT count(*)::int AS n FROM audit.ledger_entries WHERE type = 'audit.chain_verified'")))[0].n as number;
+      const before = await countRecords();
+
+      const readOnly = await runCli(['audit', 'verify', '--no-record'], env);
+      assert.equal(readOnly.code, 0, readOnly.stderr);
+      assert.equal(await countRecords(), before);
+
+      const recorded = await runCli(['audit', 'verify'], env);
+      assert.equal(recorded.code, 0, recorded.stderr);
+      assert.equal(await countRecords(), before + 1);
+      const verification = JSON.parse(recorded.stdout) as { ok: boolean; headSeq: number };
+      assert.match(recorded.stderr, new RegExp(`recorded the verification through seq ${verification.headSeq} as ledger entry seq ${verification.headSeq + 1} \\(audit\\.chain_verified\\)`));
+    });
+
+    it('export rejects --max-verification-age week', async () => {
+      const result = await runCli(
+        ['export', '--use-case', USE_CASE, '--from', '2000-01-01', '--to', '2100-01-01', '--out', join(workDir, 'never'), '--max-verification-age', 'week'],
+        env,
+      );
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^BAD_USER_INPUT: Invalid --max-verification-age "week"\./);
+      assert.equal(existsSync(join(workDir, 'never')), false);
+    });
+
     it('export and verify-bundle agree', async () => {
       const outDir = join(workDir, 'bundle');
       const exported = await runCli(
@@ -240,6 +266,21 @@ for (const target of await databaseTargets()) {
       assert.equal(report.ok, false);
       assert.ok(report.problems.length > 0);
       assert.ok(report.problems.some((problem) => problem.startsWith('decisions.jsonl')), report.problems.join('\n'));
+    });
+
+    it('export --full-verification records a new verification', async () => {
+      const latestSeq = async () =>
+        (await withDatabase((query) => query("SELECT max(seq)::int AS seq FROM audit.ledger_entries WHERE type = 'audit.chain_verified'")))[0].seq as number;
+      const before = await latestSeq();
+      const outDir = join(workDir, 'full-bundle');
+      const exported = await runCli(
+        ['export', '--use-case', USE_CASE, '--from', '2000-01-01', '--to', '2100-01-01', '--out', outDir, '--tenant', TENANT, '--full-verification'],
+        env,
+      );
+      assert.equal(exported.code, 0, exported.stderr);
+      assert.ok((await latestSeq()) > before, 'a full export records its verification');
+      const verified = await runCli(['verify-bundle', outDir], env);
+      assert.equal(verified.code, 0, verified.stdout);
     });
 
     it('export rejects an unknown use case', async () => {

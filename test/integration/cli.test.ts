@@ -47,6 +47,11 @@ describe('warden cli without a database', () => {
     { variable: 'DATABASE_URL', value: 'mysql://x', message: /DATABASE_URL must use postgres: or postgresql:, got "mysql:"\. Set it like postgres:\/\// },
     { variable: 'LOG_LEVEL', value: 'loud', message: /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"\. Set it to info or unset it\./ },
     { variable: 'WARDEN_JWKS_URL', value: 'http://idp.example.test/jwks', message: /WARDEN_JWKS_URL must use https unless the server is on this machine/ },
+    {
+      variable: 'WARDEN_CHAIN_VERIFICATION_INTERVAL_SECONDS',
+      value: '2000000',
+      message: /WARDEN_CHAIN_VERIFICATION_INTERVAL_SECONDS must be between 0 and 1209600, got 2000000\. Set it to a number such as 86400 or unset it\./,
+    },
   ];
   for (const { variable, value, message } of configCases) {
     it(`migrate rejects ${variable}=${value}`, async () => {

@@ -9,8 +9,8 @@ import {
   exportBundle,
   LedgerVerificationError,
   readBundleSigners,
+  runFullVerification,
   verifyBundle,
-  verifyLedger,
   type BundleManifest,
 } from '../../../libs/audit/src/index.js';
 import { generateGermanCredit } from '../../../libs/ingestion/src/index.js';
@@ -59,6 +59,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         const fraudDemo = options.demo ? await runFraudDemoSetup(runtime, { tenant: DEFAULT_TENANT, actor: operatorActor() }) : undefined;
         const gateway = await startGateway(runtime, port);
         runtime.checkpointScheduler.start();
+        runtime.chainVerificationScheduler.start();
         runtime.webhookDispatcher.start();
         const streaming = await startConfiguredStreamIngestion(runtime);
         if (fraudDemo?.created) {
@@ -71,6 +72,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
           console.log(`\n${signal} received, stopping Warden`);
           await streaming?.close();
           await runtime.checkpointScheduler.stop();
+          await runtime.chainVerificationScheduler.stop();
           await gateway.close();
           await runtime.close();
           process.exit(0);
@@ -156,15 +158,23 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
   const audit = program.command('audit').description('Ledger checks for auditors');
   audit
     .command('verify')
-    .description('Recompute the whole ledger hash chain; exits 4 naming the first bad seq')
-    .action(async () => {
+    .description('Recompute the whole ledger hash chain and record a pass as an audit.chain_verified entry, which exports build on; exits 4 naming the first bad seq')
+    .option('--no-record', 'only verify: append no audit.chain_verified entry, for read-only use')
+    .action(async (options: { record: boolean }) => {
       await withRuntime(loadConfig, async (runtime) => {
-        const result = await verifyLedger(runtime.database.dataSource);
-        printJson(result);
-        if (!result.ok) {
-          console.error(`ledger verification failed at seq ${result.firstBadSeq}: ${result.reason}`);
+        const { verification, recorded } = await runFullVerification(runtime.database.dataSource, {
+          trigger: 'cli',
+          actor: operatorActor(),
+          record: options.record,
+          ledger: runtime.ledger,
+        });
+        printJson(verification);
+        if (!verification.ok) {
+          console.error(`ledger verification failed at seq ${verification.firstBadSeq}: ${verification.reason}`);
           process.exitCode = 4;
+          return;
         }
+        if (recorded) console.error(`recorded the verification through seq ${verification.headSeq} as ledger entry seq ${recorded.seq} (audit.chain_verified)`);
       });
     });
 
@@ -180,9 +190,12 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
     .requiredOption('--out <dir>', 'folder to write the bundle to')
     .option('--tenant <tenant>', 'export only this tenant (default: every tenant)')
     .option('--outcome <outcome>', 'export only APPROVE, DECLINE or REFER decisions, or ANSWERED answers')
-    .action(async (options: { useCase: string; from: string; to: string; out: string; tenant?: string; outcome?: 'APPROVE' | 'DECLINE' | 'REFER' | 'ANSWERED' }) => {
+    .option('--full-verification', 'verify the whole ledger chain instead of only the entries after the newest recorded full verification', false)
+    .option('--max-verification-age <seconds>', 'oldest recorded full verification, in seconds, that the export builds on before it verifies the whole chain (default: WARDEN_CHAIN_VERIFICATION_MAX_AGE_SECONDS)')
+    .action(async (options: ExportCommandOptions) => {
       const from = parseDate(options.from, '--from');
       const to = parseDate(options.to, '--to');
+      const maxVerificationAgeSeconds = options.maxVerificationAge === undefined ? undefined : parseSeconds(options.maxVerificationAge, '--max-verification-age');
       await withRuntime(loadConfig, async (runtime) => {
         // Answers are exported like decisions, so an answer use case is a valid choice too.
         if (!runtime.answerUseCases.has(options.useCase)) requireUseCase(runtime.useCases, options.useCase, [...runtime.answerUseCases.keys()]);
@@ -191,7 +204,18 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         try {
           ({ manifest } = await exportBundle(
             runtime.database.dataSource,
-            { useCase: options.useCase, from, to, outDir: resolve(options.out), tenant: options.tenant, outcome: options.outcome, wardenVersion: WARDEN_VERSION },
+            {
+              useCase: options.useCase,
+              from,
+              to,
+              outDir: resolve(options.out),
+              tenant: options.tenant,
+              outcome: options.outcome,
+              wardenVersion: WARDEN_VERSION,
+              chainCheck: options.fullVerification ? 'full' : 'incremental',
+              maxVerificationAgeSeconds: maxVerificationAgeSeconds ?? runtime.config.chainVerificationMaxAgeSeconds,
+              actor: operatorActor(),
+            },
             evidence,
           ));
         } catch (error) {
@@ -308,6 +332,24 @@ function registerCheckpointCommands(audit: Command, loadConfig: () => WardenConf
         printJson(await runtime.checkpointKeys.list());
       });
     });
+}
+
+interface ExportCommandOptions {
+  useCase: string;
+  from: string;
+  to: string;
+  out: string;
+  tenant?: string;
+  outcome?: 'APPROVE' | 'DECLINE' | 'REFER' | 'ANSWERED';
+  fullVerification: boolean;
+  maxVerificationAge?: string;
+}
+
+function parseSeconds(value: string, option: string): number {
+  if (!/^\d{1,15}$/.test(value)) {
+    throw new BadUserInputError(`Invalid ${option} "${value}".`, [{ field: option, message: 'must be a whole number of seconds from 0, such as 604800 for 7 days' }]);
+  }
+  return Number(value);
 }
 
 function parseWholeNumber(value: string, option: string): number {

@@ -24,11 +24,13 @@ const { startGateway } = await import('./gateway.js');
 const runtime = await createRuntime(config);
 const gateway = await startGateway(runtime);
 runtime.checkpointScheduler.start();
+runtime.chainVerificationScheduler.start();
 runtime.webhookDispatcher.start();
 
 const stop = async (signal: string) => {
   log.info({ signal }, 'stopping Warden');
   await runtime.checkpointScheduler.stop();
+  await runtime.chainVerificationScheduler.stop();
   await gateway.close();
   await runtime.close();
   process.exit(0);

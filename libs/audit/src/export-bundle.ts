@@ -30,7 +30,14 @@ import {
   type BundleManifest,
   type DecisionLine,
 } from './bundle-format.js';
-import { readHead, verifyLedger, type LedgerVerification } from './ledger.js';
+import { readHead, type LedgerVerification } from './ledger.js';
+import {
+  DEFAULT_MAX_VERIFICATION_AGE_SECONDS,
+  startExportChainCheck,
+  summaryChainCheck,
+  type ExportChainCheckMode,
+  type StartedChainCheck,
+} from './export-chain-check.js';
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, toAnalystRow, type AnalystFiles } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
@@ -64,6 +71,17 @@ export interface ExportBundleOptions {
   outcome?: 'APPROVE' | 'DECLINE' | 'REFER' | 'ANSWERED';
   /** Version of Warden that writes the bundle, recorded in the manifest. */
   wardenVersion: string;
+  /**
+   * 'incremental' (the default) verifies only the entries after the newest recorded full
+   * verification (`audit.chain_verified`) when it is at most maxVerificationAgeSeconds old, and
+   * the whole chain otherwise. 'full' always verifies the whole chain. A passed full verification
+   * is recorded, so the next export is incremental.
+   */
+  chainCheck?: ExportChainCheckMode;
+  /** Maximum age in seconds of a recorded full verification that an incremental check builds on (default 7 days). */
+  maxVerificationAgeSeconds?: number;
+  /** Ledger actor of the `audit.chain_verified` entry that a full check appends (default `system`). */
+  actor?: string;
 }
 
 /**
@@ -124,11 +142,13 @@ export class LedgerVerificationError extends FailedPreconditionError {
 /**
  * Writes the decisions of one use case in [from, to) with their ledger entries and review entries,
  * inclusion proofs, checkpoint, keys, analyst files, summary and a manifest (format described in
- * bundle-format.ts). The whole chain must verify, because a bundle cut from a broken chain would
- * fail checks for reasons no byte of it shows. The check runs alongside the reads and ends before
- * anything is signed. The decisions, entries, summary figures and chain head are read in one
- * REPEATABLE READ transaction, so they describe the same snapshot. The manifest is written last:
- * a folder without manifest.json is an incomplete export.
+ * bundle-format.ts). The chain must verify, because a bundle cut from a broken chain would fail
+ * checks for reasons no byte of it shows. By default the check builds on the newest recorded full
+ * verification and covers the entries after it (options.chainCheck), and every exported entry's
+ * own hash is recomputed. The check runs alongside the reads and ends before anything is signed.
+ * The decisions, entries, summary figures and chain head are read in one REPEATABLE READ
+ * transaction, so they describe the same snapshot. The manifest is written last: a folder without
+ * manifest.json is an incomplete export.
  */
 export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions, evidence: ExportEvidence): Promise<ExportBundleResult> {
   validateExportOptions(options);
@@ -149,13 +169,18 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   // The chain is verified while the decisions are read and written, in a worker thread on a server
   // database. Its result is awaited before any checkpoint is made or signature written, and a
   // broken chain removes every file written so far.
-  const chainCheck = verifyLedger(dataSource, { parallel: 'background', batchSize: 5000 });
-  chainCheck.catch(() => undefined);
+  let chainCheck: StartedChainCheck | undefined;
   // The CSV and Parquet files are rendered in a worker thread that receives the rows as they are read.
   const analyst = new AnalystFilesBuilder(parquetLayoutFor(BUNDLE_FORMAT_VERSION));
   const written: string[] = [];
   try {
     const snapshot = await dataSource.transaction('REPEATABLE READ', async (manager) => {
+      // The first query fixes the snapshot, in which the recorded full verification is looked up.
+      chainCheck = await startExportChainCheck(manager, dataSource, {
+        mode: options.chainCheck ?? 'incremental',
+        maxVerificationAgeSeconds: options.maxVerificationAgeSeconds ?? DEFAULT_MAX_VERIFICATION_AGE_SECONDS,
+        actor: options.actor ?? 'system',
+      });
       const decisionsPath = join(options.outDir, DECISIONS_FILE);
       const ledgerPath = join(options.outDir, LEDGER_FILE);
       written.push(decisionsPath, ledgerPath);
@@ -182,9 +207,9 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     const analystBuild = analyst.finish();
     analystBuild.catch(() => undefined);
 
-    const chain = await chainCheck;
+    const chain = await (chainCheck as StartedChainCheck).result;
     phases.end('verifyChain');
-    if (!chain.ok) throw new LedgerVerificationError(chain);
+    if (!chain.verification.ok) throw new LedgerVerificationError(chain.verification);
 
     // The checkpoint must cover the newest exported entry, which may be a review entry. Proofs are
     // generated against its tree.
@@ -204,7 +229,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     written.push(summaryPath);
     const summaryFile = await writeSummary(summaryPath, {
       ...summary,
-      ledger: summaryLedger(chain),
+      ledger: summaryLedger(chain.verification, summaryChainCheck(chain)),
       checkpoint: { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, createdAt: checkpoint.createdAt },
     });
     phases.end('summary');
@@ -267,6 +292,14 @@ function validateExportOptions(options: ExportBundleOptions): void {
     fieldErrors.push({ field: '/outcome', message: 'must be APPROVE, DECLINE, REFER or ANSWERED (answer use cases), or omitted for every outcome' });
   }
   if (!nonEmpty(options.wardenVersion)) fieldErrors.push({ field: '/wardenVersion', message: 'must be a non-empty version' });
+  if (options.chainCheck !== undefined && options.chainCheck !== 'incremental' && options.chainCheck !== 'full') {
+    fieldErrors.push({ field: '/chainCheck', message: `must be incremental or full, got ${String(options.chainCheck)}` });
+  }
+  const maxAge = options.maxVerificationAgeSeconds;
+  if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge < 0)) {
+    fieldErrors.push({ field: '/maxVerificationAgeSeconds', message: `must be a whole number of seconds from 0, got ${String(maxAge)}` });
+  }
+  if (options.actor !== undefined && !nonEmpty(options.actor)) fieldErrors.push({ field: '/actor', message: 'must be a non-empty actor, or omitted for system' });
 
   if (fieldErrors.length > 0) throw new BadUserInputError('The export options are invalid. Fix the listed fields.', fieldErrors);
 }
@@ -434,7 +467,8 @@ async function writeDecisionsAndEntries(
 /**
  * Returns the ledger.jsonl line of an exported entry after recomputing the entry's hash from its
  * fields and prevHash. Raises LedgerVerificationError for an entry whose stored hash differs, so
- * a bundle never carries an entry that fails its own hash.
+ * a bundle never carries an entry that fails its own hash, also when the entry lies before the
+ * recorded full verification that an incremental chain check starts from.
  */
 function exportedEntryLine(entry: LedgerEntry): string {
   let payloadJson: string | undefined;
@@ -535,7 +569,8 @@ function toDecisionLine(row: DecisionRow, erasedKeys: ReadonlySet<string>): Deci
  * Returns the review entries of the decisions that the filter selects, sorted by seq. Those are
  * the entries of a `review.*` type whose payload.decisionId is such a decision and whose tenant is
  * that decision's, so an entry that names another tenant's decision never enters the bundle. Runs
- * in the export's snapshot, so entries appended later are left out.
+ * in the export's snapshot, so entries appended later are left out. Their hashes are checked when
+ * their lines are written (exportedEntryLine).
  */
 async function readReviewEntries(manager: EntityManager, filter: DecisionFilter): Promise<LedgerEntry[]> {
   // The LIKE patterns are literals so that the partial index ledger_entries_review_decision applies.

@@ -136,7 +136,7 @@ export function verifyChainRangeInWorker(connectionString: string, range: ChainR
 }
 
 /**
- * Joins the results of two adjacent ranges: the first from seq 1 with a known prevHash, the second
+ * Joins the results of two adjacent ranges: the first linked to a known prevHash, the second
  * taking its first prevHash as given. The link between them is checked as verifyChainSegment would
  * check it, so the joined result names the same first bad entry as one pass over both.
  */
@@ -182,6 +182,12 @@ export interface VerifyLedgerOptions {
    * it always uses this thread.
    */
   parallel?: 'auto' | 'always' | 'never' | 'background';
+  /**
+   * Seq and hash after which verification starts: the first entry after `seq` must link to `hash`.
+   * Callers pass the end of an earlier full verification (an `audit.chain_verified` entry). Without
+   * it the whole chain is verified from seq 1.
+   */
+  after?: { seq: number; hash: string };
 }
 
 /** Smallest ledger that 'auto' splits between two threads; below it the worker's start-up dominates. */
@@ -189,19 +195,19 @@ export const PARALLEL_VERIFY_MIN_ENTRIES = 20_000;
 
 export interface LedgerVerification {
   ok: boolean;
-  /** Entries that verified. */
+  /** Entries that verified, counted from seq 1 or from the seq after `after`. */
   entries: number;
   /** Seq and hash of the last entry that verified, or 0 and the genesis hash when none did. */
   headSeq: number;
   headHash: string;
   /** Set when ok is false: the first entry that failed, the problem code and a sentence. */
   firstBadSeq?: number;
-  problem?: ChainProblem | 'unaccounted-purge';
+  problem?: ChainProblem | 'unaccounted-purge' | 'anchor-mismatch';
   reason?: string;
 }
 
 /**
- * Recomputes the whole chain from seq 1 in seq order, a batch at a time so memory stays flat, and
+ * Recomputes the whole chain from seq 1 (or the part after `options.after`) in seq order, a batch at a time so memory stays flat, and
  * reports the first entry whose seq, prevHash or hash is wrong. Entries committed while it runs
  * are verified too when they fall after the batches already read. On a server database with a
  * long ledger, a worker thread verifies the second half over its own connection while this thread
@@ -223,17 +229,25 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
     ]);
   }
 
+  const after = options.after ?? { seq: 0, hash: GENESIS_PREV_HASH };
+  if (!Number.isSafeInteger(after.seq) || after.seq < 0 || !/^[0-9a-f]{64}$/.test(after.hash)) {
+    throw new BadUserInputError('The ledger verification options are invalid.', [
+      { field: '/after', message: `must name a seq from 0 and a 64-character lowercase hex hash, got seq ${String(after.seq)}` },
+    ]);
+  }
+
   const log = getLogger('audit-ledger');
   const query: QueryRows = (sql, parameters) => dataSource.query(sql, parameters);
   const connectionString = serverUrl(dataSource);
   const head = connectionString !== undefined && (parallel === 'auto' || parallel === 'always') ? await readHead(dataSource) : undefined;
+  const length = head === undefined ? 0 : head.seq - after.seq;
   const split =
-    head !== undefined && head.seq >= 2 && (parallel === 'always' || head.seq >= PARALLEL_VERIFY_MIN_ENTRIES)
-      ? Math.floor(head.seq / 2)
+    head !== undefined && length >= 2 && (parallel === 'always' || length >= PARALLEL_VERIFY_MIN_ENTRIES)
+      ? after.seq + Math.floor(length / 2)
       : undefined;
 
   let chain: ChainRangeResult;
-  const wholeChain: ChainRange = { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize };
+  const wholeChain: ChainRange = { afterSeq: after.seq, prevHash: after.hash, batchSize };
   if (connectionString !== undefined && parallel === 'background') {
     chain = await verifyChainRangeInWorker(connectionString, wholeChain).catch((error: unknown) => {
       log.warn({ err: error }, 'ledger verification worker failed, so this thread verifies the chain');
@@ -244,7 +258,7 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   } else {
     const secondHalf = verifyChainRangeInWorker(connectionString, { afterSeq: split, prevHash: undefined, batchSize });
     secondHalf.catch(() => undefined);
-    const first = await verifyChainRange(query, { afterSeq: 0, prevHash: GENESIS_PREV_HASH, lastSeq: split, batchSize });
+    const first = await verifyChainRange(query, { afterSeq: after.seq, prevHash: after.hash, lastSeq: split, batchSize });
     const second = await secondHalf.catch((error: unknown) => {
       log.warn({ err: error }, 'ledger verification worker failed, so this thread verifies the second half too');
       return verifyChainRange(query, { afterSeq: split, prevHash: undefined, batchSize });
@@ -253,7 +267,7 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   }
 
   const lastSeq = chain.headSeq;
-  const lastHash = chain.headHash ?? GENESIS_PREV_HASH;
+  const lastHash = chain.headHash ?? after.hash;
   if (!chain.ok) {
     const failure: LedgerVerification = {
       ok: false,
@@ -284,6 +298,6 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
     };
   }
 
-  log.info({ entries: verified, headSeq: lastSeq }, 'ledger verified');
+  log.info({ entries: verified, afterSeq: after.seq, headSeq: lastSeq }, 'ledger verified');
   return { ok: true, entries: verified, headSeq: lastSeq, headHash: lastHash };
 }

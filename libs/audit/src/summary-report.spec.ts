@@ -64,6 +64,28 @@ describe('renderSummaryPdf', () => {
     assert.ok(text.includes(`Checkpoint root: ${'d'.repeat(64)}`), text);
   });
 
+  it('states a full check by the export', async () => {
+    const text = await pdfText({ ...SUMMARY, ledger: { ...SUMMARY.ledger, check: { kind: 'full' } } });
+    assert.ok(text.includes('Hash chain verified: 40 entries, head seq 40'), text);
+    assert.ok(text.includes('Check: full verification by this export of 40 entries'), text);
+  });
+
+  it('states an incremental check', async () => {
+    const check = { kind: 'incremental' as const, throughSeq: 31, verifiedAt: '2026-12-04T02:00:00.000Z', anchorSeq: 33 };
+    const text = (await pdfText({ ...SUMMARY, ledger: { ...SUMMARY.ledger, entries: 9, check } })).replace(/\s+/g, ' ');
+    assert.ok(text.includes('Hash chain verified through head seq 40'), text);
+    assert.ok(!text.includes('9 entries'), 'an incremental check does not state its range count as the chain length');
+    assert.ok(
+      text.includes('Check: verified in full through seq 31 at 2026-12-04T02:00:00.000Z (recorded by entry seq 33); seq 32 to 40 verified by this export'),
+      text,
+    );
+  });
+
+  it('omits the check outside an export', async () => {
+    const text = await pdfText(SUMMARY);
+    assert.ok(!text.includes('Check:'), text);
+  });
+
   it('reports a failed chain', async () => {
     const text = await pdfText({ ...SUMMARY, ledger: { ok: false, entries: 6, headSeq: 6, headHash: 'e'.repeat(64), firstBadSeq: 7 }, checkpoint: null });
     assert.ok(text.includes('Hash chain FAILED verification at seq 7'), text);

@@ -23,10 +23,19 @@ export interface UseCaseSummary {
   events: Record<string, number>;
   /** Human review of the period's decisions, or null where the database has no review tables. */
   review: ReviewFigures | null;
-  ledger: { ok: boolean; entries: number; headSeq: number; headHash: string; firstBadSeq?: number };
+  ledger: { ok: boolean; entries: number; headSeq: number; headHash: string; firstBadSeq?: number; check?: SummaryChainCheck };
   /** The checkpoint the summary refers to (an export's own), or the latest when none is given. */
   checkpoint: { treeSize: number; rootHash: string; createdAt: string } | null;
 }
+
+/**
+ * The chain check that an export ran. 'full' verified every entry. 'incremental' verified the
+ * entries after throughSeq, building on the full verification recorded by ledger entry anchorSeq.
+ * A summary outside an export has none.
+ */
+export type SummaryChainCheck =
+  | { kind: 'full' }
+  | { kind: 'incremental'; throughSeq: number; verifiedAt: string; anchorSeq: number };
 
 /** Figures of the human review of a summary's decisions. */
 export interface ReviewFigures {
@@ -55,9 +64,16 @@ export interface SummaryOptions {
   ledger?: LedgerVerification;
 }
 
-/** Returns the part of a chain verification that a summary reports. */
-export function summaryLedger(verification: LedgerVerification): UseCaseSummary['ledger'] {
-  return { ok: verification.ok, entries: verification.entries, headSeq: verification.headSeq, headHash: verification.headHash, firstBadSeq: verification.firstBadSeq };
+/** Returns the part of a chain verification that a summary reports, with the export's kind of check when given. */
+export function summaryLedger(verification: LedgerVerification, check?: SummaryChainCheck): UseCaseSummary['ledger'] {
+  return {
+    ok: verification.ok,
+    entries: verification.entries,
+    headSeq: verification.headSeq,
+    headHash: verification.headHash,
+    firstBadSeq: verification.firstBadSeq,
+    ...(check ? { check } : {}),
+  };
 }
 
 /**
@@ -203,11 +219,9 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
   document.text(`Guardrail blocks: ${summary.events['guardrail.block'] ?? 0}`);
 
   section(document, 'Ledger integrity');
-  document.text(
-    summary.ledger.ok
-      ? `Hash chain verified: ${summary.ledger.entries} entries, head seq ${summary.ledger.headSeq}`
-      : `Hash chain FAILED verification at seq ${summary.ledger.firstBadSeq}`,
-  );
+  document.text(chainStatusLine(summary.ledger));
+  const checkLine = chainCheckLine(summary.ledger);
+  if (checkLine !== undefined) document.text(checkLine);
   document.text(`Head hash: ${summary.ledger.headHash}`);
   if (summary.checkpoint) {
     document.text(`Checkpoint: tree size ${summary.checkpoint.treeSize}, signed ${summary.checkpoint.createdAt}`);
@@ -218,6 +232,24 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
 
   document.end();
   return finished;
+}
+
+/** Returns the summary's first ledger line: whether the chain verified, and through which seq. */
+function chainStatusLine(ledger: UseCaseSummary['ledger']): string {
+  if (!ledger.ok) return `Hash chain FAILED verification at seq ${ledger.firstBadSeq}`;
+  // An incremental check counts only the entries it verified itself, so the total is not stated.
+  if (ledger.check?.kind === 'incremental') return `Hash chain verified through head seq ${ledger.headSeq}`;
+  return `Hash chain verified: ${ledger.entries} entries, head seq ${ledger.headSeq}`;
+}
+
+/** Returns the line that names the chain check an export ran, or undefined outside an export. */
+function chainCheckLine(ledger: UseCaseSummary['ledger']): string | undefined {
+  const check = ledger.check;
+  if (check === undefined || !ledger.ok) return undefined;
+  if (check.kind === 'full') return `Check: full verification by this export of ${ledger.entries} entries`;
+  const recorded = `Check: verified in full through seq ${check.throughSeq} at ${check.verifiedAt} (recorded by entry seq ${check.anchorSeq})`;
+  if (ledger.headSeq <= check.throughSeq) return `${recorded}; no later entries`;
+  return `${recorded}; seq ${check.throughSeq + 1} to ${ledger.headSeq} verified by this export`;
 }
 
 function section(document: PDFKit.PDFDocument, title: string): void {

@@ -32,6 +32,10 @@ export interface WardenConfig {
   checkpointKeyFile: string | undefined;
   /** Seconds between scheduled checkpoints in the gateway; 0 disables the schedule. */
   checkpointIntervalSeconds: number;
+  /** Seconds between scheduled full verifications of the ledger chain in the gateway. 0 disables the schedule. */
+  chainVerificationIntervalSeconds: number;
+  /** Maximum age in seconds of a recorded full verification that an incremental export check builds on. */
+  chainVerificationMaxAgeSeconds: number;
   /** File that every checkpoint note is appended to, for an external witness. */
   checkpointWitnessFile: string | undefined;
   /** URL that every checkpoint note is POSTed to, for an external witness. */
@@ -93,6 +97,8 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_CHECKPOINT_ORIGIN', description: 'log name signed into every ledger checkpoint (no spaces or "+")', fallback: 'warden.local/<log id>' },
   { name: 'WARDEN_CHECKPOINT_KEY_FILE', description: 'PEM file of the Ed25519 checkpoint signing key, created on first use', fallback: '<data dir>/keys/checkpoint-ed25519.pem' },
   { name: 'WARDEN_CHECKPOINT_INTERVAL_SECONDS', description: 'seconds between checkpoints while the ledger grows (0-86400, 0 disables)', fallback: '300' },
+  { name: 'WARDEN_CHAIN_VERIFICATION_INTERVAL_SECONDS', description: 'seconds between full verifications of the ledger chain in the gateway, each recorded as an audit.chain_verified entry (0-1209600, 0 disables)', fallback: '86400' },
+  { name: 'WARDEN_CHAIN_VERIFICATION_MAX_AGE_SECONDS', description: 'maximum age in seconds of a recorded full verification that an export builds on, beyond which the export verifies the whole chain (0-31536000)', fallback: '604800' },
   { name: 'WARDEN_CHECKPOINT_WITNESS_FILE', description: 'file that every checkpoint note is appended to', fallback: 'unset' },
   { name: 'WARDEN_CHECKPOINT_WITNESS_URL', description: 'URL that every checkpoint note is POSTed to (https, or http on this machine)', fallback: 'unset' },
   { name: 'WARDEN_WEBHOOK_URL', description: 'URL that review outcomes are POSTed to as signed webhooks (https, or http on this machine)', fallback: 'unset' },
@@ -219,6 +225,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     checkpointOrigin: readCheckpointOrigin(env),
     checkpointKeyFile: readPath(env, 'WARDEN_CHECKPOINT_KEY_FILE'),
     checkpointIntervalSeconds: readInteger(env, 'WARDEN_CHECKPOINT_INTERVAL_SECONDS', 300, 0, 86_400),
+    // Node timers hold at most 2^31 - 1 ms (about 24.8 days), so the interval stays well below that.
+    chainVerificationIntervalSeconds: readInteger(env, 'WARDEN_CHAIN_VERIFICATION_INTERVAL_SECONDS', 86_400, 0, 1_209_600),
+    chainVerificationMaxAgeSeconds: readInteger(env, 'WARDEN_CHAIN_VERIFICATION_MAX_AGE_SECONDS', 604_800, 0, 31_536_000),
     checkpointWitnessFile: readPath(env, 'WARDEN_CHECKPOINT_WITNESS_FILE'),
     checkpointWitnessUrl: readWitnessUrl(env),
     ...readWebhook(env),

@@ -3,6 +3,7 @@ import { getLogger, setLogScrubber, type WardenConfig } from '../../common/src/i
 import { loadInjectionRules, loadTopicPolicy, PlaceholderVault, scrubPii } from '../../guardrails/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
 import {
+  ChainVerificationScheduler,
   CheckpointKeyStore,
   CheckpointScheduler,
   CheckpointService,
@@ -57,6 +58,8 @@ export interface WardenRuntime {
   checkpoints: CheckpointService;
   /** Not started here: `warden start` starts it, so CLI commands never create checkpoints on a timer. */
   checkpointScheduler: CheckpointScheduler;
+  /** Not started here: `warden start` starts it, like the checkpoint scheduler. */
+  chainVerificationScheduler: ChainVerificationScheduler;
   reviews: ReviewService;
   useCaseSwitch: UseCaseSwitch;
   decisionUpdates: DecisionUpdates;
@@ -155,6 +158,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
   const witnesses = new WitnessPublisher(dataSource, { file: config.checkpointWitnessFile, url: config.checkpointWitnessUrl });
   const checkpoints = new CheckpointService(dataSource, merkle, checkpointKeys, ledger, witnesses, { origin: config.checkpointOrigin });
   const checkpointScheduler = new CheckpointScheduler(checkpoints, config.checkpointIntervalSeconds);
+  const chainVerificationScheduler = new ChainVerificationScheduler(dataSource, config.chainVerificationIntervalSeconds, ledger);
   const vault = await PlaceholderVault.open(dataSource, vaultKeyFile);
   const llm = await LlmGateway.create({ policyDir: config.policyDir, upstreamsFile: config.llmUpstreamsFile, dataSource, ledger, policy, metrics, vault });
 
@@ -216,6 +220,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     checkpointKeys,
     checkpoints,
     checkpointScheduler,
+    chainVerificationScheduler,
     reviews,
     useCaseSwitch,
     decisionUpdates,
@@ -226,6 +231,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     retrieval,
     async close() {
       await checkpointScheduler.stop();
+      await chainVerificationScheduler.stop();
       await webhookDispatcher.stop();
       await llm.close();
       await metrics.shutdown();
