@@ -535,7 +535,7 @@ for (const target of await databaseTargets()) {
           late.push(...rows.map((row) => row.seq));
           return seeded.evidence.checkpointCovering(minTreeSize);
         },
-        inclusionProofs: (leafIndexes, treeSize) => seeded.evidence.inclusionProofs(leafIndexes, treeSize),
+        multiproofNodes: (leafIndexes, treeSize) => seeded.evidence.multiproofNodes(leafIndexes, treeSize),
         verifierKeys: () => seeded.evidence.verifierKeys(),
         manifestSigner: () => seeded.evidence.manifestSigner(),
       };
