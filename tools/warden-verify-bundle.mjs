@@ -417,7 +417,7 @@ function manifestShapeProblems(value) {
   for (const name of requiredFiles(value.formatVersion)) {
     expect(isObject(files) && Object.hasOwn(files, name), `files.${name}`, 'must be listed');
   }
-  // A bundle has merkle-nodes.jsonl or proofs.jsonl, as its format version says, never both.
+  // A bundle has merkle-nodes.jsonl or proofs.jsonl, as its format version requires, never both.
   const otherProofFile = proofFileOf(value.formatVersion) === PROOFS_FILE ? MERKLE_NODES_FILE : PROOFS_FILE;
   for (const [name, file] of Object.entries(isObject(files) ? files : {})) {
     expect(LISTABLE_FILES.includes(name) && name !== otherProofFile, `files.${name}`, 'is not a file a Warden bundle contains');

@@ -30,8 +30,8 @@
  *   other file and `manifestDigest` over the rest of the manifest.
  *
  * Format v3 had proofs.jsonl instead of merkle-nodes.jsonl: for each ledger entry, in the same
- * order, an RFC 6962 inclusion proof of leaf seq - 1 (see inclusionProofLine). The per-entry
- * proofs repeated most of their nodes, and made up about half of a bundle's bytes. Format v2 had no
+ * order, an RFC 6962 inclusion proof of leaf seq - 1 (see inclusionProofLine). Neighbouring
+ * entries' proofs repeated most of their nodes, so the file was large. Format v2 had no
  * review entries either: its ledger.jsonl holds only `decision.created` entries and its manifest
  * has no counts.reviewEntries. The version changed then because a v2 bundle without review entries
  * shows nothing about whether a person reviewed a decision, while a later bundle without them

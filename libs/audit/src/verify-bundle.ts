@@ -219,7 +219,7 @@ function manifestShapeProblems(value: unknown): string[] {
 
   expect(value.outcome === null || ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'].includes(value.outcome as string), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
   const files = value.files;
-  // A bundle has merkle-nodes.jsonl or proofs.jsonl, as its format version says, never both.
+  // A bundle has merkle-nodes.jsonl or proofs.jsonl, as its format version requires, never both.
   const proofFile = proofFileOf(value.formatVersion);
   const known = new Set<string>(BUNDLE_FILES.filter((name) => name !== (proofFile === PROOFS_FILE ? MERKLE_NODES_FILE : PROOFS_FILE)));
   for (const name of requiredFiles(value.formatVersion)) {

@@ -31,8 +31,8 @@ export interface MultiproofRoot {
 /**
  * Lists the ranges of the multiproof of `leafIndexes` in the tree of `treeSize` leaves, in
  * ascending start order. The indexes must be strictly ascending and below treeSize. No leaves
- * give no ranges. Contiguous leaves need at most about 2 * log2(treeSize) ranges, and m scattered
- * leaves at most about m * log2(treeSize / m).
+ * give no ranges. Contiguous leaves need at most two ranges per tree level, so at most
+ * 2 * ceil(log2(treeSize)). For m scattered leaves the count is roughly m * log2(treeSize / m).
  */
 export function multiproofRanges(leafIndexes: readonly number[], treeSize: number): LeafRange[] {
   assertMultiproofArguments(leafIndexes, treeSize);
