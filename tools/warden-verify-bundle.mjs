@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v3, or the
- * older warden.audit-export.v2) with plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
+ * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v4, or the
+ * older warden.audit-export.v3 and v2) with plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
  * regulator can read this one file, copy it and run it without installing anything:
  *
  *   node warden-verify-bundle.mjs BUNDLE_DIR
@@ -11,7 +11,9 @@
  *   { "ok": true | false,
  *     "problems": ["<file> line <n> field \"<field>\": <what is wrong>", ...],
  *     "checked": { "decisions": n, "purgedRecords": n, "ledgerEntries": n,
- *                  "reviewEntries": n | null (null for a v2 bundle, which has none), "proofs": n,
+ *                  "reviewEntries": n | null (null for a v2 bundle, which has none),
+ *                  "proofs": n (entries whose inclusion in the checkpoint's tree verified),
+ *                  "merkleNodes": n | null (lines of merkle-nodes.jsonl; null before v4),
  *                  "checkpoint": { "origin", "treeSize", "rootHash", "keyIds" } | null,
  *                  "manifestSignature": { "keyIds" } | null } }
  *
@@ -20,20 +22,21 @@
  *
  * What it checks, from the bundle alone:
  * - manifest.json is the RFC 8785 canonical JSON of the manifest followed by one newline, its
- *   formatVersion is warden.audit-export.v3 or warden.audit-export.v2, and manifestDigest is the
+ *   formatVersion is warden.audit-export.v4, v3 or v2, and manifestDigest is the
  *   SHA-256 of the canonical JSON of the manifest without that field.
  * - manifest.sig is a signed note whose body is exactly "<formatVersion> manifest\n" and
  *   "sha256 <lowercase hex SHA-256 of manifest.json>\n", with an Ed25519 signature by a key from
  *   keys.json (the ledger's checkpoint key). It covers every file through the manifest's digests.
  * - Every file the manifest lists has the recorded size and SHA-256, and the manifest lists
- *   decisions.jsonl, ledger.jsonl, proofs.jsonl, checkpoint.txt and keys.json.
+ *   decisions.jsonl, ledger.jsonl, checkpoint.txt, keys.json and merkle-nodes.jsonl (v4) or
+ *   proofs.jsonl (v3 and v2), not both.
  * - Every line of the JSON Lines files is the canonical JSON of its value.
  * - Each ledger entry's hash is recomputed from its own fields and prevHash: lowercase hex
  *   SHA-256 of the UTF-8 bytes of prevHash followed by the canonical JSON of
  *   {seq, type, tenant, actor, payload, createdAt}. Seqs rise from line to line with no repeats.
  *   The bundle holds only the exported decisions' entries, so consecutive lines do not link to
- *   each other. The inclusion proofs tie each entry to the signed tree instead.
- * - In a v3 bundle, every ledger entry belongs to an exported decision. It is either the
+ *   each other. The multiproof (v4) or the inclusion proofs tie each entry to the signed tree instead.
+ * - From v3, in a bundle, every ledger entry belongs to an exported decision. It is either the
  *   decision.created entry of a line of decisions.jsonl, or a review entry (type review.*, such as
  *   review.claimed, review.voted or review.decided) of a decision in decisions.jsonl. A review
  *   entry's payload.decisionId names that decision, its tenant is the decision's, and its seq
@@ -46,9 +49,15 @@
  *   same hash, type decision.created, and a payload whose recordDigest, decisionId, outcome,
  *   modelVersion, useCase, score and requestId (those present) and whose tenant and actor match
  *   the decision. A purged record's purgedAt is not before the decision's createdAt.
- * - Each ledger entry has an inclusion proof in proofs.jsonl for leaf seq - 1, with leaf hash
- *   SHA-256(0x00 || the 32 bytes of the entry hash) (RFC 6962 section 2.1), that leads to the
- *   checkpoint's root hash by the algorithm of RFC 9162 section 2.1.3.2.
+ * - The leaf of a ledger entry is index seq - 1 with leaf hash SHA-256(0x00 || the 32 bytes of the
+ *   entry hash) (RFC 6962 section 2.1). In a v4 bundle, merkle-nodes.jsonl holds lines
+ *   {"end","hash","start"} sorted by start. The tool computes the checkpoint tree's root by the
+ *   RFC 6962 recursion: node(s, e) is the leaf hash when e - s = 1, otherwise
+ *   SHA-256(0x01 || node(s, s+k) || node(s+k, e)) with k the largest power of two below e - s. A
+ *   range with an exported leaf is computed from its halves, and a range without one is read from
+ *   its line. The file must hold exactly the ranges read, each once, and the root must equal the
+ *   checkpoint's. In v3 and v2 bundles, each entry has an inclusion proof in proofs.jsonl that
+ *   leads to the checkpoint's root hash by the algorithm of RFC 9162 section 2.1.3.2.
  * - checkpoint.txt is a C2SP signed note (c2sp.org/tlog-checkpoint and c2sp.org/signed-note):
  *   origin, tree size, base64 root hash and a "time <ISO 8601>" line, then a blank line and
  *   signature lines. Its Ed25519 signature verifies with a key from keys.json, and its origin,
@@ -68,7 +77,7 @@
  *   bundle leaves no trace in it. That needs data from outside the bundle, such as the bank's own
  *   counts. A v2 bundle has no review entries at all, so it shows nothing of human review.
  * - An extra field in a decision or ledger line is reported as a problem. An extra field in the
- *   manifest or a proof line is covered by no digest or signature and is ignored. In a v2 bundle,
+ *   manifest or a proof line (v3 and v2) is covered by no digest or signature and is ignored. In a v2 bundle,
  *   ledger entries that no decision refers to are checked but not reported as extra. Warden's
  *   verifier behaves the same way in each case.
  * - The content of a purged record: only its digest, kept in the ledger, remains. Of a purged
@@ -80,8 +89,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 
-const FORMAT_VERSION = 'warden.audit-export.v3';
-/** The previous format, still accepted. Its ledger.jsonl contains no review entries. */
+const FORMAT_VERSION = 'warden.audit-export.v4';
+/** The previous format, still accepted. It proves each entry with its own line of proofs.jsonl. */
+const FORMAT_VERSION_V3 = 'warden.audit-export.v3';
+/** The format before v3, still accepted. Its ledger.jsonl contains no review entries. */
 const FORMAT_VERSION_V2 = 'warden.audit-export.v2';
 
 const MANIFEST_FILE = 'manifest.json';
@@ -89,6 +100,7 @@ const MANIFEST_SIGNATURE_FILE = 'manifest.sig';
 const DECISIONS_FILE = 'decisions.jsonl';
 const LEDGER_FILE = 'ledger.jsonl';
 const PROOFS_FILE = 'proofs.jsonl';
+const MERKLE_NODES_FILE = 'merkle-nodes.jsonl';
 const CHECKPOINT_FILE = 'checkpoint.txt';
 const KEYS_FILE = 'keys.json';
 const CSV_FILE = 'decisions.csv';
@@ -96,8 +108,16 @@ const PARQUET_FILE = 'decisions.parquet';
 const SUMMARY_FILE = 'summary.pdf';
 
 /** Files a manifest may list. manifest.json itself is never listed. */
-const LISTABLE_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, CSV_FILE, PARQUET_FILE, SUMMARY_FILE];
-const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE];
+const LISTABLE_FILES = [DECISIONS_FILE, LEDGER_FILE, MERKLE_NODES_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, CSV_FILE, PARQUET_FILE, SUMMARY_FILE];
+
+/** Returns the file that proves the entries in the tree: merkle-nodes.jsonl from v4, proofs.jsonl before. */
+function proofFileOf(formatVersion) {
+  return formatVersion === FORMAT_VERSION_V3 || formatVersion === FORMAT_VERSION_V2 ? PROOFS_FILE : MERKLE_NODES_FILE;
+}
+
+function requiredFiles(formatVersion) {
+  return [DECISIONS_FILE, LEDGER_FILE, proofFileOf(formatVersion), CHECKPOINT_FILE, KEYS_FILE];
+}
 
 const OUTCOMES = ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'];
 const DECISION_CREATED_TYPE = 'decision.created';
@@ -134,7 +154,7 @@ const ISO_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const USAGE = `Usage: node warden-verify-bundle.mjs BUNDLE_DIR
 
-Checks a Warden audit export bundle (${FORMAT_VERSION} or ${FORMAT_VERSION_V2}) and prints a JSON report.
+Checks a Warden audit export bundle (${FORMAT_VERSION}, ${FORMAT_VERSION_V3} or ${FORMAT_VERSION_V2}) and prints a JSON report.
 Exit status: 0 verified, 5 a check failed, 1 usage error, 2 internal error.
 `;
 
@@ -173,7 +193,7 @@ function main(args) {
 }
 
 function newReport() {
-  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, checkpoint: null, manifestSignature: null } };
+  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, merkleNodes: null, checkpoint: null, manifestSignature: null } };
 }
 
 /** Reads every file a bundle can contain. A missing file is absent from the map. */
@@ -369,7 +389,11 @@ function manifestShapeProblems(value) {
   };
 
   const v2 = value.formatVersion === FORMAT_VERSION_V2;
-  expect(value.formatVersion === FORMAT_VERSION || v2, 'formatVersion', `must be "${FORMAT_VERSION}" or "${FORMAT_VERSION_V2}"`);
+  expect(
+    value.formatVersion === FORMAT_VERSION || value.formatVersion === FORMAT_VERSION_V3 || v2,
+    'formatVersion',
+    `must be "${FORMAT_VERSION}", "${FORMAT_VERSION_V3}" or "${FORMAT_VERSION_V2}"`,
+  );
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
   expect(value.tenant === null || typeof value.tenant === 'string', 'tenant', 'must be a string or null');
@@ -381,7 +405,7 @@ function manifestShapeProblems(value) {
   if (v2) {
     expect(isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries), 'counts', 'must contain non-negative integers decisions and ledgerEntries');
   } else {
-    // A v3 manifest also counts the review entries among the ledger entries.
+    // From v3 the manifest also counts the review entries among the ledger entries.
     expect(
       isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries),
       'counts',
@@ -390,11 +414,13 @@ function manifestShapeProblems(value) {
   }
   expect(value.outcome === null || OUTCOMES.includes(value.outcome), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
 
-  for (const name of REQUIRED_FILES) {
+  for (const name of requiredFiles(value.formatVersion)) {
     expect(isObject(files) && Object.hasOwn(files, name), `files.${name}`, 'must be listed');
   }
+  // A bundle has merkle-nodes.jsonl or proofs.jsonl, as its format version requires, never both.
+  const otherProofFile = proofFileOf(value.formatVersion) === PROOFS_FILE ? MERKLE_NODES_FILE : PROOFS_FILE;
   for (const [name, file] of Object.entries(isObject(files) ? files : {})) {
-    expect(LISTABLE_FILES.includes(name), `files.${name}`, 'is not a file a Warden bundle contains');
+    expect(LISTABLE_FILES.includes(name) && name !== otherProofFile, `files.${name}`, 'is not a file a Warden bundle contains');
     expect(isObject(file) && isCount(file.bytes) && isHex64(file.sha256), `files.${name}`, 'must contain bytes and sha256');
   }
 
@@ -543,11 +569,12 @@ function checkLedgerEntries(entries, manifest, report) {
   }
 }
 
-// ---- checkpoint.txt, keys.json and proofs.jsonl ----
+// ---- checkpoint.txt, keys.json, merkle-nodes.jsonl and proofs.jsonl ----
 
 /**
  * Verifies the checkpoint's signature with the bundle's keys, that it states the tree the
- * manifest names, and that every ledger entry has an inclusion proof into that tree.
+ * manifest names, and that the ledger entries are in that tree: by the multiproof in a v4
+ * bundle, by one inclusion proof per entry before.
  */
 function checkEvidence(files, keys, entries, manifest, report) {
   const { problems } = report;
@@ -574,6 +601,11 @@ function checkEvidence(files, keys, entries, manifest, report) {
     if (!keyIds.includes(expected.keyId)) problems.push(`${CHECKPOINT_FILE}: not signed by ${MANIFEST_FILE} checkpoint.keyId ${expected.keyId}`);
   }
 
+  if (proofFileOf(manifest.formatVersion) === MERKLE_NODES_FILE) {
+    const lines = parseJsonLines(MERKLE_NODES_FILE, files.get(MERKLE_NODES_FILE), report);
+    if (lines) checkMultiproof(lines, entries, manifest, report);
+    return;
+  }
   const proofs = parseJsonLines(PROOFS_FILE, files.get(PROOFS_FILE), report);
   if (!proofs || !entries) return;
   if (proofs.length !== entries.length) {
@@ -801,6 +833,152 @@ function parseSignatureLine(line, lineNumber) {
     keyHash: bytes.subarray(0, KEY_HASH_BYTES).toString('hex'),
     signature: bytes.subarray(KEY_HASH_BYTES),
   };
+}
+
+// ---- merkle-nodes.jsonl (format v4) ----
+
+/**
+ * Checks the multiproof: every line is a well-formed range, the lines are sorted by start without
+ * repeats, and the root computed from the ledger entries' leaf hashes and these ranges is the
+ * checkpoint's. The file must hold exactly the ranges the computation reads. With no ledger
+ * entries the file must be empty. Without a readable ledger.jsonl only the lines are checked.
+ */
+function checkMultiproof(lines, entries, manifest, report) {
+  const { problems } = report;
+  report.checked.merkleNodes = lines.length;
+  const nodes = parseMerkleNodeLines(lines, report);
+  if (!entries) return;
+
+  const { treeSize, rootHash } = manifest.checkpoint;
+  const leaves = provenLeaves(entries);
+  const outside = leaves[leaves.length - 1];
+  if (outside && outside.index >= treeSize) {
+    problems.push(
+      `${MERKLE_NODES_FILE}: the root cannot be computed, because seq ${outside.index + 1} of ${LEDGER_FILE} is outside the checkpoint's tree of size ${treeSize}`,
+    );
+    return;
+  }
+
+  const byRange = new Map(nodes.map((node) => [`${node.start}-${node.end}`, node]));
+  const read = new Set();
+  const missing = [];
+  // node(start, end) for the leaves[first..last) that lie in [start, end). Recursion depth is at most 54.
+  const computeNode = (start, end, first, last) => {
+    if (first === last) {
+      const node = byRange.get(`${start}-${end}`);
+      if (!node) {
+        missing.push([start, end]);
+        return undefined;
+      }
+      read.add(node);
+      return node.hash;
+    }
+    if (end - start === 1) return leaves[first].hash;
+    const split = start + largestPowerOfTwoBelow(end - start);
+    const middle = firstLeafFrom(leaves, split, first, last);
+    const left = computeNode(start, split, first, middle);
+    const right = computeNode(split, end, middle, last);
+    return left && right ? hashChildren(left, right) : undefined;
+  };
+  const root = leaves.length > 0 ? computeNode(0, treeSize, 0, leaves.length) : undefined;
+  for (const [start, end] of missing) {
+    problems.push(`${MERKLE_NODES_FILE}: no line gives the range [${start}, ${end}), which the root computation needs`);
+  }
+
+  for (const node of nodes) {
+    if (read.has(node)) continue;
+    const position = firstLeafFrom(leaves, node.start, 0, leaves.length);
+    const contained = position < leaves.length && leaves[position].index < node.end ? leaves[position] : undefined;
+    const reason = contained
+      ? `, which contains the leaf of seq ${contained.index + 1} of ${LEDGER_FILE}`
+      : node.end > treeSize
+        ? `, which ends after the checkpoint's tree size ${treeSize}`
+        : '';
+    problems.push(`${MERKLE_NODES_FILE} line ${node.lineNumber} (range [${node.start}, ${node.end})): the root computation does not read this range${reason}`);
+  }
+  if (root && root.toString('hex') !== rootHash) {
+    problems.push(`${MERKLE_NODES_FILE}: the root computed from ${LEDGER_FILE} and ${MERKLE_NODES_FILE} differs from ${MANIFEST_FILE} checkpoint.rootHash`);
+  } else if (root) {
+    report.checked.proofs = leaves.length;
+  }
+}
+
+/** Fields of a merkle-nodes.jsonl line. */
+const MERKLE_NODE_LINE_FIELDS = new Set(['start', 'end', 'hash']);
+
+/**
+ * Returns the well-formed lines of merkle-nodes.jsonl as { lineNumber, start, end, hash }, the
+ * first of any repeated range, and reports malformed, repeated and unsorted lines. An unsorted
+ * line is still used.
+ */
+function parseMerkleNodeLines(lines, report) {
+  const { problems } = report;
+  const nodes = [];
+  const lineOfRange = new Map();
+  let previousStart;
+  for (const { lineNumber, value } of lines) {
+    const at = `${MERKLE_NODES_FILE} line ${lineNumber}`;
+    if (!isObject(value)) {
+      problems.push(`${at}: must be a JSON object with start, end and hash`);
+      continue;
+    }
+    const { start, end } = value;
+    if (!isCount(start) || !isCount(end) || start >= end) {
+      problems.push(`${at} fields "start" and "end": must be integers with 0 <= start < end, found ${describeValue(start)} and ${describeValue(end)}`);
+      continue;
+    }
+    const atRange = `${at} (range [${start}, ${end}))`;
+    const shape = unknownFieldProblems(value, MERKLE_NODE_LINE_FIELDS);
+    if (!isHex64(value.hash)) shape.unshift('field "hash" must be 64 lowercase hex characters');
+    for (const problem of shape) problems.push(`${atRange} ${problem}`);
+    if (shape.length > 0) continue;
+
+    const key = `${start}-${end}`;
+    const firstLine = lineOfRange.get(key);
+    if (firstLine !== undefined) {
+      problems.push(`${atRange}: repeats line ${firstLine}`);
+    } else if (previousStart !== undefined && start <= previousStart) {
+      problems.push(`${atRange}: start ${start} is not after the previous line's start ${previousStart}; lines must be sorted by start`);
+    }
+    previousStart = start;
+    if (firstLine !== undefined) continue;
+    lineOfRange.set(key, lineNumber);
+    nodes.push({ lineNumber, start, end, hash: Buffer.from(value.hash, 'hex') });
+  }
+  return nodes;
+}
+
+/** Returns { index, hash } of the ledger entries' leaves, one per seq, by ascending index. */
+function provenLeaves(entries) {
+  const bySeq = new Map();
+  for (const entry of entries) if (!bySeq.has(entry.seq)) bySeq.set(entry.seq, entry.hash);
+  return [...bySeq]
+    .sort(([a], [b]) => a - b)
+    .map(([seq, hash]) => ({ index: seq - 1, hash: sha256Bytes(Buffer.from([0x00]), Buffer.from(hash, 'hex')) }));
+}
+
+/** Returns the first position in [first, last) of the leaves, sorted by index, whose index is >= target. */
+function firstLeafFrom(leaves, target, first, last) {
+  let low = first;
+  let high = last;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (leaves[middle].index < target) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** Returns the largest power of two strictly below n, for n >= 2. */
+function largestPowerOfTwoBelow(n) {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** Shows a JSON value in a message, cut to 32 characters. */
+function describeValue(value) {
+  return value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value)).slice(0, 32);
 }
 
 /** Checks one line of proofs.jsonl against its ledger entry and the checkpoint's tree. */

@@ -27,9 +27,11 @@ import {
   LEDGER_FILE,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
+  MERKLE_NODES_FILE,
   PROOFS_FILE,
   rawEd25519PublicKey,
   sealManifest,
+  signCheckpoint,
   signManifest,
   verifyCheckpoint,
   WitnessPublisher,
@@ -37,6 +39,7 @@ import {
   type CheckpointKeyRecord,
   type ExportEvidence,
 } from '../../libs/audit/src/index.js';
+import { convertFolderToV3 } from '../support/bundle-v3.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { runProcess } from '../support/process.js';
 
@@ -112,6 +115,9 @@ for (const target of await databaseTargets()) {
     let keys: CheckpointKeyStore;
     let keysFile: string;
     let bundleDir: string;
+    /** The same bundle rewritten as format v3, with proofs.jsonl. */
+    let bundleV3Dir: string;
+    let merkle: PostgresMerkleLog;
     let manifest: BundleManifest;
     let evidence: ExportEvidence;
     const checkpointSizes: number[] = [];
@@ -143,7 +149,7 @@ for (const target of await databaseTargets()) {
 
       const source = db.database.dataSource;
       const ledger = new PostgresLedger();
-      const merkle = new PostgresMerkleLog(source);
+      merkle = new PostgresMerkleLog(source);
       keys = new CheckpointKeyStore(source, join(workDir, 'checkpoint-key.pem'), ledger);
       checkpoints = new CheckpointService(source, merkle, keys, ledger, new WitnessPublisher(source, {}), { origin: ORIGIN });
 
@@ -167,7 +173,19 @@ for (const target of await databaseTargets()) {
       bundleDir = join(workDir, 'bundle');
       evidence = createExportEvidence(checkpoints, merkle, keys, 'interop-test');
       ({ manifest } = await exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir: bundleDir, wardenVersion: '0.1.0' }, evidence));
+      bundleV3Dir = join(workDir, 'bundle-v3');
+      cpSync(bundleDir, bundleV3Dir, { recursive: true });
+      await convertFolderToV3(bundleV3Dir, merkle, await evidence.manifestSigner());
     });
+
+    /** Copies the v4 bundle with merkle-nodes.jsonl changed by `edit`, manifest unchanged. */
+    function forgeNodes(name: string, edit: (lines: string[]) => string[]): string {
+      const forged = join(workDir, name);
+      cpSync(bundleDir, forged, { recursive: true });
+      const lines = readFileSync(join(forged, MERKLE_NODES_FILE), 'utf8').trimEnd().split('\n');
+      writeFileSync(join(forged, MERKLE_NODES_FILE), `${edit(lines).join('\n')}\n`);
+      return forged;
+    }
     after(async () => {
       await db?.cleanup();
       if (workDir) rmSync(workDir, { recursive: true, force: true });
@@ -177,18 +195,72 @@ for (const target of await databaseTargets()) {
       const { exitCode, report } = await check(['bundle', bundleDir]);
       assert.deepEqual(report.errors, []);
       assert.equal(exitCode, 0);
+      // Each entry's audit path is rebuilt from the multiproof and checked by tlog.CheckRecord.
       assert.equal(report.checked, manifest.counts.ledgerEntries);
       assert.equal(report.checked, 9);
-      assert.equal(manifest.counts.reviewEntries, 2, 'the bundle holds review entries, each with a proof');
+      assert.equal(manifest.counts.reviewEntries, 2, 'the bundle holds review entries, proven like the others');
       assert.equal(report.checkpoint?.treeSize, manifest.checkpoint.treeSize);
       assert.equal(report.checkpoint?.rootHash, manifest.checkpoint.rootHash);
       assert.equal(report.checkpoint?.origin, ORIGIN);
       assert.deepEqual(report.checkpoint?.signedBy, [manifest.checkpoint.keyId]);
     });
 
-    it('rejects a bundle with a changed proof hash', async () => {
-      const forged = join(workDir, 'forged-proof');
+    it('accepts the bundle in format v3', async () => {
+      const { exitCode, report } = await check(['bundle', bundleV3Dir]);
+      assert.deepEqual(report.errors, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked, 9);
+    });
+
+    it('rejects a changed multiproof hash', async () => {
+      const forged = forgeNodes('forged-node', (lines) => {
+        const node = JSON.parse(lines[0]) as { hash: string };
+        node.hash = node.hash.replace(/^./, (digit: string) => (digit === '0' ? '1' : '0'));
+        return [JSON.stringify(node), ...lines.slice(1)];
+      });
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.ok(report.errors.includes('merkle-nodes.jsonl: size or SHA-256 differs from manifest.json'), report.errors.join('\n'));
+      assert.ok(report.errors.includes("merkle-nodes.jsonl: the root computed from ledger.jsonl and merkle-nodes.jsonl differs from the signed checkpoint's root"), report.errors.join('\n'));
+      // Every rebuilt path ends at the forged root, so tlog rejects each entry.
+      assert.equal(report.errors.filter((error) => / inclusion proof rebuilt from merkle-nodes\.jsonl rejected: /.test(error)).length, 9, report.errors.join('\n'));
+      assert.equal(report.checked, 0);
+    });
+
+    it('rejects missing, extra and repeated multiproof lines', async () => {
+      const missing = await check(['bundle', forgeNodes('missing-node', (lines) => lines.slice(1))]);
+      const first = JSON.parse(readFileSync(join(bundleDir, MERKLE_NODES_FILE), 'utf8').split('\n')[0]) as { start: number; end: number };
+      assert.ok(missing.report.errors.includes(`merkle-nodes.jsonl: no line gives the range [${first.start}, ${first.end}), which the root computation needs`), missing.report.errors.join('\n'));
+
+      const treeSize = manifest.checkpoint.treeSize;
+      const extraLine = JSON.stringify({ end: treeSize + 1, hash: 'ab'.repeat(32), start: treeSize });
+      const extra = await check(['bundle', forgeNodes('extra-node', (lines) => [...lines, extraLine])]);
+      const count = readFileSync(join(bundleDir, MERKLE_NODES_FILE), 'utf8').trimEnd().split('\n').length;
+      assert.ok(extra.report.errors.includes(`merkle-nodes.jsonl line ${count + 1} (range [${treeSize}, ${treeSize + 1})): the root computation does not read this range`), extra.report.errors.join('\n'));
+      assert.equal(extra.report.checked, 9, 'the other lines still prove every entry');
+
+      const repeated = await check(['bundle', forgeNodes('repeated-node', (lines) => [lines[0], ...lines])]);
+      assert.ok(repeated.report.errors.includes(`merkle-nodes.jsonl line 2 (range [${first.start}, ${first.end})): repeats line 1`), repeated.report.errors.join('\n'));
+    });
+
+    it('rejects a checkpoint smaller than the last seq', async () => {
+      const forged = join(workDir, 'smaller-checkpoint');
       cpSync(bundleDir, forged, { recursive: true });
+      const smaller = manifest.ledger.lastSeq! - 1;
+      const root = Buffer.from(await merkle.rootHash(smaller), 'hex').toString('base64');
+      const note = readFileSync(join(forged, 'checkpoint.txt'), 'utf8');
+      const [origin, _size, _root, ...extensions] = note.slice(0, note.lastIndexOf('\n\n')).split('\n');
+      const body = `${[origin, String(smaller), root, ...extensions].join('\n')}\n`;
+      writeFileSync(join(forged, 'checkpoint.txt'), signCheckpoint(body, await evidence.manifestSigner()));
+
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.ok(report.errors.includes(`ledger.jsonl: seq ${manifest.ledger.firstSeq} to ${manifest.ledger.lastSeq} do not all lie in the signed tree of size ${smaller}`), report.errors.join('\n'));
+    });
+
+    it('rejects a v3 bundle with a changed proof hash', async () => {
+      const forged = join(workDir, 'forged-proof');
+      cpSync(bundleV3Dir, forged, { recursive: true });
       const lines = readFileSync(join(forged, PROOFS_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
       const victim = lines[2];
       victim.proof[0] = victim.proof[0].replace(/^./, (digit: string) => (digit === '0' ? '1' : '0'));
@@ -202,9 +274,9 @@ for (const target of await databaseTargets()) {
       assert.ok(report.errors.includes(`seq ${victim.seq}: no valid inclusion proof`), report.errors.join('\n'));
     });
 
-    it('rejects a changed review entry hash', async () => {
+    it('rejects a changed review entry hash in a v3 bundle', async () => {
       const forged = join(workDir, 'forged-review');
-      cpSync(bundleDir, forged, { recursive: true });
+      cpSync(bundleV3Dir, forged, { recursive: true });
       const lines = readFileSync(join(forged, LEDGER_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
       const victim = lines.find((line) => line.type === 'review.decided');
       victim.hash = victim.hash.replace(/^./, (digit: string) => (digit === '0' ? '1' : '0'));
@@ -216,9 +288,22 @@ for (const target of await databaseTargets()) {
       assert.ok(report.errors.includes(`seq ${victim.seq}: no valid inclusion proof`), report.errors.join('\n'));
     });
 
+    it('rejects a changed review entry hash', async () => {
+      const forged = join(workDir, 'forged-review-v4');
+      cpSync(bundleDir, forged, { recursive: true });
+      const lines = readFileSync(join(forged, LEDGER_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
+      const victim = lines.find((line) => line.type === 'review.decided');
+      victim.hash = victim.hash.replace(/^./, (digit: string) => (digit === '0' ? '1' : '0'));
+      writeFileSync(join(forged, LEDGER_FILE), lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.ok(report.errors.some((error) => error.startsWith(`seq ${victim.seq}: inclusion proof rebuilt from merkle-nodes.jsonl rejected: `)), report.errors.join('\n'));
+    });
+
     it('accepts a format v2 manifest', async () => {
       const older = join(workDir, 'format-v2');
-      cpSync(bundleDir, older, { recursive: true });
+      cpSync(bundleV3Dir, older, { recursive: true });
       const { manifestDigest: _old, ...unsigned } = JSON.parse(readFileSync(join(older, MANIFEST_FILE), 'utf8')) as BundleManifest;
       unsigned.formatVersion = BUNDLE_FORMAT_VERSION_V2;
       const text = sealManifest(unsigned).text;

@@ -29,6 +29,12 @@ import {
   type BundleManifest,
   type DecisionLine,
   type LedgerEntry,
+  BUNDLE_FORMAT_VERSION,
+  computeMultiproofRoot,
+  hashMerkleLeaf,
+  hashToHex,
+  MERKLE_NODES_FILE,
+  multiproofRanges,
   PROOFS_FILE,
   SUMMARY_FILE,
 } from '../../libs/audit/src/index.js';
@@ -152,9 +158,10 @@ for (const target of await databaseTargets()) {
       // Only the decisions' own entries: the access denial at seq 3 and the other use case at seq 5 stay out.
       const ledgerLines = readFileSync(join(outDir, LEDGER_FILE), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
       assert.deepEqual(ledgerLines.map((line) => line.seq), [2, 4, 6, 7]);
-      const proofLines = readFileSync(join(outDir, 'proofs.jsonl'), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
-      assert.deepEqual(proofLines.map((line) => line.leafIndex), [1, 3, 5, 6]);
       assert.ok(manifest.checkpoint.treeSize >= 7, 'the checkpoint covers the last exported entry');
+      assertMultiproof(outDir, manifest);
+      assert.equal(manifest.formatVersion, BUNDLE_FORMAT_VERSION);
+      assert.ok(!(PROOFS_FILE in manifest.files), 'a v4 manifest lists proofs.jsonl');
       assert.match(readFileSync(join(outDir, 'checkpoint.txt'), 'utf8'), /^warden\.test\/export\n\d+\n/);
 
       const manifestText = readFileSync(join(outDir, MANIFEST_FILE), 'utf8');
@@ -409,6 +416,25 @@ for (const target of await databaseTargets()) {
   });
 }
 
+/**
+ * Checks merkle-nodes.jsonl against an independent computation: its ranges are exactly those of
+ * the multiproof of ledger.jsonl's leaves, and with the leaf hashes they give the checkpoint's root.
+ */
+function assertMultiproof(dir: string, manifest: BundleManifest): void {
+  const entries = readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE));
+  const nodes = readJsonLines<{ start: number; end: number; hash: string }>(join(dir, MERKLE_NODES_FILE));
+  const { treeSize, rootHash } = manifest.checkpoint;
+  const indexes = entries.map((entry) => entry.seq - 1);
+  assert.deepEqual(nodes.map(({ start, end }) => ({ start, end })), multiproofRanges(indexes, treeSize));
+  assert.equal(manifest.files[MERKLE_NODES_FILE].bytes, readFileSync(join(dir, MERKLE_NODES_FILE)).length);
+
+  const byRange = new Map(nodes.map((node) => [`${node.start}-${node.end}`, Buffer.from(node.hash, 'hex')]));
+  const leaves = entries.map((entry) => ({ index: entry.seq - 1, hash: hashMerkleLeaf(Buffer.from(entry.hash, 'hex')) }));
+  const computed = computeMultiproofRoot(leaves, treeSize, (range) => byRange.get(`${range.start}-${range.end}`));
+  assert.deepEqual(computed.missing, []);
+  assert.equal(hashToHex(computed.root!), rootHash);
+}
+
 function readJsonLines<T>(path: string): T[] {
   const text = readFileSync(path, 'utf8');
   return text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as T);
@@ -487,12 +513,7 @@ for (const target of await databaseTargets()) {
       assert.notEqual(final.payload.finalOutcome, seeded.overridden.automaticOutcome);
       assert.deepEqual(final.payload.reviewers, ['alice', 'bob']);
 
-      const proofs = readJsonLines<{ seq: number; leafIndex: number; treeSize: number }>(join(dir, PROOFS_FILE));
-      assert.deepEqual(proofs.map((proof) => proof.seq), entries.map((entry) => entry.seq));
-      for (const proof of proofs) {
-        assert.equal(proof.leafIndex, proof.seq - 1);
-        assert.equal(proof.treeSize, manifest.checkpoint.treeSize);
-      }
+      assertMultiproof(dir, manifest);
 
       const tool = await runStandaloneVerifier(dir);
       assert.deepEqual(tool.report.problems, []);
@@ -535,7 +556,7 @@ for (const target of await databaseTargets()) {
           late.push(...rows.map((row) => row.seq));
           return seeded.evidence.checkpointCovering(minTreeSize);
         },
-        inclusionProofs: (leafIndexes, treeSize) => seeded.evidence.inclusionProofs(leafIndexes, treeSize),
+        multiproofNodes: (leafIndexes, treeSize) => seeded.evidence.multiproofNodes(leafIndexes, treeSize),
         verifierKeys: () => seeded.evidence.verifierKeys(),
         manifestSigner: () => seeded.evidence.manifestSigner(),
       };

@@ -11,6 +11,7 @@ import {
   hashToHex,
   inMemoryRangeHash,
   merkleTreeHash,
+  multiproofRanges,
   PostgresLedger,
   PostgresMerkleLog,
   verifyConsistencyProof,
@@ -125,6 +126,33 @@ for (const target of await databaseTargets()) {
           assert.deepEqual(batch[i], await log.inclusionProof(index, size), `leaf ${index} of ${size}`);
         }
       }
+    });
+
+    it('returns multiproof ranges with their hashes', async () => {
+      const leaves = await ledgerLeaves();
+      const dense = Array.from({ length: 300 }, (_, i) => 350 + i);
+      const scattered = [3, 97, 211, 700, 703, 998, 999];
+      for (const size of [1000, 999, 701, 1]) {
+        const indexes = [...scattered.slice(0, 3), ...dense, ...scattered.slice(3)].filter((index) => index < size);
+        const nodes = [];
+        for await (const batch of log.multiproofNodes(indexes, size)) nodes.push(...batch);
+        assert.deepEqual(
+          nodes.map(({ start, end }) => ({ start, end })),
+          multiproofRanges(indexes, size),
+          `ranges of size ${size}`,
+        );
+        for (const node of nodes) {
+          assert.equal(node.hash, hashToHex(merkleTreeHash(leaves, node.start, node.end)), `range [${node.start}, ${node.end}) of size ${size}`);
+        }
+      }
+      for await (const batch of log.multiproofNodes([], 10)) assert.fail(`no leaves yielded ${batch.length} ranges`);
+    });
+
+    it('rejects multiproofs past synced leaves', async () => {
+      const read = async (): Promise<void> => {
+        for await (const _batch of log.multiproofNodes([5, 1200], 1300));
+      };
+      await assert.rejects(read, /fewer than the requested tree size 1300/);
     });
 
     it('rejects batch proofs past synced leaves', async () => {

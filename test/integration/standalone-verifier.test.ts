@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -10,6 +10,7 @@ import { canonicalJson, digestJson, sha256Hex } from '../../libs/common/src/inde
 import {
   BUNDLE_FORMAT_VERSION,
   BUNDLE_FORMAT_VERSION_V2,
+  BUNDLE_FORMAT_VERSION_V3,
   CHECKPOINT_FILE,
   CheckpointKeyStore,
   CheckpointService,
@@ -24,6 +25,7 @@ import {
   LEDGER_FILE,
   MANIFEST_FILE,
   MANIFEST_SIGNATURE_FILE,
+  MERKLE_NODES_FILE,
   signManifest,
   PostgresLedger,
   PostgresMerkleLog,
@@ -41,6 +43,7 @@ import {
   type ExportEvidence,
   type LedgerEntry,
 } from '../../libs/audit/src/index.js';
+import { convertFilesToV3, convertFolderToV3 } from '../support/bundle-v3.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { REVIEWED_USE_CASE, seedReviewedDecisions, type ReviewedDecision, type ReviewedDecisions } from '../support/reviewed-decisions.js';
 
@@ -79,6 +82,8 @@ interface ToolReport {
     /** Null for a v2 bundle, which has no review entries. */
     reviewEntries: number | null;
     proofs: number;
+    /** Lines of merkle-nodes.jsonl, or null before format v4. */
+    merkleNodes: number | null;
     checkpoint: { origin: string; treeSize: number; rootHash: string; keyIds: string[] } | null;
   };
 }
@@ -173,10 +178,12 @@ function readManifest(files: BundleBytes): BundleManifest {
 /**
  * Records every listed file's current size and SHA-256 in the manifest and seals it again, as a
  * forger would. With a signer, the forger also holds the signing key and signs manifest.sig again,
- * so that the checks behind the signature are what the case exercises.
+ * so that the checks behind the signature are what the case exercises. The signed statement names
+ * the manifest's own format version unless `signedVersion` is given.
  */
-function reseal(files: BundleBytes, signer: CheckpointSigner | null, signedVersion: BundleFormatVersion = BUNDLE_FORMAT_VERSION): void {
+function reseal(files: BundleBytes, signer: CheckpointSigner | null, signedVersion?: BundleFormatVersion): void {
   const { manifestDigest: _old, ...unsigned } = readManifest(files);
+  signedVersion ??= unsigned.formatVersion;
   for (const name of Object.keys(unsigned.files)) {
     const bytes = files.get(name);
     if (bytes) unsigned.files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
@@ -193,13 +200,41 @@ function editManifest(files: BundleBytes, edit: (manifest: Record<string, any>) 
   files.set(MANIFEST_FILE, Buffer.from(`${canonicalJson(manifest)}\n`, 'utf8'));
 }
 
-/** Rewrites a bundle as format v2 would have written it: the old version, no counts.reviewEntries. */
+/**
+ * Rewrites a v3 bundle as format v2 would have written it: the old version, no
+ * counts.reviewEntries.
+ */
 function convertToV2(files: BundleBytes, signer: CheckpointSigner): void {
   editManifest(files, (manifest) => {
     manifest.formatVersion = BUNDLE_FORMAT_VERSION_V2;
     delete manifest.counts.reviewEntries;
   });
   reseal(files, signer, BUNDLE_FORMAT_VERSION_V2);
+}
+
+/** Returns the lines of merkle-nodes.jsonl. */
+function merkleNodeLines(files: BundleBytes): string[] {
+  return textLines(files.get(MERKLE_NODES_FILE)!);
+}
+
+function setMerkleNodeLines(files: BundleBytes, lines: string[]): void {
+  files.set(MERKLE_NODES_FILE, joinLines(lines));
+}
+
+/**
+ * Replaces the checkpoint with one that the key holder signs for a smaller tree (with that tree's
+ * real root), records it in the manifest and reseals, as a forger with the key would.
+ */
+function shrinkCheckpoint(files: BundleBytes, signer: CheckpointSigner, treeSize: number, rootHash: string): void {
+  const note = files.get(CHECKPOINT_FILE)!.toString('utf8');
+  const [origin, _size, _root, ...extensions] = note.slice(0, note.lastIndexOf('\n\n')).split('\n');
+  const body = `${[origin, String(treeSize), Buffer.from(rootHash, 'hex').toString('base64'), ...extensions].join('\n')}\n`;
+  files.set(CHECKPOINT_FILE, Buffer.from(signCheckpoint(body, signer), 'utf8'));
+  editManifest(files, (manifest) => {
+    manifest.checkpoint.treeSize = treeSize;
+    manifest.checkpoint.rootHash = rootHash;
+  });
+  reseal(files, signer);
 }
 
 /** Signs the note's body with a fresh Ed25519 key that Warden never published; returns the new note and the key's verifier key. */
@@ -264,6 +299,18 @@ function assertAgreement(outcome: CaseOutcome, expectOk: boolean): void {
   }
 }
 
+/** Checks each outcome with assertAgreement, and that the tool reports the case's expected problem. */
+function assertCaseOutcomes(cases: TamperCase[], outcomes: CaseOutcome[]): void {
+  outcomes.forEach((outcome, index) => {
+    const { expectOk = false, toolProblem } = cases[index];
+    assertAgreement(outcome, expectOk);
+    if (toolProblem) {
+      const { problems } = outcome.runs[0].report;
+      assert.ok(problems.some((problem) => toolProblem.test(problem)), `${outcome.name}: no problem matches ${toolProblem}: ${problems.join(' | ')}`);
+    }
+  });
+}
+
 /** Lists the Node binaries the tamper cases run on: this one, and the system Node where there is one. */
 function nodeBinaries(): string[] {
   return systemNodeSkipReason() === undefined && SYSTEM_NODE !== process.execPath ? [process.execPath, SYSTEM_NODE] : [process.execPath];
@@ -285,6 +332,9 @@ for (const target of await databaseTargets()) {
     let db: TestDatabase;
     let workDir: string;
     let bundleDir: string;
+    /** The same bundle rewritten as format v3, with proofs.jsonl. */
+    let bundleV3Dir: string;
+    let merkle: PostgresMerkleLog;
     let manifest: BundleManifest;
     let retiredKeyId: string;
     let evidence: ExportEvidence;
@@ -295,7 +345,7 @@ for (const target of await databaseTargets()) {
       workDir = mkdtempSync(join(tmpdir(), 'warden-standalone-'));
       const source = db.database.dataSource;
       const ledger = new PostgresLedger();
-      const merkle = new PostgresMerkleLog(source);
+      merkle = new PostgresMerkleLog(source);
       const keys = new CheckpointKeyStore(source, join(workDir, 'checkpoint-key.pem'), ledger);
       const checkpoints = new CheckpointService(source, merkle, keys, ledger, new WitnessPublisher(source, {}), { origin: ORIGIN });
       evidence = createExportEvidence(checkpoints, merkle, keys, 'standalone-test');
@@ -323,6 +373,9 @@ for (const target of await databaseTargets()) {
       ({ manifest } = await exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir: bundleDir, wardenVersion: '0.1.0' }, evidence));
       // The current key after the rotation, which signed the bundle's manifest.
       keyHolder = await evidence.manifestSigner();
+      bundleV3Dir = join(workDir, 'bundle-v3');
+      cpSync(bundleDir, bundleV3Dir, { recursive: true });
+      await convertFolderToV3(bundleV3Dir, merkle, keyHolder);
     });
     after(async () => {
       await db?.cleanup();
@@ -340,6 +393,7 @@ for (const target of await databaseTargets()) {
         ledgerEntries: 5,
         reviewEntries: 0,
         proofs: 5,
+        merkleNodes: textLines(readFileSync(join(bundleDir, MERKLE_NODES_FILE))).length,
         checkpoint: { origin: ORIGIN, treeSize: manifest.checkpoint.treeSize, rootHash: manifest.checkpoint.rootHash, keyIds: [manifest.checkpoint.keyId] },
         manifestSignature: { keyIds: [manifest.checkpoint.keyId] },
       });
@@ -354,12 +408,25 @@ for (const target of await databaseTargets()) {
       assert.equal(report.checked.decisions, 5);
       assert.equal(report.checked.ledgerEntries, 5);
       assert.equal(report.checked.proofs, 5);
+      assert.ok(report.checked.merkleNodes! >= 1, 'the multiproof has lines');
+      assert.equal(manifest.formatVersion, BUNDLE_FORMAT_VERSION);
       assert.equal(manifest.counts.decisions, 5);
       // The export signed a new checkpoint with the rotated key, and the retired key is still published.
       assert.notEqual(manifest.checkpoint.keyId, retiredKeyId);
       assert.deepEqual(report.checked.checkpoint?.keyIds, [manifest.checkpoint.keyId]);
       const published = JSON.parse(readFileSync(join(bundleDir, KEYS_FILE), 'utf8')) as { keyId: string }[];
       assert.deepEqual(published.map((key) => key.keyId).sort(), [manifest.checkpoint.keyId, retiredKeyId].sort());
+    });
+
+    it('verifies a format v3 bundle', async () => {
+      const { exitCode, report } = await verifyWithTool(process.execPath, bundleV3Dir);
+      assert.deepEqual(await verifyBundle(bundleV3Dir), { ok: true, problems: [] });
+      assert.deepEqual(report.problems, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked.proofs, 5);
+      assert.equal(report.checked.merkleNodes, null);
+      assert.ok(!existsSync(join(bundleV3Dir, MERKLE_NODES_FILE)), 'the v3 bundle still has merkle-nodes.jsonl');
+      assert.equal(readManifest(readBundle(bundleV3Dir)).formatVersion, BUNDLE_FORMAT_VERSION_V3);
     });
 
     it('verifies tenant and outcome exports', async () => {
@@ -370,6 +437,8 @@ for (const target of await databaseTargets()) {
       assert.equal(tenant.exitCode, 0, tenant.report.problems.join(' | '));
       assert.equal(tenant.report.checked.decisions, 2);
       assert.equal(tenant.report.checked.ledgerEntries, 2);
+      assert.equal(tenant.report.checked.proofs, 2, 'both entries of the sparse export are proven');
+      assert.ok(tenant.report.checked.merkleNodes! >= 2, 'two scattered leaves need ranges on both sides');
 
       const declineDir = join(workDir, 'declines');
       await exportBundle(db.database.dataSource, { useCase: USE_CASE, ...JANUARY, outcome: 'DECLINE', outDir: declineDir, wardenVersion: '0.1.0' }, evidence);
@@ -384,7 +453,8 @@ for (const target of await databaseTargets()) {
       const empty = await verifyWithTool(process.execPath, emptyDir);
       assert.deepEqual(await verifyBundle(emptyDir), { ok: true, problems: [] });
       assert.equal(empty.exitCode, 0, empty.report.problems.join(' | '));
-      assert.deepEqual([empty.report.checked.decisions, empty.report.checked.ledgerEntries, empty.report.checked.proofs], [0, 0, 0]);
+      assert.deepEqual([empty.report.checked.decisions, empty.report.checked.ledgerEntries, empty.report.checked.proofs, empty.report.checked.merkleNodes], [0, 0, 0, 0]);
+      assert.equal(readFileSync(join(emptyDir, MERKLE_NODES_FILE), 'utf8'), '', 'an export without entries has an empty multiproof');
     });
 
     it('agrees with verifyBundle on flipped bytes', async () => {
@@ -413,7 +483,143 @@ for (const target of await databaseTargets()) {
     it('agrees with verifyBundle on forgeries', async () => {
       const note = readFileSync(join(bundleDir, CHECKPOINT_FILE), 'utf8');
       const foreign = signWithForeignKey(note);
+      // A real tree one leaf short of the last exported seq, for a checkpoint the key holder signs anew.
+      const smallerTree = { treeSize: manifest.ledger.lastSeq! - 1, rootHash: await merkle.rootHash(manifest.ledger.lastSeq! - 1) };
       const cases: TamperCase[] = [
+        {
+          name: 'forged ledger entry with a recomputed hash, manifest resealed',
+          change: (files) => {
+            forgeEntryWithNewHash(files, 3, false);
+            reseal(files, keyHolder);
+          },
+          // The forged leaf hangs together with its decision, but the multiproof leads to another root.
+          toolProblem: /^merkle-nodes\.jsonl: the root computed from ledger\.jsonl and merkle-nodes\.jsonl differs from manifest\.json checkpoint\.rootHash$/,
+        },
+        {
+          name: 'merkle-nodes.jsonl deleted',
+          change: (files) => files.delete(MERKLE_NODES_FILE),
+          toolProblem: /^merkle-nodes\.jsonl: missing$/,
+        },
+        {
+          name: 'node line removed, manifest resealed',
+          change: (files) => {
+            const lines = merkleNodeLines(files);
+            lines.splice(1, 1);
+            setMerkleNodeLines(files, lines);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^merkle-nodes\.jsonl: no line gives the range \[\d+, \d+\), which the root computation needs$/,
+        },
+        {
+          name: 'node line added after the tree, manifest resealed',
+          change: (files) => {
+            const { treeSize } = readManifest(files).checkpoint;
+            setMerkleNodeLines(files, [...merkleNodeLines(files), canonicalJson({ start: treeSize, end: treeSize + 1, hash: 'ab'.repeat(32) })]);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^merkle-nodes\.jsonl line \d+ \(range \[\d+, \d+\)\): the root computation does not read this range, which ends after the checkpoint's tree size \d+$/,
+        },
+        {
+          name: 'node line covering an exported leaf, manifest resealed',
+          change: (files) => {
+            const entry = JSON.parse(textLines(files.get(LEDGER_FILE)!)[2]) as LedgerEntry;
+            const leaf = { start: entry.seq - 1, end: entry.seq, hash: hashToHex(hashMerkleLeaf(Buffer.from(entry.hash, 'hex'))) };
+            const lines = merkleNodeLines(files);
+            const at = lines.findIndex((line) => (JSON.parse(line) as { start: number }).start > leaf.start);
+            lines.splice(at < 0 ? lines.length : at, 0, canonicalJson(leaf));
+            setMerkleNodeLines(files, lines);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^merkle-nodes\.jsonl line \d+ \(range \[\d+, \d+\)\): the root computation does not read this range, which contains the leaf of seq \d+ of ledger\.jsonl$/,
+        },
+        {
+          name: 'node hash changed, manifest resealed',
+          change: (files) => {
+            const lines = merkleNodeLines(files);
+            const node = JSON.parse(lines[0]) as { hash: string };
+            node.hash = `${node.hash[0] === '0' ? '1' : '0'}${node.hash.slice(1)}`;
+            lines[0] = canonicalJson(node);
+            setMerkleNodeLines(files, lines);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^merkle-nodes\.jsonl: the root computed from ledger\.jsonl and merkle-nodes\.jsonl differs from manifest\.json checkpoint\.rootHash$/,
+        },
+        {
+          name: 'node line repeated, manifest resealed',
+          change: (files) => {
+            const lines = merkleNodeLines(files);
+            lines.splice(1, 0, lines[0]);
+            setMerkleNodeLines(files, lines);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^merkle-nodes\.jsonl line 2 \(range \[\d+, \d+\)\): repeats line 1$/,
+        },
+        {
+          name: 'node lines swapped, manifest resealed',
+          change: (files) => {
+            const lines = merkleNodeLines(files);
+            [lines[0], lines[1]] = [lines[1], lines[0]];
+            setMerkleNodeLines(files, lines);
+            reseal(files, keyHolder);
+          },
+          // The lines still give every range, so only the order is wrong.
+          toolProblem: /^merkle-nodes\.jsonl line 2 \(range \[\d+, \d+\)\): start \d+ is not after the previous line's start \d+; lines must be sorted by start$/,
+        },
+        {
+          name: 'node line with an uppercase hash, manifest resealed',
+          change: (files) => {
+            const lines = merkleNodeLines(files);
+            const node = JSON.parse(lines[0]) as { hash: string };
+            lines[0] = canonicalJson({ ...node, hash: node.hash.toUpperCase() });
+            setMerkleNodeLines(files, lines);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^merkle-nodes\.jsonl line 1 \(range \[\d+, \d+\)\) field "hash" must be 64 lowercase hex characters$/,
+        },
+        {
+          name: 'node line with an empty range and an extra field, manifest resealed',
+          change: (files) => {
+            const lines = merkleNodeLines(files);
+            const node = JSON.parse(lines[0]) as { start: number };
+            lines[0] = canonicalJson({ ...node, end: node.start, level: 0 });
+            setMerkleNodeLines(files, lines);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^merkle-nodes\.jsonl line 1 fields "start" and "end": must be integers with 0 <= start < end, found \d+ and \d+$/,
+        },
+        {
+          name: 'entry removed from ledger.jsonl with the nodes unchanged, manifest resealed',
+          change: (files) => {
+            for (const name of [LEDGER_FILE, DECISIONS_FILE]) {
+              const lines = textLines(files.get(name)!);
+              lines.splice(1, 1);
+              files.set(name, joinLines(lines));
+            }
+            editManifest(files, (manifest) => {
+              manifest.counts.ledgerEntries -= 1;
+              manifest.counts.decisions -= 1;
+            });
+            reseal(files, keyHolder);
+          },
+          // Without the entry's leaf, the computation needs a range over it that the file lacks.
+          toolProblem: /^merkle-nodes\.jsonl: no line gives the range \[\d+, \d+\), which the root computation needs$/,
+        },
+        {
+          name: 'checkpoint shrunk below the last seq by the key holder, manifest resealed',
+          change: (files) => shrinkCheckpoint(files, keyHolder, smallerTree.treeSize, smallerTree.rootHash),
+          toolProblem: /^merkle-nodes\.jsonl: the root cannot be computed, because seq \d+ of ledger\.jsonl is outside the checkpoint's tree of size \d+$/,
+        },
+        {
+          name: 'proofs.jsonl of the v3 format added, manifest resealed',
+          change: (files) => {
+            files.set(PROOFS_FILE, Buffer.from('\n', 'utf8'));
+            editManifest(files, (manifest) => {
+              manifest.files[PROOFS_FILE] = { bytes: 1, sha256: sha256Hex('\n') };
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^manifest\.json: field "files\.proofs\.jsonl" is not a file a Warden bundle contains$/,
+        },
         {
           name: 'forged record, manifest resealed',
           change: (files) => {
@@ -510,42 +716,6 @@ for (const target of await databaseTargets()) {
           toolProblem: /^ledger\.jsonl line 2 \(seq \d+\): hash does not match the entry's fields and prevHash$/,
         },
         {
-          name: 'forged ledger entry with a recomputed hash, manifest resealed',
-          change: (files) => {
-            forgeEntryWithNewHash(files, 3, false);
-            reseal(files, keyHolder);
-          },
-          toolProblem: /^proofs\.jsonl line 4 field "leafHash": is not SHA-256\(0x00 \|\| hash\) of the entry at seq \d+$/,
-        },
-        {
-          name: 'forged ledger entry with a recomputed hash and leaf hash, manifest resealed',
-          change: (files) => {
-            forgeEntryWithNewHash(files, 3, true);
-            reseal(files, keyHolder);
-          },
-          // The entry and its proof line hang together, but the leaf is not in the signed tree.
-          toolProblem: /^proofs\.jsonl line 4: inclusion proof does not verify: the proof leads to a different root hash$/,
-        },
-        {
-          name: 'two proof lines swapped, manifest resealed',
-          change: (files) => {
-            const lines = textLines(files.get(PROOFS_FILE)!);
-            [lines[0], lines[1]] = [lines[1], lines[0]];
-            files.set(PROOFS_FILE, joinLines(lines));
-            reseal(files, keyHolder);
-          },
-          toolProblem: /^proofs\.jsonl line 1 field "seq": \d+ is not the seq \d+ of ledger\.jsonl line 1$/,
-        },
-        {
-          name: 'two proof lines swapped',
-          change: (files) => {
-            const lines = textLines(files.get(PROOFS_FILE)!);
-            [lines[2], lines[4]] = [lines[4], lines[2]];
-            files.set(PROOFS_FILE, joinLines(lines));
-          },
-          toolProblem: /^proofs\.jsonl: SHA-256 is [0-9a-f]{64} but manifest\.json records [0-9a-f]{64}$/,
-        },
-        {
           name: 'signature from an unpublished key',
           change: (files) => files.set(CHECKPOINT_FILE, Buffer.from(foreign.note, 'utf8')),
           toolProblem: /^checkpoint\.txt: size is \d+ bytes but manifest\.json records \d+$|^checkpoint\.txt: SHA-256 is /,
@@ -628,7 +798,7 @@ for (const target of await databaseTargets()) {
             unsigned.formatVersion = 'warden.audit-export.v1';
             files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
           },
-          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
+          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v4", "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
         },
         {
           name: 'manifest without its final newline',
@@ -644,11 +814,6 @@ for (const target of await databaseTargets()) {
             reseal(files, keyHolder);
           },
           toolProblem: /^decisions\.jsonl line 1 field "personalData" is only allowed for a record with sealed personal fields$/,
-        },
-        {
-          name: 'proofs.jsonl deleted',
-          change: (files) => files.delete(PROOFS_FILE),
-          toolProblem: /^proofs\.jsonl: missing$/,
         },
         {
           name: 'decisions.csv changed, manifest resealed without the key',
@@ -682,19 +847,6 @@ for (const target of await databaseTargets()) {
           expectOk: true,
         },
         {
-          name: 'bundle without review entries converted to format v2, signed by the key holder',
-          change: (files) => convertToV2(files, keyHolder),
-          expectOk: true,
-        },
-        {
-          name: 'format v2 manifest signed as v3',
-          change: (files) => {
-            convertToV2(files, keyHolder);
-            files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(files.get(MANIFEST_FILE)!, keyHolder), 'utf8'));
-          },
-          toolProblem: /^manifest\.sig: the signed statement is not the SHA-256 of this manifest\.json; the manifest was changed after signing$/,
-        },
-        {
           name: 'retired key dropped from keys.json, manifest resealed',
           // The retired key signed nothing in this bundle, so both verifiers must still accept it.
           change: (files) => {
@@ -705,15 +857,67 @@ for (const target of await databaseTargets()) {
         },
       ];
 
-      const outcomes = await runCases(bundleDir, join(workDir, 'forged'), cases, nodeBinaries());
-      outcomes.forEach((outcome, index) => {
-        const { expectOk = false, toolProblem } = cases[index];
-        assertAgreement(outcome, expectOk);
-        if (toolProblem) {
-          const { problems } = outcome.runs[0].report;
-          assert.ok(problems.some((problem) => toolProblem.test(problem)), `${outcome.name}: no problem matches ${toolProblem}: ${problems.join(' | ')}`);
-        }
-      });
+      assertCaseOutcomes(cases, await runCases(bundleDir, join(workDir, 'forged'), cases, nodeBinaries()));
+    });
+
+    it('agrees with verifyBundle on forged v3 proofs', async () => {
+      const cases: TamperCase[] = [
+        {
+          name: 'forged ledger entry with a recomputed hash, manifest resealed',
+          change: (files) => {
+            forgeEntryWithNewHash(files, 3, false);
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^proofs\.jsonl line 4 field "leafHash": is not SHA-256\(0x00 \|\| hash\) of the entry at seq \d+$/,
+        },
+        {
+          name: 'forged ledger entry with a recomputed hash and leaf hash, manifest resealed',
+          change: (files) => {
+            forgeEntryWithNewHash(files, 3, true);
+            reseal(files, keyHolder);
+          },
+          // The entry and its proof line hang together, but the leaf is not in the signed tree.
+          toolProblem: /^proofs\.jsonl line 4: inclusion proof does not verify: the proof leads to a different root hash$/,
+        },
+        {
+          name: 'two proof lines swapped, manifest resealed',
+          change: (files) => {
+            const lines = textLines(files.get(PROOFS_FILE)!);
+            [lines[0], lines[1]] = [lines[1], lines[0]];
+            files.set(PROOFS_FILE, joinLines(lines));
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^proofs\.jsonl line 1 field "seq": \d+ is not the seq \d+ of ledger\.jsonl line 1$/,
+        },
+        {
+          name: 'two proof lines swapped',
+          change: (files) => {
+            const lines = textLines(files.get(PROOFS_FILE)!);
+            [lines[2], lines[4]] = [lines[4], lines[2]];
+            files.set(PROOFS_FILE, joinLines(lines));
+          },
+          toolProblem: /^proofs\.jsonl: SHA-256 is [0-9a-f]{64} but manifest\.json records [0-9a-f]{64}$/,
+        },
+        {
+          name: 'proofs.jsonl deleted',
+          change: (files) => files.delete(PROOFS_FILE),
+          toolProblem: /^proofs\.jsonl: missing$/,
+        },
+        {
+          name: 'bundle without review entries converted to format v2, signed by the key holder',
+          change: (files) => convertToV2(files, keyHolder),
+          expectOk: true,
+        },
+        {
+          name: 'format v2 manifest signed as v3',
+          change: (files) => {
+            convertToV2(files, keyHolder);
+            files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(files.get(MANIFEST_FILE)!, keyHolder, BUNDLE_FORMAT_VERSION_V3), 'utf8'));
+          },
+          toolProblem: /^manifest\.sig: the signed statement is not the SHA-256 of this manifest\.json; the manifest was changed after signing$/,
+        },
+      ];
+      assertCaseOutcomes(cases, await runCases(bundleV3Dir, join(workDir, 'forged-v3'), cases, nodeBinaries()));
     });
 
     it('passes a resealed CSV that only Warden rebuilds', async () => {
@@ -759,7 +963,7 @@ describe('standalone bundle verifier usage', () => {
       assert.deepEqual(JSON.parse(run.stdout), {
         ok: false,
         problems: ['manifest.json: missing; a bundle without a manifest is incomplete'],
-        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, checkpoint: null, manifestSignature: null },
+        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, merkleNodes: null, checkpoint: null, manifestSignature: null },
       });
       assert.deepEqual(await verifyBundle(empty), { ok: false, problems: ['manifest.json: missing; a bundle without a manifest is incomplete'] });
     } finally {
@@ -798,10 +1002,13 @@ function withoutKey(bytes: Buffer, keyId: string): Buffer {
   return Buffer.from(`${canonicalJson(kept)}\n`, 'utf8');
 }
 
-/** One line of ledger.jsonl with the proofs.jsonl line of the same index. */
+/**
+ * One line of ledger.jsonl with the proofs.jsonl line of the same index. A v4 bundle has no
+ * proofs.jsonl, so proofLine is then undefined.
+ */
 interface EntryWithProof {
   entry: LedgerEntry;
-  proofLine: string;
+  proofLine?: string;
 }
 
 /** Finds the first ledger.jsonl line that `match` accepts, with its index and proof line. */
@@ -809,19 +1016,27 @@ function findEntry(files: BundleBytes, match: (entry: LedgerEntry) => boolean): 
   const entries = textLines(files.get(LEDGER_FILE)!).map((line) => JSON.parse(line) as LedgerEntry);
   const index = entries.findIndex(match);
   assert.ok(index >= 0, 'no ledger.jsonl line matches');
-  return { index, entry: entries[index], proofLine: textLines(files.get(PROOFS_FILE)!)[index] };
+  const proofs = files.get(PROOFS_FILE);
+  return { index, entry: entries[index], proofLine: proofs ? textLines(proofs)[index] : undefined };
 }
 
-/** Inserts an entry and its proof at their place in seq order and counts them in the manifest. */
+/**
+ * Inserts an entry at its place in seq order, with its proof in a v3 bundle, and counts it in the
+ * manifest. A v4 bundle's merkle-nodes.jsonl stays unchanged, because no forger can split a
+ * subtree hash to make room for the new leaf.
+ */
 function insertEntry(files: BundleBytes, { entry, proofLine }: EntryWithProof): void {
   const ledgerLines = textLines(files.get(LEDGER_FILE)!);
-  const proofLines = textLines(files.get(PROOFS_FILE)!);
   const at = ledgerLines.findIndex((line) => (JSON.parse(line) as LedgerEntry).seq > entry.seq);
   const index = at < 0 ? ledgerLines.length : at;
   ledgerLines.splice(index, 0, canonicalJson(entry));
-  proofLines.splice(index, 0, proofLine);
   files.set(LEDGER_FILE, joinLines(ledgerLines));
-  files.set(PROOFS_FILE, joinLines(proofLines));
+  const proofs = files.get(PROOFS_FILE);
+  if (proofs && proofLine !== undefined) {
+    const proofLines = textLines(proofs);
+    proofLines.splice(index, 0, proofLine);
+    files.set(PROOFS_FILE, joinLines(proofLines));
+  }
   editManifest(files, (manifest) => {
     manifest.counts.ledgerEntries += 1;
     if (entry.type.startsWith('review.')) manifest.counts.reviewEntries += 1;
@@ -829,8 +1044,9 @@ function insertEntry(files: BundleBytes, { entry, proofLine }: EntryWithProof): 
 }
 
 /**
- * Changes the entry on a ledger.jsonl line with `forge` and recomputes its hash (and, when asked,
- * the proof's leafHash) to match, as a careful forger would. Returns the changed entry.
+ * Changes the entry on a ledger.jsonl line with `forge` and recomputes its hash (and, when asked
+ * and the bundle has proofs.jsonl, the proof's leafHash) to match, as a careful forger would.
+ * Returns the changed entry.
  */
 function replaceEntryWithNewHash(files: BundleBytes, index: number, forge: (entry: LedgerEntry) => void, updateLeafHash = true): LedgerEntry {
   const lines = textLines(files.get(LEDGER_FILE)!);
@@ -840,7 +1056,7 @@ function replaceEntryWithNewHash(files: BundleBytes, index: number, forge: (entr
   forged.hash = computeEntryHash(prevHash, fields);
   lines[index] = canonicalJson(forged);
   files.set(LEDGER_FILE, joinLines(lines));
-  if (!updateLeafHash) return forged;
+  if (!updateLeafHash || !files.has(PROOFS_FILE)) return forged;
 
   const proofLines = textLines(files.get(PROOFS_FILE)!);
   const proof = JSON.parse(proofLines[index]) as { leafHash: string };
@@ -858,6 +1074,8 @@ for (const target of await databaseTargets()) {
     let keyHolder: CheckpointSigner;
     /** bank-a's REFER decisions: the approved and the released case with their review entries. */
     let referDir: string;
+    /** The same bundle rewritten as format v3. */
+    let referV3Dir: string;
     /** Every decision of bank-a, the overridden large loan included. */
     let bankADir: string;
     let bankBDir: string;
@@ -875,6 +1093,9 @@ for (const target of await databaseTargets()) {
       bankADir = await exportTo('bank-a', { tenant: 'bank-a' });
       bankBDir = await exportTo('bank-b', { tenant: 'bank-b' });
       keyHolder = await seeded.evidence.manifestSigner();
+      referV3Dir = join(workDir, 'bank-a-refer-v3');
+      cpSync(referDir, referV3Dir, { recursive: true });
+      await convertFolderToV3(referV3Dir, seeded.runtime.merkle, keyHolder);
     });
     after(async () => {
       await seeded?.runtime.close();
@@ -889,12 +1110,21 @@ for (const target of await databaseTargets()) {
       assert.equal(exitCode, 0);
       assert.equal(report.checked.reviewEntries, 5, 'claimed, field_revealed and decided of one case; claimed and released of the other');
       assert.equal(report.checked.proofs, report.checked.ledgerEntries);
+      assert.ok(report.checked.merkleNodes! >= 2, 'the sparse export needs ranges between its leaves');
+
+      const v3 = await verifyWithTool(process.execPath, referV3Dir);
+      assert.deepEqual(await verifyBundle(referV3Dir), { ok: true, problems: [] });
+      assert.deepEqual(v3.report.problems, []);
+      assert.equal(v3.report.checked.proofs, report.checked.ledgerEntries);
     });
 
     it('agrees with verifyBundle on forged review entries', async () => {
       const isDecided = (decision: ReviewedDecision) => (entry: LedgerEntry) => entry.type === 'review.decided' && entry.payload.decisionId === decision.decisionId;
+      // Read as v3, so the entries taken from these bundles come with a proof line for the v3 cases.
       const bankA = readBundle(bankADir);
       const bankB = readBundle(bankBDir);
+      await convertFilesToV3(bankA, seeded.runtime.merkle, keyHolder);
+      await convertFilesToV3(bankB, seeded.runtime.merkle, keyHolder);
       const overriddenDecided = findEntry(bankA, isDecided(seeded.overridden));
       const overriddenCreated = findEntry(bankA, (entry) => entry.type === 'decision.created' && entry.payload.decisionId === seeded.overridden.decisionId);
       const otherTenantDecided = findEntry(bankB, isDecided(seeded.otherTenant));
@@ -922,13 +1152,14 @@ for (const target of await databaseTargets()) {
             });
             reseal(files, keyHolder);
           },
-          toolProblem: /^proofs\.jsonl line \d+: inclusion proof does not verify: the proof leads to a different root hash$/,
+          toolProblem:
+            /^proofs\.jsonl line \d+: inclusion proof does not verify: the proof leads to a different root hash$|^merkle-nodes\.jsonl: the root computed from ledger\.jsonl and merkle-nodes\.jsonl differs from manifest\.json checkpoint\.rootHash$/,
         },
         {
           name: 'review entry and its proof dropped, manifest resealed',
           change: (files) => {
             const { index } = findEntry(files, isDecided(seeded.referApproved));
-            for (const name of [LEDGER_FILE, PROOFS_FILE]) {
+            for (const name of [LEDGER_FILE, PROOFS_FILE].filter((file) => files.has(file))) {
               const lines = textLines(files.get(name)!);
               lines.splice(index, 1);
               files.set(name, joinLines(lines));
@@ -976,7 +1207,7 @@ for (const target of await databaseTargets()) {
           name: 'review entry moved before the previous line with its proof, manifest resealed',
           change: (files) => {
             const { index } = findEntry(files, isDecided(seeded.referApproved));
-            for (const name of [LEDGER_FILE, PROOFS_FILE]) {
+            for (const name of [LEDGER_FILE, PROOFS_FILE].filter((file) => files.has(file))) {
               const lines = textLines(files.get(name)!);
               [lines[index - 1], lines[index]] = [lines[index], lines[index - 1]];
               files.set(name, joinLines(lines));
@@ -1013,6 +1244,12 @@ for (const target of await databaseTargets()) {
           },
           toolProblem: new RegExp(`^ledger\\.jsonl line \\d+ \\(seq ${overriddenCreated.entry.seq}\\): no line of decisions\\.jsonl refers to this decision\\.created entry$`),
         },
+      ];
+      assertCaseOutcomes(cases, await runCases(referDir, join(workDir, 'forged'), cases, nodeBinaries()));
+
+      // The same forgeries on the v3 form of the bundle, where each entry carries its own proof.
+      const v3Cases: TamperCase[] = [
+        ...cases,
         {
           name: 'bundle with review entries relabeled as format v2, signed by the key holder',
           change: (files) => convertToV2(files, keyHolder),
@@ -1020,16 +1257,7 @@ for (const target of await databaseTargets()) {
           toolProblem: /^decisions\.jsonl: decisions span ledger seq \d+ to \d+ but manifest\.json records \d+ to \d+$/,
         },
       ];
-
-      const outcomes = await runCases(referDir, join(workDir, 'forged'), cases, nodeBinaries());
-      outcomes.forEach((outcome, index) => {
-        const { expectOk = false, toolProblem } = cases[index];
-        assertAgreement(outcome, expectOk);
-        if (toolProblem) {
-          const { problems } = outcome.runs[0].report;
-          assert.ok(problems.some((problem) => toolProblem.test(problem)), `${outcome.name}: no problem matches ${toolProblem}: ${problems.join(' | ')}`);
-        }
-      });
+      assertCaseOutcomes(v3Cases, await runCases(referV3Dir, join(workDir, 'forged-v3'), v3Cases, nodeBinaries()));
     });
   });
 }

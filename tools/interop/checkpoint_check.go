@@ -33,6 +33,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -359,8 +360,9 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 }
 
 // checkBundle verifies an export bundle's file digests against its manifest, the signatures of
-// manifest.sig and the checkpoint against keys.json, and every inclusion proof in proofs.jsonl
-// against the ledger entry of the same seq in ledger.jsonl.
+// manifest.sig and the checkpoint against keys.json, and that every ledger.jsonl entry is in the
+// checkpoint's tree: by the multiproof in merkle-nodes.jsonl (format v4), or by the inclusion
+// proof of the same seq in proofs.jsonl (formats v3 and v2).
 func checkBundle(dir string) (report, error) {
 	result := report{}
 	if err := checkManifestDigests(dir); err != nil {
@@ -399,8 +401,19 @@ func checkBundle(dir string) (report, error) {
 		return result, fmt.Errorf("ledger.jsonl: %v", err)
 	}
 
+	if readFormatVersion(dir) == "warden.audit-export.v4" {
+		if err := checkMultiproof(dir, entryHashes, signed, &result); err != nil {
+			return result, err
+		}
+		return result, nil
+	}
+	return result, checkProofLines(dir, entryHashes, signed, &result)
+}
+
+// checkProofLines checks proofs.jsonl (formats v3 and v2): one inclusion proof per ledger entry.
+func checkProofLines(dir string, entryHashes map[int64]string, signed *checkpoint, result *report) error {
 	proven := map[int64]bool{}
-	err = readJSONLines(filepath.Join(dir, "proofs.jsonl"), func(line []byte) error {
+	err := readJSONLines(filepath.Join(dir, "proofs.jsonl"), func(line []byte) error {
 		var proof inclusion
 		if err := json.Unmarshal(line, &proof); err != nil {
 			return err
@@ -419,19 +432,206 @@ func checkBundle(dir string) (report, error) {
 		return nil
 	})
 	if err != nil {
-		return result, fmt.Errorf("proofs.jsonl: %v", err)
+		return fmt.Errorf("proofs.jsonl: %v", err)
 	}
 	for seq := range entryHashes {
 		if !proven[seq] {
 			result.Errors = append(result.Errors, fmt.Sprintf("seq %d: no valid inclusion proof", seq))
 		}
 	}
-	return result, nil
+	return nil
+}
+
+// leafRange is the half-open range [start, end) of 0-based leaf indexes.
+type leafRange struct {
+	start, end int64
+}
+
+// merkleNodeLine is one line of merkle-nodes.jsonl.
+type merkleNodeLine struct {
+	number int
+	hash   tlog.Hash
+	read   bool
+}
+
+// checkMultiproof checks merkle-nodes.jsonl (format v4). It computes the checkpoint tree's root by
+// the RFC 6962 recursion from the ledger entries' leaf hashes and the listed ranges, reports
+// missing, unread, repeated, unsorted and malformed lines, and compares the root with the signed
+// one. It then rebuilds each entry's RFC 6962 audit path from the computed nodes and checks it
+// with tlog.CheckRecord, so the tlog package confirms every entry on its own.
+func checkMultiproof(dir string, entryHashes map[int64]string, signed *checkpoint, result *report) error {
+	nodes := map[leafRange]*merkleNodeLine{}
+	var order []leafRange
+	previousStart := int64(-1)
+	number := 0
+	err := readJSONLines(filepath.Join(dir, "merkle-nodes.jsonl"), func(line []byte) error {
+		number++
+		var fields struct {
+			Start *int64 `json:"start"`
+			End   *int64 `json:"end"`
+			Hash  string `json:"hash"`
+		}
+		if err := json.Unmarshal(line, &fields); err != nil || fields.Start == nil || fields.End == nil || *fields.Start < 0 || *fields.End <= *fields.Start {
+			result.Errors = append(result.Errors, fmt.Sprintf("merkle-nodes.jsonl line %d: not an object with integers 0 <= start < end", number))
+			return nil
+		}
+		at := leafRange{*fields.Start, *fields.End}
+		hash, err := parseHexHash(fmt.Sprintf("merkle-nodes.jsonl line %d (range [%d, %d)) hash", number, at.start, at.end), fields.Hash)
+		if err != nil || strings.ToLower(fields.Hash) != fields.Hash {
+			result.Errors = append(result.Errors, fmt.Sprintf("merkle-nodes.jsonl line %d (range [%d, %d)): hash must be 64 lowercase hex digits", number, at.start, at.end))
+			return nil
+		}
+		if first, found := nodes[at]; found {
+			result.Errors = append(result.Errors, fmt.Sprintf("merkle-nodes.jsonl line %d (range [%d, %d)): repeats line %d", number, at.start, at.end, first.number))
+			previousStart = at.start
+			return nil
+		}
+		if at.start <= previousStart {
+			result.Errors = append(result.Errors, fmt.Sprintf("merkle-nodes.jsonl line %d (range [%d, %d)): not sorted by start", number, at.start, at.end))
+		}
+		previousStart = at.start
+		nodes[at] = &merkleNodeLine{number: number, hash: hash}
+		order = append(order, at)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("merkle-nodes.jsonl: %v", err)
+	}
+
+	seqs := make([]int64, 0, len(entryHashes))
+	for seq := range entryHashes {
+		seqs = append(seqs, seq)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	indexes := make([]int64, len(seqs))
+	leaves := make([]tlog.Hash, len(seqs))
+	for i, seq := range seqs {
+		leaf, err := leafOf(entryHashes[seq])
+		if err != nil {
+			return fmt.Errorf("seq %d: %v", seq, err)
+		}
+		indexes[i] = seq - 1
+		leaves[i] = leaf
+	}
+	if len(seqs) > 0 && (seqs[0] < 1 || indexes[len(indexes)-1] >= signed.TreeSize) {
+		return fmt.Errorf("ledger.jsonl: seq %d to %d do not all lie in the signed tree of size %d", seqs[0], seqs[len(seqs)-1], signed.TreeSize)
+	}
+
+	// computed holds every node the recursion visits, so each audit path can be rebuilt from it.
+	computed := map[leafRange]tlog.Hash{}
+	var missing []leafRange
+	var node func(start, end int64, first, last int) (tlog.Hash, bool)
+	node = func(start, end int64, first, last int) (tlog.Hash, bool) {
+		var hash tlog.Hash
+		switch {
+		case first == last:
+			line, found := nodes[leafRange{start, end}]
+			if !found {
+				missing = append(missing, leafRange{start, end})
+				return hash, false
+			}
+			line.read = true
+			hash = line.hash
+		case end-start == 1:
+			hash = leaves[first]
+		default:
+			split := start + largestPowerOfTwoBelow(end-start)
+			middle := first + sort.Search(last-first, func(i int) bool { return indexes[first+i] >= split })
+			left, leftFound := node(start, split, first, middle)
+			right, rightFound := node(split, end, middle, last)
+			if !leftFound || !rightFound {
+				return hash, false
+			}
+			hash = tlog.NodeHash(left, right)
+		}
+		computed[leafRange{start, end}] = hash
+		return hash, true
+	}
+	var root tlog.Hash
+	complete := false
+	if len(leaves) > 0 {
+		root, complete = node(0, signed.TreeSize, 0, len(leaves))
+	}
+	for _, gap := range missing {
+		result.Errors = append(result.Errors, fmt.Sprintf("merkle-nodes.jsonl: no line gives the range [%d, %d), which the root computation needs", gap.start, gap.end))
+	}
+	for _, at := range order {
+		if !nodes[at].read {
+			result.Errors = append(result.Errors, fmt.Sprintf("merkle-nodes.jsonl line %d (range [%d, %d)): the root computation does not read this range", nodes[at].number, at.start, at.end))
+		}
+	}
+	if !complete {
+		return nil
+	}
+	if root != signed.root {
+		result.Errors = append(result.Errors, "merkle-nodes.jsonl: the root computed from ledger.jsonl and merkle-nodes.jsonl differs from the signed checkpoint's root")
+	}
+
+	for i, index := range indexes {
+		ranges := auditPathRanges(index, signed.TreeSize)
+		path := make(tlog.RecordProof, len(ranges))
+		for j, at := range ranges {
+			path[j] = computed[at]
+		}
+		if err := tlog.CheckRecord(path, signed.TreeSize, signed.root, index, leaves[i]); err != nil {
+			result.Errors = append(result.Errors, fmt.Sprintf("seq %d: inclusion proof rebuilt from merkle-nodes.jsonl rejected: %v", seqs[i], err))
+			continue
+		}
+		result.Checked++
+	}
+	return nil
+}
+
+// auditPathRanges lists the subtrees whose hashes form the RFC 6962 audit path of a leaf, from the
+// leaf's sibling up to the root's child, as tlog.CheckRecord expects them.
+func auditPathRanges(index, treeSize int64) []leafRange {
+	var siblings []leafRange
+	start, end := int64(0), treeSize
+	for end-start > 1 {
+		split := start + largestPowerOfTwoBelow(end-start)
+		if index < split {
+			siblings = append(siblings, leafRange{split, end})
+			end = split
+		} else {
+			siblings = append(siblings, leafRange{start, split})
+			start = split
+		}
+	}
+	for i, j := 0, len(siblings)-1; i < j; i, j = i+1, j-1 {
+		siblings[i], siblings[j] = siblings[j], siblings[i]
+	}
+	return siblings
+}
+
+// largestPowerOfTwoBelow returns the largest power of two strictly below n, for n >= 2.
+func largestPowerOfTwoBelow(n int64) int64 {
+	k := int64(1)
+	for k*2 < n {
+		k *= 2
+	}
+	return k
 }
 
 // bundleFormatVersions are the export formats whose manifest.sig this program checks. Format v3
 // adds review entries to ledger.jsonl, each with a proof in proofs.jsonl like any other entry.
-var bundleFormatVersions = map[string]bool{"warden.audit-export.v3": true, "warden.audit-export.v2": true}
+// Format v4 replaces proofs.jsonl with one multiproof in merkle-nodes.jsonl.
+var bundleFormatVersions = map[string]bool{"warden.audit-export.v4": true, "warden.audit-export.v3": true, "warden.audit-export.v2": true}
+
+// readFormatVersion returns manifest.json's formatVersion, or "" when it cannot be read;
+// checkManifestSignature reports why.
+func readFormatVersion(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return ""
+	}
+	var stated struct {
+		FormatVersion string `json:"formatVersion"`
+	}
+	if json.Unmarshal(data, &stated) != nil {
+		return ""
+	}
+	return stated.FormatVersion
+}
 
 // checkManifestSignature opens manifest.sig, a signed note whose body states the manifest's
 // format version and the SHA-256 of the exact bytes of manifest.json, with the bundle's keys.
@@ -455,7 +655,7 @@ func checkManifestSignature(dir string, verifiers note.Verifiers) error {
 		return fmt.Errorf("manifest.json: %v", err)
 	}
 	if !bundleFormatVersions[stated.FormatVersion] {
-		return fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v3 and warden.audit-export.v2 bundles", stated.FormatVersion)
+		return fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v4, v3 and v2 bundles", stated.FormatVersion)
 	}
 	digest := sha256.Sum256(manifest)
 	if opened.Text != stated.FormatVersion+" manifest\nsha256 "+hex.EncodeToString(digest[:])+"\n" {

@@ -1,5 +1,5 @@
 /**
- * The audit export bundle (format v3): a folder that a regulator checks without Warden's database.
+ * The audit export bundle (format v4): a folder that a regulator checks without Warden's database.
  *
  * - decisions.jsonl: one decision per line, in ledger seq order, each line the RFC 8785 canonical
  *   JSON of a DecisionLine followed by "\n".
@@ -8,8 +8,19 @@
  *   `review.decided`, `review.field_revealed`) whose payload.decisionId names an exported decision
  *   and whose tenant is that decision's. Review entries appended after the export's snapshot are
  *   not in it. Each entry's hash is recomputed from its fields and prevHash.
- * - proofs.jsonl: for each ledger entry, same order, an RFC 6962 inclusion proof of leaf seq - 1 in
- *   the tree of the signed checkpoint; the leaf is SHA-256(0x00 || the entry hash's 32 bytes).
+ * - merkle-nodes.jsonl: one Merkle multiproof of every ledger.jsonl entry in the tree of the signed
+ *   checkpoint, as lines `{"end":E,"hash":"<64 lowercase hex>","start":S}` (canonical JSON and
+ *   "\n") sorted by start. The leaf for seq n is index n - 1 with leaf hash
+ *   SHA-256(0x00 || the entry hash's 32 bytes). A verifier computes node(0, treeSize) by the
+ *   RFC 6962 recursion: node(s, e) is the leaf hash when e - s = 1, otherwise
+ *   SHA-256(0x01 || node(s, s+k) || node(s+k, e)) with k the largest power of two below e - s.
+ *   A range that contains an exported leaf is computed from its two halves (or is that leaf), and a
+ *   range that contains none takes its hash from the line [S, E). The file lists exactly the
+ *   ranges this computation reads, so a missing, unread, repeated or unsorted line is an error.
+ *   The result must be the checkpoint's root hash. An export with no entries has an empty file.
+ *   Each entry's standard RFC 6962 audit path consists of nodes the computation visits: the sibling
+ *   of every range on the way from the root down to the leaf. So a verifier can rebuild each
+ *   entry's inclusion proof and check it with any RFC 6962 library, as tools/interop does.
  * - checkpoint.txt: the signed checkpoint note (C2SP tlog-checkpoint with an Ed25519 signature).
  * - keys.json: every checkpoint public key Warden has published, as verifier key strings.
  * - decisions.csv and decisions.parquet: flat copies for analysts, rebuilt and compared on checking.
@@ -18,10 +29,14 @@
  * - manifest.json: the canonical JSON of a BundleManifest and "\n", with the size and SHA-256 of every
  *   other file and `manifestDigest` over the rest of the manifest.
  *
- * Format v2 had no review entries: its ledger.jsonl holds only `decision.created` entries and its
- * manifest has no counts.reviewEntries. The version changed because a v2 bundle without review
- * entries shows nothing about whether a person reviewed a decision, while a v3 bundle without them
- * states that no review entry existed at the snapshot. Both verifiers still check v2 bundles.
+ * Format v3 had proofs.jsonl instead of merkle-nodes.jsonl: for each ledger entry, in the same
+ * order, an RFC 6962 inclusion proof of leaf seq - 1 (see inclusionProofLine). Neighbouring
+ * entries' proofs repeated most of their nodes, so the file was large. Format v2 had no
+ * review entries either: its ledger.jsonl holds only `decision.created` entries and its manifest
+ * has no counts.reviewEntries. The version changed then because a v2 bundle without review entries
+ * shows nothing about whether a person reviewed a decision, while a later bundle without them
+ * states that no review entry existed at the snapshot. Both verifiers still check v2 and v3
+ * bundles by their own rules.
  *
  * Only the exported decisions' own entries are in the bundle, so a tenant's export shows nothing of
  * other tenants. The checkpoint signature anchors everything: compare its key ids with the keys the
@@ -29,17 +44,22 @@
  */
 import { canonicalJson, sha256Hex } from '../../common/src/index.js';
 import { canonicalJsonValue, type LedgerEntry } from './ledger-hash.js';
-import type { InclusionProof } from './merkle/merkle-log.types.js';
+import type { InclusionProof, MerkleRangeHash } from './merkle/merkle-log.types.js';
 
 /** Format of the bundles exportBundle writes. */
-export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v3';
-/** The previous format, without review entries, which the verifiers still accept. */
+export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v4';
+/** The previous format, with one inclusion proof per entry in proofs.jsonl, which the verifiers still accept. */
+export const BUNDLE_FORMAT_VERSION_V3 = 'warden.audit-export.v3';
+/** The format before v3, with proofs.jsonl and without review entries, which the verifiers still accept. */
 export const BUNDLE_FORMAT_VERSION_V2 = 'warden.audit-export.v2';
-export type BundleFormatVersion = typeof BUNDLE_FORMAT_VERSION | typeof BUNDLE_FORMAT_VERSION_V2;
+export type BundleFormatVersion = typeof BUNDLE_FORMAT_VERSION | typeof BUNDLE_FORMAT_VERSION_V3 | typeof BUNDLE_FORMAT_VERSION_V2;
 export const DECISIONS_FILE = 'decisions.jsonl';
 export const LEDGER_FILE = 'ledger.jsonl';
 export const MANIFEST_FILE = 'manifest.json';
+/** The per-entry inclusion proofs of formats v2 and v3. */
 export const PROOFS_FILE = 'proofs.jsonl';
+/** The multiproof of format v4. */
+export const MERKLE_NODES_FILE = 'merkle-nodes.jsonl';
 export const CHECKPOINT_FILE = 'checkpoint.txt';
 export const KEYS_FILE = 'keys.json';
 export const SUMMARY_FILE = 'summary.pdf';
@@ -90,7 +110,7 @@ export interface BundleFileDigest {
 }
 
 export interface BundleManifest {
-  /** BUNDLE_FORMAT_VERSION when written by this Warden; verifiers also read BUNDLE_FORMAT_VERSION_V2. */
+  /** BUNDLE_FORMAT_VERSION when written by this Warden; verifiers also read the v3 and v2 formats. */
   formatVersion: BundleFormatVersion;
   wardenVersion: string;
   useCase: string;
@@ -107,7 +127,10 @@ export interface BundleManifest {
   counts: { decisions: number; ledgerEntries: number; reviewEntries?: number };
   /** The signed checkpoint whose tree the proofs are against (the same values as checkpoint.txt). */
   checkpoint: { origin: string; treeSize: number; rootHash: string; keyId: string };
-  /** Size and SHA-256 of every other file: the two JSONL files, and the derived CSV and Parquet files. */
+  /**
+   * Size and SHA-256 of every other file: the JSON Lines files (merkle-nodes.jsonl from v4,
+   * proofs.jsonl before), checkpoint.txt, keys.json, the derived CSV and Parquet files and the PDF.
+   */
   files: { [DECISIONS_FILE]: BundleFileDigest; [LEDGER_FILE]: BundleFileDigest } & Record<string, BundleFileDigest>;
   ledger: {
     hashDefinition: string;
@@ -141,7 +164,15 @@ export function computeManifestDigest(manifest: Record<string, unknown>): string
 }
 
 /**
- * Formats one line of proofs.jsonl: the same text as toJsonLine({ seq, ...proof }), written
+ * Formats one line of merkle-nodes.jsonl: the same text as toJsonLine({ end, hash, start }), with
+ * the keys in RFC 8785 order. The hash must be lowercase hex, as the Merkle log returns it.
+ */
+export function merkleNodeLine(node: MerkleRangeHash): string {
+  return `{"end":${node.end},"hash":"${node.hash}","start":${node.start}}\n`;
+}
+
+/**
+ * Formats one line of proofs.jsonl (formats v2 and v3): the same text as toJsonLine({ seq, ...proof }), written
  * directly with the keys in RFC 8785 order (leafHash, leafIndex, proof, rootHash, seq, treeSize).
  * The hashes must be lowercase hex, as the Merkle log returns them, because they are not escaped.
  */

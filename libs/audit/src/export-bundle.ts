@@ -8,7 +8,7 @@ import type { CheckpointKeyRecord } from './checkpoints/checkpoint-keys.js';
 import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
 import { canonicalJsonValue, entryHashText, type LedgerEntry } from './ledger-hash.js';
-import type { InclusionProof } from './merkle/merkle-log.types.js';
+import type { MerkleRangeHash } from './merkle/merkle-log.types.js';
 import { collectUseCaseSummary, renderSummaryPdf, summaryLedger, type UseCaseSummary } from './summary-report.js';
 import {
   BUNDLE_FORMAT_VERSION,
@@ -20,8 +20,9 @@ import {
   LEDGER_HASH_DEFINITION,
   ledgerEntryJsonLine,
   MANIFEST_FILE,
-  inclusionProofLine,
   MERKLE_LEAF_DEFINITION,
+  MERKLE_NODES_FILE,
+  merkleNodeLine,
   PROOFS_FILE,
   REVIEW_ENTRY_TYPE_PREFIX,
   SUMMARY_FILE,
@@ -47,12 +48,6 @@ import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow }
  * batch, so memory holds two batches.
  */
 const EXPORT_BATCH_SIZE = 1000;
-
-/**
- * Proofs generated per read of Merkle nodes. Each proof needs about log2(tree size) nodes, and
- * neighbouring leaves share most of them, so larger batches read fewer nodes per proof.
- */
-const PROOF_BATCH_SIZE = 10_000;
 
 /** Name of the cursor over the exported decisions, open only inside the export's transaction. */
 const DECISIONS_CURSOR = 'warden_export_decisions';
@@ -85,14 +80,14 @@ export interface ExportBundleOptions {
 }
 
 /**
- * Checkpoint, proofs and keys that an export needs from the ledger. The runtime builds it from the
+ * Checkpoint, multiproof and keys that an export needs from the ledger. The runtime builds it from the
  * CheckpointService, the Merkle log and the key store.
  */
 export interface ExportEvidence {
   /** A signed checkpoint whose tree has at least `minTreeSize` entries, created when none does yet. */
   checkpointCovering(minTreeSize: number): Promise<CheckpointRecord>;
-  /** Inclusion proofs of many entries against one tree, in the order given. */
-  inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<InclusionProof[]>;
+  /** The multiproof of many entries in one tree, as MerkleLog.multiproofNodes yields it. */
+  multiproofNodes(leafIndexes: readonly number[], treeSize: number): AsyncIterable<MerkleRangeHash[]>;
   /** Every published checkpoint key, current and retired. */
   verifierKeys(): Promise<CheckpointKeyRecord[]>;
   /** The current checkpoint signing key, published before this returns, which signs manifest.sig. */
@@ -141,14 +136,14 @@ export class LedgerVerificationError extends FailedPreconditionError {
 
 /**
  * Writes the decisions of one use case in [from, to) with their ledger entries and review entries,
- * inclusion proofs, checkpoint, keys, analyst files, summary and a manifest (format described in
- * bundle-format.ts). The chain must verify, because a bundle cut from a broken chain would fail
- * checks for reasons no byte of it shows. By default the check builds on the newest recorded full
- * verification and covers the entries after it (options.chainCheck), and every exported entry's
- * own hash is recomputed. The check runs alongside the reads and ends before anything is signed.
- * The decisions, entries, summary figures and chain head are read in one REPEATABLE READ
- * transaction, so they describe the same snapshot. The manifest is written last: a folder without
- * manifest.json is an incomplete export.
+ * a Merkle multiproof of those entries, checkpoint, keys, analyst files, summary and a manifest
+ * (format described in bundle-format.ts). The chain must verify, because a bundle cut from a broken
+ * chain would fail checks for reasons no byte of it shows. By default the check builds on the
+ * newest recorded full verification and covers the entries after it (options.chainCheck), and
+ * every exported entry's own hash is recomputed. The check runs alongside the reads and ends
+ * before anything is signed. The decisions, entries, summary figures and chain head are read in
+ * one REPEATABLE READ transaction, so they describe the same snapshot. The manifest is written
+ * last: a folder without manifest.json is an incomplete export.
  */
 export async function exportBundle(dataSource: DataSource, options: ExportBundleOptions, evidence: ExportEvidence): Promise<ExportBundleResult> {
   validateExportOptions(options);
@@ -158,7 +153,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
 
   // mkdir returns the first folder it created, or undefined when outDir existed already.
   const createdFolder = await mkdir(options.outDir, { recursive: true });
-  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, SUMMARY_FILE]) {
+  for (const name of [DECISIONS_FILE, LEDGER_FILE, MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, MERKLE_NODES_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, SUMMARY_FILE]) {
     if (existsSync(join(options.outDir, name))) {
       throw new ConflictError(`The export folder ${options.outDir} already contains ${name}. Choose an empty folder.`);
     }
@@ -211,14 +206,14 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     phases.end('verifyChain');
     if (!chain.verification.ok) throw new LedgerVerificationError(chain.verification);
 
-    // The checkpoint must cover the newest exported entry, which may be a review entry. Proofs are
-    // generated against its tree.
+    // The checkpoint must cover the newest exported entry, which may be a review entry. The
+    // multiproof is generated against its tree.
     const checkpoint = await evidence.checkpointCovering(lastSeq ?? 1);
     phases.end('checkpoint');
-    const proofsPath = join(options.outDir, PROOFS_FILE);
-    written.push(proofsPath);
-    const proofsFile = await writeProofs(proofsPath, decisions.ledgerSeqs, checkpoint.treeSize, evidence);
-    phases.end('proofs');
+    const merkleNodesPath = join(options.outDir, MERKLE_NODES_FILE);
+    written.push(merkleNodesPath);
+    const merkleNodesFile = await writeMerkleNodes(merkleNodesPath, decisions.ledgerSeqs, checkpoint.treeSize, evidence);
+    phases.end('merkleNodes');
     const analystFiles = await writeAnalystFiles(options.outDir, await analystBuild, written);
     phases.end('analystFiles');
     // The signer is loaded first: a key used for the first time is published then, so keys.json lists it.
@@ -243,7 +238,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         counts: { decisions: decisions.count, ledgerEntries: decisions.ledgerSeqs.length, reviewEntries },
         outcome: options.outcome ?? null,
         checkpoint: { origin: checkpoint.origin, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, keyId: checkpoint.keyId },
-        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: decisions.ledgerFile, [PROOFS_FILE]: proofsFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
+        files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: decisions.ledgerFile, [MERKLE_NODES_FILE]: merkleNodesFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
         ledger: {
           hashDefinition: LEDGER_HASH_DEFINITION,
           merkleLeafDefinition: MERKLE_LEAF_DEFINITION,
@@ -608,14 +603,15 @@ function toDecisionEntry(row: DecisionEntryRow): LedgerEntry {
   };
 }
 
-/** Writes one inclusion proof per ledger entry against the checkpoint's tree, in the given seq order. */
-async function writeProofs(path: string, seqs: readonly number[], treeSize: number, evidence: ExportEvidence): Promise<BundleFileDigest> {
+/**
+ * Writes merkle-nodes.jsonl: the multiproof of the ledger entries with the given seqs (ascending)
+ * in the checkpoint's tree, one batch of lines at a time.
+ */
+async function writeMerkleNodes(path: string, seqs: readonly number[], treeSize: number, evidence: ExportEvidence): Promise<BundleFileDigest> {
   const { file } = await writeDigestingFile(path, async (out) => {
-    for (let start = 0; start < seqs.length; start += PROOF_BATCH_SIZE) {
-      const batch = seqs.slice(start, start + PROOF_BATCH_SIZE);
-      const proofs = await evidence.inclusionProofs(batch.map((seq) => seq - 1), treeSize);
+    for await (const nodes of evidence.multiproofNodes(seqs.map((seq) => seq - 1), treeSize)) {
       let text = '';
-      for (let i = 0; i < batch.length; i += 1) text += inclusionProofLine(batch[i], proofs[i]);
+      for (const node of nodes) text += merkleNodeLine(node);
       await out.write(text);
     }
     return {};

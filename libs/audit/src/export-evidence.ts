@@ -15,7 +15,7 @@ export function createExportEvidence(checkpoints: CheckpointService, merkle: Mer
       if (latest && latest.treeSize >= minTreeSize) return latest;
       return checkpoints.create(actor);
     },
-    inclusionProofs: (leafIndexes, treeSize) => merkle.inclusionProofs(leafIndexes, treeSize),
+    multiproofNodes: (leafIndexes, treeSize) => merkle.multiproofNodes(leafIndexes, treeSize),
     verifierKeys: () => keys.list(),
     async manifestSigner() {
       return (await keys.activeKey(await checkpoints.logOrigin())).signer;

@@ -12,6 +12,7 @@ export * from './verify-bundle.js';
 export * from './checkpoints/index.js';
 export * from './merkle/merkle-log.types.js';
 export * from './merkle/rfc6962.js';
+export * from './merkle/multiproof.js';
 export { perfectSubtrees, completedNodes, foldSubtreeHashes, type NodeAddress, type MerkleNode } from './merkle/merkle-nodes.js';
 export * from './merkle/proof-encoding.js';
 export { PostgresMerkleLog, MERKLE_SYNC_LOCK_KEY, type PostgresMerkleLogOptions } from './merkle/postgres-merkle-log.js';

@@ -5,6 +5,7 @@ import { sha256Hex } from '../../common/src/index.js';
 import {
   BUNDLE_FORMAT_VERSION,
   BUNDLE_FORMAT_VERSION_V2,
+  BUNDLE_FORMAT_VERSION_V3,
   computeManifestDigest,
   DECISION_CREATED_TYPE,
   CHECKPOINT_FILE,
@@ -12,6 +13,7 @@ import {
   KEYS_FILE,
   LEDGER_FILE,
   MANIFEST_FILE,
+  MERKLE_NODES_FILE,
   PROOFS_FILE,
   REVIEW_ENTRY_TYPE_PREFIX,
   SUMMARY_FILE,
@@ -24,7 +26,8 @@ import { canonicalJsonValue, computeStoredEntryHash, type LedgerEntry } from './
 import { MANIFEST_SIGNATURE_FILE, verifyManifestSignature } from './manifest-signature.js';
 import type { InclusionProof } from './merkle/merkle-log.types.js';
 import { hashToHex, hexToHash, verifyInclusionProof } from './merkle/proof-encoding.js';
-import { hashMerkleLeaf } from './merkle/rfc6962.js';
+import { computeMultiproofRoot, type ProvenLeaf } from './merkle/multiproof.js';
+import { hashMerkleLeaf, type LeafRange } from './merkle/rfc6962.js';
 
 export interface BundleVerification {
   ok: boolean;
@@ -41,10 +44,23 @@ export interface BundleVerification {
 export type BundleFiles = ReadonlyMap<string, Uint8Array>;
 
 const HEX_64 = /^[0-9a-f]{64}$/;
-const BUNDLE_FILES = [MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, SUMMARY_FILE] as const;
+const BUNDLE_FILES = [
+  MANIFEST_FILE, MANIFEST_SIGNATURE_FILE, DECISIONS_FILE, LEDGER_FILE, MERKLE_NODES_FILE, PROOFS_FILE,
+  CHECKPOINT_FILE, KEYS_FILE, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, SUMMARY_FILE,
+] as const;
+
+/**
+ * Returns the file that proves the ledger entries in the tree: merkle-nodes.jsonl from format v4,
+ * proofs.jsonl before. A manifest must list it and must not list the other one.
+ */
+function proofFileOf(formatVersion: unknown): string {
+  return formatVersion === BUNDLE_FORMAT_VERSION_V3 || formatVersion === BUNDLE_FORMAT_VERSION_V2 ? PROOFS_FILE : MERKLE_NODES_FILE;
+}
 
 /** Files every bundle has; the derived analyst files are checked when the manifest lists them. */
-const REQUIRED_FILES = [DECISIONS_FILE, LEDGER_FILE, PROOFS_FILE, CHECKPOINT_FILE, KEYS_FILE] as const;
+function requiredFiles(formatVersion: unknown): string[] {
+  return [DECISIONS_FILE, LEDGER_FILE, proofFileOf(formatVersion), CHECKPOINT_FILE, KEYS_FILE];
+}
 
 /** Reads a bundle folder and checks it with verifyBundleFiles. Needs no database. */
 export async function verifyBundle(dir: string): Promise<BundleVerification> {
@@ -93,7 +109,7 @@ export async function readBundleSigners(dir: string): Promise<BundleSigners> {
 function statedFormatVersion(manifestText: string): BundleFormatVersion {
   try {
     const stated = (JSON.parse(manifestText) as { formatVersion?: unknown }).formatVersion;
-    return stated === BUNDLE_FORMAT_VERSION_V2 ? BUNDLE_FORMAT_VERSION_V2 : BUNDLE_FORMAT_VERSION;
+    return stated === BUNDLE_FORMAT_VERSION_V2 || stated === BUNDLE_FORMAT_VERSION_V3 ? stated : BUNDLE_FORMAT_VERSION;
   } catch {
     return BUNDLE_FORMAT_VERSION;
   }
@@ -101,9 +117,9 @@ function statedFormatVersion(manifestText: string): BundleFormatVersion {
 
 /**
  * Checks a bundle's bytes: the manifest's canonical form and digest, each file's size and SHA-256,
- * each ledger entry's hash, its inclusion proof and the checkpoint's signature, each decision
- * against its record digest and its ledger entry, each review entry against its decision (format
- * v3), and the analyst files against the decisions. Keeps going after a problem so that one run
+ * each ledger entry's hash, the multiproof (format v4) or inclusion proofs (v2 and v3) of the
+ * entries and the checkpoint's signature, each decision against its record digest and its ledger
+ * entry, each review entry against its decision (from format v3), and the analyst files against the decisions. Keeps going after a problem so that one run
  * lists as many as it can.
  */
 export function verifyBundleFiles(files: BundleFiles): BundleVerification {
@@ -175,7 +191,11 @@ function manifestShapeProblems(value: unknown): string[] {
   };
 
   const v2 = value.formatVersion === BUNDLE_FORMAT_VERSION_V2;
-  expect(value.formatVersion === BUNDLE_FORMAT_VERSION || v2, 'formatVersion', `must be "${BUNDLE_FORMAT_VERSION}" or "${BUNDLE_FORMAT_VERSION_V2}"`);
+  expect(
+    value.formatVersion === BUNDLE_FORMAT_VERSION || value.formatVersion === BUNDLE_FORMAT_VERSION_V3 || v2,
+    'formatVersion',
+    `must be "${BUNDLE_FORMAT_VERSION}", "${BUNDLE_FORMAT_VERSION_V3}" or "${BUNDLE_FORMAT_VERSION_V2}"`,
+  );
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
   expect(value.tenant === null || typeof value.tenant === 'string', 'tenant', 'must be a string or null');
@@ -189,6 +209,7 @@ function manifestShapeProblems(value: unknown): string[] {
   if (v2) {
     expect(isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries), 'counts', 'must contain non-negative integers decisions and ledgerEntries');
   } else {
+    // From v3 the manifest also counts the review entries among the ledger entries.
     expect(
       isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries),
       'counts',
@@ -198,8 +219,10 @@ function manifestShapeProblems(value: unknown): string[] {
 
   expect(value.outcome === null || ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'].includes(value.outcome as string), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
   const files = value.files;
-  const known = new Set<string>(BUNDLE_FILES);
-  for (const name of REQUIRED_FILES) {
+  // A bundle has merkle-nodes.jsonl or proofs.jsonl, as its format version requires, never both.
+  const proofFile = proofFileOf(value.formatVersion);
+  const known = new Set<string>(BUNDLE_FILES.filter((name) => name !== (proofFile === PROOFS_FILE ? MERKLE_NODES_FILE : PROOFS_FILE)));
+  for (const name of requiredFiles(value.formatVersion)) {
     expect(isObject(files) && name in files, `files.${name}`, 'must be listed');
   }
   for (const [name, file] of Object.entries(isObject(files) ? files : {})) {
@@ -370,11 +393,12 @@ function checkLedgerEntries(entries: LedgerEntry[], manifest: BundleManifest, pr
   }
 }
 
-// ---- checkpoint.txt, keys.json and proofs.jsonl ----
+// ---- checkpoint.txt, keys.json, merkle-nodes.jsonl and proofs.jsonl ----
 
 /**
  * Verifies the checkpoint's signature with the bundle's published keys, that it states the tree
- * the manifest names, and that every ledger entry has an inclusion proof into that tree.
+ * the manifest names, and that the ledger entries are in that tree: by the multiproof in format
+ * v4, by one inclusion proof per entry before.
  */
 function checkEvidence(
   files: BundleFiles,
@@ -400,6 +424,11 @@ function checkEvidence(
     if (!keyIds.includes(expected.keyId)) problems.push(`${CHECKPOINT_FILE}: not signed by ${MANIFEST_FILE} checkpoint.keyId ${expected.keyId}`);
   }
 
+  if (proofFileOf(manifest.formatVersion) === MERKLE_NODES_FILE) {
+    const lines = parseJsonLines(MERKLE_NODES_FILE, files.get(MERKLE_NODES_FILE), problems);
+    if (lines) checkMultiproof(lines, entries, manifest, problems);
+    return;
+  }
   const proofs = parseJsonLines(PROOFS_FILE, files.get(PROOFS_FILE), problems);
   if (!proofs || !entries) return;
   if (proofs.length !== entries.length) {
@@ -407,6 +436,144 @@ function checkEvidence(
     return;
   }
   proofs.forEach(({ lineNumber, value }, index) => checkProof(lineNumber, value, entries[index], manifest, problems));
+}
+
+/** A valid line of merkle-nodes.jsonl. */
+interface MerkleNodeLine extends LeafRange {
+  lineNumber: number;
+  hash: Uint8Array;
+}
+
+/**
+ * Checks merkle-nodes.jsonl (format v4): every line is a well-formed range, the lines are sorted
+ * by start without repeats, and node(0, treeSize) computed from the ledger entries' leaf hashes
+ * and these ranges is the checkpoint's root. The file must hold exactly the ranges the computation
+ * reads, so a missing range and a line never read are both reported. With no ledger entries the
+ * file must be empty. Without a readable ledger.jsonl only the lines themselves are checked.
+ */
+function checkMultiproof(
+  lines: { lineNumber: number; value: unknown }[],
+  entries: LedgerEntry[] | undefined,
+  manifest: BundleManifest,
+  problems: string[],
+): void {
+  const nodes = parseMerkleNodeLines(lines, problems);
+  if (!entries) return;
+
+  const { treeSize, rootHash } = manifest.checkpoint;
+  const leaves = provenLeaves(entries);
+  const outside = leaves.at(-1);
+  if (outside && outside.index >= treeSize) {
+    problems.push(
+      `${MERKLE_NODES_FILE}: the root cannot be computed, because seq ${outside.index + 1} of ${LEDGER_FILE} is outside the checkpoint's tree of size ${treeSize}`,
+    );
+    return;
+  }
+
+  const byRange = new Map(nodes.map((node) => [rangeKey(node), node]));
+  const read = new Set<MerkleNodeLine>();
+  let root: Uint8Array | undefined;
+  if (leaves.length > 0) {
+    const computed = computeMultiproofRoot(leaves, treeSize, (range) => {
+      const node = byRange.get(rangeKey(range));
+      if (node) read.add(node);
+      return node?.hash;
+    });
+    root = computed.root;
+    for (const range of computed.missing) {
+      problems.push(`${MERKLE_NODES_FILE}: no line gives the range [${range.start}, ${range.end}), which the root computation needs`);
+    }
+  }
+
+  const leafIndexes = leaves.map((leaf) => leaf.index);
+  for (const node of nodes) {
+    if (read.has(node)) continue;
+    const contained = firstIndexIn(leafIndexes, node);
+    const reason =
+      contained !== undefined
+        ? `, which contains the leaf of seq ${contained + 1} of ${LEDGER_FILE}`
+        : node.end > treeSize
+          ? `, which ends after the checkpoint's tree size ${treeSize}`
+          : '';
+    problems.push(`${MERKLE_NODES_FILE} line ${node.lineNumber} (range [${node.start}, ${node.end})): the root computation does not read this range${reason}`);
+  }
+  if (root && hashToHex(root) !== rootHash) {
+    problems.push(`${MERKLE_NODES_FILE}: the root computed from ${LEDGER_FILE} and ${MERKLE_NODES_FILE} differs from ${MANIFEST_FILE} checkpoint.rootHash`);
+  }
+}
+
+/** Fields of a merkle-nodes.jsonl line. */
+const MERKLE_NODE_LINE_FIELDS = new Set(['start', 'end', 'hash']);
+
+/**
+ * Returns the well-formed lines of merkle-nodes.jsonl, the first of any repeated range, and
+ * reports malformed, repeated and unsorted lines. An unsorted line is still used.
+ */
+function parseMerkleNodeLines(lines: { lineNumber: number; value: unknown }[], problems: string[]): MerkleNodeLine[] {
+  const nodes: MerkleNodeLine[] = [];
+  const lineOfRange = new Map<string, number>();
+  let previousStart: number | undefined;
+  for (const { lineNumber, value } of lines) {
+    const at = `${MERKLE_NODES_FILE} line ${lineNumber}`;
+    if (!isObject(value)) {
+      problems.push(`${at}: must be a JSON object with start, end and hash`);
+      continue;
+    }
+    const { start, end } = value;
+    if (!isCount(start) || !isCount(end) || start >= end) {
+      problems.push(`${at} fields "start" and "end": must be integers with 0 <= start < end, found ${describeValue(start)} and ${describeValue(end)}`);
+      continue;
+    }
+    const atRange = `${at} (range [${start}, ${end}))`;
+    const shape = unknownFieldProblems(value, MERKLE_NODE_LINE_FIELDS);
+    if (!isHex64(value.hash)) shape.unshift('field "hash" must be 64 lowercase hex characters');
+    for (const problem of shape) problems.push(`${atRange} ${problem}`);
+    if (shape.length > 0) continue;
+
+    const key = rangeKey({ start, end });
+    const firstLine = lineOfRange.get(key);
+    const unsorted = previousStart !== undefined && start <= previousStart;
+    if (firstLine !== undefined) {
+      problems.push(`${atRange}: repeats line ${firstLine}`);
+    } else if (unsorted) {
+      problems.push(`${atRange}: start ${start} is not after the previous line's start ${previousStart}; lines must be sorted by start`);
+    }
+    previousStart = start;
+    if (firstLine !== undefined) continue;
+    lineOfRange.set(key, lineNumber);
+    nodes.push({ lineNumber, start, end, hash: Buffer.from(value.hash as string, 'hex') });
+  }
+  return nodes;
+}
+
+/** Returns the leaves of the ledger entries, one per seq, by ascending index. */
+function provenLeaves(entries: LedgerEntry[]): ProvenLeaf[] {
+  const bySeq = new Map<number, string>();
+  for (const entry of entries) if (!bySeq.has(entry.seq)) bySeq.set(entry.seq, entry.hash);
+  return [...bySeq]
+    .sort(([a], [b]) => a - b)
+    .map(([seq, hash]) => ({ index: seq - 1, hash: hashMerkleLeaf(Buffer.from(hash, 'hex')) }));
+}
+
+/** Returns the first of the sorted leaf indexes inside the range, or undefined. */
+function firstIndexIn(sortedIndexes: readonly number[], range: LeafRange): number | undefined {
+  let low = 0;
+  let high = sortedIndexes.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sortedIndexes[middle] < range.start) low = middle + 1;
+    else high = middle;
+  }
+  return low < sortedIndexes.length && sortedIndexes[low] < range.end ? sortedIndexes[low] : undefined;
+}
+
+function rangeKey(range: LeafRange): string {
+  return `${range.start}-${range.end}`;
+}
+
+/** Shows a JSON value in a message, cut to 32 characters. */
+function describeValue(value: unknown): string {
+  return value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value)).slice(0, 32);
 }
 
 /** Checks that manifest.sig signs the exact bytes of manifest.json with a key from keys.json. */

@@ -15,6 +15,13 @@ export interface InclusionProof {
   rootHash: string;
 }
 
+/** The hash of the leaf range [start, end) of a multiproof, MTH(D[start:end]) in hex. */
+export interface MerkleRangeHash {
+  start: number;
+  end: number;
+  hash: string;
+}
+
 export interface ConsistencyProof {
   fromSize: number;
   toSize: number;
@@ -35,5 +42,11 @@ export interface MerkleLog {
   inclusionProof(leafIndex: number, treeSize: number): Promise<InclusionProof>;
   /** Inclusion proofs of many leaves in one tree, in the order of `leafIndexes`, with fewer reads. */
   inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<InclusionProof[]>;
+  /**
+   * Yields the ranges of the multiproof of many leaves (see multiproof.ts) with their hashes, in
+   * ascending start order and in batches, so a caller can write them as they arrive. The indexes
+   * must be strictly ascending and below treeSize. No leaves yield nothing.
+   */
+  multiproofNodes(leafIndexes: readonly number[], treeSize: number): AsyncIterable<MerkleRangeHash[]>;
   consistencyProof(fromSize: number, toSize: number): Promise<ConsistencyProof>;
 }

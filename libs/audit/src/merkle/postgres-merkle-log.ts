@@ -1,9 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError, getLogger } from '../../../common/src/index.js';
 import { toSeqNumber } from '../ledger-rows.js';
-import type { ConsistencyProof, InclusionProof, MerkleLog } from './merkle-log.types.js';
+import type { ConsistencyProof, InclusionProof, MerkleLog, MerkleRangeHash } from './merkle-log.types.js';
 import { completedNodes, foldSubtreeHashes, nodeKey, perfectSubtrees, type MerkleNode, type NodeAddress } from './merkle-nodes.js';
 import { insertNodes, nodeNumber, readNodes, readNodeSpans, readTreeSize, type Queryable } from './merkle-node-rows.js';
+import { multiproofRanges } from './multiproof.js';
 import { hashToHex } from './proof-encoding.js';
 import { consistencyProofRanges, emptyTreeHash, hashMerkleLeaf, inclusionProofRanges, isPowerOfTwo, type LeafRange } from './rfc6962.js';
 
@@ -17,6 +18,13 @@ export const MERKLE_SYNC_LOCK_KEY = '6287397008094415692';
 const DEFAULT_SYNC_BATCH_SIZE = 10_000;
 const MAX_SYNC_BATCH_SIZE = 50_000;
 const ENTRY_HASH_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Multiproof ranges whose nodes are read in one query. Contiguous leaves need few ranges, but a
+ * sparse export (one tenant of many) can need several per leaf, so reads are split to bound each
+ * query's parameters and result.
+ */
+const MULTIPROOF_BATCH_RANGES = 10_000;
 
 export interface PostgresMerkleLogOptions {
   /** Ledger entries read and committed per sync transaction (default 10,000, at most 50,000). */
@@ -108,11 +116,7 @@ export class PostgresMerkleLog implements MerkleLog {
       need({ start: leafIndex, end: leafIndex + 1 });
       paths[i].forEach(need);
     });
-    const nodes = await readNodeSpans(this.dataSource, [...needed.values()]);
-    for (const [key, address] of needed) {
-      // The ordinary read raises an error naming the missing node, or the synced size when it is too small.
-      if (!nodes.has(key)) await this.readRequiredNodes(this.dataSource, [address], treeSize);
-    }
+    const nodes = await this.readNodesBySpans(needed, treeSize);
 
     const hexByNode = new Map<number, string>();
     const hexByRange = new Map<string, string>();
@@ -145,6 +149,27 @@ export class PostgresMerkleLog implements MerkleLog {
       proof: paths[i].map(rangeHex),
       rootHash,
     }));
+  }
+
+  /**
+   * Yields the multiproof's ranges with their hashes in batches of MULTIPROOF_BATCH_RANGES. Each
+   * batch reads the perfect subtrees of its ranges in one query of index spans (readNodeSpans), so
+   * the reads grow with the number of ranges, not with the number of leaves. A range on the tree's
+   * right edge that is not a perfect subtree is folded from the perfect ones it splits into.
+   */
+  async *multiproofNodes(leafIndexes: readonly number[], treeSize: number): AsyncGenerator<MerkleRangeHash[]> {
+    const ranges = multiproofRanges(leafIndexes, treeSize);
+    for (let offset = 0; offset < ranges.length; offset += MULTIPROOF_BATCH_RANGES) {
+      const batch = ranges.slice(offset, offset + MULTIPROOF_BATCH_RANGES);
+      const subtrees = batch.map((range) => perfectSubtrees(range));
+      const needed = new Map<number, NodeAddress>();
+      for (const address of subtrees.flat()) needed.set(nodeNumber(address.level, address.index), address);
+      const nodes = await this.readNodesBySpans(needed, treeSize);
+      yield batch.map((range, i) => {
+        const hashes = subtrees[i].map((address) => nodes.get(nodeNumber(address.level, address.index)) as Uint8Array);
+        return { start: range.start, end: range.end, hash: hashToHex(foldSubtreeHashes(hashes)) };
+      });
+    }
   }
 
   async consistencyProof(fromSize: number, toSize: number): Promise<ConsistencyProof> {
@@ -195,6 +220,19 @@ export class PostgresMerkleLog implements MerkleLog {
     const nodes = await this.readRequiredNodes(this.dataSource, [...unique.values()], treeSize);
     const byKey = new Map(nodes.map((node) => [nodeKey(node), node.hash]));
     return perRange.map((addresses) => foldSubtreeHashes(addresses.map((address) => byKey.get(nodeKey(address)) as Uint8Array)));
+  }
+
+  /**
+   * Reads the nodes keyed by nodeNumber with readNodeSpans, failing when any is missing. The map
+   * may hold extra nodes that lie inside the spans.
+   */
+  private async readNodesBySpans(needed: ReadonlyMap<number, NodeAddress>, treeSize: number): Promise<Map<number, Uint8Array>> {
+    const nodes = await readNodeSpans(this.dataSource, [...needed.values()]);
+    for (const [key, address] of needed) {
+      // The ordinary read raises an error naming the missing node, or the synced size when it is too small.
+      if (!nodes.has(key)) await this.readRequiredNodes(this.dataSource, [address], treeSize);
+    }
+    return nodes;
   }
 
   /** Reads nodes in the order given, failing when any is missing. */
