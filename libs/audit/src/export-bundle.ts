@@ -181,6 +181,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
       written.push(decisionsPath, ledgerPath);
       const filter: DecisionFilter = { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null };
       const reviewEntries = await readReviewEntries(manager, filter);
+      phases.end('reviewEntries');
       const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries, analyst);
       phases.end('decisions');
       // Read in the snapshot, so the PDF's review figures agree with the exported review entries.
@@ -194,7 +195,9 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         checkpoint: null,
         ledger: PENDING_VERIFICATION,
       });
-      return { decisions, reviewEntries: reviewEntries.length, summary, head: await readHead(manager) };
+      const head = await readHead(manager);
+      phases.end('summaryFigures');
+      return { decisions, reviewEntries: reviewEntries.length, summary, head };
     });
     const { decisions, reviewEntries, summary, head } = snapshot;
     const firstSeq = decisions.ledgerSeqs.at(0) ?? null;
