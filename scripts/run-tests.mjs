@@ -28,7 +28,15 @@ const files = ['apps', 'libs', 'test']
   .sort();
 
 if (files.length === 0) {
-  console.error('run-tests: no test files matched; build first with npm run build');
+  if (filters.length === 0) {
+    console.error('run-tests: found no compiled test files under dist/. Build first with npm run build.');
+  } else {
+    // Filters are matched against compiled paths, so a .ts name such as export.test.ts never matches.
+    console.error(
+      `run-tests: no compiled test file matched ${filters.map((filter) => JSON.stringify(filter)).join(', ')}. ` +
+        'Filters match paths such as dist/test/integration/export.test.js, so leave out the .ts ending; run npm run build if dist/ is missing.',
+    );
+  }
   process.exit(1);
 }
 

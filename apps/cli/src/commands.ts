@@ -183,7 +183,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
 
   program
     .command('export')
-    .description('Write an export bundle for a use case and period: decisions, their ledger entries with inclusion proofs, the signed checkpoint, keys, CSV, Parquet, a PDF summary and a manifest')
+    .description('Write an export bundle for a use case and period: decisions, their ledger and review entries with a Merkle multiproof, the signed checkpoint, keys, CSV, Parquet, a PDF summary and a manifest')
     .requiredOption('--use-case <name>', 'use case to export')
     .requiredOption('--from <date>', 'start of the period (inclusive), ISO date or time')
     .requiredOption('--to <date>', 'end of the period (exclusive), ISO date or time')

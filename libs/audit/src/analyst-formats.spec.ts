@@ -96,13 +96,28 @@ describe('AnalystFilesBuilder', () => {
   it('renders in this thread after the worker dies', async () => {
     const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
     for (const row of rows.slice(0, 1500)) builder.add(row);
-    builder.dispose();
+    await builder['worker']?.terminate();
     // Rows added after the worker ended reach the files through the copy kept in this thread.
     await new Promise((resolve) => setTimeout(resolve, 50));
     for (const row of rows.slice(1500)) builder.add(row);
     const files = await builder.finish();
     assert.deepEqual(Buffer.from(files.parquet), Buffer.from(renderAnalystFiles(rows, PARQUET_LAYOUT).parquet));
     assert.equal(Buffer.from(files.csv).toString('utf8'), decisionsToCsv(rows));
+  });
+
+  it('rejects a pending finish after dispose', async () => {
+    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
+    for (const row of rows) builder.add(row);
+    const pending = builder.finish();
+    builder.dispose();
+    await assert.rejects(pending, /export failed/);
+  });
+
+  it('rejects finish after dispose', async () => {
+    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
+    for (const row of rows.slice(0, 10)) builder.add(row);
+    builder.dispose();
+    await assert.rejects(builder.finish(), /export failed/);
   });
 });
 

@@ -90,7 +90,7 @@ const WORKER_BATCH_ROWS = 1000;
  * decisions.parquet in a worker thread. The worker starts at once and receives the rows in batches,
  * so its start-up, the CSV lines and each full Parquet row group overlap the reads, and the
  * caller's thread is left with copying the batches. The bytes equal renderAnalystFiles's for the same rows. When the worker fails to
- * start or crashes, finish() renders the files in this thread from the rows kept here.
+ * start or crashes, finish() renders the files in this thread from the rows kept here, unless dispose() was called.
  */
 export class AnalystFilesBuilder {
   private readonly columns = emptyAnalystColumns();
@@ -98,6 +98,7 @@ export class AnalystFilesBuilder {
   private readonly worker: Worker | undefined;
   private readonly result: Promise<AnalystFiles> | undefined;
   private workerFailure: unknown;
+  private disposed = false;
 
   constructor(private readonly layout: ParquetLayout) {
     try {
@@ -123,22 +124,28 @@ export class AnalystFilesBuilder {
   /** Returns both files once every row was added, and ends the worker. */
   async finish(): Promise<AnalystFiles> {
     this.sendBatch();
+    let files: AnalystFiles | undefined;
     if (this.worker && this.result && this.workerFailure === undefined) {
       this.worker.postMessage({ type: 'end' } satisfies AnalystWorkerMessage);
       try {
-        return await this.result;
+        files = await this.result;
       } catch (error) {
         this.workerFailure = error;
       } finally {
         void this.worker.terminate();
       }
     }
+    // A failed export needs no files, and rendering them here would only delay its error.
+    if (this.disposed) throw new Error('The analyst files were not rendered because their export failed.');
+    if (files) return files;
+
     getLogger('audit-export').warn({ err: this.workerFailure, rows: analystRowCount(this.columns) }, 'analyst file worker failed, so this thread renders the files');
     return renderColumns(this.columns, this.layout);
   }
 
-  /** Stops the worker of an export that failed. */
+  /** Stops the worker of an export that failed. A pending or later finish() then rejects. */
   dispose(): void {
+    this.disposed = true;
     void this.worker?.terminate();
   }
 
