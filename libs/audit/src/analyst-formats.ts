@@ -89,8 +89,9 @@ const WORKER_BATCH_ROWS = 1000;
  * Collects analyst rows while an export reads its decisions and renders decisions.csv and
  * decisions.parquet in a worker thread. The worker starts at once and receives the rows in batches,
  * so its start-up, the CSV lines and each full Parquet row group overlap the reads, and the
- * caller's thread is left with copying the batches. The bytes equal renderAnalystFiles's for the same rows. When the worker fails to
- * start or crashes, finish() renders the files in this thread from the rows kept here, unless dispose() was called.
+ * caller's thread is left with copying the batches. The bytes equal renderAnalystFiles's for the
+ * same rows. When the worker fails to start or crashes, finish() renders the files in this thread
+ * from the rows kept here, unless dispose() was called.
  */
 export class AnalystFilesBuilder {
   private readonly columns = emptyAnalystColumns();
