@@ -12,6 +12,7 @@ import { logLines } from '../support/log-capture.js';
 const { digestJson } = await import('../../libs/common/src/index.js');
 const {
   CHAIN_VERIFIED_ENTRY_TYPE,
+  computeStoredEntryHash,
   ChainVerificationScheduler,
   CheckpointKeyStore,
   CheckpointService,
@@ -116,6 +117,35 @@ for (const target of await databaseTargets()) {
       } finally {
         await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
       }
+    }
+
+    /**
+     * Adds a field to an entry's payload and stores the entry's recomputed hash, in the ledger and in
+     * the decision row that names the entry, behind the append-only triggers. Returns a function
+     * that restores both.
+     */
+    async function rehashWithPayloadChange(seq: number): Promise<() => Promise<void>> {
+      const [row] = await source.query(
+        `SELECT seq::text AS seq, type, tenant, actor, payload, prev_hash, hash,
+                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+           FROM audit.ledger_entries WHERE seq = $1`,
+        [seq],
+      );
+      const payload = { ...row.payload, tampered: true };
+      const hash = computeStoredEntryHash(row.prev_hash, { seq, type: row.type, tenant: row.tenant, actor: row.actor, payload, createdAt: row.created_at });
+      const store = async (storedPayload: Record<string, unknown>, storedHash: string): Promise<void> => {
+        await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+        await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+        try {
+          await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb, hash = $3 WHERE seq = $1', [seq, JSON.stringify(storedPayload), storedHash]);
+          await source.query('UPDATE decisions.decision_records SET ledger_hash = $2 WHERE ledger_seq = $1', [seq, storedHash]);
+        } finally {
+          await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
+          await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+        }
+      };
+      await store(payload, hash);
+      return () => store(row.payload as Record<string, unknown>, row.hash as string);
     }
 
     /** Appends an `audit.chain_verified` entry by hand, as anyone who can append to the ledger could. */
@@ -303,6 +333,28 @@ for (const target of await databaseTargets()) {
       } finally {
         await setPayload(exportedSeqs[0], original);
       }
+    });
+
+    it('incremental export catches a rehashed exported entry before the record', async () => {
+      // Someone who edits an exported entry and stores the entry's recomputed hash (in the ledger and
+      // in its decision row) leaves the entry self-consistent, and only the next entry's prevHash
+      // link breaks. That link lies before the record, so only the Merkle tree can catch the edit.
+      const latest = await findLatestChainVerification(source);
+      // The second exported entry, so that finding the bad seq has to pass over a good one first.
+      const seq = exportedSeqs[1];
+      assert.ok(latest && seq < latest.throughSeq);
+      const restore = await rehashWithPayloadChange(seq);
+      try {
+        const outDir = join(workDir, 'rejected-rehashed');
+        const error = await expectLedgerVerificationError(exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence));
+        assert.equal(error.verification.problem, 'merkle-mismatch');
+        assert.equal(error.verification.firstBadSeq, seq);
+        assert.equal(existsSync(outDir), false, 'nothing is signed for a ledger that differs from its Merkle tree');
+      } finally {
+        await restore();
+      }
+      const { outDir } = await exportJanuary();
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] }, 'the restored ledger exports again');
     });
 
     it('export fails on a recorded hash that differs', async () => {
