@@ -406,6 +406,44 @@ for (const target of await databaseTargets()) {
       assert.ok(next.pdf.includes(`Check: verified in full through seq ${staleSeq} at ${latest.startedAt} (recorded by entry seq ${latest.seq})`), next.pdf);
     });
 
+    it('future-dated record makes the export verify in full', async () => {
+      // A record's startedAt comes from its payload, so a false one could claim a time in the
+      // future and never turn too old. Its entry's createdAt comes from the ledger's clock.
+      const head = await readHead(source);
+      const futureSeq = await appendChainVerified({
+        throughSeq: head.seq,
+        throughHash: head.hash,
+        entries: head.seq,
+        startedAt: new Date(Date.now() + EIGHT_DAYS_MS).toISOString(),
+        durationMs: 5,
+        trigger: 'cli',
+      });
+
+      const { pdf } = await exportJanuary();
+
+      assert.ok(pdf.includes(`Check: full verification by this export of ${futureSeq} entries`), pdf);
+      const latest = await findLatestChainVerification(source);
+      assert.ok(latest && latest.seq > futureSeq, 'the export records a new verification');
+    });
+
+    it('record naming a later seq makes the export verify in full', async () => {
+      // A true record names an entry before itself, because it is appended after the verification.
+      const head = await readHead(source);
+      const laterSeq = await appendChainVerified({
+        throughSeq: head.seq + 5,
+        throughHash: 'e'.repeat(64),
+        entries: head.seq + 5,
+        startedAt: new Date().toISOString(),
+        durationMs: 5,
+        trigger: 'cli',
+      });
+
+      const { outDir, pdf } = await exportJanuary();
+
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      assert.ok(pdf.includes(`Check: full verification by this export of ${laterSeq} entries`), pdf);
+    });
+
     it('maximum age option forces a full check', async () => {
       const { pdf } = await exportJanuary({ maxVerificationAgeSeconds: 0 });
       assert.ok(pdf.includes('Check: full verification by this export of '), pdf);
