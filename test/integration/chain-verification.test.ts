@@ -446,6 +446,30 @@ for (const target of await databaseTargets()) {
       assert.ok(pdf.includes(`Check: full verification by this export of ${laterSeq} entries`), pdf);
     });
 
+    it('malformed records are ignored', async () => {
+      const head = await readHead(source);
+      const valid = { throughSeq: head.seq, throughHash: head.hash, entries: head.seq, startedAt: new Date().toISOString(), durationMs: 5, trigger: 'cli' };
+      const cases: [string, Record<string, unknown>][] = [
+        ['throughSeq as a string', { ...valid, throughSeq: String(head.seq) }],
+        ['negative throughSeq', { ...valid, throughSeq: -1 }],
+        ['throughSeq 0', { ...valid, throughSeq: 0 }],
+        ['fractional throughSeq', { ...valid, throughSeq: head.seq - 0.5 }],
+        ['throughSeq past 2^53', { ...valid, throughSeq: 2 ** 53 }],
+        ['uppercase throughHash', { ...valid, throughHash: head.hash.toUpperCase() }],
+        ['startedAt not a time', { ...valid, startedAt: 'yesterday' }],
+        ['unknown trigger', { ...valid, trigger: 'other' }],
+        ['no throughHash', Object.fromEntries(Object.entries(valid).filter(([field]) => field !== 'throughHash'))],
+      ];
+      for (const [name, payload] of cases) {
+        const malformedSeq = await appendChainVerified(payload);
+
+        const { outDir, pdf } = await exportJanuary();
+
+        assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] }, name);
+        assert.ok(pdf.includes(`Check: full verification by this export of ${malformedSeq} entries`), `${name}: ${pdf}`);
+      }
+    });
+
     it('maximum age option forces a full check', async () => {
       const { pdf } = await exportJanuary({ maxVerificationAgeSeconds: 0 });
       assert.ok(pdf.includes('Check: full verification by this export of '), pdf);
