@@ -446,6 +446,23 @@ for (const target of await databaseTargets()) {
       assert.ok(pdf.includes(`Check: full verification by this export of ${laterSeq} entries`), pdf);
     });
 
+    it('record of another tenant is ignored', async () => {
+      const head = await readHead(source);
+      const latest = await findLatestChainVerification(source);
+      assert.ok(latest, 'a recorded verification exists');
+      // A hash that would fail the export if this record were used.
+      await ledger.appendStandalone(source, {
+        type: CHAIN_VERIFIED_ENTRY_TYPE,
+        tenant: 'bank-a',
+        actor: 'test',
+        payload: { throughSeq: head.seq, throughHash: 'd'.repeat(64), entries: head.seq, startedAt: new Date().toISOString(), durationMs: 5, trigger: 'cli' },
+      });
+
+      assert.deepEqual(await findLatestChainVerification(source), latest);
+      const { outDir } = await exportJanuary();
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+    });
+
     it('malformed records are ignored', async () => {
       const head = await readHead(source);
       const valid = { throughSeq: head.seq, throughHash: head.hash, entries: head.seq, startedAt: new Date().toISOString(), durationMs: 5, trigger: 'cli' };

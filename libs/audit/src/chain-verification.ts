@@ -111,18 +111,20 @@ export async function recordChainVerification(
 }
 
 /**
- * Reads the newest `audit.chain_verified` entry visible to `queryable` (a transaction sees its
- * own snapshot). The partial index ledger_entries_chain_verified makes this one index probe.
+ * Reads the newest `audit.chain_verified` entry of tenant "*" visible to `queryable` (a
+ * transaction sees its own snapshot). The partial index ledger_entries_chain_verified makes this one index probe.
  * Returns undefined when there is none, or when the newest one has a malformed payload or one that
  * no true record can have, so the caller falls back to a full verification. A true record names an
  * entry before its own seq, and its startedAt is not after its own createdAt. The latter bounds a
  * false record's age by the ledger's clock, so a startedAt in the future cannot keep it fresh.
  */
 export async function findLatestChainVerification(queryable: Pick<EntityManager, 'query'>): Promise<RecordedChainVerification | undefined> {
-  // The type is a literal so that the planner can match the partial index's predicate.
+  // The type is a literal so that the planner can match the partial index's predicate. Warden
+  // writes these entries with tenant "*" only, so an entry of any other tenant is skipped.
   const rows: { seq: string | number; payload: Record<string, unknown>; created_at: string }[] = await queryable.query(
     `SELECT seq, payload, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
-       FROM audit.ledger_entries WHERE type = '${CHAIN_VERIFIED_ENTRY_TYPE}' ORDER BY seq DESC LIMIT 1`,
+       FROM audit.ledger_entries WHERE type = '${CHAIN_VERIFIED_ENTRY_TYPE}' AND tenant = $1 ORDER BY seq DESC LIMIT 1`,
+    [CHECKPOINT_LEDGER_TENANT],
   );
   if (rows.length === 0) return undefined;
 
