@@ -112,7 +112,8 @@ export async function recordChainVerification(
 
 /**
  * Reads the newest `audit.chain_verified` entry of tenant "*" visible to `queryable` (a
- * transaction sees its own snapshot). The partial index ledger_entries_chain_verified makes this one index probe.
+ * transaction reads its own snapshot). A backward scan of the partial index
+ * ledger_entries_chain_verified finds it, reading past any entries of other tenants.
  * Returns undefined when there is none, or when the newest one has a malformed payload or one that
  * no true record can have, so the caller falls back to a full verification. A true record names an
  * entry before its own seq, and its startedAt is not after its own createdAt. The latter bounds a
