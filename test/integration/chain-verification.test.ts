@@ -12,6 +12,7 @@ import { logLines } from '../support/log-capture.js';
 const { digestJson } = await import('../../libs/common/src/index.js');
 const {
   CHAIN_VERIFIED_ENTRY_TYPE,
+  computeStoredEntryHash,
   ChainVerificationScheduler,
   CheckpointKeyStore,
   CheckpointService,
@@ -116,6 +117,35 @@ for (const target of await databaseTargets()) {
       } finally {
         await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
       }
+    }
+
+    /**
+     * Adds a field to an entry's payload and stores the entry's recomputed hash, in the ledger and in
+     * the decision row that names the entry, behind the append-only triggers. Returns a function
+     * that restores both.
+     */
+    async function rehashWithPayloadChange(seq: number): Promise<() => Promise<void>> {
+      const [row] = await source.query(
+        `SELECT seq::text AS seq, type, tenant, actor, payload, prev_hash, hash,
+                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+           FROM audit.ledger_entries WHERE seq = $1`,
+        [seq],
+      );
+      const payload = { ...row.payload, tampered: true };
+      const hash = computeStoredEntryHash(row.prev_hash, { seq, type: row.type, tenant: row.tenant, actor: row.actor, payload, createdAt: row.created_at });
+      const store = async (storedPayload: Record<string, unknown>, storedHash: string): Promise<void> => {
+        await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+        await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+        try {
+          await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb, hash = $3 WHERE seq = $1', [seq, JSON.stringify(storedPayload), storedHash]);
+          await source.query('UPDATE decisions.decision_records SET ledger_hash = $2 WHERE ledger_seq = $1', [seq, storedHash]);
+        } finally {
+          await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
+          await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+        }
+      };
+      await store(payload, hash);
+      return () => store(row.payload as Record<string, unknown>, row.hash as string);
     }
 
     /** Appends an `audit.chain_verified` entry by hand, as anyone who can append to the ledger could. */
@@ -305,6 +335,29 @@ for (const target of await databaseTargets()) {
       }
     });
 
+    it('export rejects a rehashed exported entry', async () => {
+      // Someone who edits an exported entry and stores the entry's recomputed hash (in the ledger and
+      // in its decision row) leaves the entry self-consistent, and only the next entry's prevHash
+      // link breaks. That link lies before the record, so only the Merkle tree can catch the edit.
+      const latest = await findLatestChainVerification(source);
+      // The second exported entry, so that finding the bad seq has to pass over a good one first.
+      const seq = exportedSeqs[1];
+      assert.ok(latest, 'a recorded verification exists');
+      assert.ok(seq < latest.throughSeq, `seq ${seq} lies before the record's throughSeq ${latest.throughSeq}`);
+      const restore = await rehashWithPayloadChange(seq);
+      try {
+        const outDir = join(workDir, 'rejected-rehashed');
+        const error = await expectLedgerVerificationError(exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence));
+        assert.equal(error.verification.problem, 'merkle-mismatch');
+        assert.equal(error.verification.firstBadSeq, seq);
+        assert.equal(existsSync(outDir), false, 'nothing is signed for a ledger that differs from its Merkle tree');
+      } finally {
+        await restore();
+      }
+      const { outDir } = await exportJanuary();
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] }, 'the restored ledger exports again');
+    });
+
     it('export fails on a recorded hash that differs', async () => {
       // A false record, such as one appended by someone who rewrote the chain before it.
       const head = await readHead(source);
@@ -352,6 +405,86 @@ for (const target of await databaseTargets()) {
       // The new record is fresh, so the next export is incremental.
       const next = await exportJanuary();
       assert.ok(next.pdf.includes(`Check: verified in full through seq ${staleSeq} at ${latest.startedAt} (recorded by entry seq ${latest.seq})`), next.pdf);
+    });
+
+    it('future-dated record is ignored', async () => {
+      // A record's startedAt comes from its payload, so a false one could claim a time in the
+      // future and never turn too old. Its entry's createdAt comes from the ledger's clock.
+      const head = await readHead(source);
+      const futureSeq = await appendChainVerified({
+        throughSeq: head.seq,
+        throughHash: head.hash,
+        entries: head.seq,
+        startedAt: new Date(Date.now() + EIGHT_DAYS_MS).toISOString(),
+        durationMs: 5,
+        trigger: 'cli',
+      });
+
+      const { pdf } = await exportJanuary();
+
+      assert.ok(pdf.includes(`Check: full verification by this export of ${futureSeq} entries`), pdf);
+      const latest = await findLatestChainVerification(source);
+      assert.ok(latest, 'the export records a new verification');
+      assert.ok(latest.seq > futureSeq, `the newest record ${latest.seq} comes after the future-dated one ${futureSeq}`);
+    });
+
+    it('record naming a later seq is ignored', async () => {
+      // A true record names an entry before itself, because it is appended after the verification.
+      const head = await readHead(source);
+      const laterSeq = await appendChainVerified({
+        throughSeq: head.seq + 5,
+        throughHash: 'e'.repeat(64),
+        entries: head.seq + 5,
+        startedAt: new Date().toISOString(),
+        durationMs: 5,
+        trigger: 'cli',
+      });
+
+      const { outDir, pdf } = await exportJanuary();
+
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      assert.ok(pdf.includes(`Check: full verification by this export of ${laterSeq} entries`), pdf);
+    });
+
+    it('record of another tenant is ignored', async () => {
+      const head = await readHead(source);
+      const latest = await findLatestChainVerification(source);
+      assert.ok(latest, 'a recorded verification exists');
+      // A hash that would fail the export if this record were used.
+      await ledger.appendStandalone(source, {
+        type: CHAIN_VERIFIED_ENTRY_TYPE,
+        tenant: 'bank-a',
+        actor: 'test',
+        payload: { throughSeq: head.seq, throughHash: 'd'.repeat(64), entries: head.seq, startedAt: new Date().toISOString(), durationMs: 5, trigger: 'cli' },
+      });
+
+      assert.deepEqual(await findLatestChainVerification(source), latest);
+      const { outDir } = await exportJanuary();
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+    });
+
+    it('malformed records are ignored', async () => {
+      const head = await readHead(source);
+      const valid = { throughSeq: head.seq, throughHash: head.hash, entries: head.seq, startedAt: new Date().toISOString(), durationMs: 5, trigger: 'cli' };
+      const cases: [string, Record<string, unknown>][] = [
+        ['throughSeq as a string', { ...valid, throughSeq: String(head.seq) }],
+        ['negative throughSeq', { ...valid, throughSeq: -1 }],
+        ['throughSeq 0', { ...valid, throughSeq: 0 }],
+        ['fractional throughSeq', { ...valid, throughSeq: head.seq - 0.5 }],
+        ['throughSeq past 2^53', { ...valid, throughSeq: 2 ** 53 }],
+        ['uppercase throughHash', { ...valid, throughHash: head.hash.toUpperCase() }],
+        ['startedAt not a time', { ...valid, startedAt: 'yesterday' }],
+        ['unknown trigger', { ...valid, trigger: 'other' }],
+        ['no throughHash', Object.fromEntries(Object.entries(valid).filter(([field]) => field !== 'throughHash'))],
+      ];
+      for (const [name, payload] of cases) {
+        const malformedSeq = await appendChainVerified(payload);
+
+        const { outDir, pdf } = await exportJanuary();
+
+        assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] }, name);
+        assert.ok(pdf.includes(`Check: full verification by this export of ${malformedSeq} entries`), `${name}: ${pdf}`);
+      }
     });
 
     it('maximum age option forces a full check', async () => {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DataSource } from 'typeorm';
-import { digestJson } from '../../libs/common/src/index.js';
+import { digestJson, sha256Hex } from '../../libs/common/src/index.js';
 import {
   BUNDLE_FORMAT_VERSION_V2,
   CheckpointKeyStore,
@@ -325,6 +325,49 @@ for (const target of await databaseTargets()) {
       const { exitCode, report } = await check(['bundle', forged]);
       assert.equal(exitCode, 1);
       assert.deepEqual(report.errors, ['manifest.sig: the signed statement does not match manifest.json']);
+    });
+
+    /** Records every listed file's size and SHA-256 in the manifest and signs it again, as a forger with the key would. */
+    async function resealWithKey(dir: string, edit: (unsigned: Omit<BundleManifest, 'manifestDigest'>) => void = () => undefined): Promise<void> {
+      const { manifestDigest: _old, ...unsigned } = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as BundleManifest;
+      edit(unsigned);
+      for (const name of Object.keys(unsigned.files)) {
+        const bytes = readFileSync(join(dir, name));
+        unsigned.files[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
+      }
+      const text = sealManifest(unsigned).text;
+      writeFileSync(join(dir, MANIFEST_FILE), text);
+      writeFileSync(join(dir, MANIFEST_SIGNATURE_FILE), signManifest(Buffer.from(text, 'utf8'), await evidence.manifestSigner(), unsigned.formatVersion));
+    }
+
+    it('rejects a repeated ledger seq', async () => {
+      // A forged copy of an entry before the real one: the real line's leaf is in the tree, the copy's is not.
+      for (const [name, source] of [['repeated-seq', bundleDir], ['repeated-seq-v3', bundleV3Dir]] as const) {
+        const forged = join(workDir, name);
+        cpSync(source, forged, { recursive: true });
+        const lines = readFileSync(join(forged, LEDGER_FILE), 'utf8').trimEnd().split('\n');
+        const victim = JSON.parse(lines[1]) as { seq: number; hash: string };
+        const copy = { ...victim, hash: victim.hash.replace(/^./, (digit: string) => (digit === '0' ? '1' : '0')) };
+        lines.splice(1, 0, JSON.stringify(copy));
+        writeFileSync(join(forged, LEDGER_FILE), `${lines.join('\n')}\n`);
+        await resealWithKey(forged);
+
+        const { exitCode, report } = await check(['bundle', forged]);
+        assert.equal(exitCode, 1, name);
+        assert.ok(report.errors.includes(`ledger.jsonl line 3: seq ${victim.seq} repeats line 2`), `${name}: ${report.errors.join('\n')}`);
+      }
+    });
+
+    it('rejects a manifest that does not list the proof file', async () => {
+      const forged = join(workDir, 'unlisted-nodes');
+      cpSync(bundleDir, forged, { recursive: true });
+      await resealWithKey(forged, (unsigned) => {
+        delete unsigned.files[MERKLE_NODES_FILE];
+      });
+
+      const { exitCode, report } = await check(['bundle', forged]);
+      assert.equal(exitCode, 1);
+      assert.ok(report.errors.includes('manifest.json: files must list merkle-nodes.jsonl, as format warden.audit-export.v4 requires'), report.errors.join('\n'));
     });
 
     it('rejects a checkpoint with a changed root', async () => {

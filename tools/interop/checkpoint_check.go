@@ -368,6 +368,7 @@ func checkBundle(dir string) (report, error) {
 	if err := checkManifestDigests(dir); err != nil {
 		result.Errors = append(result.Errors, err.Error())
 	}
+	result.Errors = append(result.Errors, checkManifestFileList(dir)...)
 	verifiers, err := loadVerifiers(filepath.Join(dir, "keys.json"))
 	if err != nil {
 		return result, err
@@ -385,8 +386,11 @@ func checkBundle(dir string) (report, error) {
 	}
 	result.Checkpoint = signed
 
+	// A repeated seq is an error, and the first line of a seq is the one proven, as in Warden's
+	// verifiers. Otherwise a forged line before the real one would never be checked.
 	entryHashes := map[int64]string{}
-	err = readJSONLines(filepath.Join(dir, "ledger.jsonl"), func(line []byte) error {
+	lineOfSeq := map[int64]int{}
+	err = readJSONLines(filepath.Join(dir, "ledger.jsonl"), func(number int, line []byte) error {
 		var entry struct {
 			Seq  int64  `json:"seq"`
 			Hash string `json:"hash"`
@@ -394,6 +398,11 @@ func checkBundle(dir string) (report, error) {
 		if err := json.Unmarshal(line, &entry); err != nil {
 			return err
 		}
+		if first, found := lineOfSeq[entry.Seq]; found {
+			result.Errors = append(result.Errors, fmt.Sprintf("ledger.jsonl line %d: seq %d repeats line %d", number, entry.Seq, first))
+			return nil
+		}
+		lineOfSeq[entry.Seq] = number
 		entryHashes[entry.Seq] = entry.Hash
 		return nil
 	})
@@ -413,7 +422,7 @@ func checkBundle(dir string) (report, error) {
 // checkProofLines checks proofs.jsonl (formats v3 and v2): one inclusion proof per ledger entry.
 func checkProofLines(dir string, entryHashes map[int64]string, signed *checkpoint, result *report) error {
 	proven := map[int64]bool{}
-	err := readJSONLines(filepath.Join(dir, "proofs.jsonl"), func(line []byte) error {
+	err := readJSONLines(filepath.Join(dir, "proofs.jsonl"), func(_ int, line []byte) error {
 		var proof inclusion
 		if err := json.Unmarshal(line, &proof); err != nil {
 			return err
@@ -463,9 +472,7 @@ func checkMultiproof(dir string, entryHashes map[int64]string, signed *checkpoin
 	nodes := map[leafRange]*merkleNodeLine{}
 	var order []leafRange
 	previousStart := int64(-1)
-	number := 0
-	err := readJSONLines(filepath.Join(dir, "merkle-nodes.jsonl"), func(line []byte) error {
-		number++
+	err := readJSONLines(filepath.Join(dir, "merkle-nodes.jsonl"), func(number int, line []byte) error {
 		var fields struct {
 			Start *int64 `json:"start"`
 			End   *int64 `json:"end"`
@@ -664,6 +671,38 @@ func checkManifestSignature(dir string, verifiers note.Verifiers) error {
 	return nil
 }
 
+// checkManifestFileList reports the files that manifest.json must list for its format version but
+// does not, and the proof file of the other formats when it lists that. An unlisted file is covered
+// by no digest, so its bytes would be checked without being signed.
+func checkManifestFileList(dir string) []string {
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil
+	}
+	var manifest struct {
+		FormatVersion string                     `json:"formatVersion"`
+		Files         map[string]json.RawMessage `json:"files"`
+	}
+	if json.Unmarshal(data, &manifest) != nil {
+		// checkManifestDigests reports the invalid JSON.
+		return nil
+	}
+	proofFile, otherProofFile := "proofs.jsonl", "merkle-nodes.jsonl"
+	if manifest.FormatVersion == "warden.audit-export.v4" {
+		proofFile, otherProofFile = otherProofFile, proofFile
+	}
+	var problems []string
+	for _, name := range []string{"decisions.jsonl", "ledger.jsonl", proofFile, "checkpoint.txt", "keys.json"} {
+		if _, listed := manifest.Files[name]; !listed {
+			problems = append(problems, fmt.Sprintf("manifest.json: files must list %s, as format %s requires", name, manifest.FormatVersion))
+		}
+	}
+	if _, listed := manifest.Files[otherProofFile]; listed {
+		problems = append(problems, fmt.Sprintf("manifest.json: files must not list %s, which format %s does not have", otherProofFile, manifest.FormatVersion))
+	}
+	return problems
+}
+
 // checkManifestDigests compares the size and SHA-256 of every file that manifest.json lists.
 func checkManifestDigests(dir string) error {
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
@@ -715,7 +754,8 @@ func readJSONFile(path, kind string, document interface{}) error {
 	return nil
 }
 
-func readJSONLines(path string, handle func([]byte) error) error {
+// readJSONLines calls handle with the 1-based number and bytes of each non-empty line.
+func readJSONLines(path string, handle func(int, []byte) error) error {
 	file, err := os.Open(path)
 	if err != nil {
 		return err
@@ -729,7 +769,7 @@ func readJSONLines(path string, handle func([]byte) error) error {
 		if len(scanner.Bytes()) == 0 {
 			continue
 		}
-		if err := handle(scanner.Bytes()); err != nil {
+		if err := handle(number, scanner.Bytes()); err != nil {
 			return fmt.Errorf("line %d: %v", number, err)
 		}
 	}

@@ -111,15 +111,21 @@ export async function recordChainVerification(
 }
 
 /**
- * Reads the newest `audit.chain_verified` entry visible to `queryable` (a transaction sees its
- * own snapshot). The partial index ledger_entries_chain_verified makes this one index probe.
- * Returns undefined when there is none, or when the newest one has a malformed payload, so the
- * caller falls back to a full verification.
+ * Reads the newest `audit.chain_verified` entry of tenant "*" visible to `queryable` (a
+ * transaction reads its own snapshot). A backward scan of the partial index
+ * ledger_entries_chain_verified finds it, reading past any entries of other tenants.
+ * Returns undefined when there is none, or when the newest one has a malformed payload or one that
+ * no true record can have, so the caller falls back to a full verification. A true record names an
+ * entry before its own seq, and its startedAt is not after its own createdAt. The latter bounds a
+ * false record's age by the ledger's clock, so a startedAt in the future cannot keep it fresh.
  */
 export async function findLatestChainVerification(queryable: Pick<EntityManager, 'query'>): Promise<RecordedChainVerification | undefined> {
-  // The type is a literal so that the planner can match the partial index's predicate.
-  const rows: { seq: string | number; payload: Record<string, unknown> }[] = await queryable.query(
-    `SELECT seq, payload FROM audit.ledger_entries WHERE type = '${CHAIN_VERIFIED_ENTRY_TYPE}' ORDER BY seq DESC LIMIT 1`,
+  // The type is a literal so that the planner can match the partial index's predicate. Warden
+  // writes these entries with tenant "*" only, so an entry of any other tenant is skipped.
+  const rows: { seq: string | number; payload: Record<string, unknown>; created_at: string }[] = await queryable.query(
+    `SELECT seq, payload, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+       FROM audit.ledger_entries WHERE type = '${CHAIN_VERIFIED_ENTRY_TYPE}' AND tenant = $1 ORDER BY seq DESC LIMIT 1`,
+    [CHECKPOINT_LEDGER_TENANT],
   );
   if (rows.length === 0) return undefined;
 
@@ -127,6 +133,20 @@ export async function findLatestChainVerification(queryable: Pick<EntityManager,
   const payload = parseChainVerifiedPayload(rows[0].payload);
   if (payload === undefined) {
     getLogger('audit-ledger').warn({ seq }, 'ignoring an audit.chain_verified entry with a malformed payload, so the whole chain is verified');
+    return undefined;
+  }
+  if (payload.throughSeq >= seq) {
+    getLogger('audit-ledger').warn(
+      { seq, throughSeq: payload.throughSeq },
+      'ignoring an audit.chain_verified entry whose throughSeq is not before its own seq, so the whole chain is verified',
+    );
+    return undefined;
+  }
+  if (Date.parse(payload.startedAt) > Date.parse(rows[0].created_at)) {
+    getLogger('audit-ledger').warn(
+      { seq, startedAt: payload.startedAt, createdAt: rows[0].created_at },
+      'ignoring an audit.chain_verified entry whose startedAt is after its own createdAt, so the whole chain is verified',
+    );
     return undefined;
   }
   return { seq, ...payload };

@@ -40,6 +40,7 @@ import {
   type StartedChainCheck,
 } from './export-chain-check.js';
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
+import { checkExportedLeaves } from './export-merkle-check.js';
 import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, toAnalystRow, type AnalystFiles } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
@@ -215,7 +216,16 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     phases.end('checkpoint');
     const merkleNodesPath = join(options.outDir, MERKLE_NODES_FILE);
     written.push(merkleNodesPath);
-    const merkleNodesFile = await writeMerkleNodes(merkleNodesPath, decisions.ledgerSeqs, checkpoint.treeSize, evidence);
+    const merkleNodes = await writeMerkleNodes(merkleNodesPath, decisions.ledgerSeqs, checkpoint.treeSize, evidence);
+    const merkleNodesFile = merkleNodes.file;
+    // The chain check cannot see an exported entry that was stored again with its own recomputed
+    // hash before the recorded full verification. The Merkle tree's leaf then differs from it.
+    const leafCheck = await checkExportedLeaves(
+      { seqs: decisions.ledgerSeqs, hashes: decisions.ledgerHashes, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash },
+      merkleNodes.nodes,
+      (leafIndexes, treeSize) => evidence.multiproofNodes(leafIndexes, treeSize),
+    );
+    if (leafCheck !== undefined) throw new LedgerVerificationError(leafCheck);
     phases.end('merkleNodes');
     const analystFiles = await writeAnalystFiles(options.outDir, await analystBuild, written);
     phases.end('analystFiles');
@@ -387,6 +397,8 @@ async function writeDecisionsAndEntries(
 ): Promise<{
   count: number;
   ledgerSeqs: number[];
+  /** Hash of each line of ledger.jsonl, in the order of ledgerSeqs. */
+  ledgerHashes: string[];
   file: BundleFileDigest;
   ledgerFile: BundleFileDigest;
 }> {
@@ -396,6 +408,7 @@ async function writeDecisionsAndEntries(
     const result = await writeDigestingFile(decisionsPath, async (file) => {
       let count = 0;
       const ledgerSeqs: number[] = [];
+      const ledgerHashes: string[] = [];
       let nextReview = 0;
       /** Adds the lines of the review entries before `seq` (all that remain when undefined) to `lines`. */
       const addReviewLinesBefore = (seq: number | undefined, lines: string[]): void => {
@@ -403,6 +416,7 @@ async function writeDecisionsAndEntries(
           const entry = reviewEntries[nextReview];
           lines.push(exportedEntryLine(entry));
           ledgerSeqs.push(entry.seq);
+          ledgerHashes.push(entry.hash);
           nextReview += 1;
         }
       };
@@ -441,9 +455,11 @@ async function writeDecisionsAndEntries(
           const line = toDecisionLine(row, erasedKeys);
           decisionLines.push(decisionJsonLine(line));
           addReviewLinesBefore(line.ledgerSeq, ledgerLines);
-          ledgerLines.push(exportedEntryLine(toDecisionEntry(row)));
+          const entry = toDecisionEntry(row);
+          ledgerLines.push(exportedEntryLine(entry));
           analyst.add(toAnalystRow(line));
           ledgerSeqs.push(line.ledgerSeq);
+          ledgerHashes.push(entry.hash);
         }
         await Promise.all([file.write(decisionLines.join('')), ledger.write(ledgerLines.join(''))]);
         count += rows.length;
@@ -453,7 +469,7 @@ async function writeDecisionsAndEntries(
       await ledger.write(lastLines.join(''));
       // A failed export rolls back its transaction, which closes the cursor too.
       await manager.query(`CLOSE ${DECISIONS_CURSOR}`);
-      return { count, ledgerSeqs };
+      return { count, ledgerSeqs, ledgerHashes };
     });
     ledgerFile = await ledger.close();
     return { ...result, ledgerFile };
@@ -608,16 +624,26 @@ function toDecisionEntry(row: DecisionEntryRow): LedgerEntry {
 
 /**
  * Writes merkle-nodes.jsonl: the multiproof of the ledger entries with the given seqs (ascending)
- * in the checkpoint's tree, one batch of lines at a time.
+ * in the checkpoint's tree, one batch of lines at a time. Returns the lines too, for the root
+ * check before signing.
  */
-async function writeMerkleNodes(path: string, seqs: readonly number[], treeSize: number, evidence: ExportEvidence): Promise<BundleFileDigest> {
-  const { file } = await writeDigestingFile(path, async (out) => {
-    for await (const nodes of evidence.multiproofNodes(seqs.map((seq) => seq - 1), treeSize)) {
+async function writeMerkleNodes(
+  path: string,
+  seqs: readonly number[],
+  treeSize: number,
+  evidence: ExportEvidence,
+): Promise<{ file: BundleFileDigest; nodes: MerkleRangeHash[] }> {
+  return writeDigestingFile(path, async (out) => {
+    // NOTE: every line stays in memory until the root check, an estimated 150 bytes each (not measured).
+    const nodes: MerkleRangeHash[] = [];
+    for await (const batch of evidence.multiproofNodes(seqs.map((seq) => seq - 1), treeSize)) {
       let text = '';
-      for (const node of nodes) text += merkleNodeLine(node);
+      for (const node of batch) {
+        text += merkleNodeLine(node);
+        nodes.push(node);
+      }
       await out.write(text);
     }
-    return {};
+    return { nodes };
   });
-  return file;
 }

@@ -202,7 +202,7 @@ export interface LedgerVerification {
   headHash: string;
   /** Set when ok is false: the first entry that failed, the problem code and a sentence. */
   firstBadSeq?: number;
-  problem?: ChainProblem | 'unaccounted-purge' | 'anchor-mismatch';
+  problem?: ChainProblem | 'unaccounted-purge' | 'anchor-mismatch' | 'merkle-mismatch';
   reason?: string;
 }
 
