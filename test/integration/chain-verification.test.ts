@@ -296,6 +296,35 @@ for (const target of await databaseTargets()) {
       assert.equal((await chainVerifiedEntries()).length, recordedBefore, 'a failed verification records nothing');
     });
 
+    it('failed export records no later pass', { skip: target.name === 'server' ? 'only embedded PGlite runs the check strictly after the export failed' : undefined }, async () => {
+      // A decision whose ledger entry is missing fails the export inside its transaction. On
+      // embedded PGlite the full check waits for that transaction, so it runs only after the
+      // failure, over a chain that verifies.
+      await source.query(
+        `INSERT INTO decisions.decision_records
+           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+         VALUES ($1, 'bank-a', 'orphan-case', NULL, 'svc-loans', 'APPROVE', 0.8, 'logreg-1.0.0', '{}'::jsonb, $2, 999999999, $2, '2026-01-15T00:00:00.000Z')`,
+        [randomUUID(), 'f'.repeat(64)],
+      );
+      const recordedBefore = (await chainVerifiedEntries()).length;
+      const firstLogLine = logLines.length;
+      const outDir = join(workDir, 'rejected-orphan');
+
+      await assert.rejects(
+        exportBundle(source, { useCase: 'orphan-case', ...JANUARY, outDir, wardenVersion: '0.1.0', chainCheck: 'full' }, evidence),
+        /which is not in the ledger/,
+      );
+      const abandonedLine = 'full ledger verification of a failed export ended; it is not recorded';
+      const deadline = Date.now() + 10_000;
+      while (!logLines.slice(firstLogLine).some((line) => line.includes(abandonedLine)) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+
+      assert.ok(logLines.slice(firstLogLine).some((line) => line.includes(abandonedLine)), 'the abandoned check logs its end');
+      assert.equal((await chainVerifiedEntries()).length, recordedBefore, 'the abandoned check records nothing');
+      assert.equal(existsSync(outDir), false);
+    });
+
     it('scheduled run catches an edit before the record', async () => {
       const scheduler = new ChainVerificationScheduler(source, 3600, ledger);
       const original = await tamperPayload(unexportedSeq);

@@ -274,6 +274,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     return { outDir: options.outDir, manifest: manifest.manifest };
   } catch (error) {
     analyst.dispose();
+    chainCheck?.abandon();
     log.error({ err: error, outDir: options.outDir }, 'audit export failed, so its partial files are removed');
     await Promise.all(written.map((path) => rm(path, { force: true })));
     // A folder this export created is removed too; rmdir leaves it when anything else is inside.

@@ -41,6 +41,17 @@ export interface ExportChainCheck {
 /** A chain check that has started; `result` settles when it ends. */
 export interface StartedChainCheck {
   result: Promise<ExportChainCheck>;
+  /**
+   * Tells a check whose export failed that nobody awaits it any more. A full check still running
+   * then records nothing, so a failed export never appends an `audit.chain_verified` entry after
+   * it returned. The verification itself runs to its end.
+   */
+  abandon(): void;
+}
+
+/** Whether the export that started a check has given up on it. */
+interface CheckControl {
+  abandoned: boolean;
 }
 
 /**
@@ -57,15 +68,16 @@ export async function startExportChainCheck(
 ): Promise<StartedChainCheck> {
   const log = getLogger('audit-export');
   const now = new Date();
+  const control: CheckControl = { abandoned: false };
 
   if (options.mode === 'full') {
     log.info({ mode: 'full', cause: 'requested' }, 'export chain check chosen');
-    return started(runFullCheck(dataSource, options.actor));
+    return started(runFullCheck(dataSource, options.actor, control), control);
   }
   const anchor = await findLatestChainVerification(manager);
   if (anchor === undefined) {
     log.info({ mode: 'full', cause: 'no recorded full verification' }, 'export chain check chosen');
-    return started(runFullCheck(dataSource, options.actor));
+    return started(runFullCheck(dataSource, options.actor, control), control);
   }
   const ageSeconds = (now.getTime() - Date.parse(anchor.startedAt)) / 1000;
   if (ageSeconds > options.maxVerificationAgeSeconds) {
@@ -73,27 +85,27 @@ export async function startExportChainCheck(
       { mode: 'full', cause: 'recorded full verification too old', anchorSeq: anchor.seq, ageSeconds: Math.round(ageSeconds), maxVerificationAgeSeconds: options.maxVerificationAgeSeconds },
       'export chain check chosen',
     );
-    return started(runFullCheck(dataSource, options.actor));
+    return started(runFullCheck(dataSource, options.actor, control), control);
   }
 
   const mismatch = await checkAnchorEntry(manager, anchor);
-  if (mismatch !== undefined) return started(Promise.resolve({ verification: mismatch, anchor }));
+  if (mismatch !== undefined) return started(Promise.resolve({ verification: mismatch, anchor }), control);
   log.info({ mode: 'incremental', anchorSeq: anchor.seq, throughSeq: anchor.throughSeq }, 'export chain check chosen');
   const range = verifyLedger(dataSource, {
     parallel: 'background',
     batchSize: CHAIN_CHECK_BATCH_SIZE,
     after: { seq: anchor.throughSeq, hash: anchor.throughHash },
   });
-  return started(range.then((verification) => ({ verification, anchor })));
+  return started(range.then((verification) => ({ verification, anchor })), control);
 }
 
 /**
  * Wraps a running check. The no-op handler keeps a rejection from being reported as unhandled
  * while the export is still reading, and the export receives the error when it awaits `result`.
  */
-function started(result: Promise<ExportChainCheck>): StartedChainCheck {
+function started(result: Promise<ExportChainCheck>, control: CheckControl): StartedChainCheck {
   result.catch(() => undefined);
-  return { result };
+  return { result, abandon: () => (control.abandoned = true) };
 }
 
 /**
@@ -126,7 +138,7 @@ async function checkAnchorEntry(manager: EntityManager, anchor: RecordedChainVer
  * Verifies the whole chain and records a pass. A record that cannot be appended is logged and
  * leaves the export's result alone, because the chain did verify.
  */
-async function runFullCheck(dataSource: DataSource, actor: string): Promise<ExportChainCheck> {
+async function runFullCheck(dataSource: DataSource, actor: string, control: CheckControl): Promise<ExportChainCheck> {
   const run = await runFullVerification(dataSource, {
     trigger: 'export',
     actor,
@@ -134,6 +146,10 @@ async function runFullCheck(dataSource: DataSource, actor: string): Promise<Expo
     verify: { parallel: 'background', batchSize: CHAIN_CHECK_BATCH_SIZE },
   });
   const { verification, startedAt, durationMs } = run;
+  if (control.abandoned) {
+    getLogger('audit-export').info({ entries: verification.entries, ok: verification.ok }, 'full ledger verification of a failed export ended; it is not recorded');
+    return { verification, anchor: undefined };
+  }
   if (verification.ok && verification.headSeq > 0) {
     await recordChainVerification(dataSource, verification, { startedAt, durationMs, trigger: 'export', actor }).catch((error: unknown) => {
       getLogger('audit-export').error({ err: error, throughSeq: verification.headSeq }, 'could not record the export\'s full ledger verification; the next export verifies the whole chain again');
