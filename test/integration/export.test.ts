@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { parquetReadObjects } from 'hyparquet';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadUserInputError, canonicalJson, ConflictError, digestJson, sha256Hex } from '../../libs/common/src/index.js';
+import { BadUserInputError, canonicalJson, ConflictError, digestJson, FailedPreconditionError, sha256Hex } from '../../libs/common/src/index.js';
 import {
   CheckpointKeyStore,
   CheckpointService,
@@ -400,6 +400,32 @@ for (const target of await databaseTargets()) {
       const options = { useCase: USE_CASE, ...JANUARY, outDir: join(workDir, 'all-tenants'), wardenVersion: '0.1.0' };
       await assert.rejects(exportBundle(db.database.dataSource, options, evidence), ConflictError);
       assert.deepEqual(await verifyBundle(options.outDir), { ok: true, problems: [] });
+    });
+
+    it('rejects decisions edited in the database', async () => {
+      const source = db.database.dataSource;
+      const id = januaryIds[1];
+      const edits: { name: string; sql: string; field: string }[] = [
+        { name: 'record', sql: `UPDATE decisions.decision_records SET record = jsonb_set(record, '{note}', '"edited"') WHERE id = $1`, field: 'recordDigest' },
+        { name: 'outcome', sql: `UPDATE decisions.decision_records SET outcome = 'APPROVE' WHERE id = $1`, field: 'outcome' },
+      ];
+      for (const edit of edits) {
+        const [original] = await source.query('SELECT record, outcome FROM decisions.decision_records WHERE id = $1', [id]);
+        const outDir = join(workDir, `edited-${edit.name}`);
+        await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+        try {
+          await source.query(edit.sql, [id]);
+          await assert.rejects(exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence), (error: Error) => {
+            assert.ok(error instanceof FailedPreconditionError, `${edit.name}: ${error.name}`);
+            assert.match(error.message, new RegExp(`Decision ${id} .*field "${edit.field}"`), edit.name);
+            return true;
+          });
+          assert.equal(existsSync(outDir), false, `${edit.name}: the rejected export leaves no folder`);
+        } finally {
+          await source.query('UPDATE decisions.decision_records SET record = $2::jsonb, outcome = $3 WHERE id = $1', [id, JSON.stringify(original.record), original.outcome]);
+          await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
+        }
+      }
     });
 
     it('rejects invalid options by field', async () => {

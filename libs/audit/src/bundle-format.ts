@@ -198,15 +198,16 @@ export function toJsonLine(value: unknown): string {
 /**
  * Formats one line of decisions.jsonl: the same text as toJsonLine(line), with the top-level keys
  * written in their RFC 8785 order so that only the record's keys are sorted per line.
+ * `recordJson`, when given, must be canonicalJsonValue(line.record), computed once by the caller.
  */
-export function decisionJsonLine(line: DecisionLine): string {
+export function decisionJsonLine(line: DecisionLine, recordJson?: string): string {
   const json = canonicalJsonValue;
   try {
     return (
       `{"actor":${json(line.actor)},"createdAt":${json(line.createdAt)},"id":${json(line.id)},"ledgerHash":${json(line.ledgerHash)},` +
       `"ledgerSeq":${json(line.ledgerSeq)},"modelVersion":${json(line.modelVersion)},"outcome":${json(line.outcome)},` +
       (line.personalData === undefined ? '' : `"personalData":${json(line.personalData)},`) +
-      `"record":${json(line.record)},"recordDigest":${json(line.recordDigest)},"requestId":${json(line.requestId)},` +
+      `"record":${recordJson ?? json(line.record)},"recordDigest":${json(line.recordDigest)},"requestId":${json(line.requestId)},` +
       `"score":${json(line.score)},"tenant":${json(line.tenant)},"useCase":${json(line.useCase)}}\n`
     );
   } catch {

@@ -41,6 +41,7 @@ import {
 } from './export-chain-check.js';
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { checkExportedLeaves } from './export-merkle-check.js';
+import { decisionLineProblems } from './verify-bundle.js';
 import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, toAnalystRow, type AnalystFiles } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
@@ -454,10 +455,12 @@ async function writeDecisionsAndEntries(
         const ledgerLines: string[] = [];
         for (const row of rows) {
           const line = toDecisionLine(row, erasedKeys);
-          decisionLines.push(decisionJsonLine(line));
           addReviewLinesBefore(line.ledgerSeq, ledgerLines);
           const entry = toDecisionEntry(row);
+          // The entries' own hashes are checked first, in seq order, so an edited entry is reported
+          // as a ledger failure at its seq rather than as a decision that contradicts it.
           ledgerLines.push(exportedEntryLine(entry));
+          decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry)));
           analyst.add(toAnalystRow(line));
           ledgerSeqs.push(line.ledgerSeq);
           ledgerHashes.push(entry.hash);
@@ -477,6 +480,29 @@ async function writeDecisionsAndEntries(
   } finally {
     if (ledgerFile === undefined) await ledger.close().catch(() => undefined);
   }
+}
+
+/**
+ * Returns the record's canonical JSON after checking the decision line against its record digest
+ * and its ledger entry as the verifiers do. Raises FailedPreconditionError on a mismatch, such as a
+ * record or outcome edited in the database, so the export never signs a decision that fails
+ * verification.
+ */
+function checkedRecordJson(line: DecisionLine, entry: LedgerEntry): string | undefined {
+  let recordJson: string | undefined;
+  try {
+    recordJson = canonicalJsonValue(line.record);
+  } catch {
+    // A record JSON cannot hold has no digest, which the check below reports.
+  }
+  const problems = decisionLineProblems(line, entry, recordJson === undefined ? undefined : sha256Hex(recordJson), (field) => `field "${field}"`);
+  if (problems.length > 0) {
+    throw new FailedPreconditionError(
+      `Decision ${line.id} (ledger seq ${line.ledgerSeq}) does not match its record digest or ledger entry, so nothing was signed: ` +
+        `${problems.join('; ')}. Run "warden replay ${line.id}" to see every differing field.`,
+    );
+  }
+  return recordJson;
 }
 
 /**

@@ -700,17 +700,8 @@ function checkDecisions(
   for (const { lineNumber, decision } of decisions) {
     const at = (field: string): string => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
 
-    // A purged record is a tombstone; its recordDigest is still checked against the ledger entry,
-    // and it cannot have been purged before the decision existed.
     const recordDigest = digestOrUndefined(() => sha256Hex(canonicalJsonValue(decision.record)));
-    if (isTombstone(decision.record)) {
-      if ((decision.record.purgedAt as string) < decision.createdAt) {
-        problems.push(`${at('record')}: purgedAt ${decision.record.purgedAt as string} is before the decision's createdAt ${decision.createdAt}`);
-      }
-    } else if (recordDigest !== decision.recordDigest) {
-      problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
-    }
-    checkMirroredFields(decision, at, problems);
+    checkDecisionRecord(decision, recordDigest, at, problems);
     if (decision.useCase !== manifest.useCase) {
       problems.push(`${at('useCase')}: "${decision.useCase}" is not the exported use case "${manifest.useCase}"`);
     }
@@ -732,6 +723,40 @@ function checkDecisions(
     // and parseLedger has already reported why.
     if (entries) checkDecisionEntry(decision, entriesBySeq.get(decision.ledgerSeq), at, problems);
   }
+}
+
+/**
+ * Returns the problems of one decision line against its record digest and its own ledger entry,
+ * as both verifiers report them. The exporter runs it on every decision before it signs, so that
+ * it never signs a decision that a verifier rejects. `recordDigest` is the SHA-256 of the record's
+ * canonical JSON, which the caller has at hand, or undefined when the record has no JSON form.
+ */
+export function decisionLineProblems(
+  decision: DecisionLine,
+  entry: LedgerEntry | undefined,
+  recordDigest: string | undefined,
+  at: (field: string) => string,
+): string[] {
+  const problems: string[] = [];
+  checkDecisionRecord(decision, recordDigest, at, problems);
+  checkDecisionEntry(decision, entry, at, problems);
+  return problems;
+}
+
+/**
+ * Checks the record against recordDigest, and the fields that the record repeats. A purged record
+ * is a tombstone: its recordDigest is still checked against the ledger entry, and it cannot have
+ * been purged before the decision existed.
+ */
+function checkDecisionRecord(decision: DecisionLine, recordDigest: string | undefined, at: (field: string) => string, problems: string[]): void {
+  if (isTombstone(decision.record)) {
+    if ((decision.record.purgedAt as string) < decision.createdAt) {
+      problems.push(`${at('record')}: purgedAt ${decision.record.purgedAt as string} is before the decision's createdAt ${decision.createdAt}`);
+    }
+  } else if (recordDigest !== decision.recordDigest) {
+    problems.push(`${at('recordDigest')}: ${decision.recordDigest} does not match the record, which digests to ${recordDigest}`);
+  }
+  checkMirroredFields(decision, at, problems);
 }
 
 function checkDecisionEntry(
