@@ -50,7 +50,7 @@
  *   modelVersion, useCase, score and requestId (those present) and whose tenant and actor match
  *   the decision. A purged record's purgedAt is not before the decision's createdAt.
  * - The leaf of a ledger entry is index seq - 1 with leaf hash SHA-256(0x00 || the 32 bytes of the
- *   entry hash) (RFC 6962 section 2.1). In a v4 bundle, merkle-nodes.jsonl holds lines
+ *   entry hash) (RFC 6962 section 2.1). In a v4 bundle, merkle-nodes.jsonl contains lines
  *   {"end","hash","start"} sorted by start. The tool computes the checkpoint tree's root by the
  *   RFC 6962 recursion: node(s, e) is the leaf hash when e - s = 1, otherwise
  *   SHA-256(0x01 || node(s, s+k) || node(s+k, e)) with k the largest power of two below e - s. A

@@ -270,7 +270,8 @@ for (const target of await databaseTargets()) {
       // The documented limit of the incremental check: an entry that lies before the recorded
       // verification and is not exported is not read. The full check and the schedule catch it.
       const latest = await findLatestChainVerification(source);
-      assert.ok(latest && unexportedSeq <= latest.throughSeq);
+      assert.ok(latest, 'a recorded verification exists');
+      assert.ok(unexportedSeq <= latest.throughSeq, 'the edited entry lies before the record');
       const original = await tamperPayload(unexportedSeq);
       try {
         const { outDir } = await exportJanuary();
@@ -351,7 +352,8 @@ for (const target of await databaseTargets()) {
 
     it('incremental export catches an edited exported entry before the record', async () => {
       const latest = await findLatestChainVerification(source);
-      assert.ok(latest && exportedSeqs[0] <= latest.throughSeq);
+      assert.ok(latest, 'a recorded verification exists');
+      assert.ok(exportedSeqs[0] <= latest.throughSeq, 'the edited entry lies before the record');
       const original = await tamperPayload(exportedSeqs[0]);
       try {
         const outDir = join(workDir, 'rejected-exported');
@@ -408,7 +410,8 @@ for (const target of await databaseTargets()) {
       // A full export ignores the false record and records a true one, which later exports build on.
       await exportJanuary({ chainCheck: 'full' });
       const latest = await findLatestChainVerification(source);
-      assert.ok(latest && latest.seq > falseSeq);
+      assert.ok(latest, 'the export records a verification');
+      assert.ok(latest.seq > falseSeq, 'the new record follows the false one');
       assert.equal(latest.trigger, 'export');
     });
 
@@ -427,7 +430,8 @@ for (const target of await databaseTargets()) {
 
       assert.ok(pdf.includes(`Check: full verification by this export of ${staleSeq} entries`), pdf);
       const latest = await findLatestChainVerification(source);
-      assert.ok(latest && latest.seq > staleSeq, 'the export records a new verification');
+      assert.ok(latest, 'a recorded verification exists');
+      assert.ok(latest.seq > staleSeq, 'the export records a new verification');
       assert.equal(latest.trigger, 'export');
       assert.equal(latest.throughSeq, staleSeq);
 

@@ -112,7 +112,7 @@ function csvCell(value: string | number | null): string {
 }
 
 /**
- * How decisions.parquet is laid out. Bundles before format v4 used the Parquet writer's defaults:
+ * Layout of decisions.parquet. Bundles before format v4 used the Parquet writer's defaults:
  * row groups of 1,000 rows and then 100,000, Snappy compression and min/max statistics on every
  * column. v4 writes groups of 10,000 rows, so that an export encodes each group while it still
  * reads decisions. v4 pages are uncompressed, because on 50,000 bench rows, which are mostly random

@@ -3,9 +3,9 @@
  * Warden appends an `audit.chain_verified` entry that names the last verified entry. An export
  * then verifies only the entries after it (see export-chain-check.ts).
  *
- * Trust model: the entry is an ordinary ledger entry. Anyone who can append to the ledger can append
- * a false one, so a scheduled full verification, `warden audit verify` or an export with the full
- * check still has to run now and then to catch edits that lie before the newest recorded one.
+ * Trust model: the entry is an ordinary ledger entry, and anyone who can append to the ledger can
+ * append a false one. So a scheduled full verification, `warden audit verify` or an export with the
+ * full check still has to run now and then. Only those catch edits before the newest record.
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';

@@ -47,7 +47,7 @@ import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow }
 
 /**
  * Rows per cursor fetch. The next fetch runs in PostgreSQL while this thread writes the previous
- * batch, so memory holds two batches.
+ * batch, so memory contains two batches at most.
  */
 const EXPORT_BATCH_SIZE = 1000;
 

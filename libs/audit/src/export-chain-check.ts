@@ -42,9 +42,9 @@ export interface ExportChainCheck {
 export interface StartedChainCheck {
   result: Promise<ExportChainCheck>;
   /**
-   * Tells a check whose export failed that nobody awaits it any more. A full check still running
-   * then records nothing, so a failed export never appends an `audit.chain_verified` entry after
-   * it returned. The verification itself runs to its end.
+   * Marks the check of a failed export as abandoned. A full check still running then records
+   * nothing, so a failed export never appends an `audit.chain_verified` entry after it returned.
+   * The verification itself runs to its end.
    */
   abandon(): void;
 }

@@ -118,9 +118,9 @@ function statedFormatVersion(manifestText: string): BundleFormatVersion {
 /**
  * Checks a bundle's bytes: the manifest's canonical form and digest, each file's size and SHA-256,
  * each ledger entry's hash, the multiproof (format v4) or inclusion proofs (v2 and v3) of the
- * entries and the checkpoint's signature, each decision against its record digest and its ledger
- * entry, each review entry against its decision (from format v3), and the analyst files against the decisions. Keeps going after a problem so that one run
- * lists as many as it can.
+ * entries and the checkpoint's signature. It also checks each decision against its record digest
+ * and its ledger entry, each review entry against its decision (from format v3), and the analyst
+ * files against the decisions. It keeps going after a problem, so one run lists as many as it can.
  */
 export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   const problems: string[] = [];
