@@ -98,10 +98,13 @@ export async function seedReviewedDecisions(db: TestDatabase): Promise<ReviewedD
  */
 export function pdfTextLines(pdf: Uint8Array): string[] {
   const lines: string[] = [];
-  for (const [, data] of Buffer.from(pdf).toString('latin1').matchAll(/stream\r?\n([\s\S]*?)\r?\nendstream/g)) {
+  const text = Buffer.from(pdf).toString('latin1');
+  // Each stream is cut by its /Length, not by the endstream keyword: compressed bytes may end in a carriage return.
+  for (const match of text.matchAll(/\/Length (\d+)[^>]*>>\s*stream\r?\n/g)) {
+    const start = match.index + match[0].length;
     let content: string;
     try {
-      content = inflateSync(Buffer.from(data, 'latin1')).toString('latin1');
+      content = inflateSync(Buffer.from(text.slice(start, start + Number(match[1])), 'latin1')).toString('latin1');
     } catch {
       continue;
     }
