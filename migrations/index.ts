@@ -18,6 +18,7 @@ import { HoldText1796342401500 } from './1796342401500-HoldText.js';
 import { VaultSubjectKeys1796342401600 } from './1796342401600-VaultSubjectKeys.js';
 import { ReviewEntryIndex1796342401700 } from './1796342401700-ReviewEntryIndex.js';
 import { ChainVerifiedIndex1796342401800 } from './1796342401800-ChainVerifiedIndex.js';
+import { DecisionRecordJson1796342401900 } from './1796342401900-DecisionRecordJson.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -41,4 +42,5 @@ export const ALL_MIGRATIONS = [
   VaultSubjectKeys1796342401600,
   ReviewEntryIndex1796342401700,
   ChainVerifiedIndex1796342401800,
+  DecisionRecordJson1796342401900,
 ];

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { digestJson, loadConfig } from '../../libs/common/src/index.js';
+import { canonicalJson, loadConfig, sha256Hex } from '../../libs/common/src/index.js';
 import { openDatabase } from '../../libs/database/src/index.js';
 import {
   CheckpointKeyStore,
@@ -151,7 +151,8 @@ async function seedDecisions(source: DataSource, ledger: PostgresLedger, count: 
         reasonCodes: ['DTI_HIGH', 'THIN_FILE'],
         features: { debt_to_income: 0.41, months_on_book: n % 120, income: 52000.5 },
       };
-      return { id, tenant, outcome, score, record, recordDigest: digestJson(record) };
+      const recordJson = canonicalJson(record);
+      return { id, tenant, outcome, score, recordJson, recordDigest: sha256Hex(recordJson) };
     });
     await source.transaction(async (manager) => {
       const receipts = await ledger.appendMany(
@@ -165,10 +166,10 @@ async function seedDecisions(source: DataSource, ledger: PostgresLedger, count: 
       );
       await manager.query(
         `INSERT INTO decisions.decision_records
-           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
-         SELECT id, tenant, $3, 'req-' || id::text, 'bench-app', outcome, score, 'logreg-1.0.0', record, digest, seq, hash, $4::timestamptz
-           FROM unnest($1::uuid[], $2::text[], $5::text[], $6::float8[], $7::jsonb[], $8::text[], $9::bigint[], $10::text[])
-                AS d(id, tenant, outcome, score, record, digest, seq, hash)`,
+           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record_json, record_digest, ledger_seq, ledger_hash, created_at)
+         SELECT id, tenant, $3, 'req-' || id::text, 'bench-app', outcome, score, 'logreg-1.0.0', record_json, digest, seq, hash, $4::timestamptz
+           FROM unnest($1::uuid[], $2::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+                AS d(id, tenant, outcome, score, record_json, digest, seq, hash)`,
         [
           decisions.map((decision) => decision.id),
           decisions.map((decision) => decision.tenant),
@@ -176,7 +177,7 @@ async function seedDecisions(source: DataSource, ledger: PostgresLedger, count: 
           createdAt,
           decisions.map((decision) => decision.outcome),
           decisions.map((decision) => decision.score),
-          decisions.map((decision) => JSON.stringify(decision.record)),
+          decisions.map((decision) => decision.recordJson),
           decisions.map((decision) => decision.recordDigest),
           receipts.map((receipt) => receipt.seq),
           receipts.map((receipt) => receipt.hash),

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyLedger } from '../../libs/audit/src/index.js';
+import { canonicalJson, sha256Hex } from '../../libs/common/src/index.js';
 import { createRuntime, runDemoSetup, type WardenRuntime } from '../../libs/decisions/src/index.js';
 import { logit } from '../../libs/models/src/index.js';
 import type { Principal } from '../../libs/policy/src/index.js';
@@ -142,6 +143,49 @@ for (const target of await databaseTargets()) {
         /immutable/,
       );
       await assert.rejects(runtime.database.dataSource.query('DELETE FROM decisions.decision_records'), /immutable/);
+    });
+
+    it('stores the record text it digests', async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      const [row] = await runtime.database.dataSource.query(
+        'SELECT record_json, record_digest, record_json::jsonb = record AS same FROM decisions.decision_records WHERE id = $1',
+        [decision.id],
+      );
+      assert.equal(sha256Hex(row.record_json), row.record_digest);
+      assert.equal(row.record_json, canonicalJson(JSON.parse(row.record_json)));
+      assert.equal(row.same, true);
+    });
+
+    it('keeps the record text and record together', async () => {
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
+      const runner = runtime.database.dataSource.createQueryRunner();
+      await runner.connect();
+      // Purges are rolled back, so no tombstone without its retention.purged entry outlives the test.
+      await runner.startTransaction();
+      try {
+        await assert.rejects(
+          runner.query(`UPDATE decisions.decision_records SET record_json = '{"edited":true}' WHERE id = $1`, [decision.id]),
+          /immutable/,
+        );
+        await runner.rollbackTransaction();
+
+        await runner.startTransaction();
+        const tombstone = { purged: true, purgedAt: '2030-01-01T00:00:00.000Z', rule: 'test' };
+        await runner.query('UPDATE decisions.decision_records SET record = $2::jsonb WHERE id = $1', [decision.id, JSON.stringify(tombstone)]);
+        const [handPurged] = await runner.query('SELECT record_json, record FROM decisions.decision_records WHERE id = $1', [decision.id]);
+        assert.equal(handPurged.record_json, null, 'a purge that sets only the jsonb clears the stale text');
+        assert.deepEqual(handPurged.record, tombstone);
+        await runner.rollbackTransaction();
+
+        await runner.startTransaction();
+        await runner.query('UPDATE decisions.decision_records SET record = $2::text::jsonb, record_json = $2::text WHERE id = $1', [decision.id, canonicalJson(tombstone)]);
+        const [purged] = await runner.query('SELECT record_json, record FROM decisions.decision_records WHERE id = $1', [decision.id]);
+        assert.equal(purged.record_json, canonicalJson(tombstone));
+        assert.deepEqual(purged.record, tombstone);
+      } finally {
+        if (runner.isTransactionActive) await runner.rollbackTransaction();
+        await runner.release();
+      }
     });
 
     it("uses only the caller's tenant model", async () => {

@@ -51,9 +51,11 @@ interface DecisionSeed {
   createdAt: string;
   outcome: 'APPROVE' | 'DECLINE' | 'REFER';
   score: number;
+  /** Whether the row has record_json, as the decision writer stores it, or only the jsonb record, as rows written before it. */
+  recordText: boolean;
 }
 
-/** Writes a decision row and its `decision.created` ledger entry in one transaction, as the pipeline will. */
+/** Writes a decision row and its `decision.created` ledger entry in one transaction, as the pipeline does. */
 async function recordDecision(manager: EntityManager, ledger: PostgresLedger, seed: DecisionSeed): Promise<string> {
   const id = randomUUID();
   const record = {
@@ -73,11 +75,12 @@ async function recordDecision(manager: EntityManager, ledger: PostgresLedger, se
     actor: 'svc-loans',
     payload: { decisionId: id, useCase: seed.useCase, outcome: seed.outcome, recordDigest },
   });
+  const recordColumn = seed.recordText ? 'record_json' : 'record';
   await manager.query(
     `INSERT INTO decisions.decision_records
-       (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
-     VALUES ($1, $2, $3, $4, 'svc-loans', $5, $6, 'logreg-1.0.0', $7::jsonb, $8, $9, $10, $11::timestamptz)`,
-    [id, seed.tenant, seed.useCase, `req-${id}`, seed.outcome, seed.score, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, seed.createdAt],
+       (id, tenant, use_case, request_id, actor, outcome, score, model_version, ${recordColumn}, record_digest, ledger_seq, ledger_hash, created_at)
+     VALUES ($1, $2, $3, $4, 'svc-loans', $5, $6, 'logreg-1.0.0', $7, $8, $9, $10, $11::timestamptz)`,
+    [id, seed.tenant, seed.useCase, `req-${id}`, seed.outcome, seed.score, seed.recordText ? canonicalJson(record) : JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, seed.createdAt],
   );
   return id;
 }
@@ -108,14 +111,14 @@ for (const target of await databaseTargets()) {
       const checkpoints = new CheckpointService(source, merkle, keys, ledger, new WitnessPublisher(source, {}), { origin: 'warden.test/export' });
       evidence = createExportEvidence(checkpoints, merkle, keys, 'export-test');
       const seeds: (DecisionSeed | 'other-entry')[] = [
-        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2025-12-31T23:59:59.999Z', outcome: 'APPROVE', score: 0.9 },
-        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-01T00:00:00.000Z', outcome: 'APPROVE', score: 0.8 },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2025-12-31T23:59:59.999Z', outcome: 'APPROVE', score: 0.9, recordText: false },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-01T00:00:00.000Z', outcome: 'APPROVE', score: 0.8, recordText: true },
         'other-entry',
-        { tenant: 'bank-b', useCase: USE_CASE, createdAt: '2026-01-10T12:00:00.000Z', outcome: 'REFER', score: 0.5 },
-        { tenant: 'bank-a', useCase: 'fraud-alert', createdAt: '2026-01-11T12:00:00.000Z', outcome: 'DECLINE', score: 0.1 },
-        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-12T08:30:00.250Z', outcome: 'DECLINE', score: 0.2 },
-        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-31T23:59:59.999Z', outcome: 'REFER', score: 0.55 },
-        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-02-01T00:00:00.000Z', outcome: 'APPROVE', score: 0.95 },
+        { tenant: 'bank-b', useCase: USE_CASE, createdAt: '2026-01-10T12:00:00.000Z', outcome: 'REFER', score: 0.5, recordText: false },
+        { tenant: 'bank-a', useCase: 'fraud-alert', createdAt: '2026-01-11T12:00:00.000Z', outcome: 'DECLINE', score: 0.1, recordText: true },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-12T08:30:00.250Z', outcome: 'DECLINE', score: 0.2, recordText: true },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-01-31T23:59:59.999Z', outcome: 'REFER', score: 0.55, recordText: false },
+        { tenant: 'bank-a', useCase: USE_CASE, createdAt: '2026-02-01T00:00:00.000Z', outcome: 'APPROVE', score: 0.95, recordText: true },
       ];
       for (const seed of seeds) {
         if (seed === 'other-entry') {
@@ -404,13 +407,21 @@ for (const target of await databaseTargets()) {
 
     it('rejects decisions edited in the database', async () => {
       const source = db.database.dataSource;
-      const id = januaryIds[1];
-      const edits: { name: string; sql: string; field: string }[] = [
-        { name: 'record', sql: `UPDATE decisions.decision_records SET record = jsonb_set(record, '{note}', '"edited"') WHERE id = $1`, field: 'recordDigest' },
-        { name: 'outcome', sql: `UPDATE decisions.decision_records SET outcome = 'APPROVE' WHERE id = $1`, field: 'outcome' },
+      // januaryIds[1] has only the jsonb record and januaryIds[2] has record_json too.
+      const edits: { name: string; id: string; sql: string; field: string }[] = [
+        { name: 'record', id: januaryIds[1], sql: `UPDATE decisions.decision_records SET record = jsonb_set(record, '{note}', '"edited"') WHERE id = $1`, field: 'recordDigest' },
+        { name: 'outcome', id: januaryIds[1], sql: `UPDATE decisions.decision_records SET outcome = 'APPROVE' WHERE id = $1`, field: 'outcome' },
+        {
+          name: 'record text',
+          id: januaryIds[2],
+          sql: `UPDATE decisions.decision_records SET record_json = replace(record_json, '"THIN_FILE"', '"EDITED"') WHERE id = $1`,
+          field: 'recordDigest',
+        },
+        { name: 'outcome beside a record text', id: januaryIds[2], sql: `UPDATE decisions.decision_records SET outcome = 'APPROVE' WHERE id = $1`, field: 'outcome' },
       ];
       for (const edit of edits) {
-        const [original] = await source.query('SELECT record, outcome FROM decisions.decision_records WHERE id = $1', [id]);
+        const id = edit.id;
+        const [original] = await source.query('SELECT record, record_json, outcome FROM decisions.decision_records WHERE id = $1', [id]);
         const outDir = join(workDir, `edited-${edit.name}`);
         await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
         try {
@@ -422,9 +433,56 @@ for (const target of await databaseTargets()) {
           });
           assert.equal(existsSync(outDir), false, `${edit.name}: the rejected export leaves no folder`);
         } finally {
-          await source.query('UPDATE decisions.decision_records SET record = $2::jsonb, outcome = $3 WHERE id = $1', [id, JSON.stringify(original.record), original.outcome]);
+          await source.query('UPDATE decisions.decision_records SET record = $2::jsonb, record_json = $3, outcome = $4 WHERE id = $1', [
+            id,
+            JSON.stringify(original.record),
+            original.record_json,
+            original.outcome,
+          ]);
           await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
         }
+      }
+    });
+
+    it('exports the stored record text', async () => {
+      const source = db.database.dataSource;
+      const id = januaryIds[2];
+      const [stored] = await source.query('SELECT record_json FROM decisions.decision_records WHERE id = $1', [id]);
+      const outDir = join(workDir, 'record-text');
+      // The jsonb column is edited under its text, which only a database owner with triggers off can do.
+      await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+      try {
+        await source.query(`UPDATE decisions.decision_records SET record = jsonb_set(record, '{note}', '"edited"') WHERE id = $1`, [id]);
+        await exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence);
+      } finally {
+        await source.query('UPDATE decisions.decision_records SET record = $2::jsonb WHERE id = $1', [id, stored.record_json]);
+        await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
+      }
+
+      const line = readFileSync(join(outDir, DECISIONS_FILE), 'utf8').split('\n').find((text) => text.includes(id));
+      assert.ok(line?.includes(`"record":${stored.record_json as string},`), line);
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+    });
+
+    it('rejects a record text that is not an object', async () => {
+      const source = db.database.dataSource;
+      const id = januaryIds[2];
+      const [stored] = await source.query('SELECT record_json FROM decisions.decision_records WHERE id = $1', [id]);
+      const outDir = join(workDir, 'record-text-invalid');
+      await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+      try {
+        for (const text of ['{"decisionId":', '[1]', 'null']) {
+          await source.query('UPDATE decisions.decision_records SET record_json = $2 WHERE id = $1', [id, text]);
+          await assert.rejects(exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence), (error: Error) => {
+            assert.ok(error instanceof FailedPreconditionError, `${text}: ${error.name}`);
+            assert.match(error.message, new RegExp(`Decision ${id} has a stored record text \\(record_json\\) that is not a JSON object`), text);
+            return true;
+          });
+          assert.equal(existsSync(outDir), false, `${text}: the rejected export leaves no folder`);
+        }
+      } finally {
+        await source.query('UPDATE decisions.decision_records SET record_json = $2 WHERE id = $1', [id, stored.record_json]);
+        await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
       }
     });
 

@@ -110,7 +110,10 @@ interface DecisionRow {
   outcome: string;
   score: number;
   model_version: string;
+  /** The record: parsed from record_json when the row has it, else the jsonb column as read. */
   record: Record<string, unknown>;
+  /** The record's stored RFC 8785 text, or null for rows written before the column existed. */
+  record_json: string | null;
   record_digest: string;
   ledger_seq: string | number;
   ledger_hash: string;
@@ -184,20 +187,25 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
       const filter: DecisionFilter = { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null };
       const reviewEntries = await readReviewEntries(manager, filter);
       phases.end('reviewEntries');
+      // Read in the snapshot, so the PDF's review figures agree with the exported review entries.
+      // The chain's result and the checkpoint are added once they are known. The queries queue on
+      // the transaction's connection, so PostgreSQL runs them between the cursor's fetches.
+      const figures = Promise.all([
+        collectUseCaseSummary(manager, {
+          useCase: options.useCase,
+          from: options.from,
+          to: options.to,
+          tenant: options.tenant,
+          outcome: options.outcome,
+          checkpoint: null,
+          ledger: PENDING_VERIFICATION,
+        }),
+        readHead(manager),
+      ]);
+      figures.catch(() => undefined);
       const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries, analyst);
       phases.end('decisions');
-      // Read in the snapshot, so the PDF's review figures agree with the exported review entries.
-      // The chain's result and the checkpoint are added once they are known.
-      const summary = await collectUseCaseSummary(manager, {
-        useCase: options.useCase,
-        from: options.from,
-        to: options.to,
-        tenant: options.tenant,
-        outcome: options.outcome,
-        checkpoint: null,
-        ledger: PENDING_VERIFICATION,
-      });
-      const head = await readHead(manager);
+      const [summary, head] = await figures;
       phases.end('summaryFigures');
       return { decisions, reviewEntries: reviewEntries.length, summary, head };
     });
@@ -426,7 +434,8 @@ async function writeDecisionsAndEntries(
       // matching row again for each page, which made large exports quadratic.
       await manager.query(
         `DECLARE ${DECISIONS_CURSOR} NO SCROLL CURSOR FOR
-         SELECT d.id, d.tenant, d.use_case, d.request_id, d.actor, d.outcome, d.score, d.model_version, d.record, d.record_digest,
+         SELECT d.id, d.tenant, d.use_case, d.request_id, d.actor, d.outcome, d.score, d.model_version,
+                d.record_json, CASE WHEN d.record_json IS NULL THEN d.record END AS record, d.record_digest,
                 d.ledger_seq, d.ledger_hash,
                 to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
                 e.seq AS entry_seq, e.type AS entry_type, e.tenant AS entry_tenant, e.actor AS entry_actor, e.payload AS entry_payload,
@@ -450,6 +459,7 @@ async function writeDecisionsAndEntries(
         nextBatch = fetchBatch();
         nextBatch.catch(() => undefined);
 
+        for (const row of rows) if (row.record_json !== null) row.record = parseStoredRecord(row.id, row.record_json);
         const erasedKeys = await erasedSubjectKeys(manager, rows);
         const decisionLines: string[] = [];
         const ledgerLines: string[] = [];
@@ -460,7 +470,7 @@ async function writeDecisionsAndEntries(
           // The entries' own hashes are checked first, in seq order, so an edited entry is reported
           // as a ledger failure at its seq rather than as a decision that contradicts it.
           ledgerLines.push(exportedEntryLine(entry));
-          decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry)));
+          decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry, row.record_json)));
           analyst.add(toAnalystRow(line));
           ledgerSeqs.push(line.ledgerSeq);
           ledgerHashes.push(entry.hash);
@@ -486,14 +496,19 @@ async function writeDecisionsAndEntries(
  * Returns the record's canonical JSON after checking the decision line against its record digest
  * and its ledger entry as the verifiers do. Raises FailedPreconditionError on a mismatch, such as a
  * record or outcome edited in the database, so the export never signs a decision that fails
- * verification.
+ * verification. `storedJson` is the row's record_json: its bytes are digested as they are, and
+ * line.record must be their parsed value.
  */
-function checkedRecordJson(line: DecisionLine, entry: LedgerEntry): string | undefined {
-  let recordJson: string | undefined;
-  try {
-    recordJson = canonicalJsonValue(line.record);
-  } catch {
-    // A record JSON cannot hold has no digest, which the check below reports.
+function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: string | null): string | undefined {
+  // NOTE: stored text is trusted to be canonical, as canonicalJson wrote it. A non-canonical text
+  // whose digest the ledger also carries would be exported and then rejected by the verifiers.
+  let recordJson = storedJson ?? undefined;
+  if (recordJson === undefined) {
+    try {
+      recordJson = canonicalJsonValue(line.record);
+    } catch {
+      // A record JSON cannot hold has no digest, which the check below reports.
+    }
   }
   const problems = decisionLineProblems(line, entry, recordJson === undefined ? undefined : sha256Hex(recordJson), (field) => `field "${field}"`);
   if (problems.length > 0) {
@@ -570,6 +585,23 @@ async function writeAnalystFiles(outDir: string, files: AnalystFiles, written: s
     digests[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
   }
   return digests;
+}
+
+/** Parses a row's record_json, and raises when it is not a JSON object, which no writer stores. */
+function parseStoredRecord(decisionId: string, text: string): Record<string, unknown> {
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    // Reported below.
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw new FailedPreconditionError(
+      `Decision ${decisionId} has a stored record text (record_json) that is not a JSON object, so the row was changed outside Warden ` +
+        'and nothing was signed. Compare the row with a backup.',
+    );
+  }
+  return record as Record<string, unknown>;
 }
 
 /** Returns the ids of the subject keys of `rows` that an erasure destroyed. */

@@ -5,11 +5,13 @@ import { RunnableLambda, RunnableSequence } from '@langchain/core/runnables';
 import { ChatOpenAI } from '@langchain/openai';
 import {
   BadUserInputError,
+  canonicalJson,
   digestJson,
   FailedPreconditionError,
   getLogger,
   GuardrailBlockedError,
   NotFoundError,
+  sha256Hex,
   UpstreamUnavailableError,
   UseCaseSuspendedError,
 } from '../../common/src/index.js';
@@ -571,7 +573,8 @@ export class AnswerService {
   }
 
   private async write(record: AnswerRecord, reviewCase: CaseSeed | null): Promise<number> {
-    const recordDigest = digestJson(record);
+    const recordJson = canonicalJson(record);
+    const recordDigest = sha256Hex(recordJson);
     return this.dataSource.transaction(async (manager) => {
       // An answer is an automated decision to the ledger: the same entry type and payload fields,
       // so export bundles and both bundle verifiers check answers like credit decisions.
@@ -598,9 +601,9 @@ export class AnswerService {
       });
       await manager.query(
         `INSERT INTO decisions.decision_records
-           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record_json, record_digest, ledger_seq, ledger_hash, created_at)
          VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [record.id, record.tenant, record.useCase, record.actor, record.outcome, record.score, record.modelVersion, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, record.createdAt],
+        [record.id, record.tenant, record.useCase, record.actor, record.outcome, record.score, record.modelVersion, recordJson, recordDigest, receipt.seq, receipt.hash, record.createdAt],
       );
       if (reviewCase) await insertCases(manager, [{ seed: reviewCase, ledgerSeq: receipt.seq }]);
       return receipt.seq;

@@ -9,6 +9,9 @@ const MAX_BATCH = 200;
 
 interface PendingDecision {
   record: DecisionRecord;
+  /** The record's RFC 8785 text, stored as record_json. */
+  recordJson: string;
+  /** SHA-256 of recordJson. */
   recordDigest: string;
   /** The review case to open with the decision, when a routing rule matched. */
   reviewCase: CaseSeed | null;
@@ -35,10 +38,13 @@ export class DecisionWriter {
     private readonly ledger: PostgresLedger,
   ) {}
 
-  /** Resolves with the ledger receipt once the record, its entry and its review case (if any) are committed. */
-  write(record: DecisionRecord, recordDigest: string, reviewCase: CaseSeed | null = null): Promise<LedgerReceipt> {
+  /**
+   * Resolves with the ledger receipt once the record, its entry and its review case (if any) are
+   * committed. `recordJson` is canonicalJson(record) and `recordDigest` its SHA-256.
+   */
+  write(record: DecisionRecord, recordJson: string, recordDigest: string, reviewCase: CaseSeed | null = null): Promise<LedgerReceipt> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ record, recordDigest, reviewCase, resolve, reject });
+      this.queue.push({ record, recordJson, recordDigest, reviewCase, resolve, reject });
       if (!this.writing) {
         // Wait one event-loop turn so that callers woken by the same commit join one batch.
         this.writing = true;
@@ -106,7 +112,7 @@ export class DecisionWriter {
 
       const values: string[] = [];
       const parameters: unknown[] = [];
-      batch.forEach(({ record, recordDigest }, index) => {
+      batch.forEach(({ record, recordJson, recordDigest }, index) => {
         const base = index * DECISION_COLUMNS;
         values.push(`(${Array.from({ length: DECISION_COLUMNS }, (_, column) => `$${base + column + 1}`).join(', ')})`);
         parameters.push(
@@ -118,16 +124,17 @@ export class DecisionWriter {
           record.outcome,
           record.score,
           record.modelVersion,
-          JSON.stringify(record),
+          recordJson,
           recordDigest,
           receipts[index].seq,
           receipts[index].hash,
           record.createdAt,
         );
       });
+      // A trigger fills the jsonb record column from record_json.
       await manager.query(
         `INSERT INTO decisions.decision_records
-           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record_json, record_digest, ledger_seq, ledger_hash, created_at)
          VALUES ${values.join(', ')}`,
         parameters,
       );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, canonicalJson, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, UseCaseSuspendedError } from '../../common/src/index.js';
+import { BadUserInputError, canonicalJson, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, sha256Hex, UseCaseSuspendedError } from '../../common/src/index.js';
 import { openPersonalFields, sealPersonalFields, type PostgresLedger, type SubjectKeyStore } from '../../audit/src/index.js';
 import { scanPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
@@ -340,9 +340,10 @@ export class DecisionService {
 
   /** Writes the stored form (digested and ledgered) and returns the view of the plain record. */
   private async commit(record: DecisionRecord, stored: DecisionRecord, reviewCase: CaseSeed | null): Promise<DecisionView> {
-    const recordDigest = digestJson(stored);
+    const recordJson = canonicalJson(stored);
+    const recordDigest = sha256Hex(recordJson);
     try {
-      const receipt = await this.writer.write(stored, recordDigest, reviewCase);
+      const receipt = await this.writer.write(stored, recordJson, recordDigest, reviewCase);
       const view = toView({ id: record.id, record, record_digest: recordDigest, ledger_seq: String(receipt.seq), ledger_hash: receipt.hash });
       return { ...view, personalData: stored.personal ? 'open' : 'unsealed' };
     } catch (error) {

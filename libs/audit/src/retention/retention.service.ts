@@ -1,7 +1,7 @@
 import { assertClockMatchesDatabase } from './clock-check.js';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadUserInputError, FailedPreconditionError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
+import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
 import { keyedTextDigest, newTextSalt } from '../keyed-text.js';
 import type { PostgresLedger } from '../ledger.js';
 import { PURGED_TEXT } from './review-text.js';
@@ -379,7 +379,11 @@ export class RetentionService {
 
       const ids = rows.map((row) => row.id).sort();
       const tombstone = { purged: true, purgedAt: now.toISOString(), rule: `${useCase}: ${source}` };
-      await manager.query(`UPDATE decisions.decision_records SET record = $2::jsonb WHERE id = ANY($1::uuid[])`, [ids, JSON.stringify(tombstone)]);
+      // The record and its text change together; a trigger would clear a stale record_json otherwise.
+      await manager.query(`UPDATE decisions.decision_records SET record = $2::text::jsonb, record_json = $2::text WHERE id = ANY($1::uuid[])`, [
+        ids,
+        canonicalJson(tombstone),
+      ]);
 
       // One entry per tenant names the rule, the count and a digest of the sorted ids, so an
       // auditor holding the ids can prove which records this purge removed.
