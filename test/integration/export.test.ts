@@ -38,7 +38,7 @@ import {
   PROOFS_FILE,
   SUMMARY_FILE,
 } from '../../libs/audit/src/index.js';
-import { collectUseCaseSummary } from '../../libs/audit/src/summary-report.js';
+import { collectUseCaseSummary, DecisionFigureCounter } from '../../libs/audit/src/summary-report.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { pdfTextLines, REVIEWED_USE_CASE, REVIEWERS, seedReviewedDecisions, type ReviewedDecision, type ReviewedDecisions } from '../support/reviewed-decisions.js';
 
@@ -624,6 +624,21 @@ for (const target of await databaseTargets()) {
       const pdf = pdfTextLines(readFileSync(join(dir, SUMMARY_FILE)));
       assert.ok(pdf.includes(`Review cases: ${summary.review!.cases} opened, ${decided.length} decided by a person`), pdf.join(' | '));
       assert.ok(pdf.includes(`Reviewer overrides of an automatic outcome: ${overridden.length}`), pdf.join(' | '));
+    });
+
+    it('counts the decision figures as the queries do', async () => {
+      const counter = new DecisionFigureCounter();
+      for (const line of readDecisionLines(join(workDir, 'bank-a'))) counter.add(line.outcome, line.score, line.record);
+      const counted = counter.figures();
+      const queried = await collectUseCaseSummary(dataSource, { useCase: REVIEWED_USE_CASE, ...seeded.period, tenant: 'bank-a' });
+
+      assert.ok(counted.topReasonCodes.length > 0, 'the reviewed decisions carry reason codes');
+      assert.equal(counted.decisions, queried.decisions);
+      assert.deepEqual(counted.outcomes, queried.outcomes);
+      assert.deepEqual(counted.topReasonCodes, queried.topReasonCodes);
+      assert.ok(Math.abs(counted.meanScore! - queried.meanScore!) < 1e-12, `${counted.meanScore} vs ${queried.meanScore}`);
+      const pdf = pdfTextLines(readFileSync(join(workDir, 'bank-a', SUMMARY_FILE)));
+      for (const reason of queried.topReasonCodes) assert.ok(pdf.includes(`${reason.code}: ${reason.count}`), pdf.join(' | '));
     });
 
     it('leaves out review entries after the snapshot', async () => {

@@ -9,7 +9,7 @@ import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
 import { canonicalJsonValue, entryHashText, type LedgerEntry } from './ledger-hash.js';
 import type { MerkleRangeHash } from './merkle/merkle-log.types.js';
-import { collectUseCaseSummary, renderSummaryPdf, summaryLedger, type UseCaseSummary } from './summary-report.js';
+import { collectUseCaseSummary, DecisionFigureCounter, renderSummaryPdf, summaryLedger, type UseCaseSummary } from './summary-report.js';
 import {
   BUNDLE_FORMAT_VERSION,
   CHECKPOINT_FILE,
@@ -187,25 +187,18 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
       const filter: DecisionFilter = { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null };
       const reviewEntries = await readReviewEntries(manager, filter);
       phases.end('reviewEntries');
-      // Read in the snapshot, so the PDF's review figures agree with the exported review entries.
-      // The chain's result and the checkpoint are added once they are known. The queries queue on
-      // the transaction's connection, so PostgreSQL runs them between the cursor's fetches.
-      const figures = Promise.all([
-        collectUseCaseSummary(manager, {
-          useCase: options.useCase,
-          from: options.from,
-          to: options.to,
-          tenant: options.tenant,
-          outcome: options.outcome,
-          checkpoint: null,
-          ledger: PENDING_VERIFICATION,
-        }),
-        readHead(manager),
-      ]);
+      // The review figures and event counts are read in the snapshot, so the PDF agrees with the
+      // exported review entries. The queries queue on the transaction's connection, so PostgreSQL
+      // runs them between the cursor's fetches.
+      const figures = Promise.all([collectReviewAndEvents(manager, options), readHead(manager)]);
       figures.catch(() => undefined);
-      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries, analyst);
+      const counter = new DecisionFigureCounter();
+      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries, analyst, counter);
       phases.end('decisions');
-      const [summary, head] = await figures;
+      const [partial, head] = await figures;
+      // The decision figures are counted from the exported lines. The chain's result and the
+      // checkpoint are added once they are known.
+      const summary: UseCaseSummary = { ...partial, ...counter.figures() };
       phases.end('summaryFigures');
       return { decisions, reviewEntries: reviewEntries.length, summary, head };
     });
@@ -290,6 +283,20 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     if (createdFolder !== undefined) await rmdir(options.outDir).catch(() => undefined);
     throw error;
   }
+}
+
+/** Collects the summary's figures other than the decision figures, which the export counts itself. */
+function collectReviewAndEvents(manager: EntityManager, options: ExportBundleOptions): Promise<UseCaseSummary> {
+  return collectUseCaseSummary(manager, {
+    useCase: options.useCase,
+    from: options.from,
+    to: options.to,
+    tenant: options.tenant,
+    outcome: options.outcome,
+    checkpoint: null,
+    ledger: PENDING_VERIFICATION,
+    decisionFigures: { decisions: 0, outcomes: {}, meanScore: null, topReasonCodes: [] },
+  });
 }
 
 function validateExportOptions(options: ExportBundleOptions): void {
@@ -393,7 +400,7 @@ interface DecisionFilter {
 /**
  * Writes decisions.jsonl and ledger.jsonl in one pass: one server-side cursor reads each decision
  * with its own ledger entry, in ledger seq order, and each batch is written to both files and added
- * to `analyst`. The review entries, sorted by seq, are merged into ledger.jsonl in seq order.
+ * to `analyst` and `counter`. The review entries, sorted by seq, are merged into ledger.jsonl in seq order.
  * `ledgerSeqs` lists every line of ledger.jsonl. Each entry's hash is recomputed from its fields
  * on the way, so an edited entry stops the export even where the chain check does not reach it.
  */
@@ -404,6 +411,7 @@ async function writeDecisionsAndEntries(
   filter: DecisionFilter,
   reviewEntries: readonly LedgerEntry[],
   analyst: AnalystFilesBuilder,
+  counter: DecisionFigureCounter,
 ): Promise<{
   count: number;
   ledgerSeqs: number[];
@@ -472,6 +480,7 @@ async function writeDecisionsAndEntries(
           ledgerLines.push(exportedEntryLine(entry));
           decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry, row.record_json)));
           analyst.add(toAnalystRow(line));
+          counter.add(line.outcome, line.score, line.record);
           ledgerSeqs.push(line.ledgerSeq);
           ledgerHashes.push(entry.hash);
         }

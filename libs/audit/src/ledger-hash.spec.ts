@@ -100,6 +100,14 @@ describe('canonicalJsonValue', () => {
     }
   });
 
+  it('escapes every ASCII character as canonicalJson', () => {
+    for (let code = 0; code < 0x80; code += 1) {
+      const text = `a${String.fromCharCode(code)}b`;
+      assert.equal(canonicalJsonValue(text), canonicalJson(text), `code ${code}`);
+    }
+    for (const text of ['', 'é', 'a\u2028b', '😀', 'tab\there']) assert.equal(canonicalJsonValue(text), canonicalJson(text), text);
+  });
+
   it('sorts keys by UTF-16 code units', () => {
     assert.equal(canonicalJsonValue({ '€': 1, '😀': 2, a: 3, B: 4, aa: 5 }), '{"B":4,"a":3,"aa":5,"€":1,"😀":2}');
   });

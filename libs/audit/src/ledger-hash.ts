@@ -89,6 +89,9 @@ export function entryHashText(fields: LedgerHashInput, payloadJson: string): str
   );
 }
 
+/** Strings that JSON.stringify writes unchanged between quotes: printable ASCII without " and \. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /**
  * Writes the RFC 8785 form of a JSON value: the same text as canonicalJson, in one pass and
  * without its separate validation walk. It accepts only what JSON.parse can return (plain objects,
@@ -98,6 +101,8 @@ export function entryHashText(fields: LedgerHashInput, payloadJson: string): str
 export function canonicalJsonValue(value: unknown): string {
   switch (typeof value) {
     case 'string':
+      // Printable ASCII other than " and \ needs no escape, and this test is faster than the general path.
+      if (PLAIN_ASCII.test(value)) return `"${value}"`;
       if (!value.isWellFormed()) throw new TypeError('a string contains a lone UTF-16 surrogate, which RFC 8785 cannot represent');
       return JSON.stringify(value);
     case 'number':
@@ -128,14 +133,33 @@ function canonicalObject(object: Record<string, unknown>): string {
   if (prototype !== Object.prototype && prototype !== null) {
     throw new TypeError(`an object of class ${(object.constructor as { name?: string } | undefined)?.name ?? 'unknown'} is not plain JSON`);
   }
-  // Array.prototype.sort without a comparator orders strings by UTF-16 code units, the order RFC 8785 requires.
-  const keys = Object.keys(object).sort();
+  const keys = Object.keys(object);
+  for (let i = 1; i < keys.length; i += 1) {
+    if (keys[i - 1] > keys[i]) {
+      // Array.prototype.sort without a comparator orders strings by UTF-16 code units, the order RFC 8785 requires.
+      keys.sort();
+      break;
+    }
+  }
   let text = '{';
   for (let i = 0; i < keys.length; i += 1) {
     if (i > 0) text += ',';
-    text += `${canonicalJsonValue(keys[i])}:${canonicalJsonValue(object[keys[i]])}`;
+    text += quotedKey(keys[i]) + canonicalJsonValue(object[keys[i]]);
   }
   return `${text}}`;
+}
+
+/** Quoted keys with their colon, because ledger payloads and decision records repeat a small set of keys. */
+const QUOTED_KEYS = new Map<string, string>();
+const MAX_QUOTED_KEYS = 4096;
+
+function quotedKey(key: string): string {
+  let quoted = QUOTED_KEYS.get(key);
+  if (quoted === undefined) {
+    quoted = `${canonicalJsonValue(key)}:`;
+    if (QUOTED_KEYS.size < MAX_QUOTED_KEYS) QUOTED_KEYS.set(key, quoted);
+  }
+  return quoted;
 }
 
 /**

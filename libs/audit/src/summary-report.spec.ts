@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { extractText, getDocumentProxy } from 'unpdf';
-import { renderSummaryPdf, type UseCaseSummary } from './summary-report.js';
+import { DecisionFigureCounter, renderSummaryPdf, type UseCaseSummary } from './summary-report.js';
 
 const SUMMARY: UseCaseSummary = {
   useCase: 'credit-application',
@@ -90,5 +90,48 @@ describe('renderSummaryPdf', () => {
     const text = await pdfText({ ...SUMMARY, ledger: { ok: false, entries: 6, headSeq: 6, headHash: 'e'.repeat(64), firstBadSeq: 7 }, checkpoint: null });
     assert.ok(text.includes('Hash chain FAILED verification at seq 7'), text);
     assert.ok(text.includes('Checkpoint: none yet'), text);
+  });
+});
+
+describe('DecisionFigureCounter', () => {
+  it('counts outcomes and the mean score', () => {
+    const counter = new DecisionFigureCounter();
+    counter.add('REFER', 0.5, {});
+    counter.add('APPROVE', 0.1, {});
+    counter.add('REFER', 0.6, {});
+
+    const figures = counter.figures();
+    assert.equal(figures.decisions, 3);
+    assert.deepEqual(Object.entries(figures.outcomes), [['APPROVE', 1], ['REFER', 2]]);
+    assert.ok(Math.abs(figures.meanScore! - 0.4) < 1e-12, String(figures.meanScore));
+  });
+
+  it('ranks reason codes by count, then code', () => {
+    const counter = new DecisionFigureCounter();
+    const reasons = (...codes: string[]) => ({ reasonCodes: codes.map((code) => ({ code, weight: 1 })) });
+    counter.add('DECLINE', 0.9, reasons('b', 'a', 'Z'));
+    counter.add('REFER', 0.5, reasons('a', 'c', 'd', 'e', 'f'));
+    counter.add('APPROVE', 0.1, reasons('g', 'g'));
+
+    assert.deepEqual(counter.figures().topReasonCodes, [
+      { code: 'a', count: 2 },
+      { code: 'Z', count: 1 },
+      { code: 'b', count: 1 },
+      { code: 'c', count: 1 },
+      { code: 'd', count: 1 },
+    ]);
+  });
+
+  it('skips reason codes that are not strings', () => {
+    const counter = new DecisionFigureCounter();
+    counter.add('DECLINE', 0.9, { reasonCodes: ['PLAIN', { code: 7 }, { code: null }, null, { label: 'x' }, { code: 'KEPT' }] });
+    counter.add('DECLINE', 0.9, { reasonCodes: { code: 'NOT_AN_ARRAY' } });
+    counter.add('DECLINE', 0.9, { purged: true, purgedAt: '2026-01-01T00:00:00.000Z', rule: 'r' });
+
+    assert.deepEqual(counter.figures().topReasonCodes, [{ code: 'KEPT', count: 1 }]);
+  });
+
+  it('has no mean without decisions', () => {
+    assert.deepEqual(new DecisionFigureCounter().figures(), { decisions: 0, outcomes: {}, meanScore: null, topReasonCodes: [] });
   });
 });

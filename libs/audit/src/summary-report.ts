@@ -62,6 +62,50 @@ export interface SummaryOptions {
   checkpoint?: { treeSize: number; rootHash: string; createdAt: string } | null;
   /** A verification of the whole ledger the caller already ran; the ledger is verified here when omitted. */
   ledger?: LedgerVerification;
+  /**
+   * The decision figures, counted by a caller that reads every decision of the scope anyway (an
+   * export, with DecisionFigureCounter). They are queried when omitted.
+   */
+  decisionFigures?: DecisionFigures;
+}
+
+/** The figures of a summary that come from its decisions alone. */
+export type DecisionFigures = Pick<UseCaseSummary, 'decisions' | 'outcomes' | 'meanScore' | 'topReasonCodes'>;
+
+/** Outcomes whose reason codes a summary counts. */
+const REASONED_OUTCOMES: ReadonlySet<string> = new Set(['DECLINE', 'REFER']);
+
+/**
+ * Counts the figures of DecisionFigures while a caller reads the decisions, with the same results
+ * as queryDecisionFigures: a reason code is the string `code` field of an element of an array
+ * record.reasonCodes, and ties in the top five are broken by code in UTF-16 code-unit order.
+ */
+export class DecisionFigureCounter {
+  private decisions = 0;
+  private scoreSum = 0;
+  private readonly outcomes = new Map<string, number>();
+  private readonly reasons = new Map<string, number>();
+
+  add(outcome: string, score: number, record: Record<string, unknown>): void {
+    this.decisions += 1;
+    this.scoreSum += score;
+    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+    if (!REASONED_OUTCOMES.has(outcome) || !Array.isArray(record.reasonCodes)) return;
+    for (const reason of record.reasonCodes as unknown[]) {
+      const code = typeof reason === 'object' && reason !== null ? (reason as { code?: unknown }).code : undefined;
+      if (typeof code === 'string') this.reasons.set(code, (this.reasons.get(code) ?? 0) + 1);
+    }
+  }
+
+  figures(): DecisionFigures {
+    const byCode = (left: [string, number], right: [string, number]): number => right[1] - left[1] || (left[0] < right[0] ? -1 : left[0] > right[0] ? 1 : 0);
+    return {
+      decisions: this.decisions,
+      outcomes: Object.fromEntries([...this.outcomes].sort(([left], [right]) => (left < right ? -1 : 1))),
+      meanScore: this.decisions > 0 ? this.scoreSum / this.decisions : null,
+      topReasonCodes: [...this.reasons].sort(byCode).slice(0, 5).map(([code, count]) => ({ code, count })),
+    };
+  }
 }
 
 /** Returns the part of a chain verification that a summary reports, with the export's kind of check when given. */
@@ -86,18 +130,7 @@ export async function collectUseCaseSummary(dataSource: DataSource | EntityManag
   const tenant = options.tenant ?? null;
   const outcome = options.outcome ?? null;
   const window = [options.useCase, options.from.toISOString(), options.to.toISOString(), tenant, outcome];
-  const scope = decisionScope('');
-
-  const outcomeRows: { outcome: string; n: number; mean: number }[] = await dataSource.query(
-    `SELECT outcome, count(*)::int AS n, avg(score) AS mean FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
-    window,
-  );
-  const reasonRows: { code: string; n: number }[] = await dataSource.query(
-    `SELECT reason->>'code' AS code, count(*)::int AS n
-       FROM decisions.decision_records, jsonb_array_elements(record->'reasonCodes') AS reason
-      WHERE ${scope} AND outcome IN ('DECLINE', 'REFER') GROUP BY 1 ORDER BY n DESC, code LIMIT 5`,
-    window,
-  );
+  const decisionFigures = options.decisionFigures ?? (await queryDecisionFigures(dataSource, window));
   const eventRows: { type: string; n: number }[] = await dataSource.query(
     `SELECT type, count(*)::int AS n FROM audit.ledger_entries
       WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR tenant = $3) GROUP BY type ORDER BY type`,
@@ -105,8 +138,6 @@ export async function collectUseCaseSummary(dataSource: DataSource | EntityManag
   );
 
   const review = await collectReviewFigures(dataSource, window);
-  const decisions = outcomeRows.reduce((sum, row) => sum + row.n, 0);
-  const scoreSum = outcomeRows.reduce((sum, row) => sum + row.n * Number(row.mean), 0);
   const ledger = options.ledger ?? (await verifyLedger(dataSource instanceof EntityManager ? dataSource.connection : dataSource));
 
   return {
@@ -115,14 +146,37 @@ export async function collectUseCaseSummary(dataSource: DataSource | EntityManag
     outcome,
     period: { from: options.from.toISOString(), to: options.to.toISOString() },
     generatedAt: new Date().toISOString(),
-    decisions,
-    outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
-    meanScore: decisions > 0 ? scoreSum / decisions : null,
-    topReasonCodes: reasonRows.map((row) => ({ code: row.code, count: row.n })),
+    ...decisionFigures,
     events: Object.fromEntries(eventRows.map((row) => [row.type, row.n])),
     review,
     ledger: summaryLedger(ledger),
     checkpoint: options.checkpoint !== undefined ? options.checkpoint : await latestCheckpoint(dataSource),
+  };
+}
+
+/** Queries the decision figures of a summary's scope. Parameters as decisionScope. */
+async function queryDecisionFigures(dataSource: Queryable, window: unknown[]): Promise<DecisionFigures> {
+  const scope = decisionScope('');
+  const outcomeRows: { outcome: string; n: number; mean: number }[] = await dataSource.query(
+    `SELECT outcome, count(*)::int AS n, avg(score) AS mean FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
+    window,
+  );
+  // COLLATE "C" orders ties by code point, which equals DecisionFigureCounter's order for codes without surrogate pairs.
+  const reasonRows: { code: string; n: number }[] = await dataSource.query(
+    `SELECT (reason->>'code') COLLATE "C" AS code, count(*)::int AS n
+       FROM decisions.decision_records,
+            jsonb_array_elements(CASE WHEN jsonb_typeof(record->'reasonCodes') = 'array' THEN record->'reasonCodes' END) AS reason
+      WHERE ${scope} AND outcome IN ('DECLINE', 'REFER') AND jsonb_typeof(reason->'code') = 'string'
+      GROUP BY 1 ORDER BY n DESC, code LIMIT 5`,
+    window,
+  );
+  const decisions = outcomeRows.reduce((sum, row) => sum + row.n, 0);
+  const scoreSum = outcomeRows.reduce((sum, row) => sum + row.n * Number(row.mean), 0);
+  return {
+    decisions,
+    outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
+    meanScore: decisions > 0 ? scoreSum / decisions : null,
+    topReasonCodes: reasonRows.map((row) => ({ code: row.code, count: row.n })),
   };
 }
 

@@ -935,7 +935,8 @@ function decodeUtf8(bytes: Uint8Array, name: string, problems: string[]): string
  * Any other shape is checked as a record, so a tombstone cannot hide extra content.
  */
 function isTombstone(record: unknown): boolean {
-  if (!isObject(record)) return false;
+  // Most records are not tombstones, and this test rejects them before the keys are sorted.
+  if (!isObject(record) || record.purged !== true) return false;
   const keys = Object.keys(record).sort();
   return keys.join(',') === 'purged,purgedAt,rule' && record.purged === true && isIsoTime(record.purgedAt) && typeof record.rule === 'string';
 }
