@@ -19,6 +19,7 @@ import { VaultSubjectKeys1796342401600 } from './1796342401600-VaultSubjectKeys.
 import { ReviewEntryIndex1796342401700 } from './1796342401700-ReviewEntryIndex.js';
 import { ChainVerifiedIndex1796342401800 } from './1796342401800-ChainVerifiedIndex.js';
 import { DecisionRecordJson1796342401900 } from './1796342401900-DecisionRecordJson.js';
+import { LedgerPayloadJson1796342402000 } from './1796342402000-LedgerPayloadJson.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -43,4 +44,5 @@ export const ALL_MIGRATIONS = [
   ReviewEntryIndex1796342401700,
   ChainVerifiedIndex1796342401800,
   DecisionRecordJson1796342401900,
+  LedgerPayloadJson1796342402000,
 ];

@@ -9,7 +9,7 @@ import type { DataSource } from 'typeorm';
 // Imported before the dynamic imports below, so the root logger writes to logLines.
 import { logLines } from '../support/log-capture.js';
 
-const { digestJson } = await import('../../libs/common/src/index.js');
+const { canonicalJson, digestJson } = await import('../../libs/common/src/index.js');
 const {
   CHAIN_VERIFIED_ENTRY_TYPE,
   computeStoredEntryHash,
@@ -113,7 +113,8 @@ for (const target of await databaseTargets()) {
     async function setPayload(seq: number, payload: Record<string, unknown>): Promise<void> {
       await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
       try {
-        await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb WHERE seq = $1', [seq, JSON.stringify(payload)]);
+        // payload_json changes too, because a CHECK constraint keeps it equal to the jsonb.
+        await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb, payload_json = $3 WHERE seq = $1', [seq, JSON.stringify(payload), canonicalJson(payload)]);
       } finally {
         await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
       }
@@ -137,7 +138,12 @@ for (const target of await databaseTargets()) {
         await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
         await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
         try {
-          await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb, hash = $3 WHERE seq = $1', [seq, JSON.stringify(storedPayload), storedHash]);
+          await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb, payload_json = $4, hash = $3 WHERE seq = $1', [
+            seq,
+            JSON.stringify(storedPayload),
+            storedHash,
+            canonicalJson(storedPayload),
+          ]);
           await source.query('UPDATE decisions.decision_records SET ledger_hash = $2 WHERE ledger_seq = $1', [seq, storedHash]);
         } finally {
           await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../libs/common/src/index.js';
+import { canonicalJson, loadConfig } from '../../libs/common/src/index.js';
 import { openDatabase } from '../../libs/database/src/index.js';
 import type { BundleManifest } from '../../libs/audit/src/index.js';
 import { cliEnvironment, runCli, runCliJson, startCli } from '../support/cli.js';
@@ -356,7 +356,7 @@ for (const target of await databaseTargets()) {
       const tamper = (payload: unknown) =>
         withDatabase(async (query) => {
           await query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
-          await query('UPDATE audit.ledger_entries SET payload = $2::jsonb WHERE seq = $1', [seq, JSON.stringify(payload)]);
+          await query('UPDATE audit.ledger_entries SET payload = $2::jsonb, payload_json = $3 WHERE seq = $1', [seq, JSON.stringify(payload), canonicalJson(payload)]);
           await query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
           return undefined;
         });

@@ -14,6 +14,7 @@ import {
   createExportEvidence,
   DECISIONS_FILE,
   exportBundle,
+  LedgerVerificationError,
   PostgresMerkleLog,
   WitnessPublisher,
   type ExportEvidence,
@@ -442,6 +443,29 @@ for (const target of await databaseTargets()) {
           await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
         }
       }
+    });
+
+    it('rejects a payload text other than the hashed one', async () => {
+      const source = db.database.dataSource;
+      const [row] = await source.query(
+        'SELECT e.seq::int AS seq, e.payload_json FROM decisions.decision_records d JOIN audit.ledger_entries e ON e.seq = d.ledger_seq WHERE d.id = $1',
+        [januaryIds[2]],
+      );
+      const outDir = join(workDir, 'payload-text');
+      await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+      try {
+        // jsonb's own text form is the same JSON value, so the CHECK constraint accepts it, but it is not canonical.
+        await source.query('UPDATE audit.ledger_entries SET payload_json = payload::text WHERE seq = $1', [row.seq]);
+        await assert.rejects(exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence), (error: Error) => {
+          assert.ok(error instanceof LedgerVerificationError, error.name);
+          assert.equal(error.verification.firstBadSeq, row.seq);
+          return true;
+        });
+      } finally {
+        await source.query('UPDATE audit.ledger_entries SET payload_json = $2 WHERE seq = $1', [row.seq, row.payload_json]);
+        await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+      }
+      assert.equal(existsSync(outDir), false, 'the rejected export leaves no folder');
     });
 
     it('exports the stored record text', async () => {

@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QueryRunner } from 'typeorm';
-import { BadUserInputError, FailedPreconditionError } from '../../libs/common/src/index.js';
+import { BadUserInputError, canonicalJson, FailedPreconditionError, sha256Hex } from '../../libs/common/src/index.js';
 import { GENESIS_PREV_HASH, PostgresLedger, verifyLedger, type LedgerReceipt } from '../../libs/audit/src/index.js';
 import { verifyChainRangeInWorker } from '../../libs/audit/src/ledger.js';
+import { entryHashText } from '../../libs/audit/src/ledger-hash.js';
 import { Ledger1796342400100 } from '../../migrations/1796342400100-Ledger.js';
 import { ALL_MIGRATIONS } from '../../migrations/index.js';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
@@ -85,6 +86,32 @@ for (const target of await databaseTargets()) {
       const verification = await verifyLedger(source, { batchSize: 7 });
       assert.equal(verification.ok, true, verification.reason);
       assert.equal(verification.entries, await countEntries(db));
+    });
+
+    it('stores the payload text it hashes', async () => {
+      const source = db.database.dataSource;
+      const payload = { b: 1, a: 'ä', '10': [2, { z: null, y: -0 }] };
+      const receipt = await ledger.appendStandalone(source, { type: 'test.payload', tenant: 'bank-a', actor: 'tester', payload });
+      const [row] = await source.query('SELECT payload_json FROM audit.ledger_entries WHERE seq = $1', [receipt.seq]);
+      const fields = { seq: receipt.seq, type: 'test.payload', tenant: 'bank-a', actor: 'tester', payload, createdAt: receipt.createdAt };
+
+      assert.equal(row.payload_json, canonicalJson(payload));
+      assert.equal(sha256Hex(receipt.prevHash + entryHashText(fields, row.payload_json)), receipt.hash);
+    });
+
+    it('keeps the payload text equal to the jsonb', async () => {
+      const source = db.database.dataSource;
+      const receipt = await ledger.appendStandalone(source, entry(5));
+      await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+      try {
+        // A CHECK constraint, unlike the append-only triggers, still applies with triggers disabled.
+        await assert.rejects(
+          source.query(`UPDATE audit.ledger_entries SET payload_json = '{"n":-5}' WHERE seq = $1`, [receipt.seq]),
+          /ledger_entries_payload_json/,
+        );
+      } finally {
+        await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+      }
     });
 
     it('commits and rolls back with the caller', async () => {
@@ -218,7 +245,7 @@ for (const target of await databaseTargets()) {
         { name: 'hash of the first entry of the second half', tamper: `UPDATE audit.ledger_entries SET hash = repeat('c', 64) WHERE seq = ${split + 1}` },
         { name: 'link into the second half', tamper: `UPDATE audit.ledger_entries SET prev_hash = repeat('d', 64) WHERE seq = ${split + 1}` },
         { name: 'hash of the last entry of the first half', tamper: `UPDATE audit.ledger_entries SET hash = repeat('e', 64) WHERE seq = ${split}` },
-        { name: 'payload inside the second half', tamper: `UPDATE audit.ledger_entries SET payload = payload || '{"n": -2}' WHERE seq = ${split + 7}` },
+        { name: 'payload inside the second half', tamper: `UPDATE audit.ledger_entries SET payload = payload || '{"n": -2}', payload_json = NULL WHERE seq = ${split + 7}` },
         { name: 'deleted first entry of the second half', tamper: `DELETE FROM audit.ledger_entries WHERE seq = ${split + 1}` },
         { name: 'deleted last entry of the first half', tamper: `DELETE FROM audit.ledger_entries WHERE seq = ${split}` },
       ];
@@ -266,7 +293,7 @@ for (const target of await databaseTargets()) {
       const count = await countEntries(db);
       const tamperedSeq = 137;
       await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
-      await source.query(`UPDATE audit.ledger_entries SET payload = payload || '{"n": -1}' WHERE seq = $1`, [tamperedSeq]);
+      await source.query(`UPDATE audit.ledger_entries SET payload = payload || '{"n": -1}', payload_json = NULL WHERE seq = $1`, [tamperedSeq]);
       await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
 
       const verification = await verifyLedger(source, { batchSize: 50 });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { BadUserInputError, createSeededRandom, FailedPreconditionError } from '../../libs/common/src/index.js';
+import { BadUserInputError, canonicalJson, createSeededRandom, FailedPreconditionError } from '../../libs/common/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../libs/database/src/index.js';
 import {
   computeEntryHash,
@@ -366,11 +366,12 @@ for (const target of await databaseTargets()) {
           const entry = toLedgerEntry(row);
           const payload = entry.seq === firstRewritten ? { ...entry.payload, note: 'rewritten' } : entry.payload;
           const hash = computeEntryHash(prevHash, { ...entry, payload });
-          await source.query('UPDATE audit.ledger_entries SET payload = $1::jsonb, prev_hash = $2, hash = $3 WHERE seq = $4', [
+          await source.query('UPDATE audit.ledger_entries SET payload = $1::jsonb, payload_json = $5, prev_hash = $2, hash = $3 WHERE seq = $4', [
             JSON.stringify(payload),
             prevHash,
             hash,
             entry.seq,
+            canonicalJson(payload),
           ]);
           prevHash = hash;
         }

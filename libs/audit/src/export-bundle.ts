@@ -126,7 +126,10 @@ interface DecisionEntryRow extends DecisionRow {
   entry_type: string;
   entry_tenant: string;
   entry_actor: string;
+  /** The entry's payload: parsed from entry_payload_json when the entry has it, else the jsonb column as read. */
   entry_payload: Record<string, unknown>;
+  /** The payload's stored RFC 8785 text, or null for entries appended before the column existed. */
+  entry_payload_json: string | null;
   entry_created_at: string;
   entry_prev_hash: string;
   entry_hash: string;
@@ -446,7 +449,8 @@ async function writeDecisionsAndEntries(
                 d.record_json, CASE WHEN d.record_json IS NULL THEN d.record END AS record, d.record_digest,
                 d.ledger_seq, d.ledger_hash,
                 to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
-                e.seq AS entry_seq, e.type AS entry_type, e.tenant AS entry_tenant, e.actor AS entry_actor, e.payload AS entry_payload,
+                e.seq AS entry_seq, e.type AS entry_type, e.tenant AS entry_tenant, e.actor AS entry_actor,
+                e.payload_json AS entry_payload_json, CASE WHEN e.payload_json IS NULL THEN e.payload END AS entry_payload,
                 to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS entry_created_at,
                 e.prev_hash AS entry_prev_hash, e.hash AS entry_hash
            FROM decisions.decision_records d
@@ -477,7 +481,7 @@ async function writeDecisionsAndEntries(
           const entry = toDecisionEntry(row);
           // The entries' own hashes are checked first, in seq order, so an edited entry is reported
           // as a ledger failure at its seq rather than as a decision that contradicts it.
-          ledgerLines.push(exportedEntryLine(entry));
+          ledgerLines.push(exportedEntryLine(entry, row.entry_payload_json));
           decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry, row.record_json)));
           analyst.add(toAnalystRow(line));
           counter.add(line.outcome, line.score, line.record);
@@ -533,14 +537,17 @@ function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: s
  * Returns the ledger.jsonl line of an exported entry after recomputing the entry's hash from its
  * fields and prevHash. Raises LedgerVerificationError for an entry whose stored hash differs, so
  * a bundle never carries an entry that fails its own hash, also when the entry lies before the
- * recorded full verification that an incremental chain check starts from.
+ * recorded full verification that an incremental chain check starts from. `storedPayloadJson` is
+ * the entry's payload_json, hashed as it is: any text but the one append() hashed fails.
  */
-function exportedEntryLine(entry: LedgerEntry): string {
-  let payloadJson: string | undefined;
-  try {
-    payloadJson = canonicalJsonValue(entry.payload);
-  } catch {
-    // A payload JSON cannot hold (such as a lone surrogate) cannot have been hashed by append().
+function exportedEntryLine(entry: LedgerEntry, storedPayloadJson: string | null = null): string {
+  let payloadJson = storedPayloadJson ?? undefined;
+  if (payloadJson === undefined) {
+    try {
+      payloadJson = canonicalJsonValue(entry.payload);
+    } catch {
+      // A payload JSON cannot hold (such as a lone surrogate) cannot have been hashed by append().
+    }
   }
   if (payloadJson === undefined || sha256Hex(entry.prevHash + entryHashText(entry, payloadJson)) !== entry.hash) {
     throw new LedgerVerificationError({
@@ -613,6 +620,28 @@ function parseStoredRecord(decisionId: string, text: string): Record<string, unk
   return record as Record<string, unknown>;
 }
 
+/** Parses an entry's payload_json, and raises a ledger failure at its seq when it is not a JSON object. */
+function parseStoredPayload(seq: number, text: string): Record<string, unknown> {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    // Reported below.
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new LedgerVerificationError({
+      ok: false,
+      entries: 0,
+      headSeq: 0,
+      headHash: '',
+      firstBadSeq: seq,
+      problem: 'hash-mismatch',
+      reason: `the exported entry seq ${seq} has a payload_json that is not a JSON object, so it was changed after it was appended`,
+    });
+  }
+  return payload as Record<string, unknown>;
+}
+
 /** Returns the ids of the subject keys of `rows` that an erasure destroyed. */
 async function erasedSubjectKeys(manager: EntityManager, rows: DecisionRow[]): Promise<Set<string>> {
   const keyIds = rows.flatMap((row) => {
@@ -683,7 +712,7 @@ function toDecisionEntry(row: DecisionEntryRow): LedgerEntry {
     type: row.entry_type,
     tenant: row.entry_tenant,
     actor: row.entry_actor,
-    payload: row.entry_payload,
+    payload: row.entry_payload_json === null ? row.entry_payload : parseStoredPayload(toSeqNumber(row.entry_seq), row.entry_payload_json),
     createdAt: row.entry_created_at,
     prevHash: row.entry_prev_hash,
     hash: row.entry_hash,

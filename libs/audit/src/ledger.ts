@@ -86,13 +86,14 @@ export class PostgresLedger implements LedgerAppender {
       const hash = sha256Hex(prevHash + entryHashText(fields, payloadJson[index]));
       receipts.push({ seq, hash, prevHash, createdAt });
       const p = parameters.length;
-      values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb, $${p + 6}::timestamptz, $${p + 7}, $${p + 8})`);
-      parameters.push(seq, entry.type, entry.tenant, entry.actor, JSON.stringify(entry.payload), createdAt, prevHash, hash);
+      // The canonical text fills both payload columns; a parameter typed text in both places keeps the text exact.
+      values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::text::jsonb, $${p + 5}::text, $${p + 6}::timestamptz, $${p + 7}, $${p + 8})`);
+      parameters.push(seq, entry.type, entry.tenant, entry.actor, payloadJson[index], createdAt, prevHash, hash);
       prevHash = hash;
     });
 
     const rows: { seq: string; payload: Record<string, unknown> }[] = await manager.query(
-      `INSERT INTO audit.ledger_entries (seq, type, tenant, actor, payload, created_at, prev_hash, hash)
+      `INSERT INTO audit.ledger_entries (seq, type, tenant, actor, payload, payload_json, created_at, prev_hash, hash)
        VALUES ${values.join(', ')}
        RETURNING seq::text AS seq, payload`,
       parameters,
