@@ -461,7 +461,7 @@ async function writeDecisionsAndEntries(
           // as a ledger failure at its seq rather than as a decision that contradicts it.
           ledgerLines.push(exportedEntryLine(entry));
           decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry)));
-          analyst.add(toAnalystRow(line));
+          analyst.add(line);
           ledgerSeqs.push(line.ledgerSeq);
           ledgerHashes.push(entry.hash);
         }
