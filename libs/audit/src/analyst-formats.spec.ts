@@ -1,8 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { parquetWriteBuffer } from 'hyparquet-writer';
-import { AnalystParquetWriter, LEGACY_PARQUET_LAYOUT, PARQUET_LAYOUT, type ParquetLayout } from './analyst-encoding.js';
+import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
+import {
+  analystBatches,
+  AnalystBatchBuilder,
+  AnalystParquetWriter,
+  decodeAnalystBatch,
+  isoTimeMillis,
+  LEGACY_PARQUET_LAYOUT,
+  PARQUET_LAYOUT,
+  UtcDays,
+  type ParquetLayout,
+} from './analyst-encoding.js';
 import { AnalystFilesBuilder, decisionsToCsv, decisionsToParquet, renderAnalystFiles, toAnalystRow, type AnalystRow } from './analyst-formats.js';
 import type { DecisionLine } from './bundle-format.js';
 
@@ -23,6 +34,17 @@ function line(overrides: Partial<DecisionLine> = {}): DecisionLine {
     record: { reviewStatus: 'NOT_REQUIRED', reasonCodes: [{ code: 'RB21' }, { code: 'RB02' }] },
     ...overrides,
   };
+}
+
+/**
+ * Asserts equal bytes and names the first difference. assert.deepEqual would print a diff, which
+ * for two files of this size takes gigabytes of memory.
+ */
+function assertSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  if (Buffer.compare(actual, expected) === 0) return;
+  let offset = 0;
+  while (offset < actual.length && offset < expected.length && actual[offset] === expected[offset]) offset++;
+  assert.fail(`the ${actual.length} bytes differ from the ${expected.length} expected ones at offset ${offset}`);
 }
 
 describe('decisionsToCsv', () => {
@@ -69,45 +91,44 @@ describe('decisionsToParquet', () => {
 
   it('writes the same bytes for the same rows', () => {
     const rows = [toAnalystRow(line())];
-    assert.deepEqual(decisionsToParquet(rows, PARQUET_LAYOUT), decisionsToParquet(rows, PARQUET_LAYOUT));
+    assertSameBytes(decisionsToParquet(rows, PARQUET_LAYOUT), decisionsToParquet(rows, PARQUET_LAYOUT));
   });
 });
 
 describe('AnalystFilesBuilder', () => {
-  const rows = Array.from({ length: 2500 }, (_, i) =>
-    toAnalystRow(line({ id: `decision-${i}`, ledgerSeq: 100 + i, score: i / 2500, requestId: i % 7 === 0 ? null : `=loan-${i}` })),
-  );
+  const lines = Array.from({ length: 2500 }, (_, i) => line({ id: `decision-${i}`, ledgerSeq: 100 + i, score: i / 2500, requestId: i % 7 === 0 ? null : `=loan-${i}` }));
+  const rows = lines.map(toAnalystRow);
 
   it('matches rendering in this thread', async () => {
     const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const row of rows) builder.add(row);
+    for (const decision of lines) builder.add(decision);
     const inWorker = await builder.finish();
     const inThread = renderAnalystFiles(rows, PARQUET_LAYOUT);
-    assert.equal(Buffer.from(inWorker.csv).toString('utf8'), Buffer.from(inThread.csv).toString('utf8'));
-    assert.deepEqual(Buffer.from(inWorker.parquet), Buffer.from(inThread.parquet));
+    assertSameBytes(inWorker.csv, inThread.csv);
+    assertSameBytes(inWorker.parquet, inThread.parquet);
   });
 
   it('writes a header-only CSV without rows', async () => {
     const files = await new AnalystFilesBuilder(PARQUET_LAYOUT).finish();
     assert.equal(Buffer.from(files.csv).toString('utf8'), decisionsToCsv([]));
-    assert.deepEqual(Buffer.from(files.parquet), Buffer.from(renderAnalystFiles([], PARQUET_LAYOUT).parquet));
+    assertSameBytes(files.parquet, renderAnalystFiles([], PARQUET_LAYOUT).parquet);
   });
 
   it('renders in this thread after the worker dies', async () => {
     const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const row of rows.slice(0, 1500)) builder.add(row);
+    for (const decision of lines.slice(0, 1500)) builder.add(decision);
     await builder['worker']?.terminate();
-    // Rows added after the worker ended reach the files through the copy kept in this thread.
+    // Rows added after the worker ended reach the files through the batches kept in this thread.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    for (const row of rows.slice(1500)) builder.add(row);
+    for (const decision of lines.slice(1500)) builder.add(decision);
     const files = await builder.finish();
-    assert.deepEqual(Buffer.from(files.parquet), Buffer.from(renderAnalystFiles(rows, PARQUET_LAYOUT).parquet));
-    assert.equal(Buffer.from(files.csv).toString('utf8'), decisionsToCsv(rows));
+    assertSameBytes(files.parquet, renderAnalystFiles(rows, PARQUET_LAYOUT).parquet);
+    assertSameBytes(files.csv, Buffer.from(decisionsToCsv(rows), 'utf8'));
   });
 
   it('rejects a pending finish after dispose', async () => {
     const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const row of rows) builder.add(row);
+    for (const decision of lines) builder.add(decision);
     const pending = builder.finish();
     builder.dispose();
     await assert.rejects(pending, /export failed/);
@@ -115,7 +136,7 @@ describe('AnalystFilesBuilder', () => {
 
   it('rejects finish after dispose', async () => {
     const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const row of rows.slice(0, 10)) builder.add(row);
+    for (const decision of lines.slice(0, 10)) builder.add(decision);
     builder.dispose();
     await assert.rejects(builder.finish(), /export failed/);
   });
@@ -128,38 +149,38 @@ describe('AnalystParquetWriter', () => {
   function writeInBatches(layout: ParquetLayout): Uint8Array {
     const writer = new AnalystParquetWriter(layout);
     for (const [start, end] of [[0, 7], [7, 1000], [1000, 1001], [1001, 2499], [2499, 2500]]) {
-      const batch = toColumnBatch(rows.slice(start, end));
-      writer.add(batch);
+      for (const batch of analystBatches(rows.slice(start, end), 2000)) writer.add(decodeAnalystBatch(batch));
     }
     return writer.finish();
   }
 
-  function toColumnBatch(batch: AnalystRow[]) {
-    const columns = Object.fromEntries(Object.keys(batch[0] ?? rows[0]).map((name) => [name, batch.map((row) => row[name as keyof AnalystRow])]));
-    return columns as Parameters<AnalystParquetWriter['add']>[0];
-  }
-
   it('writes the bytes of the one-shot writer for the legacy layout', () => {
-    const text = (name: keyof AnalystRow) => ({ name, data: rows.map((row) => row[name] as string | null), type: 'STRING' as const });
-    const oneShot = parquetWriteBuffer({
-      columnData: [
-        text('id'),
-        text('tenant'),
-        text('use_case'),
-        text('request_id'),
-        text('actor'),
-        text('outcome'),
-        { name: 'score', data: rows.map((row) => row.score), type: 'DOUBLE' },
-        text('model_version'),
-        { name: 'created_at', data: rows.map((row) => new Date(row.created_at)), type: 'TIMESTAMP' },
-        { name: 'ledger_seq', data: rows.map((row) => BigInt(row.ledger_seq)), type: 'INT64' },
-        text('ledger_hash'),
-        text('record_digest'),
-        text('review_status'),
-        text('reason_codes'),
-      ],
-    });
-    assert.deepEqual(Buffer.from(writeInBatches(LEGACY_PARQUET_LAYOUT)), Buffer.from(oneShot));
+    assertSameBytes(writeInBatches(LEGACY_PARQUET_LAYOUT), referenceParquet(rows, LEGACY_PARQUET_LAYOUT));
+  });
+
+  it('writes the bytes of the one-shot writer for the v4 layout', () => {
+    assertSameBytes(writeInBatches(PARQUET_LAYOUT), referenceParquet(rows, PARQUET_LAYOUT));
+  });
+
+  it('keeps a dictionary that sampling just allows', () => {
+    // The writer samples 1,000 of a group's values and encodes the column plain when distinct
+    // values make up more than 90% of the sampled bytes. Here 899 sampled values are unique and
+    // the other 101 equal the value of every row not sampled, so distinct values make up exactly
+    // 90%. The writer then weighs a dictionary, which wins because most rows repeat one value.
+    const groupRows = 10_000;
+    const sampled = new Set(Array.from({ length: 1000 }, (_, i) => Math.floor((i * (groupRows - 1)) / 999)));
+    let unique = 0;
+    const requestIds = Array.from({ length: groupRows }, (_, i) => (sampled.has(i) && unique < 899 ? `req-${String(unique++).padStart(6, '0')}` : 'req-xxxxxx'));
+    const column = requestIds.map((requestId, i) => ({ ...rows[i % rows.length], request_id: requestId }));
+    const layout = { ...PARQUET_LAYOUT, rowGroups: [groupRows] };
+
+    const writer = new AnalystParquetWriter(layout);
+    for (const batch of analystBatches(column)) writer.add(decodeAnalystBatch(batch));
+    const bytes = writer.finish();
+    assertSameBytes(bytes, referenceParquet(column, layout));
+    const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const requestIdChunk = parquetMetadata(file).row_groups[0].columns[3].meta_data;
+    assert.ok(requestIdChunk?.encodings.includes('RLE_DICTIONARY'), `request_id encodings: ${requestIdChunk?.encodings.join(', ')}`);
   });
 
   it('splits rows into the given row groups', async () => {
@@ -180,5 +201,209 @@ describe('AnalystParquetWriter', () => {
   it('rejects a layout without positive sizes', () => {
     assert.throws(() => new AnalystParquetWriter({ ...PARQUET_LAYOUT, rowGroups: [] }), /positive integers/);
     assert.throws(() => new AnalystParquetWriter({ ...PARQUET_LAYOUT, rowGroups: [0] }), /positive integers/);
+  });
+});
+
+/**
+ * Writes the rows as the encoders before analyst batches did: one call of the Parquet writer with
+ * strings, Dates and bigints. A change in these bytes would break the verification of bundles
+ * written before.
+ */
+function referenceParquet(rows: readonly AnalystRow[], layout: ParquetLayout): Uint8Array {
+  const textOptions = layout.textStatistics ? {} : { statistics: false };
+  const text = (name: keyof AnalystRow): ColumnSource => ({ name, data: rows.map((row) => row[name] as string | null), type: 'STRING', ...textOptions });
+  const buffer = parquetWriteBuffer({
+    codec: layout.codec,
+    rowGroupSize: [...layout.rowGroups],
+    columnData: [
+      text('id'),
+      text('tenant'),
+      text('use_case'),
+      text('request_id'),
+      text('actor'),
+      text('outcome'),
+      { name: 'score', data: rows.map((row) => row.score), type: 'DOUBLE' },
+      text('model_version'),
+      { name: 'created_at', data: rows.map((row) => new Date(row.created_at)), type: 'TIMESTAMP' },
+      { name: 'ledger_seq', data: rows.map((row) => BigInt(row.ledger_seq)), type: 'INT64' },
+      text('ledger_hash'),
+      text('record_digest'),
+      text('review_status'),
+      text('reason_codes'),
+    ],
+  });
+  return new Uint8Array(buffer);
+}
+
+/**
+ * Decision lines that reach every path of the encoders over 12,000 rows, so both layouts write
+ * several row groups. Rows 200 to 299 put quotes, separators and formula starts in one ASCII batch,
+ * rows 3000 to 3099 formula starts alone in another, and rows 10,500 to 10,599 non-ASCII text with
+ * a lone surrogate in a third. The lines also carry nulls, repeated and unique values, odd numbers
+ * and a time before 1970.
+ */
+function variedLines(count: number): DecisionLine[] {
+  let state = 7;
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
+  const hex = (n: number) => createHash('sha256').update(`golden-${n}`).digest('hex');
+  const quoted = ['a,b', 'say "hi"', 'line\nbreak', 'cr\rhere', '=1+2', '+sum', '-neg', '@at', '\ttab', "'quoted", ''];
+  const formulas = ['=1+2', '+sum', '-neg', '@at', '\ttab', "'quoted"];
+  const unicode = ['José', 'Grüße, "ok"', '日本', '😀 emoji', 'lone \ud800', 'ÿ'];
+  const scores = [0, -0, 1, 0.1 + 0.2, 1e21, 5e-324, Number.NaN, 0.625];
+  const reasons = ['DTI_HIGH', 'THIN_FILE', 'LTV_HIGH'];
+  const lines: DecisionLine[] = [];
+  for (let i = 0; i < count; i++) {
+    const random = next();
+    let special: string | undefined;
+    if (i >= 200 && i < 300) special = quoted[i % quoted.length];
+    if (i >= 3000 && i < 3100) special = formulas[i % formulas.length];
+    if (i >= 10_500 && i < 10_600) special = unicode[i % unicode.length];
+
+    let requestId: string | null = `req-${special ?? ''}${i}`;
+    if (i >= 5000 && i < 10_000) requestId = `req-${i % 40}`;
+    if (i % 7 === 0) requestId = null;
+
+    let reviewStatus: unknown = i % 3 === 0 ? 'PENDING' : 'NOT_REQUIRED';
+    if (i % 5 === 0) reviewStatus = undefined;
+    if (i % 10 === 0) reviewStatus = 7;
+
+    const codes = [reasons[random % 3], reasons[(random >>> 3) % 3]].slice(0, random % 3);
+    let reasonCodes: unknown = i % 2 ? codes.map((code) => ({ code })) : codes;
+    if (i % 11 === 0) reasonCodes = 'not-a-list';
+
+    const createdAt = Date.UTC(2026, 2, 1) + i * 997;
+    lines.push({
+      id: `${hex(i).slice(0, 8)}-${hex(i).slice(8, 12)}-4${hex(i).slice(13, 16)}-8${hex(i).slice(17, 20)}-${hex(i).slice(20, 32)}`,
+      tenant: ['bank-a', 'bank-b', 'bank-c'][i % 3],
+      useCase: 'credit-application',
+      requestId,
+      actor: special ?? (i % 2 ? 'loan-app' : 'branch-portal'),
+      outcome: ['APPROVE', 'DECLINE', 'REFER'][random % 3],
+      score: i % 97 === 0 ? scores[(i / 97) % scores.length] : (random % 10_000) / 10_000,
+      modelVersion: i < 6000 ? 'logreg-1.0.0' : 'logreg-1.1.0',
+      createdAt: new Date(i === 3 ? -1 : createdAt).toISOString(),
+      ledgerSeq: i === 11 ? Number.MAX_SAFE_INTEGER : 1000 + i * 2,
+      ledgerHash: hex(i + 1_000_000),
+      recordDigest: hex(i + 2_000_000),
+      record: { reviewStatus, reasonCodes },
+    });
+  }
+  return lines;
+}
+
+/**
+ * SHA-256 of the files that the encoders before analyst batches wrote for variedLines(12_000).
+ * Verification rebuilds these files from decisions.jsonl, so the bytes must never change.
+ */
+const EARLIER_DIGESTS = {
+  csv: 'a04ddc8a3e308e5e539eb37f208c3561c1051e7d6dff625847d4dddd1ccedef9',
+  v4: '92182fe889c22db41c0dcc0de2a8fec3c29cc1f2db85cc5312b41a0e2b088efd',
+  legacy: 'c5144741c0071afd4693b3d48b5ec74e0fdf898f78d84b3fd5f282cd5d51a568',
+};
+
+describe('analyst file bytes', () => {
+  const lines = variedLines(12_000);
+  const rows = lines.map(toAnalystRow);
+  const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+  for (const [name, layout, parquetDigest] of [
+    ['v4', PARQUET_LAYOUT, EARLIER_DIGESTS.v4],
+    ['legacy', LEGACY_PARQUET_LAYOUT, EARLIER_DIGESTS.legacy],
+  ] as const) {
+    it(`builder keeps the ${name} bytes`, async () => {
+      const builder = new AnalystFilesBuilder(layout);
+      for (const decision of lines) builder.add(decision);
+      const files = await builder.finish();
+      assert.equal(sha256(files.csv), EARLIER_DIGESTS.csv);
+      assert.equal(sha256(files.parquet), parquetDigest);
+    });
+
+    it(`row functions keep the ${name} bytes`, () => {
+      assert.equal(sha256(Buffer.from(decisionsToCsv(rows), 'utf8')), EARLIER_DIGESTS.csv);
+      assert.equal(sha256(decisionsToParquet(rows, layout)), parquetDigest);
+      assertSameBytes(decisionsToParquet(rows, layout), referenceParquet(rows, layout));
+    });
+  }
+
+  it('fallback keeps the bytes', async () => {
+    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
+    await builder['worker']?.terminate();
+    for (const decision of lines) builder.add(decision);
+    const files = await builder.finish();
+    assert.equal(sha256(files.csv), EARLIER_DIGESTS.csv);
+    assert.equal(sha256(files.parquet), EARLIER_DIGESTS.v4);
+  });
+});
+
+describe('AnalystBatchBuilder', () => {
+  const row = toAnalystRow(line());
+
+  it('rejects a text cell of another type', () => {
+    const builder = new AnalystBatchBuilder(10);
+    assert.throws(() => builder.addText(42 as unknown as string), /must be a string or null, but id of row 0 is number/);
+  });
+
+  it('rejects a row with missing cells', () => {
+    const builder = new AnalystBatchBuilder(10);
+    builder.addText('only one');
+    assert.throws(() => builder.endRow(0.5, 1), /needs 12 text cells, but row 0 has 1/);
+  });
+
+  it('rejects a score of another type', () => {
+    assert.throws(() => analystBatches([{ ...row, score: '0.5' as unknown as number }]), /number score and ledger seq/);
+  });
+
+  it('rejects a row past its capacity', () => {
+    const builder = new AnalystBatchBuilder(1);
+    for (const value of [row.id, row.tenant, row.use_case, row.request_id, row.actor, row.outcome, row.model_version, row.created_at, row.ledger_hash, row.record_digest, row.review_status, row.reason_codes]) {
+      builder.addText(value);
+    }
+    builder.endRow(row.score, row.ledger_seq);
+    assert.throws(() => builder.endRow(row.score, row.ledger_seq), /takes at most 1 rows/);
+  });
+});
+
+describe('isoTimeMillis', () => {
+  const times = [
+    '2026-03-01T12:34:56.789Z',
+    '1969-12-31T23:59:59.999Z',
+    '2024-02-29T00:00:00.000Z',
+    '2023-02-29T00:00:00.000Z',
+    '2026-04-31T10:00:00.000Z',
+    '2026-13-01T00:00:00.000Z',
+    '2026-01-00T00:00:00.000Z',
+    '2026-01-01T24:00:00.000Z',
+    '2026-01-01T24:00:00.001Z',
+    '2026-01-01T24:30:00.000Z',
+    '2026-01-01T23:60:00.000Z',
+    '2026-01-01T23:59:60.000Z',
+    '0000-01-01T00:00:00.000Z',
+    '0099-06-01T00:00:00.000Z',
+    '9999-12-31T23:59:59.999Z',
+    '2026-01-01T00:00:00.000z',
+    '2026-01-01 00:00:00.000Z',
+    '+002026-01-01T00:00:00.000Z',
+    '2026-01-01T00:00:00Z',
+    '2026-0a-01T00:00:00.000Z',
+    '2026-01-01T0a:00:00.000Z',
+    '2026-01-01T00:00:00.00aZ',
+    '-026-01-01T00:00:00.000Z',
+    'not a time',
+    '',
+  ];
+
+  it('reads times as the Date constructor does', () => {
+    for (const time of times) assert.ok(Object.is(isoTimeMillis(time, 0, time.length), new Date(time).getTime()), time);
+  });
+
+  it('reads times inside a longer text', () => {
+    // One UtcDays for all reuses the start of a day when the next time has the same date.
+    const days = new UtcDays();
+    const text = `prefix${[...times, ...times].join('')}`;
+    let start = 'prefix'.length;
+    for (const time of [...times, ...times]) {
+      assert.ok(Object.is(isoTimeMillis(text, start, time.length, days), new Date(time).getTime()), time);
+      start += time.length;
+    }
   });
 });

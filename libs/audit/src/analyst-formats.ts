@@ -1,30 +1,35 @@
 import { Worker } from 'node:worker_threads';
 import { getLogger } from '../../common/src/index.js';
 import {
-  analystColumnsToParquet,
-  analystRowCount,
-  appendAnalystRow,
+  analystBatches,
+  AnalystBatchBuilder,
+  AnalystFilesEncoder,
+  AnalystParquetWriter,
+  ANALYST_COLUMN_NAMES,
+  csvCell,
   csvHeaderLine,
-  csvLines,
-  emptyAnalystColumns,
+  decodeAnalystBatch,
   LEGACY_PARQUET_LAYOUT,
   PARQUET_LAYOUT,
-  type AnalystColumns,
+  type AnalystBatch,
+  type AnalystFiles,
   type AnalystRow,
   type ParquetLayout,
 } from './analyst-encoding.js';
 import type { DecisionLine } from './bundle-format.js';
 
-export type { AnalystRow } from './analyst-encoding.js';
+export type { AnalystFiles, AnalystRow } from './analyst-encoding.js';
 
 export const DECISIONS_CSV_FILE = 'decisions.csv';
 export const DECISIONS_PARQUET_FILE = 'decisions.parquet';
 
+interface AnalystRecordFields {
+  reviewStatus?: unknown;
+  reasonCodes?: unknown;
+}
+
 export function toAnalystRow(line: DecisionLine): AnalystRow {
-  const record = line.record as { reviewStatus?: unknown; reasonCodes?: unknown };
-  const reasonCodes = Array.isArray(record.reasonCodes)
-    ? record.reasonCodes.map((reason) => (typeof reason === 'object' && reason !== null ? String((reason as { code?: unknown }).code) : String(reason)))
-    : [];
+  const record = line.record as AnalystRecordFields;
   return {
     id: line.id,
     tenant: line.tenant,
@@ -38,14 +43,52 @@ export function toAnalystRow(line: DecisionLine): AnalystRow {
     ledger_seq: line.ledgerSeq,
     ledger_hash: line.ledgerHash,
     record_digest: line.recordDigest,
-    review_status: typeof record.reviewStatus === 'string' ? record.reviewStatus : null,
-    reason_codes: reasonCodes.join(';'),
+    review_status: reviewStatusCell(record),
+    reason_codes: reasonCodesCell(record),
   };
 }
 
-/** Writes RFC 4180 CSV with a header row and CRLF line ends (cell rules in analyst-encoding.ts). */
+function reviewStatusCell(record: AnalystRecordFields): string | null {
+  return typeof record.reviewStatus === 'string' ? record.reviewStatus : null;
+}
+
+/** Joins the record's reason codes, given as codes or as objects with a `code`, with ";". */
+function reasonCodesCell(record: AnalystRecordFields): string {
+  const reasons = record.reasonCodes;
+  if (!Array.isArray(reasons)) return '';
+  let cell = '';
+  for (let i = 0; i < reasons.length; i += 1) {
+    const reason: unknown = reasons[i];
+    const code = typeof reason === 'object' && reason !== null ? String((reason as { code?: unknown }).code) : String(reason);
+    cell = i === 0 ? code : `${cell};${code}`;
+  }
+  return cell;
+}
+
+/** Adds the analyst row of a decision line to a batch, with the cells of toAnalystRow and no row object. */
+function addDecision(batch: AnalystBatchBuilder, line: DecisionLine): void {
+  const record = line.record as AnalystRecordFields;
+  // The order is ANALYST_TEXT_COLUMN_NAMES.
+  batch.addText(line.id);
+  batch.addText(line.tenant);
+  batch.addText(line.useCase);
+  batch.addText(line.requestId);
+  batch.addText(line.actor);
+  batch.addText(line.outcome);
+  batch.addText(line.modelVersion);
+  batch.addText(line.createdAt);
+  batch.addText(line.ledgerHash);
+  batch.addText(line.recordDigest);
+  batch.addText(reviewStatusCell(record));
+  batch.addText(reasonCodesCell(record));
+  batch.endRow(line.score, line.ledgerSeq);
+}
+
+/** Writes RFC 4180 CSV with a header row and CRLF line ends (cell rules in csvCell). */
 export function decisionsToCsv(rows: readonly AnalystRow[]): string {
-  return csvHeaderLine() + csvLines(toColumns(rows));
+  const parts = [csvHeaderLine()];
+  for (const row of rows) parts.push(ANALYST_COLUMN_NAMES.map((name) => csvCell(row[name])).join(','), '\r\n');
+  return parts.join('');
 }
 
 /** Returns the layout of decisions.parquet in a bundle of the given format version. */
@@ -55,47 +98,40 @@ export function parquetLayoutFor(formatVersion: string): ParquetLayout {
 
 /** Writes the rows as one Parquet file with typed columns (timestamps in UTC milliseconds) in the given layout. */
 export function decisionsToParquet(rows: readonly AnalystRow[], layout: ParquetLayout): Uint8Array {
-  return analystColumnsToParquet(toColumns(rows), layout);
-}
-
-function toColumns(rows: readonly AnalystRow[]): AnalystColumns {
-  const columns = emptyAnalystColumns();
-  for (const row of rows) appendAnalystRow(columns, row);
-  return columns;
-}
-
-/** The bytes of decisions.csv and decisions.parquet. */
-export interface AnalystFiles {
-  csv: Uint8Array;
-  parquet: Uint8Array;
+  const writer = new AnalystParquetWriter(layout);
+  for (const batch of analystBatches(rows)) writer.add(decodeAnalystBatch(batch));
+  return writer.finish();
 }
 
 /** Renders both analyst files in this thread. */
 export function renderAnalystFiles(rows: readonly AnalystRow[], layout: ParquetLayout): AnalystFiles {
-  return renderColumns(toColumns(rows), layout);
+  return renderBatches(analystBatches(rows), layout);
 }
 
-function renderColumns(columns: AnalystColumns, layout: ParquetLayout): AnalystFiles {
-  return { csv: new TextEncoder().encode(csvHeaderLine() + csvLines(columns)), parquet: analystColumnsToParquet(columns, layout) };
+function renderBatches(batches: readonly AnalystBatch[], layout: ParquetLayout): AnalystFiles {
+  const encoder = new AnalystFilesEncoder(layout);
+  for (const batch of batches) encoder.add(batch);
+  return encoder.finish();
 }
 
 /** Message from AnalystFilesBuilder to its worker (analyst-files-worker.ts). */
-export type AnalystWorkerMessage = { type: 'rows'; columns: AnalystColumns } | { type: 'end' };
+export type AnalystWorkerMessage = { type: 'rows'; batch: AnalystBatch } | { type: 'end' };
 
 /** Rows sent to the worker per message. */
 const WORKER_BATCH_ROWS = 1000;
 
 /**
- * Collects analyst rows while an export reads its decisions and renders decisions.csv and
- * decisions.parquet in a worker thread. The worker starts at once and receives the rows in batches,
- * so its start-up, the CSV lines and each full Parquet row group overlap the reads, and the
- * caller's thread is left with copying the batches. The bytes equal renderAnalystFiles's for the
- * same rows. When the worker fails to start or crashes, finish() renders the files in this thread
- * from the rows kept here, unless dispose() was called.
+ * Collects the analyst rows of decision lines while an export reads its decisions, and renders
+ * decisions.csv and decisions.parquet in a worker thread. The worker starts at once and receives
+ * the rows in batches, so its start-up, the CSV lines and each full Parquet row group overlap the
+ * reads, and the caller's thread is left with filling and posting the batches. The bytes equal
+ * renderAnalystFiles's for the same rows. This thread keeps every batch it posts: when the worker
+ * fails to start or crashes, finish() encodes them here, unless dispose() was called.
  */
 export class AnalystFilesBuilder {
-  private readonly columns = emptyAnalystColumns();
-  private batch = emptyAnalystColumns();
+  private readonly batch = new AnalystBatchBuilder(WORKER_BATCH_ROWS);
+  private readonly batches: AnalystBatch[] = [];
+  private rows = 0;
   private readonly worker: Worker | undefined;
   private readonly result: Promise<AnalystFiles> | undefined;
   private workerFailure: unknown;
@@ -116,10 +152,10 @@ export class AnalystFilesBuilder {
     }
   }
 
-  add(row: AnalystRow): void {
-    appendAnalystRow(this.columns, row);
-    appendAnalystRow(this.batch, row);
-    if (analystRowCount(this.batch) >= WORKER_BATCH_ROWS) this.sendBatch();
+  /** Adds the analyst row of one decision line (the cells of toAnalystRow). */
+  add(line: DecisionLine): void {
+    addDecision(this.batch, line);
+    if (this.batch.rows === WORKER_BATCH_ROWS) this.sendBatch();
   }
 
   /** Returns both files once every row was added, and ends the worker. */
@@ -140,8 +176,8 @@ export class AnalystFilesBuilder {
     if (this.disposed) throw new Error('The analyst files were not rendered because their export failed.');
     if (files) return files;
 
-    getLogger('audit-export').warn({ err: this.workerFailure, rows: analystRowCount(this.columns) }, 'analyst file worker failed, so this thread renders the files');
-    return renderColumns(this.columns, this.layout);
+    getLogger('audit-export').warn({ err: this.workerFailure, rows: this.rows }, 'analyst file worker failed, so this thread renders the files');
+    return renderBatches(this.batches, this.layout);
   }
 
   /** Stops the worker of an export that failed. A pending or later finish() then rejects. */
@@ -151,10 +187,12 @@ export class AnalystFilesBuilder {
   }
 
   private sendBatch(): void {
-    if (analystRowCount(this.batch) === 0) return;
+    if (this.batch.rows === 0) return;
+    const batch = this.batch.take();
+    this.batches.push(batch);
+    this.rows += batch.rows;
     if (this.worker && this.workerFailure === undefined) {
-      this.worker.postMessage({ type: 'rows', columns: this.batch } satisfies AnalystWorkerMessage);
+      this.worker.postMessage({ type: 'rows', batch } satisfies AnalystWorkerMessage);
     }
-    this.batch = emptyAnalystColumns();
   }
 }

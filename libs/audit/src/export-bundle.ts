@@ -42,7 +42,7 @@ import {
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { checkExportedLeaves } from './export-merkle-check.js';
 import { decisionLineProblems } from './verify-bundle.js';
-import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, toAnalystRow, type AnalystFiles } from './analyst-formats.js';
+import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, type AnalystFiles } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
 /**
@@ -483,7 +483,7 @@ async function writeDecisionsAndEntries(
           // as a ledger failure at its seq rather than as a decision that contradicts it.
           ledgerLines.push(exportedEntryLine(entry, row.entry_payload_json));
           decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry, row.record_json)));
-          analyst.add(toAnalystRow(line));
+          analyst.add(line);
           counter.add(line.outcome, line.score, line.record);
           ledgerSeqs.push(line.ledgerSeq);
           ledgerHashes.push(entry.hash);
