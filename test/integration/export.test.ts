@@ -454,7 +454,7 @@ for (const target of await databaseTargets()) {
       const outDir = join(workDir, 'payload-text');
       await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
       try {
-        // jsonb's own text form is the same JSON value, so the CHECK constraint accepts it, but it is not canonical.
+        // jsonb's own text form is the same JSON value, but not the canonical text that was hashed.
         await source.query('UPDATE audit.ledger_entries SET payload_json = payload::text WHERE seq = $1', [row.seq]);
         await assert.rejects(exportBundle(source, { useCase: USE_CASE, ...JANUARY, outDir, wardenVersion: '0.1.0' }, evidence), (error: Error) => {
           assert.ok(error instanceof LedgerVerificationError, error.name);
