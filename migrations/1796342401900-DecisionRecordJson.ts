@@ -3,14 +3,15 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * decisions.reject_change, which lets only a purge change a decision record. `unchanged` is the
  * expression that must be equal for OLD and NEW: the row without the columns a purge replaces.
+ * `extra` is a further condition on NEW for a purge.
  */
-const rejectChangeSql = (unchanged: (row: string) => string): string => `
+const rejectChangeSql = (unchanged: (row: string) => string, extra = ''): string => `
   CREATE OR REPLACE FUNCTION decisions.reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN
     IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'decision_records'
        AND NOT (OLD.record ? 'purged') AND NEW.record ? 'purged'
        AND NEW.record - 'purgedAt' - 'rule' = '{"purged": true}'::jsonb
-       AND ${unchanged('NEW')} = ${unchanged('OLD')} THEN
+       AND ${unchanged('NEW')} = ${unchanged('OLD')}${extra} THEN
       -- A legal hold wins over any purge, including one run by hand in SQL.
       IF EXISTS (SELECT 1 FROM audit.legal_holds h
                   WHERE h.released_at IS NULL AND h.tenant = OLD.tenant AND (h.use_case IS NULL OR h.use_case = OLD.use_case)) THEN
@@ -53,7 +54,14 @@ export class DecisionRecordJson1796342401900 implements MigrationInterface {
       CREATE TRIGGER decision_records_record_json BEFORE INSERT OR UPDATE ON decisions.decision_records
       FOR EACH ROW EXECUTE FUNCTION decisions.derive_record()`);
     // A purge replaces the record and its text together, so the immutability check leaves out both.
-    await queryRunner.query(rejectChangeSql((row) => `(to_jsonb(${row}) - 'record' - 'record_json')`));
+    // A new text must be the tombstone too, because derive_record then sets the record from it. An
+    // unchanged text is cleared by derive_record.
+    await queryRunner.query(
+      rejectChangeSql(
+        (row) => `(to_jsonb(${row}) - 'record' - 'record_json')`,
+        '\n       AND (NEW.record_json IS NOT DISTINCT FROM OLD.record_json OR NEW.record_json::jsonb = NEW.record)',
+      ),
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -513,17 +513,29 @@ async function writeDecisionsAndEntries(
  * line.record must be their parsed value.
  */
 function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: string | null): string | undefined {
-  // NOTE: stored text is trusted to be canonical, as canonicalJson wrote it. A non-canonical text
-  // whose digest the ledger also carries would be exported and then rejected by the verifiers.
-  let recordJson = storedJson ?? undefined;
+  let recordJson: string | undefined;
+  let recordDigest: string | undefined;
+  // The stored text is used only when it is the digested text in canonical form. A tombstone's text
+  // never matches the digest, and a text another writer stored may not be canonical, so both are
+  // written from the parsed value instead.
+  // NOTE: a text with unsorted keys, or a lone surrogate escape, whose digest the ledger also
+  // carries passes these checks, and the verifiers would then reject the exported line.
+  if (storedJson !== null && looksCanonical(line.record, storedJson)) {
+    const digest = sha256Hex(storedJson);
+    if (digest === line.recordDigest) {
+      recordJson = storedJson;
+      recordDigest = digest;
+    }
+  }
   if (recordJson === undefined) {
     try {
       recordJson = canonicalJsonValue(line.record);
+      recordDigest = sha256Hex(recordJson);
     } catch {
       // A record JSON cannot hold has no digest, which the check below reports.
     }
   }
-  const problems = decisionLineProblems(line, entry, recordJson === undefined ? undefined : sha256Hex(recordJson), (field) => `field "${field}"`);
+  const problems = decisionLineProblems(line, entry, recordDigest, (field) => `field "${field}"`);
   if (problems.length > 0) {
     throw new FailedPreconditionError(
       `Decision ${line.id} (ledger seq ${line.ledgerSeq}) does not match its record digest or ledger entry, so nothing was signed: ` +
@@ -541,7 +553,7 @@ function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: s
  * the entry's payload_json, hashed as it is: any text but the one append() hashed fails.
  */
 function exportedEntryLine(entry: LedgerEntry, storedPayloadJson: string | null = null): string {
-  let payloadJson = storedPayloadJson ?? undefined;
+  let payloadJson = storedPayloadJson !== null && looksCanonical(entry.payload, storedPayloadJson) ? storedPayloadJson : undefined;
   if (payloadJson === undefined) {
     try {
       payloadJson = canonicalJsonValue(entry.payload);
@@ -601,6 +613,15 @@ async function writeAnalystFiles(outDir: string, files: AnalystFiles, written: s
     digests[name] = { bytes: bytes.length, sha256: sha256Hex(bytes) };
   }
   return digests;
+}
+
+/**
+ * Returns whether `text`, which JSON.parse turned into `value`, is written as JSON.stringify writes
+ * the value: no whitespace, no duplicate keys, no escapes JSON.stringify would not write and
+ * numbers in ECMAScript form. Key order is not checked: see the NOTE in checkedRecordJson.
+ */
+function looksCanonical(value: unknown, text: string): boolean {
+  return JSON.stringify(value) === text;
 }
 
 /** Parses a row's record_json, and raises when it is not a JSON object, which no writer stores. */

@@ -78,7 +78,7 @@ const REASONED_OUTCOMES: ReadonlySet<string> = new Set(['DECLINE', 'REFER']);
 /**
  * Counts the figures of DecisionFigures while a caller reads the decisions, with the same results
  * as queryDecisionFigures: a reason code is the string `code` field of an element of an array
- * record.reasonCodes, and ties in the top five are broken by code in UTF-16 code-unit order.
+ * record.reasonCodes, and ties in the top five are broken by code in code point order.
  */
 export class DecisionFigureCounter {
   private decisions = 0;
@@ -98,7 +98,7 @@ export class DecisionFigureCounter {
   }
 
   figures(): DecisionFigures {
-    const byCode = (left: [string, number], right: [string, number]): number => right[1] - left[1] || (left[0] < right[0] ? -1 : left[0] > right[0] ? 1 : 0);
+    const byCode = (left: [string, number], right: [string, number]): number => right[1] - left[1] || compareCodePoints(left[0], right[0]);
     return {
       decisions: this.decisions,
       outcomes: Object.fromEntries([...this.outcomes].sort(([left], [right]) => (left < right ? -1 : 1))),
@@ -154,6 +154,17 @@ export async function collectUseCaseSummary(dataSource: DataSource | EntityManag
   };
 }
 
+/** Orders strings by Unicode code point, as PostgreSQL's C collation orders UTF-8 text. */
+function compareCodePoints(left: string, right: string): number {
+  const leftPoints = [...left];
+  const rightPoints = [...right];
+  for (let i = 0; i < Math.min(leftPoints.length, rightPoints.length); i += 1) {
+    const difference = (leftPoints[i].codePointAt(0) as number) - (rightPoints[i].codePointAt(0) as number);
+    if (difference !== 0) return difference;
+  }
+  return leftPoints.length - rightPoints.length;
+}
+
 /** Queries the decision figures of a summary's scope. Parameters as decisionScope. */
 async function queryDecisionFigures(dataSource: Queryable, window: unknown[]): Promise<DecisionFigures> {
   const scope = decisionScope('');
@@ -161,7 +172,7 @@ async function queryDecisionFigures(dataSource: Queryable, window: unknown[]): P
     `SELECT outcome, count(*)::int AS n, avg(score) AS mean FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
     window,
   );
-  // COLLATE "C" orders ties by code point, which equals DecisionFigureCounter's order for codes without surrogate pairs.
+  // COLLATE "C" orders ties by code point, as DecisionFigureCounter does.
   const reasonRows: { code: string; n: number }[] = await dataSource.query(
     `SELECT (reason->>'code') COLLATE "C" AS code, count(*)::int AS n
        FROM decisions.decision_records,
