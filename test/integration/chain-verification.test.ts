@@ -113,7 +113,7 @@ for (const target of await databaseTargets()) {
     async function setPayload(seq: number, payload: Record<string, unknown>): Promise<void> {
       await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
       try {
-        // payload_json changes too, so that the export, which hashes the text, sees the edit as well.
+        // payload_json changes too, so that the export, which hashes the text, detects the edit as well.
         await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb, payload_json = $3 WHERE seq = $1', [seq, JSON.stringify(payload), canonicalJson(payload)]);
       } finally {
         await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');

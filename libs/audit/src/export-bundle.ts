@@ -515,6 +515,7 @@ async function writeDecisionsAndEntries(
 function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: string | null): string | undefined {
   let recordJson: string | undefined;
   let recordDigest: string | undefined;
+
   // The stored text is used only when it is the digested text in canonical form. A tombstone's text
   // never matches the digest, and a text another writer stored may not be canonical, so both are
   // written from the parsed value instead.
@@ -527,6 +528,7 @@ function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: s
       recordDigest = digest;
     }
   }
+
   if (recordJson === undefined) {
     try {
       recordJson = canonicalJsonValue(line.record);
@@ -535,6 +537,7 @@ function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: s
       // A record JSON cannot hold has no digest, which the check below reports.
     }
   }
+
   const problems = decisionLineProblems(line, entry, recordDigest, (field) => `field "${field}"`);
   if (problems.length > 0) {
     throw new FailedPreconditionError(
@@ -624,32 +627,33 @@ function looksCanonical(value: unknown, text: string): boolean {
   return JSON.stringify(value) === text;
 }
 
-/** Parses a row's record_json, and raises when it is not a JSON object, which no writer stores. */
-function parseStoredRecord(decisionId: string, text: string): Record<string, unknown> {
-  let record: unknown;
+/** Parses a stored text, and returns undefined when it is not a JSON object, which no writer stores. */
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  let value: unknown;
   try {
-    record = JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
-    // Reported below.
+    return undefined;
   }
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** Parses a row's record_json, and raises when it is not a JSON object. */
+function parseStoredRecord(decisionId: string, text: string): Record<string, unknown> {
+  const record = parseJsonObject(text);
+  if (record === undefined) {
     throw new FailedPreconditionError(
       `Decision ${decisionId} has a stored record text (record_json) that is not a JSON object, so the row was changed outside Warden ` +
         'and nothing was signed. Compare the row with a backup.',
     );
   }
-  return record as Record<string, unknown>;
+  return record;
 }
 
 /** Parses an entry's payload_json, and raises a ledger failure at its seq when it is not a JSON object. */
 function parseStoredPayload(seq: number, text: string): Record<string, unknown> {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    // Reported below.
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+  const payload = parseJsonObject(text);
+  if (payload === undefined) {
     throw new LedgerVerificationError({
       ok: false,
       entries: 0,
@@ -660,7 +664,7 @@ function parseStoredPayload(seq: number, text: string): Record<string, unknown> 
       reason: `the exported entry seq ${seq} has a payload_json that is not a JSON object, so it was changed after it was appended`,
     });
   }
-  return payload as Record<string, unknown>;
+  return payload;
 }
 
 /** Returns the ids of the subject keys of `rows` that an erasure destroyed. */

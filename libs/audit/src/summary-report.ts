@@ -77,8 +77,8 @@ const REASONED_OUTCOMES: ReadonlySet<string> = new Set(['DECLINE', 'REFER']);
 
 /**
  * Counts the figures of DecisionFigures while a caller reads the decisions, with the same results
- * as queryDecisionFigures: a reason code is the string `code` field of an element of an array
- * record.reasonCodes, and ties in the top five are broken by code in code point order.
+ * as queryDecisionFigures. A reason code is the string `code` field of an element of an array
+ * record.reasonCodes. Ties in the top five are broken by code in code point order.
  */
 export class DecisionFigureCounter {
   private decisions = 0;
