@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { canonicalJson, loadConfig, sha256Hex } from '../../libs/common/src/index.js';
+import { loadConfig } from '../../libs/common/src/index.js';
 import { openDatabase } from '../../libs/database/src/index.js';
 import {
   CheckpointKeyStore,
@@ -39,12 +39,12 @@ import {
   type LedgerReceipt,
 } from '../../libs/audit/src/index.js';
 import { createServerDatabase, REPO_ROOT, serverSkipReason } from '../support/databases.js';
+import { EXPORT_USE_CASE, seedDecisions } from './seed-decisions.js';
 
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 5000);
 const LEDGER_ENTRIES = Number(process.env.BENCH_LEDGER_ENTRIES ?? 100_000);
 const PROOFS = Number(process.env.BENCH_PROOFS ?? 2000);
 const EXPORT_DECISIONS = Number(process.env.BENCH_EXPORT_DECISIONS ?? 50_000);
-const EXPORT_USE_CASE = 'bench-credit-limit';
 const WARMUP = 200;
 /** Maximum entries per group-commit transaction, the same as the decision writer's. */
 const MAX_BATCH = 200;
@@ -126,65 +126,6 @@ function syncRate<T>(items: readonly T[], check: (item: T) => boolean): { operat
     operations += items.length;
   }
   return { operations, perSecond: operations / ((performance.now() - started) / 1000) };
-}
-
-/**
- * Writes `count` decision records of EXPORT_USE_CASE with their decision.created ledger entries, in
- * transactions of 1,000, in the shape the decision pipeline writes them.
- */
-async function seedDecisions(source: DataSource, ledger: PostgresLedger, count: number, createdAt: string): Promise<void> {
-  for (let start = 0; start < count; start += 1000) {
-    const size = Math.min(1000, count - start);
-    const decisions = Array.from({ length: size }, (_, i) => {
-      const n = start + i;
-      const id = randomUUID();
-      const outcome = (['APPROVE', 'DECLINE', 'REFER'] as const)[n % 3];
-      const tenant = n % 2 === 0 ? 'bench-bank-a' : 'bench-bank-b';
-      const score = (n % 1000) / 1000;
-      const record = {
-        decisionId: id,
-        useCase: EXPORT_USE_CASE,
-        tenant,
-        outcome,
-        score,
-        model: { version: 'logreg-1.0.0', sha256: 'a'.repeat(64) },
-        reasonCodes: ['DTI_HIGH', 'THIN_FILE'],
-        features: { debt_to_income: 0.41, months_on_book: n % 120, income: 52000.5 },
-      };
-      const recordJson = canonicalJson(record);
-      return { id, tenant, outcome, score, recordJson, recordDigest: sha256Hex(recordJson) };
-    });
-    await source.transaction(async (manager) => {
-      const receipts = await ledger.appendMany(
-        manager,
-        decisions.map((decision) => ({
-          type: 'decision.created',
-          tenant: decision.tenant,
-          actor: 'bench-app',
-          payload: { decisionId: decision.id, useCase: EXPORT_USE_CASE, outcome: decision.outcome, recordDigest: decision.recordDigest },
-        })),
-      );
-      await manager.query(
-        `INSERT INTO decisions.decision_records
-           (id, tenant, use_case, request_id, actor, outcome, score, model_version, record_json, record_digest, ledger_seq, ledger_hash, created_at)
-         SELECT id, tenant, $3, 'req-' || id::text, 'bench-app', outcome, score, 'logreg-1.0.0', record_json, digest, seq, hash, $4::timestamptz
-           FROM unnest($1::uuid[], $2::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::bigint[], $10::text[])
-                AS d(id, tenant, outcome, score, record_json, digest, seq, hash)`,
-        [
-          decisions.map((decision) => decision.id),
-          decisions.map((decision) => decision.tenant),
-          EXPORT_USE_CASE,
-          createdAt,
-          decisions.map((decision) => decision.outcome),
-          decisions.map((decision) => decision.score),
-          decisions.map((decision) => decision.recordJson),
-          decisions.map((decision) => decision.recordDigest),
-          receipts.map((receipt) => receipt.seq),
-          receipts.map((receipt) => receipt.hash),
-        ],
-      );
-    });
-  }
 }
 
 /** Runs the standalone bundle verifier in a child process and rejects unless it exits 0. */

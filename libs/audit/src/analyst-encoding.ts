@@ -79,10 +79,10 @@ export interface AnalystBatch {
 
 /** Collects analyst rows into an AnalystBatch of at most `capacity` rows. */
 export class AnalystBatchBuilder {
-  // Appending to a string builds a rope that the message serializer copies once. On 50,000 bench
-  // rows that cost this thread about a quarter less time than pushing the cells to an array and
-  // joining it.
-  private text = '';
+  // The cells are joined once per batch. Appending them to one string instead built a rope of
+  // 12,000 pieces that the message serializer had to flatten: posting a 220,000-character batch then
+  // took 1.5 ms of this thread against 0.6 ms for join and post (Node.js 24).
+  private cells: string[] = [];
   private readonly textLengths: Int32Array;
   private readonly scores: Float64Array;
   private readonly ledgerSeqs: Float64Array;
@@ -105,7 +105,7 @@ export class AnalystBatchBuilder {
    */
   addText(value: string | null): void {
     if (typeof value === 'string') {
-      this.text += value;
+      this.cells.push(value);
       this.textLengths[this.cellCount] = value.length;
     } else if (value === null) {
       this.textLengths[this.cellCount] = -1;
@@ -135,12 +135,12 @@ export class AnalystBatchBuilder {
   take(): AnalystBatch {
     const batch: AnalystBatch = {
       rows: this.rowCount,
-      text: this.text,
+      text: this.cells.join(''),
       textLengths: this.textLengths.slice(0, this.cellCount),
       scores: this.scores.slice(0, this.rowCount),
       ledgerSeqs: this.ledgerSeqs.slice(0, this.rowCount),
     };
-    this.text = '';
+    this.cells = [];
     this.cellCount = 0;
     this.rowCount = 0;
     return batch;

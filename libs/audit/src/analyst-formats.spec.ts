@@ -108,6 +108,24 @@ describe('AnalystFilesBuilder', () => {
     assertSameBytes(inWorker.parquet, inThread.parquet);
   });
 
+  it('reuses its worker for the next export, with the same bytes', async () => {
+    const threads: (number | undefined)[] = [];
+    const digests: string[] = [];
+    for (const layout of [PARQUET_LAYOUT, LEGACY_PARQUET_LAYOUT, PARQUET_LAYOUT]) {
+      const builder = new AnalystFilesBuilder(layout);
+      threads.push(builder['worker']?.threadId);
+      for (const decision of lines) builder.add(decision);
+      const files = await builder.finish();
+      const inThread = renderAnalystFiles(rows, layout);
+      assertSameBytes(files.csv, inThread.csv);
+      assertSameBytes(files.parquet, inThread.parquet);
+      digests.push(createHash('sha256').update(files.parquet).digest('hex'));
+    }
+    assert.equal(new Set(threads).size, 1, 'one worker served all three');
+    assert.equal(digests[0], digests[2]);
+    assert.notEqual(digests[0], digests[1]);
+  });
+
   it('writes a header-only CSV without rows', async () => {
     const files = await new AnalystFilesBuilder(PARQUET_LAYOUT).finish();
     assert.equal(Buffer.from(files.csv).toString('utf8'), decisionsToCsv([]));

@@ -8,7 +8,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import { findLatestChainVerification, recordChainVerification, runFullVerification, type RecordedChainVerification } from './chain-verification.js';
-import { verifyLedger, type LedgerVerification } from './ledger.js';
+import { PARALLEL_VERIFY_MIN_ENTRIES, readHead, verifyLedger, type LedgerVerification } from './ledger.js';
 import type { UseCaseSummary } from './summary-report.js';
 
 /** Kind of chain check. 'incremental' verifies the entries after the newest recorded full verification, and 'full' verifies every entry. */
@@ -58,7 +58,8 @@ interface CheckControl {
  * Chooses the export's chain check and starts it without waiting for it. `manager` is the export's
  * REPEATABLE READ transaction: the recorded verification and the hash of its throughSeq entry are
  * read in that snapshot. The check itself runs on `dataSource`, in a worker thread on a server
- * database, so it proceeds alongside the export's reads. On embedded PGlite its queries wait for the
+ * database (on this thread for an incremental check of fewer than PARALLEL_VERIFY_MIN_ENTRIES
+ * entries), so it proceeds alongside the export's reads. On embedded PGlite its queries wait for the
  * export's transaction to end, because the database has one connection.
  */
 export async function startExportChainCheck(
@@ -90,9 +91,14 @@ export async function startExportChainCheck(
 
   const mismatch = await checkAnchorEntry(manager, anchor);
   if (mismatch !== undefined) return started(Promise.resolve({ verification: mismatch, anchor }), control);
-  log.info({ mode: 'incremental', anchorSeq: anchor.seq, throughSeq: anchor.throughSeq }, 'export chain check chosen');
+  // A worker thread costs about 100 ms of CPU to start, more than a few thousand entries take to
+  // verify, so a short range is verified on this thread. The export's snapshot gives the head, and
+  // entries appended after it are verified too.
+  const entriesAfter = (await readHead(manager)).seq - anchor.throughSeq;
+  const parallel = entriesAfter >= PARALLEL_VERIFY_MIN_ENTRIES ? 'background' : 'never';
+  log.info({ mode: 'incremental', anchorSeq: anchor.seq, throughSeq: anchor.throughSeq, entriesAfter, parallel }, 'export chain check chosen');
   const range = verifyLedger(dataSource, {
-    parallel: 'background',
+    parallel,
     batchSize: CHAIN_CHECK_BATCH_SIZE,
     after: { seq: anchor.throughSeq, hash: anchor.throughHash },
   });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { checkExportedLeaves, type MultiproofSource } from './export-merkle-check.js';
+import { BackgroundLeafCheck, checkExportedLeaves, type MultiproofSource } from './export-merkle-check.js';
 import type { MerkleRangeHash } from './merkle/merkle-log.types.js';
 import { multiproofRanges } from './merkle/multiproof.js';
 import { hashToHex } from './merkle/proof-encoding.js';
@@ -65,5 +65,58 @@ describe('checkExportedLeaves', () => {
       const result = await checkExportedLeaves({ seqs, hashes, treeSize: TREE_SIZE, rootHash: ROOT_HASH }, lines, trueMultiproof);
       assert.equal(result?.problem, 'merkle-mismatch');
     }
+  });
+});
+
+describe('BackgroundLeafCheck', () => {
+  const seqs = [1, 4, 5, 6, 19, 30, 37];
+  const hashes = seqs.map((seq) => ENTRY_HASHES[seq - 1]);
+  const nodes = multiproofOf(seqs.map((seq) => seq - 1));
+
+  /** Sends the entries in two parts, as an export sends them batch by batch. */
+  function started(entryHashes: readonly string[]): BackgroundLeafCheck {
+    const check = new BackgroundLeafCheck();
+    check.add(seqs.slice(0, 3), entryHashes.slice(0, 3), 0);
+    check.add(seqs, entryHashes, 3);
+    return check;
+  }
+
+  it('answers true for leaves of the tree, again on a reused worker', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      assert.equal(await started(hashes).check(TREE_SIZE, ROOT_HASH, nodes), true, `round ${round}`);
+    }
+  });
+
+  it('answers false for a rehashed entry, a changed node or another root, and the export names the entry', async () => {
+    const rehashed = [...hashes];
+    rehashed[4] = createHash('sha256').update('rehashed-19').digest('hex');
+    assert.equal(await started(rehashed).check(TREE_SIZE, ROOT_HASH, nodes), false);
+    assert.equal(await started(hashes).check(TREE_SIZE, ROOT_HASH, [{ ...nodes[0], hash: 'ab'.repeat(32) }, ...nodes.slice(1)]), false);
+    assert.equal(await started(hashes).check(TREE_SIZE, 'cd'.repeat(32), nodes), false);
+
+    const answer = await started(rehashed).check(TREE_SIZE, ROOT_HASH, nodes);
+    const result = await checkExportedLeaves({ seqs, hashes: rehashed, treeSize: TREE_SIZE, rootHash: ROOT_HASH }, nodes, trueMultiproof, answer);
+    assert.equal(result?.firstBadSeq, 19);
+  });
+
+  it('answers true for an export without entries', async () => {
+    assert.equal(await new BackgroundLeafCheck().check(TREE_SIZE, ROOT_HASH, []), true);
+  });
+
+  it('gives no answer when its worker fails, and checkExportedLeaves then checks on this thread', async () => {
+    const check = new BackgroundLeafCheck();
+    // A hash that is not 64 characters breaks the worker's framing, so the worker ends with an error.
+    check.add(seqs, [...hashes.slice(0, 6), 'abc'], 0);
+    const answer = await check.check(TREE_SIZE, ROOT_HASH, nodes);
+    assert.equal(answer, undefined);
+    assert.equal(await checkExportedLeaves({ seqs, hashes, treeSize: TREE_SIZE, rootHash: ROOT_HASH }, nodes, trueMultiproof, answer), undefined);
+    // The pool starts a new worker for the next check.
+    assert.equal(await started(hashes).check(TREE_SIZE, ROOT_HASH, nodes), true);
+  });
+
+  it('ends its worker on dispose, before an answer', async () => {
+    const check = started(hashes);
+    check.dispose();
+    assert.equal(await check.check(TREE_SIZE, ROOT_HASH, nodes), undefined);
   });
 });

@@ -6,11 +6,12 @@
  * only the next entry's prevHash link breaks. The Merkle tree kept the entry's original leaf, so
  * the root differs, and the export fails instead of signing a bundle that no verifier accepts.
  */
+import type { Worker } from 'node:worker_threads';
+import { IdleWorkerPool, nextReply } from '../../common/src/index.js';
+import { exportedLeaf, multiproofGivesRoot } from './export-leaf-root.js';
 import type { LedgerVerification } from './ledger.js';
 import type { MerkleRangeHash } from './merkle/merkle-log.types.js';
-import { computeMultiproofRoot, type ProvenLeaf } from './merkle/multiproof.js';
-import { hashToHex } from './merkle/proof-encoding.js';
-import { hashMerkleLeaf } from './merkle/rfc6962.js';
+import type { ProvenLeaf } from './merkle/multiproof.js';
 
 /** The exported entries' seqs (ascending) and hashes, and the tree that the bundle proves them in. */
 export interface ExportedLeaves {
@@ -28,15 +29,18 @@ export type MultiproofSource = (leafIndexes: readonly number[], treeSize: number
  * Returns undefined when the exported leaves and `nodes` (the lines of merkle-nodes.jsonl, sorted
  * by start) give the checkpoint's root. Otherwise returns a failed verification that names the
  * first exported seq whose leaf is not in the tree, found by bisecting over prefixes of the leaves
- * with fresh multiproofs from `multiproof`.
+ * with fresh multiproofs from `multiproof`. `wholeSetGivesRoot` is the result of a
+ * BackgroundLeafCheck for the same leaves and nodes, when it returned one.
  */
 export async function checkExportedLeaves(
   exported: ExportedLeaves,
   nodes: readonly MerkleRangeHash[],
   multiproof: MultiproofSource,
+  wholeSetGivesRoot?: boolean,
 ): Promise<LedgerVerification | undefined> {
-  const leaves = exported.seqs.map((seq, i): ProvenLeaf => ({ index: seq - 1, hash: hashMerkleLeaf(Buffer.from(exported.hashes[i], 'hex')) }));
-  if (multiproofGivesRoot(leaves, nodes, exported)) return undefined;
+  if (wholeSetGivesRoot === true) return undefined;
+  const leaves = exported.seqs.map((seq, i): ProvenLeaf => exportedLeaf(seq, exported.hashes[i]));
+  if (wholeSetGivesRoot === undefined && multiproofGivesRoot(leaves, nodes, exported)) return undefined;
 
   // The whole set fails. Bisect for the shortest failing prefix, whose last leaf is then the first bad one.
   let low = 0;
@@ -61,24 +65,86 @@ export async function checkExportedLeaves(
   };
 }
 
-/**
- * Computes node(0, treeSize) from the leaves and the multiproof lines, which must be exactly the
- * ranges that the computation reads, in its order (ascending start), and compares it with the root.
- */
-function multiproofGivesRoot(leaves: readonly ProvenLeaf[], nodes: readonly MerkleRangeHash[], tree: { treeSize: number; rootHash: string }): boolean {
-  if (leaves.length === 0) return nodes.length === 0;
-  let next = 0;
-  const { root } = computeMultiproofRoot(leaves, tree.treeSize, (range) => {
-    const node = nodes[next];
-    if (node === undefined || node.start !== range.start || node.end !== range.end) return undefined;
-    next += 1;
-    return Buffer.from(node.hash, 'hex');
-  });
-  return root !== undefined && next === nodes.length && hashToHex(root) === tree.rootHash;
-}
-
 async function collectNodes(multiproof: MultiproofSource, leaves: readonly ProvenLeaf[], treeSize: number): Promise<MerkleRangeHash[]> {
   const nodes: MerkleRangeHash[] = [];
   for await (const batch of multiproof(leaves.map((leaf) => leaf.index), treeSize)) nodes.push(...batch);
   return nodes;
+}
+
+/** Message from BackgroundLeafCheck to its worker (export-leaf-check-worker.ts). */
+export type LeafCheckMessage =
+  | { type: 'start' }
+  | { type: 'leaves'; seqs: Float64Array; hashes: string }
+  | { type: 'check'; treeSize: number; rootHash: string; nodes: readonly MerkleRangeHash[] };
+
+const leafWorkers = new IdleWorkerPool({
+  moduleUrl: new URL('./export-leaf-check-worker.js', import.meta.url),
+  name: 'warden leaf check',
+  maxIdle: 2,
+  idleMs: 60_000,
+});
+
+/**
+ * The whole-set part of checkExportedLeaves, run in a worker thread that receives the exported
+ * entries while the export reads them. The worker computes their Merkle leaf hashes then, on the
+ * core that this thread does not use, and the root once the checkpoint and its multiproof are known,
+ * while this thread writes the other files. A worker that fails leaves the check to
+ * checkExportedLeaves on this thread: check() then resolves undefined.
+ */
+export class BackgroundLeafCheck {
+  private readonly worker: Worker | undefined;
+  private readonly result: Promise<boolean | undefined>;
+  private failed = false;
+  private settled = false;
+
+  constructor() {
+    let worker: Worker | undefined;
+    try {
+      worker = leafWorkers.take();
+    } catch {
+      worker = undefined;
+    }
+    this.worker = worker;
+    if (worker === undefined) {
+      this.failed = true;
+      this.result = Promise.resolve(undefined);
+      return;
+    }
+    const pending = nextReply<{ givesRoot: boolean }>(worker, 'leaf check');
+    this.result = pending.reply.then(
+      (message) => {
+        this.settled = true;
+        leafWorkers.release(worker);
+        return message.givesRoot;
+      },
+      () => {
+        this.failed = true;
+        void worker.terminate();
+        return undefined;
+      },
+    );
+    worker.postMessage({ type: 'start' } satisfies LeafCheckMessage);
+  }
+
+  /** Sends the exported entries seqs[from..] with their hashes (64 lowercase hex characters each). */
+  add(seqs: readonly number[], hashes: readonly string[], from: number): void {
+    if (this.failed || this.worker === undefined || from >= seqs.length) return;
+    this.worker.postMessage({ type: 'leaves', seqs: Float64Array.from(seqs.slice(from)), hashes: hashes.slice(from).join('') } satisfies LeafCheckMessage);
+  }
+
+  /**
+   * Resolves whether every entry sent, with `nodes`, gives the root hash of the tree of `treeSize`
+   * leaves; undefined when the worker failed.
+   */
+  check(treeSize: number, rootHash: string, nodes: readonly MerkleRangeHash[]): Promise<boolean | undefined> {
+    if (!this.failed && this.worker !== undefined) this.worker.postMessage({ type: 'check', treeSize, rootHash, nodes } satisfies LeafCheckMessage);
+    return this.result;
+  }
+
+  /** Ends the worker of an export that failed before its check replied. check() then resolves undefined. */
+  dispose(): void {
+    if (this.settled || this.failed) return;
+    // The worker's exit rejects the pending reply, so check() resolves undefined.
+    void this.worker?.terminate();
+  }
 }

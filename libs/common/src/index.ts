@@ -9,3 +9,4 @@ export * from './private-file.js';
 export * from './sealing.js';
 export * from './date-time.js';
 export * from './worker-result.js';
+export * from './worker-pool.js';

@@ -11,7 +11,7 @@
  * so sorting by start gives one order. Every proven leaf's RFC 6962 audit path is among the nodes
  * that the recursion visits, so each leaf's standard inclusion proof can be rebuilt from them.
  */
-import { BadUserInputError } from '../../../common/src/index.js';
+import { BadUserInputError } from '../../../common/src/errors.js';
 import { hashMerkleChildren, largestPowerOfTwoBelow, type LeafRange } from './rfc6962.js';
 
 /** A leaf that a multiproof proves: its 0-based index and its leaf hash. */
