@@ -589,16 +589,23 @@ function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: s
  * fields and prevHash. Raises LedgerVerificationError for an entry whose stored hash differs, so
  * a bundle never carries an entry that fails its own hash, also when the entry lies before the
  * recorded full verification that an incremental chain check starts from. `storedPayloadJson` is
- * the entry's payload_json, hashed as it is: any text but the one append() hashed fails.
+ * the entry's payload_json, hashed as it is. A text that does not give the stored hash is replaced
+ * by the canonical form of the parsed payload, which must give it.
+ *
+ * A stored text that gives the hash is not checked for canonical form here. The chain check hashes
+ * the canonical form of the jsonb payload, and the leaf check compares the entry's hash with the
+ * Merkle tree, so a text outside canonical form that still gave the hash would fail one of them
+ * (short of a SHA-256 collision), and both pass before anything is signed.
  */
 function exportedEntryLine(entry: LedgerEntry, storedPayloadJson: string | null = null): string {
-  let payloadJson = storedPayloadJson !== null && looksCanonical(entry.payload, storedPayloadJson) ? storedPayloadJson : undefined;
-  if (payloadJson === undefined) {
-    try {
-      payloadJson = canonicalJsonValue(entry.payload);
-    } catch {
-      // A payload JSON cannot hold (such as a lone surrogate) cannot have been hashed by append().
-    }
+  if (storedPayloadJson !== null && sha256Hex(entry.prevHash + entryHashText(entry, storedPayloadJson)) === entry.hash) {
+    return ledgerEntryJsonLine(entry, storedPayloadJson);
+  }
+  let payloadJson: string | undefined;
+  try {
+    payloadJson = canonicalJsonValue(entry.payload);
+  } catch {
+    // A payload JSON cannot hold (such as a lone surrogate) cannot have been hashed by append().
   }
   if (payloadJson === undefined || sha256Hex(entry.prevHash + entryHashText(entry, payloadJson)) !== entry.hash) {
     throw new LedgerVerificationError({
