@@ -126,6 +126,23 @@ describe('AnalystFilesBuilder', () => {
     assert.notEqual(digests[0], digests[1]);
   });
 
+  it('leaves a released worker alone on dispose', async () => {
+    const done = new AnalystFilesBuilder(PARQUET_LAYOUT);
+    for (const decision of lines.slice(0, 100)) done.add(decision);
+    const firstThread = done['worker']?.threadId;
+    await done.finish();
+
+    const next = new AnalystFilesBuilder(PARQUET_LAYOUT);
+    assert.equal(next['worker']?.threadId, firstThread, 'the pool gave the worker to the next export');
+    // A failed export calls dispose() after finish(); the worker now belongs to the next export.
+    done.dispose();
+    for (const decision of lines) next.add(decision);
+    const files = await next.finish();
+
+    assert.equal(next['workerFailure'], undefined);
+    assertSameBytes(files.parquet, renderAnalystFiles(rows, PARQUET_LAYOUT).parquet);
+  });
+
   it('writes a header-only CSV without rows', async () => {
     const files = await new AnalystFilesBuilder(PARQUET_LAYOUT).finish();
     assert.equal(Buffer.from(files.csv).toString('utf8'), decisionsToCsv([]));

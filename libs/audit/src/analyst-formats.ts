@@ -144,7 +144,7 @@ export class AnalystFilesBuilder {
   private readonly batch = new AnalystBatchBuilder(WORKER_BATCH_ROWS);
   private readonly batches: AnalystBatch[] = [];
   private rows = 0;
-  private readonly worker: Worker | undefined;
+  private worker: Worker | undefined;
   private readonly result: Promise<AnalystFiles> | undefined;
   private workerFailure: unknown;
   private disposed = false;
@@ -182,11 +182,14 @@ export class AnalystFilesBuilder {
       } catch (error) {
         this.workerFailure = error;
       }
-      // Only a worker that replied goes back to the pool, and a failed one is ended.
-      if (files !== undefined && !this.disposed) workers.release(this.worker);
+      // Only a worker that replied goes back to the pool, and a failed one is ended. Either way this
+      // builder lets go of it, so a later dispose() cannot end a worker that another export took.
+      const worker = this.worker;
+      this.worker = undefined;
+      if (files !== undefined && !this.disposed) workers.release(worker);
       else {
         this.detach?.();
-        void this.worker.terminate();
+        void worker.terminate();
       }
     }
     // A failed export needs no files, and rendering them here would only delay its error.

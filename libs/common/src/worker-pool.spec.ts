@@ -71,6 +71,23 @@ describe('IdleWorkerPool', () => {
     }
   });
 
+  it('skips a worker released after it exited', async () => {
+    const module = echoModule();
+    try {
+      const pool = new IdleWorkerPool({ moduleUrl: module.url, name: 'test echo', maxIdle: 2, idleMs: 60_000 });
+      const ended = pool.take();
+      await ended.terminate();
+      pool.release(ended);
+      assert.equal(pool.idleCount, 0);
+
+      const next = pool.take();
+      assert.equal(typeof (await ask(next)), 'number');
+      await next.terminate();
+    } finally {
+      module.remove();
+    }
+  });
+
   it('drops an idle worker that ended', async () => {
     const module = echoModule();
     try {

@@ -27,7 +27,7 @@ export class IdleWorkerPool {
   /** Returns an idle worker, or starts a new one. Throws when a new worker cannot be created. */
   take(): Worker {
     const worker = this.idle.pop();
-    if (worker !== undefined) {
+    if (worker !== undefined && isRunning(worker)) {
       clearTimeout(this.timers.get(worker));
       worker.ref();
       return worker;
@@ -40,6 +40,8 @@ export class IdleWorkerPool {
 
   /** Keeps a worker whose job ended cleanly for the next job, or ends it when enough are idle. */
   release(worker: Worker): void {
+    // A worker that has exited already would never reply to the next job.
+    if (!isRunning(worker)) return;
     if (this.idle.length >= this.options.maxIdle) {
       void worker.terminate();
       return;
@@ -64,6 +66,11 @@ export class IdleWorkerPool {
     const index = this.idle.indexOf(worker);
     if (index >= 0) this.idle.splice(index, 1);
   }
+}
+
+/** Returns whether the worker thread is still running: threadId reads -1 once it has exited. */
+function isRunning(worker: Worker): boolean {
+  return worker.threadId !== -1;
 }
 
 /** The next message of a worker, and a way to stop waiting for it. */
