@@ -306,11 +306,13 @@ legalHoldText: { purgeAfterMonths: 12, source: GDPR }
       const recordJson = canonicalJson(record);
       const recordDigest = sha256Hex(recordJson);
       const payloadText = `{"decisionId": "${id}", "outcome": "APPROVE", "recordDigest": "${recordDigest}", "useCase": "${useCase}"}`;
+      let forgedSeq = 0;
       await source.transaction(async (manager) => {
         await manager.query('LOCK TABLE audit.ledger_entries IN EXCLUSIVE MODE');
         const [head] = await manager.query('SELECT seq::int AS seq, hash FROM audit.ledger_entries ORDER BY seq DESC LIMIT 1');
         const createdAt = new Date().toISOString();
         const fields = { seq: head.seq + 1, type: 'decision.created', tenant: 'bank-a', actor: 'svc-loans', payload: JSON.parse(payloadText), createdAt };
+        forgedSeq = fields.seq;
         const hash = sha256Hex(head.hash + entryHashText(fields, payloadText));
         await manager.query(
           `INSERT INTO audit.ledger_entries (seq, type, tenant, actor, payload, payload_json, created_at, prev_hash, hash)
@@ -327,6 +329,9 @@ legalHoldText: { purgeAfterMonths: 12, source: GDPR }
       // The forged entry breaks every later chain check, so this probe runs last.
       const outcome = await exportAndVerify(useCase, useCase, 'incremental');
       assert.ok(outcome.rejected !== undefined, 'the export rejects the forged entry');
+      // The text gives the entry's hash, so the chain check, which hashes the canonical form of the
+      // jsonb payload, is what finds it.
+      assert.match(outcome.rejected, new RegExp(`\\b${forgedSeq}\\b`));
     });
   });
 }
