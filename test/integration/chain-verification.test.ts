@@ -13,6 +13,7 @@ const { canonicalJson, digestJson } = await import('../../libs/common/src/index.
 const {
   CHAIN_VERIFIED_ENTRY_TYPE,
   computeStoredEntryHash,
+  CHAIN_VERIFICATION_LOCK_KEY,
   ChainVerificationScheduler,
   CheckpointKeyStore,
   CheckpointService,
@@ -559,6 +560,48 @@ for (const target of await databaseTargets()) {
       const latest = await findLatestChainVerification(source);
       assert.equal(latest?.trigger, 'schedule');
       assert.equal(new ChainVerificationScheduler(source, 0, ledger).start(), false, 'an interval of 0 disables the schedule');
+    });
+
+    it('scheduled run skips after a recent pass', async () => {
+      const scheduler = new ChainVerificationScheduler(source, 3600, ledger);
+      assert.equal((await scheduler.runOnce()).status, 'passed');
+      const before = (await chainVerifiedEntries()).length;
+
+      const outcome = await scheduler.runScheduled();
+
+      assert.deepEqual(outcome, { status: 'skipped', reason: 'recent' });
+      assert.equal((await chainVerifiedEntries()).length, before, 'the skipped run recorded nothing');
+    });
+
+    it('scheduled runs of two replicas verify once', { skip: target.name === 'server' ? false : 'embedded PGlite serves one process' }, async () => {
+      // An interval of one second makes a pass half a second old stale, so only the lock and the
+      // pass of the other replica can stop a run.
+      const replicas = [new ChainVerificationScheduler(source, 1, ledger), new ChainVerificationScheduler(source, 1, ledger)];
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const before = (await chainVerifiedEntries()).length;
+
+      const outcomes = await Promise.all(replicas.map((replica) => replica.runScheduled()));
+
+      const statuses = outcomes.map((outcome) => outcome.status).sort();
+      assert.deepEqual(statuses, ['passed', 'skipped']);
+      const skipped = outcomes.find((outcome) => outcome.status === 'skipped');
+      assert.ok(skipped?.status === 'skipped' && ['other-process', 'recent'].includes(skipped.reason), JSON.stringify(skipped));
+      assert.equal((await chainVerifiedEntries()).length, before + 1, 'one replica recorded a pass');
+    });
+
+    it('scheduled run skips while another process holds the lock', { skip: target.name === 'server' ? false : 'embedded PGlite serves one process' }, async () => {
+      const holder = source.createQueryRunner();
+      await holder.connect();
+      try {
+        await holder.query('SELECT pg_advisory_lock($1::bigint)', [CHAIN_VERIFICATION_LOCK_KEY]);
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        const scheduler = new ChainVerificationScheduler(source, 1, ledger);
+        assert.deepEqual(await scheduler.runScheduled(), { status: 'skipped', reason: 'other-process' });
+        await holder.query('SELECT pg_advisory_unlock($1::bigint)', [CHAIN_VERIFICATION_LOCK_KEY]);
+        assert.equal((await scheduler.runScheduled()).status, 'passed', 'the run after the lock was released verifies');
+      } finally {
+        await holder.release();
+      }
     });
 
     it('scheduler skips a run while one is in progress', async () => {

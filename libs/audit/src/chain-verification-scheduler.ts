@@ -1,16 +1,30 @@
 import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import { findLatestChainVerification, runFullVerification, type FullVerificationRun } from './chain-verification.js';
-import type { PostgresLedger } from './ledger.js';
+import { serverUrl, type PostgresLedger } from './ledger.js';
 
 /** Ledger actor of the `audit.chain_verified` entries that the schedule appends. */
 export const VERIFICATION_SCHEDULER_ACTOR = 'system';
 
+/**
+ * Key of the PostgreSQL advisory lock that scheduled runs hold, so that gateway replicas sharing a
+ * database verify one at a time. The value is arbitrary, fixed and only used by Warden.
+ */
+export const CHAIN_VERIFICATION_LOCK_KEY = '6071298413170655281';
+
+/** Reason a scheduled run did nothing. */
+export type SkipReason =
+  /** A run of this scheduler was still in progress. */
+  | 'in-progress'
+  /** Another process held the verification lock, so it was verifying the same database. */
+  | 'other-process'
+  /** A verification recorded less than half an interval ago, by any process, made this one unnecessary. */
+  | 'recent';
+
 /** Outcome of one scheduled run. */
 export type ScheduledVerificationOutcome =
   | { status: 'passed' | 'failed'; run: FullVerificationRun }
-  /** Another run of this scheduler was still in progress, so this one did nothing. */
-  | { status: 'skipped' }
+  | { status: 'skipped'; reason: SkipReason }
   /** The verification could not run, for example because the database was unreachable. */
   | { status: 'error'; error: unknown };
 
@@ -18,9 +32,12 @@ export type ScheduledVerificationOutcome =
  * Verifies the whole ledger chain every `intervalSeconds` and records each pass as an
  * `audit.chain_verified` entry, which later exports build on. The first run comes when the newest
  * recorded verification turns `intervalSeconds` old, so a process that restarts more often than
- * the interval still verifies. Without any recorded verification it comes one interval after start. Runs of one scheduler never overlap: the
- * next run is scheduled when the previous one ends, and runOnce skips while a run is in progress.
- * An interval of 0 disables the schedule.
+ * the interval still verifies. Without any recorded verification it comes one interval after
+ * start. Runs of one scheduler never overlap: the next run is scheduled when the previous one
+ * ends, and runOnce skips while a run is in progress. Gateway replicas that share a server
+ * database coordinate their scheduled runs (runScheduled), so one verifies at a time under an
+ * advisory lock. A replica also skips its run while a pass recorded by any of them is less than
+ * half an interval old. An interval of 0 disables the schedule.
  */
 export class ChainVerificationScheduler {
   private readonly log = getLogger('audit-chain-verification');
@@ -62,18 +79,76 @@ export class ChainVerificationScheduler {
    * result, and logs instead of raising any error, so one failed run does not stop the schedule.
    */
   runOnce(): Promise<ScheduledVerificationOutcome> {
-    // NOTE: the guard covers this process only. Gateway replicas each run their own schedule, so
-    // two of them can verify at once and both record a pass.
+    return this.exclusive(() => this.verify());
+  }
+
+  /**
+   * Runs a scheduled verification, coordinated with other processes on the same database. On a
+   * server database it takes the advisory lock CHAIN_VERIFICATION_LOCK_KEY without waiting, and
+   * skips when another process holds it. It also skips when the newest recorded verification, by
+   * any process or trigger, is less than half an interval old. Embedded PGlite serves one process,
+   * so there only the age check applies.
+   */
+  runScheduled(): Promise<ScheduledVerificationOutcome> {
+    return this.exclusive(() => this.withReplicaLock(() => this.verifyUnlessRecent()));
+  }
+
+  /** Runs `work` unless a run of this scheduler is in progress. */
+  private exclusive(work: () => Promise<ScheduledVerificationOutcome>): Promise<ScheduledVerificationOutcome> {
     if (this.running !== undefined) {
       this.log.warn('scheduled ledger verification skipped because the previous run is still in progress');
-      return Promise.resolve({ status: 'skipped' });
+      return Promise.resolve({ status: 'skipped', reason: 'in-progress' });
     }
-    const run = this.verify();
+    const run = work();
     this.running = run;
     void run.finally(() => {
       this.running = undefined;
     });
     return run;
+  }
+
+  /**
+   * Runs `work` while holding the replicas' advisory lock on a connection of its own, so that the
+   * lock ends with the connection if this process dies. Embedded PGlite runs `work` as it is,
+   * because holding its one connection would block the verification's own queries.
+   */
+  private async withReplicaLock(work: () => Promise<ScheduledVerificationOutcome>): Promise<ScheduledVerificationOutcome> {
+    if (serverUrl(this.dataSource) === undefined) return work();
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      const [{ locked }]: { locked: boolean }[] = await runner.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [CHAIN_VERIFICATION_LOCK_KEY]);
+      if (!locked) {
+        this.log.info('scheduled ledger verification skipped because another process is verifying the same database');
+        return { status: 'skipped', reason: 'other-process' };
+      }
+      try {
+        return await work();
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1::bigint)', [CHAIN_VERIFICATION_LOCK_KEY]);
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'scheduled ledger verification could not take its lock');
+      return { status: 'error', error };
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Verifies unless a verification recorded less than half an interval ago makes it unnecessary. */
+  private async verifyUnlessRecent(): Promise<ScheduledVerificationOutcome> {
+    try {
+      const latest = await findLatestChainVerification(this.dataSource);
+      const ageMs = latest === undefined ? Infinity : Date.now() - Date.parse(latest.startedAt);
+      if (ageMs < (this.intervalSeconds * 1000) / 2) {
+        this.log.info({ recordedSeq: latest?.seq, ageSeconds: Math.round(ageMs / 1000) }, 'scheduled ledger verification skipped because a verification was recorded recently');
+        return { status: 'skipped', reason: 'recent' };
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'scheduled ledger verification could not read the newest recorded verification');
+      return { status: 'error', error };
+    }
+    return this.verify();
   }
 
   private async verify(): Promise<ScheduledVerificationOutcome> {
@@ -115,8 +190,12 @@ export class ChainVerificationScheduler {
 
   private scheduleNext(delayMs = this.intervalSeconds * 1000): void {
     this.timer = setTimeout(() => {
-      void this.runOnce().finally(() => {
-        if (this.started) this.scheduleNext();
+      void this.runScheduled().then((outcome) => {
+        if (!this.started) return;
+        // After a recent pass the next run comes when that pass turns intervalSeconds old, as after
+        // a restart. Any other outcome, including another process holding the lock, waits a full interval.
+        if (outcome.status === 'skipped' && outcome.reason === 'recent') void this.scheduleFirst();
+        else this.scheduleNext();
       });
     }, delayMs);
     // The HTTP server keeps the gateway alive; the schedule alone should not keep a process running.

@@ -125,7 +125,8 @@ export class PostgresLedger implements LedgerAppender {
 }
 
 /** Returns the connection URL of a server database, or undefined for embedded PGlite (host and port, one connection). */
-function serverUrl(dataSource: DataSource): string | undefined {
+/** Returns the connection URL of a server database, or undefined for embedded PGlite (one connection, one process). */
+export function serverUrl(dataSource: DataSource): string | undefined {
   const url = (dataSource.options as { url?: unknown }).url;
   return typeof url === 'string' && url !== '' ? url : undefined;
 }
