@@ -230,6 +230,27 @@ for (const target of await databaseTargets()) {
       for (const text of texts) assert.equal(text.text_salt, null, 'the salt of a purged rationale is dropped with it');
     });
 
+    it('purges review text written after erasure', async () => {
+      const reviewer: Principal = { subject: 'alice', tenant: 'bank-a', roles: ['senior-reviewer'] };
+      const rationale = 'Payslips arrived after the erasure request was handled';
+      await runtime.reviews.claim(reviewer, caseView.id);
+      await runtime.reviews.submit(reviewer, { caseId: caseView.id, action: 'REQUEST_INFO', rationale });
+
+      const [event]: { rationale: string; text_salt: Buffer | null; ledger_seq: string }[] = await runtime.database.dataSource.query(
+        'SELECT rationale, text_salt, ledger_seq::text AS ledger_seq FROM review.case_events WHERE case_id = $1 AND rationale IS NOT NULL ORDER BY id DESC LIMIT 1',
+        [caseView.id],
+      );
+      assert.equal(event.rationale, '[purged]');
+      assert.equal(event.text_salt, null);
+      const [entry]: { payload: Record<string, unknown> }[] = await runtime.database.dataSource.query('SELECT payload FROM audit.ledger_entries WHERE seq = $1', [event.ledger_seq]);
+      assert.match(String(entry.payload.rationaleHmac), /^[0-9a-f]{64}$/, 'the ledger keeps the keyed digest');
+      const stored: { rationale: string }[] = await runtime.database.dataSource.query(
+        'SELECT rationale FROM review.case_events WHERE case_id = $1 UNION ALL SELECT rationale FROM review.votes WHERE case_id = $1',
+        [caseView.id],
+      );
+      assert.equal(stored.some((row) => row.rationale === rationale), false, 'the text is stored nowhere');
+    });
+
     it('shows erased fields on every read path', async () => {
       const read = await runtime.decisions.get(PRINCIPAL, decisionId);
       assert.equal(read.personalData, 'erased');

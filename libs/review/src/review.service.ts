@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, ConflictError, FailedPreconditionError, ForbiddenError, getLogger, NotFoundError } from '../../common/src/index.js';
 import type { PersonalFieldsRecord, PostgresLedger, SubjectKeyStore } from '../../audit/src/index.js';
-import { keyedTextDigest, newTextSalt, openPersonalFields } from '../../audit/src/index.js';
+import { keyedTextDigest, newTextSalt, openPersonalFields, purgeReviewText, reviewTextMustBePurged } from '../../audit/src/index.js';
 import { scrubPii } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
@@ -593,6 +593,14 @@ export class ReviewService {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`,
         [row.id, principal.subject, change.action, row.state, change.toState, change.rationale ?? null, change.textSalt ?? null, change.reasonCodes ?? [], change.detail ?? null, receipt.seq],
       );
+      // A case can still be worked after its decision's record was purged or its subject erased.
+      // The free text written now is replaced at once, as the purge or erasure replaced the earlier
+      // text, and the ledger keeps its keyed digest.
+      // NOTE: an erasure that commits while this transaction runs is not seen here, so text written
+      // in that moment stays until the record's retention purge.
+      if ((change.rationale ?? change.detail ?? null) !== null && (await reviewTextMustBePurged(manager, row.decision_id))) {
+        await purgeReviewText(manager, [row.decision_id]);
+      }
       return rows[0];
     });
     let updated: CaseRow;

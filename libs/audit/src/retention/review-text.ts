@@ -29,3 +29,19 @@ export async function purgeReviewText(manager: EntityManager, decisionIds: reado
   );
   return votes.length + events.length;
 }
+
+/**
+ * Returns whether the review text of `decisionId` must be purged: its record is a retention
+ * tombstone, or the subject key of its personal fields was destroyed. The same condition lets the
+ * review history trigger replace the text.
+ */
+export async function reviewTextMustBePurged(manager: EntityManager, decisionId: string): Promise<boolean> {
+  const [row]: { gone: boolean }[] = await manager.query(
+    `SELECT d.record ? 'purged' OR EXISTS (
+              SELECT 1 FROM audit.subject_keys k
+               WHERE k.key_id::text = d.record->'personal'->>'keyId' AND k.erased_at IS NOT NULL) AS gone
+       FROM decisions.decision_records d WHERE d.id = $1`,
+    [decisionId],
+  );
+  return row?.gone === true;
+}
