@@ -84,6 +84,7 @@
  *   decision's own fields, only those its ledger entry carries are checked; score and requestId
  *   only for decisions whose entry carries them (those recorded after they were added).
  */
+import * as crypto from 'node:crypto';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -255,8 +256,9 @@ function canonicalJson(root) {
     } else {
       text += '{';
       // Array.prototype.sort without a comparator orders strings by UTF-16 code units, the order
-      // RFC 8785 section 3.2.3 requires (not by code points and not by locale).
-      stack.push({ container: value, keys: Object.keys(value).sort(), index: 0 });
+      // RFC 8785 section 3.2.3 requires (not by code points and not by locale). Keys that are
+      // in that order already, as in every line Warden writes, are not sorted again.
+      stack.push({ container: value, keys: sortedKeys(value), index: 0 });
     }
   };
 
@@ -285,6 +287,14 @@ function canonicalJson(root) {
   return text;
 }
 
+function sortedKeys(object) {
+  const keys = Object.keys(object);
+  for (let index = 1; index < keys.length; index += 1) {
+    if (keys[index - 1] > keys[index]) return keys.sort();
+  }
+  return keys;
+}
+
 function canonicalPrimitive(value) {
   if (value === null) return 'null';
   switch (typeof value) {
@@ -303,7 +313,11 @@ function canonicalPrimitive(value) {
   }
 }
 
+/** Printable ASCII other than " and \, which JSON.stringify writes between quotes unchanged. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 function canonicalString(text) {
+  if (PLAIN_ASCII.test(text)) return `"${text}"`;
   if (hasLoneSurrogate(text)) throw new TypeError('a string contains a lone UTF-16 surrogate');
   // JSON.stringify (ES2019 and later) escapes exactly as RFC 8785 section 3.2.2.2 requires:
   // \" and \\, the short forms \b \t \n \f \r, every other code unit below U+0020 as \u00XX in
@@ -333,12 +347,21 @@ function canonicalOrUndefined(value) {
   }
 }
 
+// crypto.hash, the one-shot digest of Node.js 20.12 and 21.7 and later, costs a third of
+// createHash on inputs of a few hundred bytes. Older Node.js versions take createHash.
+const oneShotHash = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 /** Lowercase hex SHA-256 of bytes, or of a string's UTF-8 bytes. */
 function sha256Hex(data) {
+  if (oneShotHash !== undefined) return oneShotHash('sha256', data, 'hex');
   return createHash('sha256').update(data).digest('hex');
 }
 
 function sha256Bytes(...parts) {
+  if (oneShotHash !== undefined) {
+    // A 'binary' (latin1) string result read back as bytes is faster than the 'buffer' result.
+    return Buffer.from(oneShotHash('sha256', parts.length === 1 ? parts[0] : Buffer.concat(parts), 'binary'), 'binary');
+  }
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part);
   return hash.digest();
