@@ -7,7 +7,7 @@
  * the root differs, and the export fails instead of signing a bundle that no verifier accepts.
  */
 import type { Worker } from 'node:worker_threads';
-import { IdleWorkerPool, nextReply } from '../../common/src/index.js';
+import { getLogger, IdleWorkerPool, nextReply } from '../../common/src/index.js';
 import { exportedLeaf, multiproofGivesRoot } from './export-leaf-root.js';
 import type { LedgerVerification } from './ledger.js';
 import type { MerkleRangeHash } from './merkle/merkle-log.types.js';
@@ -96,12 +96,14 @@ export class BackgroundLeafCheck {
   private readonly result: Promise<boolean | undefined>;
   private failed = false;
   private settled = false;
+  private disposed = false;
 
   constructor() {
     let worker: Worker | undefined;
     try {
       worker = leafWorkers.take();
-    } catch {
+    } catch (error) {
+      getLogger('audit-export').warn({ err: error }, 'leaf check worker could not start, so the export checks the leaves on its own thread');
       worker = undefined;
     }
     this.worker = worker;
@@ -117,7 +119,8 @@ export class BackgroundLeafCheck {
         leafWorkers.release(worker);
         return message.givesRoot;
       },
-      () => {
+      (error: unknown) => {
+        if (!this.disposed) getLogger('audit-export').warn({ err: error }, 'leaf check worker failed, so the export checks the leaves on its own thread');
         this.failed = true;
         void worker.terminate();
         return undefined;
@@ -144,6 +147,7 @@ export class BackgroundLeafCheck {
   /** Ends the worker of an export that failed before its check replied. check() then resolves undefined. */
   dispose(): void {
     if (this.settled || this.failed) return;
+    this.disposed = true;
     // The worker's exit rejects the pending reply, so check() resolves undefined.
     void this.worker?.terminate();
   }
