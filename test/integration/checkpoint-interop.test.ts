@@ -52,6 +52,7 @@ const JANUARY = { from: new Date('2026-01-01T00:00:00.000Z'), to: new Date('2026
 interface CheckReport {
   ok: boolean;
   checkpoint?: { origin: string; treeSize: number; rootHash: string; signedBy: string[] };
+  manifestSignedBy?: string[];
   signedSizes?: number[];
   checked: number;
   errors: string[];
@@ -203,6 +204,8 @@ for (const target of await databaseTargets()) {
       assert.equal(report.checkpoint?.rootHash, manifest.checkpoint.rootHash);
       assert.equal(report.checkpoint?.origin, ORIGIN);
       assert.deepEqual(report.checkpoint?.signedBy, [manifest.checkpoint.keyId]);
+      // The export signs manifest.sig with the current checkpoint key, the same key here.
+      assert.deepEqual(report.manifestSignedBy, [manifest.checkpoint.keyId]);
     });
 
     it('accepts the bundle in format v3', async () => {

@@ -65,9 +65,13 @@ type report struct {
 	Checkpoint *checkpoint `json:"checkpoint,omitempty"`
 	// SignedSizes lists, in consistency mode, the proof's tree sizes whose roots a signed checkpoint
 	// confirms. A root of any other size must be compared with the reader's own record.
-	SignedSizes []int64  `json:"signedSizes,omitempty"`
-	Checked     int      `json:"checked"`
-	Errors      []string `json:"errors"`
+	SignedSizes []int64 `json:"signedSizes,omitempty"`
+	// ManifestSignedBy lists, in bundle mode, the key ids of manifest.sig's verified signatures.
+	// They differ from the checkpoint's when the export reused a checkpoint signed before a key
+	// rotation. Compare both with the keys the bank publishes.
+	ManifestSignedBy []string `json:"manifestSignedBy,omitempty"`
+	Checked          int      `json:"checked"`
+	Errors           []string `json:"errors"`
 }
 
 func main() {
@@ -373,9 +377,11 @@ func checkBundle(dir string) (report, error) {
 	if err != nil {
 		return result, err
 	}
-	if err := checkManifestSignature(dir, verifiers); err != nil {
+	manifestKeyIDs, err := checkManifestSignature(dir, verifiers)
+	if err != nil {
 		result.Errors = append(result.Errors, err.Error())
 	}
+	result.ManifestSignedBy = manifestKeyIDs
 	noteText, err := os.ReadFile(filepath.Join(dir, "checkpoint.txt"))
 	if err != nil {
 		return result, err
@@ -641,34 +647,39 @@ func readFormatVersion(dir string) string {
 }
 
 // checkManifestSignature opens manifest.sig, a signed note whose body states the manifest's
-// format version and the SHA-256 of the exact bytes of manifest.json, with the bundle's keys.
-func checkManifestSignature(dir string, verifiers note.Verifiers) error {
+// format version and the SHA-256 of the exact bytes of manifest.json, with the bundle's keys. It
+// returns the key ids (name+hash) of the verified signatures once the statement matches.
+func checkManifestSignature(dir string, verifiers note.Verifiers) ([]string, error) {
 	signature, err := os.ReadFile(filepath.Join(dir, "manifest.sig"))
 	if err != nil {
-		return fmt.Errorf("manifest.sig: %v", err)
+		return nil, fmt.Errorf("manifest.sig: %v", err)
 	}
 	opened, err := note.Open(signature, verifiers)
 	if err != nil {
-		return fmt.Errorf("manifest.sig: %v", err)
+		return nil, fmt.Errorf("manifest.sig: %v", err)
 	}
 	manifest, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var stated struct {
 		FormatVersion string `json:"formatVersion"`
 	}
 	if err := json.Unmarshal(manifest, &stated); err != nil {
-		return fmt.Errorf("manifest.json: %v", err)
+		return nil, fmt.Errorf("manifest.json: %v", err)
 	}
 	if !bundleFormatVersions[stated.FormatVersion] {
-		return fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v4, v3 and v2 bundles", stated.FormatVersion)
+		return nil, fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v4, v3 and v2 bundles", stated.FormatVersion)
 	}
 	digest := sha256.Sum256(manifest)
 	if opened.Text != stated.FormatVersion+" manifest\nsha256 "+hex.EncodeToString(digest[:])+"\n" {
-		return errors.New("manifest.sig: the signed statement does not match manifest.json")
+		return nil, errors.New("manifest.sig: the signed statement does not match manifest.json")
 	}
-	return nil
+	keyIDs := []string{}
+	for _, signature := range opened.Sigs {
+		keyIDs = append(keyIDs, fmt.Sprintf("%s+%08x", signature.Name, signature.Hash))
+	}
+	return keyIDs, nil
 }
 
 // checkManifestFileList reports the files that manifest.json must list for its format version but
