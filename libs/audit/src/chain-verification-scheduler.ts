@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
 import { findLatestChainVerification, runFullVerification, type FullVerificationRun } from './chain-verification.js';
@@ -108,30 +109,37 @@ export class ChainVerificationScheduler {
   }
 
   /**
-   * Runs `work` while holding the replicas' advisory lock on a connection of its own, so that the
-   * lock ends with the connection if this process dies. Embedded PGlite runs `work` as it is,
-   * because holding its one connection would block the verification's own queries.
+   * Runs `work` while holding the replicas' advisory lock on a connection of its own, outside the
+   * pool, so that a pool of one connection still serves the verification, and the lock ends with
+   * the connection if this process dies. Embedded PGlite serves one process, so there `work` runs
+   * without the lock.
    */
   private async withReplicaLock(work: () => Promise<ScheduledVerificationOutcome>): Promise<ScheduledVerificationOutcome> {
-    if (serverUrl(this.dataSource) === undefined) return work();
-    const runner = this.dataSource.createQueryRunner();
+    const url = serverUrl(this.dataSource);
+    if (url === undefined) return work();
+    const client = new pg.Client({ connectionString: url, application_name: 'warden-verification-lock' });
+    // A connection that drops while idle would otherwise raise an unhandled error event.
+    client.on('error', (error: Error) => this.log.warn({ err: error }, 'the connection of the ledger verification lock failed'));
     try {
-      await runner.connect();
-      const [{ locked }]: { locked: boolean }[] = await runner.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [CHAIN_VERIFICATION_LOCK_KEY]);
-      if (!locked) {
-        this.log.info('scheduled ledger verification skipped because another process is verifying the same database');
-        return { status: 'skipped', reason: 'other-process' };
-      }
       try {
-        return await work();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1::bigint)', [CHAIN_VERIFICATION_LOCK_KEY]);
+        await client.connect();
+        const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [CHAIN_VERIFICATION_LOCK_KEY]);
+        if (!rows[0]?.locked) {
+          this.log.info('scheduled ledger verification skipped because another process is verifying the same database');
+          return { status: 'skipped', reason: 'other-process' };
+        }
+      } catch (error) {
+        this.log.error({ err: error }, 'scheduled ledger verification could not take its lock');
+        return { status: 'error', error };
       }
-    } catch (error) {
-      this.log.error({ err: error }, 'scheduled ledger verification could not take its lock');
-      return { status: 'error', error };
+      const outcome = await work();
+      // The lock ends with its session anyway, so a failed unlock leaves the outcome as it is.
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [CHAIN_VERIFICATION_LOCK_KEY]).catch((error: unknown) => {
+        this.log.warn({ err: error }, 'could not release the ledger verification lock; it ends with its connection');
+      });
+      return outcome;
     } finally {
-      await runner.release();
+      await client.end().catch(() => undefined);
     }
   }
 
@@ -140,7 +148,10 @@ export class ChainVerificationScheduler {
     try {
       const latest = await findLatestChainVerification(this.dataSource);
       const ageMs = latest === undefined ? Infinity : Date.now() - Date.parse(latest.startedAt);
-      if (ageMs < (this.intervalSeconds * 1000) / 2) {
+      if (ageMs < 0) {
+        // A pass dated ahead of this clock would otherwise stop every run until that time comes.
+        this.log.warn({ recordedSeq: latest?.seq, startedAt: latest?.startedAt }, 'the newest recorded ledger verification is dated in the future; check the clocks of the gateway hosts');
+      } else if (ageMs < (this.intervalSeconds * 1000) / 2) {
         this.log.info({ recordedSeq: latest?.seq, ageSeconds: Math.round(ageMs / 1000) }, 'scheduled ledger verification skipped because a verification was recorded recently');
         return { status: 'skipped', reason: 'recent' };
       }

@@ -54,6 +54,19 @@ export class PostgresLedger implements LedgerAppender {
   }
 
   /**
+   * Takes the append lock of the open transaction of `manager` early, as an append would take it,
+   * and holds it until that transaction ends. A writer that changes data a concurrent appender
+   * reads (such as a purge that replaces review text) takes it first, so the two run one after
+   * the other.
+   */
+  async lockAppends(manager: EntityManager): Promise<void> {
+    if (!manager.queryRunner?.isTransactionActive) {
+      throw new FailedPreconditionError('PostgresLedger.lockAppends needs the EntityManager of an open transaction.');
+    }
+    await manager.query(`SELECT pg_advisory_xact_lock(${LEDGER_APPEND_LOCK_KEY})`);
+  }
+
+  /**
    * Appends several entries, in the given order, under one lock and one INSERT. Callers that
    * collect concurrent requests into one transaction (group commit) pay for the lock, the round
    * trips and the commit's WAL flush once per batch instead of once per entry.

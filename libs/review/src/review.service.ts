@@ -595,9 +595,9 @@ export class ReviewService {
       );
       // A case can still be worked after its decision's record was purged or its subject erased.
       // The free text written now is replaced at once, as the purge or erasure replaced the earlier
-      // text, and the ledger keeps its keyed digest.
-      // NOTE: an erasure that commits while this transaction runs is not seen here, so text written
-      // in that moment stays until the record's retention purge.
+      // text, and the ledger keeps its keyed digest. This transaction holds the ledger's append lock
+      // from its entry on, and a purge or erasure takes it before replacing text, so whichever of
+      // the two commits second reads the other's rows.
       if ((change.rationale ?? change.detail ?? null) !== null && (await reviewTextMustBePurged(manager, row.decision_id))) {
         await purgeReviewText(manager, [row.decision_id]);
       }

@@ -389,6 +389,10 @@ export class RetentionService {
       // auditor holding the ids can prove which records this purge removed.
       const byTenant = new Map<string, string[]>();
       for (const row of rows) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row.id]);
+      // A review change appends its entry, then purges its own text if the record is a tombstone.
+      // Holding the append lock from here on means such a change either committed before this
+      // purge's text replacement, which then covers it, or runs after this purge committed.
+      await this.ledger.lockAppends(manager);
       const reviewRows = new Map<string, number>();
       for (const [tenant, tenantIds] of byTenant) reviewRows.set(tenant, await purgeReviewText(manager, tenantIds));
       const receipts = await this.ledger.appendMany(
