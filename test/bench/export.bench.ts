@@ -59,7 +59,7 @@ function readOrNull(path: string): string | null {
   }
 }
 
-/** The group a thread's CPU time is reported under, from its name. */
+/** Returns the group that a thread's CPU time is reported under, from the thread's name. */
 function threadGroup(name: string, tid: number): string {
   if (tid === process.pid) return 'export thread';
   if (name.startsWith('warden analyst')) return 'analyst worker';

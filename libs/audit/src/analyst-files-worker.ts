@@ -11,7 +11,7 @@ import type { AnalystWorkerMessage } from './analyst-formats.js';
 
 let encoder: AnalystFilesEncoder | undefined;
 
-/** The encoder of the export in progress; a message out of order ends the worker with an error. */
+/** Returns the encoder of the export in progress. A message out of order ends the worker with an error. */
 function current(): AnalystFilesEncoder {
   if (encoder === undefined) throw new Error('the analyst file worker received rows or end before start');
   return encoder;

@@ -148,15 +148,12 @@ export class AnalystFilesBuilder {
   private readonly result: Promise<AnalystFiles> | undefined;
   private workerFailure: unknown;
   private disposed = false;
-  /** Removes this builder's listeners from the worker. */
-  private detach: (() => void) | undefined;
 
   constructor(private readonly layout: ParquetLayout) {
     try {
       const worker = workers.take();
-      const pending = nextReply<AnalystFiles>(worker, 'analyst file');
-      this.result = pending.reply;
-      this.detach = pending.detach;
+      // The reply's listeners go once it settles, so a worker back in the pool keeps none of them.
+      this.result = nextReply<AnalystFiles>(worker, 'analyst file').reply;
       this.result.catch((error: unknown) => (this.workerFailure = error));
       worker.postMessage({ type: 'start', layout } satisfies AnalystWorkerMessage);
       this.worker = worker;
@@ -171,7 +168,7 @@ export class AnalystFilesBuilder {
     if (this.batch.rows === WORKER_BATCH_ROWS) this.sendBatch();
   }
 
-  /** Returns both files once every row was added, and ends the worker. */
+  /** Returns both files once every row was added, and gives the worker back to the pool. */
   async finish(): Promise<AnalystFiles> {
     this.sendBatch();
     let files: AnalystFiles | undefined;
@@ -186,9 +183,9 @@ export class AnalystFilesBuilder {
       // builder lets go of it, so a later dispose() cannot end a worker that another export took.
       const worker = this.worker;
       this.worker = undefined;
-      if (files !== undefined && !this.disposed) workers.release(worker);
-      else {
-        this.detach?.();
+      if (files !== undefined && !this.disposed) {
+        workers.release(worker);
+      } else {
         void worker.terminate();
       }
     }

@@ -55,7 +55,7 @@ const EXPORT_BATCH_SIZE = 1000;
 const DECISIONS_CURSOR = 'warden_export_decisions';
 /**
  * The export transaction's work_mem. With the default 4 MB, the 50,000 decisions of the export
- * benchmark were joined and sorted in 53 MB of temporary files, and PostgreSQL used about a third
+ * benchmark were joined and sorted in 53 MB of temporary files. PostgreSQL then used about a third
  * more CPU per export than with this value, where both fit in memory. Larger exports spill to disk.
  */
 const EXPORT_WORK_MEM = '128MB';
@@ -594,8 +594,8 @@ function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: s
  *
  * A stored text that gives the hash is not checked for canonical form here. The chain check hashes
  * the canonical form of the jsonb payload, and the leaf check compares the entry's hash with the
- * Merkle tree, so a text outside canonical form that still gave the hash would fail one of them
- * (short of a SHA-256 collision), and both pass before anything is signed.
+ * Merkle tree. A text outside canonical form that still gave the hash would fail one of them, short
+ * of a SHA-256 collision, and both must pass before anything is signed.
  */
 function exportedEntryLine(entry: LedgerEntry, storedPayloadJson: string | null = null): string {
   if (storedPayloadJson !== null && sha256Hex(entry.prevHash + entryHashText(entry, storedPayloadJson)) === entry.hash) {

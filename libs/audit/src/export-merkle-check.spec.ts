@@ -81,13 +81,13 @@ describe('BackgroundLeafCheck', () => {
     return check;
   }
 
-  it('answers true for leaves of the tree, again on a reused worker', async () => {
+  it('returns true on a reused worker', async () => {
     for (let round = 0; round < 3; round += 1) {
       assert.equal(await started(hashes).check(TREE_SIZE, ROOT_HASH, nodes), true, `round ${round}`);
     }
   });
 
-  it('answers false for a rehashed entry, a changed node or another root, and the export names the entry', async () => {
+  it('returns false for changed leaves', async () => {
     const rehashed = [...hashes];
     rehashed[4] = createHash('sha256').update('rehashed-19').digest('hex');
     assert.equal(await started(rehashed).check(TREE_SIZE, ROOT_HASH, nodes), false);
@@ -99,11 +99,11 @@ describe('BackgroundLeafCheck', () => {
     assert.equal(result?.firstBadSeq, 19);
   });
 
-  it('answers true for an export without entries', async () => {
+  it('returns true without entries', async () => {
     assert.equal(await new BackgroundLeafCheck().check(TREE_SIZE, ROOT_HASH, []), true);
   });
 
-  it('gives no answer when its worker fails, and checkExportedLeaves then checks on this thread', async () => {
+  it('returns undefined after worker failure', async () => {
     const check = new BackgroundLeafCheck();
     // A hash that is not 64 characters breaks the worker's framing, so the worker ends with an error.
     check.add(seqs, [...hashes.slice(0, 6), 'abc'], 0);
@@ -114,7 +114,7 @@ describe('BackgroundLeafCheck', () => {
     assert.equal(await started(hashes).check(TREE_SIZE, ROOT_HASH, nodes), true);
   });
 
-  it('ends its worker on dispose, before an answer', async () => {
+  it('ends its worker on dispose', async () => {
     const check = started(hashes);
     check.dispose();
     assert.equal(await check.check(TREE_SIZE, ROOT_HASH, nodes), undefined);

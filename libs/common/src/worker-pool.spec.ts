@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { IdleWorkerPool } from './worker-pool.js';
 
-/** A worker module that replies to each message with its thread id. */
+/** Writes a worker module that replies to each message with its thread id, and returns its URL. */
 function echoModule(): { url: URL; remove(): void } {
   const folder = mkdtempSync(join(tmpdir(), 'warden-pool-'));
   const path = join(folder, 'echo.mjs');
