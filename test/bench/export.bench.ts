@@ -11,7 +11,8 @@
 // Run: npm run bench:export   (BENCH_EXPORT_DECISIONS the decisions exported, default 50,000;
 // BENCH_LEDGER_ENTRIES the filler entries before them, default 100,000; BENCH_EXPORT_RUNS the
 // exports, default 5; BENCH_EXPORT_PROFILE a file path: the V8 CPU profile of the export's thread
-// during the last run is written there, for Chrome DevTools or speedscope)
+// during the last run is written there, for Chrome DevTools or speedscope; BENCH_EXPORT_RECORD
+// credit (default) or compact, the record shape described in seed-decisions.ts)
 import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -32,11 +33,12 @@ import {
   type LedgerEntryInput,
 } from '../../libs/audit/src/index.js';
 import { createServerDatabase, serverSkipReason } from '../support/databases.js';
-import { EXPORT_USE_CASE, seedDecisions } from './seed-decisions.js';
+import { EXPORT_USE_CASE, seedDecisions, seedRecordShape } from './seed-decisions.js';
 
 const DECISIONS = Number(process.env.BENCH_EXPORT_DECISIONS ?? 50_000);
 const FILLER = Number(process.env.BENCH_LEDGER_ENTRIES ?? 100_000);
 const RUNS = Number(process.env.BENCH_EXPORT_RUNS ?? 5);
+const RECORD_SHAPE = seedRecordShape(process.env.BENCH_EXPORT_RECORD);
 const PROFILE_PATH = process.env.BENCH_EXPORT_PROFILE;
 const EXPORT_DAY = { from: new Date('2026-03-01T00:00:00.000Z'), to: new Date('2026-03-02T00:00:00.000Z') };
 /** Clock ticks per second of /proc's CPU times; 100 on every Linux this runs on. */
@@ -194,7 +196,8 @@ try {
     const count = Math.min(1000, FILLER - start);
     await source.transaction((manager) => ledger.appendMany(manager, Array.from({ length: count }, (_, i) => fillerEntry(start + i))));
   }
-  await seedDecisions(source, ledger, DECISIONS, '2026-03-01T12:00:00.000Z');
+  await seedDecisions(source, ledger, DECISIONS, '2026-03-01T12:00:00.000Z', RECORD_SHAPE);
+  const [{ mean_bytes: meanRecordBytes }] = await source.query('SELECT round(avg(octet_length(record_json))) AS mean_bytes FROM decisions.decision_records');
   await source.query('VACUUM ANALYZE decisions.decision_records');
   await source.query('VACUUM ANALYZE audit.ledger_entries');
   const merkle = new PostgresMerkleLog(source);
@@ -208,6 +211,7 @@ try {
   lines.push(
     `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${version} on loopback`,
     `Ledger: ${format(FILLER)} filler entries, then ${format(DECISIONS)} decisions with their entries; one full verification recorded before the runs`,
+    `Records: ${RECORD_SHAPE} shape (BENCH_EXPORT_RECORD), ${format(Number(meanRecordBytes))} bytes of canonical JSON on average`,
     '',
     '| run | records | seconds | records/s | export thread ms | other threads ms | PostgreSQL ms | phases (ms) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',

@@ -9,7 +9,7 @@
 // Run: npm run bench:ledger   (BENCH_APPENDS sets the appends per cell, default 5,000;
 // BENCH_LEDGER_ENTRIES the ledger size for verification, sync and proofs, default 100,000;
 // BENCH_PROOFS the proofs generated per cell, default 2,000; BENCH_EXPORT_DECISIONS the decisions
-// exported, default 50,000)
+// exported, default 50,000; BENCH_EXPORT_RECORD credit or compact, as in bench:export)
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,12 +39,13 @@ import {
   type LedgerReceipt,
 } from '../../libs/audit/src/index.js';
 import { createServerDatabase, REPO_ROOT, serverSkipReason } from '../support/databases.js';
-import { EXPORT_USE_CASE, seedDecisions } from './seed-decisions.js';
+import { EXPORT_USE_CASE, seedDecisions, seedRecordShape } from './seed-decisions.js';
 
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 5000);
 const LEDGER_ENTRIES = Number(process.env.BENCH_LEDGER_ENTRIES ?? 100_000);
 const PROOFS = Number(process.env.BENCH_PROOFS ?? 2000);
 const EXPORT_DECISIONS = Number(process.env.BENCH_EXPORT_DECISIONS ?? 50_000);
+const EXPORT_RECORD_SHAPE = seedRecordShape(process.env.BENCH_EXPORT_RECORD);
 const WARMUP = 200;
 /** Maximum entries per group-commit transaction, the same as the decision writer's. */
 const MAX_BATCH = 200;
@@ -282,7 +283,7 @@ try {
 
   // Audit export of EXPORT_DECISIONS decisions of one use case, on top of the ledger built above.
   const exportDay = { from: new Date('2026-03-01T00:00:00.000Z'), to: new Date('2026-03-02T00:00:00.000Z') };
-  await seedDecisions(source, ledger, EXPORT_DECISIONS, '2026-03-01T12:00:00.000Z');
+  await seedDecisions(source, ledger, EXPORT_DECISIONS, '2026-03-01T12:00:00.000Z', EXPORT_RECORD_SHAPE);
   const checkpointKeys = new CheckpointKeyStore(source, join(dataDir, 'checkpoint-key.pem'), ledger);
   const checkpoints = new CheckpointService(source, merkle, checkpointKeys, ledger, new WitnessPublisher(source, {}), { origin: 'warden.bench/ledger' });
   await checkpoints.create('bench');

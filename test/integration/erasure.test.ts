@@ -17,6 +17,7 @@ import {
   verifyBundle,
   verifyLedger,
 } from '../../libs/audit/src/index.js';
+import { ERASED_KEYS_HELD } from '../../libs/audit/src/export-bundle.js';
 import { createRuntime, runDemoSetup, runFraudDemoSetup, type DecisionView, type WardenRuntime } from '../../libs/decisions/src/index.js';
 import type { ReviewCaseView } from '../../libs/review/src/index.js';
 import type { Principal } from '../../libs/policy/src/index.js';
@@ -278,6 +279,24 @@ for (const target of await databaseTargets()) {
       for (const name of readdirSync(outDir)) {
         assert.deepEqual(canariesIn(readFileSync(join(outDir, name)).toString('latin1')), [], `${name} holds a plaintext value of the erased subject`);
       }
+    });
+
+    it('marks erasures past held keys', async () => {
+      const before = await exportAndVerify(runtime, USE_CASE, started, join(workDir, 'bundle-few-keys'));
+      // Erased keys of another tenant, one more than the export reads up front, so each batch
+      // looks up its own keys.
+      await runtime.database.dataSource.query(
+        `INSERT INTO audit.subject_keys (key_id, tenant, subject_ref, wrapped_key, created_at, erased_at, erased_ledger_seq)
+         SELECT md5('filler-' || i)::uuid, 'filler-bank', encode(sha256(('filler-' || i)::bytea), 'hex'), NULL, now(), now(), 1
+           FROM generate_series(1, $1::int) AS i`,
+        [ERASED_KEYS_HELD + 1],
+      );
+      const after = await exportAndVerify(runtime, USE_CASE, started, join(workDir, 'bundle-many-keys'));
+      assert.ok(before.some((line) => line.personalData === 'erased') && before.some((line) => line.personalData === 'sealed'));
+      assert.deepEqual(
+        after.map((line) => [line.id, line.personalData]),
+        before.map((line) => [line.id, line.personalData]),
+      );
     });
 
     it('leaves no plaintext value of the subject in the database', async () => {

@@ -45,6 +45,12 @@ export class ChainVerificationScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<ScheduledVerificationOutcome> | undefined;
   private started = false;
+  /**
+   * Counts start() and stop() calls. A lookup or run that a schedule began schedules the next run
+   * only while the generation it began in is current, so a stop() and start() during a run leave
+   * one timer, not two.
+   */
+  private generation = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -60,7 +66,8 @@ export class ChainVerificationScheduler {
     }
     if (this.started) return false;
     this.started = true;
-    void this.scheduleFirst();
+    this.generation += 1;
+    void this.scheduleFirst(this.generation);
     this.log.info({ intervalSeconds: this.intervalSeconds }, 'ledger verification schedule started');
     return true;
   }
@@ -69,6 +76,7 @@ export class ChainVerificationScheduler {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.generation += 1;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
@@ -186,7 +194,7 @@ export class ChainVerificationScheduler {
   }
 
   /** Schedules the first run for when the newest recorded verification turns intervalSeconds old. */
-  private async scheduleFirst(): Promise<void> {
+  private async scheduleFirst(generation: number): Promise<void> {
     const intervalMs = this.intervalSeconds * 1000;
     let delayMs = intervalMs;
     try {
@@ -195,18 +203,18 @@ export class ChainVerificationScheduler {
     } catch (error) {
       this.log.error({ err: error }, 'could not read the newest recorded ledger verification, so the first run waits a full interval');
     }
-    // stop() may have been called while the lookup ran.
-    if (this.started) this.scheduleNext(delayMs);
+    // stop(), and perhaps start() again, may have been called while the lookup ran.
+    if (this.generation === generation) this.scheduleNext(generation, delayMs);
   }
 
-  private scheduleNext(delayMs = this.intervalSeconds * 1000): void {
+  private scheduleNext(generation: number, delayMs = this.intervalSeconds * 1000): void {
     this.timer = setTimeout(() => {
       void this.runScheduled().then((outcome) => {
-        if (!this.started) return;
+        if (this.generation !== generation) return;
         // After a recent pass the next run comes when that pass turns intervalSeconds old, as after
         // a restart. Any other outcome, including another process holding the lock, waits a full interval.
-        if (outcome.status === 'skipped' && outcome.reason === 'recent') void this.scheduleFirst();
-        else this.scheduleNext();
+        if (outcome.status === 'skipped' && outcome.reason === 'recent') void this.scheduleFirst(generation);
+        else this.scheduleNext(generation);
       });
     }, delayMs);
     // The HTTP server keeps the gateway alive; the schedule alone should not keep a process running.
