@@ -20,7 +20,7 @@ import { ReviewEntryIndex1796342401700 } from './1796342401700-ReviewEntryIndex.
 import { ChainVerifiedIndex1796342401800 } from './1796342401800-ChainVerifiedIndex.js';
 import { DecisionRecordJson1796342401900 } from './1796342401900-DecisionRecordJson.js';
 import { LedgerPayloadJson1796342402000 } from './1796342402000-LedgerPayloadJson.js';
-import { ErasedSubjectKeyIndex1796342402100 } from './1796342402100-ErasedSubjectKeyIndex.js';
+import { ExportIndexes1796342402100 } from './1796342402100-ExportIndexes.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -46,5 +46,5 @@ export const ALL_MIGRATIONS = [
   ChainVerifiedIndex1796342401800,
   DecisionRecordJson1796342401900,
   LedgerPayloadJson1796342402000,
-  ErasedSubjectKeyIndex1796342402100,
+  ExportIndexes1796342402100,
 ];

@@ -1,0 +1,24 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Indexes that keep an audit export's reads in proportion to what it exports:
+ * - `subject_keys_erased` lists the erased subject keys, which an export reads once before its
+ *   first batch to mark the decisions of erased data subjects.
+ * - `decision_records_tombstones` lists the purged records, which every chain verification
+ *   (the incremental one of each export too) matches against the `retention.purged` entries.
+ *   Without it that check read the jsonb record of every decision: about 0.5 s per 50,000
+ *   credit-shaped records on the benchmark machine.
+ */
+export class ExportIndexes1796342402100 implements MigrationInterface {
+  name = 'ExportIndexes1796342402100';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('CREATE INDEX subject_keys_erased ON audit.subject_keys (key_id) WHERE erased_at IS NOT NULL');
+    await queryRunner.query("CREATE INDEX decision_records_tombstones ON decisions.decision_records (ledger_seq) WHERE record ? 'purged'");
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP INDEX decisions.decision_records_tombstones');
+    await queryRunner.query('DROP INDEX audit.subject_keys_erased');
+  }
+}
