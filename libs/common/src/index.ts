@@ -10,3 +10,4 @@ export * from './sealing.js';
 export * from './date-time.js';
 export * from './worker-result.js';
 export * from './worker-pool.js';
+export * from './worker-exec-argv.js';

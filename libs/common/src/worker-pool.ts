@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from './worker-exec-argv.js';
 
 export interface IdleWorkerPoolOptions {
   /** The worker module. */
@@ -32,7 +33,7 @@ export class IdleWorkerPool {
       worker.ref();
       return worker;
     }
-    const started = new Worker(this.options.moduleUrl, { name: this.options.name });
+    const started = new Worker(this.options.moduleUrl, { name: this.options.name, execArgv: workerExecArgv() });
     // A worker that ends while idle leaves the pool.
     started.on('exit', () => this.remove(started));
     return started;

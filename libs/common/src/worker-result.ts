@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from './worker-exec-argv.js';
 
 /**
  * Runs a worker module once and resolves with the first message it posts. Rejects when the worker
@@ -7,7 +8,7 @@ import { Worker } from 'node:worker_threads';
  */
 export function runWorkerForResult<T>(moduleUrl: URL, workerData: unknown, label: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(moduleUrl, { workerData, name: `warden ${label}` });
+    const worker = new Worker(moduleUrl, { workerData, name: `warden ${label}`, execArgv: workerExecArgv() });
     let result: { value: T } | undefined;
     worker.once('message', (message: T) => (result = { value: message }));
     worker.once('error', reject);
