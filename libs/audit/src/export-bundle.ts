@@ -118,8 +118,8 @@ interface DecisionRow {
   outcome: string;
   score: number;
   model_version: string;
-  /** The record: parsed from record_json when the row has it, else the jsonb column as read. */
-  record: Record<string, unknown>;
+  /** The jsonb record as read, for a row without record_json; null otherwise (rowRecord parses the text). */
+  record: Record<string, unknown> | null;
   /** The record's stored RFC 8785 text, or null for rows written before the column existed. */
   record_json: string | null;
   record_digest: string;
@@ -480,12 +480,16 @@ async function writeDecisionsAndEntries(
         next.catch(() => undefined);
         queued.push(next);
 
-        for (const row of rows) if (row.record_json !== null) row.record = parseStoredRecord(row.id, row.record_json);
-        const erasedKeys = allErasedKeys ?? (await erasedSubjectKeys(manager, rows));
+        // With every erased key read up front, each record is parsed just before its line is
+        // written, so that a parsed record dies young instead of surviving garbage collections with
+        // the rest of its batch. Otherwise the batch's records are parsed first to look up their keys.
+        const parsed = allErasedKeys === undefined ? rows.map(rowRecord) : undefined;
+        const erasedKeys = allErasedKeys ?? (await erasedSubjectKeys(manager, parsed ?? []));
         const decisionLines: string[] = [];
         const ledgerLines: string[] = [];
-        for (const row of rows) {
-          const line = toDecisionLine(row, erasedKeys);
+        for (let i = 0; i < rows.length; i += 1) {
+          const row = rows[i];
+          const line = toDecisionLine(row, parsed?.[i] ?? rowRecord(row), erasedKeys);
           addReviewLinesBefore(line.ledgerSeq, ledgerLines);
           const entry = toDecisionEntry(row);
           // The entries' own hashes are checked first, in seq order, so an edited entry is reported
@@ -733,10 +737,10 @@ async function readErasedSubjectKeys(manager: EntityManager): Promise<Set<string
   return new Set(rows.map((row) => row.key_id));
 }
 
-/** Returns the ids of the subject keys of `rows` that an erasure destroyed. */
-async function erasedSubjectKeys(manager: EntityManager, rows: DecisionRow[]): Promise<Set<string>> {
-  const keyIds = rows.flatMap((row) => {
-    const personal = row.record.personal as { keyId?: unknown } | undefined;
+/** Returns the ids of the subject keys of `records` that an erasure destroyed. */
+async function erasedSubjectKeys(manager: EntityManager, records: readonly Record<string, unknown>[]): Promise<Set<string>> {
+  const keyIds = records.flatMap((record) => {
+    const personal = record.personal as { keyId?: unknown } | undefined;
     return typeof personal?.keyId === 'string' ? [personal.keyId] : [];
   });
   if (keyIds.length === 0) return new Set();
@@ -747,8 +751,14 @@ async function erasedSubjectKeys(manager: EntityManager, rows: DecisionRow[]): P
   return new Set(erased.map((row) => row.key_id));
 }
 
-function toDecisionLine(row: DecisionRow, erasedKeys: ReadonlySet<string>): DecisionLine {
-  const personal = row.record.personal as { keyId?: string } | undefined;
+/** Returns a row's record: its parsed record_json, or the jsonb column for a row written before record_json existed. */
+function rowRecord(row: DecisionRow): Record<string, unknown> {
+  if (row.record_json !== null) return parseStoredRecord(row.id, row.record_json);
+  return row.record as Record<string, unknown>;
+}
+
+function toDecisionLine(row: DecisionRow, record: Record<string, unknown>, erasedKeys: ReadonlySet<string>): DecisionLine {
+  const personal = record.personal as { keyId?: string } | undefined;
   return {
     id: row.id,
     tenant: row.tenant,
@@ -762,7 +772,7 @@ function toDecisionLine(row: DecisionRow, erasedKeys: ReadonlySet<string>): Deci
     ledgerSeq: toSeqNumber(row.ledger_seq),
     ledgerHash: row.ledger_hash,
     recordDigest: row.record_digest,
-    record: row.record,
+    record,
     ...(personal ? { personalData: personal.keyId !== undefined && erasedKeys.has(personal.keyId) ? ('erased' as const) : ('sealed' as const) } : {}),
   };
 }
