@@ -21,6 +21,7 @@ import { ChainVerifiedIndex1796342401800 } from './1796342401800-ChainVerifiedIn
 import { DecisionRecordJson1796342401900 } from './1796342401900-DecisionRecordJson.js';
 import { LedgerPayloadJson1796342402000 } from './1796342402000-LedgerPayloadJson.js';
 import { ExportIndexes1796342402100 } from './1796342402100-ExportIndexes.js';
+import { DenialEntryIndex1796342402200 } from './1796342402200-DenialEntryIndex.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -47,4 +48,5 @@ export const ALL_MIGRATIONS = [
   DecisionRecordJson1796342401900,
   LedgerPayloadJson1796342402000,
   ExportIndexes1796342402100,
+  DenialEntryIndex1796342402200,
 ];

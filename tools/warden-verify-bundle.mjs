@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v4, or the
- * older warden.audit-export.v3 and v2) with plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
+ * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v5, or the
+ * older warden.audit-export.v4, v3 and v2) with plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
  * regulator can read this one file, copy it and run it without installing anything:
  *
  *   node warden-verify-bundle.mjs BUNDLE_DIR
@@ -12,6 +12,7 @@
  *     "problems": ["<file> line <n> field \"<field>\": <what is wrong>", ...],
  *     "checked": { "decisions": n, "purgedRecords": n, "ledgerEntries": n,
  *                  "reviewEntries": n | null (null for a v2 bundle, which has none),
+ *                  "accessDenials": n | null (access.denied entries; null before v5),
  *                  "proofs": n (entries whose inclusion in the checkpoint's tree verified),
  *                  "merkleNodes": n | null (lines of merkle-nodes.jsonl; null before v4),
  *                  "checkpoint": { "origin", "treeSize", "rootHash", "keyIds" } | null,
@@ -22,26 +23,31 @@
  *
  * What it checks, from the bundle alone:
  * - manifest.json is the RFC 8785 canonical JSON of the manifest followed by one newline, its
- *   formatVersion is warden.audit-export.v4, v3 or v2, and manifestDigest is the
+ *   formatVersion is warden.audit-export.v5, v4, v3 or v2, and manifestDigest is the
  *   SHA-256 of the canonical JSON of the manifest without that field.
  * - manifest.sig is a signed note whose body is exactly "<formatVersion> manifest\n" and
  *   "sha256 <lowercase hex SHA-256 of manifest.json>\n", with an Ed25519 signature by a key from
  *   keys.json (the ledger's checkpoint key). It covers every file through the manifest's digests.
  * - Every file the manifest lists has the recorded size and SHA-256, and the manifest lists
- *   decisions.jsonl, ledger.jsonl, checkpoint.txt, keys.json and merkle-nodes.jsonl (v4) or
+ *   decisions.jsonl, ledger.jsonl, checkpoint.txt, keys.json and merkle-nodes.jsonl (from v4) or
  *   proofs.jsonl (v3 and v2), not both.
  * - Every line of the JSON Lines files is the canonical JSON of its value.
  * - Each ledger entry's hash is recomputed from its own fields and prevHash: lowercase hex
  *   SHA-256 of the UTF-8 bytes of prevHash followed by the canonical JSON of
  *   {seq, type, tenant, actor, payload, createdAt}. Seqs rise from line to line with no repeats.
  *   The bundle holds only the exported decisions' entries, so consecutive lines do not link to
- *   each other. The multiproof (v4) or the inclusion proofs tie each entry to the signed tree instead.
+ *   each other. The multiproof (from v4) or the inclusion proofs tie each entry to the signed tree instead.
  * - From v3, in a bundle, every ledger entry belongs to an exported decision. It is either the
  *   decision.created entry of a line of decisions.jsonl, or a review entry (type review.*, such as
  *   review.claimed, review.voted or review.decided) of a decision in decisions.jsonl. A review
  *   entry's payload.decisionId names that decision, its tenant is the decision's, and its seq
  *   comes after the decision's entry. The review entries are counted against the manifest's
  *   counts.reviewEntries.
+ * - From v5, ledger.jsonl may also carry access.denied entries: Warden's review service appends
+ *   one, with payload.caseId and payload.decisionId, when its attribute rules turn a reviewer away
+ *   from a decision's case. Each must name a decision in decisions.jsonl, have its tenant and come
+ *   after its entry, as a review entry must. They are counted against counts.accessDenials. In a
+ *   v4 or v3 bundle an access.denied line is reported as a type the format does not allow.
  * - Each decision's recordDigest is the SHA-256 of the canonical JSON of its record (unless the
  *   record is a retention tombstone, exactly {purged: true, purgedAt, rule}, counted under
  *   checked.purgedRecords), its top-level fields agree with the same fields of the record, it matches the manifest's use
@@ -50,7 +56,7 @@
  *   modelVersion, useCase, score and requestId (those present) and whose tenant and actor match
  *   the decision. A purged record's purgedAt is not before the decision's createdAt.
  * - The leaf of a ledger entry is index seq - 1 with leaf hash SHA-256(0x00 || the 32 bytes of the
- *   entry hash) (RFC 6962 section 2.1). In a v4 bundle, merkle-nodes.jsonl contains lines
+ *   entry hash) (RFC 6962 section 2.1). From v4, merkle-nodes.jsonl contains lines
  *   {"end","hash","start"} sorted by start. The tool computes the checkpoint tree's root by the
  *   RFC 6962 recursion: node(s, e) is the leaf hash when e - s = 1, otherwise
  *   SHA-256(0x01 || node(s, s+k) || node(s+k, e)) with k the largest power of two below e - s. A
@@ -75,7 +81,8 @@
  *   of the checkpoint, before trusting the result.
  * - It cannot show that the export is complete, because a decision or review entry left out of the
  *   bundle leaves no trace in it. That needs data from outside the bundle, such as the bank's own
- *   counts. A v2 bundle has no review entries at all, so it shows nothing of human review.
+ *   counts. A v2 bundle has no review entries at all, so it shows nothing of human review, and a
+ *   bundle before v5 shows nothing of reviewers who were turned away.
  * - An extra field in a decision or ledger line is reported as a problem. An extra field in the
  *   manifest or a proof line (v3 and v2) is covered by no digest or signature and is ignored. In a v2 bundle,
  *   ledger entries that no decision refers to are checked but not reported as extra. Warden's
@@ -90,8 +97,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 
-const FORMAT_VERSION = 'warden.audit-export.v4';
-/** The previous format, still accepted. It proves each entry with its own line of proofs.jsonl. */
+const FORMAT_VERSION = 'warden.audit-export.v5';
+/** The previous format, still accepted. Its ledger.jsonl contains no access.denied entries. */
+const FORMAT_VERSION_V4 = 'warden.audit-export.v4';
+/** The format before v4, still accepted. It proves each entry with its own line of proofs.jsonl. */
 const FORMAT_VERSION_V3 = 'warden.audit-export.v3';
 /** The format before v3, still accepted. Its ledger.jsonl contains no review entries. */
 const FORMAT_VERSION_V2 = 'warden.audit-export.v2';
@@ -116,6 +125,11 @@ function proofFileOf(formatVersion) {
   return formatVersion === FORMAT_VERSION_V3 || formatVersion === FORMAT_VERSION_V2 ? PROOFS_FILE : MERKLE_NODES_FILE;
 }
 
+/** Returns whether the format is v5 or later, whose ledger.jsonl may carry access.denied entries counted in counts.accessDenials. */
+function carriesAccessDenials(formatVersion) {
+  return formatVersion === FORMAT_VERSION;
+}
+
 function requiredFiles(formatVersion) {
   return [DECISIONS_FILE, LEDGER_FILE, proofFileOf(formatVersion), CHECKPOINT_FILE, KEYS_FILE];
 }
@@ -124,6 +138,8 @@ const OUTCOMES = ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'];
 const DECISION_CREATED_TYPE = 'decision.created';
 /** Prefix of the ledger types that Warden's review service appends, such as review.decided. */
 const REVIEW_ENTRY_TYPE_PREFIX = 'review.';
+/** Ledger type of a denied request. From v5 a bundle carries those that name an exported decision. */
+const ACCESS_DENIED_TYPE = 'access.denied';
 
 /** Top-level fields of a decision line that repeat a field of its record when the record has it. */
 const RECORD_MIRRORED_FIELDS = ['id', 'tenant', 'useCase', 'requestId', 'actor', 'outcome', 'score', 'modelVersion', 'createdAt'];
@@ -155,7 +171,7 @@ const ISO_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const USAGE = `Usage: node warden-verify-bundle.mjs BUNDLE_DIR
 
-Checks a Warden audit export bundle (${FORMAT_VERSION}, ${FORMAT_VERSION_V3} or ${FORMAT_VERSION_V2}) and prints a JSON report.
+Checks a Warden audit export bundle (${FORMAT_VERSION}, ${FORMAT_VERSION_V4}, ${FORMAT_VERSION_V3} or ${FORMAT_VERSION_V2}) and prints a JSON report.
 Exit status: 0 verified, 5 a check failed, 1 usage error, 2 internal error.
 `;
 
@@ -194,7 +210,10 @@ function main(args) {
 }
 
 function newReport() {
-  return { problems: [], checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, merkleNodes: null, checkpoint: null, manifestSignature: null } };
+  return {
+    problems: [],
+    checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, accessDenials: null, proofs: 0, merkleNodes: null, checkpoint: null, manifestSignature: null },
+  };
 }
 
 /** Reads every file a bundle can contain. A missing file is absent from the map. */
@@ -413,9 +432,9 @@ function manifestShapeProblems(value) {
 
   const v2 = value.formatVersion === FORMAT_VERSION_V2;
   expect(
-    value.formatVersion === FORMAT_VERSION || value.formatVersion === FORMAT_VERSION_V3 || v2,
+    [FORMAT_VERSION, FORMAT_VERSION_V4, FORMAT_VERSION_V3, FORMAT_VERSION_V2].includes(value.formatVersion),
     'formatVersion',
-    `must be "${FORMAT_VERSION}", "${FORMAT_VERSION_V3}" or "${FORMAT_VERSION_V2}"`,
+    `must be "${FORMAT_VERSION}", "${FORMAT_VERSION_V4}", "${FORMAT_VERSION_V3}" or "${FORMAT_VERSION_V2}"`,
   );
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
@@ -427,12 +446,19 @@ function manifestShapeProblems(value) {
   expect(isObject(period) && isExactIsoTime(period.from) && isExactIsoTime(period.to), 'period', 'must contain from and to as UTC ISO 8601 times with milliseconds, such as 2026-01-01T00:00:00.000Z');
   if (v2) {
     expect(isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries), 'counts', 'must contain non-negative integers decisions and ledgerEntries');
-  } else {
+  } else if (!carriesAccessDenials(value.formatVersion)) {
     // From v3 the manifest also counts the review entries among the ledger entries.
     expect(
       isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries),
       'counts',
       'must contain non-negative integers decisions, ledgerEntries and reviewEntries',
+    );
+  } else {
+    // From v5 it also counts the access.denied entries.
+    expect(
+      isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries) && isCount(counts.accessDenials),
+      'counts',
+      'must contain non-negative integers decisions, ledgerEntries, reviewEntries and accessDenials',
     );
   }
   expect(value.outcome === null || OUTCOMES.includes(value.outcome), 'outcome', 'must be APPROVE, DECLINE, REFER, ANSWERED or null');
@@ -596,8 +622,8 @@ function checkLedgerEntries(entries, manifest, report) {
 
 /**
  * Verifies the checkpoint's signature with the bundle's keys, that it states the tree the
- * manifest names, and that the ledger entries are in that tree: by the multiproof in a v4
- * bundle, by one inclusion proof per entry before.
+ * manifest names, and that the ledger entries are in that tree: by the multiproof from format v4,
+ * by one inclusion proof per entry before.
  */
 function checkEvidence(files, keys, entries, manifest, report) {
   const { problems } = report;
@@ -858,7 +884,7 @@ function parseSignatureLine(line, lineNumber) {
   };
 }
 
-// ---- merkle-nodes.jsonl (format v4) ----
+// ---- merkle-nodes.jsonl (from format v4) ----
 
 /**
  * Checks the multiproof: every line is a well-formed range, the lines are sorted by start without
@@ -1127,7 +1153,8 @@ function checkDecisions(decisions, entries, manifest, report) {
       );
     }
   } else if (first !== manifest.ledger.firstSeq) {
-    // From v3 the range ends at the last review entry, which comes after its decision's entry.
+    // From v3 the range can end at a review entry (from v5 also at an access.denied entry), which
+    // comes after its decision's entry.
     problems.push(`${DECISIONS_FILE}: decisions start at ledger seq ${first} but ${MANIFEST_FILE} ledger.firstSeq is ${manifest.ledger.firstSeq}`);
   }
 
@@ -1159,25 +1186,33 @@ function checkDecisions(decisions, entries, manifest, report) {
   }
 }
 
-// ---- review entries in ledger.jsonl (format v3) ----
+// ---- review entries (format v3) and access.denied entries (format v5) in ledger.jsonl ----
 
 /**
  * Checks that every ledger.jsonl line belongs to an exported decision: the decision.created entry
- * of a decisions.jsonl line, or a review entry of an exported decision. Also checks
- * counts.reviewEntries.
+ * of a decisions.jsonl line, or a review entry or (from v5) an access.denied entry of an exported
+ * decision. Also checks counts.reviewEntries and (from v5) counts.accessDenials.
  */
 function checkEntryDecisions(entries, decisions, manifest, report) {
   const { problems } = report;
   const decisionsById = new Map(decisions.map(({ decision }) => [decision.id, decision]));
   const decisionSeqs = new Set(decisions.map(({ decision }) => decision.ledgerSeq));
+  const withDenials = carriesAccessDenials(manifest.formatVersion);
+  const allowedTypes = withDenials
+    ? `is not ${DECISION_CREATED_TYPE}, ${ACCESS_DENIED_TYPE} or a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`
+    : `is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`;
   let reviewEntries = 0;
+  let accessDenials = 0;
   entries.forEach((entry, index) => {
     const at = `${LEDGER_FILE} line ${index + 1} (seq ${entry.seq})`;
     if (entry.type.startsWith(REVIEW_ENTRY_TYPE_PREFIX)) {
       reviewEntries += 1;
-      checkReviewEntry(entry, at, decisionsById, report);
+      checkRelatedEntry(entry, at, 'a review entry', decisionsById, report);
+    } else if (withDenials && entry.type === ACCESS_DENIED_TYPE) {
+      accessDenials += 1;
+      checkRelatedEntry(entry, at, `an ${ACCESS_DENIED_TYPE} entry`, decisionsById, report);
     } else if (entry.type !== DECISION_CREATED_TYPE) {
-      problems.push(`${at} field "type": "${entry.type.slice(0, 64)}" is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`);
+      problems.push(`${at} field "type": "${entry.type.slice(0, 64)}" ${allowedTypes}`);
     } else if (!decisionSeqs.has(entry.seq)) {
       problems.push(`${at}: no line of ${DECISIONS_FILE} refers to this ${DECISION_CREATED_TYPE} entry`);
     }
@@ -1186,10 +1221,18 @@ function checkEntryDecisions(entries, decisions, manifest, report) {
   if (reviewEntries !== manifest.counts.reviewEntries) {
     problems.push(`${LEDGER_FILE}: contains ${reviewEntries} review entries but ${MANIFEST_FILE} counts.reviewEntries is ${manifest.counts.reviewEntries}`);
   }
+  if (!withDenials) return;
+  report.checked.accessDenials = accessDenials;
+  if (accessDenials !== manifest.counts.accessDenials) {
+    problems.push(`${LEDGER_FILE}: contains ${accessDenials} ${ACCESS_DENIED_TYPE} entries but ${MANIFEST_FILE} counts.accessDenials is ${manifest.counts.accessDenials}`);
+  }
 }
 
-/** Checks that a review entry names an exported decision, has its tenant and comes after its decision.created entry. */
-function checkReviewEntry(entry, at, decisionsById, report) {
+/**
+ * Checks that a review or access.denied entry names an exported decision, has its tenant and comes
+ * after its decision.created entry. `kind` names the entry in the message, such as "a review entry".
+ */
+function checkRelatedEntry(entry, at, kind, decisionsById, report) {
   const { problems } = report;
   const { decisionId } = entry.payload;
   const decision = typeof decisionId === 'string' ? decisionsById.get(decisionId) : undefined;
@@ -1202,7 +1245,7 @@ function checkReviewEntry(entry, at, decisionsById, report) {
     problems.push(`${at} field "tenant": "${entry.tenant.slice(0, 64)}" is not the tenant "${decision.tenant}" of decision ${decision.id}`);
   }
   if (entry.seq <= decision.ledgerSeq) {
-    problems.push(`${at} field "seq": a review entry must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
+    problems.push(`${at} field "seq": ${kind} must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
   }
 }
 

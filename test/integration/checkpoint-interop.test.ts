@@ -33,13 +33,14 @@ import {
   sealManifest,
   signCheckpoint,
   signManifest,
+  verifyBundle,
   verifyCheckpoint,
   WitnessPublisher,
   type BundleManifest,
   type CheckpointKeyRecord,
   type ExportEvidence,
 } from '../../libs/audit/src/index.js';
-import { convertFolderToV3 } from '../support/bundle-v3.js';
+import { convertFolderToV3, convertFolderToV4 } from '../support/older-bundles.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { runProcess } from '../support/process.js';
 
@@ -118,6 +119,10 @@ for (const target of await databaseTargets()) {
     let bundleDir: string;
     /** The same bundle rewritten as format v3, with proofs.jsonl. */
     let bundleV3Dir: string;
+    /** The same bundle rewritten as format v4, without counts.accessDenials. */
+    let bundleV4Dir: string;
+    /** The decision with review entries. */
+    let reviewed: string;
     let merkle: PostgresMerkleLog;
     let manifest: BundleManifest;
     let evidence: ExportEvidence;
@@ -157,7 +162,7 @@ for (const target of await databaseTargets()) {
       // Seven decisions, the review entries of one and an unrelated entry, checkpoints of several
       // sizes, and a key rotation between them, so that keys.json lists a retired key that signed
       // earlier checkpoints.
-      const reviewed = await recordDecision(source, ledger, 'bank-a', '2026-01-02T08:00:00.000Z');
+      reviewed = await recordDecision(source, ledger, 'bank-a', '2026-01-02T08:00:00.000Z');
       for (const day of ['03', '05']) await recordDecision(source, ledger, 'bank-a', `2026-01-${day}T08:00:00.000Z`);
       for (const [type, toState] of [['review.claimed', 'CLAIMED'], ['review.decided', 'DECIDED']]) {
         const payload = { caseId: randomUUID(), decisionId: reviewed, fromState: 'OPEN', toState };
@@ -177,6 +182,9 @@ for (const target of await databaseTargets()) {
       bundleV3Dir = join(workDir, 'bundle-v3');
       cpSync(bundleDir, bundleV3Dir, { recursive: true });
       await convertFolderToV3(bundleV3Dir, merkle, await evidence.manifestSigner());
+      bundleV4Dir = join(workDir, 'bundle-v4');
+      cpSync(bundleDir, bundleV4Dir, { recursive: true });
+      convertFolderToV4(bundleV4Dir, await evidence.manifestSigner());
     });
 
     /** Copies the v4 bundle with merkle-nodes.jsonl changed by `edit`, manifest unchanged. */
@@ -210,6 +218,13 @@ for (const target of await databaseTargets()) {
 
     it('accepts the bundle in format v3', async () => {
       const { exitCode, report } = await check(['bundle', bundleV3Dir]);
+      assert.deepEqual(report.errors, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked, 9);
+    });
+
+    it('accepts the bundle in format v4', async () => {
+      const { exitCode, report } = await check(['bundle', bundleV4Dir]);
       assert.deepEqual(report.errors, []);
       assert.equal(exitCode, 0);
       assert.equal(report.checked, 9);
@@ -370,7 +385,7 @@ for (const target of await databaseTargets()) {
 
       const { exitCode, report } = await check(['bundle', forged]);
       assert.equal(exitCode, 1);
-      assert.ok(report.errors.includes('manifest.json: files must list merkle-nodes.jsonl, as format warden.audit-export.v4 requires'), report.errors.join('\n'));
+      assert.ok(report.errors.includes('manifest.json: files must list merkle-nodes.jsonl, as format warden.audit-export.v5 requires'), report.errors.join('\n'));
     });
 
     it('rejects a checkpoint with a changed root', async () => {
@@ -485,6 +500,23 @@ for (const target of await databaseTargets()) {
 
       const published = (await keys.list()).map((key) => parseVerifierKey(key.vkey));
       assert.equal(verifyCheckpoint(signed.note, published).ok, false);
+    });
+
+    // Last in this suite, because it appends to the ledger that the proof tests above read.
+    it('accepts an access denial line', async () => {
+      const source = db.database.dataSource;
+      const payload = { operation: 'review.claim', resource: 'review-case', action: 'claim', roles: ['reviewer'], caseId: randomUUID(), decisionId: reviewed };
+      const denial = await new PostgresLedger().appendStandalone(source, { type: 'access.denied', tenant: 'bank-a', actor: 'alice', payload });
+      const dir = join(workDir, 'bundle-denial');
+      const { manifest: withDenial } = await exportBundle(source, { useCase: USE_CASE, ...JANUARY, tenant: 'bank-a', outDir: dir, wardenVersion: '0.1.0' }, evidence);
+      assert.equal(withDenial.counts.accessDenials, 1);
+      assert.equal(withDenial.ledger.lastSeq, denial.seq, 'the denial is the last exported entry');
+      assert.deepEqual(await verifyBundle(dir), { ok: true, problems: [] });
+
+      const { exitCode, report } = await check(['bundle', dir]);
+      assert.deepEqual(report.errors, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked, withDenial.counts.ledgerEntries, 'the denial is proven like every other entry');
     });
   });
 }

@@ -56,8 +56,7 @@ interface DecisionSeed {
 }
 
 /** Writes a decision row and its `decision.created` ledger entry in one transaction, as the pipeline does. */
-async function recordDecision(manager: EntityManager, ledger: PostgresLedger, seed: DecisionSeed): Promise<string> {
-  const id = randomUUID();
+async function recordDecision(manager: EntityManager, ledger: PostgresLedger, seed: DecisionSeed, id: string = randomUUID()): Promise<string> {
   const record = {
     decisionId: id,
     useCase: seed.useCase,
@@ -223,7 +222,7 @@ for (const target of await databaseTargets()) {
         wardenVersion: '0.1.0',
       }, evidence);
       assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
-      assert.deepEqual(manifest.counts, { decisions: 0, ledgerEntries: 0, reviewEntries: 0 });
+      assert.deepEqual(manifest.counts, { decisions: 0, ledgerEntries: 0, reviewEntries: 0, accessDenials: 0 });
       assert.equal(manifest.ledger.firstSeq, null);
       assert.deepEqual(manifest.files[DECISIONS_FILE], { bytes: 0, sha256: sha256Hex('') });
       assert.equal(readFileSync(join(outDir, LEDGER_FILE)).length, 0);
@@ -556,7 +555,9 @@ function percentileCont(values: number[], fraction: number): number | null {
   return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
 }
 
-function runStandaloneVerifier(dir: string): Promise<{ code: number | null; report: { ok: boolean; problems: string[]; checked: { reviewEntries: number | null } } }> {
+function runStandaloneVerifier(
+  dir: string,
+): Promise<{ code: number | null; report: { ok: boolean; problems: string[]; checked: { reviewEntries: number | null; accessDenials: number | null } } }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
@@ -585,7 +586,7 @@ for (const target of await databaseTargets()) {
       if (workDir) rmSync(workDir, { recursive: true, force: true });
     });
 
-    function exportTo(name: string, options: { tenant?: string }, evidence = seeded.evidence): Promise<{ manifest: BundleManifest }> {
+    function exportTo(name: string, options: { tenant?: string; outcome?: 'REFER' }, evidence = seeded.evidence): Promise<{ manifest: BundleManifest }> {
       const outDir = join(workDir, name);
       return exportBundle(dataSource, { useCase: REVIEWED_USE_CASE, ...seeded.period, outDir, wardenVersion: '0.1.0', ...options }, evidence);
     }
@@ -603,7 +604,9 @@ for (const target of await databaseTargets()) {
       // Every review entry of bank-a belongs to a decision of today, so the bundle has all of them.
       assert.deepEqual(reviews.map((entry) => entry.seq), stored.map((row) => Number(row.seq)));
       assert.equal(manifest.counts.reviewEntries, reviews.length);
-      assert.equal(manifest.counts.ledgerEntries, manifest.counts.decisions + reviews.length);
+      const denials = entries.filter((entry) => entry.type === 'access.denied');
+      assert.equal(manifest.counts.accessDenials, denials.length);
+      assert.equal(manifest.counts.ledgerEntries, manifest.counts.decisions + reviews.length + denials.length);
       assert.deepEqual(entries.map((entry) => entry.seq), entries.map((entry) => entry.seq).sort((a, b) => a - b));
       assert.equal(manifest.ledger.lastSeq, entries.at(-1)!.seq);
 
@@ -625,6 +628,36 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(tool.report.problems, []);
       assert.equal(tool.code, 0);
       assert.equal(tool.report.checked.reviewEntries, reviews.length);
+    });
+
+    it('exports a denied review attempt', async () => {
+      const dir = join(workDir, 'bank-a');
+      const entries = readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE));
+      const denials = entries.filter((entry) => entry.type === 'access.denied');
+      assert.equal(denials.length, 1, 'alice was turned away from the second vote once');
+      const [denial] = denials;
+      assert.equal(denial.tenant, 'bank-a');
+      assert.equal(denial.actor, 'alice');
+      assert.deepEqual(denial.payload, {
+        operation: 'review.claim',
+        resource: 'review-case',
+        action: 'claim',
+        roles: ['reviewer'],
+        caseId: seeded.overridden.caseId,
+        decisionId: seeded.overridden.decisionId,
+      });
+      // Between alice's vote and bob's claim, in seq order with the review entries.
+      const overriddenTypes = entries.filter((entry) => entry.payload.decisionId === seeded.overridden.decisionId).map((entry) => entry.type);
+      assert.deepEqual(overriddenTypes, ['decision.created', 'review.claimed', 'review.voted', 'access.denied', 'review.claimed', 'review.decided']);
+      const [stored] = await dataSource.query('SELECT hash FROM audit.ledger_entries WHERE seq = $1', [denial.seq]);
+      assert.equal(denial.hash, stored.hash);
+
+      assert.deepEqual(await verifyBundle(dir), { ok: true, problems: [] });
+      assert.deepEqual(verifyBundleFiles(readBundle(dir)), { ok: true, problems: [] });
+      const tool = await runStandaloneVerifier(dir);
+      assert.deepEqual(tool.report.problems, []);
+      assert.equal(tool.code, 0);
+      assert.equal(tool.report.checked.accessDenials, 1);
     });
 
     it('agrees with the summary review figures', async () => {
@@ -724,6 +757,61 @@ for (const target of await databaseTargets()) {
         ['review.decided', seeded.otherTenant.decisionId],
       ]);
       assert.equal(manifest.counts.reviewEntries, entries.filter((entry) => entry.type.startsWith('review.')).length);
+    });
+
+    it('leaves out unrelated access denials', async () => {
+      const denialPayload = (decisionId: string, caseId: string) => ({ operation: 'review.claim', resource: 'review-case', action: 'claim', roles: ['reviewer'], caseId, decisionId });
+      // Under bank-b but naming a bank-a decision, and under bank-a naming no decision at all.
+      const foreign = await seeded.runtime.ledger.appendStandalone(dataSource, {
+        type: 'access.denied',
+        tenant: 'bank-b',
+        actor: 'dora',
+        payload: denialPayload(seeded.referApproved.decisionId, seeded.referApproved.caseId),
+      });
+      const unknown = await seeded.runtime.ledger.appendStandalone(dataSource, {
+        type: 'access.denied',
+        tenant: 'bank-a',
+        actor: 'carol',
+        payload: denialPayload(randomUUID(), randomUUID()),
+      });
+      const denialSeqs = (dir: string): number[] =>
+        readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE)).filter((entry) => entry.type === 'access.denied').map((entry) => entry.seq);
+
+      const { manifest: everyTenant } = await exportTo('denials-every-tenant', {});
+      assert.deepEqual(await verifyBundle(join(workDir, 'denials-every-tenant')), { ok: true, problems: [] });
+      const exported = denialSeqs(join(workDir, 'denials-every-tenant'));
+      assert.equal(exported.length, 1, 'only the denial of the four-eyes decision');
+      assert.ok(!exported.includes(foreign.seq), "a denial naming another tenant's decision is in the bundle");
+      assert.ok(!exported.includes(unknown.seq), 'a denial naming no exported decision is in the bundle');
+      assert.equal(everyTenant.counts.accessDenials, 1);
+
+      // The REFER export leaves out the four-eyes decision, and with it the denial that names it.
+      const { manifest: refer } = await exportTo('denials-refer', { tenant: 'bank-a', outcome: 'REFER' });
+      assert.deepEqual(await verifyBundle(join(workDir, 'denials-refer')), { ok: true, problems: [] });
+      assert.deepEqual(denialSeqs(join(workDir, 'denials-refer')), []);
+      assert.equal(refer.counts.accessDenials, 0);
+    });
+
+    // Last in this suite, because it adds a decision that the exports above would otherwise contain.
+    it('skips a denial before its decision', async () => {
+      const decisionId = randomUUID();
+      const early = await seeded.runtime.ledger.appendStandalone(dataSource, {
+        type: 'access.denied',
+        tenant: 'bank-a',
+        actor: 'carol',
+        payload: { operation: 'review.claim', resource: 'review-case', action: 'claim', roles: ['reviewer'], caseId: randomUUID(), decisionId },
+      });
+      const createdAt = new Date(seeded.period.from.getTime() + 3_600_000).toISOString();
+      await dataSource.transaction((manager) =>
+        recordDecision(manager, seeded.runtime.ledger, { tenant: 'bank-a', useCase: REVIEWED_USE_CASE, createdAt, outcome: 'APPROVE', score: 0.1, recordText: true }, decisionId),
+      );
+
+      const { manifest } = await exportTo('denial-before-decision', { tenant: 'bank-a' });
+      const dir = join(workDir, 'denial-before-decision');
+      assert.deepEqual(await verifyBundle(dir), { ok: true, problems: [] });
+      assert.ok(readDecisionLines(dir).some((line) => line.id === decisionId), 'the decision itself is exported');
+      assert.ok(!readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE)).some((entry) => entry.seq === early.seq), 'a denial before its decision is in the bundle');
+      assert.equal(manifest.counts.accessDenials, 1);
     });
   });
 }

@@ -11,6 +11,7 @@ import {
   BUNDLE_FORMAT_VERSION,
   BUNDLE_FORMAT_VERSION_V2,
   BUNDLE_FORMAT_VERSION_V3,
+  BUNDLE_FORMAT_VERSION_V4,
   CHECKPOINT_FILE,
   CheckpointKeyStore,
   CheckpointService,
@@ -33,6 +34,7 @@ import {
   rawEd25519PublicKey,
   sealManifest,
   signCheckpoint,
+  readBundleSigners,
   verifyBundle,
   WitnessPublisher,
   type BundleFormatVersion,
@@ -43,7 +45,7 @@ import {
   type ExportEvidence,
   type LedgerEntry,
 } from '../../libs/audit/src/index.js';
-import { convertFilesToV3, convertFolderToV3 } from '../support/bundle-v3.js';
+import { convertFilesToV3, convertFilesToV4, convertFolderToV3, convertFolderToV4 } from '../support/older-bundles.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { REVIEWED_USE_CASE, seedReviewedDecisions, type ReviewedDecision, type ReviewedDecisions } from '../support/reviewed-decisions.js';
 
@@ -81,6 +83,8 @@ interface ToolReport {
     ledgerEntries: number;
     /** Null for a v2 bundle, which has no review entries. */
     reviewEntries: number | null;
+    /** Null for a bundle before format v5, which has no access.denied entries. */
+    accessDenials: number | null;
     proofs: number;
     /** Lines of merkle-nodes.jsonl, or null before format v4. */
     merkleNodes: number | null;
@@ -334,6 +338,8 @@ for (const target of await databaseTargets()) {
     let bundleDir: string;
     /** The same bundle rewritten as format v3, with proofs.jsonl. */
     let bundleV3Dir: string;
+    /** The same bundle rewritten as format v4, without counts.accessDenials. */
+    let bundleV4Dir: string;
     let merkle: PostgresMerkleLog;
     let manifest: BundleManifest;
     let retiredKeyId: string;
@@ -376,6 +382,9 @@ for (const target of await databaseTargets()) {
       bundleV3Dir = join(workDir, 'bundle-v3');
       cpSync(bundleDir, bundleV3Dir, { recursive: true });
       await convertFolderToV3(bundleV3Dir, merkle, keyHolder);
+      bundleV4Dir = join(workDir, 'bundle-v4');
+      cpSync(bundleDir, bundleV4Dir, { recursive: true });
+      convertFolderToV4(bundleV4Dir, keyHolder);
     });
     after(async () => {
       await db?.cleanup();
@@ -392,6 +401,7 @@ for (const target of await databaseTargets()) {
         purgedRecords: 0,
         ledgerEntries: 5,
         reviewEntries: 0,
+        accessDenials: 0,
         proofs: 5,
         merkleNodes: textLines(readFileSync(join(bundleDir, MERKLE_NODES_FILE))).length,
         checkpoint: { origin: ORIGIN, treeSize: manifest.checkpoint.treeSize, rootHash: manifest.checkpoint.rootHash, keyIds: [manifest.checkpoint.keyId] },
@@ -427,6 +437,19 @@ for (const target of await databaseTargets()) {
       assert.equal(report.checked.merkleNodes, null);
       assert.ok(!existsSync(join(bundleV3Dir, MERKLE_NODES_FILE)), 'the v3 bundle still has merkle-nodes.jsonl');
       assert.equal(readManifest(readBundle(bundleV3Dir)).formatVersion, BUNDLE_FORMAT_VERSION_V3);
+    });
+
+    it('verifies a format v4 bundle', async () => {
+      const { exitCode, report } = await verifyWithTool(process.execPath, bundleV4Dir);
+      assert.deepEqual(await verifyBundle(bundleV4Dir), { ok: true, problems: [] });
+      assert.deepEqual(report.problems, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked.reviewEntries, 0);
+      assert.equal(report.checked.accessDenials, null, 'a v4 bundle has no access denials to count');
+      const v4 = readManifest(readBundle(bundleV4Dir));
+      assert.equal(v4.formatVersion, BUNDLE_FORMAT_VERSION_V4);
+      assert.equal('accessDenials' in v4.counts, false);
+      assert.deepEqual(await readBundleSigners(bundleV4Dir), { checkpoint: [manifest.checkpoint.keyId], manifest: [manifest.checkpoint.keyId] });
     });
 
     it('verifies tenant and outcome exports', async () => {
@@ -798,7 +821,7 @@ for (const target of await databaseTargets()) {
             unsigned.formatVersion = 'warden.audit-export.v1';
             files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
           },
-          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v4", "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
+          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v5", "warden\.audit-export\.v4", "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
         },
         {
           name: 'manifest without its final newline',
@@ -963,7 +986,7 @@ describe('standalone bundle verifier usage', () => {
       assert.deepEqual(JSON.parse(run.stdout), {
         ok: false,
         problems: ['manifest.json: missing; a bundle without a manifest is incomplete'],
-        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, proofs: 0, merkleNodes: null, checkpoint: null, manifestSignature: null },
+        checked: { decisions: 0, purgedRecords: 0, ledgerEntries: 0, reviewEntries: null, accessDenials: null, proofs: 0, merkleNodes: null, checkpoint: null, manifestSignature: null },
       });
       assert.deepEqual(await verifyBundle(empty), { ok: false, problems: ['manifest.json: missing; a bundle without a manifest is incomplete'] });
     } finally {
@@ -1040,6 +1063,7 @@ function insertEntry(files: BundleBytes, { entry, proofLine }: EntryWithProof): 
   editManifest(files, (manifest) => {
     manifest.counts.ledgerEntries += 1;
     if (entry.type.startsWith('review.')) manifest.counts.reviewEntries += 1;
+    if (entry.type === 'access.denied' && 'accessDenials' in manifest.counts) manifest.counts.accessDenials += 1;
   });
 }
 
@@ -1234,7 +1258,8 @@ for (const target of await databaseTargets()) {
             });
             reseal(files, keyHolder);
           },
-          toolProblem: /^manifest\.json: field "counts" must contain non-negative integers decisions, ledgerEntries and reviewEntries$/,
+          // The v5 bundle also needs accessDenials, and its v3 form does not.
+          toolProblem: /^manifest\.json: field "counts" must contain non-negative integers decisions, ledgerEntries(, reviewEntries and accessDenials| and reviewEntries)$/,
         },
         {
           name: 'decision.created entry of a decision outside the export, manifest resealed',
@@ -1258,6 +1283,122 @@ for (const target of await databaseTargets()) {
         },
       ];
       assertCaseOutcomes(v3Cases, await runCases(referV3Dir, join(workDir, 'forged-v3'), v3Cases, nodeBinaries()));
+    });
+
+    it('verifies access denials with both verifiers', async () => {
+      const { exitCode, report } = await verifyWithTool(process.execPath, bankADir);
+      assert.deepEqual(await verifyBundle(bankADir), { ok: true, problems: [] });
+      assert.deepEqual(report.problems, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked.accessDenials, 1, "alice's second claim of the four-eyes case");
+      assert.equal(report.checked.proofs, report.checked.ledgerEntries);
+
+      const refer = await verifyWithTool(process.execPath, referDir);
+      assert.equal(refer.exitCode, 0, refer.report.problems.join(' | '));
+      assert.equal(refer.report.checked.accessDenials, 0, 'the REFER export leaves out the four-eyes decision and its denial');
+    });
+
+    it('agrees on forged access denials', async () => {
+      const isDenial = (entry: LedgerEntry): boolean => entry.type === 'access.denied';
+      const overriddenDenial = findEntry(readBundle(bankADir), isDenial);
+      assert.equal(overriddenDenial.entry.payload.decisionId, seeded.overridden.decisionId);
+      const deniedSeq = overriddenDenial.entry.seq;
+
+      // The REFER export does not contain the four-eyes decision that the denial names.
+      const referCases: TamperCase[] = [
+        {
+          name: 'access denial of a decision outside the export, manifest resealed',
+          change: (files) => {
+            insertEntry(files, overriddenDenial);
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(`^ledger\\.jsonl line \\d+ \\(seq ${deniedSeq}\\) field "payload\\.decisionId": "${seeded.overridden.decisionId}" is not the id of a decision in decisions\\.jsonl$`),
+        },
+        {
+          name: 'bundle without access denials relabeled as format v4, signed by the key holder',
+          change: (files) => convertFilesToV4(files, keyHolder),
+          expectOk: true,
+        },
+      ];
+      assertCaseOutcomes(referCases, await runCases(referDir, join(workDir, 'forged-denials-refer'), referCases, nodeBinaries()));
+
+      const cases: TamperCase[] = [
+        {
+          name: 'access denial moved to another tenant with a recomputed hash, manifest resealed',
+          change: (files) => {
+            replaceEntryWithNewHash(files, findEntry(files, isDenial).index, (entry) => {
+              entry.tenant = 'bank-b';
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(`^ledger\\.jsonl line \\d+ \\(seq ${deniedSeq}\\) field "tenant": "bank-b" is not the tenant "bank-a" of decision ${seeded.overridden.decisionId}$`),
+        },
+        {
+          name: 'access denial naming a later decision with a recomputed hash, manifest resealed',
+          change: (files) => {
+            // The released case's decision was made after the denial, so the denial precedes it.
+            replaceEntryWithNewHash(files, findEntry(files, isDenial).index, (entry) => {
+              entry.payload.decisionId = seeded.released.decisionId;
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(
+            `^ledger\\.jsonl line \\d+ \\(seq ${deniedSeq}\\) field "seq": an access\\.denied entry must come after its decision's decision\\.created entry at seq \\d+$`,
+          ),
+        },
+        {
+          name: 'access denial with another type and a recomputed hash, manifest resealed',
+          change: (files) => {
+            replaceEntryWithNewHash(files, findEntry(files, isDenial).index, (entry) => {
+              entry.type = 'access.granted';
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: new RegExp(
+            `^ledger\\.jsonl line \\d+ \\(seq ${deniedSeq}\\) field "type": "access\\.granted" is not decision\\.created, access\\.denied or a review entry type \\(review\\.\\*\\)$`,
+          ),
+        },
+        {
+          name: 'access denial dropped, manifest resealed',
+          change: (files) => {
+            const { index } = findEntry(files, isDenial);
+            const lines = textLines(files.get(LEDGER_FILE)!);
+            lines.splice(index, 1);
+            files.set(LEDGER_FILE, joinLines(lines));
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^ledger\.jsonl: contains 0 access\.denied entries but manifest\.json counts\.accessDenials is 1$/,
+        },
+        {
+          name: 'counts.accessDenials raised, manifest resealed',
+          change: (files) => {
+            editManifest(files, (manifest) => {
+              manifest.counts.accessDenials += 1;
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^ledger\.jsonl: contains 1 access\.denied entries but manifest\.json counts\.accessDenials is 2$/,
+        },
+        {
+          name: 'counts.accessDenials removed, manifest resealed',
+          change: (files) => {
+            editManifest(files, (manifest) => {
+              delete manifest.counts.accessDenials;
+            });
+            reseal(files, keyHolder);
+          },
+          toolProblem: /^manifest\.json: field "counts" must contain non-negative integers decisions, ledgerEntries, reviewEntries and accessDenials$/,
+        },
+        {
+          name: 'bundle with an access denial relabeled as format v4, signed by the key holder',
+          change: (files) => convertFilesToV4(files, keyHolder),
+          // A v4 bundle never carries access.denied lines, so the line is rejected as before v5.
+          toolProblem: new RegExp(
+            `^ledger\\.jsonl line \\d+ \\(seq ${deniedSeq}\\) field "type": "access\\.denied" is neither decision\\.created nor a review entry type \\(review\\.\\*\\)$`,
+          ),
+        },
+      ];
+      assertCaseOutcomes(cases, await runCases(bankADir, join(workDir, 'forged-denials'), cases, nodeBinaries()));
     });
   });
 }

@@ -1,4 +1,5 @@
 import { inflateSync } from 'node:zlib';
+import { ForbiddenError } from '../../libs/common/src/index.js';
 import { createExportEvidence, type ExportEvidence } from '../../libs/audit/src/index.js';
 import { createRuntime, runDemoSetup, type WardenRuntime } from '../../libs/decisions/src/index.js';
 import { generateGermanCredit } from '../../libs/ingestion/src/index.js';
@@ -23,7 +24,10 @@ export interface ReviewedDecisions {
   period: { from: Date; to: Date };
   /** bank-a: a REFER decision whose reviewer revealed a masked field and then approved it. */
   referApproved: ReviewedDecision;
-  /** bank-a: a large loan (four-eyes) that two reviewers overrode with the opposite outcome. */
+  /**
+   * bank-a: a large loan (four-eyes) that two reviewers overrode with the opposite outcome. Between
+   * the votes, alice tried to claim it again and the review service wrote `access.denied`.
+   */
   overridden: ReviewedDecision;
   /** bank-a: a REFER decision that a reviewer claimed and released, so its case is still open. */
   released: ReviewedDecision;
@@ -40,7 +44,8 @@ export const REVIEWERS = {
 
 /**
  * Opens a runtime on the test database, sets up the demo use case for bank-a and bank-b and reviews
- * four decisions as ReviewedDecisions describes. The demo setup also leaves open cases of its own.
+ * four decisions as ReviewedDecisions describes, with one denied attempt. The demo setup also
+ * leaves open cases of its own.
  */
 export async function seedReviewedDecisions(db: TestDatabase): Promise<ReviewedDecisions> {
   await db.database.close();
@@ -77,6 +82,12 @@ export async function seedReviewedDecisions(db: TestDatabase): Promise<ReviewedD
   const vote: SubmitReviewInput = { caseId: overridden.caseId, action: 'OVERRIDE', outcome: opposite, rationale: 'The bureau file shows a settled default.', reasonCodes: [reasonCode] };
   await runtime.reviews.claim(REVIEWERS.alice, overridden.caseId);
   await runtime.reviews.submit(REVIEWERS.alice, vote);
+  // The attribute rules turn away a reviewer who already voted, and the denial names the decision.
+  const secondClaimError = await runtime.reviews.claim(REVIEWERS.alice, overridden.caseId).then(() => undefined, (error: unknown) => error);
+  if (!(secondClaimError instanceof ForbiddenError)) {
+    const result = secondClaimError === undefined ? 'succeeded' : `failed with ${String(secondClaimError)}`;
+    throw new Error(`alice's second claim of the four-eyes case ${result}, but the attribute rules must forbid it`);
+  }
   await runtime.reviews.claim(REVIEWERS.bob, overridden.caseId);
   await runtime.reviews.submit(REVIEWERS.bob, vote);
 

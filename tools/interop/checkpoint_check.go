@@ -365,8 +365,9 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 
 // checkBundle verifies an export bundle's file digests against its manifest, the signatures of
 // manifest.sig and the checkpoint against keys.json, and that every ledger.jsonl entry is in the
-// checkpoint's tree: by the multiproof in merkle-nodes.jsonl (format v4), or by the inclusion
-// proof of the same seq in proofs.jsonl (formats v3 and v2).
+// checkpoint's tree: by the multiproof in merkle-nodes.jsonl (formats v5 and v4), or by the
+// inclusion proof of the same seq in proofs.jsonl (formats v3 and v2). It does not check which
+// entries ledger.jsonl may hold or the manifest's counts. Warden's verifiers do.
 func checkBundle(dir string) (report, error) {
 	result := report{}
 	if err := checkManifestDigests(dir); err != nil {
@@ -416,7 +417,7 @@ func checkBundle(dir string) (report, error) {
 		return result, fmt.Errorf("ledger.jsonl: %v", err)
 	}
 
-	if readFormatVersion(dir) == "warden.audit-export.v4" {
+	if usesMultiproof(readFormatVersion(dir)) {
 		if err := checkMultiproof(dir, entryHashes, signed, &result); err != nil {
 			return result, err
 		}
@@ -469,7 +470,7 @@ type merkleNodeLine struct {
 	read   bool
 }
 
-// checkMultiproof checks merkle-nodes.jsonl (format v4). It computes the checkpoint tree's root by
+// checkMultiproof checks merkle-nodes.jsonl (formats v5 and v4). It computes the checkpoint tree's root by
 // the RFC 6962 recursion from the ledger entries' leaf hashes and the listed ranges, reports
 // missing, unread, repeated, unsorted and malformed lines, and compares the root with the signed
 // one. It then rebuilds each entry's RFC 6962 audit path from the computed nodes and checks it
@@ -627,8 +628,20 @@ func largestPowerOfTwoBelow(n int64) int64 {
 
 // bundleFormatVersions are the export formats whose manifest.sig this program checks. Format v3
 // adds review entries to ledger.jsonl, each with a proof in proofs.jsonl like any other entry.
-// Format v4 replaces proofs.jsonl with one multiproof in merkle-nodes.jsonl.
-var bundleFormatVersions = map[string]bool{"warden.audit-export.v4": true, "warden.audit-export.v3": true, "warden.audit-export.v2": true}
+// Format v4 replaces proofs.jsonl with one multiproof in merkle-nodes.jsonl. Format v5 adds the
+// access.denied entries that name an exported decision, proven like any other entry.
+var bundleFormatVersions = map[string]bool{
+	"warden.audit-export.v5": true,
+	"warden.audit-export.v4": true,
+	"warden.audit-export.v3": true,
+	"warden.audit-export.v2": true,
+}
+
+// usesMultiproof reports whether a format proves its entries with merkle-nodes.jsonl (from v4)
+// rather than proofs.jsonl.
+func usesMultiproof(formatVersion string) bool {
+	return formatVersion == "warden.audit-export.v5" || formatVersion == "warden.audit-export.v4"
+}
 
 // readFormatVersion returns manifest.json's formatVersion, or "" when it cannot be read;
 // checkManifestSignature reports why.
@@ -669,7 +682,7 @@ func checkManifestSignature(dir string, verifiers note.Verifiers) ([]string, err
 		return nil, fmt.Errorf("manifest.json: %v", err)
 	}
 	if !bundleFormatVersions[stated.FormatVersion] {
-		return nil, fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v4, v3 and v2 bundles", stated.FormatVersion)
+		return nil, fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v5, v4, v3 and v2 bundles", stated.FormatVersion)
 	}
 	digest := sha256.Sum256(manifest)
 	if opened.Text != stated.FormatVersion+" manifest\nsha256 "+hex.EncodeToString(digest[:])+"\n" {
@@ -699,7 +712,7 @@ func checkManifestFileList(dir string) []string {
 		return nil
 	}
 	proofFile, otherProofFile := "proofs.jsonl", "merkle-nodes.jsonl"
-	if manifest.FormatVersion == "warden.audit-export.v4" {
+	if usesMultiproof(manifest.FormatVersion) {
 		proofFile, otherProofFile = otherProofFile, proofFile
 	}
 	var problems []string

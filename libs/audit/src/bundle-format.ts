@@ -1,13 +1,16 @@
 /**
- * The audit export bundle (format v4): a folder that a regulator checks without Warden's database.
+ * The audit export bundle (format v5): a folder that a regulator checks without Warden's database.
  *
  * - decisions.jsonl: one decision per line, in ledger seq order, each line the RFC 8785 canonical
  *   JSON of a DecisionLine followed by "\n".
- * - ledger.jsonl: in seq order and the same form, the `decision.created` entry of each decision and
- *   every review entry (type `review.*`, such as `review.claimed`, `review.voted`,
- *   `review.decided`, `review.field_revealed`) whose payload.decisionId names an exported decision
- *   and whose tenant is that decision's. Review entries appended after the export's snapshot are
- *   not in it. Each entry's hash is recomputed from its fields and prevHash.
+ * - ledger.jsonl: in seq order and the same form, the `decision.created` entry of each decision,
+ *   its review entries (type `review.*`, such as `review.claimed`, `review.voted`,
+ *   `review.decided`, `review.field_revealed`) and its `access.denied` entries. The review service
+ *   appends an `access.denied` entry, with the case and decision ids, when its attribute rules turn
+ *   a reviewer away from the decision's case. A review or `access.denied` entry belongs to a
+ *   decision when its payload.decisionId is the decision's id, its tenant is the decision's and its
+ *   seq comes after the decision's entry. Entries appended after the export's snapshot are not in
+ *   the bundle. Each entry's hash is recomputed from its fields and prevHash.
  * - merkle-nodes.jsonl: one Merkle multiproof of every ledger.jsonl entry in the tree of the signed
  *   checkpoint, as lines `{"end":E,"hash":"<64 lowercase hex>","start":S}` (canonical JSON and
  *   "\n") sorted by start. The leaf for seq n is index n - 1 with leaf hash
@@ -29,14 +32,17 @@
  * - manifest.json: the canonical JSON of a BundleManifest and "\n", with the size and SHA-256 of every
  *   other file and `manifestDigest` over the rest of the manifest.
  *
- * Format v3 had proofs.jsonl instead of merkle-nodes.jsonl: for each ledger entry, in the same
- * order, an RFC 6962 inclusion proof of leaf seq - 1 (see inclusionProofLine). Neighbouring
+ * Format v4 had no `access.denied` entries: its ledger.jsonl contains only `decision.created` and
+ * review entries, and its manifest has no counts.accessDenials. Format v3 also had proofs.jsonl
+ * instead of merkle-nodes.jsonl: for each ledger entry, in the same order, an RFC 6962 inclusion
+ * proof of leaf seq - 1 (see inclusionProofLine). Neighbouring
  * entries' proofs repeated most of their nodes, so the file was large. Format v2 had no
  * review entries either: its ledger.jsonl holds only `decision.created` entries and its manifest
  * has no counts.reviewEntries. The version changed then because a v2 bundle without review entries
  * shows nothing about whether a person reviewed a decision, while a later bundle without them
- * states that no review entry existed at the snapshot. Both verifiers still check v2 and v3
- * bundles by their own rules.
+ * states that no review entry existed at the snapshot. The version changed to v5 for the same
+ * reason: a v5 bundle without `access.denied` entries states that no reviewer was turned away from
+ * an exported decision's case. The verifiers still check v2, v3 and v4 bundles by their own rules.
  *
  * Only the exported decisions' own entries are in the bundle, so a tenant's export shows nothing of
  * other tenants. The checkpoint signature anchors everything: compare its key ids with the keys the
@@ -47,12 +53,25 @@ import { canonicalJsonValue, type LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof, MerkleRangeHash } from './merkle/merkle-log.types.js';
 
 /** Format of the bundles exportBundle writes. */
-export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v4';
-/** The previous format, with one inclusion proof per entry in proofs.jsonl, which the verifiers still accept. */
+export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v5';
+/** The previous format, without `access.denied` entries, which the verifiers still accept. */
+export const BUNDLE_FORMAT_VERSION_V4 = 'warden.audit-export.v4';
+/** The format before v4, with one inclusion proof per entry in proofs.jsonl, which the verifiers still accept. */
 export const BUNDLE_FORMAT_VERSION_V3 = 'warden.audit-export.v3';
 /** The format before v3, with proofs.jsonl and without review entries, which the verifiers still accept. */
 export const BUNDLE_FORMAT_VERSION_V2 = 'warden.audit-export.v2';
-export type BundleFormatVersion = typeof BUNDLE_FORMAT_VERSION | typeof BUNDLE_FORMAT_VERSION_V3 | typeof BUNDLE_FORMAT_VERSION_V2;
+export type BundleFormatVersion =
+  | typeof BUNDLE_FORMAT_VERSION
+  | typeof BUNDLE_FORMAT_VERSION_V4
+  | typeof BUNDLE_FORMAT_VERSION_V3
+  | typeof BUNDLE_FORMAT_VERSION_V2;
+/** Every format the verifiers read, newest first. */
+export const BUNDLE_FORMAT_VERSIONS: readonly BundleFormatVersion[] = [BUNDLE_FORMAT_VERSION, BUNDLE_FORMAT_VERSION_V4, BUNDLE_FORMAT_VERSION_V3, BUNDLE_FORMAT_VERSION_V2];
+
+/** Returns whether `value` names a bundle format that the verifiers read. */
+export function isBundleFormatVersion(value: unknown): value is BundleFormatVersion {
+  return (BUNDLE_FORMAT_VERSIONS as readonly unknown[]).includes(value);
+}
 export const DECISIONS_FILE = 'decisions.jsonl';
 export const LEDGER_FILE = 'ledger.jsonl';
 export const MANIFEST_FILE = 'manifest.json';
@@ -78,6 +97,13 @@ export const DECISION_CREATED_TYPE = 'decision.created';
 
 /** Prefix of the ledger types the review service appends, each with payload.decisionId and caseId. */
 export const REVIEW_ENTRY_TYPE_PREFIX = 'review.';
+
+/**
+ * Ledger type of a denied request. From format v5 a bundle carries those whose payload.decisionId
+ * names an exported decision. The review service writes such an entry, with the case and decision
+ * ids, when its attribute rules turn a reviewer away.
+ */
+export const ACCESS_DENIED_TYPE = 'access.denied';
 
 /** One line of decisions.jsonl. */
 export interface DecisionLine {
@@ -110,7 +136,7 @@ export interface BundleFileDigest {
 }
 
 export interface BundleManifest {
-  /** BUNDLE_FORMAT_VERSION when written by this Warden; verifiers also read the v3 and v2 formats. */
+  /** BUNDLE_FORMAT_VERSION when written by this Warden; verifiers also read the v4, v3 and v2 formats. */
   formatVersion: BundleFormatVersion;
   wardenVersion: string;
   useCase: string;
@@ -121,10 +147,11 @@ export interface BundleManifest {
   /** Half-open range [from, to) of decision createdAt, as ISO 8601 UTC strings. */
   period: { from: string; to: string };
   /**
-   * Lines of decisions.jsonl and ledger.jsonl, and the review entries among the latter. A v2
-   * manifest has no reviewEntries.
+   * Lines of decisions.jsonl and ledger.jsonl, and the review entries and `access.denied` entries
+   * among the latter. A v2 manifest has neither reviewEntries nor accessDenials, and v3 and v4
+   * manifests have no accessDenials.
    */
-  counts: { decisions: number; ledgerEntries: number; reviewEntries?: number };
+  counts: { decisions: number; ledgerEntries: number; reviewEntries?: number; accessDenials?: number };
   /** The signed checkpoint whose tree the proofs are against (the same values as checkpoint.txt). */
   checkpoint: { origin: string; treeSize: number; rootHash: string; keyId: string };
   /**
@@ -137,7 +164,8 @@ export interface BundleManifest {
     merkleLeafDefinition: string;
     /**
      * First and last seq in ledger.jsonl, or null when the bundle contains no decisions. From v3,
-     * lastSeq can be a review entry's, after the last decision's.
+     * lastSeq can be a review entry's (from v5 also an `access.denied` entry's), after the last
+     * decision's.
      */
     firstSeq: number | null;
     lastSeq: number | null;

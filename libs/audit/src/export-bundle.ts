@@ -11,6 +11,7 @@ import { canonicalJsonValue, entryHashText, type LedgerEntry } from './ledger-ha
 import type { MerkleRangeHash } from './merkle/merkle-log.types.js';
 import { collectUseCaseSummary, DecisionFigureCounter, renderSummaryPdf, summaryLedger, type UseCaseSummary } from './summary-report.js';
 import {
+  ACCESS_DENIED_TYPE,
   BUNDLE_FORMAT_VERSION,
   CHECKPOINT_FILE,
   decisionJsonLine,
@@ -151,9 +152,9 @@ export class LedgerVerificationError extends FailedPreconditionError {
 }
 
 /**
- * Writes the decisions of one use case in [from, to) with their ledger entries and review entries,
- * a Merkle multiproof of those entries, checkpoint, keys, analyst files, summary and a manifest
- * (format described in bundle-format.ts). The chain must verify, because a bundle cut from a broken
+ * Writes the decisions of one use case in [from, to) with their ledger entries, review entries and
+ * access denials, a Merkle multiproof of those entries, checkpoint, keys, analyst files, summary
+ * and a manifest (format described in bundle-format.ts). The chain must verify, because a bundle cut from a broken
  * chain would fail checks for reasons no byte of it shows. By default the check builds on the
  * newest recorded full verification and covers the entries after it (options.chainCheck), and
  * every exported entry's own hash is recomputed. The check runs alongside the reads and ends
@@ -198,24 +199,24 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
       const ledgerPath = join(options.outDir, LEDGER_FILE);
       written.push(decisionsPath, ledgerPath);
       const filter: ExportDecisionFilter = { useCase: options.useCase, period, tenant, outcome: options.outcome ?? null };
-      const reviewEntries = await readReviewEntries(manager, filter);
-      phases.end('reviewEntries');
+      const related = await readRelatedEntries(manager, filter);
+      phases.end('relatedEntries');
       // The review figures and event counts are read in the snapshot, so the PDF agrees with the
       // exported review entries. The queries queue on the transaction's connection, so PostgreSQL
       // runs them between the cursor's fetches.
       const figures = Promise.all([collectReviewAndEvents(manager, options), readHead(manager)]);
       figures.catch(() => undefined);
       const counter = new DecisionFigureCounter();
-      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, reviewEntries, { analyst, counter, leafCheck });
+      const decisions = await writeDecisionsAndEntries(manager, decisionsPath, ledgerPath, filter, related.entries, { analyst, counter, leafCheck });
       phases.end('decisions');
       const [partial, head] = await figures;
       // The decision figures are counted from the exported lines. The chain's result and the
       // checkpoint are added once they are known.
       const summary: UseCaseSummary = { ...partial, ...counter.figures() };
       phases.end('summaryFigures');
-      return { decisions, reviewEntries: reviewEntries.length, summary, head };
+      return { decisions, reviewEntries: related.reviewEntries, accessDenials: related.accessDenials, summary, head };
     });
-    const { decisions, reviewEntries, summary, head } = snapshot;
+    const { decisions, reviewEntries, accessDenials, summary, head } = snapshot;
     const firstSeq = decisions.ledgerSeqs.at(0) ?? null;
     const lastSeq = decisions.ledgerSeqs.at(-1) ?? null;
     const analystBuild = analyst.finish();
@@ -225,8 +226,8 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
     phases.end('verifyChain');
     if (!chain.verification.ok) throw new LedgerVerificationError(chain.verification);
 
-    // The checkpoint must cover the newest exported entry, which may be a review entry. The
-    // multiproof is generated against its tree.
+    // The checkpoint must cover the newest exported entry, which may be a review entry or an
+    // access denial. The multiproof is generated against its tree.
     const checkpoint = await evidence.checkpointCovering(lastSeq ?? 1);
     phases.end('checkpoint');
     const merkleNodesPath = join(options.outDir, MERKLE_NODES_FILE);
@@ -269,7 +270,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
         useCase: options.useCase,
         tenant,
         period,
-        counts: { decisions: decisions.count, ledgerEntries: decisions.ledgerSeqs.length, reviewEntries },
+        counts: { decisions: decisions.count, ledgerEntries: decisions.ledgerSeqs.length, reviewEntries, accessDenials },
         outcome: options.outcome ?? null,
         checkpoint: { origin: checkpoint.origin, treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash, keyId: checkpoint.keyId },
         files: { [DECISIONS_FILE]: decisions.file, [LEDGER_FILE]: decisions.ledgerFile, [MERKLE_NODES_FILE]: merkleNodesFile, [SUMMARY_FILE]: summaryFile, ...analystFiles, ...evidenceFiles },
@@ -421,8 +422,9 @@ export interface ExportDecisionFilter {
 /**
  * Writes decisions.jsonl and ledger.jsonl in one pass: one server-side cursor reads each decision
  * with its own ledger entry, in ledger seq order, and each batch is written to both files and handed
- * to the consumers: the analyst files, the PDF figures and the background leaf check. The review
- * entries, sorted by seq, are merged into ledger.jsonl in seq order.
+ * to the consumers: the analyst files, the PDF figures and the background leaf check. The related
+ * entries (review entries and access denials), sorted by seq, are merged into ledger.jsonl in seq
+ * order.
  * `ledgerSeqs` lists every line of ledger.jsonl. Each entry's hash is recomputed from its fields
  * on the way, so an edited entry stops the export even where the chain check does not reach it.
  */
@@ -431,7 +433,7 @@ async function writeDecisionsAndEntries(
   decisionsPath: string,
   ledgerPath: string,
   filter: ExportDecisionFilter,
-  reviewEntries: readonly LedgerEntry[],
+  relatedEntries: readonly LedgerEntry[],
   consumers: { analyst: AnalystFilesBuilder; counter: DecisionFigureCounter; leafCheck: BackgroundLeafCheck },
 ): Promise<{
   count: number;
@@ -449,16 +451,16 @@ async function writeDecisionsAndEntries(
       let count = 0;
       const ledgerSeqs: number[] = [];
       const ledgerHashes: string[] = [];
-      let nextReview = 0;
+      let nextRelated = 0;
       let sentToLeafCheck = 0;
-      /** Adds the lines of the review entries before `seq` (all that remain when undefined) to `lines`. */
-      const addReviewLinesBefore = (seq: number | undefined, lines: string[]): void => {
-        while (nextReview < reviewEntries.length && (seq === undefined || reviewEntries[nextReview].seq < seq)) {
-          const entry = reviewEntries[nextReview];
+      /** Adds the lines of the related entries before `seq` (all that remain when undefined) to `lines`. */
+      const addRelatedLinesBefore = (seq: number | undefined, lines: string[]): void => {
+        while (nextRelated < relatedEntries.length && (seq === undefined || relatedEntries[nextRelated].seq < seq)) {
+          const entry = relatedEntries[nextRelated];
           lines.push(exportedEntryLine(entry));
           ledgerSeqs.push(entry.seq);
           ledgerHashes.push(entry.hash);
-          nextReview += 1;
+          nextRelated += 1;
         }
       };
       // Read before the cursor is declared, so no fetch queues ahead of it. Undefined when there
@@ -490,7 +492,7 @@ async function writeDecisionsAndEntries(
         for (let i = 0; i < rows.length; i += 1) {
           const row = rows[i];
           const line = toDecisionLine(row, parsed?.[i] ?? rowRecord(row), erasedKeys);
-          addReviewLinesBefore(line.ledgerSeq, ledgerLines);
+          addRelatedLinesBefore(line.ledgerSeq, ledgerLines);
           const entry = toDecisionEntry(row);
           // The entries' own hashes are checked first, in seq order, so an edited entry is reported
           // as a ledger failure at its seq rather than as a decision that contradicts it.
@@ -507,7 +509,7 @@ async function writeDecisionsAndEntries(
         count += rows.length;
       }
       const lastLines: string[] = [];
-      addReviewLinesBefore(undefined, lastLines);
+      addRelatedLinesBefore(undefined, lastLines);
       leafCheck.add(ledgerSeqs, ledgerHashes, sentToLeafCheck);
       await ledger.write(lastLines.join(''));
       // A failed export rolls back its transaction, which closes the cursor too.
@@ -777,21 +779,51 @@ function toDecisionLine(row: DecisionRow, record: Record<string, unknown>, erase
   };
 }
 
+/** The entries that an export adds to its decisions' own entries, sorted by seq, with the count of each kind. */
+interface RelatedEntries {
+  entries: LedgerEntry[];
+  reviewEntries: number;
+  accessDenials: number;
+}
+
 /**
- * Returns the review entries of the decisions that the filter selects, sorted by seq. Those are
- * the entries of a `review.*` type whose payload.decisionId is such a decision and whose tenant is
- * that decision's, so an entry that names another tenant's decision never enters the bundle. Runs
- * in the export's snapshot, so entries appended later are left out. Their hashes are checked when
- * their lines are written (exportedEntryLine).
+ * SQL conditions on the type of each kind of related entry. Each is the predicate of a partial index
+ * on (payload->>'decisionId', seq): ledger_entries_review_decision and
+ * ledger_entries_denial_decision. The planner uses such an index only when the query states its
+ * predicate, so these stay literals and are never passed as parameters.
  */
-async function readReviewEntries(manager: EntityManager, filter: ExportDecisionFilter): Promise<LedgerEntry[]> {
-  // The LIKE patterns are literals so that the partial index ledger_entries_review_decision applies.
+const REVIEW_ENTRY_CONDITION = `type LIKE '${REVIEW_ENTRY_TYPE_PREFIX}%'` as const;
+const ACCESS_DENIED_CONDITION = `type = '${ACCESS_DENIED_TYPE}'` as const;
+
+/**
+ * Returns the review entries and access denials of the decisions that the filter selects, merged
+ * in seq order. Runs in the export's snapshot, so entries appended later are left out. Their hashes
+ * are checked when their lines are written (exportedEntryLine).
+ */
+async function readRelatedEntries(manager: EntityManager, filter: ExportDecisionFilter): Promise<RelatedEntries> {
+  const reviews = await readEntriesNamingDecisions(manager, filter, REVIEW_ENTRY_CONDITION);
+  const denials = await readEntriesNamingDecisions(manager, filter, ACCESS_DENIED_CONDITION);
+  const entries = [...reviews, ...denials].sort((left, right) => left.seq - right.seq);
+  return { entries, reviewEntries: reviews.length, accessDenials: denials.length };
+}
+
+/**
+ * Returns, sorted by seq, the entries that `typeCondition` selects and that name a decision the
+ * filter selects. An entry names a decision when its payload.decisionId is the decision's id, its
+ * tenant is the decision's and its seq comes after the decision's own entry. So an entry that
+ * names another tenant's decision never enters the bundle.
+ */
+async function readEntriesNamingDecisions(
+  manager: EntityManager,
+  filter: ExportDecisionFilter,
+  typeCondition: typeof REVIEW_ENTRY_CONDITION | typeof ACCESS_DENIED_CONDITION,
+): Promise<LedgerEntry[]> {
   const rows: LedgerEntryRow[] = await manager.query(
     `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries
-      WHERE type LIKE '${REVIEW_ENTRY_TYPE_PREFIX}%' AND seq IN (
+      WHERE ${typeCondition} AND seq IN (
         SELECT e.seq FROM decisions.decision_records d
           JOIN audit.ledger_entries e
-            ON e.payload->>'decisionId' = d.id::text AND e.tenant = d.tenant AND e.type LIKE '${REVIEW_ENTRY_TYPE_PREFIX}%'
+            ON e.payload->>'decisionId' = d.id::text AND e.tenant = d.tenant AND e.seq > d.ledger_seq AND e.${typeCondition}
          WHERE d.use_case = $1 AND d.created_at >= $2::timestamptz AND d.created_at < $3::timestamptz
            AND ($4::text IS NULL OR d.tenant = $4::text)
            AND ($5::text IS NULL OR d.outcome = $5::text))

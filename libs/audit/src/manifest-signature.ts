@@ -5,7 +5,7 @@
  *   <formatVersion> manifest\n
  *   sha256 <lowercase hex SHA-256 of the exact bytes of manifest.json>\n
  *
- * where <formatVersion> is the manifest's, such as warden.audit-export.v4,
+ * where <formatVersion> is the manifest's, such as warden.audit-export.v5,
  * signed with the ledger's checkpoint key. manifest.json lists the size and SHA-256 of every other
  * file, so the signature covers the whole bundle, the PDF and the analyst files included. The body
  * cannot be read as a checkpoint, whose second line is a tree size, so one key signs both safely.

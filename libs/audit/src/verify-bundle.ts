@@ -3,13 +3,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../../common/src/index.js';
 import {
+  ACCESS_DENIED_TYPE,
   BUNDLE_FORMAT_VERSION,
   BUNDLE_FORMAT_VERSION_V2,
   BUNDLE_FORMAT_VERSION_V3,
+  BUNDLE_FORMAT_VERSION_V4,
   computeManifestDigest,
   DECISION_CREATED_TYPE,
   CHECKPOINT_FILE,
   DECISIONS_FILE,
+  isBundleFormatVersion,
   KEYS_FILE,
   LEDGER_FILE,
   MANIFEST_FILE,
@@ -55,6 +58,11 @@ const BUNDLE_FILES = [
  */
 function proofFileOf(formatVersion: unknown): string {
   return formatVersion === BUNDLE_FORMAT_VERSION_V3 || formatVersion === BUNDLE_FORMAT_VERSION_V2 ? PROOFS_FILE : MERKLE_NODES_FILE;
+}
+
+/** Returns whether the format is v5 or later, whose ledger.jsonl may carry `access.denied` entries counted in counts.accessDenials. */
+function carriesAccessDenials(formatVersion: unknown): boolean {
+  return formatVersion === BUNDLE_FORMAT_VERSION;
 }
 
 /** Files every bundle has; the derived analyst files are checked when the manifest lists them. */
@@ -109,7 +117,7 @@ export async function readBundleSigners(dir: string): Promise<BundleSigners> {
 function statedFormatVersion(manifestText: string): BundleFormatVersion {
   try {
     const stated = (JSON.parse(manifestText) as { formatVersion?: unknown }).formatVersion;
-    return stated === BUNDLE_FORMAT_VERSION_V2 || stated === BUNDLE_FORMAT_VERSION_V3 ? stated : BUNDLE_FORMAT_VERSION;
+    return isBundleFormatVersion(stated) ? stated : BUNDLE_FORMAT_VERSION;
   } catch {
     return BUNDLE_FORMAT_VERSION;
   }
@@ -117,10 +125,11 @@ function statedFormatVersion(manifestText: string): BundleFormatVersion {
 
 /**
  * Checks a bundle's bytes: the manifest's canonical form and digest, each file's size and SHA-256,
- * each ledger entry's hash, the multiproof (format v4) or inclusion proofs (v2 and v3) of the
+ * each ledger entry's hash, the multiproof (from format v4) or inclusion proofs (v2 and v3) of the
  * entries and the checkpoint's signature. It also checks each decision against its record digest
- * and its ledger entry, each review entry against its decision (from format v3), and the analyst
- * files against the decisions. It keeps going after a problem, so one run lists as many as it can.
+ * and its ledger entry, each review entry (from format v3) and `access.denied` entry (from v5)
+ * against its decision, and the analyst files against the decisions. It keeps going after a
+ * problem, so one run lists as many as it can.
  */
 export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   const problems: string[] = [];
@@ -192,9 +201,9 @@ function manifestShapeProblems(value: unknown): string[] {
 
   const v2 = value.formatVersion === BUNDLE_FORMAT_VERSION_V2;
   expect(
-    value.formatVersion === BUNDLE_FORMAT_VERSION || value.formatVersion === BUNDLE_FORMAT_VERSION_V3 || v2,
+    isBundleFormatVersion(value.formatVersion),
     'formatVersion',
-    `must be "${BUNDLE_FORMAT_VERSION}", "${BUNDLE_FORMAT_VERSION_V3}" or "${BUNDLE_FORMAT_VERSION_V2}"`,
+    `must be "${BUNDLE_FORMAT_VERSION}", "${BUNDLE_FORMAT_VERSION_V4}", "${BUNDLE_FORMAT_VERSION_V3}" or "${BUNDLE_FORMAT_VERSION_V2}"`,
   );
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
@@ -208,12 +217,19 @@ function manifestShapeProblems(value: unknown): string[] {
   const counts = value.counts;
   if (v2) {
     expect(isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries), 'counts', 'must contain non-negative integers decisions and ledgerEntries');
-  } else {
+  } else if (!carriesAccessDenials(value.formatVersion)) {
     // From v3 the manifest also counts the review entries among the ledger entries.
     expect(
       isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries),
       'counts',
       'must contain non-negative integers decisions, ledgerEntries and reviewEntries',
+    );
+  } else {
+    // From v5 it also counts the access.denied entries.
+    expect(
+      isObject(counts) && isCount(counts.decisions) && isCount(counts.ledgerEntries) && isCount(counts.reviewEntries) && isCount(counts.accessDenials),
+      'counts',
+      'must contain non-negative integers decisions, ledgerEntries, reviewEntries and accessDenials',
     );
   }
 
@@ -397,7 +413,7 @@ function checkLedgerEntries(entries: LedgerEntry[], manifest: BundleManifest, pr
 
 /**
  * Verifies the checkpoint's signature with the bundle's published keys, that it states the tree
- * the manifest names, and that the ledger entries are in that tree: by the multiproof in format
+ * the manifest names, and that the ledger entries are in that tree: by the multiproof from format
  * v4, by one inclusion proof per entry before.
  */
 function checkEvidence(
@@ -445,7 +461,7 @@ interface MerkleNodeLine extends LeafRange {
 }
 
 /**
- * Checks merkle-nodes.jsonl (format v4): every line is a well-formed range, the lines are sorted
+ * Checks merkle-nodes.jsonl (from format v4): every line is a well-formed range, the lines are sorted
  * by start without repeats, and node(0, treeSize) computed from the ledger entries' leaf hashes
  * and these ranges is the checkpoint's root. The file must hold exactly the ranges the computation
  * reads, so a missing range and a line never read are both reported. With no ledger entries the
@@ -691,7 +707,8 @@ function checkDecisions(
       );
     }
   } else if (first !== manifest.ledger.firstSeq) {
-    // From v3 the range ends at the last review entry, which comes after its decision's entry.
+    // From v3 the range can end at a review entry (from v5 also at an access.denied entry), which
+    // comes after its decision's entry.
     problems.push(`${DECISIONS_FILE}: decisions start at ledger seq ${first} but ${MANIFEST_FILE} ledger.firstSeq is ${manifest.ledger.firstSeq}`);
   }
 
@@ -794,12 +811,12 @@ function checkDecisionEntry(
   }
 }
 
-// ---- review entries in ledger.jsonl (format v3) ----
+// ---- review entries (format v3) and access.denied entries (format v5) in ledger.jsonl ----
 
 /**
  * Checks that every ledger.jsonl line belongs to an exported decision: the decision.created entry
- * of a decisions.jsonl line, or a review entry of an exported decision. Also checks
- * counts.reviewEntries.
+ * of a decisions.jsonl line, or a review entry or (from v5) an access.denied entry of an exported
+ * decision. Also checks counts.reviewEntries and (from v5) counts.accessDenials.
  */
 function checkEntryDecisions(
   entries: LedgerEntry[],
@@ -809,14 +826,22 @@ function checkEntryDecisions(
 ): void {
   const decisionsById = new Map(decisions.map(({ decision }) => [decision.id, decision]));
   const decisionSeqs = new Set(decisions.map(({ decision }) => decision.ledgerSeq));
+  const withDenials = carriesAccessDenials(manifest.formatVersion);
+  const allowedTypes = withDenials
+    ? `is not ${DECISION_CREATED_TYPE}, ${ACCESS_DENIED_TYPE} or a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`
+    : `is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`;
   let reviewEntries = 0;
+  let accessDenials = 0;
   entries.forEach((entry, index) => {
     const at = `${LEDGER_FILE} line ${index + 1} (seq ${entry.seq})`;
     if (entry.type.startsWith(REVIEW_ENTRY_TYPE_PREFIX)) {
       reviewEntries += 1;
-      checkReviewEntry(entry, at, decisionsById, problems);
+      checkRelatedEntry(entry, at, 'a review entry', decisionsById, problems);
+    } else if (withDenials && entry.type === ACCESS_DENIED_TYPE) {
+      accessDenials += 1;
+      checkRelatedEntry(entry, at, `an ${ACCESS_DENIED_TYPE} entry`, decisionsById, problems);
     } else if (entry.type !== DECISION_CREATED_TYPE) {
-      problems.push(`${at} field "type": "${entry.type.slice(0, 64)}" is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`);
+      problems.push(`${at} field "type": "${entry.type.slice(0, 64)}" ${allowedTypes}`);
     } else if (!decisionSeqs.has(entry.seq)) {
       problems.push(`${at}: no line of ${DECISIONS_FILE} refers to this ${DECISION_CREATED_TYPE} entry`);
     }
@@ -824,10 +849,16 @@ function checkEntryDecisions(
   if (reviewEntries !== manifest.counts.reviewEntries) {
     problems.push(`${LEDGER_FILE}: contains ${reviewEntries} review entries but ${MANIFEST_FILE} counts.reviewEntries is ${manifest.counts.reviewEntries}`);
   }
+  if (withDenials && accessDenials !== manifest.counts.accessDenials) {
+    problems.push(`${LEDGER_FILE}: contains ${accessDenials} ${ACCESS_DENIED_TYPE} entries but ${MANIFEST_FILE} counts.accessDenials is ${manifest.counts.accessDenials}`);
+  }
 }
 
-/** Checks that a review entry names an exported decision, has its tenant and comes after its decision.created entry. */
-function checkReviewEntry(entry: LedgerEntry, at: string, decisionsById: ReadonlyMap<string, DecisionLine>, problems: string[]): void {
+/**
+ * Checks that a review or access.denied entry names an exported decision, has its tenant and comes
+ * after its decision.created entry. `kind` names the entry in the message, such as "a review entry".
+ */
+function checkRelatedEntry(entry: LedgerEntry, at: string, kind: string, decisionsById: ReadonlyMap<string, DecisionLine>, problems: string[]): void {
   const decisionId = entry.payload.decisionId;
   const decision = typeof decisionId === 'string' ? decisionsById.get(decisionId) : undefined;
   if (!decision) {
@@ -839,7 +870,7 @@ function checkReviewEntry(entry: LedgerEntry, at: string, decisionsById: Readonl
     problems.push(`${at} field "tenant": "${entry.tenant.slice(0, 64)}" is not the tenant "${decision.tenant}" of decision ${decision.id}`);
   }
   if (entry.seq <= decision.ledgerSeq) {
-    problems.push(`${at} field "seq": a review entry must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
+    problems.push(`${at} field "seq": ${kind} must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
   }
 }
 
