@@ -473,6 +473,9 @@ async function writeDecisionsAndEntries(
       const fetchBatch = (): Promise<DecisionEntryRow[]> => manager.query(`FETCH ${EXPORT_BATCH_SIZE} FROM ${DECISIONS_CURSOR}`);
       // Two fetches stay queued on the connection, so PostgreSQL reads ahead while this thread
       // writes a batch, also when another thread held its core during the previous fetch.
+      // NOTE: node-postgres 8 queues a query sent while another runs on the same client and warns
+      // once per process that pg 9 will drop this. Before an upgrade to pg 9, this read-ahead and
+      // the summary queries queued beside it must wait for each query before sending the next.
       const queued = [fetchBatch(), fetchBatch()];
       for (const fetch of queued) fetch.catch(() => undefined);
       for (;;) {
