@@ -18,8 +18,8 @@ export const EXPORT_USE_CASE = 'bench-credit-limit';
  *   descriptions. Its personal fields are sealed under a subject key, which makes the canonical
  *   JSON about 4.4 KB (an unsealed one is about 3.2 KB). Two decisions share a subject, and 1% of
  *   the subjects are erased, so the export marks their decisions `erased`.
- * - `compact`: a record of about 300 bytes without personal data, which the benchmarks used
- *   before 2026-12-05's last results, kept to compare with them.
+ * - `compact`: a record of about 300 bytes without personal data, the one the benchmarks seeded
+ *   before the credit shape, kept to compare with the earlier results in BENCHMARKS.md.
  */
 export type SeedRecordShape = 'credit' | 'compact';
 

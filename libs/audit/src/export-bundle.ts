@@ -154,11 +154,11 @@ export class LedgerVerificationError extends FailedPreconditionError {
 /**
  * Writes the decisions of one use case in [from, to) with their ledger entries, review entries and
  * access denials, a Merkle multiproof of those entries, checkpoint, keys, analyst files, summary
- * and a manifest (format described in bundle-format.ts). The chain must verify, because a bundle cut from a broken
- * chain would fail checks for reasons no byte of it shows. By default the check builds on the
- * newest recorded full verification and covers the entries after it (options.chainCheck), and
- * every exported entry's own hash is recomputed. The check runs alongside the reads and ends
- * before anything is signed. The decisions, entries, summary figures and chain head are read in
+ * and a manifest (format described in bundle-format.ts). The chain must verify, because a bundle
+ * cut from a broken chain would fail checks for reasons no byte of it shows. By default the check
+ * builds on the newest recorded full verification and covers the entries after it
+ * (options.chainCheck), and every exported entry's own hash is recomputed. The check runs
+ * alongside the reads and ends before anything is signed. The decisions, entries, summary figures and chain head are read in
  * one REPEATABLE READ transaction, so they describe the same snapshot. The manifest is written
  * last: a folder without manifest.json is an incomplete export.
  */
