@@ -5,7 +5,8 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
 import {
   createExportEvidence,
   ErasureRefusedError,
@@ -18,6 +19,7 @@ import {
   verifyLedger,
 } from '../../libs/audit/src/index.js';
 import { ERASED_KEYS_HELD } from '../../libs/audit/src/export-bundle.js';
+import { FailedPreconditionError } from '../../libs/common/src/index.js';
 import { createRuntime, runDemoSetup, runFraudDemoSetup, type DecisionView, type WardenRuntime } from '../../libs/decisions/src/index.js';
 import type { ReviewCaseView } from '../../libs/review/src/index.js';
 import type { Principal } from '../../libs/policy/src/index.js';
@@ -90,6 +92,41 @@ async function exportAndVerify(runtime: WardenRuntime, useCase: string, day: Dat
   const tool = await runVerifier(outDir);
   assert.equal(tool.code, 0, tool.stdout);
   return readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; personalData?: string });
+}
+
+/**
+ * Returns a view of `source` whose transactions run `beforeKeyRead` once, just before the first
+ * query that reads audit.subject_keys. An export given this view fixes its snapshot first, so
+ * whatever `beforeKeyRead` commits happens after the snapshot and before the export reads keys.
+ */
+function beforeFirstKeyRead(source: DataSource, beforeKeyRead: () => Promise<unknown>): DataSource {
+  let pending = true;
+  const intercept = (manager: EntityManager): EntityManager =>
+    new Proxy(manager, {
+      get(target, property) {
+        if (property === 'query') {
+          return async (sql: string, parameters?: unknown[]) => {
+            if (pending && sql.includes('FROM audit.subject_keys')) {
+              pending = false;
+              await beforeKeyRead();
+            }
+            return target.query(sql, parameters);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  return new Proxy(source, {
+    get(target, property) {
+      if (property === 'transaction') {
+        return (isolation: IsolationLevel, work: (manager: EntityManager) => Promise<unknown>) =>
+          target.transaction(isolation, (manager) => work(intercept(manager)));
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 function runVerifier(dir: string): Promise<{ code: number | null; stdout: string }> {
@@ -281,6 +318,42 @@ for (const target of await databaseTargets()) {
       }
     });
 
+    /**
+     * Exports while a new subject is erased between the export's snapshot and its read of the
+     * erased keys, then exports again. Returns the subject's personalData in both bundles.
+     */
+    async function exportDuringErasure(name: string): Promise<{ during?: string; after?: string }> {
+      const subjectId = `applicant-erased-during-${name}`;
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, applicantId: subjectId, credit_amount: 5000 } });
+      const source = beforeFirstKeyRead(runtime.database.dataSource, () =>
+        erasure.erase({ tenant: 'bank-a', subjectId, reason: `ticket DSR-3001 sent during the ${name} export`, actor: 'dpo' }),
+      );
+      const from = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), started.getUTCDate()));
+      const outDir = join(workDir, `bundle-during-${name}`);
+      await exportBundle(
+        source,
+        { useCase: USE_CASE, from, to: new Date(from.getTime() + 2 * 86_400_000), outDir, wardenVersion: 'test' },
+        createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, 'erasure-test'),
+      );
+      assert.deepEqual(await verifyBundle(outDir), { ok: true, problems: [] });
+      const [key]: { erased: boolean }[] = await runtime.database.dataSource.query(
+        "SELECT erased_at IS NOT NULL AS erased FROM audit.subject_keys WHERE tenant = 'bank-a' AND key_id = (SELECT (record->'personal'->>'keyId')::uuid FROM decisions.decision_records WHERE id = $1)",
+        [decision.id],
+      );
+      assert.equal(key?.erased, true, 'the erasure committed while the export ran');
+      const during = readFileSync(join(outDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; personalData?: string });
+      const after = await exportAndVerify(runtime, USE_CASE, started, join(workDir, `bundle-after-${name}`));
+      return {
+        during: during.find((line) => line.id === decision.id)?.personalData,
+        after: after.find((line) => line.id === decision.id)?.personalData,
+      };
+    }
+
+    // PGlite serves one connection, which the export's transaction holds, so no erasure can commit meanwhile.
+    it('seals keys erased mid-export', { skip: target.name === 'embedded' ? 'embedded PGlite has one connection' : undefined }, async () => {
+      assert.deepEqual(await exportDuringErasure('held-keys'), { during: 'sealed', after: 'erased' });
+    });
+
     it('marks erasures past held keys', async () => {
       const before = await exportAndVerify(runtime, USE_CASE, started, join(workDir, 'bundle-few-keys'));
       // Erased keys of another tenant, one more than the export reads up front, so each batch
@@ -297,6 +370,46 @@ for (const target of await databaseTargets()) {
         after.map((line) => [line.id, line.personalData]),
         before.map((line) => [line.id, line.personalData]),
       );
+    });
+
+    it('seals mid-export erasures past held keys', { skip: target.name === 'embedded' ? 'embedded PGlite has one connection' : undefined }, async () => {
+      // Runs after 'marks erasures past held keys', so each batch looks up its own keys.
+      assert.deepEqual(await exportDuringErasure('batch-lookup'), { during: 'sealed', after: 'erased' });
+    });
+
+    it('names an edited key id past held keys', async () => {
+      // Runs after 'marks erasures past held keys', so each batch looks up its own keys. An edited
+      // key id must fail the export at its decision, not at a uuid cast in that lookup.
+      const source = runtime.database.dataSource;
+      const [row]: { id: string; record_json: string }[] = await source.query(
+        "SELECT id, record_json FROM decisions.decision_records WHERE record ? 'personal' AND record_json IS NOT NULL ORDER BY ledger_seq LIMIT 1",
+      );
+      const edited = JSON.parse(row.record_json) as { personal: { keyId: string } };
+      edited.personal.keyId = 'not-a-uuid';
+      const from = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth(), started.getUTCDate()));
+      const outDir = join(workDir, 'bundle-edited-key-id');
+      await source.query('ALTER TABLE decisions.decision_records DISABLE TRIGGER USER');
+      try {
+        await source.query('UPDATE decisions.decision_records SET record_json = $2::text, record = $2::text::jsonb WHERE id = $1', [row.id, JSON.stringify(edited)]);
+        await assert.rejects(
+          exportBundle(
+            source,
+            { useCase: USE_CASE, from, to: new Date(from.getTime() + 2 * 86_400_000), outDir, wardenVersion: 'test' },
+            createExportEvidence(runtime.checkpoints, runtime.merkle, runtime.checkpointKeys, 'erasure-test'),
+          ),
+          (error: Error) => {
+            assert.ok(error instanceof FailedPreconditionError, `${error.name}: ${error.message}`);
+            assert.match(error.message, new RegExp(`Decision ${row.id} `));
+            return true;
+          },
+        );
+      } finally {
+        try {
+          await source.query('UPDATE decisions.decision_records SET record_json = $2::text, record = $2::text::jsonb WHERE id = $1', [row.id, row.record_json]);
+        } finally {
+          await source.query('ALTER TABLE decisions.decision_records ENABLE TRIGGER USER');
+        }
+      }
     });
 
     it('leaves no plaintext value of the subject in the database', async () => {

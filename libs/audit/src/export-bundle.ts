@@ -742,11 +742,16 @@ async function readErasedSubjectKeys(manager: EntityManager): Promise<Set<string
   return new Set(rows.map((row) => row.key_id));
 }
 
+/** A uuid as PostgreSQL prints it: lowercase hex in groups of 8-4-4-4-12. */
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Returns the ids of the subject keys of `records` that an erasure destroyed. */
 async function erasedSubjectKeys(manager: EntityManager, records: readonly Record<string, unknown>[]): Promise<Set<string>> {
   const keyIds = records.flatMap((record) => {
     const personal = record.personal as { keyId?: unknown } | undefined;
-    return typeof personal?.keyId === 'string' ? [personal.keyId] : [];
+    // The key store writes canonical ids, and only those can equal the ids that PostgreSQL returns,
+    // here as in readErasedSubjectKeys. Any other text would fail the uuid[] cast, and the export with it.
+    return typeof personal?.keyId === 'string' && CANONICAL_UUID.test(personal.keyId) ? [personal.keyId] : [];
   });
   if (keyIds.length === 0) return new Set();
   const erased: { key_id: string }[] = await manager.query(

@@ -11,22 +11,29 @@ import { workerExecArgv } from './worker-exec-argv.js';
 const run = promisify(execFile);
 
 describe('workerExecArgv', () => {
-  it('clears options of source on the command line', () => {
+  it('clears options under --input-type', () => {
     for (const execArgv of [
       ['--input-type=module', '-e', 'code'],
       ['--input-type', 'module', '--eval', 'code'],
-      ['--max-old-space-size=512', '--eval=code'],
-      ['-p', '1 + 1'],
-      ['-pe', '1 + 1'],
-      ['--print=1'],
+      ['--max-old-space-size=512', '--input-type=commonjs', '--eval=code'],
+      ['--input-type=module', '-p', '1 + 1'],
     ]) {
       assert.deepEqual(workerExecArgv(execArgv), [], execArgv.join(' '));
     }
   });
 
-  it('inherits the other options', () => {
-    assert.equal(workerExecArgv(['--max-semi-space-size=64', '--enable-source-maps', '--conditions', 'development']), undefined);
-    assert.equal(workerExecArgv([]), undefined);
+  it('inherits options without --input-type', () => {
+    for (const execArgv of [
+      ['--max-semi-space-size=64', '--enable-source-maps', '--conditions', 'development'],
+      [],
+      ['-e', 'code'],
+      ['--import', './hooks.mjs', '--eval=code'],
+      ['-p', '1 + 1'],
+      ['-pe', '1 + 1'],
+      ['--print=1'],
+    ]) {
+      assert.equal(workerExecArgv(execArgv), undefined, execArgv.join(' '));
+    }
   });
 
   it('starts pooled workers under --input-type', async () => {
@@ -47,6 +54,28 @@ describe('workerExecArgv', () => {
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
 
       assert.equal(stdout.trim(), 'echo ready');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps --import under -e', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'warden-exec-argv-'));
+    try {
+      const hook = join(folder, 'hook.mjs');
+      writeFileSync(hook, 'globalThis.wardenHook = true;\n');
+      const probe = join(folder, 'probe.mjs');
+      writeFileSync(probe, "import { parentPort } from 'node:worker_threads';\nparentPort.postMessage(globalThis.wardenHook === true ? 'hooked' : 'not hooked');\n");
+      const result = new URL('./worker-result.js', import.meta.url).href;
+      const script = [
+        `import(${JSON.stringify(result)})`,
+        `  .then(({ runWorkerForResult }) => runWorkerForResult(new URL(${JSON.stringify(pathToFileURL(probe).href)}), null, 'probe'))`,
+        '  .then((reply) => console.log(reply), (error) => { console.log(`error: ${error.message}`); process.exitCode = 1; });',
+      ].join('\n');
+
+      const { stdout } = await run(process.execPath, ['--import', pathToFileURL(hook).href, '-e', script], { timeout: 30_000 });
+
+      assert.equal(stdout.trim(), 'hooked');
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
