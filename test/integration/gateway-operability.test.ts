@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { WARDEN_VERSION } from '../../libs/common/src/index.js';
 import { runDemoSetup } from '../../libs/decisions/src/index.js';
 import { generateGermanCredit } from '../../libs/ingestion/src/index.js';
 import { databaseTargets } from '../support/databases.js';
@@ -60,6 +61,9 @@ for (const target of await databaseTargets()) {
       const exposition = await response.text();
       assert.match(exposition, /^# HELP warden_decisions_total /m);
       assert.match(exposition, /^# TYPE warden_decisions_total counter$/m);
+      const targetInfo = exposition.split('\n').find((line) => line.startsWith('target_info{')) ?? '';
+      assert.ok(targetInfo.includes('service_name="warden"'), targetInfo);
+      assert.ok(targetInfo.includes(`service_version="${WARDEN_VERSION}"`), targetInfo);
       const decisions = { use_case: 'credit-application', outcome };
       const durations = { use_case: 'credit-application' };
       const count = (text: string, name: string, labels: Record<string, string>) => sampleValue(text, name, labels) ?? 0;

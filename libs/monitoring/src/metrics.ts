@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter, Histogram, ObservableGauge } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { WARDEN_VERSION } from '../../common/src/index.js';
 
 /**
  * Warden's OpenTelemetry metrics, read by Prometheus from the gateway's own /metrics route
@@ -30,7 +33,9 @@ export class WardenMetrics {
 
   constructor() {
     this.exporter = new PrometheusExporter({ preventServerStart: true });
-    this.provider = new MeterProvider({ readers: [this.exporter] });
+    // Without a resource the exposition's target_info names the service unknown_service:node.
+    const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'warden', [ATTR_SERVICE_VERSION]: WARDEN_VERSION });
+    this.provider = new MeterProvider({ resource, readers: [this.exporter] });
     const meter = this.provider.getMeter('warden');
 
     this.graphqlRequests = meter.createCounter('warden_graphql_requests', {
