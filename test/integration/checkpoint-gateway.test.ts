@@ -144,7 +144,7 @@ for (const target of await databaseTargets()) {
       const error = response.body.errors?.[0];
       assert.equal(error?.extensions?.code, 'BAD_USER_INPUT');
       assert.deepEqual(error?.extensions?.fieldErrors, [
-        { field: 'seq', message: `must be from 1 to ${created.treeSize}; create a new checkpoint to cover later entries` },
+        { field: 'seq', message: `must be from 1 to ${created.treeSize}; create a checkpoint (warden audit checkpoint, or the createCheckpoint mutation) to cover later entries` },
       ]);
     });
 
@@ -156,7 +156,7 @@ for (const target of await databaseTargets()) {
       // The service's range check raises this error, so the value passed GraphQL's own type check.
       assert.equal(error?.extensions?.code, 'BAD_USER_INPUT');
       assert.deepEqual(error?.extensions?.fieldErrors, [
-        { field: 'seq', message: `must be from 1 to ${created.treeSize}; create a new checkpoint to cover later entries` },
+        { field: 'seq', message: `must be from 1 to ${created.treeSize}; create a checkpoint (warden audit checkpoint, or the createCheckpoint mutation) to cover later entries` },
       ]);
 
       const consistency = await gw.graphql(`{ consistencyProof(fromSize: 1, toSize: ${2 ** 40}) { toSize } }`, undefined, auditor);

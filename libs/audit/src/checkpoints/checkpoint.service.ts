@@ -176,7 +176,7 @@ export class CheckpointService {
     const checkpoint = await this.requireLatest();
     if (seq > checkpoint.treeSize) {
       throw new BadUserInputError(`Ledger entry ${seq} is beyond the latest checkpoint, which covers ${checkpoint.treeSize} entries.`, [
-        { field: 'seq', message: `must be from 1 to ${checkpoint.treeSize}; create a new checkpoint to cover later entries` },
+        { field: 'seq', message: `must be from 1 to ${checkpoint.treeSize}; create a checkpoint (warden audit checkpoint, or the createCheckpoint mutation) to cover later entries` },
       ]);
     }
 
