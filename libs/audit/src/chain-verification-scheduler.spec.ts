@@ -20,7 +20,7 @@ function emptyDatabase(answered: Promise<void> = Promise.resolve()): DataSource 
   } as unknown as DataSource;
 }
 
-/** Lets the scheduler's pending promise callbacks run; setImmediate is not mocked. */
+/** Lets the scheduler's pending promise callbacks run. setImmediate is not mocked, so it still fires. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -37,13 +37,13 @@ function countingScheduler(database = emptyDatabase()): {
 } {
   const scheduler = new ChainVerificationScheduler(database, INTERVAL_SECONDS);
   let runs = 0;
-  let held: { promise: Promise<void>; resolve: () => void } | undefined;
+  let gate: { promise: Promise<void>; resolve: () => void } | undefined;
   const internals = scheduler as unknown as {
     verifyUnlessRecent: () => Promise<ScheduledVerificationOutcome>;
     runScheduled: () => Promise<ScheduledVerificationOutcome>;
   };
   internals.verifyUnlessRecent = async () => {
-    await held?.promise;
+    await gate?.promise;
     return { status: 'skipped', reason: 'other-process' };
   };
   const runScheduled = scheduler.runScheduled.bind(scheduler);
@@ -59,11 +59,11 @@ function countingScheduler(database = emptyDatabase()): {
       const promise = new Promise<void>((done) => {
         resolve = done;
       });
-      held = { promise, resolve };
+      gate = { promise, resolve };
     },
     release: () => {
-      held?.resolve();
-      held = undefined;
+      gate?.resolve();
+      gate = undefined;
     },
   };
 }
