@@ -22,6 +22,7 @@ import { DecisionRecordJson1796342401900 } from './1796342401900-DecisionRecordJ
 import { LedgerPayloadJson1796342402000 } from './1796342402000-LedgerPayloadJson.js';
 import { ExportIndexes1796342402100 } from './1796342402100-ExportIndexes.js';
 import { DenialEntryIndex1796342402200 } from './1796342402200-DenialEntryIndex.js';
+import { Lz4Compression1796342402300 } from './1796342402300-Lz4Compression.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -49,4 +50,5 @@ export const ALL_MIGRATIONS = [
   LedgerPayloadJson1796342402000,
   ExportIndexes1796342402100,
   DenialEntryIndex1796342402200,
+  Lz4Compression1796342402300,
 ];
