@@ -10,8 +10,8 @@ const COMPRESSED_COLUMNS = [
 
 /**
  * Compresses new values of the decision record and ledger payload columns with LZ4 instead of
- * PostgreSQL's default pglz, where the server was built with LZ4 (PostgreSQL 14 and later; the
- * Debian and Docker images are). A sealed credit decision is about 4.4 KB of text and is stored
+ * PostgreSQL's default pglz, where the server was built with LZ4 (PostgreSQL 14 and later, such as
+ * Debian's PostgreSQL 15 package). A sealed credit decision is about 4.4 KB of text and is stored
  * twice (record_json and the jsonb record), so both values are compressed on every insert and the
  * text is decompressed for every exported decision. On 50,000 such records (PostgreSQL 15, one
  * core), reading the texts took about 330 ms with LZ4 against 550 ms with pglz, and inserting
