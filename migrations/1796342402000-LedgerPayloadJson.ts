@@ -8,7 +8,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * append() fills both columns from one text. No CHECK constraint compares them, because parsing
  * the text again cost about 4 µs per appended entry. An edit of either column behind the triggers
- * is still found: chain verification hashes the jsonb, and an export hashes the text.
+ * is still found: chain verification hashes the jsonb wherever the text differs from it, and an
+ * export hashes the canonical form of the parsed text.
  */
 export class LedgerPayloadJson1796342402000 implements MigrationInterface {
   name = 'LedgerPayloadJson1796342402000';

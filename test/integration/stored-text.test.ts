@@ -329,8 +329,8 @@ legalHoldText: { purgeAfterMonths: 12, source: GDPR }
       // The forged entry breaks every later chain check, so this probe runs last.
       const outcome = await exportAndVerify(useCase, useCase, 'incremental');
       assert.ok(outcome.rejected !== undefined, 'the export rejects the forged entry');
-      // The text gives the entry's hash, so the chain check, which hashes the canonical form of the
-      // jsonb payload, is what finds it.
+      // The text gives the entry's hash, so the chain check, which hashes a stored text as it is,
+      // passes it. The export writes the canonical form of the parsed payload, and finds it there.
       assert.match(outcome.rejected, new RegExp(`\\b${forgedSeq}\\b`));
     });
   });

@@ -499,7 +499,7 @@ async function writeDecisionsAndEntries(
           const entry = toDecisionEntry(row);
           // The entries' own hashes are checked first, in seq order, so an edited entry is reported
           // as a ledger failure at its seq rather than as a decision that contradicts it.
-          ledgerLines.push(exportedEntryLine(entry, row.entry_payload_json));
+          ledgerLines.push(exportedEntryLine(entry));
           decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry, row.record_json)));
           analyst.add(line);
           counter.add(line.outcome, line.score, line.record);
@@ -600,19 +600,14 @@ function checkedRecordJson(line: DecisionLine, entry: LedgerEntry, storedJson: s
  * Returns the ledger.jsonl line of an exported entry after recomputing the entry's hash from its
  * fields and prevHash. Raises LedgerVerificationError for an entry whose stored hash differs, so
  * a bundle never carries an entry that fails its own hash, also when the entry lies before the
- * recorded full verification that an incremental chain check starts from. `storedPayloadJson` is
- * the entry's payload_json, hashed as it is. A text that does not give the stored hash is replaced
- * by the canonical form of the parsed payload, which must give it.
+ * recorded full verification that an incremental chain check starts from.
  *
- * A stored text that gives the hash is not checked for canonical form here. The chain check hashes
- * the canonical form of the jsonb payload, and the leaf check compares the entry's hash with the
- * Merkle tree. A text outside canonical form that still gave the hash would fail one of them, short
- * of a SHA-256 collision, and both must pass before anything is signed.
+ * The payload is written in canonical form from its parsed value (for a decision's entry, the
+ * parse of its payload_json), which is what the bundle verifiers hash. Chain verification hashes a
+ * stored text as it is (computeStoredTextEntryHash), so only this check keeps a text outside
+ * canonical form that still gives the hash out of a signed bundle. append() never stores one.
  */
-function exportedEntryLine(entry: LedgerEntry, storedPayloadJson: string | null = null): string {
-  if (storedPayloadJson !== null && sha256Hex(entry.prevHash + entryHashText(entry, storedPayloadJson)) === entry.hash) {
-    return ledgerEntryJsonLine(entry, storedPayloadJson);
-  }
+function exportedEntryLine(entry: LedgerEntry): string {
   let payloadJson: string | undefined;
   try {
     payloadJson = canonicalJsonValue(entry.payload);
@@ -627,7 +622,7 @@ function exportedEntryLine(entry: LedgerEntry, storedPayloadJson: string | null 
       headHash: '',
       firstBadSeq: entry.seq,
       problem: 'hash-mismatch',
-      reason: `the exported entry seq ${entry.seq} does not hash to its stored hash, so its fields were changed after it was appended`,
+      reason: `the exported entry seq ${entry.seq} does not hash to its stored hash in canonical form, so its fields were changed after it was appended`,
     });
   }
   return ledgerEntryJsonLine(entry, payloadJson);

@@ -2,7 +2,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../common/src/index.js';
-import { canonicalJsonValue, computeEntryHash, computeStoredEntryHash, GENESIS_PREV_HASH, verifyChainSegment, type LedgerEntry } from './ledger-hash.js';
+import {
+  canonicalJsonValue,
+  computeEntryHash,
+  computeStoredEntryHash,
+  computeStoredTextEntryHash,
+  GENESIS_PREV_HASH,
+  verifyChainSegment,
+  type LedgerEntry,
+} from './ledger-hash.js';
 
 function buildChain(count: number): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
@@ -138,6 +146,29 @@ describe('computeStoredEntryHash', () => {
   it('names the path of a bad value', () => {
     const fields = { seq: 1, type: 't', tenant: 'a', actor: 'u', payload: { nested: { score: Number.NaN } }, createdAt: '2026-01-01T00:00:00.000Z' };
     assert.throws(() => computeStoredEntryHash(GENESIS_PREV_HASH, fields), /nested\.score is NaN/);
+  });
+});
+
+describe('computeStoredTextEntryHash', () => {
+  const fields = { seq: 3, type: 'decision.created', tenant: 'bank-a', actor: 'svc-é', createdAt: '2026-01-01T00:00:00.000Z' };
+  const payload = { outcome: 'APPROVE', score: 0.25, note: 'Zürich', reasons: [{ code: 'R1' }] };
+  const hash = computeEntryHash(GENESIS_PREV_HASH, { ...fields, payload });
+
+  it('hashes a canonical text as it is', () => {
+    const entry = { ...fields, payloadJson: canonicalJson(payload), prevHash: GENESIS_PREV_HASH, hash };
+    assert.equal(computeStoredTextEntryHash(GENESIS_PREV_HASH, entry), hash);
+  });
+
+  it('hashes an equal text in canonical form', () => {
+    const spaced = '{"score": 0.250, "outcome": "APPROVE", "reasons": [{"code": "R1"}], "note": "Z\\u00fcrich"}';
+    assert.deepEqual(JSON.parse(spaced), payload);
+    const entry = { ...fields, payloadJson: spaced, prevHash: GENESIS_PREV_HASH, hash };
+    assert.equal(computeStoredTextEntryHash(GENESIS_PREV_HASH, entry), hash);
+  });
+
+  it('gives another hash for an edited text', () => {
+    const entry = { ...fields, payloadJson: canonicalJson({ ...payload, outcome: 'DECLINE' }), prevHash: GENESIS_PREV_HASH, hash };
+    assert.notEqual(computeStoredTextEntryHash(GENESIS_PREV_HASH, entry), hash);
   });
 });
 

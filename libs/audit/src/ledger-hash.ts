@@ -41,6 +41,18 @@ export interface LedgerEntry extends LedgerHashInput {
   hash: string;
 }
 
+/**
+ * A stored entry read with its payload as the stored text (payload_json) instead of the parsed
+ * jsonb, because PostgreSQL found the two equal. Its hash is computed from the text as it is.
+ */
+export interface StoredTextLedgerEntry extends Omit<LedgerEntry, 'payload'> {
+  payload?: undefined;
+  payloadJson: string;
+}
+
+/** An entry as chain verification reads it: with its parsed payload, or with its stored payload text. */
+export type VerifiableLedgerEntry = LedgerEntry | StoredTextLedgerEntry;
+
 /** Stable code for the reason a chain segment failed verification. */
 export type ChainProblem = 'seq-gap' | 'broken-link' | 'hash-mismatch';
 
@@ -77,11 +89,27 @@ export function computeStoredEntryHash(prevHash: string, fields: LedgerHashInput
 }
 
 /**
+ * Computes the hash of an entry read with its stored payload text. The text is hashed as it is,
+ * which skips parsing and canonicalizing a payload that append() stored in canonical form. A text
+ * that does not give the stored hash is parsed and hashed in canonical form instead, so a text that
+ * another writer stored outside canonical form verifies as its jsonb would.
+ *
+ * NOTE: a text outside canonical form that still gives the hash passes here, although an
+ * independent verifier that follows the definition above would reject it. append() never stores
+ * one, and an export rejects it (exportedEntryLine), but `warden audit verify` does not.
+ */
+export function computeStoredTextEntryHash(prevHash: string, entry: StoredTextLedgerEntry): string {
+  const hash = sha256Hex(prevHash + entryHashText(entry, entry.payloadJson));
+  if (hash === entry.hash) return hash;
+  return computeStoredEntryHash(prevHash, { ...entry, payload: JSON.parse(entry.payloadJson) as Record<string, unknown> });
+}
+
+/**
  * Writes JCS({ seq, type, tenant, actor, payload, createdAt }) around the payload's canonical JSON,
  * which the caller has already computed. The keys are written in their JCS order (actor, createdAt,
  * payload, seq, tenant, type), so nothing is sorted per entry.
  */
-export function entryHashText(fields: LedgerHashInput, payloadJson: string): string {
+export function entryHashText(fields: Omit<LedgerHashInput, 'payload'>, payloadJson: string): string {
   return (
     `{"actor":${canonicalJsonValue(fields.actor)},"createdAt":${canonicalJsonValue(fields.createdAt)},` +
     `"payload":${payloadJson},"seq":${canonicalJsonValue(fields.seq)},` +
@@ -188,11 +216,12 @@ export function checkChainLink(
  * Verifies a run of consecutive entries that must follow the entry whose hash is
  * `expectedPrevHash`. Stops at the first bad entry and names its seq and the problem. `entries` is
  * the number of entries that passed before it. An empty segment passes and reports
- * `lastHash = expectedPrevHash`. Payloads are hashed as plain JSON values (computeStoredEntryHash),
- * so a payload with any other value fails as a hash mismatch.
+ * `lastHash = expectedPrevHash`. Parsed payloads are hashed as plain JSON values
+ * (computeStoredEntryHash), so a payload with any other value fails as a hash mismatch. Stored
+ * payload texts are hashed as computeStoredTextEntryHash describes.
  */
 export function verifyChainSegment(
-  entries: readonly LedgerEntry[],
+  entries: readonly VerifiableLedgerEntry[],
   expectedPrevHash: string,
   options: ChainSegmentOptions = {},
 ): ChainSegmentResult {
@@ -211,7 +240,7 @@ export function verifyChainSegment(
 }
 
 function checkEntry(
-  entry: LedgerEntry,
+  entry: VerifiableLedgerEntry,
   prevSeq: number | undefined,
   prevHash: string,
 ): { problem: ChainProblem; reason: string } | undefined {
@@ -220,7 +249,7 @@ function checkEntry(
 
   let recomputed: string;
   try {
-    recomputed = computeStoredEntryHash(prevHash, entry);
+    recomputed = entry.payload === undefined ? computeStoredTextEntryHash(prevHash, entry) : computeStoredEntryHash(prevHash, entry);
   } catch (error) {
     // A payload that JSON cannot carry cannot match any hash that append() wrote.
     return { problem: 'hash-mismatch', reason: `hash mismatch at seq ${entry.seq}: ${(error as Error).message}` };

@@ -5,8 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
-import { verifyChainRange, type ChainRange } from './chain-range.js';
-import type { LedgerEntryRow } from './ledger-rows.js';
+import { verifyChainRange, type ChainRange, type VerifyEntryRow } from './chain-range.js';
 
 /** Input of the worker, passed by verifyLedger as workerData. */
 export interface LedgerVerifyWorkerData {
@@ -18,7 +17,7 @@ const { connectionString, range } = workerData as LedgerVerifyWorkerData;
 const client = new pg.Client({ connectionString, application_name: 'warden-ledger-verify' });
 await client.connect();
 try {
-  const result = await verifyChainRange(async (sql, parameters) => (await client.query<LedgerEntryRow>(sql, parameters)).rows, range);
+  const result = await verifyChainRange(async (sql, parameters) => (await client.query<VerifyEntryRow>(sql, parameters)).rows, range);
   parentPort?.postMessage(result);
 } finally {
   await client.end();
