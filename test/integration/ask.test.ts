@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExportEvidence, ErasureService, exportBundle, parseRetentionPolicy, SubjectKeyStore, verifyBundle, verifyLedger } from '../../libs/audit/src/index.js';
+import { collectUseCaseSummary } from '../../libs/audit/src/summary-report.js';
 import { digestJson } from '../../libs/common/src/index.js';
 import { PlaceholderVault } from '../../libs/guardrails/src/index.js';
 import { databaseTargets, REPO_ROOT, sharedDataPath } from '../support/databases.js';
@@ -424,6 +425,19 @@ for (const target of await databaseTargets()) {
         "SELECT payload FROM audit.ledger_entries WHERE type = 'llm.call' ORDER BY seq DESC LIMIT 1",
       );
       assert.ok(call.payload.guardrails.some((verdict) => verdict.guardrail === 'topic' && verdict.target === 'choices[0]' && verdict.verdict === 'block'));
+    });
+
+    it('summary counts guardrail blocks', async () => {
+      // The cases above withheld answers of policy-qa for an injection and for topics, one of them in the proxy.
+      const dataSource = gw.runtime.database.dataSource;
+      const [{ tenant }]: { tenant: string }[] = await dataSource.query("SELECT tenant FROM audit.ledger_entries WHERE type = 'answer.blocked' LIMIT 1");
+      const scope = { from: new Date(0), to: new Date(Date.now() + 60_000), tenant };
+      const summary = await collectUseCaseSummary(dataSource, { useCase: 'policy-qa', ...scope });
+      assert.ok(summary.useCaseEvents.answersBlocked >= 3, `answers withheld: ${summary.useCaseEvents.answersBlocked}`);
+      assert.ok(summary.useCaseEvents.callsBlocked >= 1, `proxy calls blocked: ${summary.useCaseEvents.callsBlocked}`);
+      const other = await collectUseCaseSummary(dataSource, { useCase: 'credit-application', ...scope });
+      assert.equal(other.useCaseEvents.answersBlocked, 0);
+      assert.equal(other.useCaseEvents.callsBlocked, 0);
     });
 
     describe('answers for a data subject', () => {

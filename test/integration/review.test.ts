@@ -647,6 +647,9 @@ for (const target of await databaseTargets()) {
       assert.notEqual(summary.review!.medianSeconds, null);
       assert.ok(summary.review!.medianSeconds! >= 0);
       assert.equal(summary.events['use_case.suspended'], 1);
+      assert.equal(summary.useCaseEvents.suspensions, 1);
+      const other = await collectUseCaseSummary(dataSource, { useCase: 'another-use-case', from: new Date(0), to: new Date(Date.now() + 60_000), tenant: 'bank-a' });
+      assert.equal(other.useCaseEvents.suspensions, 0);
     });
   });
 }

@@ -17,6 +17,7 @@ const SUMMARY: UseCaseSummary = {
     { code: 'RB02', count: 4 },
   ],
   events: { 'access.denied': 2, 'use_case.suspended': 1 },
+  useCaseEvents: { answersBlocked: 3, callsBlocked: 4, suspensions: 1 },
   review: { cases: 5, decided: 4, overridden: 1, medianSeconds: 5400, p90Seconds: 30, slaBreaches: 2 },
   ledger: { ok: true, entries: 40, headSeq: 40, headHash: 'c'.repeat(64) },
   checkpoint: { treeSize: 38, rootHash: 'd'.repeat(64), createdAt: '2026-12-05T07:55:00.000Z' },
@@ -42,8 +43,10 @@ describe('renderSummaryPdf', () => {
   it('lists reason codes and denials', async () => {
     const text = await pdfText(SUMMARY);
     assert.ok(text.includes('RB21: 6'), text);
-    assert.ok(text.includes('Access denials by policy: 2'), text);
-    assert.ok(text.includes('Guardrail blocks: 0'), text);
+    assert.ok(text.includes('Access denials by policy, every operation of bank-a: 2'), text);
+    assert.ok(text.includes('Guardrail blocks of this use case: 7 (answers withheld 3, proxy calls blocked 4)'), text);
+    const allTenants = await pdfText({ ...SUMMARY, tenant: null });
+    assert.ok(allTenants.includes('Access denials by policy, every operation of all tenants: 2'), allTenants);
   });
 
   it('reports human review', async () => {
@@ -52,7 +55,7 @@ describe('renderSummaryPdf', () => {
     assert.ok(text.includes('Reviewer overrides of an automatic outcome: 1'), text);
     assert.ok(text.includes('median 90.0 min, 90th percentile 30 s'), text);
     assert.ok(text.includes('SLA breaches: 2'), text);
-    assert.ok(text.includes('Use case suspensions: 1'), text);
+    assert.ok(text.includes('Suspensions of this use case: 1'), text);
     const withoutReview = await pdfText({ ...SUMMARY, review: null });
     assert.ok(withoutReview.includes('Review cases: no review tables in this database'), withoutReview);
   });

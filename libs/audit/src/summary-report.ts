@@ -19,8 +19,13 @@ export interface UseCaseSummary {
   meanScore: number | null;
   /** The most frequent reason codes of DECLINE and REFER decisions, most frequent first. */
   topReasonCodes: { code: string; count: number }[];
-  /** Counts of ledger events in the period by type, such as `access.denied` or `review.decided`. */
+  /**
+   * Counts of the tenant's ledger events in the period by type, such as `access.denied` or
+   * `review.decided`, for every use case. A gateway denial names no use case.
+   */
   events: Record<string, number>;
+  /** Counts of the period's ledger events that name this use case in payload.useCase. */
+  useCaseEvents: UseCaseEvents;
   /** Human review of the period's decisions, or null where the database has no review tables. */
   review: ReviewFigures | null;
   ledger: { ok: boolean; entries: number; headSeq: number; headHash: string; firstBadSeq?: number; check?: SummaryChainCheck };
@@ -36,6 +41,20 @@ export interface UseCaseSummary {
 export type SummaryChainCheck =
   | { kind: 'full' }
   | { kind: 'incremental'; throughSeq: number; verifiedAt: string; anchorSeq: number };
+
+/** Ledger events of one use case: what its guardrails withheld and how often it was suspended. */
+export interface UseCaseEvents {
+  /** `answer.blocked` entries: answers that a guardrail withheld, for the question or the answer. */
+  answersBlocked: number;
+  /**
+   * `llm.call` entries with a guardrail verdict `block` or the error `guardrail_unavailable`: proxy
+   * calls that a guardrail stopped before the upstream, withheld the reply of, or stopped because
+   * it could not check them. Calls stopped by the rate limit are not counted.
+   */
+  callsBlocked: number;
+  /** `use_case.suspended` entries. */
+  suspensions: number;
+}
 
 /** Figures of the human review of a summary's decisions. */
 export interface ReviewFigures {
@@ -137,6 +156,7 @@ export async function collectUseCaseSummary(dataSource: DataSource | EntityManag
     [options.from.toISOString(), options.to.toISOString(), tenant],
   );
 
+  const useCaseEvents = await queryUseCaseEvents(dataSource, options.useCase, options.from, options.to, tenant);
   const review = await collectReviewFigures(dataSource, window);
   const ledger = options.ledger ?? (await verifyLedger(dataSource instanceof EntityManager ? dataSource.connection : dataSource));
 
@@ -148,10 +168,31 @@ export async function collectUseCaseSummary(dataSource: DataSource | EntityManag
     generatedAt: new Date().toISOString(),
     ...decisionFigures,
     events: Object.fromEntries(eventRows.map((row) => [row.type, row.n])),
+    useCaseEvents,
     review,
     ledger: summaryLedger(ledger),
     checkpoint: options.checkpoint !== undefined ? options.checkpoint : await latestCheckpoint(dataSource),
   };
+}
+
+/**
+ * Counts the period's guardrail blocks and suspensions of one use case: the entries of those types
+ * whose payload.useCase names it. Only entries of the three types are read from the period's
+ * entries, so the jsonb of decision entries is not opened.
+ */
+async function queryUseCaseEvents(queryable: Queryable, useCase: string, from: Date, to: Date, tenant: string | null): Promise<UseCaseEvents> {
+  const [row]: { answers_blocked: number; calls_blocked: number; suspensions: number }[] = await queryable.query(
+    `SELECT count(*) FILTER (WHERE type = 'answer.blocked')::int AS answers_blocked,
+            count(*) FILTER (
+              WHERE type = 'llm.call' AND (payload->'guardrails' @> '[{"verdict": "block"}]' OR payload->>'errorCode' = 'guardrail_unavailable')
+            )::int AS calls_blocked,
+            count(*) FILTER (WHERE type = 'use_case.suspended')::int AS suspensions
+       FROM audit.ledger_entries
+      WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR tenant = $3)
+        AND type IN ('answer.blocked', 'llm.call', 'use_case.suspended') AND payload->>'useCase' = $4`,
+    [from.toISOString(), to.toISOString(), tenant, useCase],
+  );
+  return { answersBlocked: row.answers_blocked, callsBlocked: row.calls_blocked, suspensions: row.suspensions };
 }
 
 /** Orders strings by Unicode code point, as PostgreSQL's C collation orders UTF-8 text. */
@@ -270,7 +311,9 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
   for (const reason of summary.topReasonCodes) document.text(`${reason.code}: ${reason.count}`);
 
   section(document, 'Oversight and guardrails');
-  document.text(`Access denials by policy: ${summary.events['access.denied'] ?? 0}`);
+  const { answersBlocked, callsBlocked, suspensions } = summary.useCaseEvents;
+  document.text(`Guardrail blocks of this use case: ${answersBlocked + callsBlocked} (answers withheld ${answersBlocked}, proxy calls blocked ${callsBlocked})`);
+  document.text(`Suspensions of this use case: ${suspensions}`);
   const review = summary.review;
   if (review) {
     document.text(`Review cases: ${review.cases} opened, ${review.decided} decided by a person`);
@@ -280,8 +323,8 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
   } else {
     document.text('Review cases: no review tables in this database');
   }
-  document.text(`Use case suspensions: ${summary.events['use_case.suspended'] ?? 0}`);
-  document.text(`Guardrail blocks: ${summary.events['guardrail.block'] ?? 0}`);
+  // Policy denials of the gateway name an operation, not a use case, so this count covers the tenant.
+  document.text(`Access denials by policy, every operation of ${summary.tenant ?? 'all tenants'}: ${summary.events['access.denied'] ?? 0}`);
 
   section(document, 'Ledger integrity');
   document.text(chainStatusLine(summary.ledger));
