@@ -21,12 +21,14 @@ import {
   PostgresLedger,
   PostgresMerkleLog,
   RetentionService,
+  SUMMARY_FILE,
   verifyBundle,
   WitnessPublisher,
   type ExportEvidence,
 } from '../../libs/audit/src/index.js';
 import { collectUseCaseSummary, DecisionFigureCounter } from '../../libs/audit/src/summary-report.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+import { pdfTextLines } from '../support/reviewed-decisions.js';
 
 const CREATED = '2026-03-15T10:00:00.000Z';
 const PERIOD = { from: new Date('2026-03-01T00:00:00.000Z'), to: new Date('2026-04-01T00:00:00.000Z') };
@@ -216,6 +218,11 @@ legalHoldText: { purgeAfterMonths: 12, source: GDPR }
       const outcome = await exportAndVerify(useCase, useCase);
       assert.equal(outcome.rejected, undefined, outcome.rejected);
       assertInvariant(outcome, useCase);
+      // The export counts tombstones as it reads them, and the summary alone counts them in SQL.
+      const queried = await collectUseCaseSummary(source, { useCase, ...PERIOD });
+      assert.equal(queried.purgedDecisions, 2);
+      const exported = pdfTextLines(readFileSync(join(workDir, useCase, SUMMARY_FILE)));
+      assert.ok(exported.includes('Reason codes are unavailable for 2 decisions whose records a retention purge replaced.'), exported.join('\n'));
     });
 
     for (const [name, text] of [

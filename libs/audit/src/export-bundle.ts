@@ -316,7 +316,7 @@ function collectReviewAndEvents(manager: EntityManager, options: ExportBundleOpt
     outcome: options.outcome,
     checkpoint: null,
     ledger: PENDING_VERIFICATION,
-    decisionFigures: { decisions: 0, outcomes: {}, meanScore: null, topReasonCodes: [] },
+    decisionFigures: { decisions: 0, outcomes: {}, meanScore: null, topReasonCodes: [], purgedDecisions: 0 },
   });
 }
 

@@ -16,6 +16,7 @@ const SUMMARY: UseCaseSummary = {
     { code: 'RB21', count: 6 },
     { code: 'RB02', count: 4 },
   ],
+  purgedDecisions: 0,
   events: { 'access.denied': 2, 'use_case.suspended': 1 },
   useCaseEvents: { answersBlocked: 3, callsBlocked: 4, suspensions: 1 },
   review: { cases: 5, decided: 4, overridden: 1, medianSeconds: 5400, p90Seconds: 30, slaBreaches: 2 },
@@ -37,14 +38,29 @@ describe('renderSummaryPdf', () => {
     assert.ok(text.includes('APPROVE: 5 (41.7%)'), text);
     assert.ok(text.includes('REFER: 4 (33.3%)'), text);
     assert.ok(text.includes('DECLINE: 3 (25.0%)'), text);
-    assert.ok(text.includes('Mean probability of default: 0.3123'), text);
+    assert.ok(text.includes('Mean score: 0.3123'), text);
+    assert.ok(text.includes('Outcomes are the automatic ones.'), text);
+  });
+
+  it('lists every outcome of answers', async () => {
+    const text = await pdfText({ ...SUMMARY, decisions: 4, outcomes: { ANSWERED: 3, REFER: 1 }, topReasonCodes: [] });
+    assert.ok(text.includes('ANSWERED: 3 (75.0%)'), text);
+    assert.ok(text.includes('REFER: 1 (25.0%)'), text);
+    assert.ok(text.includes('APPROVE: 0 (0.0%)'), text);
+  });
+
+  it('names purged decisions without reasons', async () => {
+    const text = await pdfText({ ...SUMMARY, topReasonCodes: [], purgedDecisions: 4 });
+    assert.ok(text.includes('None in this period.'), text);
+    assert.ok(text.includes('Reason codes are unavailable for 4 decisions whose records a retention purge replaced.'), text);
+    assert.ok(!(await pdfText(SUMMARY)).includes('Reason codes are unavailable'), 'no purge line without purged decisions');
   });
 
   it('lists reason codes and denials', async () => {
     const text = await pdfText(SUMMARY);
     assert.ok(text.includes('RB21: 6'), text);
     assert.ok(text.includes('Access denials by policy, every operation of bank-a: 2'), text);
-    assert.ok(text.includes('Guardrail blocks of this use case: 7 (answers withheld 3, proxy calls blocked 4)'), text);
+    assert.ok(text.includes('Guardrail blocks of this use case: answers withheld 3, proxy calls blocked or withheld 4'), text);
     const allTenants = await pdfText({ ...SUMMARY, tenant: null });
     assert.ok(allTenants.includes('Access denials by policy, every operation of all tenants: 2'), allTenants);
   });
@@ -135,6 +151,14 @@ describe('DecisionFigureCounter', () => {
   });
 
   it('has no mean without decisions', () => {
-    assert.deepEqual(new DecisionFigureCounter().figures(), { decisions: 0, outcomes: {}, meanScore: null, topReasonCodes: [] });
+    assert.deepEqual(new DecisionFigureCounter().figures(), { decisions: 0, outcomes: {}, meanScore: null, topReasonCodes: [], purgedDecisions: 0 });
+  });
+
+  it('counts purged records', () => {
+    const counter = new DecisionFigureCounter();
+    counter.add('DECLINE', 0.9, { purged: true, purgedAt: '2029-01-01T00:00:00.000Z', rule: 'credit-decisions' });
+    counter.add('DECLINE', 0.8, { reasonCodes: [{ code: 'RB01' }] });
+    assert.equal(counter.figures().purgedDecisions, 1);
+    assert.deepEqual(counter.figures().topReasonCodes, [{ code: 'RB01', count: 1 }]);
   });
 });

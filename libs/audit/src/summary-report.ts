@@ -15,10 +15,15 @@ export interface UseCaseSummary {
   generatedAt: string;
   decisions: number;
   outcomes: Record<string, number>;
-  /** Mean probability of default over the period's decisions, or null without decisions. */
+  /**
+   * Mean score over the period's decisions, or null without decisions. Its meaning is the use
+   * case's: a probability of default for credit, of fraud for payments, groundedness for answers.
+   */
   meanScore: number | null;
   /** The most frequent reason codes of DECLINE and REFER decisions, most frequent first. */
   topReasonCodes: { code: string; count: number }[];
+  /** Decisions whose record a retention purge replaced, so that their reason codes are gone. */
+  purgedDecisions: number;
   /**
    * Counts of the tenant's ledger events in the period by type, such as `access.denied` or
    * `review.decided`, for every use case. A gateway denial names no use case.
@@ -89,7 +94,7 @@ export interface SummaryOptions {
 }
 
 /** The figures of a summary that come from its decisions alone. */
-export type DecisionFigures = Pick<UseCaseSummary, 'decisions' | 'outcomes' | 'meanScore' | 'topReasonCodes'>;
+export type DecisionFigures = Pick<UseCaseSummary, 'decisions' | 'outcomes' | 'meanScore' | 'topReasonCodes' | 'purgedDecisions'>;
 
 /** Outcomes whose reason codes a summary counts. */
 const REASONED_OUTCOMES: ReadonlySet<string> = new Set(['DECLINE', 'REFER']);
@@ -104,11 +109,13 @@ export class DecisionFigureCounter {
   private scoreSum = 0;
   private readonly outcomes = new Map<string, number>();
   private readonly reasons = new Map<string, number>();
+  private purged = 0;
 
   add(outcome: string, score: number, record: Record<string, unknown>): void {
     this.decisions += 1;
     this.scoreSum += score;
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+    if (record.purged === true) this.purged += 1;
     if (!REASONED_OUTCOMES.has(outcome) || !Array.isArray(record.reasonCodes)) return;
     for (const reason of record.reasonCodes as unknown[]) {
       const code = typeof reason === 'object' && reason !== null ? (reason as { code?: unknown }).code : undefined;
@@ -123,6 +130,7 @@ export class DecisionFigureCounter {
       outcomes: Object.fromEntries([...this.outcomes].sort(([left], [right]) => (left < right ? -1 : 1))),
       meanScore: this.decisions > 0 ? this.scoreSum / this.decisions : null,
       topReasonCodes: [...this.reasons].sort(byCode).slice(0, 5).map(([code, count]) => ({ code, count })),
+      purgedDecisions: this.purged,
     };
   }
 }
@@ -209,8 +217,9 @@ function compareCodePoints(left: string, right: string): number {
 /** Queries the decision figures of a summary's scope. Parameters as decisionScope. */
 async function queryDecisionFigures(dataSource: Queryable, window: unknown[]): Promise<DecisionFigures> {
   const scope = decisionScope('');
-  const outcomeRows: { outcome: string; n: number; mean: number }[] = await dataSource.query(
-    `SELECT outcome, count(*)::int AS n, avg(score) AS mean FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
+  const outcomeRows: { outcome: string; n: number; mean: number; purged: number }[] = await dataSource.query(
+    `SELECT outcome, count(*)::int AS n, avg(score) AS mean, count(*) FILTER (WHERE record->'purged' = 'true'::jsonb)::int AS purged
+       FROM decisions.decision_records WHERE ${scope} GROUP BY outcome ORDER BY outcome`,
     window,
   );
   // COLLATE "C" orders ties by code point, as DecisionFigureCounter does.
@@ -229,6 +238,7 @@ async function queryDecisionFigures(dataSource: Queryable, window: unknown[]): P
     outcomes: Object.fromEntries(outcomeRows.map((row) => [row.outcome, row.n])),
     meanScore: decisions > 0 ? scoreSum / decisions : null,
     topReasonCodes: reasonRows.map((row) => ({ code: row.code, count: row.n })),
+    purgedDecisions: outcomeRows.reduce((sum, row) => sum + row.purged, 0),
   };
 }
 
@@ -297,22 +307,29 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
   document.text(`Period: ${summary.period.from} to ${summary.period.to} (end excluded)`);
   document.text(`Generated: ${summary.generatedAt}`);
 
-  section(document, 'Volumes and outcomes');
+  section(document, 'Volumes and automatic outcomes');
   document.text(`Decisions: ${summary.decisions}`);
-  for (const outcome of ['APPROVE', 'REFER', 'DECLINE']) {
+  // The three credit outcomes always appear, then any other outcome of the period (ANSWERED for answers).
+  const outcomes = [...new Set(['APPROVE', 'REFER', 'DECLINE', ...Object.keys(summary.outcomes).sort()])];
+  for (const outcome of outcomes) {
     const count = summary.outcomes[outcome] ?? 0;
     const share = summary.decisions > 0 ? ((100 * count) / summary.decisions).toFixed(1) : '0.0';
     document.text(`${outcome}: ${count} (${share}%)`);
   }
-  document.text(`Mean probability of default: ${summary.meanScore === null ? 'n/a' : summary.meanScore.toFixed(4)}`);
+  document.text('Outcomes are the automatic ones. A reviewer\'s final outcome is in the review.decided entries of ledger.jsonl.');
+  document.text(`Mean score: ${summary.meanScore === null ? 'n/a' : summary.meanScore.toFixed(4)} (the use case's score, such as a probability of default)`);
 
   section(document, 'Most frequent reason codes of DECLINE and REFER decisions');
   if (summary.topReasonCodes.length === 0) document.text('None in this period.');
   for (const reason of summary.topReasonCodes) document.text(`${reason.code}: ${reason.count}`);
+  if (summary.purgedDecisions > 0) {
+    document.text(`Reason codes are unavailable for ${summary.purgedDecisions} decisions whose records a retention purge replaced.`);
+  }
 
   section(document, 'Oversight and guardrails');
+  // An answer that the proxy withheld has both entries, so the two counts are not added up.
   const { answersBlocked, callsBlocked, suspensions } = summary.useCaseEvents;
-  document.text(`Guardrail blocks of this use case: ${answersBlocked + callsBlocked} (answers withheld ${answersBlocked}, proxy calls blocked ${callsBlocked})`);
+  document.text(`Guardrail blocks of this use case: answers withheld ${answersBlocked}, proxy calls blocked or withheld ${callsBlocked}`);
   document.text(`Suspensions of this use case: ${suspensions}`);
   const review = summary.review;
   if (review) {
