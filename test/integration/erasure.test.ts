@@ -13,6 +13,7 @@ import {
   ErasureService,
   exportBundle,
   parseRetentionPolicy,
+  retentionMinimumEnds,
   RetentionService,
   SubjectKeyStore,
   verifyBundle,
@@ -48,6 +49,24 @@ function monthsLater(time: Date, months: number): Date {
   const later = new Date(time);
   later.setUTCMonth(later.getUTCMonth() + months);
   return later;
+}
+
+/**
+ * Has reviewers decide the open review case of a decision, if any, so that an erasure of its
+ * subject is not rejected as awaiting a reviewer (a REFER, a large amount or the quality sample).
+ */
+async function decideOpenCase(runtime: WardenRuntime, tenant: string, decisionId: string): Promise<void> {
+  for (const subject of ['case-reviewer-1', 'case-reviewer-2', 'case-reviewer-3']) {
+    const [open]: { id: string }[] = await runtime.database.dataSource.query(
+      "SELECT id FROM review.cases WHERE decision_id = $1 AND state <> 'DECIDED'",
+      [decisionId],
+    );
+    if (!open) return;
+    const reviewer: Principal = { subject, tenant, roles: ['reviewer', 'senior-reviewer'] };
+    await runtime.reviews.claim(reviewer, open.id);
+    await runtime.reviews.submit(reviewer, { caseId: open.id, action: 'APPROVE', rationale: 'Checked the documents against the application' });
+  }
+  throw new Error(`the review case of decision ${decisionId} is still open after three reviewers`);
 }
 
 /** A subject id and an amount that occur nowhere else, so a plaintext copy anywhere is found. */
@@ -151,6 +170,8 @@ for (const target of await databaseTargets()) {
     let clock = started;
     let decisionId = '';
     let caseView: ReviewCaseView;
+    /** A decision whose subject was erased while its review was open. */
+    let erasedWithOpenReview = '';
 
     before(async () => {
       db = await target.open();
@@ -212,6 +233,47 @@ for (const target of await databaseTargets()) {
       assert.equal('rationaleDigest' in entry.payload, false);
     });
 
+    it('rejects erasure while its review is pending', async () => {
+      // However old the record, Regulation B's 25 months start only when the reviewer's decision is sent.
+      clock = monthsLater(started, 40);
+      try {
+        await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' }), (error: unknown) => {
+          assert.ok(error instanceof ErasureRefusedError);
+          assert.deepEqual(
+            error.blockers.map((blocker) => blocker.kind),
+            ['review-pending'],
+          );
+          assert.match(error.message, /1 record\(s\) of credit-application await a reviewer's decision/);
+          assert.match(error.message, /once the reviews are decided/);
+          return true;
+        });
+      } finally {
+        clock = started;
+      }
+      const [refused]: { payload: { blockedBy: { kind: string }[] } }[] = await runtime.database.dataSource.query(
+        "SELECT payload FROM audit.ledger_entries WHERE type = 'erasure.refused' ORDER BY seq DESC LIMIT 1",
+      );
+      assert.equal(refused.payload.blockedBy[0].kind, 'review-pending');
+    });
+
+    it('counts the minimum from the review decision', async () => {
+      await decideOpenCase(runtime, 'bank-a', decisionId);
+      const [decided]: { decided_at: Date | null; created_at: Date }[] = await runtime.database.dataSource.query(
+        'SELECT c.decided_at, d.created_at FROM review.cases c JOIN decisions.decision_records d ON d.id = c.decision_id WHERE c.id = $1',
+        [caseView.id],
+      );
+      assert.ok(decided.decided_at !== null, 'the case is decided');
+      const decidedAt = new Date(decided.decided_at);
+      assert.ok(decidedAt > new Date(decided.created_at));
+      await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' }), (error: unknown) => {
+        assert.ok(error instanceof ErasureRefusedError);
+        const [blocker] = error.blockers;
+        assert.equal(blocker.kind, 'retention');
+        assert.equal(blocker.kind === 'retention' && blocker.until, retentionMinimumEnds(POLICY.rules[0], decidedAt).toISOString());
+        return true;
+      });
+    });
+
     it('rejects erasure inside the retention minimum', async () => {
       await assert.rejects(erasure.erase({ tenant: 'bank-a', subjectId: SUBJECT, reason: 'ticket DSR-1001 from the applicant', actor: 'dpo' }), (error: unknown) => {
         assert.ok(error instanceof ErasureRefusedError);
@@ -269,14 +331,24 @@ for (const target of await databaseTargets()) {
     });
 
     it('purges review text written after erasure', async () => {
+      // Without a retention rule for the use case, a subject can be erased while a review is open,
+      // and a reviewer may still write on the case afterwards.
+      const subjectId = 'applicant-Zq7-open-review';
+      const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, applicantId: subjectId } });
       const reviewer: Principal = { subject: 'alice', tenant: 'bank-a', roles: ['senior-reviewer'] };
+      const [open] = (await runtime.reviews.queue(reviewer, { limit: 100 })).filter((candidate) => candidate.decisionId === decision.id);
+      assert.ok(open, 'an amount above 15,000 opens a review case');
+      const withoutRules = new ErasureService(runtime.database.dataSource, runtime.ledger, subjectKeys, parseRetentionPolicy('version: 1\nrules: {}\n'), () => clock);
+      await withoutRules.erase({ tenant: 'bank-a', subjectId, reason: 'ticket DSR-1004 from the applicant', actor: 'dpo' });
+      erasedWithOpenReview = decision.id;
+
       const rationale = 'Payslips arrived after the erasure request was handled';
-      await runtime.reviews.claim(reviewer, caseView.id);
-      await runtime.reviews.submit(reviewer, { caseId: caseView.id, action: 'REQUEST_INFO', rationale });
+      await runtime.reviews.claim(reviewer, open.id);
+      await runtime.reviews.submit(reviewer, { caseId: open.id, action: 'REQUEST_INFO', rationale });
 
       const [event]: { rationale: string; text_salt: Buffer | null; ledger_seq: string }[] = await runtime.database.dataSource.query(
         'SELECT rationale, text_salt, ledger_seq::text AS ledger_seq FROM review.case_events WHERE case_id = $1 AND rationale IS NOT NULL ORDER BY id DESC LIMIT 1',
-        [caseView.id],
+        [open.id],
       );
       assert.equal(event.rationale, '[purged]');
       assert.equal(event.text_salt, null);
@@ -284,7 +356,7 @@ for (const target of await databaseTargets()) {
       assert.match(String(entry.payload.rationaleHmac), /^[0-9a-f]{64}$/, 'the ledger keeps the keyed digest');
       const stored: { rationale: string }[] = await runtime.database.dataSource.query(
         'SELECT rationale FROM review.case_events WHERE case_id = $1 UNION ALL SELECT rationale FROM review.votes WHERE case_id = $1',
-        [caseView.id],
+        [open.id],
       );
       assert.equal(stored.some((row) => row.rationale === rationale), false, 'the text is stored nowhere');
     });
@@ -312,7 +384,8 @@ for (const target of await databaseTargets()) {
       const lines = await exportAndVerify(runtime, USE_CASE, started, outDir);
       assert.equal(lines.find((line) => line.id === decisionId)?.personalData, 'erased');
       assert.equal(lines.find((line) => line.id === stillSealed.id)?.personalData, 'sealed');
-      assert.equal(lines.filter((line) => line.personalData === undefined).length, lines.length - 2);
+      assert.equal(lines.find((line) => line.id === erasedWithOpenReview)?.personalData, 'erased');
+      assert.equal(lines.filter((line) => line.personalData === undefined).length, lines.length - 3);
       for (const name of readdirSync(outDir)) {
         assert.deepEqual(canariesIn(readFileSync(join(outDir, name)).toString('latin1')), [], `${name} holds a plaintext value of the erased subject`);
       }
@@ -325,6 +398,7 @@ for (const target of await databaseTargets()) {
     async function exportDuringErasure(name: string): Promise<{ during?: string; after?: string }> {
       const subjectId = `applicant-erased-during-${name}`;
       const decision = await runtime.decisions.decide(PRINCIPAL, { useCase: USE_CASE, application: { ...APPLICATION, applicantId: subjectId, credit_amount: 5000 } });
+      await decideOpenCase(runtime, 'bank-a', decision.id);
       const source = beforeFirstKeyRead(runtime.database.dataSource, () =>
         erasure.erase({ tenant: 'bank-a', subjectId, reason: `ticket DSR-3001 sent during the ${name} export`, actor: 'dpo' }),
       );
@@ -519,6 +593,8 @@ for (const target of await databaseTargets()) {
     });
 
     it('erases the payer and replays as erased', async () => {
+      // A held payment waits for an analyst, and the retention minimum runs from the analyst's decision.
+      await decideOpenCase(runtime, 'demo-bank', decision.id);
       const result = await erasure.erase({ tenant: 'demo-bank', subjectId: PAYER.subject, reason: 'ticket DSR-2001 from the payer', actor: 'dpo' });
       assert.equal(result.records, 1);
 

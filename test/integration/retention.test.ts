@@ -518,6 +518,84 @@ for (const target of await databaseTargets()) {
 }
 
 for (const target of await databaseTargets()) {
+  describe(`retention and review cases on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let clock = DUE;
+    const ledger = new PostgresLedger();
+    /** Decisions made at CREATED: without a case, with an open case, and decided soon or late. */
+    const ids = { noCase: '', open: '', decidedSoon: '', decidedLate: '' };
+    /** A day after the purge cutoff at DUE, so the late decision is not due then. */
+    const DECIDED_LATE = new Date('2026-03-17T10:00:00.000Z');
+
+    before(async () => {
+      db = await target.open();
+      const source = db.database.dataSource;
+      for (const name of Object.keys(ids) as (keyof typeof ids)[]) {
+        const id = randomUUID();
+        const record = { id, tenant: 'bank-a', useCase: USE_CASE, outcome: 'REFER', score: 0.5 };
+        const recordDigest = digestJson(record);
+        await source.transaction(async (manager) => {
+          const receipt = await ledger.append(manager, {
+            type: 'decision.created',
+            tenant: 'bank-a',
+            actor: 'svc-loans',
+            payload: { decisionId: id, useCase: USE_CASE, outcome: 'REFER', recordDigest },
+          });
+          await manager.query(
+            `INSERT INTO decisions.decision_records
+               (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+             VALUES ($1, 'bank-a', $2, NULL, 'svc-loans', 'REFER', 0.5, 'logreg-1', $3::jsonb, $4, $5, $6, $7)`,
+            [id, USE_CASE, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, CREATED],
+          );
+        });
+        ids[name] = id;
+      }
+      const cases: [string, Date | null][] = [
+        [ids.open, null],
+        [ids.decidedSoon, new Date(CREATED.getTime() + 3_600_000)],
+        [ids.decidedLate, DECIDED_LATE],
+      ];
+      for (const [decisionId, decidedAt] of cases) {
+        await source.query(
+          `INSERT INTO review.cases (id, tenant, use_case, decision_id, requested_by, automatic_outcome, model_version, reasons, priority,
+                                     four_eyes, required_role, state, queue_state, sla_deadline, final_outcome, decided_at, created_at, updated_at)
+           VALUES ($1, 'bank-a', $2, $3, 'svc-loans', 'REFER', 'logreg-1', ARRAY['refer'], 2, false, 'reviewer',
+                   $4, 'OPEN', $5, $6, $7, $5, $5)`,
+          [randomUUID(), USE_CASE, decisionId, decidedAt ? 'DECIDED' : 'OPEN', CREATED, decidedAt ? 'APPROVE' : null, decidedAt],
+        );
+      }
+    });
+    after(async () => {
+      await db?.cleanup();
+    });
+
+    async function purgedIds(): Promise<string[]> {
+      const rows: { id: string }[] = await db.database.dataSource.query("SELECT id FROM decisions.decision_records WHERE record ? 'purged'");
+      return rows.map((row) => row.id).sort();
+    }
+
+    it('purges after the review decision', async () => {
+      const retention = new RetentionService(db.database.dataSource, ledger, POLICY, () => [USE_CASE], () => clock);
+      const [preview] = await retention.purge({ actor: 'test', asOf: DUE, dryRun: true });
+      assert.equal(preview.due, 2, 'the decision without a case and the one decided soon');
+      const [result] = await retention.purge({ actor: 'test' });
+      assert.equal(result.purged, 2);
+      assert.deepEqual(await purgedIds(), [ids.noCase, ids.decidedSoon].sort());
+
+      // 26 months after the late decision it is due too. The open case keeps its record however old.
+      clock = new Date('2028-05-18T10:00:00.000Z');
+      const [later] = await retention.purge({ actor: 'test' });
+      assert.equal(later.purged, 1);
+      assert.deepEqual(await purgedIds(), [ids.noCase, ids.decidedSoon, ids.decidedLate].sort());
+      clock = new Date('2040-01-01T00:00:00.000Z');
+      const [much] = await retention.purge({ actor: 'test' });
+      assert.equal(much.due, 0);
+      assert.equal((await purgedIds()).includes(ids.open), false);
+    });
+  });
+}
+
+for (const target of await databaseTargets()) {
   describe(`hold text migration on ${target.name}`, { skip: target.skipReason }, () => {
     let db: TestDatabase;
     before(async () => {

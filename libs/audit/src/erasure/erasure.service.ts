@@ -10,7 +10,8 @@ import type { SubjectKeyStore } from './subject-keys.js';
 /** Something that forbids erasing a subject now, with the time it stops doing so. */
 export type ErasureBlocker =
   | { kind: 'legal-hold'; holdId: string; useCase: string | null; placedAt: string; until: 'released' }
-  | { kind: 'retention'; useCase: string; rule: string; minimumMonths: number; until: string; records: number };
+  | { kind: 'retention'; useCase: string; rule: string; minimumMonths: number; until: string; records: number }
+  | { kind: 'review-pending'; useCase: string; rule: string; records: number; until: 'decided' };
 
 export interface ErasureResult {
   subjectRef: string;
@@ -29,6 +30,7 @@ export class ErasureRefusedError extends FailedPreconditionError {
   ) {
     const retry = [
       ...(blockers.some((blocker) => blocker.kind === 'retention') ? ['after the date named'] : []),
+      ...(blockers.some((blocker) => blocker.kind === 'review-pending') ? ['once the reviews are decided'] : []),
       ...(blockers.some((blocker) => blocker.kind === 'legal-hold') ? ['once the hold is released'] : []),
     ].join(' and ');
     super(`Erasure rejected (ledger seq ${ledgerSeq}): ${blockers.map(describeBlocker).join('; ')}. Retry the erasure ${retry}.`);
@@ -144,9 +146,16 @@ export class ErasureService {
     }));
 
     for (const rule of this.policy.rules) {
-      const inside = records
-        .filter((record) => record.useCase === rule.useCase)
-        .map((record) => retentionMinimumEnds(rule, record.createdAt))
+      const ruled = records.filter((record) => record.useCase === rule.useCase);
+      // The minimum runs from the notice of the action taken: the decision itself, or the reviewer's
+      // final outcome for a decision sent to review. A pending review has not notified anyone yet.
+      const pending = ruled.filter((record) => record.inReview && record.decidedAt === null);
+      if (pending.length > 0) {
+        blockers.push({ kind: 'review-pending', useCase: rule.useCase, rule: rule.source, records: pending.length, until: 'decided' });
+      }
+      const inside = ruled
+        .filter((record) => !pending.includes(record))
+        .map((record) => retentionMinimumEnds(rule, record.decidedAt ?? record.createdAt))
         .filter((ends) => ends > now);
       if (inside.length === 0) continue;
       const until = new Date(Math.max(...inside.map((ends) => ends.getTime())));
@@ -160,21 +169,35 @@ interface SubjectRecord {
   id: string;
   useCase: string;
   createdAt: Date;
+  /** Whether a review case was opened for the decision. */
+  inReview: boolean;
+  /** When the reviewer decided the case, or null without a decided case. */
+  decidedAt: Date | null;
 }
 
-/** Reads the subject's records that still carry sealed personal fields (purged tombstones carry none). */
+/** Reads the subject's records that still carry sealed personal fields (purged tombstones carry none), with their review cases. */
 async function subjectRecords(manager: EntityManager, tenant: string, keyIds: string[]): Promise<SubjectRecord[]> {
-  const rows: { id: string; use_case: string; created_at: Date }[] = await manager.query(
-    `SELECT id, use_case, created_at FROM decisions.decision_records
-      WHERE tenant = $1 AND record ? 'personal' AND record->'personal'->>'keyId' = ANY($2::text[])`,
+  const rows: { id: string; use_case: string; created_at: Date; in_review: boolean; decided_at: Date | null }[] = await manager.query(
+    `SELECT d.id, d.use_case, d.created_at, c.id IS NOT NULL AS in_review, c.decided_at
+       FROM decisions.decision_records d LEFT JOIN review.cases c ON c.decision_id = d.id
+      WHERE d.tenant = $1 AND d.record ? 'personal' AND d.record->'personal'->>'keyId' = ANY($2::text[])`,
     [tenant, keyIds],
   );
-  return rows.map((row) => ({ id: row.id, useCase: row.use_case, createdAt: new Date(row.created_at) }));
+  return rows.map((row) => ({
+    id: row.id,
+    useCase: row.use_case,
+    createdAt: new Date(row.created_at),
+    inReview: row.in_review,
+    decidedAt: row.decided_at === null ? null : new Date(row.decided_at),
+  }));
 }
 
 function describeBlocker(blocker: ErasureBlocker): string {
   if (blocker.kind === 'legal-hold') {
     return `legal hold ${blocker.holdId} (${blocker.useCase ?? 'every use case'}, placed ${blocker.placedAt}) is active until it is released`;
+  }
+  if (blocker.kind === 'review-pending') {
+    return `${blocker.records} record(s) of ${blocker.useCase} await a reviewer's decision, from which the minimum of ${blocker.rule} runs`;
   }
   return `${blocker.records} record(s) of ${blocker.useCase} are inside the ${blocker.minimumMonths}-month minimum of ${blocker.rule} until ${blocker.until}`;
 }

@@ -107,7 +107,7 @@ export class RetentionService {
       // A hold on a tenant without records is allowed (records may come later), but reported, as
       // it often means a misspelt tenant.
       const [{ n }]: { n: number }[] = await manager.query(
-        `SELECT count(*)::int AS n FROM decisions.decision_records WHERE tenant = $1 AND ($2::text IS NULL OR use_case = $2)`,
+        `SELECT count(*)::int AS n FROM decisions.decision_records WHERE tenant = $1 AND ($2::text IS NULL OR use_case = $2) AND NOT (record ? 'purged')`,
         [input.tenant, input.useCase],
       );
       this.log.info({ holdId: id, tenant: input.tenant, useCase: input.useCase, ledgerSeq: receipt.seq, recordsCovered: n }, 'legal hold placed');
@@ -235,7 +235,7 @@ export class RetentionService {
       const [{ due, held }]: { due: number; held: number }[] = await this.dataSource.query(
         `SELECT count(*) FILTER (WHERE NOT ${HELD})::int AS due, count(*) FILTER (WHERE ${HELD})::int AS held
            FROM decisions.decision_records d
-          WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged')`,
+          WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged') AND NOT ${AWAITING_NOTICE}`,
         [rule.useCase, cutoff],
       );
       const result: PurgeResult = { useCase: rule.useCase, source: rule.source, cutoff: cutoff.toISOString(), due, purged: 0, held, ledgerSeq: null };
@@ -371,7 +371,7 @@ export class RetentionService {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
       const rows: { id: string; tenant: string }[] = await manager.query(
         `SELECT d.id, d.tenant FROM decisions.decision_records d
-          WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged') AND NOT ${HELD}
+          WHERE d.use_case = $1 AND d.created_at < $2 AND NOT (d.record ? 'purged') AND NOT ${HELD} AND NOT ${AWAITING_NOTICE}
           ORDER BY d.ledger_seq LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED`,
         [useCase, cutoff],
       );
@@ -427,6 +427,14 @@ export const RETENTION_LOCK = 7_265_746_101;
 /** A record is held while an active hold names its tenant and its use case (or every use case). */
 export const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
   WHERE h.released_at IS NULL AND h.tenant = d.tenant AND (h.use_case IS NULL OR h.use_case = d.use_case))`;
+
+/**
+ * True for a decision `d` whose review case was not decided before the cutoff $2. The applicant
+ * learns the action taken only when the reviewer decides, and Regulation B counts its 25 months
+ * from that notice (12 CFR 1002.12(b)(1)), so such a record is not yet due, whatever its age.
+ */
+export const AWAITING_NOTICE = `EXISTS (SELECT 1 FROM review.cases c
+  WHERE c.decision_id = d.id AND (c.decided_at IS NULL OR c.decided_at >= $2))`;
 
 /** The name purge results and log lines give the placeholder vault's rule. */
 export const VAULT_USE_CASE = 'placeholder-vault';
