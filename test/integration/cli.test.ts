@@ -139,6 +139,12 @@ describe('warden cli without a database', () => {
     const result = await runCli(args, cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'dates') }));
     assert.equal(result.code, 1);
     assert.ok(result.stderr.startsWith('BAD_USER_INPUT: Invalid --from "2026-02-30".'), result.stderr);
+    // With a time the date is checked too, and a time without its zone is not read in the host's zone.
+    for (const from of ['2026-02-30T00:00:00Z', '2026-03-01T00:00:00']) {
+      const timed = await runCli([...args.slice(0, 3), '--from', from, ...args.slice(5)], cliEnvironment({ WARDEN_DATA_DIR: join(workDir, 'dates') }));
+      assert.equal(timed.code, 1);
+      assert.ok(timed.stderr.startsWith(`BAD_USER_INPUT: Invalid --from "${from}".`), timed.stderr);
+    }
   });
 
   it('verify-bundle rejects a missing folder', async () => {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { BadUserInputError, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
+import { BadUserInputError, parseDateOrDateTime, WARDEN_VERSION, type WardenConfig } from '../../../libs/common/src/index.js';
 import { openDatabase } from '../../../libs/database/src/index.js';
 import { createRuntime, requireUseCase, runDemoSetup, runFraudDemoSetup, type DemoSetupResult } from '../../../libs/decisions/src/index.js';
 import {
@@ -26,12 +26,11 @@ import { operatorActor, printJson, withRuntime } from './cli-runtime.js';
 const DEFAULT_TENANT = 'demo-bank';
 
 function parseDate(value: string, option: string): Date {
-  const date = new Date(value);
-  // new Date('2026-02-30') rolls over to March 2; a date that does not exist is rejected instead.
-  const calendarDay = /^(\d{4}-\d{2}-\d{2})/.exec(value)?.[1];
-  const exists = calendarDay !== undefined && !Number.isNaN(date.getTime()) && (value.length > 10 || date.toISOString().startsWith(calendarDay));
-  if (!exists) {
-    throw new BadUserInputError(`Invalid ${option} "${value}".`, [{ field: option, message: 'must be an ISO date such as 2026-12-01 or 2026-12-01T08:00:00Z' }]);
+  const date = parseDateOrDateTime(value);
+  if (date === undefined) {
+    throw new BadUserInputError(`Invalid ${option} "${value}".`, [
+      { field: option, message: 'must be a date that exists, such as 2026-12-01 (midnight UTC), or a time with its zone, such as 2026-12-01T08:00:00Z' },
+    ]);
   }
   return date;
 }

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
-import { BadUserInputError, type WardenConfig } from '../../../libs/common/src/index.js';
+import { BadUserInputError, parseDateOrDateTime, type WardenConfig } from '../../../libs/common/src/index.js';
 import { isValidTenant } from '../../../libs/policy/src/index.js';
 import { operatorActor, withRuntime } from './cli-runtime.js';
 
 function parseInstant(value: string): Date {
-  const date = new Date(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
-    throw new BadUserInputError(`Invalid --as-of "${value}".`, [{ field: '--as-of', message: 'must be an ISO time such as 2028-02-01T00:00:00Z' }]);
+  const date = parseDateOrDateTime(value);
+  if (date === undefined) {
+    throw new BadUserInputError(`Invalid --as-of "${value}".`, [
+      { field: '--as-of', message: 'must be a date that exists, such as 2028-02-01 (midnight UTC), or a time with its zone, such as 2028-02-01T00:00:00Z' },
+    ]);
   }
   return date;
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDateTime } from './date-time.js';
+import { parseDateOrDateTime, parseDateTime } from './date-time.js';
 
 describe('parseDateTime', () => {
   it('reads RFC 3339 date-times with a zone', () => {
@@ -31,3 +31,21 @@ describe('parseDateTime', () => {
     assert.equal(parseDateTime(null), undefined);
   });
 });
+
+describe('parseDateOrDateTime', () => {
+  it('reads a calendar date as midnight UTC', () => {
+    assert.equal(parseDateOrDateTime('2026-12-01')?.toISOString(), '2026-12-01T00:00:00.000Z');
+    assert.equal(parseDateOrDateTime('2024-02-29')?.toISOString(), '2024-02-29T00:00:00.000Z');
+  });
+
+  it('reads a date-time with a zone', () => {
+    assert.equal(parseDateOrDateTime('2026-12-04T00:00:00-05:00')?.toISOString(), '2026-12-04T05:00:00.000Z');
+  });
+
+  for (const text of ['2026-02-30', '2026-02-30T00:00:00Z', '2026-12-04T00:00:00', '2026-12-4', 'notadate', '']) {
+    it(`rejects ${JSON.stringify(text)}`, () => {
+      assert.equal(parseDateOrDateTime(text), undefined);
+    });
+  }
+});
+

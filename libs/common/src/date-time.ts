@@ -26,3 +26,19 @@ export function parseDateTime(text: unknown): Date | undefined {
   const ms = time.getTime();
   return Number.isNaN(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS ? undefined : time;
 }
+
+/** A calendar date alone: 2026-12-01. */
+const CALENDAR_DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * Parses a calendar date (2026-12-01, read as midnight UTC) or an RFC 3339 date-time with a zone
+ * (parseDateTime), or returns undefined. A date that does not exist (2026-02-30) and a time
+ * without a zone (2026-12-01T08:00:00, which `new Date` reads in the host's zone) are rejected.
+ */
+export function parseDateOrDateTime(text: unknown): Date | undefined {
+  if (typeof text !== 'string') return undefined;
+  const match = CALENDAR_DATE_PATTERN.exec(text);
+  if (!match) return parseDateTime(text);
+  return parseDateTime(`${text}T00:00:00Z`);
+}
+
