@@ -48,6 +48,11 @@ export function toAnalystRow(line: DecisionLine): AnalystRow {
   };
 }
 
+/**
+ * Returns the record's reviewStatus: the status when the decision was made.
+ * NOTE: a decision sent to review keeps PENDING here after a reviewer decides. Its final outcome
+ * is only in the review.decided entries of ledger.jsonl, and the analyst files have no column for it.
+ */
 function reviewStatusCell(record: AnalystRecordFields): string | null {
   return typeof record.reviewStatus === 'string' ? record.reviewStatus : null;
 }
