@@ -303,7 +303,7 @@ for (const target of await databaseTargets()) {
 
       assert.equal(result.code, 1);
       assert.match(result.stderr, /^BAD_USER_INPUT: Invalid --from "notadate"\./);
-      assert.match(result.stderr, /--from: must be an ISO date/);
+      assert.match(result.stderr, /--from: must be a date that exists, such as 2026-12-01 \(midnight UTC\)/);
       assert.equal(existsSync(join(workDir, 'never')), false);
     });
 

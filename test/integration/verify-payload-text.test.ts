@@ -144,6 +144,71 @@ for (const target of await databaseTargets()) {
       });
     });
 
+    it('ignores a jsonb operator on the search path', async () => {
+      // Someone who can create objects puts an always-true jsonb equality ahead of pg_catalog's.
+      await source.query('CREATE FUNCTION public.always_equal(jsonb, jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$');
+      await source.query('CREATE OPERATOR public.= (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = public.always_equal)');
+      try {
+        await withEdit(`UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`, [], async () => {
+          // One connection of its own, released before withEdit restores the row: PGlite has only one.
+          const runner = source.createQueryRunner();
+          try {
+            await runner.connect();
+            await runner.query('SET search_path = public, pg_catalog');
+            const [probe] = await runner.query(`SELECT '{"a":1}'::jsonb = '{"a":2}'::jsonb AS equal`);
+            assert.equal(probe.equal, true, 'the shadowing operator is in effect');
+            const result = await verifyChainRange((sql: string, parameters: unknown[]) => runner.query(sql, parameters), {
+              afterSeq: 0,
+              prevHash: GENESIS_PREV_HASH,
+              batchSize: 100,
+            });
+            assert.equal(result.ok, false);
+            assert.equal(result.firstBadSeq, EDITED_SEQ);
+          } finally {
+            await runner.query('RESET search_path').catch(() => undefined);
+            await runner.release();
+          }
+        });
+      } finally {
+        await source.query('DROP OPERATOR public.= (jsonb, jsonb)');
+        await source.query('DROP FUNCTION public.always_equal(jsonb, jsonb)');
+      }
+    });
+
+    it('reads the jsonb for an oversized text', async () => {
+      // Whitespace keeps the text equal to the jsonb, so only its size keeps it from being read.
+      await withEdit(`UPDATE audit.ledger_entries SET payload_json = '{' || repeat(' ', 1100000) || substr(payload_json, 2) WHERE seq = $1`, [], async () => {
+        const rows: VerifyEntryRow[] = [];
+        const result = await verifyChainRange(
+          async (sql: string, parameters: unknown[]) => {
+            const batch: VerifyEntryRow[] = await source.query(sql, parameters);
+            rows.push(...batch);
+            return batch;
+          },
+          { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 100 },
+        );
+        assert.equal(result.ok, true, result.reason);
+        const edited = rows.find((row) => Number(row.seq) === EDITED_SEQ);
+        assert.equal(edited?.payload_json ?? null, null, 'the oversized text is not read');
+        assert.notEqual(edited?.payload, null);
+      });
+    });
+
+    it('raises a failed read that is not about the text', async () => {
+      const linesBefore = logLines.length;
+      const closed = Object.assign(new Error('Connection terminated'), { code: undefined });
+      await assert.rejects(
+        verifyChainRange(
+          async () => {
+            throw closed;
+          },
+          { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 100 },
+        ),
+        /Connection terminated/,
+      );
+      assert.equal(logLines.slice(linesBefore).filter((line) => line.includes(FALLBACK_LOG)).length, 0);
+    });
+
     if (target.name === 'server') {
       it('worker thread falls back and fails alike', async () => {
         await withEdit('UPDATE audit.ledger_entries SET payload_json = $2 WHERE seq = $1', ['not json'], async () => {

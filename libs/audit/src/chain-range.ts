@@ -5,7 +5,7 @@
  */
 import { getLogger } from '../../common/src/index.js';
 import { verifyChainSegment, type ChainProblem, type VerifiableLedgerEntry } from './ledger-hash.js';
-import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
+import { LEDGER_CREATED_AT, LEDGER_ENTRY_COLUMNS, STORED_TEXT_MAX_BYTES, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
 /**
  * One row of a verification read: the jsonb payload, or the stored payload text where PostgreSQL
@@ -26,19 +26,29 @@ export type QueryRows = (sql: string, parameters: unknown[]) => Promise<VerifyEn
  * the text as it is, instead of parsing the jsonb and writing it in canonical form again. On
  * 150,000 decision entries that took about a quarter less CPU in this process, while PostgreSQL,
  * which now parses each text, did a little more. An edit of the jsonb alone still fails, because
- * its entry is then hashed from the jsonb.
+ * its entry is then hashed from the jsonb. The comparison names pg_catalog's operator, so an
+ * operator placed earlier on the search path cannot make an edited jsonb look equal. A text over
+ * STORED_TEXT_MAX_BYTES is not read.
+ * NOTE: the other queries of the audit library name operators and functions without a schema, so
+ * a role that can set the database's search_path can still shadow those.
  */
 const VERIFY_BATCH_SQL = `
   SELECT seq, type, tenant, actor, CASE WHEN text_matches THEN NULL ELSE payload END AS payload,
          CASE WHEN text_matches THEN payload_json END AS payload_json, created_at, prev_hash, hash
-    FROM (SELECT seq, type, tenant, actor, payload, payload_json, prev_hash, hash,
-                 to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
-                 coalesce(payload_json::jsonb = payload, false) AS text_matches
+    FROM (SELECT seq, type, tenant, actor, payload, payload_json, prev_hash, hash, ${LEDGER_CREATED_AT} AS created_at,
+                 coalesce(pg_catalog.octet_length(payload_json) <= ${STORED_TEXT_MAX_BYTES}
+                          AND payload_json::jsonb OPERATOR(pg_catalog.=) payload, false) AS text_matches
             FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2) batch
    ORDER BY seq`;
 
 /** The same batch as VERIFY_BATCH_SQL with every payload read from the jsonb. */
 const VERIFY_BATCH_JSONB_SQL = `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger_entries WHERE seq > $1 ORDER BY seq LIMIT $2`;
+
+/** Tells whether a query failed with a PostgreSQL data exception, such as a text that is not valid JSON. */
+function isDataException(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
 
 /** Converts a verification row to an entry with its stored payload text, or with its parsed payload. */
 function toVerifiableEntry(row: VerifyEntryRow): VerifiableLedgerEntry {
@@ -101,7 +111,9 @@ export async function verifyChainRange(query: QueryRows, range: ChainRange): Pro
       rows = await query(VERIFY_BATCH_SQL, [afterSeq, limit]);
     } catch (error) {
       // A payload_json that is not JSON, or that jsonb cannot hold (such as \u0000), fails the cast
-      // and the whole query. Such a text was edited after the append, and the jsonb decides.
+      // and the whole query with a data exception (SQLSTATE class 22). Such a text was edited after
+      // the append, and the jsonb decides. Any other failure, such as a closed connection, is raised.
+      if (!isDataException(error)) throw error;
       getLogger('audit-ledger').warn({ err: error, afterSeq }, 'ledger batch read failed with stored payload texts, so it is read from the jsonb payloads');
       rows = await query(VERIFY_BATCH_JSONB_SQL, [afterSeq, limit]);
     }

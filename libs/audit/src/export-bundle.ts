@@ -44,7 +44,7 @@ import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { BackgroundLeafCheck, checkExportedLeaves } from './export-merkle-check.js';
 import { decisionLineProblems } from './verify-bundle.js';
 import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, type AnalystFiles } from './analyst-formats.js';
-import { LEDGER_ENTRY_COLUMNS, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
+import { LEDGER_ENTRY_COLUMNS, STORED_TEXT_MAX_BYTES, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
 /**
  * Rows per cursor fetch. The next fetch runs in PostgreSQL while this thread writes the previous
@@ -527,6 +527,12 @@ async function writeDecisionsAndEntries(
 }
 
 /**
+ * SQL condition under which a stored text column is read as text: it exists and is at most
+ * STORED_TEXT_MAX_BYTES. Otherwise its jsonb column is read, as for rows written before the text.
+ */
+const TEXT_READ = (column: string): string => `coalesce(pg_catalog.octet_length(${column}) <= ${STORED_TEXT_MAX_BYTES}, false)`;
+
+/**
  * Declares the export's cursor over the decisions that `filter` selects, each joined with its own
  * ledger entry, in ledger seq order, inside the caller's transaction. Its work_mem is set for the
  * rest of the transaction (EXPORT_WORK_MEM). The export benchmark reads the same cursor as its peer.
@@ -536,12 +542,14 @@ export async function declareDecisionsCursor(manager: EntityManager, cursor: str
   await manager.query(
     `DECLARE ${cursor} NO SCROLL CURSOR FOR
      SELECT d.id, d.tenant, d.use_case, d.request_id, d.actor, d.outcome, d.score, d.model_version,
-            d.record_json, CASE WHEN d.record_json IS NULL THEN d.record END AS record, d.record_digest,
+            CASE WHEN ${TEXT_READ('d.record_json')} THEN d.record_json END AS record_json,
+            CASE WHEN NOT ${TEXT_READ('d.record_json')} THEN d.record END AS record, d.record_digest,
             d.ledger_seq, d.ledger_hash,
-            to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
+            pg_catalog.to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at,
             e.seq AS entry_seq, e.type AS entry_type, e.tenant AS entry_tenant, e.actor AS entry_actor,
-            e.payload_json AS entry_payload_json, CASE WHEN e.payload_json IS NULL THEN e.payload END AS entry_payload,
-            to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS entry_created_at,
+            CASE WHEN ${TEXT_READ('e.payload_json')} THEN e.payload_json END AS entry_payload_json,
+            CASE WHEN NOT ${TEXT_READ('e.payload_json')} THEN e.payload END AS entry_payload,
+            pg_catalog.to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS entry_created_at,
             e.prev_hash AS entry_prev_hash, e.hash AS entry_hash
        FROM decisions.decision_records d
        LEFT JOIN audit.ledger_entries e ON e.seq = d.ledger_seq
