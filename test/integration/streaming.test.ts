@@ -14,6 +14,7 @@ import {
   connectNats,
   ensureStream,
   jetstreamManager,
+  MAX_FETCH_FAILURES,
   publishFile,
   StreamConsumer,
   type FeatureUpdater,
@@ -204,7 +205,10 @@ for (const target of await databaseTargets()) {
       await publishJson(`${stream.prefix}.no-such-dataset`, [transaction('DL-nowhere', '2026-04-03T00:00:00Z', 'D', 'O', 1)]);
 
       const consumer = await startConsumer(stream, tenant, {}, failing);
-      assert.ok(await consumer.waitFor((totals) => totals.deadLettered >= 2 && totals.accepted >= 19, 60_000), JSON.stringify(consumer.totals));
+      assert.ok(
+        await consumer.waitFor((totals) => totals.deadLettered >= 2 && totals.accepted >= 19, 60_000),
+        `${JSON.stringify(consumer.totals)} ${consumer.error?.message ?? 'no consumer error'}`,
+      );
       const letters: { event_key: string; delivery_count: number; reason: string; subject: string }[] = await dataSource.query(
         'SELECT event_key, delivery_count, reason, subject FROM streaming.dead_letters WHERE tenant = $1 ORDER BY stream_seq',
         [tenant],
@@ -243,6 +247,40 @@ for (const target of await databaseTargets()) {
       assert.equal(consumer.totals.deadLettered, 0);
       assert.equal(await storedRecords(dataSource, tenant), 300);
       assert.equal(await countedEvents(dataSource, tenant, 'customer-activity'), 300);
+    });
+
+    it('fetches again after failed fetches', async () => {
+      const stream = await newStream();
+      const tenant = 'bank-fetch-retry';
+      await publishJson(stream.subject, syntheticEvents('FR', 50));
+      const consumer = await startConsumer(stream, tenant, { batchSize: 20 });
+      // The next two fetches fail, as in a leader change.
+      const jetstreamConsumer = (consumer as unknown as { consumer: { fetch: (...args: unknown[]) => Promise<unknown> } }).consumer;
+      const fetch = jetstreamConsumer.fetch.bind(jetstreamConsumer);
+      let calls = 0;
+      jetstreamConsumer.fetch = async (...args: unknown[]) => {
+        calls += 1;
+        if (calls <= 2) throw new Error('fetch lost in a leader change');
+        return fetch(...args);
+      };
+      assert.ok(await consumer.waitFor((totals) => totals.accepted >= 50, 60_000), `${JSON.stringify(consumer.totals)} ${consumer.error?.message ?? ''}`);
+      assert.equal(consumer.error, undefined);
+      assert.ok(calls >= 3, `fetches ${calls}`);
+      assert.equal(await storedRecords(dataSource, tenant), 50);
+    });
+
+    it('stops after repeated failed fetches', async () => {
+      const stream = await newStream();
+      const consumer = await startConsumer(stream, 'bank-fetch-down');
+      const jetstreamConsumer = (consumer as unknown as { consumer: { fetch: () => Promise<unknown> } }).consumer;
+      let calls = 0;
+      jetstreamConsumer.fetch = async () => {
+        calls += 1;
+        throw new Error('server unreachable');
+      };
+      assert.ok(await consumer.waitFor(() => consumer.error !== undefined, 30_000));
+      assert.equal(consumer.error?.message, 'server unreachable');
+      assert.equal(calls, MAX_FETCH_FAILURES);
     });
 
     it('recovers a batch committed but not acknowledged', async () => {

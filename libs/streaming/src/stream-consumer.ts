@@ -36,6 +36,15 @@ export interface ConsumerLag {
  * duplicates. A batch that fails is retried message by message, so one bad message cannot block
  * the others; a message that keeps failing goes to the dead-letter table after maxDeliver tries.
  */
+/**
+ * Fetches in a row that may fail before the consumer stops with the last error. A failed fetch
+ * takes no message, so the ones waiting stay on the server for the next fetch or consumer.
+ */
+export const MAX_FETCH_FAILURES = 5;
+
+/** Maximum wait between two failed fetches, in milliseconds. */
+const MAX_FETCH_RETRY_MS = 5_000;
+
 export class StreamConsumer {
   private readonly log = getLogger('stream-consumer');
   private consumer: Consumer | undefined;
@@ -92,8 +101,21 @@ export class StreamConsumer {
   private async loop(): Promise<void> {
     const consumer = this.consumer as Consumer;
     try {
+      let fetchFailures = 0;
       while (!this.stopping) {
-        const messages = await this.fetchBatch(consumer);
+        let messages: JsMsg[];
+        try {
+          messages = await this.fetchBatch(consumer);
+          fetchFailures = 0;
+        } catch (error) {
+          // A server restart or a leader change fails a fetch or two, so the consumer waits and fetches again.
+          fetchFailures += 1;
+          if (fetchFailures >= MAX_FETCH_FAILURES) throw error;
+          const waitMs = Math.min(MAX_FETCH_RETRY_MS, this.options.retryDelayMs * 2 ** fetchFailures);
+          this.log.warn({ err: error, consumer: this.options.durable, failures: fetchFailures, waitMs }, 'stream fetch failed, so the consumer fetches again');
+          await new Promise((resolve) => setTimeout(resolve, waitMs));
+          continue;
+        }
         if (this.stopping) {
           // Not processed: left unacknowledged for redelivery to the next consumer.
           break;
