@@ -21,7 +21,7 @@ import {
 } from '../../libs/audit/src/index.js';
 import { unlessPurged } from '../../libs/decisions/src/index.js';
 import { HoldText1796342401500 } from '../../migrations/1796342401500-HoldText.js';
-import type { QueryRunner } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 
 const USE_CASE = 'credit-application';
@@ -58,6 +58,33 @@ function runVerifier(dir: string): Promise<{ code: number | null; report: { ok: 
   });
 }
 
+/**
+ * Inserts a decision record made at CREATED with its `decision.created` ledger entry, in the shape the
+ * decision service writes, and returns the record's digest.
+ */
+async function insertDecision(
+  source: DataSource,
+  ledger: PostgresLedger,
+  record: { id: string; tenant: string; useCase: string; outcome: string; score: number } & Record<string, unknown>,
+): Promise<string> {
+  const recordDigest = digestJson(record);
+  await source.transaction(async (manager) => {
+    const receipt = await ledger.append(manager, {
+      type: 'decision.created',
+      tenant: record.tenant,
+      actor: 'svc-loans',
+      payload: { decisionId: record.id, useCase: record.useCase, outcome: record.outcome, recordDigest },
+    });
+    await manager.query(
+      `INSERT INTO decisions.decision_records
+         (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
+       VALUES ($1, $2, $3, NULL, 'svc-loans', $4, $5, 'logreg-1', $6::jsonb, $7, $8, $9, $10)`,
+      [record.id, record.tenant, record.useCase, record.outcome, record.score, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, CREATED],
+    );
+  });
+  return recordDigest;
+}
+
 for (const target of await databaseTargets()) {
   describe(`retention on ${target.name}`, { skip: target.skipReason }, () => {
     let db: TestDatabase;
@@ -78,21 +105,7 @@ for (const target of await databaseTargets()) {
         for (let index = 0; index < count; index++) {
           const id = randomUUID();
           const record = { id, tenant, useCase: USE_CASE, outcome: 'APPROVE', score: 0.1, lineage: { featureValues: { age_years: 41 + index } } };
-          const recordDigest = digestJson(record);
-          await source.transaction(async (manager) => {
-            const receipt = await ledger.append(manager, {
-              type: 'decision.created',
-              tenant,
-              actor: 'svc-loans',
-              payload: { decisionId: id, useCase: USE_CASE, outcome: 'APPROVE', recordDigest },
-            });
-            await manager.query(
-              `INSERT INTO decisions.decision_records
-                 (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
-               VALUES ($1, $2, $3, NULL, 'svc-loans', 'APPROVE', 0.1, 'logreg-1', $4::jsonb, $5, $6, $7, $8)`,
-              [id, tenant, USE_CASE, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, CREATED],
-            );
-          });
+          const recordDigest = await insertDecision(source, ledger, record);
           ids[tenant].push(id);
           digests.set(id, recordDigest);
         }
@@ -532,22 +545,7 @@ for (const target of await databaseTargets()) {
       const source = db.database.dataSource;
       for (const name of Object.keys(ids) as (keyof typeof ids)[]) {
         const id = randomUUID();
-        const record = { id, tenant: 'bank-a', useCase: USE_CASE, outcome: 'REFER', score: 0.5 };
-        const recordDigest = digestJson(record);
-        await source.transaction(async (manager) => {
-          const receipt = await ledger.append(manager, {
-            type: 'decision.created',
-            tenant: 'bank-a',
-            actor: 'svc-loans',
-            payload: { decisionId: id, useCase: USE_CASE, outcome: 'REFER', recordDigest },
-          });
-          await manager.query(
-            `INSERT INTO decisions.decision_records
-               (id, tenant, use_case, request_id, actor, outcome, score, model_version, record, record_digest, ledger_seq, ledger_hash, created_at)
-             VALUES ($1, 'bank-a', $2, NULL, 'svc-loans', 'REFER', 0.5, 'logreg-1', $3::jsonb, $4, $5, $6, $7)`,
-            [id, USE_CASE, JSON.stringify(record), recordDigest, receipt.seq, receipt.hash, CREATED],
-          );
-        });
+        await insertDecision(source, ledger, { id, tenant: 'bank-a', useCase: USE_CASE, outcome: 'REFER', score: 0.5 });
         ids[name] = id;
       }
       const cases: [string, Date | null][] = [
