@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v5, or the
- * older warden.audit-export.v4, v3 and v2) with plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
+ * warden-verify-bundle: checks a Warden audit export bundle (format warden.audit-export.v6, or the
+ * older warden.audit-export.v5, v4, v3 and v2) with plain Node.js 18 or later and nothing else. It imports only Node's built-in modules, so a
  * regulator can read this one file, copy it and run it without installing anything:
  *
  *   node warden-verify-bundle.mjs BUNDLE_DIR
@@ -23,7 +23,7 @@
  *
  * What it checks, from the bundle alone:
  * - manifest.json is the RFC 8785 canonical JSON of the manifest followed by one newline, its
- *   formatVersion is warden.audit-export.v5, v4, v3 or v2, and manifestDigest is the
+ *   formatVersion is warden.audit-export.v6, v5, v4, v3 or v2, and manifestDigest is the
  *   SHA-256 of the canonical JSON of the manifest without that field.
  * - manifest.sig is a signed note whose body is exactly "<formatVersion> manifest\n" and
  *   "sha256 <lowercase hex SHA-256 of manifest.json>\n", with an Ed25519 signature by a key from
@@ -97,8 +97,14 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 
-const FORMAT_VERSION = 'warden.audit-export.v5';
-/** The previous format, still accepted. Its ledger.jsonl contains no access.denied entries. */
+const FORMAT_VERSION = 'warden.audit-export.v6';
+/**
+ * The previous format, still accepted. It differs from v6 only in decisions.csv and
+ * decisions.parquet, which lack the review_outcome and reviewed_at columns; this tool checks those
+ * files by digest only, so it checks v5 and v6 bundles alike.
+ */
+const FORMAT_VERSION_V5 = 'warden.audit-export.v5';
+/** The format before v5, still accepted. Its ledger.jsonl contains no access.denied entries. */
 const FORMAT_VERSION_V4 = 'warden.audit-export.v4';
 /** The format before v4, still accepted. It proves each entry with its own line of proofs.jsonl. */
 const FORMAT_VERSION_V3 = 'warden.audit-export.v3';
@@ -127,7 +133,7 @@ function proofFileOf(formatVersion) {
 
 /** Returns whether the format is v5 or later, whose ledger.jsonl may carry access.denied entries counted in counts.accessDenials. */
 function carriesAccessDenials(formatVersion) {
-  return formatVersion === FORMAT_VERSION;
+  return formatVersion === FORMAT_VERSION || formatVersion === FORMAT_VERSION_V5;
 }
 
 function requiredFiles(formatVersion) {
@@ -171,7 +177,7 @@ const ISO_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const USAGE = `Usage: node warden-verify-bundle.mjs BUNDLE_DIR
 
-Checks a Warden audit export bundle (${FORMAT_VERSION}, ${FORMAT_VERSION_V4}, ${FORMAT_VERSION_V3} or ${FORMAT_VERSION_V2}) and prints a JSON report.
+Checks a Warden audit export bundle (${FORMAT_VERSION}, ${FORMAT_VERSION_V5}, ${FORMAT_VERSION_V4}, ${FORMAT_VERSION_V3} or ${FORMAT_VERSION_V2}) and prints a JSON report.
 Exit status: 0 verified, 5 a check failed, 1 usage error, 2 internal error.
 `;
 
@@ -432,9 +438,9 @@ function manifestShapeProblems(value) {
 
   const v2 = value.formatVersion === FORMAT_VERSION_V2;
   expect(
-    [FORMAT_VERSION, FORMAT_VERSION_V4, FORMAT_VERSION_V3, FORMAT_VERSION_V2].includes(value.formatVersion),
+    [FORMAT_VERSION, FORMAT_VERSION_V5, FORMAT_VERSION_V4, FORMAT_VERSION_V3, FORMAT_VERSION_V2].includes(value.formatVersion),
     'formatVersion',
-    `must be "${FORMAT_VERSION}", "${FORMAT_VERSION_V4}", "${FORMAT_VERSION_V3}" or "${FORMAT_VERSION_V2}"`,
+    `must be "${FORMAT_VERSION}", "${FORMAT_VERSION_V5}", "${FORMAT_VERSION_V4}", "${FORMAT_VERSION_V3}" or "${FORMAT_VERSION_V2}"`,
   );
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');

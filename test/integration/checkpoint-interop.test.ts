@@ -40,7 +40,7 @@ import {
   type CheckpointKeyRecord,
   type ExportEvidence,
 } from '../../libs/audit/src/index.js';
-import { convertFolderToV3, convertFolderToV4 } from '../support/older-bundles.js';
+import { convertFolderToV3, convertFolderToV4, convertFolderToV5 } from '../support/older-bundles.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { runProcess } from '../support/process.js';
 
@@ -121,6 +121,8 @@ for (const target of await databaseTargets()) {
     let bundleV3Dir: string;
     /** The same bundle rewritten as format v4, without counts.accessDenials. */
     let bundleV4Dir: string;
+    /** The same bundle rewritten as format v5, whose analyst files lack the review columns. */
+    let bundleV5Dir: string;
     /** The decision with review entries. */
     let reviewed: string;
     let merkle: PostgresMerkleLog;
@@ -185,6 +187,9 @@ for (const target of await databaseTargets()) {
       bundleV4Dir = join(workDir, 'bundle-v4');
       cpSync(bundleDir, bundleV4Dir, { recursive: true });
       convertFolderToV4(bundleV4Dir, await evidence.manifestSigner());
+      bundleV5Dir = join(workDir, 'bundle-v5');
+      cpSync(bundleDir, bundleV5Dir, { recursive: true });
+      convertFolderToV5(bundleV5Dir, await evidence.manifestSigner());
     });
 
     /** Copies the v4 bundle with merkle-nodes.jsonl changed by `edit`, manifest unchanged. */
@@ -225,6 +230,13 @@ for (const target of await databaseTargets()) {
 
     it('accepts the bundle in format v4', async () => {
       const { exitCode, report } = await check(['bundle', bundleV4Dir]);
+      assert.deepEqual(report.errors, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked, 9);
+    });
+
+    it('accepts the bundle in format v5', async () => {
+      const { exitCode, report } = await check(['bundle', bundleV5Dir]);
       assert.deepEqual(report.errors, []);
       assert.equal(exitCode, 0);
       assert.equal(report.checked, 9);
@@ -385,7 +397,7 @@ for (const target of await databaseTargets()) {
 
       const { exitCode, report } = await check(['bundle', forged]);
       assert.equal(exitCode, 1);
-      assert.ok(report.errors.includes('manifest.json: files must list merkle-nodes.jsonl, as format warden.audit-export.v5 requires'), report.errors.join('\n'));
+      assert.ok(report.errors.includes('manifest.json: files must list merkle-nodes.jsonl, as format warden.audit-export.v6 requires'), report.errors.join('\n'));
     });
 
     it('rejects a checkpoint with a changed root', async () => {

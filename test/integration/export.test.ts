@@ -285,8 +285,8 @@ for (const target of await databaseTargets()) {
       assert.equal(result.problems.length, 3, result.problems.join(' | '));
       assert.match(result.problems[0], /^decisions\.jsonl line 3 field "recordDigest": [0-9a-f]{64} does not match the record/);
       // The analyst files still describe the original record, so both disagree with the forgery.
-      assert.match(result.problems[1], /^decisions\.csv: does not match what decisions\.jsonl produces/);
-      assert.match(result.problems[2], /^decisions\.parquet: does not match what decisions\.jsonl produces/);
+      assert.match(result.problems[1], /^decisions\.csv: does not match what decisions\.jsonl and the review\.decided entries of ledger\.jsonl produce/);
+      assert.match(result.problems[2], /^decisions\.parquet: does not match what decisions\.jsonl and the review\.decided entries of ledger\.jsonl produce/);
     });
 
     it('names a line field that contradicts its record', async () => {
@@ -658,6 +658,48 @@ for (const target of await databaseTargets()) {
       assert.deepEqual(tool.report.problems, []);
       assert.equal(tool.code, 0);
       assert.equal(tool.report.checked.accessDenials, 1);
+    });
+
+    it('writes each decision\'s final review into the analyst files', async () => {
+      const dir = join(workDir, 'bank-a');
+      const decided = new Map(
+        readJsonLines<LedgerEntry>(join(dir, LEDGER_FILE))
+          .filter((entry) => entry.type === 'review.decided')
+          .map((entry) => [entry.payload.decisionId as string, entry]),
+      );
+      const [header, ...lines] = readFileSync(join(dir, 'decisions.csv'), 'utf8').split('\r\n').filter((line) => line !== '');
+      const columns = header.split(',');
+      assert.deepEqual(columns.slice(-4), ['review_status', 'reason_codes', 'review_outcome', 'reviewed_at']);
+      // No cell of these decisions holds a comma or quote, so a split reads the CSV.
+      const csvRows = new Map(lines.map((line) => {
+        const cells = line.split(',');
+        assert.equal(cells.length, columns.length, line);
+        const row = Object.fromEntries(columns.map((name, i) => [name, cells[i]]));
+        return [row.id, row];
+      }));
+      const parquet = readFileSync(join(dir, 'decisions.parquet'));
+      const parquetRows = new Map(
+        (await parquetReadObjects({ file: parquet.buffer.slice(parquet.byteOffset, parquet.byteOffset + parquet.byteLength) as ArrayBuffer })).map((row) => [row.id as string, row]),
+      );
+
+      for (const decision of [seeded.referApproved, seeded.overridden]) {
+        const entry = decided.get(decision.decisionId)!;
+        const csvRow = csvRows.get(decision.decisionId)!;
+        assert.equal(csvRow.outcome, decision.automaticOutcome, 'the outcome column keeps the automatic outcome');
+        assert.equal(csvRow.review_status, 'PENDING', 'the record\'s status at decision time');
+        assert.equal(csvRow.review_outcome, entry.payload.finalOutcome);
+        assert.equal(csvRow.reviewed_at, entry.createdAt);
+        const parquetRow = parquetRows.get(decision.decisionId)!;
+        assert.equal(parquetRow.review_outcome, entry.payload.finalOutcome);
+        assert.equal((parquetRow.reviewed_at as Date).toISOString(), entry.createdAt);
+      }
+      assert.equal(csvRows.get(seeded.overridden.decisionId)!.review_outcome === seeded.overridden.automaticOutcome, false, 'the override shows');
+      // A claimed and released case has no decision yet.
+      assert.equal(csvRows.get(seeded.released.decisionId)!.review_outcome, '');
+      assert.equal(csvRows.get(seeded.released.decisionId)!.reviewed_at, '');
+      assert.equal(parquetRows.get(seeded.released.decisionId)!.reviewed_at, null);
+      const unreviewed = [...csvRows.values()].filter((row) => !decided.has(row.id));
+      assert.ok(unreviewed.every((row) => row.review_outcome === '' && row.reviewed_at === ''), 'only decided cases carry a review');
     });
 
     it('agrees with the summary review figures', async () => {

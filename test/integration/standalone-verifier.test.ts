@@ -12,6 +12,7 @@ import {
   BUNDLE_FORMAT_VERSION_V2,
   BUNDLE_FORMAT_VERSION_V3,
   BUNDLE_FORMAT_VERSION_V4,
+  BUNDLE_FORMAT_VERSION_V5,
   CHECKPOINT_FILE,
   CheckpointKeyStore,
   CheckpointService,
@@ -36,6 +37,7 @@ import {
   signCheckpoint,
   readBundleSigners,
   verifyBundle,
+  verifyBundleFiles,
   WitnessPublisher,
   type BundleFormatVersion,
   type BundleManifest,
@@ -45,7 +47,8 @@ import {
   type ExportEvidence,
   type LedgerEntry,
 } from '../../libs/audit/src/index.js';
-import { convertFilesToV3, convertFilesToV4, convertFolderToV3, convertFolderToV4 } from '../support/older-bundles.js';
+import { DECISIONS_CSV_FILE } from '../../libs/audit/src/analyst-formats.js';
+import { convertFilesToV3, convertFilesToV4, convertFolderToV3, convertFolderToV4, convertFolderToV5 } from '../support/older-bundles.js';
 import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
 import { REVIEWED_USE_CASE, seedReviewedDecisions, type ReviewedDecision, type ReviewedDecisions } from '../support/reviewed-decisions.js';
 
@@ -340,6 +343,8 @@ for (const target of await databaseTargets()) {
     let bundleV3Dir: string;
     /** The same bundle rewritten as format v4, without counts.accessDenials. */
     let bundleV4Dir: string;
+    /** The same bundle rewritten as format v5, with analyst files without the review columns. */
+    let bundleV5Dir: string;
     let merkle: PostgresMerkleLog;
     let manifest: BundleManifest;
     let retiredKeyId: string;
@@ -385,6 +390,9 @@ for (const target of await databaseTargets()) {
       bundleV4Dir = join(workDir, 'bundle-v4');
       cpSync(bundleDir, bundleV4Dir, { recursive: true });
       convertFolderToV4(bundleV4Dir, keyHolder);
+      bundleV5Dir = join(workDir, 'bundle-v5');
+      cpSync(bundleDir, bundleV5Dir, { recursive: true });
+      convertFolderToV5(bundleV5Dir, keyHolder);
     });
     after(async () => {
       await db?.cleanup();
@@ -450,6 +458,31 @@ for (const target of await databaseTargets()) {
       assert.equal(v4.formatVersion, BUNDLE_FORMAT_VERSION_V4);
       assert.equal('accessDenials' in v4.counts, false);
       assert.deepEqual(await readBundleSigners(bundleV4Dir), { checkpoint: [manifest.checkpoint.keyId], manifest: [manifest.checkpoint.keyId] });
+    });
+
+    it('verifies a format v5 bundle', async () => {
+      const { exitCode, report } = await verifyWithTool(process.execPath, bundleV5Dir);
+      assert.deepEqual(await verifyBundle(bundleV5Dir), { ok: true, problems: [] });
+      assert.deepEqual(report.problems, []);
+      assert.equal(exitCode, 0);
+      assert.equal(report.checked.accessDenials, 0);
+      const v5 = readManifest(readBundle(bundleV5Dir));
+      assert.equal(v5.formatVersion, BUNDLE_FORMAT_VERSION_V5);
+      assert.ok(!readFileSync(join(bundleV5Dir, DECISIONS_CSV_FILE), 'utf8').includes('review_outcome'), 'the v5 CSV has no review columns');
+      assert.ok(readFileSync(join(bundleDir, DECISIONS_CSV_FILE), 'utf8').split('\r\n')[0].endsWith(',review_outcome,reviewed_at'));
+    });
+
+    it('rejects a v6 bundle relabelled as v5 without rewriting its analyst files', async () => {
+      const files = readBundle(bundleDir);
+      const relabelled = readManifest(files);
+      const { manifestDigest: _digest, ...unsigned } = relabelled;
+      const manifestText = sealManifest({ ...unsigned, formatVersion: BUNDLE_FORMAT_VERSION_V5 }).text;
+      files.set(MANIFEST_FILE, Buffer.from(manifestText, 'utf8'));
+      files.set(MANIFEST_SIGNATURE_FILE, Buffer.from(signManifest(Buffer.from(manifestText, 'utf8'), keyHolder, BUNDLE_FORMAT_VERSION_V5), 'utf8'));
+      const result = verifyBundleFiles(files);
+      assert.deepEqual(result.problems.filter((problem) => !/^decisions\.(csv|parquet): /.test(problem)), []);
+      assert.match(result.problems.join('\n'), /decisions\.csv: does not match what decisions\.jsonl produces/);
+      assert.match(result.problems.join('\n'), /decisions\.parquet: does not match what decisions\.jsonl produces/);
     });
 
     it('verifies tenant and outcome exports', async () => {
@@ -821,7 +854,7 @@ for (const target of await databaseTargets()) {
             unsigned.formatVersion = 'warden.audit-export.v1';
             files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
           },
-          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v5", "warden\.audit-export\.v4", "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
+          toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v6", "warden\.audit-export\.v5", "warden\.audit-export\.v4", "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
         },
         {
           name: 'manifest without its final newline',
@@ -957,7 +990,7 @@ for (const target of await databaseTargets()) {
       ], [process.execPath]);
       assert.deepEqual(outcome.runs[0].report.problems, []);
       assert.equal(outcome.runs[0].exitCode, 0);
-      assert.deepEqual(outcome.warden.problems, ['decisions.csv: does not match what decisions.jsonl produces; if decisions.jsonl passes every other check, rebuild decisions.csv from it']);
+      assert.deepEqual(outcome.warden.problems, ['decisions.csv: does not match what decisions.jsonl and the review.decided entries of ledger.jsonl produce; if both pass every other check, rebuild decisions.csv from them']);
     });
   });
 }

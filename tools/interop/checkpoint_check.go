@@ -365,7 +365,7 @@ func checkConsistencyFile(keysPath, proofPath string) (report, error) {
 
 // checkBundle verifies an export bundle's file digests against its manifest, the signatures of
 // manifest.sig and the checkpoint against keys.json, and that every ledger.jsonl entry is in the
-// checkpoint's tree: by the multiproof in merkle-nodes.jsonl (formats v5 and v4), or by the
+// checkpoint's tree: by the multiproof in merkle-nodes.jsonl (formats v6, v5 and v4), or by the
 // inclusion proof of the same seq in proofs.jsonl (formats v3 and v2). It does not check which
 // entries ledger.jsonl may hold or the manifest's counts. Warden's verifiers do.
 func checkBundle(dir string) (report, error) {
@@ -470,7 +470,7 @@ type merkleNodeLine struct {
 	read   bool
 }
 
-// checkMultiproof checks merkle-nodes.jsonl (formats v5 and v4). It computes the checkpoint tree's root by
+// checkMultiproof checks merkle-nodes.jsonl (formats v6, v5 and v4). It computes the checkpoint tree's root by
 // the RFC 6962 recursion from the ledger entries' leaf hashes and the listed ranges, reports
 // missing, unread, repeated, unsorted and malformed lines, and compares the root with the signed
 // one. It then rebuilds each entry's RFC 6962 audit path from the computed nodes and checks it
@@ -629,8 +629,10 @@ func largestPowerOfTwoBelow(n int64) int64 {
 // bundleFormatVersions are the export formats whose manifest.sig this program checks. Format v3
 // adds review entries to ledger.jsonl, each with a proof in proofs.jsonl like any other entry.
 // Format v4 replaces proofs.jsonl with one multiproof in merkle-nodes.jsonl. Format v5 adds the
-// access.denied entries that name an exported decision, proven like any other entry.
+// access.denied entries that name an exported decision, proven like any other entry. Format v6
+// adds review columns to decisions.csv and decisions.parquet, which this program does not read.
 var bundleFormatVersions = map[string]bool{
+	"warden.audit-export.v6": true,
 	"warden.audit-export.v5": true,
 	"warden.audit-export.v4": true,
 	"warden.audit-export.v3": true,
@@ -640,7 +642,7 @@ var bundleFormatVersions = map[string]bool{
 // usesMultiproof reports whether a format proves its entries with merkle-nodes.jsonl (from v4)
 // rather than proofs.jsonl.
 func usesMultiproof(formatVersion string) bool {
-	return formatVersion == "warden.audit-export.v5" || formatVersion == "warden.audit-export.v4"
+	return formatVersion == "warden.audit-export.v6" || formatVersion == "warden.audit-export.v5" || formatVersion == "warden.audit-export.v4"
 }
 
 // readFormatVersion returns manifest.json's formatVersion, or "" when it cannot be read;
@@ -682,7 +684,7 @@ func checkManifestSignature(dir string, verifiers note.Verifiers) ([]string, err
 		return nil, fmt.Errorf("manifest.json: %v", err)
 	}
 	if !bundleFormatVersions[stated.FormatVersion] {
-		return nil, fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v5, v4, v3 and v2 bundles", stated.FormatVersion)
+		return nil, fmt.Errorf("manifest.json: unknown format version %q; this program checks warden.audit-export.v6, v5, v4, v3 and v2 bundles", stated.FormatVersion)
 	}
 	digest := sha256.Sum256(manifest)
 	if opened.Text != stated.FormatVersion+" manifest\nsha256 "+hex.EncodeToString(digest[:])+"\n" {

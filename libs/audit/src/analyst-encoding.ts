@@ -22,12 +22,17 @@ export interface AnalystRow {
   ledger_seq: number;
   ledger_hash: string;
   record_digest: string;
+  /** The record's reviewStatus: the status when the decision was made, such as PENDING. */
   review_status: string | null;
   /** Reason codes in order of contribution, joined with ";". */
   reason_codes: string;
+  /** The reviewer's final outcome (APPROVE or DECLINE) from the decision's review.decided entry, or null while no person decided. */
+  review_outcome: string | null;
+  /** The time of that review.decided entry (ISO 8601 UTC), or null. */
+  reviewed_at: string | null;
 }
 
-/** The columns in file order, which is also the CSV header. */
+/** The columns of bundle format v6 in file order, which is also the CSV header. */
 export const ANALYST_COLUMN_NAMES: ReadonlyArray<keyof AnalystRow> = [
   'id',
   'tenant',
@@ -43,15 +48,24 @@ export const ANALYST_COLUMN_NAMES: ReadonlyArray<keyof AnalystRow> = [
   'record_digest',
   'review_status',
   'reason_codes',
+  'review_outcome',
+  'reviewed_at',
 ];
+
+/** The columns of bundle formats v2 to v5: those of v6 without the review result. */
+export const ANALYST_COLUMN_NAMES_V5: ReadonlyArray<keyof AnalystRow> = ANALYST_COLUMN_NAMES.filter((name) => name !== 'review_outcome' && name !== 'reviewed_at');
 
 type NumberColumnName = 'score' | 'ledger_seq';
 type TextColumnName = Exclude<keyof AnalystRow, NumberColumnName>;
 
-/** Every column but score and ledger_seq, in file order. */
+/**
+ * Every column but score and ledger_seq, in v6 file order. A batch carries all of them, and a
+ * layout with fewer columns leaves the others out of its files.
+ */
 export const ANALYST_TEXT_COLUMN_NAMES = ANALYST_COLUMN_NAMES.filter((name): name is TextColumnName => name !== 'score' && name !== 'ledger_seq');
 const TEXT_COLUMN_COUNT = ANALYST_TEXT_COLUMN_NAMES.length;
-const CREATED_AT_TEXT_INDEX = ANALYST_TEXT_COLUMN_NAMES.indexOf('created_at');
+/** The text columns that hold times, which Parquet stores as timestamps. */
+const TIME_COLUMNS: ReadonlySet<keyof AnalystRow> = new Set(['created_at', 'reviewed_at']);
 
 /** The bytes of decisions.csv and decisions.parquet. */
 export interface AnalystFiles {
@@ -201,9 +215,9 @@ function textCell(batch: DecodedAnalystBatch, row: number, column: number): stri
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-/** Returns the CSV header line with its CRLF. */
-export function csvHeaderLine(): string {
-  return `${ANALYST_COLUMN_NAMES.join(',')}\r\n`;
+/** Returns the CSV header line of the columns with its CRLF. */
+export function csvHeaderLine(columns: ReadonlyArray<keyof AnalystRow>): string {
+  return `${columns.join(',')}\r\n`;
 }
 
 /**
@@ -229,10 +243,9 @@ function startsFormula(code: number): boolean {
   return code === 0x3d || code === 0x2b || code === 0x2d || code === 0x40 || code === 0x09 || code === CR;
 }
 
-/** The source of each CSV cell in file order: the index of a text column, SCORE_CELL or LEDGER_SEQ_CELL. */
+/** The source of a CSV cell: the index of a text column, SCORE_CELL or LEDGER_SEQ_CELL. */
 const SCORE_CELL = -1;
 const LEDGER_SEQ_CELL = -2;
-const CSV_CELLS = Int32Array.from(ANALYST_COLUMN_NAMES, csvCellSource);
 
 function csvCellSource(name: keyof AnalystRow): number {
   if (name === 'score') return SCORE_CELL;
@@ -251,13 +264,20 @@ const BULK_COPY_BYTES = 16;
  * copied without looking at each byte. Other batches go through csvCell and Buffer.from.
  */
 export class AnalystCsvWriter {
-  private readonly chunks: Uint8Array[] = [Buffer.from(csvHeaderLine(), 'utf8')];
+  private readonly chunks: Uint8Array[];
+  /** The source of each cell of a line, in file order (csvCellSource). */
+  private readonly cells: Int32Array;
   /** The batch's bytes, followed by its CSV lines, in one array, so that copyWithin can copy cells. */
   private work = new Uint8Array(0);
 
+  constructor(columns: ReadonlyArray<keyof AnalystRow>) {
+    this.chunks = [Buffer.from(csvHeaderLine(columns), 'utf8')];
+    this.cells = Int32Array.from(columns, csvCellSource);
+  }
+
   add(batch: DecodedAnalystBatch): void {
     if (batch.rows === 0) return;
-    this.chunks.push(batch.asciiBytes ? this.asciiLines(batch, batch.asciiBytes) : Buffer.from(textLines(batch), 'utf8'));
+    this.chunks.push(batch.asciiBytes ? this.asciiLines(batch, batch.asciiBytes) : Buffer.from(textLines(batch, this.cells), 'utf8'));
   }
 
   /** Returns the file in a buffer of its own, so it can be moved to another thread. */
@@ -274,14 +294,14 @@ export class AnalystCsvWriter {
   private asciiLines(batch: DecodedAnalystBatch, bytes: Uint8Array): Uint8Array {
     // A text cell takes at most twice its bytes (every one a quote) plus two quotes and an
     // apostrophe. A line adds a comma after each cell but the last, and CRLF.
-    const maxLength = 2 * bytes.length + batch.rows * (3 * TEXT_COLUMN_COUNT + 2 * MAX_NUMBER_CHARS + CSV_CELLS.length + 1);
+    const maxLength = 2 * bytes.length + batch.rows * (3 * TEXT_COLUMN_COUNT + 2 * MAX_NUMBER_CHARS + this.cells.length + 1);
     if (this.work.length < bytes.length + maxLength) this.work = new Uint8Array(bytes.length + maxLength);
     const work = this.work;
     work.set(bytes, 0);
     const quoting = /[",\r\n]/.test(batch.text);
     let at = bytes.length;
     for (let row = 0; row < batch.rows; row += 1) {
-      at = writeAsciiLine(work, at, quoting, batch.textStarts, batch.textLengths, row * TEXT_COLUMN_COUNT, batch.scores[row], batch.ledgerSeqs[row]);
+      at = writeAsciiLine(work, at, quoting, this.cells, batch.textStarts, batch.textLengths, row * TEXT_COLUMN_COUNT, batch.scores[row], batch.ledgerSeqs[row]);
     }
     // A typed array drops writes past its end, so a wrong bound must fail instead of cutting lines.
     if (at > work.length) throw new Error(`The CSV lines of an analyst batch took ${at - bytes.length} bytes, more than the ${maxLength} reserved.`);
@@ -290,23 +310,24 @@ export class AnalystCsvWriter {
 }
 
 /**
- * Writes one CSV line, from the text cells at `firstCell` on, and returns the next write position.
- * `work` contains the cells' bytes at their text offsets. `quoting` is false when no cell of the batch
- * needs quotes.
+ * Writes one CSV line, with the cells that `cells` names from the text cells at `firstCell` on, and
+ * returns the next write position. `work` contains the cells' bytes at their text offsets. `quoting`
+ * is false when no cell of the batch needs quotes.
  */
 function writeAsciiLine(
   work: Uint8Array,
   at: number,
   quoting: boolean,
+  cells: Int32Array,
   textStarts: Int32Array,
   textLengths: Int32Array,
   firstCell: number,
   score: number,
   ledgerSeq: number,
 ): number {
-  for (let cell = 0; cell < CSV_CELLS.length; cell += 1) {
+  for (let cell = 0; cell < cells.length; cell += 1) {
     if (cell > 0) work[at++] = COMMA;
-    const column = CSV_CELLS[cell];
+    const column = cells[cell];
     if (column === SCORE_CELL) {
       at = writeAscii(work, at, String(score));
     } else if (column === LEDGER_SEQ_CELL) {
@@ -364,11 +385,11 @@ function writeQuotedAsciiCell(work: Uint8Array, at: number, start: number, end: 
   return at;
 }
 
-function textLines(batch: DecodedAnalystBatch): string {
+function textLines(batch: DecodedAnalystBatch, cellSources: Int32Array): string {
   const parts: string[] = [];
   for (let row = 0; row < batch.rows; row += 1) {
     const cells: string[] = [];
-    for (const column of CSV_CELLS) {
+    for (const column of cellSources) {
       if (column === SCORE_CELL) cells.push(csvCell(batch.scores[row]));
       else if (column === LEDGER_SEQ_CELL) cells.push(csvCell(batch.ledgerSeqs[row]));
       else cells.push(csvCell(textCell(batch, row, column)));
@@ -382,14 +403,18 @@ function textLines(batch: DecodedAnalystBatch): string {
 // Parquet
 
 /**
- * Layout of decisions.parquet. Bundles before format v4 used the Parquet writer's defaults:
- * row groups of 1,000 rows and then 100,000, Snappy compression and min/max statistics on every
- * column. v4 writes groups of 10,000 rows, so that an export encodes each group while it still
- * reads decisions. v4 pages are uncompressed, because on 50,000 bench rows, which are mostly random
- * hex digests, Snappy saved about 15% of the bytes and took about twice the encoding time. v4 keeps
- * statistics on the number and time columns only, where readers use them to skip row groups.
+ * Layout of decisions.csv and decisions.parquet: the columns of both files, and how the Parquet
+ * file is written. Bundles before format v4 used the Parquet writer's defaults: row groups of
+ * 1,000 rows and then 100,000, Snappy compression and min/max statistics on every column. v4 writes
+ * groups of 10,000 rows, so that an export encodes each group while it still reads decisions. v4
+ * pages are uncompressed, because on 50,000 bench rows, which are mostly random hex digests, Snappy
+ * saved about 15% of the bytes and took about twice the encoding time. v4 keeps statistics on the
+ * number and time columns only, where readers use them to skip row groups. v6 adds the columns
+ * review_outcome and reviewed_at at the end of both files.
  */
-export interface ParquetLayout {
+export interface AnalystLayout {
+  /** The columns in file order: ANALYST_COLUMN_NAMES from format v6, ANALYST_COLUMN_NAMES_V5 before. */
+  columns: ReadonlyArray<keyof AnalystRow>;
   /** The i-th row group contains `rowGroups[i]` rows, the last size repeats, and the final group contains the rest. */
   rowGroups: readonly number[];
   codec: 'SNAPPY' | 'UNCOMPRESSED';
@@ -397,10 +422,12 @@ export interface ParquetLayout {
   textStatistics: boolean;
 }
 
-/** The writer's defaults, used by bundle formats v2 and v3. */
-export const LEGACY_PARQUET_LAYOUT: ParquetLayout = { rowGroups: [1000, 100_000], codec: 'SNAPPY', textStatistics: true };
-/** The layout of bundle format v4. */
-export const PARQUET_LAYOUT: ParquetLayout = { rowGroups: [10_000], codec: 'UNCOMPRESSED', textStatistics: false };
+/** The layout of bundle formats v2 and v3, with the Parquet writer's defaults. */
+export const ANALYST_LAYOUT_V2: AnalystLayout = { columns: ANALYST_COLUMN_NAMES_V5, rowGroups: [1000, 100_000], codec: 'SNAPPY', textStatistics: true };
+/** The layout of bundle formats v4 and v5. */
+export const ANALYST_LAYOUT_V4: AnalystLayout = { columns: ANALYST_COLUMN_NAMES_V5, rowGroups: [10_000], codec: 'UNCOMPRESSED', textStatistics: false };
+/** The layout of bundle format v6, which exportBundle writes. */
+export const ANALYST_LAYOUT: AnalystLayout = { ...ANALYST_LAYOUT_V4, columns: ANALYST_COLUMN_NAMES };
 
 /**
  * Writes analyst rows as one Parquet file with typed columns (timestamps in UTC milliseconds),
@@ -417,11 +444,11 @@ export class AnalystParquetWriter {
   private groupsWritten = 0;
   private readonly repeatedTexts = ANALYST_TEXT_COLUMN_NAMES.map(() => new RepeatedTexts());
 
-  constructor(private readonly layout: ParquetLayout) {
+  constructor(private readonly layout: AnalystLayout) {
     if (layout.rowGroups.length === 0 || layout.rowGroups.some((size) => !Number.isSafeInteger(size) || size < 1)) {
       throw new RangeError('Parquet row group sizes must be positive integers');
     }
-    const columnData = ANALYST_COLUMN_NAMES.map((name): ColumnSource => ({ name, data: [], type: PARQUET_TYPES[name] }));
+    const columnData = layout.columns.map((name): ColumnSource => ({ name, data: [], type: PARQUET_TYPES[name] }));
     this.writer = new ParquetWriter({ writer: this.output, schema: schemaFromColumnData({ columnData }), codec: layout.codec });
   }
 
@@ -465,11 +492,12 @@ export class AnalystParquetWriter {
   private writeGroup(cells: RowGroupCells): void {
     // The writer's default is statistics on; the legacy layout must not name the option, so its bytes stay the same.
     const textOptions = this.layout.textStatistics ? {} : { statistics: false };
-    const columnData = ANALYST_COLUMN_NAMES.map((name): ColumnSource => {
+    const columnData = this.layout.columns.map((name): ColumnSource => {
       if (name === 'score') return { name, data: cells.scores(), type: 'DOUBLE' };
       if (name === 'ledger_seq') return { name, data: cells.ledgerSeqs(), type: 'INT64' };
-      if (name === 'created_at') return { name, data: cells.createdAtMillis(), type: 'TIMESTAMP' };
       const column = ANALYST_TEXT_COLUMN_NAMES.indexOf(name);
+      // The encoders before this one wrote created_at null as new Date(null), the epoch.
+      if (TIME_COLUMNS.has(name)) return { name, data: cells.timeMillis(column, name === 'created_at' ? 0n : null), type: 'TIMESTAMP' };
       if (cells.ascii && cells.dictionarySamplingRejects(column, this.repeatedTexts[column])) {
         return { name, data: cells.textBytes(column), type: 'STRING', encoding: 'PLAIN', ...textOptions };
       }
@@ -495,6 +523,8 @@ const PARQUET_TYPES: Record<keyof AnalystRow, ColumnSource['type']> = {
   record_digest: 'STRING',
   review_status: 'STRING',
   reason_codes: 'STRING',
+  review_outcome: 'STRING',
+  reviewed_at: 'TIMESTAMP',
 };
 
 /**
@@ -657,20 +687,19 @@ class RowGroupCells {
   }
 
   /**
-   * Returns created_at in UTC milliseconds. The writer stores a bigint as it is and a Date as the
-   * bigint of its getTime(), and computes min/max statistics from the same numbers, so both give
-   * the same bytes as the Dates written before.
+   * Returns the times of a text column in UTC milliseconds, and `whenNull` for a null cell. The
+   * writer stores a bigint as it is and a Date as the bigint of its getTime(), and computes min/max
+   * statistics from the same numbers, so both give the same bytes as the Dates written before.
    */
-  createdAtMillis(): bigint[] {
-    const values = new Array<bigint>(this.rows);
+  timeMillis(column: number, whenNull: bigint | null): (bigint | null)[] {
+    const values = new Array<bigint | null>(this.rows);
     const days = new UtcDays();
     let i = 0;
     for (const { batch, start, end } of this.segments) {
       for (let row = start; row < end; row += 1) {
-        const cell = row * TEXT_COLUMN_COUNT + CREATED_AT_TEXT_INDEX;
+        const cell = row * TEXT_COLUMN_COUNT + column;
         const length = batch.textLengths[cell];
-        // The encoders before wrote new Date(null), the epoch, for a null.
-        values[i++] = BigInt(length < 0 ? 0 : isoTimeMillis(batch.text, batch.textStarts[cell], length, days));
+        values[i++] = length < 0 ? whenNull : BigInt(isoTimeMillis(batch.text, batch.textStarts[cell], length, days));
       }
     }
     return values;
@@ -720,10 +749,11 @@ class RowGroupCells {
 
 /** Encodes both analyst files from batches: in the worker thread, or in the caller's thread when the worker failed. */
 export class AnalystFilesEncoder {
-  private readonly csv = new AnalystCsvWriter();
+  private readonly csv: AnalystCsvWriter;
   private readonly parquet: AnalystParquetWriter;
 
-  constructor(layout: ParquetLayout) {
+  constructor(layout: AnalystLayout) {
+    this.csv = new AnalystCsvWriter(layout.columns);
     this.parquet = new AnalystParquetWriter(layout);
   }
 

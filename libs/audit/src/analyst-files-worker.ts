@@ -6,7 +6,7 @@
  * only the encoders, so it starts quickly.
  */
 import { parentPort } from 'node:worker_threads';
-import { AnalystFilesEncoder, type ParquetLayout } from './analyst-encoding.js';
+import { AnalystFilesEncoder, type AnalystLayout } from './analyst-encoding.js';
 import type { AnalystWorkerMessage } from './analyst-formats.js';
 
 let encoder: AnalystFilesEncoder | undefined;
@@ -19,7 +19,7 @@ function current(): AnalystFilesEncoder {
 
 parentPort?.on('message', (message: AnalystWorkerMessage) => {
   if (message.type === 'start') {
-    encoder = new AnalystFilesEncoder(message.layout as ParquetLayout);
+    encoder = new AnalystFilesEncoder(message.layout as AnalystLayout);
   } else if (message.type === 'rows') {
     current().add(message.batch);
   } else {

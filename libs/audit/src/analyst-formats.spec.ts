@@ -8,14 +8,26 @@ import {
   AnalystBatchBuilder,
   AnalystParquetWriter,
   decodeAnalystBatch,
+  ANALYST_LAYOUT,
+  ANALYST_LAYOUT_V2,
+  ANALYST_LAYOUT_V4,
   isoTimeMillis,
-  LEGACY_PARQUET_LAYOUT,
-  PARQUET_LAYOUT,
   UtcDays,
-  type ParquetLayout,
+  type AnalystLayout,
 } from './analyst-encoding.js';
-import { AnalystFilesBuilder, decisionsToCsv, decisionsToParquet, renderAnalystFiles, toAnalystRow, type AnalystRow } from './analyst-formats.js';
+import {
+  AnalystFilesBuilder,
+  analystLayoutFor,
+  decisionsToCsv,
+  decisionsToParquet,
+  FinalReviews,
+  renderAnalystFiles,
+  toAnalystRow,
+  type AnalystRow,
+  type FinalReview,
+} from './analyst-formats.js';
 import type { DecisionLine } from './bundle-format.js';
+import type { LedgerEntry } from './ledger-hash.js';
 
 function line(overrides: Partial<DecisionLine> = {}): DecisionLine {
   return {
@@ -47,36 +59,53 @@ function assertSameBytes(actual: Uint8Array, expected: Uint8Array): void {
   assert.fail(`the ${actual.length} bytes differ from the ${expected.length} expected ones at offset ${offset}`);
 }
 
+const REVIEW: FinalReview = { seq: 57, tenant: 'bank-a', outcome: 'APPROVE', decidedAt: '2026-12-05T08:30:00.000Z' };
+
 describe('decisionsToCsv', () => {
   it('writes a header and one row', () => {
-    const csv = decisionsToCsv([toAnalystRow(line())]);
+    const csv = decisionsToCsv([toAnalystRow(line())], ANALYST_LAYOUT);
     const [header, row, end] = csv.split('\r\n');
-    assert.equal(header, 'id,tenant,use_case,request_id,actor,outcome,score,model_version,created_at,ledger_seq,ledger_hash,record_digest,review_status,reason_codes');
-    assert.equal(row, `7b0e1c1e-0000-4000-8000-000000000001,bank-a,credit-application,loan-1,loan-app,DECLINE,0.625,credit-application@1,2026-12-04T10:00:00.123Z,42,${'a'.repeat(64)},${'b'.repeat(64)},NOT_REQUIRED,RB21;RB02`);
+    assert.equal(
+      header,
+      'id,tenant,use_case,request_id,actor,outcome,score,model_version,created_at,ledger_seq,ledger_hash,record_digest,review_status,reason_codes,review_outcome,reviewed_at',
+    );
+    assert.equal(row, `7b0e1c1e-0000-4000-8000-000000000001,bank-a,credit-application,loan-1,loan-app,DECLINE,0.625,credit-application@1,2026-12-04T10:00:00.123Z,42,${'a'.repeat(64)},${'b'.repeat(64)},NOT_REQUIRED,RB21;RB02,,`);
     assert.equal(end, '');
   });
 
+  it('writes the final review of a reviewed decision', () => {
+    const csv = decisionsToCsv([toAnalystRow(line({ outcome: 'REFER', record: { reviewStatus: 'PENDING', reasonCodes: [] } }), REVIEW)], ANALYST_LAYOUT);
+    assert.ok(csv.endsWith(',REFER,0.625,credit-application@1,2026-12-04T10:00:00.123Z,42,' + `${'a'.repeat(64)},${'b'.repeat(64)},PENDING,,APPROVE,2026-12-05T08:30:00.000Z\r\n`), csv);
+  });
+
+  it('leaves the review columns out of the v5 layout', () => {
+    const csv = decisionsToCsv([toAnalystRow(line(), REVIEW)], ANALYST_LAYOUT_V4);
+    const [header, row] = csv.split('\r\n');
+    assert.equal(header, 'id,tenant,use_case,request_id,actor,outcome,score,model_version,created_at,ledger_seq,ledger_hash,record_digest,review_status,reason_codes');
+    assert.ok(row.endsWith(',NOT_REQUIRED,RB21;RB02'), row);
+  });
+
   it('quotes separators and quotes', () => {
-    const csv = decisionsToCsv([toAnalystRow(line({ requestId: 'a,"b"\nc' }))]);
+    const csv = decisionsToCsv([toAnalystRow(line({ requestId: 'a,"b"\nc' }))], ANALYST_LAYOUT);
     assert.ok(csv.includes(',"a,""b""\nc",'), csv);
   });
 
   it('guards cells that spreadsheets evaluate', () => {
-    const csv = decisionsToCsv([toAnalystRow(line({ actor: '=HYPERLINK("x")', requestId: '@sum' }))]);
+    const csv = decisionsToCsv([toAnalystRow(line({ actor: '=HYPERLINK("x")', requestId: '@sum' }))], ANALYST_LAYOUT);
     assert.ok(csv.includes(`"'=HYPERLINK(""x"")"`), csv);
     assert.ok(csv.includes(",'@sum,"), csv);
   });
 
   it('leaves a null request id empty', () => {
     const row: AnalystRow = toAnalystRow(line({ requestId: null }));
-    assert.ok(decisionsToCsv([row]).includes(',,loan-app,'));
+    assert.ok(decisionsToCsv([row], ANALYST_LAYOUT).includes(',,loan-app,'));
   });
 });
 
 describe('decisionsToParquet', () => {
   it('round-trips through a Parquet reader', async () => {
-    const rows = [toAnalystRow(line()), toAnalystRow(line({ id: 'second', ledgerSeq: 43, score: 0.1, requestId: null }))];
-    const bytes = decisionsToParquet(rows, PARQUET_LAYOUT);
+    const rows = [toAnalystRow(line()), toAnalystRow(line({ id: 'second', ledgerSeq: 43, score: 0.1, requestId: null }), REVIEW)];
+    const bytes = decisionsToParquet(rows, ANALYST_LAYOUT);
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const read = await parquetReadObjects({ file });
 
@@ -87,23 +116,34 @@ describe('decisionsToParquet', () => {
     assert.equal(read[1].request_id, null);
     assert.equal((read[0].created_at as Date).toISOString(), '2026-12-04T10:00:00.123Z');
     assert.equal(read[0].reason_codes, 'RB21;RB02');
+    assert.equal(read[0].review_outcome, null);
+    assert.equal(read[0].reviewed_at, null);
+    assert.equal(read[1].review_outcome, 'APPROVE');
+    assert.equal((read[1].reviewed_at as Date).toISOString(), '2026-12-05T08:30:00.000Z');
   });
 
   it('writes the same bytes for the same rows', () => {
     const rows = [toAnalystRow(line())];
-    assertSameBytes(decisionsToParquet(rows, PARQUET_LAYOUT), decisionsToParquet(rows, PARQUET_LAYOUT));
+    assertSameBytes(decisionsToParquet(rows, ANALYST_LAYOUT), decisionsToParquet(rows, ANALYST_LAYOUT));
   });
 });
 
 describe('AnalystFilesBuilder', () => {
   const lines = Array.from({ length: 2500 }, (_, i) => line({ id: `decision-${i}`, ledgerSeq: 100 + i, score: i / 2500, requestId: i % 7 === 0 ? null : `=loan-${i}` }));
-  const rows = lines.map(toAnalystRow);
+  const reviews = lines.map((_, i): FinalReview | undefined =>
+    i % 4 === 0 ? { seq: 5000 + i, tenant: 'bank-a', outcome: i % 8 === 0 ? 'APPROVE' : 'DECLINE', decidedAt: `2026-12-05T08:${String(i % 60).padStart(2, '0')}:00.000Z` } : undefined,
+  );
+  const rows = lines.map((decision, i) => toAnalystRow(decision, reviews[i]));
+  /** Adds lines [start, end) with their reviews. */
+  const addLines = (builder: AnalystFilesBuilder, start = 0, end = lines.length): void => {
+    for (let i = start; i < end; i += 1) builder.add(lines[i], reviews[i]);
+  };
 
   it('matches rendering in this thread', async () => {
-    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const decision of lines) builder.add(decision);
+    const builder = new AnalystFilesBuilder(ANALYST_LAYOUT);
+    addLines(builder);
     const inWorker = await builder.finish();
-    const inThread = renderAnalystFiles(rows, PARQUET_LAYOUT);
+    const inThread = renderAnalystFiles(rows, ANALYST_LAYOUT);
     assertSameBytes(inWorker.csv, inThread.csv);
     assertSameBytes(inWorker.parquet, inThread.parquet);
   });
@@ -111,10 +151,10 @@ describe('AnalystFilesBuilder', () => {
   it('reuses its worker for the next export, with the same bytes', async () => {
     const threads: (number | undefined)[] = [];
     const digests: string[] = [];
-    for (const layout of [PARQUET_LAYOUT, LEGACY_PARQUET_LAYOUT, PARQUET_LAYOUT]) {
+    for (const layout of [ANALYST_LAYOUT, ANALYST_LAYOUT_V2, ANALYST_LAYOUT]) {
       const builder = new AnalystFilesBuilder(layout);
       threads.push(builder['worker']?.threadId);
-      for (const decision of lines) builder.add(decision);
+      addLines(builder);
       const files = await builder.finish();
       const inThread = renderAnalystFiles(rows, layout);
       assertSameBytes(files.csv, inThread.csv);
@@ -127,61 +167,66 @@ describe('AnalystFilesBuilder', () => {
   });
 
   it('leaves a released worker alone on dispose', async () => {
-    const done = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const decision of lines.slice(0, 100)) done.add(decision);
+    const done = new AnalystFilesBuilder(ANALYST_LAYOUT);
+    addLines(done, 0, 100);
     const firstThread = done['worker']?.threadId;
     await done.finish();
 
-    const next = new AnalystFilesBuilder(PARQUET_LAYOUT);
+    const next = new AnalystFilesBuilder(ANALYST_LAYOUT);
     assert.equal(next['worker']?.threadId, firstThread, 'the pool gave the worker to the next export');
     // A failed export calls dispose() after finish(); the worker now belongs to the next export.
     done.dispose();
-    for (const decision of lines) next.add(decision);
+    addLines(next);
     const files = await next.finish();
 
     assert.equal(next['workerFailure'], undefined);
-    assertSameBytes(files.parquet, renderAnalystFiles(rows, PARQUET_LAYOUT).parquet);
+    assertSameBytes(files.parquet, renderAnalystFiles(rows, ANALYST_LAYOUT).parquet);
   });
 
   it('writes a header-only CSV without rows', async () => {
-    const files = await new AnalystFilesBuilder(PARQUET_LAYOUT).finish();
-    assert.equal(Buffer.from(files.csv).toString('utf8'), decisionsToCsv([]));
-    assertSameBytes(files.parquet, renderAnalystFiles([], PARQUET_LAYOUT).parquet);
+    const files = await new AnalystFilesBuilder(ANALYST_LAYOUT).finish();
+    assert.equal(Buffer.from(files.csv).toString('utf8'), decisionsToCsv([], ANALYST_LAYOUT));
+    assertSameBytes(files.parquet, renderAnalystFiles([], ANALYST_LAYOUT).parquet);
   });
 
   it('renders in this thread after the worker dies', async () => {
-    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const decision of lines.slice(0, 1500)) builder.add(decision);
+    const builder = new AnalystFilesBuilder(ANALYST_LAYOUT);
+    addLines(builder, 0, 1500);
     await builder['worker']?.terminate();
     // Rows added after the worker ended reach the files through the batches kept in this thread.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    for (const decision of lines.slice(1500)) builder.add(decision);
+    addLines(builder, 1500);
     const files = await builder.finish();
-    assertSameBytes(files.parquet, renderAnalystFiles(rows, PARQUET_LAYOUT).parquet);
-    assertSameBytes(files.csv, Buffer.from(decisionsToCsv(rows), 'utf8'));
+    assertSameBytes(files.parquet, renderAnalystFiles(rows, ANALYST_LAYOUT).parquet);
+    assertSameBytes(files.csv, Buffer.from(decisionsToCsv(rows, ANALYST_LAYOUT), 'utf8'));
   });
 
   it('rejects a pending finish after dispose', async () => {
-    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const decision of lines) builder.add(decision);
+    const builder = new AnalystFilesBuilder(ANALYST_LAYOUT);
+    addLines(builder);
     const pending = builder.finish();
     builder.dispose();
     await assert.rejects(pending, /export failed/);
   });
 
   it('rejects finish after dispose', async () => {
-    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
-    for (const decision of lines.slice(0, 10)) builder.add(decision);
+    const builder = new AnalystFilesBuilder(ANALYST_LAYOUT);
+    addLines(builder, 0, 10);
     builder.dispose();
     await assert.rejects(builder.finish(), /export failed/);
   });
 });
 
 describe('AnalystParquetWriter', () => {
-  const rows = Array.from({ length: 2500 }, (_, i) => toAnalystRow(line({ id: `decision-${i}`, ledgerSeq: 100 + i, score: i / 2500, requestId: i % 5 === 0 ? null : `loan-${i}` })));
+  const rows = Array.from({ length: 2500 }, (_, i) =>
+    toAnalystRow(
+      line({ id: `decision-${i}`, ledgerSeq: 100 + i, score: i / 2500, requestId: i % 5 === 0 ? null : `loan-${i}` }),
+      i % 3 === 0 ? { ...REVIEW, outcome: i % 2 ? 'APPROVE' : 'DECLINE', decidedAt: new Date(Date.UTC(2026, 11, 5) + i * 60_000).toISOString() } : undefined,
+    ),
+  );
 
   /** Adds the rows in uneven batches, as an export's reads deliver them. */
-  function writeInBatches(layout: ParquetLayout): Uint8Array {
+  function writeInBatches(layout: AnalystLayout): Uint8Array {
     const writer = new AnalystParquetWriter(layout);
     for (const [start, end] of [[0, 7], [7, 1000], [1000, 1001], [1001, 2499], [2499, 2500]]) {
       for (const batch of analystBatches(rows.slice(start, end), 2000)) writer.add(decodeAnalystBatch(batch));
@@ -189,12 +234,16 @@ describe('AnalystParquetWriter', () => {
     return writer.finish();
   }
 
-  it('writes the bytes of the one-shot writer for the legacy layout', () => {
-    assertSameBytes(writeInBatches(LEGACY_PARQUET_LAYOUT), referenceParquet(rows, LEGACY_PARQUET_LAYOUT));
+  it('writes the bytes of the one-shot writer for the v2 layout', () => {
+    assertSameBytes(writeInBatches(ANALYST_LAYOUT_V2), referenceParquet(rows, ANALYST_LAYOUT_V2));
   });
 
   it('writes the bytes of the one-shot writer for the v4 layout', () => {
-    assertSameBytes(writeInBatches(PARQUET_LAYOUT), referenceParquet(rows, PARQUET_LAYOUT));
+    assertSameBytes(writeInBatches(ANALYST_LAYOUT_V4), referenceParquet(rows, ANALYST_LAYOUT_V4));
+  });
+
+  it('writes the bytes of the one-shot writer for the v6 layout', () => {
+    assertSameBytes(writeInBatches(ANALYST_LAYOUT), referenceParquet(rows, ANALYST_LAYOUT));
   });
 
   it('keeps a dictionary that sampling just allows', () => {
@@ -207,7 +256,7 @@ describe('AnalystParquetWriter', () => {
     let unique = 0;
     const requestIds = Array.from({ length: groupRows }, (_, i) => (sampled.has(i) && unique < 899 ? `req-${String(unique++).padStart(6, '0')}` : 'req-xxxxxx'));
     const column = requestIds.map((requestId, i) => ({ ...rows[i % rows.length], request_id: requestId }));
-    const layout = { ...PARQUET_LAYOUT, rowGroups: [groupRows] };
+    const layout = { ...ANALYST_LAYOUT, rowGroups: [groupRows] };
 
     const writer = new AnalystParquetWriter(layout);
     for (const batch of analystBatches(column)) writer.add(decodeAnalystBatch(batch));
@@ -219,23 +268,26 @@ describe('AnalystParquetWriter', () => {
   });
 
   it('splits rows into the given row groups', async () => {
-    const bytes = writeInBatches({ ...PARQUET_LAYOUT, rowGroups: [700] });
+    const bytes = writeInBatches({ ...ANALYST_LAYOUT, rowGroups: [700] });
     const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const metadata = parquetMetadata(file);
     assert.deepEqual(metadata.row_groups.map((group) => Number(group.num_rows)), [700, 700, 700, 400]);
     const chunks = metadata.row_groups[0].columns.map((column) => column.meta_data);
     assert.ok(chunks.every((chunk) => chunk?.codec === 'UNCOMPRESSED'), 'every column chunk is uncompressed');
     const withStatistics = chunks.filter((chunk) => chunk?.statistics?.max_value !== undefined).map((chunk) => chunk?.path_in_schema.join('.'));
-    assert.deepEqual(withStatistics, ['score', 'created_at', 'ledger_seq']);
+    assert.deepEqual(withStatistics, ['score', 'created_at', 'ledger_seq', 'reviewed_at']);
     const read = await parquetReadObjects({ file });
     assert.equal(read.length, 2500);
     assert.equal(read[2499].id, 'decision-2499');
     assert.equal(read[1400].request_id, null);
+    assert.equal(read[1400].reviewed_at, null);
+    assert.equal(read[1401].review_outcome, 'APPROVE');
+    assert.equal((read[1401].reviewed_at as Date).toISOString(), new Date(Date.UTC(2026, 11, 5) + 1401 * 60_000).toISOString());
   });
 
   it('rejects a layout without positive sizes', () => {
-    assert.throws(() => new AnalystParquetWriter({ ...PARQUET_LAYOUT, rowGroups: [] }), /positive integers/);
-    assert.throws(() => new AnalystParquetWriter({ ...PARQUET_LAYOUT, rowGroups: [0] }), /positive integers/);
+    assert.throws(() => new AnalystParquetWriter({ ...ANALYST_LAYOUT, rowGroups: [] }), /positive integers/);
+    assert.throws(() => new AnalystParquetWriter({ ...ANALYST_LAYOUT, rowGroups: [0] }), /positive integers/);
   });
 });
 
@@ -244,7 +296,7 @@ describe('AnalystParquetWriter', () => {
  * strings, Dates and bigints. A change in these bytes would break the verification of bundles
  * written before.
  */
-function referenceParquet(rows: readonly AnalystRow[], layout: ParquetLayout): Uint8Array {
+function referenceParquet(rows: readonly AnalystRow[], layout: AnalystLayout): Uint8Array {
   const textOptions = layout.textStatistics ? {} : { statistics: false };
   const text = (name: keyof AnalystRow): ColumnSource => ({ name, data: rows.map((row) => row[name] as string | null), type: 'STRING', ...textOptions });
   const buffer = parquetWriteBuffer({
@@ -265,6 +317,9 @@ function referenceParquet(rows: readonly AnalystRow[], layout: ParquetLayout): U
       text('record_digest'),
       text('review_status'),
       text('reason_codes'),
+      ...(layout.columns.includes('reviewed_at')
+        ? [text('review_outcome'), { name: 'reviewed_at', data: rows.map((row) => (row.reviewed_at === null ? null : new Date(row.reviewed_at))), type: 'TIMESTAMP' } satisfies ColumnSource]
+        : []),
     ],
   });
   return new Uint8Array(buffer);
@@ -336,37 +391,107 @@ const EARLIER_DIGESTS = {
   legacy: 'c5144741c0071afd4693b3d48b5ec74e0fdf898f78d84b3fd5f282cd5d51a568',
 };
 
+/**
+ * SHA-256 of the v6 files for variedLines(12_000) with variedReviews, as first written. Verification
+ * rebuilds these files, so the bytes must never change.
+ */
+const V6_DIGESTS = {
+  csv: '42c23ae7f5c4ff11d52be8249e1a02207cffbd8cc8821826f5068a789326180a',
+  parquet: 'ba05c63d6c4348ec170e3d0ada3a763bf9d82d77cb27023cbac90ae448ea3b74',
+};
+
+/** Final reviews for every fourth line of variedLines, with each kind of outcome cell. */
+function variedReviews(lines: readonly DecisionLine[]): (FinalReview | undefined)[] {
+  const outcomes = ['APPROVE', 'DECLINE', null, 'APPROVE, "after appeal"', '=DECLINE'];
+  return lines.map((decision, i) =>
+    i % 4 === 0
+      ? { seq: decision.ledgerSeq + 1, tenant: decision.tenant, outcome: outcomes[(i / 4) % outcomes.length], decidedAt: new Date(Date.UTC(2026, 2, 2) + i * 1013).toISOString() }
+      : undefined,
+  );
+}
+
 describe('analyst file bytes', () => {
   const lines = variedLines(12_000);
-  const rows = lines.map(toAnalystRow);
+  const reviews = variedReviews(lines);
+  const rows = lines.map((decision, i) => toAnalystRow(decision, reviews[i]));
   const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-  for (const [name, layout, parquetDigest] of [
-    ['v4', PARQUET_LAYOUT, EARLIER_DIGESTS.v4],
-    ['legacy', LEGACY_PARQUET_LAYOUT, EARLIER_DIGESTS.legacy],
+  // The layouts before v6 leave the review columns out, so the reviews change none of their bytes.
+  for (const [name, layout, csvDigest, parquetDigest] of [
+    ['v4', ANALYST_LAYOUT_V4, EARLIER_DIGESTS.csv, EARLIER_DIGESTS.v4],
+    ['legacy', ANALYST_LAYOUT_V2, EARLIER_DIGESTS.csv, EARLIER_DIGESTS.legacy],
+    ['v6', ANALYST_LAYOUT, V6_DIGESTS.csv, V6_DIGESTS.parquet],
   ] as const) {
     it(`builder keeps the ${name} bytes`, async () => {
       const builder = new AnalystFilesBuilder(layout);
-      for (const decision of lines) builder.add(decision);
+      lines.forEach((decision, i) => builder.add(decision, reviews[i]));
       const files = await builder.finish();
-      assert.equal(sha256(files.csv), EARLIER_DIGESTS.csv);
+      assert.equal(sha256(files.csv), csvDigest);
       assert.equal(sha256(files.parquet), parquetDigest);
     });
 
     it(`row functions keep the ${name} bytes`, () => {
-      assert.equal(sha256(Buffer.from(decisionsToCsv(rows), 'utf8')), EARLIER_DIGESTS.csv);
+      assert.equal(sha256(Buffer.from(decisionsToCsv(rows, layout), 'utf8')), csvDigest);
       assert.equal(sha256(decisionsToParquet(rows, layout)), parquetDigest);
       assertSameBytes(decisionsToParquet(rows, layout), referenceParquet(rows, layout));
     });
   }
 
   it('fallback keeps the bytes', async () => {
-    const builder = new AnalystFilesBuilder(PARQUET_LAYOUT);
+    const builder = new AnalystFilesBuilder(ANALYST_LAYOUT_V4);
     await builder['worker']?.terminate();
-    for (const decision of lines) builder.add(decision);
+    lines.forEach((decision, i) => builder.add(decision, reviews[i]));
     const files = await builder.finish();
     assert.equal(sha256(files.csv), EARLIER_DIGESTS.csv);
     assert.equal(sha256(files.parquet), EARLIER_DIGESTS.v4);
+  });
+});
+
+describe('FinalReviews', () => {
+  const decision = line({ id: 'd-1', tenant: 'bank-a', ledgerSeq: 42 });
+  function entry(seq: number, overrides: Partial<LedgerEntry> = {}, payload: Record<string, unknown> = {}): LedgerEntry {
+    return {
+      seq,
+      type: 'review.decided',
+      tenant: 'bank-a',
+      actor: 'reviewer-1',
+      payload: { decisionId: 'd-1', finalOutcome: 'APPROVE', ...payload },
+      createdAt: `2026-12-05T08:00:${String(seq % 60).padStart(2, '0')}.000Z`,
+      prevHash: '0'.repeat(64),
+      hash: '1'.repeat(64),
+      ...overrides,
+    };
+  }
+
+  it('takes the review.decided entry with the highest seq', () => {
+    const reviews = new FinalReviews([entry(50, {}, { finalOutcome: 'DECLINE' }), entry(55), entry(44, {}, { finalOutcome: 'DECLINE' })]);
+    assert.deepEqual(reviews.of(decision), { seq: 55, tenant: 'bank-a', outcome: 'APPROVE', decidedAt: '2026-12-05T08:00:55.000Z' });
+  });
+
+  it('ignores entries that do not belong to the decision', () => {
+    const reviews = new FinalReviews([
+      entry(41),
+      entry(42),
+      entry(60, { tenant: 'bank-b' }),
+      entry(61, { type: 'review.voted' }),
+      entry(62, {}, { decisionId: 'd-2' }),
+      entry(63, { payload: null as unknown as Record<string, unknown> }),
+    ]);
+    assert.equal(reviews.of(decision), undefined);
+  });
+
+  it('gives a null outcome when finalOutcome is not a string', () => {
+    assert.equal(new FinalReviews([entry(43, {}, { finalOutcome: 7 })]).of(decision)?.outcome, null);
+  });
+});
+
+describe('analystLayoutFor', () => {
+  it('names the layout of each bundle format', () => {
+    assert.equal(analystLayoutFor('warden.audit-export.v6'), ANALYST_LAYOUT);
+    assert.equal(analystLayoutFor('warden.audit-export.v5'), ANALYST_LAYOUT_V4);
+    assert.equal(analystLayoutFor('warden.audit-export.v4'), ANALYST_LAYOUT_V4);
+    assert.equal(analystLayoutFor('warden.audit-export.v3'), ANALYST_LAYOUT_V2);
+    assert.equal(analystLayoutFor('warden.audit-export.v2'), ANALYST_LAYOUT_V2);
   });
 });
 
@@ -381,7 +506,7 @@ describe('AnalystBatchBuilder', () => {
   it('rejects a row with missing cells', () => {
     const builder = new AnalystBatchBuilder(10);
     builder.addText('only one');
-    assert.throws(() => builder.endRow(0.5, 1), /needs 12 text cells, but row 0 has 1/);
+    assert.throws(() => builder.endRow(0.5, 1), /needs 14 text cells, but row 0 has 1/);
   });
 
   it('rejects a score of another type', () => {
@@ -390,7 +515,7 @@ describe('AnalystBatchBuilder', () => {
 
   it('rejects a row past its capacity', () => {
     const builder = new AnalystBatchBuilder(1);
-    for (const value of [row.id, row.tenant, row.use_case, row.request_id, row.actor, row.outcome, row.model_version, row.created_at, row.ledger_hash, row.record_digest, row.review_status, row.reason_codes]) {
+    for (const value of [row.id, row.tenant, row.use_case, row.request_id, row.actor, row.outcome, row.model_version, row.created_at, row.ledger_hash, row.record_digest, row.review_status, row.reason_codes, row.review_outcome, row.reviewed_at]) {
       builder.addText(value);
     }
     builder.endRow(row.score, row.ledger_seq);

@@ -5,18 +5,19 @@ import {
   AnalystBatchBuilder,
   AnalystFilesEncoder,
   AnalystParquetWriter,
-  ANALYST_COLUMN_NAMES,
+  ANALYST_LAYOUT,
+  ANALYST_LAYOUT_V2,
+  ANALYST_LAYOUT_V4,
   csvCell,
   csvHeaderLine,
   decodeAnalystBatch,
-  LEGACY_PARQUET_LAYOUT,
-  PARQUET_LAYOUT,
   type AnalystBatch,
   type AnalystFiles,
+  type AnalystLayout,
   type AnalystRow,
-  type ParquetLayout,
 } from './analyst-encoding.js';
 import type { DecisionLine } from './bundle-format.js';
+import type { LedgerEntry } from './ledger-hash.js';
 
 export type { AnalystFiles, AnalystRow } from './analyst-encoding.js';
 
@@ -28,7 +29,59 @@ interface AnalystRecordFields {
   reasonCodes?: unknown;
 }
 
-export function toAnalystRow(line: DecisionLine): AnalystRow {
+/** The type of the ledger entry that records a reviewer's final outcome. */
+const REVIEW_DECIDED_TYPE = 'review.decided';
+
+/** A reviewer's final decision on a decision, from its review.decided ledger entry. */
+export interface FinalReview {
+  /** The entry's seq, which must come after the decision's own entry. */
+  seq: number;
+  tenant: string;
+  /** payload.finalOutcome, or null when it is not a string. */
+  outcome: string | null;
+  /** The entry's createdAt. */
+  decidedAt: string;
+}
+
+/**
+ * The final reviews of a bundle's decisions, read from its review.decided entries. A decision's
+ * final review is its review.decided entry with the highest seq: an entry whose payload.decisionId
+ * is the decision's id, whose tenant is the decision's and whose seq comes after the decision's
+ * own entry, the rule by which a review entry belongs to a decision (bundle-format.ts). The
+ * export and the verifiers read the same entries of ledger.jsonl, so both derive the same cells.
+ */
+export class FinalReviews {
+  private readonly byDecision = new Map<string, FinalReview[]>();
+
+  constructor(entries: Iterable<LedgerEntry>) {
+    for (const entry of entries) {
+      if (entry.type !== REVIEW_DECIDED_TYPE) continue;
+      const payload = entry.payload as { decisionId?: unknown; finalOutcome?: unknown } | null;
+      if (typeof payload?.decisionId !== 'string') continue;
+      const review: FinalReview = {
+        seq: entry.seq,
+        tenant: entry.tenant,
+        outcome: typeof payload.finalOutcome === 'string' ? payload.finalOutcome : null,
+        decidedAt: entry.createdAt,
+      };
+      const reviews = this.byDecision.get(payload.decisionId);
+      if (reviews) reviews.push(review);
+      else this.byDecision.set(payload.decisionId, [review]);
+    }
+  }
+
+  /** Returns the final review of the decision line, or undefined when no person decided it. */
+  of(line: DecisionLine): FinalReview | undefined {
+    let latest: FinalReview | undefined;
+    for (const review of this.byDecision.get(line.id) ?? []) {
+      if (review.tenant === line.tenant && review.seq > line.ledgerSeq && (latest === undefined || review.seq > latest.seq)) latest = review;
+    }
+    return latest;
+  }
+}
+
+/** Returns the analyst row of a decision line and its final review, if a person decided it. */
+export function toAnalystRow(line: DecisionLine, review?: FinalReview): AnalystRow {
   const record = line.record as AnalystRecordFields;
   return {
     id: line.id,
@@ -45,13 +98,15 @@ export function toAnalystRow(line: DecisionLine): AnalystRow {
     record_digest: line.recordDigest,
     review_status: reviewStatusCell(record),
     reason_codes: reasonCodesCell(record),
+    review_outcome: review?.outcome ?? null,
+    reviewed_at: review?.decidedAt ?? null,
   };
 }
 
 /**
- * Returns the record's reviewStatus: the status when the decision was made.
- * NOTE: a decision sent to review keeps PENDING here after a reviewer decides. Its final outcome
- * is only in the review.decided entries of ledger.jsonl, and the analyst files have no column for it.
+ * Returns the record's reviewStatus: the status when the decision was made, so a decision sent to
+ * review reads PENDING here also after a reviewer decided. The review_outcome and reviewed_at
+ * columns (format v6) carry the decision of the review.
  */
 function reviewStatusCell(record: AnalystRecordFields): string | null {
   return typeof record.reviewStatus === 'string' ? record.reviewStatus : null;
@@ -71,7 +126,7 @@ function reasonCodesCell(record: AnalystRecordFields): string {
 }
 
 /** Adds the analyst row of a decision line to a batch, with the cells of toAnalystRow and no row object. */
-function addDecision(batch: AnalystBatchBuilder, line: DecisionLine): void {
+function addDecision(batch: AnalystBatchBuilder, line: DecisionLine, review: FinalReview | undefined): void {
   const record = line.record as AnalystRecordFields;
   // The order is ANALYST_TEXT_COLUMN_NAMES.
   batch.addText(line.id);
@@ -86,41 +141,52 @@ function addDecision(batch: AnalystBatchBuilder, line: DecisionLine): void {
   batch.addText(line.recordDigest);
   batch.addText(reviewStatusCell(record));
   batch.addText(reasonCodesCell(record));
+  batch.addText(review?.outcome ?? null);
+  batch.addText(review?.decidedAt ?? null);
   batch.endRow(line.score, line.ledgerSeq);
 }
 
-/** Writes RFC 4180 CSV with a header row and CRLF line ends (cell rules in csvCell). */
-export function decisionsToCsv(rows: readonly AnalystRow[]): string {
-  const parts = [csvHeaderLine()];
-  for (const row of rows) parts.push(ANALYST_COLUMN_NAMES.map((name) => csvCell(row[name])).join(','), '\r\n');
+/** Writes RFC 4180 CSV of the layout's columns with a header row and CRLF line ends (cell rules in csvCell). */
+export function decisionsToCsv(rows: readonly AnalystRow[], layout: AnalystLayout): string {
+  const parts = [csvHeaderLine(layout.columns)];
+  for (const row of rows) parts.push(layout.columns.map((name) => csvCell(row[name])).join(','), '\r\n');
   return parts.join('');
 }
 
-/** Returns the layout of decisions.parquet in a bundle of the given format version. */
-export function parquetLayoutFor(formatVersion: string): ParquetLayout {
-  return formatVersion === 'warden.audit-export.v2' || formatVersion === 'warden.audit-export.v3' ? LEGACY_PARQUET_LAYOUT : PARQUET_LAYOUT;
+/** Returns the layout of the analyst files in a bundle of the given format version. */
+export function analystLayoutFor(formatVersion: string): AnalystLayout {
+  switch (formatVersion) {
+    case 'warden.audit-export.v2':
+    case 'warden.audit-export.v3':
+      return ANALYST_LAYOUT_V2;
+    case 'warden.audit-export.v4':
+    case 'warden.audit-export.v5':
+      return ANALYST_LAYOUT_V4;
+    default:
+      return ANALYST_LAYOUT;
+  }
 }
 
 /** Writes the rows as one Parquet file with typed columns (timestamps in UTC milliseconds) in the given layout. */
-export function decisionsToParquet(rows: readonly AnalystRow[], layout: ParquetLayout): Uint8Array {
+export function decisionsToParquet(rows: readonly AnalystRow[], layout: AnalystLayout): Uint8Array {
   const writer = new AnalystParquetWriter(layout);
   for (const batch of analystBatches(rows)) writer.add(decodeAnalystBatch(batch));
   return writer.finish();
 }
 
 /** Renders both analyst files in this thread. */
-export function renderAnalystFiles(rows: readonly AnalystRow[], layout: ParquetLayout): AnalystFiles {
+export function renderAnalystFiles(rows: readonly AnalystRow[], layout: AnalystLayout): AnalystFiles {
   return renderBatches(analystBatches(rows), layout);
 }
 
-function renderBatches(batches: readonly AnalystBatch[], layout: ParquetLayout): AnalystFiles {
+function renderBatches(batches: readonly AnalystBatch[], layout: AnalystLayout): AnalystFiles {
   const encoder = new AnalystFilesEncoder(layout);
   for (const batch of batches) encoder.add(batch);
   return encoder.finish();
 }
 
 /** Message from AnalystFilesBuilder to its worker (analyst-files-worker.ts). */
-export type AnalystWorkerMessage = { type: 'start'; layout: ParquetLayout } | { type: 'rows'; batch: AnalystBatch } | { type: 'end' };
+export type AnalystWorkerMessage = { type: 'start'; layout: AnalystLayout } | { type: 'rows'; batch: AnalystBatch } | { type: 'end' };
 
 /** Rows sent to the worker per message. */
 const WORKER_BATCH_ROWS = 1000;
@@ -154,7 +220,7 @@ export class AnalystFilesBuilder {
   private workerFailure: unknown;
   private disposed = false;
 
-  constructor(private readonly layout: ParquetLayout) {
+  constructor(private readonly layout: AnalystLayout) {
     try {
       const worker = workers.take();
       // The reply's listeners go once it settles, so a worker back in the pool keeps none of them.
@@ -167,9 +233,9 @@ export class AnalystFilesBuilder {
     }
   }
 
-  /** Adds the analyst row of one decision line (the cells of toAnalystRow). */
-  add(line: DecisionLine): void {
-    addDecision(this.batch, line);
+  /** Adds the analyst row of one decision line and its final review (the cells of toAnalystRow). */
+  add(line: DecisionLine, review?: FinalReview): void {
+    addDecision(this.batch, line, review);
     if (this.batch.rows === WORKER_BATCH_ROWS) this.sendBatch();
   }
 

@@ -1,5 +1,5 @@
 /**
- * The audit export bundle (format v5): a folder that a regulator checks without Warden's database.
+ * The audit export bundle (format v6): a folder that a regulator checks without Warden's database.
  *
  * - decisions.jsonl: one decision per line, in ledger seq order, each line the RFC 8785 canonical
  *   JSON of a DecisionLine followed by "\n".
@@ -26,12 +26,18 @@
  *   entry's inclusion proof and check it with any RFC 6962 library, as tools/interop does.
  * - checkpoint.txt: the signed checkpoint note (C2SP tlog-checkpoint with an Ed25519 signature).
  * - keys.json: every checkpoint public key Warden has published, as verifier key strings.
- * - decisions.csv and decisions.parquet: flat copies for analysts, rebuilt and compared on checking.
+ * - decisions.csv and decisions.parquet: flat copies for analysts, rebuilt and compared on checking,
+ *   one row per decision. Their columns review_outcome and reviewed_at come from the decision's
+ *   final review: its `review.decided` entry in ledger.jsonl with the highest seq (FinalReviews in
+ *   analyst-formats.ts); both are empty while no person decided.
  * - summary.pdf: a human-readable summary of the period (digest-checked only), with figures read in
  *   the same snapshot as the entries.
  * - manifest.json: the canonical JSON of a BundleManifest and "\n", with the size and SHA-256 of every
  *   other file and `manifestDigest` over the rest of the manifest.
  *
+ * Format v5 was v6 without the columns review_outcome and reviewed_at, so its analyst files showed
+ * the review status at decision time only. The version changed because a v6 analyst file with an
+ * empty review_outcome states that no person had decided at the snapshot, which a v5 file could not.
  * Format v4 had no `access.denied` entries: its ledger.jsonl contains only `decision.created` and
  * review entries, and its manifest has no counts.accessDenials. Format v3 also had proofs.jsonl
  * instead of merkle-nodes.jsonl: for each ledger entry, in the same order, an RFC 6962 inclusion
@@ -42,7 +48,7 @@
  * shows nothing about whether a person reviewed a decision, while a later bundle without them
  * states that no review entry existed at the snapshot. The version changed to v5 for the same
  * reason: a v5 bundle without `access.denied` entries states that no reviewer was turned away from
- * an exported decision's case. The verifiers still check v2, v3 and v4 bundles by their own rules.
+ * an exported decision's case. The verifiers still check v2, v3, v4 and v5 bundles by their own rules.
  *
  * Only the exported decisions' own entries are in the bundle, so a tenant's export shows nothing of
  * other tenants. The checkpoint signature anchors everything: compare its key ids with the keys the
@@ -53,8 +59,10 @@ import { canonicalJsonValue, type LedgerEntry } from './ledger-hash.js';
 import type { InclusionProof, MerkleRangeHash } from './merkle/merkle-log.types.js';
 
 /** Format of the bundles exportBundle writes. */
-export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v5';
-/** The previous format, without `access.denied` entries, which the verifiers still accept. */
+export const BUNDLE_FORMAT_VERSION = 'warden.audit-export.v6';
+/** The previous format, without the review columns in the analyst files, which the verifiers still accept. */
+export const BUNDLE_FORMAT_VERSION_V5 = 'warden.audit-export.v5';
+/** The format before v5, without `access.denied` entries, which the verifiers still accept. */
 export const BUNDLE_FORMAT_VERSION_V4 = 'warden.audit-export.v4';
 /** The format before v4, with one inclusion proof per entry in proofs.jsonl, which the verifiers still accept. */
 export const BUNDLE_FORMAT_VERSION_V3 = 'warden.audit-export.v3';
@@ -62,11 +70,12 @@ export const BUNDLE_FORMAT_VERSION_V3 = 'warden.audit-export.v3';
 export const BUNDLE_FORMAT_VERSION_V2 = 'warden.audit-export.v2';
 export type BundleFormatVersion =
   | typeof BUNDLE_FORMAT_VERSION
+  | typeof BUNDLE_FORMAT_VERSION_V5
   | typeof BUNDLE_FORMAT_VERSION_V4
   | typeof BUNDLE_FORMAT_VERSION_V3
   | typeof BUNDLE_FORMAT_VERSION_V2;
 /** Every format the verifiers read, newest first. */
-export const BUNDLE_FORMAT_VERSIONS: readonly BundleFormatVersion[] = [BUNDLE_FORMAT_VERSION, BUNDLE_FORMAT_VERSION_V4, BUNDLE_FORMAT_VERSION_V3, BUNDLE_FORMAT_VERSION_V2];
+export const BUNDLE_FORMAT_VERSIONS: readonly BundleFormatVersion[] = [BUNDLE_FORMAT_VERSION, BUNDLE_FORMAT_VERSION_V5, BUNDLE_FORMAT_VERSION_V4, BUNDLE_FORMAT_VERSION_V3, BUNDLE_FORMAT_VERSION_V2];
 
 /** Returns whether `value` names a bundle format that the verifiers read. */
 export function isBundleFormatVersion(value: unknown): value is BundleFormatVersion {
@@ -136,7 +145,7 @@ export interface BundleFileDigest {
 }
 
 export interface BundleManifest {
-  /** BUNDLE_FORMAT_VERSION when written by this Warden; verifiers also read the v4, v3 and v2 formats. */
+  /** BUNDLE_FORMAT_VERSION when written by this Warden; verifiers also read the v5, v4, v3 and v2 formats. */
   formatVersion: BundleFormatVersion;
   wardenVersion: string;
   useCase: string;

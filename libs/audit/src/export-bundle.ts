@@ -43,7 +43,7 @@ import {
 import { MANIFEST_SIGNATURE_FILE, signManifest } from './manifest-signature.js';
 import { BackgroundLeafCheck, checkExportedLeaves } from './export-merkle-check.js';
 import { decisionLineProblems } from './verify-bundle.js';
-import { AnalystFilesBuilder, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, type AnalystFiles } from './analyst-formats.js';
+import { AnalystFilesBuilder, analystLayoutFor, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, FinalReviews, type AnalystFiles } from './analyst-formats.js';
 import { LEDGER_ENTRY_COLUMNS, STORED_TEXT_MAX_BYTES, toLedgerEntry, toSeqNumber, type LedgerEntryRow } from './ledger-rows.js';
 
 /**
@@ -183,7 +183,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   // broken chain removes every file written so far.
   let chainCheck: StartedChainCheck | undefined;
   // The CSV and Parquet files are rendered in a worker thread that receives the rows as they are read.
-  const analyst = new AnalystFilesBuilder(parquetLayoutFor(BUNDLE_FORMAT_VERSION));
+  const analyst = new AnalystFilesBuilder(analystLayoutFor(BUNDLE_FORMAT_VERSION));
   // The exported entries' Merkle leaves are hashed in another worker thread as they are read.
   const leafCheck = new BackgroundLeafCheck();
   const written: string[] = [];
@@ -444,6 +444,8 @@ async function writeDecisionsAndEntries(
   ledgerFile: BundleFileDigest;
 }> {
   const { analyst, counter, leafCheck } = consumers;
+  // The analyst files' review columns come from the review.decided entries among the related entries.
+  const finalReviews = new FinalReviews(relatedEntries);
   const ledger = await DigestingFile.create(ledgerPath);
   let ledgerFile: BundleFileDigest | undefined;
   try {
@@ -501,7 +503,7 @@ async function writeDecisionsAndEntries(
           // as a ledger failure at its seq rather than as a decision that contradicts it.
           ledgerLines.push(exportedEntryLine(entry));
           decisionLines.push(decisionJsonLine(line, checkedRecordJson(line, entry, row.record_json)));
-          analyst.add(line);
+          analyst.add(line, finalReviews.of(line));
           counter.add(line.outcome, line.score, line.record);
           ledgerSeqs.push(line.ledgerSeq);
           ledgerHashes.push(entry.hash);

@@ -316,7 +316,7 @@ export function renderSummaryPdf(summary: UseCaseSummary): Promise<Uint8Array> {
     const share = summary.decisions > 0 ? ((100 * count) / summary.decisions).toFixed(1) : '0.0';
     document.text(`${outcome}: ${count} (${share}%)`);
   }
-  document.text('Outcomes are the automatic ones. A reviewer\'s final outcome is in the review.decided entries of ledger.jsonl.');
+  document.text('Outcomes are the automatic ones. A reviewer\'s final outcome is in the review.decided entries of ledger.jsonl and in the review_outcome column of decisions.csv.');
   document.text(`Mean score: ${summary.meanScore === null ? 'n/a' : summary.meanScore.toFixed(4)} (the use case's score, such as a probability of default)`);
 
   section(document, 'Most frequent reason codes of DECLINE and REFER decisions');

@@ -1,4 +1,4 @@
-import { decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, parquetLayoutFor, toAnalystRow } from './analyst-formats.js';
+import { analystLayoutFor, decisionsToCsv, decisionsToParquet, DECISIONS_CSV_FILE, DECISIONS_PARQUET_FILE, FinalReviews, toAnalystRow } from './analyst-formats.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../../common/src/index.js';
@@ -8,6 +8,7 @@ import {
   BUNDLE_FORMAT_VERSION_V2,
   BUNDLE_FORMAT_VERSION_V3,
   BUNDLE_FORMAT_VERSION_V4,
+  BUNDLE_FORMAT_VERSION_V5,
   computeManifestDigest,
   DECISION_CREATED_TYPE,
   CHECKPOINT_FILE,
@@ -62,7 +63,7 @@ function proofFileOf(formatVersion: unknown): string {
 
 /** Returns whether the format is v5 or later, whose ledger.jsonl may carry `access.denied` entries counted in counts.accessDenials. */
 function carriesAccessDenials(formatVersion: unknown): boolean {
-  return formatVersion === BUNDLE_FORMAT_VERSION;
+  return formatVersion === BUNDLE_FORMAT_VERSION || formatVersion === BUNDLE_FORMAT_VERSION_V5;
 }
 
 /** Files every bundle has; the derived analyst files are checked when the manifest lists them. */
@@ -151,7 +152,7 @@ export function verifyBundleFiles(files: BundleFiles): BundleVerification {
   const decisions = parseDecisions(files.get(DECISIONS_FILE), problems);
   if (decisions) checkDecisions(decisions, entries, manifest, problems);
   if (decisions && entries && manifest.formatVersion !== BUNDLE_FORMAT_VERSION_V2) checkEntryDecisions(entries, decisions, manifest, problems);
-  if (decisions) checkAnalystFiles(decisions.map(({ decision }) => decision), files, manifest, problems);
+  if (decisions) checkAnalystFiles(decisions.map(({ decision }) => decision), entries, files, manifest, problems);
 
   const purgedRecords = decisions?.filter(({ decision }) => isTombstone(decision.record)).length ?? 0;
   return { ok: problems.length === 0, problems, ...(purgedRecords > 0 ? { purgedRecords } : {}) };
@@ -203,7 +204,7 @@ function manifestShapeProblems(value: unknown): string[] {
   expect(
     isBundleFormatVersion(value.formatVersion),
     'formatVersion',
-    `must be "${BUNDLE_FORMAT_VERSION}", "${BUNDLE_FORMAT_VERSION_V4}", "${BUNDLE_FORMAT_VERSION_V3}" or "${BUNDLE_FORMAT_VERSION_V2}"`,
+    `must be "${BUNDLE_FORMAT_VERSION}", "${BUNDLE_FORMAT_VERSION_V5}", "${BUNDLE_FORMAT_VERSION_V4}", "${BUNDLE_FORMAT_VERSION_V3}" or "${BUNDLE_FORMAT_VERSION_V2}"`,
   );
   expect(typeof value.wardenVersion === 'string', 'wardenVersion', 'must be a string');
   expect(typeof value.useCase === 'string', 'useCase', 'must be a string');
@@ -290,18 +291,32 @@ function checkFileDigest(
 // ---- decisions.csv and decisions.parquet ----
 
 /**
- * Rebuilds each listed analyst file from decisions.jsonl and compares the bytes, so a CSV or
- * Parquet file can never state something the verified decisions do not.
+ * Rebuilds each listed analyst file from decisions.jsonl, and from format v6 also from the
+ * review.decided entries of ledger.jsonl, and compares the bytes, so a CSV or Parquet file can
+ * never state something the verified decisions and entries do not.
  */
-function checkAnalystFiles(decisions: DecisionLine[], files: BundleFiles, manifest: BundleManifest, problems: string[]): void {
-  const rows = decisions.map(toAnalystRow);
+function checkAnalystFiles(
+  decisions: DecisionLine[],
+  entries: LedgerEntry[] | undefined,
+  files: BundleFiles,
+  manifest: BundleManifest,
+  problems: string[],
+): void {
+  const layout = analystLayoutFor(manifest.formatVersion);
+  const needsEntries = layout.columns.includes('review_outcome');
+  const reviews = new FinalReviews(entries ?? []);
+  const rows = decisions.map((decision) => toAnalystRow(decision, reviews.of(decision)));
   const rebuilders: [string, () => Uint8Array][] = [
-    [DECISIONS_CSV_FILE, () => Buffer.from(decisionsToCsv(rows), 'utf8')],
-    [DECISIONS_PARQUET_FILE, () => decisionsToParquet(rows, parquetLayoutFor(manifest.formatVersion))],
+    [DECISIONS_CSV_FILE, () => Buffer.from(decisionsToCsv(rows, layout), 'utf8')],
+    [DECISIONS_PARQUET_FILE, () => decisionsToParquet(rows, layout)],
   ];
   for (const [name, rebuild] of rebuilders) {
     const bytes = files.get(name);
     if (!(name in manifest.files) || !bytes) continue;
+    if (needsEntries && entries === undefined) {
+      problems.push(`${name}: cannot be rebuilt from ${DECISIONS_FILE} and ${LEDGER_FILE}, because ${LEDGER_FILE} could not be read`);
+      continue;
+    }
     let rebuilt: Uint8Array;
     try {
       rebuilt = rebuild();
@@ -312,7 +327,11 @@ function checkAnalystFiles(decisions: DecisionLine[], files: BundleFiles, manife
       continue;
     }
     if (!Buffer.from(rebuilt).equals(Buffer.from(bytes))) {
-      problems.push(`${name}: does not match what ${DECISIONS_FILE} produces; if ${DECISIONS_FILE} passes every other check, rebuild ${name} from it`);
+      problems.push(
+        needsEntries
+          ? `${name}: does not match what ${DECISIONS_FILE} and the review.decided entries of ${LEDGER_FILE} produce; if both pass every other check, rebuild ${name} from them`
+          : `${name}: does not match what ${DECISIONS_FILE} produces; if ${DECISIONS_FILE} passes every other check, rebuild ${name} from it`,
+      );
     }
   }
 }
