@@ -29,8 +29,12 @@ export type QueryRows = (sql: string, parameters: unknown[]) => Promise<VerifyEn
  * its entry is then hashed from the jsonb. The comparison names pg_catalog's operator, so an
  * operator placed earlier on the search path cannot make an edited jsonb look equal. A text over
  * STORED_TEXT_MAX_BYTES is not read.
- * NOTE: the other queries of the audit library name operators and functions without a schema, so
- * a role that can set the database's search_path can still shadow those.
+ * The rest of this query (such as `seq > $1`) and the other queries of the audit library name
+ * operators and functions without a schema. They resolve to pg_catalog's because every Warden
+ * connection starts with WARDEN_SEARCH_PATH (libs/database/src/search-path.ts), which database-
+ * and role-level search_path settings cannot override.
+ * NOTE: on a connection opened without that search_path, a shadowing `>` on bigint can still stop
+ * the batches early, so verification passes on the entries before an edit.
  */
 const VERIFY_BATCH_SQL = `
   SELECT seq, type, tenant, actor, CASE WHEN text_matches THEN NULL ELSE payload END AS payload,

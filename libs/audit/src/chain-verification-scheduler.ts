@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { getLogger } from '../../common/src/index.js';
+import { withPinnedSearchPath } from '../../database/src/search-path.js';
 import { findLatestChainVerification, runFullVerification, type FullVerificationRun } from './chain-verification.js';
 import { serverUrl, type PostgresLedger } from './ledger.js';
 
@@ -125,7 +126,7 @@ export class ChainVerificationScheduler {
   private async withReplicaLock(work: () => Promise<ScheduledVerificationOutcome>): Promise<ScheduledVerificationOutcome> {
     const url = serverUrl(this.dataSource);
     if (url === undefined) return work();
-    const client = new pg.Client({ connectionString: url, application_name: 'warden-verification-lock' });
+    const client = new pg.Client({ connectionString: withPinnedSearchPath(url), application_name: 'warden-verification-lock' });
     // A connection that drops while idle would otherwise raise an unhandled error event.
     client.on('error', (error: Error) => this.log.warn({ err: error }, 'the connection of the ledger verification lock failed'));
     try {

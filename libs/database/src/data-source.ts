@@ -2,6 +2,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { getLogger, type WardenConfig } from '../../common/src/index.js';
 import { ALL_MIGRATIONS } from '../../../migrations/index.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { withPinnedSearchPath } from './search-path.js';
 
 /** An open database: the TypeORM data source plus what it takes to close it cleanly. */
 export interface WardenDatabase {
@@ -17,14 +18,18 @@ export interface OpenDatabaseOptions {
 
 /**
  * Opens PostgreSQL: the server named by DATABASE_URL, or embedded PGlite on WARDEN_DATA_DIR when
- * it is unset. Schema changes come only from migrations; `synchronize` is always off.
+ * it is unset. Schema changes come only from migrations; `synchronize` is always off. Every
+ * connection starts with the search_path WARDEN_SEARCH_PATH. On a server the `options` startup
+ * parameter in the URL sets it, and worker threads get it with the URL. On PGlite,
+ * startEmbeddedPostgres sets it on the one session that every connection shares.
  */
 export async function openDatabase(config: WardenConfig, options: OpenDatabaseOptions = {}): Promise<WardenDatabase> {
   const log = getLogger('database');
-  const embedded: EmbeddedPostgres | undefined = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
+  const serverUrl = config.databaseUrl ? withPinnedSearchPath(config.databaseUrl) : undefined;
+  const embedded: EmbeddedPostgres | undefined = serverUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
   const connection = embedded
     ? { host: embedded.host, port: embedded.port, username: 'postgres', database: 'postgres' }
-    : { url: config.databaseUrl };
+    : { url: serverUrl };
 
   const dataSource = new DataSource({
     type: 'postgres',

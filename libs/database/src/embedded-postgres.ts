@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { FailedPreconditionError, getLogger } from '../../common/src/index.js';
+import { WARDEN_SEARCH_PATH } from './search-path.js';
 
 /**
  * An embedded PostgreSQL (PGlite, compiled to WASM, with pgvector) on a data folder, reachable
@@ -37,6 +38,11 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   try {
     const db = await PGlite.create({ dataDir: join(dataDir, 'pgdata'), extensions: { vector } });
     await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
+    // Every socket client shares this one PGlite session, and PGlite ignores the `options` of a
+    // client's startup message (PGlite 0.5.14, pglite-socket 0.2.17), so the search_path is set on
+    // the session before the socket opens. A session SET overrides ALTER DATABASE and ALTER ROLE
+    // settings (which PGlite 0.5.14 does not apply at start either) until a client runs RESET.
+    await db.exec(`SET search_path TO ${WARDEN_SEARCH_PATH}`);
 
     // One connection is enough and the only safe choice: the socket server interleaves the
     // protocol messages of several clients on PGlite's single backend. PGlite has no passwords, so
