@@ -16,7 +16,7 @@ import {
   type AnalystLayout,
   type AnalystRow,
 } from './analyst-encoding.js';
-import type { DecisionLine } from './bundle-format.js';
+import { REVIEW_DECIDED_TYPE, type DecisionLine } from './bundle-format.js';
 import type { LedgerEntry } from './ledger-hash.js';
 
 export type { AnalystFiles, AnalystRow } from './analyst-encoding.js';
@@ -28,9 +28,6 @@ interface AnalystRecordFields {
   reviewStatus?: unknown;
   reasonCodes?: unknown;
 }
-
-/** The type of the ledger entry that records a reviewer's final outcome. */
-const REVIEW_DECIDED_TYPE = 'review.decided';
 
 /** A reviewer's final decision on a decision, from its review.decided ledger entry. */
 export interface FinalReview {

@@ -107,6 +107,9 @@ export const DECISION_CREATED_TYPE = 'decision.created';
 /** Prefix of the ledger types the review service appends, each with payload.decisionId and caseId. */
 export const REVIEW_ENTRY_TYPE_PREFIX = 'review.';
 
+/** Ledger type of the review entry that records a reviewer's final outcome (payload.finalOutcome). */
+export const REVIEW_DECIDED_TYPE = 'review.decided';
+
 /**
  * Ledger type of a denied request. From format v5 a bundle carries those whose payload.decisionId
  * names an exported decision. The review service writes such an entry, with the case and decision
