@@ -48,6 +48,10 @@
  *   from a decision's case. Each must name a decision in decisions.jsonl, have its tenant and come
  *   after its entry, as a review entry must. They are counted against counts.accessDenials. In a
  *   v4 or v3 bundle an access.denied line is reported as a type the format does not allow.
+ * - From v6, the analyst files show each decision's review.decided entry, so such an entry must
+ *   have a createdAt as Warden writes it and a non-empty string payload.finalOutcome, and a
+ *   decision has at most one.
+ * - Each decision id appears on one line of decisions.jsonl only.
  * - Each decision's recordDigest is the SHA-256 of the canonical JSON of its record (unless the
  *   record is a retention tombstone, exactly {purged: true, purgedAt, rule}, counted under
  *   checked.purgedRecords), its top-level fields agree with the same fields of the record, it matches the manifest's use
@@ -144,6 +148,8 @@ const OUTCOMES = ['APPROVE', 'DECLINE', 'REFER', 'ANSWERED'];
 const DECISION_CREATED_TYPE = 'decision.created';
 /** Prefix of the ledger types that Warden's review service appends, such as review.decided. */
 const REVIEW_ENTRY_TYPE_PREFIX = 'review.';
+/** Ledger type of the review entry with the reviewer's final outcome, which fills the v6 analyst files' review columns. */
+const REVIEW_DECIDED_TYPE = 'review.decided';
 /** Ledger type of a denied request. From v5 a bundle carries those that name an exported decision. */
 const ACCESS_DENIED_TYPE = 'access.denied';
 
@@ -1165,9 +1171,18 @@ function checkDecisions(decisions, entries, manifest, report) {
   }
 
   const entriesBySeq = new Map((entries ?? []).map((entry) => [entry.seq, entry]));
+  // Review entries name their decision by id alone, so two lines with one id would both take them.
+  const lineOfId = new Map();
   let previousSeq = 0;
   for (const { lineNumber, decision } of decisions) {
     const at = (field) => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
+
+    const firstLine = lineOfId.get(decision.id);
+    if (firstLine !== undefined) {
+      problems.push(`${at('id')}: ${decision.id.slice(0, 64)} repeats line ${firstLine}; each decision has one line`);
+    } else {
+      lineOfId.set(decision.id, lineNumber);
+    }
 
     // A purged record is a tombstone; its recordDigest is still checked against the ledger entry.
     const recordJson = canonicalOrUndefined(decision.record);
@@ -1207,13 +1222,17 @@ function checkEntryDecisions(entries, decisions, manifest, report) {
   const allowedTypes = withDenials
     ? `is not ${DECISION_CREATED_TYPE}, ${ACCESS_DENIED_TYPE} or a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`
     : `is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`;
+  const withReviewColumns = manifest.formatVersion === FORMAT_VERSION;
   let reviewEntries = 0;
   let accessDenials = 0;
+  /** The seq of each decision's review.decided entry, by decision id. */
+  const decidedAt = new Map();
   entries.forEach((entry, index) => {
     const at = `${LEDGER_FILE} line ${index + 1} (seq ${entry.seq})`;
     if (entry.type.startsWith(REVIEW_ENTRY_TYPE_PREFIX)) {
       reviewEntries += 1;
       checkRelatedEntry(entry, at, 'a review entry', decisionsById, report);
+      if (withReviewColumns && entry.type === REVIEW_DECIDED_TYPE) checkReviewDecidedEntry(entry, at, decidedAt, report);
     } else if (withDenials && entry.type === ACCESS_DENIED_TYPE) {
       accessDenials += 1;
       checkRelatedEntry(entry, at, `an ${ACCESS_DENIED_TYPE} entry`, decisionsById, report);
@@ -1252,6 +1271,30 @@ function checkRelatedEntry(entry, at, kind, decisionsById, report) {
   }
   if (entry.seq <= decision.ledgerSeq) {
     problems.push(`${at} field "seq": ${kind} must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
+  }
+}
+
+/**
+ * Checks the fields of a review.decided entry that the analyst files show (from v6). createdAt is
+ * the reviewed_at cell, so it must be a time as Warden writes it. payload.finalOutcome is the
+ * review_outcome cell, whose empty value means that no person decided, so it must be a non-empty
+ * string. A review case is decided once, so a decision has at most one such entry.
+ */
+function checkReviewDecidedEntry(entry, at, decidedAt, report) {
+  const { problems } = report;
+  if (!isExactIsoTime(entry.createdAt)) {
+    problems.push(`${at} field "createdAt": ${describeValue(entry.createdAt)} is not a UTC ISO 8601 time with milliseconds, such as 2026-01-01T00:00:00.000Z`);
+  }
+  const { finalOutcome, decisionId } = entry.payload;
+  if (typeof finalOutcome !== 'string' || finalOutcome === '') {
+    problems.push(`${at} field "payload.finalOutcome": ${describeValue(finalOutcome)} is not the reviewer's outcome, which a ${REVIEW_DECIDED_TYPE} entry states as a non-empty string`);
+  }
+  if (typeof decisionId !== 'string') return;
+  const firstSeq = decidedAt.get(decisionId);
+  if (firstSeq === undefined) {
+    decidedAt.set(decisionId, entry.seq);
+  } else {
+    problems.push(`${at} field "payload.decisionId": decision ${decisionId.slice(0, 64)} was already decided at seq ${firstSeq}, and a review case is decided once`);
   }
 }
 

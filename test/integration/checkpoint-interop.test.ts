@@ -167,7 +167,8 @@ for (const target of await databaseTargets()) {
       reviewed = await recordDecision(source, ledger, 'bank-a', '2026-01-02T08:00:00.000Z');
       for (const day of ['03', '05']) await recordDecision(source, ledger, 'bank-a', `2026-01-${day}T08:00:00.000Z`);
       for (const [type, toState] of [['review.claimed', 'CLAIMED'], ['review.decided', 'DECIDED']]) {
-        const payload = { caseId: randomUUID(), decisionId: reviewed, fromState: 'OPEN', toState };
+        // A review.decided entry states the reviewer's outcome, which the v6 analyst files show.
+        const payload = { caseId: randomUUID(), decisionId: reviewed, fromState: 'OPEN', toState, ...(type === 'review.decided' ? { finalOutcome: 'APPROVE' } : {}) };
         await ledger.appendStandalone(source, { type, tenant: 'bank-a', actor: 'alice', payload });
       }
       checkpointSizes.push((await checkpoints.create('interop-test')).treeSize);

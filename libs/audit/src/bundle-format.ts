@@ -29,7 +29,9 @@
  * - decisions.csv and decisions.parquet: flat copies for analysts, rebuilt and compared on checking,
  *   one row per decision. Their columns review_outcome and reviewed_at come from the decision's
  *   final review: its `review.decided` entry in ledger.jsonl with the highest seq (FinalReviews in
- *   analyst-formats.ts); both are empty while no person decided.
+ *   analyst-formats.ts); both are empty while no person decided. So the verifiers require each
+ *   v6 `review.decided` entry to have a createdAt as toISOString writes it and a non-empty string
+ *   payload.finalOutcome, and a decision to have at most one, as the review service writes them.
  * - summary.pdf: a human-readable summary of the period (digest-checked only), with figures read in
  *   the same snapshot as the entries.
  * - manifest.json: the canonical JSON of a BundleManifest and "\n", with the size and SHA-256 of every

@@ -19,6 +19,7 @@ import {
   MANIFEST_FILE,
   MERKLE_NODES_FILE,
   PROOFS_FILE,
+  REVIEW_DECIDED_TYPE,
   REVIEW_ENTRY_TYPE_PREFIX,
   SUMMARY_FILE,
   type BundleFormatVersion,
@@ -321,9 +322,13 @@ function checkAnalystFiles(
     try {
       rebuilt = rebuild();
     } catch {
-      // A decision line with an impossible value, such as an invalid time, is reported by the
-      // decision checks. The derived file then cannot be rebuilt at all.
-      problems.push(`${name}: cannot be rebuilt from ${DECISIONS_FILE}, whose lines hold invalid values`);
+      // A decision line or review.decided entry with an impossible value, such as an invalid time,
+      // is reported by the decision and entry checks. The derived file then cannot be rebuilt.
+      problems.push(
+        needsEntries
+          ? `${name}: cannot be rebuilt from ${DECISIONS_FILE} and the review.decided entries of ${LEDGER_FILE}, which contain invalid values`
+          : `${name}: cannot be rebuilt from ${DECISIONS_FILE}, whose lines hold invalid values`,
+      );
       continue;
     }
     if (!Buffer.from(rebuilt).equals(Buffer.from(bytes))) {
@@ -732,9 +737,18 @@ function checkDecisions(
   }
 
   const entriesBySeq = new Map((entries ?? []).map((entry) => [entry.seq, entry]));
+  // Review entries name their decision by id alone, so two lines with one id would both take them.
+  const lineOfId = new Map<string, number>();
   let previousSeq = 0;
   for (const { lineNumber, decision } of decisions) {
     const at = (field: string): string => `${DECISIONS_FILE} line ${lineNumber} field "${field}"`;
+
+    const firstLine = lineOfId.get(decision.id);
+    if (firstLine !== undefined) {
+      problems.push(`${at('id')}: ${decision.id.slice(0, 64)} repeats line ${firstLine}; each decision has one line`);
+    } else {
+      lineOfId.set(decision.id, lineNumber);
+    }
 
     const recordDigest = digestOrUndefined(() => sha256Hex(canonicalJsonValue(decision.record)));
     checkDecisionRecord(decision, recordDigest, at, problems);
@@ -846,16 +860,20 @@ function checkEntryDecisions(
   const decisionsById = new Map(decisions.map(({ decision }) => [decision.id, decision]));
   const decisionSeqs = new Set(decisions.map(({ decision }) => decision.ledgerSeq));
   const withDenials = carriesAccessDenials(manifest.formatVersion);
+  const withReviewColumns = analystLayoutFor(manifest.formatVersion).columns.includes('review_outcome');
   const allowedTypes = withDenials
     ? `is not ${DECISION_CREATED_TYPE}, ${ACCESS_DENIED_TYPE} or a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`
     : `is neither ${DECISION_CREATED_TYPE} nor a review entry type (${REVIEW_ENTRY_TYPE_PREFIX}*)`;
   let reviewEntries = 0;
   let accessDenials = 0;
+  /** The seq of each decision's review.decided entry, by decision id. */
+  const decidedAt = new Map<string, number>();
   entries.forEach((entry, index) => {
     const at = `${LEDGER_FILE} line ${index + 1} (seq ${entry.seq})`;
     if (entry.type.startsWith(REVIEW_ENTRY_TYPE_PREFIX)) {
       reviewEntries += 1;
       checkRelatedEntry(entry, at, 'a review entry', decisionsById, problems);
+      if (withReviewColumns && entry.type === REVIEW_DECIDED_TYPE) checkReviewDecidedEntry(entry, at, decidedAt, problems);
     } else if (withDenials && entry.type === ACCESS_DENIED_TYPE) {
       accessDenials += 1;
       checkRelatedEntry(entry, at, `an ${ACCESS_DENIED_TYPE} entry`, decisionsById, problems);
@@ -890,6 +908,30 @@ function checkRelatedEntry(entry: LedgerEntry, at: string, kind: string, decisio
   }
   if (entry.seq <= decision.ledgerSeq) {
     problems.push(`${at} field "seq": ${kind} must come after its decision's ${DECISION_CREATED_TYPE} entry at seq ${decision.ledgerSeq}`);
+  }
+}
+
+/**
+ * Checks the fields of a review.decided entry that the analyst files show (from format v6).
+ * createdAt becomes reviewed_at, a Parquet timestamp, so it must be a time as Warden writes it.
+ * payload.finalOutcome becomes review_outcome, whose empty cell means that no person decided, so it
+ * must be a non-empty string. A review case is decided once, so a decision has at most one such
+ * entry; `decidedAt` collects the seq of each decision's first.
+ */
+function checkReviewDecidedEntry(entry: LedgerEntry, at: string, decidedAt: Map<string, number>, problems: string[]): void {
+  if (!isIsoTime(entry.createdAt)) {
+    problems.push(`${at} field "createdAt": ${describeValue(entry.createdAt)} is not a UTC ISO 8601 time with milliseconds, such as 2026-01-01T00:00:00.000Z`);
+  }
+  const { finalOutcome, decisionId } = entry.payload;
+  if (typeof finalOutcome !== 'string' || finalOutcome === '') {
+    problems.push(`${at} field "payload.finalOutcome": ${describeValue(finalOutcome)} is not the reviewer's outcome, which a ${REVIEW_DECIDED_TYPE} entry states as a non-empty string`);
+  }
+  if (typeof decisionId !== 'string') return;
+  const firstSeq = decidedAt.get(decisionId);
+  if (firstSeq === undefined) {
+    decidedAt.set(decisionId, entry.seq);
+  } else {
+    problems.push(`${at} field "payload.decisionId": decision ${decisionId.slice(0, 64)} was already decided at seq ${firstSeq}, and a review case is decided once`);
   }
 }
 
