@@ -11,7 +11,8 @@ import type { DataSource } from 'typeorm';
 const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH } = await import('../../libs/audit/src/index.js');
 const { verifyChainRange } = await import('../../libs/audit/src/chain-range.js');
 const { openDatabase, WARDEN_SEARCH_PATH, withPinnedSearchPath } = await import('../../libs/database/src/index.js');
-const { databaseTargets } = await import('../support/databases.js');
+const { createServerDatabase, databaseTargets } = await import('../support/databases.js');
+const { FailedPreconditionError } = await import('../../libs/common/src/index.js');
 
 type TestDatabase = import('../support/databases.js').TestDatabase;
 type WardenDatabase = import('../../libs/database/src/index.js').WardenDatabase;
@@ -151,6 +152,42 @@ describe('search_path pin on server', { skip: server.skipReason }, () => {
       assert.equal(timeout[0].statement_timeout, '30s', 'the options of the URL still apply');
     } finally {
       await client.end();
+    }
+  });
+
+  it('rejects objects outside the pinned path', async () => {
+    // A Warden before the pin, whose role owned a schema of its own name, created these there.
+    const fresh = await createServerDatabase();
+    const admin = new pg.Client({ connectionString: fresh.url });
+    await admin.connect();
+    let opened: WardenDatabase | undefined;
+    try {
+      await admin.query(`
+        CREATE SCHEMA "legacy ""ops""";
+        CREATE TABLE "legacy ""ops""".warden_migrations (id serial PRIMARY KEY, timestamp bigint NOT NULL, name varchar NOT NULL);
+        CREATE EXTENSION vector SCHEMA "legacy ""ops""";`);
+      const config = { ...db.config, databaseUrl: fresh.url };
+      await assert.rejects(openDatabase(config), (error: Error) => {
+        assert.ok(error instanceof FailedPreconditionError, String(error));
+        assert.equal(
+          error.message,
+          'Found the table warden_migrations in schema legacy "ops" and the pgvector extension in schema legacy "ops", but Warden\'s connections use ' +
+            'search_path=public and would apply every migration again. Move them as the owner of the database, then start Warden again: ' +
+            'ALTER TABLE "legacy ""ops""".warden_migrations SET SCHEMA public; ALTER EXTENSION vector SET SCHEMA public;',
+        );
+        return true;
+      });
+      const { rows: created } = await admin.query("SELECT pg_catalog.to_regclass('public.warden_migrations') AS migrations");
+      assert.equal(created[0].migrations, null, 'nothing was migrated');
+
+      await admin.query('ALTER TABLE "legacy ""ops""".warden_migrations SET SCHEMA public; ALTER EXTENSION vector SET SCHEMA public;');
+      opened = await openDatabase(config);
+      const [applied] = await opened.dataSource.query('SELECT count(*)::int AS count FROM public.warden_migrations');
+      assert.ok(applied.count > 0, 'the migrations ran after the move');
+    } finally {
+      await opened?.close();
+      await admin.end();
+      await fresh.drop();
     }
   });
 });

@@ -1,8 +1,8 @@
 import { DataSource, type EntityManager } from 'typeorm';
-import { getLogger, type WardenConfig } from '../../common/src/index.js';
+import { FailedPreconditionError, getLogger, type WardenConfig } from '../../common/src/index.js';
 import { ALL_MIGRATIONS } from '../../../migrations/index.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
-import { withPinnedSearchPath } from './search-path.js';
+import { WARDEN_SEARCH_PATH, withPinnedSearchPath } from './search-path.js';
 
 /** An open database: the TypeORM data source plus what it takes to close it cleanly. */
 export interface WardenDatabase {
@@ -49,6 +49,7 @@ export async function openDatabase(config: WardenConfig, options: OpenDatabaseOp
 
   try {
     await dataSource.initialize();
+    if (!embedded) await checkUnpinnedSchemaObjects(dataSource);
     if (options.migrate !== false) {
       const applied = await dataSource.runMigrations({ transaction: 'each' });
       if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
@@ -67,6 +68,46 @@ export async function openDatabase(config: WardenConfig, options: OpenDatabaseOp
       await embedded?.stop();
     },
   };
+}
+
+/** Migrations table name, which openDatabase passes to TypeORM. */
+const MIGRATIONS_TABLE = 'warden_migrations';
+
+/**
+ * Raises when the migrations table or the pgvector extension sits outside WARDEN_SEARCH_PATH, where
+ * a Warden from before the pinned search_path may have put them: PostgreSQL's default path starts
+ * with the schema named after the role ("$user"). Warden would then not see them, apply every
+ * migration again and fail midway, so the error names the statements that move them instead.
+ */
+async function checkUnpinnedSchemaObjects(dataSource: DataSource): Promise<void> {
+  const misplaced: { kind: 'table' | 'extension'; schema: string }[] = await dataSource.query(
+    `SELECT 'table' AS kind, n.nspname AS schema
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relname = $1 AND c.relkind = 'r' AND n.nspname OPERATOR(pg_catalog.<>) $2
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+                         WHERE p.relname = $1 AND pn.nspname = $2)
+     UNION ALL
+     SELECT 'extension', n.nspname
+       FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+      WHERE e.extname = 'vector' AND n.nspname OPERATOR(pg_catalog.<>) $2`,
+    [MIGRATIONS_TABLE, WARDEN_SEARCH_PATH],
+  );
+  if (misplaced.length === 0) return;
+  const moves = misplaced.map(({ kind, schema }) =>
+    kind === 'table'
+      ? `ALTER TABLE ${quoteIdentifier(schema)}.${MIGRATIONS_TABLE} SET SCHEMA ${WARDEN_SEARCH_PATH};`
+      : `ALTER EXTENSION vector SET SCHEMA ${WARDEN_SEARCH_PATH};`,
+  );
+  const found = misplaced.map(({ kind, schema }) => (kind === 'table' ? `the table ${MIGRATIONS_TABLE}` : 'the pgvector extension') + ` in schema ${schema}`);
+  throw new FailedPreconditionError(
+    `Found ${found.join(' and ')}, but Warden's connections use search_path=${WARDEN_SEARCH_PATH} and would apply every migration again. ` +
+      `Move them as the owner of the database, then start Warden again: ${moves.join(' ')}`,
+  );
+}
+
+/** Quotes an SQL identifier, doubling its quotes. */
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** Runs `work` in one transaction; commits when it resolves and rolls back when it throws. */

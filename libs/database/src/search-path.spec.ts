@@ -23,6 +23,12 @@ describe('withPinnedSearchPath', () => {
     assert.equal(pinned.searchParams.get('options'), `-c statement_timeout=5s -c search_path=evil,public ${SWITCH}`);
   });
 
+  it('appends to the last of repeated options', () => {
+    const url = 'postgres://warden@db.internal/warden?options=-c%20work_mem%3D8MB&options=-c%20statement_timeout%3D5s';
+    const pinned = new URL(withPinnedSearchPath(url));
+    assert.deepEqual(pinned.searchParams.getAll('options'), [`-c statement_timeout=5s ${SWITCH}`]);
+  });
+
   it('keeps credentials and other parameters', () => {
     const url = 'postgresql://svc%40bank:p%2Fss%3Aw0rd@db.internal:6543/ledger?sslmode=require&application_name=gw';
     const pinned = new URL(withPinnedSearchPath(url));

@@ -21,7 +21,9 @@ const SEARCH_PATH_SWITCH = `-c search_path=${WARDEN_SEARCH_PATH}`;
  */
 export function withPinnedSearchPath(url: string): string {
   const parsed = new URL(url);
-  const options = parsed.searchParams.get('options')?.trim() ?? '';
+  // node-postgres (pg-connection-string 2.x) reads the last of repeated query parameters, and
+  // set() below replaces them all, so the switch joins the options that the server would get.
+  const options = parsed.searchParams.getAll('options').at(-1)?.trim() ?? '';
   if (options === SEARCH_PATH_SWITCH || options.endsWith(` ${SEARCH_PATH_SWITCH}`)) return url;
   parsed.searchParams.set('options', options === '' ? SEARCH_PATH_SWITCH : `${options} ${SEARCH_PATH_SWITCH}`);
   return parsed.toString();
