@@ -23,6 +23,7 @@ import { LedgerPayloadJson1796342402000 } from './1796342402000-LedgerPayloadJso
 import { ExportIndexes1796342402100 } from './1796342402100-ExportIndexes.js';
 import { DenialEntryIndex1796342402200 } from './1796342402200-DenialEntryIndex.js';
 import { Lz4Compression1796342402300 } from './1796342402300-Lz4Compression.js';
+import { DatasetRetentionIndexes1796342402400 } from './1796342402400-DatasetRetentionIndexes.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -51,4 +52,5 @@ export const ALL_MIGRATIONS = [
   ExportIndexes1796342402100,
   DenialEntryIndex1796342402200,
   Lz4Compression1796342402300,
+  DatasetRetentionIndexes1796342402400,
 ];

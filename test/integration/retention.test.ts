@@ -249,7 +249,7 @@ for (const target of await databaseTargets()) {
         );
       }
       const hold = await retention.placeHold({ tenant: 'bank-c', useCase: null, reason: 'litigation hold on every record', actor: 'counsel' });
-      const vault = (await retention.purge({ actor: 'test' })).find((result) => result.useCase === 'placeholder-vault');
+      const vault = (await retention.purge({ actor: 'test' })).find((result) => 'useCase' in result && result.useCase === 'placeholder-vault');
       assert.equal(vault?.purged, 1);
       assert.equal(vault?.held, 1);
       const left: { scope: string }[] = await source.query('SELECT scope FROM guardrails.vault_entries ORDER BY scope');
@@ -413,12 +413,12 @@ for (const target of await databaseTargets()) {
 
     it('purges hold reasons a year after release', async () => {
       const source = db.database.dataSource;
-      const preview = (await retention.purge({ actor: 'test', dryRun: true })).find((result) => result.useCase === 'legal-hold-text');
+      const preview = (await retention.purge({ actor: 'test', dryRun: true })).find((result) => 'useCase' in result && result.useCase === 'legal-hold-text');
       assert.equal(preview?.due, 0);
 
       clock = HOLD_TEXT_DUE;
       const results = await retention.purge({ actor: 'test' });
-      const purged = results.find((result) => result.useCase === 'legal-hold-text');
+      const purged = results.find((result) => 'useCase' in result && result.useCase === 'legal-hold-text');
       assert.equal(purged?.purged, 4);
       assert.equal(purged?.cutoff, '2028-05-17T10:00:00.000Z');
 
@@ -446,7 +446,7 @@ for (const target of await databaseTargets()) {
       assert.equal(entry.payload.holds, holdIds.length);
       assert.equal(entry.payload.holdIdsDigest, sha256Hex(holdIds.map((row) => row.id).sort().join('\n')));
 
-      const again = (await retention.purge({ actor: 'test' })).find((result) => result.useCase === 'legal-hold-text');
+      const again = (await retention.purge({ actor: 'test' })).find((result) => 'useCase' in result && result.useCase === 'legal-hold-text');
       assert.equal(again?.purged, 0);
     });
 
@@ -673,6 +673,13 @@ describe('parseRetentionPolicy', () => {
         ['credit-application', 25],
         ['regulatory-qa', 6],
         ['payment-fraud', 60],
+      ],
+    );
+    assert.deepEqual(
+      policy.datasets?.map((rule) => [rule.dataset, rule.minimumMonths, rule.purgeAfterMonths]),
+      [
+        ['paysim-transactions', 60, 61],
+        ['german-credit', 25, 26],
       ],
     );
   });

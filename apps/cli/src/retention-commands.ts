@@ -15,11 +15,11 @@ function parseInstant(value: string): Date {
 
 /** Registers `warden retention ...`, `warden hold ...` and `warden erase`. */
 export function registerRetentionCommands(program: Command, loadConfig: () => WardenConfig): void {
-  const retention = program.command('retention').description('Retention periods of decision and answer records (policies/retention.yaml)');
+  const retention = program.command('retention').description('Retention periods of decision and answer records and of ingested datasets (policies/retention.yaml)');
   retention
     .command('purge')
-    .description('Replace records past their retention period with tombstones; digests, ledger entries and proofs remain')
-    .option('--dry-run', 'count the records that are due without changing anything', false)
+    .description('Replace records past their retention period with tombstones (digests, ledger entries and proofs remain) and delete ingested rows past theirs')
+    .option('--dry-run', 'count the records and rows that are due without changing anything', false)
     .option('--as-of <time>', 'with --dry-run: count what would be due at this ISO time')
     .action(async (options: { dryRun: boolean; asOf?: string }) => {
       const asOf = options.asOf !== undefined ? parseInstant(options.asOf) : undefined;

@@ -14,6 +14,7 @@ import {
   RetentionService,
   SubjectKeyStore,
   WitnessPublisher,
+  type DatasetLinks,
   type MerkleLog,
 } from '../../audit/src/index.js';
 import { IngestionService } from '../../ingestion/src/index.js';
@@ -168,7 +169,19 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
       log.warn({ useCase: rule.useCase }, 'policies/retention.yaml names a use case that is not configured; its rule applies to stored records only');
     }
   }
-  const retention = new RetentionService(dataSource, ledger, retentionPolicy, () => [...useCases.keys(), ...answerUseCases.keys()]);
+  for (const rule of retentionPolicy.datasets ?? []) {
+    if (!ingestion.listDefinitions().some((definition) => definition.dataset === rule.dataset)) {
+      log.warn({ dataset: rule.dataset }, 'policies/retention.yaml names a dataset that policies/datasets does not define; its rule applies to stored rows only');
+    }
+  }
+  const retention = new RetentionService(
+    dataSource,
+    ledger,
+    retentionPolicy,
+    () => [...useCases.keys(), ...answerUseCases.keys()],
+    undefined,
+    (dataset) => datasetLinks(dataset, useCases, features.views),
+  );
   const erasure = new ErasureService(dataSource, ledger, subjectKeys, retentionPolicy);
   const retrieval = new RetrievalService(dataSource, ledger, policy, await CollectionAccess.create(config.policyDir), embedder);
   // A generative answer use case must name a chat model of the upstreams file; a typo would
@@ -238,4 +251,16 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
       await database.close();
     },
   };
+}
+
+/**
+ * Returns the use cases that train on `dataset` or read a feature view whose source it is, and
+ * those views. A legal hold on any of these use cases keeps the dataset from the retention purge.
+ */
+export function datasetLinks(dataset: string, useCases: ReadonlyMap<string, LoadedUseCase>, views: ReadonlyMap<string, { source: string }>): DatasetLinks {
+  const viewNames = [...views].filter(([, view]) => view.source === dataset).map(([name]) => name);
+  const linked = [...useCases.values()].filter(
+    ({ config }) => config.dataset === dataset || (config.featureViews ?? []).some((reference) => viewNames.includes(reference.view)),
+  );
+  return { useCases: linked.map(({ config }) => config.useCase).sort(), views: viewNames.sort() };
 }

@@ -72,3 +72,31 @@ describe('parseRetentionPolicy legalHoldText', () => {
     assert.throws(() => parseRetentionPolicy(`${base}legalHoldText: { purgeAfterMonths: 12 }\n`), /legalHoldText\.source must name/);
   });
 });
+
+describe('parseRetentionPolicy datasets', () => {
+  const base = 'version: 1\nrules:\n  x: { minimumMonths: 1, purgeAfterMonths: 2, source: s }\n';
+
+  it('reads dataset rules into the policy hash', () => {
+    const without = parseRetentionPolicy(base);
+    const withDatasets = parseRetentionPolicy(`${base}datasets:\n  paysim-transactions: { minimumMonths: 60, purgeAfterMonths: 61, source: " 31 CFR 1010.430(d) " }\n`);
+    assert.deepEqual(withDatasets.datasets, [{ dataset: 'paysim-transactions', minimumMonths: 60, purgeAfterMonths: 61, source: '31 CFR 1010.430(d)' }]);
+    assert.equal(without.datasets, undefined);
+    assert.notEqual(withDatasets.hash, without.hash);
+    assert.equal(without.hash, digestJson(without.rules));
+  });
+
+  const invalid: [string, string, RegExp][] = [
+    ['a list', 'datasets: [paysim-transactions]\n', /: Invalid policies\/retention\.yaml: datasets must map each dataset name to \{ minimumMonths, purgeAfterMonths, source \}$/],
+    ['a name that is no dataset name', 'datasets:\n  Pay_Sim: { minimumMonths: 1, purgeAfterMonths: 1, source: s }\n', /datasets\.Pay_Sim is not a dataset name; use the `dataset` of a file in policies\/datasets/],
+    ['zero months', 'datasets:\n  d: { minimumMonths: 0, purgeAfterMonths: 1, source: s }\n', /datasets\.d\.minimumMonths must be a whole number of months from 1 to 1200$/],
+    ['fractional months', 'datasets:\n  d: { minimumMonths: 1, purgeAfterMonths: 1.5, source: s }\n', /datasets\.d\.purgeAfterMonths must be a whole number of months from 1 to 1200$/],
+    ['a purge before the minimum', 'datasets:\n  d: { minimumMonths: 60, purgeAfterMonths: 12, source: s }\n', /datasets\.d\.purgeAfterMonths \(12\) is below minimumMonths \(60\); raise it to at least 60$/],
+    ['no source', 'datasets:\n  d: { minimumMonths: 1, purgeAfterMonths: 1 }\n', /datasets\.d\.source must name the law or policy behind minimumMonths$/],
+    ['an empty rule', 'datasets:\n  d:\n', /datasets\.d\.minimumMonths must be/],
+  ];
+  for (const [name, section, message] of invalid) {
+    it(`rejects ${name}`, () => {
+      assert.throws(() => parseRetentionPolicy(`${base}${section}`), message);
+    });
+  }
+});

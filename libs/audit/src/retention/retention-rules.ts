@@ -27,8 +27,21 @@ export interface LegalHoldTextRule {
   source: string;
 }
 
+/** How long the ingested rows of one dataset and the feature aggregates built from them are kept. */
+export interface DatasetRetentionRule {
+  dataset: string;
+  /** Legal minimum in calendar months after ingestion. */
+  minimumMonths: number;
+  /** Age in calendar months after which ingested rows are deleted, at least minimumMonths. */
+  purgeAfterMonths: number;
+  /** The law or policy behind minimumMonths, such as 31 CFR 1010.430(d). */
+  source: string;
+}
+
 export interface RetentionPolicy {
   rules: RetentionRule[];
+  /** Absent: ingested records, quarantine rows, dead letters and feature aggregates are kept. */
+  datasets?: DatasetRetentionRule[];
   /** Absent: vault entries are kept until their data subject's tenant deletes them. */
   placeholderVault?: VaultRetentionRule;
   /** Absent: the reasons of released holds are kept. */
@@ -61,35 +74,62 @@ export function loadRetentionPolicy(policyDir: string): RetentionPolicy {
 }
 
 export function parseRetentionPolicy(text: string): RetentionPolicy {
-  const raw = parse(text) as { version?: unknown; rules?: unknown; placeholderVault?: unknown; legalHoldText?: unknown } | null;
+  const raw = parse(text) as { version?: unknown; rules?: unknown; datasets?: unknown; placeholderVault?: unknown; legalHoldText?: unknown } | null;
   if (!raw || raw.version !== 1) throw new RetentionPolicyError('version must be 1');
   if (!raw.rules || typeof raw.rules !== 'object' || Array.isArray(raw.rules)) {
     throw new RetentionPolicyError('rules must map each use case name to { minimumMonths, purgeAfterMonths, source }');
   }
 
-  const rules: RetentionRule[] = [];
-  for (const [useCase, value] of Object.entries(raw.rules as Record<string, unknown>)) {
-    const rule = (value ?? {}) as Partial<RetentionRule>;
-    const months = (field: 'minimumMonths' | 'purgeAfterMonths'): number => {
-      const months = rule[field];
-      if (!Number.isInteger(months) || (months as number) < 1 || (months as number) > 1200) {
-        throw new RetentionPolicyError(`rules.${useCase}.${field} must be a whole number of months from 1 to 1200`);
-      }
-      return months as number;
-    };
-    const minimumMonths = months('minimumMonths');
-    const purgeAfterMonths = months('purgeAfterMonths');
-    if (purgeAfterMonths < minimumMonths) {
-      throw new RetentionPolicyError(`rules.${useCase}.purgeAfterMonths (${purgeAfterMonths}) is below minimumMonths (${minimumMonths}); raise it to at least ${minimumMonths}`);
-    }
-    if (typeof rule.source !== 'string' || rule.source.trim().length === 0) {
-      throw new RetentionPolicyError(`rules.${useCase}.source must name the law or policy behind minimumMonths`);
-    }
-    rules.push({ useCase, minimumMonths, purgeAfterMonths, source: rule.source.trim() });
-  }
+  const rules: RetentionRule[] = Object.entries(raw.rules as Record<string, unknown>).map(([useCase, value]) => ({
+    useCase,
+    ...parseMinimumRule(value, `rules.${useCase}`),
+  }));
+  const datasets = parseDatasetRules(raw.datasets);
   const placeholderVault = parsePeriodRule(raw.placeholderVault, 'placeholderVault');
   const legalHoldText = parsePeriodRule(raw.legalHoldText, 'legalHoldText');
-  return withHash({ rules, ...(placeholderVault ? { placeholderVault } : {}), ...(legalHoldText ? { legalHoldText } : {}) });
+  return withHash({
+    rules,
+    ...(datasets ? { datasets } : {}),
+    ...(placeholderVault ? { placeholderVault } : {}),
+    ...(legalHoldText ? { legalHoldText } : {}),
+  });
+}
+
+/** Dataset names as policies/datasets defines them; the purge matches stream subjects by this name. */
+const DATASET_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+function parseDatasetRules(value: unknown): DatasetRetentionRule[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new RetentionPolicyError('datasets must map each dataset name to { minimumMonths, purgeAfterMonths, source }');
+  }
+  return Object.entries(value as Record<string, unknown>).map(([dataset, rule]) => {
+    if (!DATASET_NAME.test(dataset)) {
+      throw new RetentionPolicyError(`datasets.${dataset.slice(0, 64)} is not a dataset name; use the \`dataset\` of a file in policies/datasets, such as paysim-transactions`);
+    }
+    return { dataset, ...parseMinimumRule(rule, `datasets.${dataset}`) };
+  });
+}
+
+/** Checks one rule with a legal minimum; `path` names it in errors, such as rules.credit-application. */
+function parseMinimumRule(value: unknown, path: string): { minimumMonths: number; purgeAfterMonths: number; source: string } {
+  const rule = (value ?? {}) as Partial<RetentionRule>;
+  const months = (field: 'minimumMonths' | 'purgeAfterMonths'): number => {
+    const months = rule[field];
+    if (!Number.isInteger(months) || (months as number) < 1 || (months as number) > 1200) {
+      throw new RetentionPolicyError(`${path}.${field} must be a whole number of months from 1 to 1200`);
+    }
+    return months as number;
+  };
+  const minimumMonths = months('minimumMonths');
+  const purgeAfterMonths = months('purgeAfterMonths');
+  if (purgeAfterMonths < minimumMonths) {
+    throw new RetentionPolicyError(`${path}.purgeAfterMonths (${purgeAfterMonths}) is below minimumMonths (${minimumMonths}); raise it to at least ${minimumMonths}`);
+  }
+  if (typeof rule.source !== 'string' || rule.source.trim().length === 0) {
+    throw new RetentionPolicyError(`${path}.source must name the law or policy behind minimumMonths`);
+  }
+  return { minimumMonths, purgeAfterMonths, source: rule.source.trim() };
 }
 
 /**
@@ -97,7 +137,7 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
  * before they existed: the bare list of rules, or an object of the rules and the optional rules present.
  */
 function withHash(policy: Omit<RetentionPolicy, 'hash'>): RetentionPolicy {
-  const hashed = policy.placeholderVault || policy.legalHoldText ? digestJson(policy) : digestJson(policy.rules);
+  const hashed = policy.datasets || policy.placeholderVault || policy.legalHoldText ? digestJson(policy) : digestJson(policy.rules);
   return { ...policy, hash: hashed };
 }
 

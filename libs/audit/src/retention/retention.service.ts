@@ -1,12 +1,13 @@
 import { assertClockMatchesDatabase } from './clock-check.js';
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, canonicalJson, FailedPreconditionError, getLogger, NotFoundError, sha256Hex } from '../../../common/src/index.js';
 import { keyedTextDigest, newTextSalt } from '../keyed-text.js';
 import type { PostgresLedger } from '../ledger.js';
 import { PURGED_TEXT } from './review-text.js';
 import { checkHoldReason, HOLD_PLACED, HOLD_RELEASED, HOLD_TEXT_PURGED, holdIdsDigest, LEGAL_HOLD_TEXT, ledgerReasonOf, purgeHoldText, type HoldReasonCheck } from './hold-text.js';
-import { purgeCutoff, type LegalHoldTextRule, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
+import { countDueRows, deleteDueRows, emptyRowCounts, totalRows, DATASET_TABLES, type DatasetRowCounts } from './dataset-purge.js';
+import { purgeCutoff, type DatasetRetentionRule, type LegalHoldTextRule, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
 import { purgeReviewText } from './review-text.js';
 
 export interface LegalHold {
@@ -50,6 +51,35 @@ export interface PurgeResult {
   ledgerSeq: number | null;
 }
 
+/** The purge of one dataset rule: ingested rows and the feature aggregates built from them. */
+export interface DatasetPurgeResult {
+  dataset: string;
+  source: string;
+  /** Rows older than this instant were due. */
+  cutoff: string;
+  /** Due rows of tenants without a covering legal hold, summed over the tables of `dueRows`. */
+  due: number;
+  /** Rows this run deleted; 0 for a dry run. */
+  purged: number;
+  /** Due rows kept because a legal hold covers their tenant's use of the dataset. */
+  held: number;
+  dueRows: DatasetRowCounts;
+  purgedRows: DatasetRowCounts;
+  heldRows: DatasetRowCounts;
+  /** Tenants whose due rows a legal hold kept. */
+  heldTenants: string[];
+  /** Last `retention.dataset-purged` entry of this run; null for a dry run or when nothing was due. */
+  ledgerSeq: number | null;
+}
+
+/** Use cases that depend on a dataset and the feature views built from it. */
+export interface DatasetLinks {
+  /** Use cases that train on the dataset or read a feature view whose source it is. */
+  useCases: string[];
+  /** Configured feature views whose source is the dataset. */
+  views: string[];
+}
+
 /** Most records purged in one transaction, so a large backlog never holds locks for long. */
 const PURGE_BATCH = 1000;
 
@@ -71,6 +101,11 @@ export class RetentionService {
     private readonly knownUseCases: () => string[],
     /** The time purges and holds are stamped with; tests pass a fixed clock. */
     private readonly clock?: () => Date,
+    /**
+     * Returns the use cases and feature views of a dataset. Without it, any active hold of a
+     * tenant keeps all of its ingested data, and only views registered in the database are purged.
+     */
+    private readonly datasetLinks?: (dataset: string) => DatasetLinks,
   ) {}
 
   /** Returns the injected clock's time, or the system time, which purge and erasure check against the database's. */
@@ -219,7 +254,7 @@ export class RetentionService {
    * never run ahead of the clock. Safe to run repeatedly and from several processes: a purged
    * record is never selected again, and rows are locked while they are replaced.
    */
-  async purge(options: { asOf?: Date; dryRun?: boolean; actor: string }): Promise<PurgeResult[]> {
+  async purge(options: { asOf?: Date; dryRun?: boolean; actor: string }): Promise<(PurgeResult | DatasetPurgeResult)[]> {
     if (options.asOf && !options.dryRun) {
       throw new BadUserInputError('A purge at another time than now can only be previewed.', [
         { field: 'asOf', message: 'use it together with dryRun (--dry-run), or omit it to purge as of now' },
@@ -229,7 +264,7 @@ export class RetentionService {
     // A preview destroys nothing, and an injected clock is a test's deliberate choice.
     if (!options.dryRun && !this.clock) await assertClockMatchesDatabase(this.dataSource, now);
     const asOf = options.asOf ?? now;
-    const results: PurgeResult[] = [];
+    const results: (PurgeResult | DatasetPurgeResult)[] = [];
     for (const rule of this.policy.rules) {
       const cutoff = purgeCutoff(rule, asOf);
       const [{ due, held }]: { due: number; held: number }[] = await this.dataSource.query(
@@ -250,6 +285,11 @@ export class RetentionService {
       }
       results.push(result);
       this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'retention rule applied');
+    }
+    for (const rule of this.policy.datasets ?? []) {
+      const result = await this.purgeDataset(rule, asOf, now, options.dryRun ?? false, options.actor);
+      results.push(result);
+      this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'dataset retention applied');
     }
     if (this.policy.placeholderVault) {
       const result = await this.purgeVault(this.policy.placeholderVault, asOf, options.dryRun ?? false, options.actor);
@@ -310,6 +350,86 @@ export class RetentionService {
       result.ledgerSeq = batch.ledgerSeq;
     }
     return result;
+  }
+
+  /**
+   * Deletes a dataset's ingested records, quarantine rows and dead letters ingested before the
+   * rule's cutoff, and the feature aggregates of buckets that start before it. Each transaction
+   * deletes at most PURGE_BATCH rows per table of one tenant and appends one
+   * `retention.dataset-purged` entry with the counts, so every deletion is accounted for in the
+   * transaction that makes it. A tenant is skipped while an active legal hold covers every use
+   * case of it, or a use case that trains on the dataset or reads features built from it.
+   * NOTE: records count from ingested_at, not from the event time that some datasets carry
+   * (`events.timeField`). An event ingested late is kept longer than the period counted from when
+   * it happened, never shorter, so the purge cannot undercut the legal minimum.
+   */
+  private async purgeDataset(rule: DatasetRetentionRule, asOf: Date, now: Date, dryRun: boolean, actor: string): Promise<DatasetPurgeResult> {
+    const cutoff = purgeCutoff({ useCase: rule.dataset, minimumMonths: rule.minimumMonths, purgeAfterMonths: rule.purgeAfterMonths, source: rule.source }, asOf);
+    const links = this.datasetLinks?.(rule.dataset);
+    const views = links?.views ?? [];
+    const dueByTenant = await countDueRows(this.dataSource.manager, rule.dataset, cutoff, views);
+    const heldTenants = await this.tenantsHoldingDataset(this.dataSource.manager, [...dueByTenant.keys()], links);
+    const result: DatasetPurgeResult = {
+      dataset: rule.dataset,
+      source: rule.source,
+      cutoff: cutoff.toISOString(),
+      due: 0,
+      purged: 0,
+      held: 0,
+      dueRows: emptyRowCounts(),
+      purgedRows: emptyRowCounts(),
+      heldRows: emptyRowCounts(),
+      heldTenants: [...heldTenants].sort(),
+      ledgerSeq: null,
+    };
+    for (const [tenant, counts] of dueByTenant) addRows(heldTenants.has(tenant) ? result.heldRows : result.dueRows, counts);
+    result.due = totalRows(result.dueRows);
+    result.held = totalRows(result.heldRows);
+    if (dryRun) return result;
+
+    const tenants = [...dueByTenant.keys()].filter((tenant) => !heldTenants.has(tenant)).sort();
+    for (const tenant of tenants) {
+      for (;;) {
+        const batch = await this.dataSource.transaction(async (manager) => {
+          await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
+          // Hold placement takes the same lock, so a hold placed since the count is seen here.
+          if ((await this.tenantsHoldingDataset(manager, [tenant], links)).size > 0) return null;
+          const deleted = await deleteDueRows(manager, tenant, rule.dataset, cutoff, views, PURGE_BATCH);
+          if (totalRows(deleted) === 0) return null;
+          const receipt = await this.ledger.append(manager, {
+            type: DATASET_PURGED,
+            tenant,
+            actor,
+            payload: {
+              dataset: rule.dataset,
+              rule: rule.source,
+              cutoff: cutoff.toISOString(),
+              purgedAt: now.toISOString(),
+              ...deleted,
+              retentionPolicyHash: this.policy.hash,
+            },
+          });
+          return { deleted, ledgerSeq: receipt.seq };
+        });
+        if (batch === null) break;
+        addRows(result.purgedRows, batch.deleted);
+        result.ledgerSeq = batch.ledgerSeq;
+      }
+    }
+    result.purged = totalRows(result.purgedRows);
+    return result;
+  }
+
+  /** Returns the tenants among `tenants` with an active hold on every use case or on a use case of the dataset. */
+  private async tenantsHoldingDataset(manager: Pick<EntityManager, 'query'>, tenants: string[], links: DatasetLinks | undefined): Promise<Set<string>> {
+    if (tenants.length === 0) return new Set();
+    // Without links the use cases of the dataset are unknown, so a hold on any use case counts.
+    const rows: { tenant: string }[] = await manager.query(
+      `SELECT DISTINCT tenant FROM audit.legal_holds
+        WHERE released_at IS NULL AND tenant = ANY($1::text[]) AND (use_case IS NULL OR $2::text[] IS NULL OR use_case = ANY($2::text[]))`,
+      [tenants, links ? links.useCases : null],
+    );
+    return new Set(rows.map((row) => row.tenant));
   }
 
   /**
@@ -435,6 +555,13 @@ export const HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
  */
 export const AWAITING_NOTICE = `EXISTS (SELECT 1 FROM review.cases c
   WHERE c.decision_id = d.id AND (c.decided_at IS NULL OR c.decided_at >= $2))`;
+
+/** Ledger entry type of a dataset purge batch: one per tenant and transaction, with the rows deleted per table. */
+export const DATASET_PURGED = 'retention.dataset-purged';
+
+function addRows(total: DatasetRowCounts, rows: DatasetRowCounts): void {
+  for (const table of DATASET_TABLES) total[table] += rows[table];
+}
 
 /** The name purge results and log lines give the placeholder vault's rule. */
 export const VAULT_USE_CASE = 'placeholder-vault';
