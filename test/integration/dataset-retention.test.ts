@@ -25,6 +25,7 @@ const OLD = '2020-03-10T10:00:00.000Z';
 const RECENT = '2026-11-20T10:00:00.000Z';
 /** bank-a: no hold. bank-b: hold on payment-fraud. bank-c: hold on credit-application only. bank-d: hold on every use case. */
 const TENANTS = ['bank-a', 'bank-b', 'bank-c', 'bank-d'];
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Seeds, per tenant, two old and one new record, an old and a new quarantined event, and old and new dead letters. */
 async function seed(dataSource: DataSource, services: StreamServices, tenants: readonly string[]): Promise<void> {
@@ -261,9 +262,62 @@ for (const target of await databaseTargets()) {
 
 describe('datasetLinks', () => {
   it('links datasets to use cases and views', () => {
-    const services = { views: new Map([['customer-activity', { source: PAYSIM }], ['payee-activity', { source: PAYSIM }]]) };
+    const views = new Map([
+      ['customer-activity', { source: PAYSIM, maxWindowMs: 7 * DAY_MS }],
+      ['payee-activity', { source: PAYSIM, maxWindowMs: 30 * DAY_MS }],
+    ]);
     const useCases = loadUseCases(POLICY_DIR);
-    assert.deepEqual(datasetLinks(PAYSIM, useCases, services.views), { useCases: ['payment-fraud'], views: ['customer-activity', 'payee-activity'] });
-    assert.deepEqual(datasetLinks('german-credit', useCases, services.views), { useCases: ['credit-application'], views: [] });
+    assert.deepEqual(datasetLinks(PAYSIM, useCases, views), { useCases: ['payment-fraud'], views: ['customer-activity', 'payee-activity'], maxWindowMs: 30 * DAY_MS });
+    assert.deepEqual(datasetLinks('german-credit', useCases, views), { useCases: ['credit-application'], views: [], maxWindowMs: 0 });
   });
 });
+
+for (const target of await databaseTargets()) {
+  describe(`dataset retention of feature buckets on ${target.name}`, { skip: target.skipReason }, () => {
+    let db: TestDatabase;
+    let dataSource: DataSource;
+    let services: StreamServices;
+
+    before(async () => {
+      db = await target.open();
+      dataSource = db.database.dataSource;
+      services = await createStreamServices(dataSource);
+    });
+    after(async () => {
+      await db?.cleanup();
+    });
+
+    it('keeps buckets a retained decision reads', async () => {
+      // A payment-fraud decision made just after the cutoff reads its payee's last 30 days, so the
+      // buckets of that window stay until the decision itself is purged.
+      const useCases = loadUseCases(POLICY_DIR);
+      const links = datasetLinks(PAYSIM, useCases, services.features.views);
+      assert.equal(links.maxWindowMs, 30 * DAY_MS, 'payee-activity has a 30-day window');
+      const retention = new RetentionService(dataSource, services.ledger, POLICY, () => [...useCases.keys()], () => NOW, () => links);
+      const inWindow = '2026-05-01T10:00:00.000Z';
+      const beforeWindow = '2026-04-01T10:00:00.000Z';
+      await createProcessor(dataSource, services, 'bank-e').process(
+        asMessages([transaction('IN-WINDOW', inWindow, 'D5', 'A5', 40), transaction('BEFORE-WINDOW', beforeWindow, 'D5', 'A6', 60)]),
+      );
+      await dataSource.query("UPDATE ingestion.records SET ingested_at = $1 WHERE tenant = 'bank-e'", [OLD]);
+
+      const result = datasetResult(await retention.purge({ actor: 'retention-job' }));
+      assert.equal(result.cutoff, CUTOFF);
+      assert.equal(result.bucketCutoff, '2026-04-15T00:00:00.000Z');
+      const records: { record_key: string }[] = await dataSource.query("SELECT record_key FROM ingestion.records WHERE tenant = 'bank-e'");
+      assert.deepEqual(records, [], 'both records were ingested before the cutoff');
+      const buckets: { start: string }[] = await dataSource.query(
+        `SELECT DISTINCT to_char(bucket_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS start FROM feature_store.bucket_stats WHERE tenant = 'bank-e' ORDER BY 1`,
+      );
+      assert.deepEqual(buckets.map((bucket) => bucket.start), [inWindow.slice(0, 16)]);
+      const values: { start: string }[] = await dataSource.query(
+        `SELECT DISTINCT to_char(bucket_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS start FROM feature_store.bucket_values WHERE tenant = 'bank-e' ORDER BY 1`,
+      );
+      assert.deepEqual(values.map((bucket) => bucket.start), [inWindow.slice(0, 16)]);
+      const [entry]: { payload: Record<string, unknown> }[] = await dataSource.query(
+        "SELECT payload FROM audit.ledger_entries WHERE type = 'retention.dataset-purged' AND tenant = 'bank-e'",
+      );
+      assert.equal(entry.payload.bucketCutoff, '2026-04-15T00:00:00.000Z');
+    });
+  });
+}

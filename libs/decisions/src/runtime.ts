@@ -254,13 +254,23 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
 }
 
 /**
- * Returns the use cases that train on `dataset` or read a feature view whose source it is, and
- * those views. A legal hold on any of these use cases keeps the dataset from the retention purge.
+ * Returns the use cases that train on `dataset` or read a feature view whose source it is, those
+ * views and their longest window. A legal hold on any of these use cases keeps the dataset from the
+ * retention purge.
  */
-export function datasetLinks(dataset: string, useCases: ReadonlyMap<string, LoadedUseCase>, views: ReadonlyMap<string, { source: string }>): DatasetLinks {
-  const viewNames = [...views].filter(([, view]) => view.source === dataset).map(([name]) => name);
+export function datasetLinks(
+  dataset: string,
+  useCases: ReadonlyMap<string, LoadedUseCase>,
+  views: ReadonlyMap<string, { source: string; maxWindowMs: number }>,
+): DatasetLinks {
+  const sourced = [...views].filter(([, view]) => view.source === dataset);
+  const viewNames = sourced.map(([name]) => name);
   const linked = [...useCases.values()].filter(
     ({ config }) => config.dataset === dataset || (config.featureViews ?? []).some((reference) => viewNames.includes(reference.view)),
   );
-  return { useCases: linked.map(({ config }) => config.useCase).sort(), views: viewNames.sort() };
+  return {
+    useCases: linked.map(({ config }) => config.useCase).sort(),
+    views: viewNames.sort(),
+    maxWindowMs: Math.max(0, ...sourced.map(([, view]) => view.maxWindowMs)),
+  };
 }

@@ -34,8 +34,17 @@ const VIEWS_OF_DATASET = `(SELECT name COLLATE "C" FROM feature_store.views WHER
   UNION SELECT unnest($3::text[]) COLLATE "C")`;
 
 /**
- * Per table: the rows of the dataset $1 older than the cutoff $2, with the alias `t`, and the
- * columns that identify a row. The feature tables also read the configured view names, $3.
+ * The cutoffs of one dataset purge: rows stored before `rows` are due, and feature buckets that
+ * start before `buckets`, which lies the views' longest window earlier (see DatasetLinks).
+ */
+export interface DatasetCutoffs {
+  rows: Date;
+  buckets: Date;
+}
+
+/**
+ * Per table: the rows of the dataset $1 older than the table's cutoff $2, with the alias `t`, and
+ * the columns that identify a row. The feature tables also read the configured view names, $3.
  * A dead letter belongs to the dataset named by the last token of its subject, which is how the
  * stream consumer picks the dataset of a message (`warden.events.<dataset>`). Dataset names contain
  * no dot, so the subject ends with `.<dataset>` exactly then.
@@ -76,7 +85,7 @@ const TABLES: Record<DatasetTable, { from: string; where: string; key: string; r
 export async function countDueRows(
   manager: Pick<EntityManager, 'query'>,
   dataset: string,
-  cutoff: Date,
+  cutoffs: DatasetCutoffs,
   views: readonly string[],
 ): Promise<Map<string, DatasetRowCounts>> {
   const byTenant = new Map<string, DatasetRowCounts>();
@@ -84,7 +93,7 @@ export async function countDueRows(
     const { from, where } = TABLES[table];
     const rows: { tenant: string; n: number }[] = await manager.query(
       `SELECT t.tenant, count(*)::int AS n FROM ${from} t WHERE ${where} GROUP BY t.tenant`,
-      parameters(table, dataset, cutoff, views),
+      parameters(table, dataset, cutoffs, views),
     );
     for (const row of rows) {
       const counts = byTenant.get(row.tenant) ?? emptyRowCounts();
@@ -103,14 +112,14 @@ export async function deleteDueRows(
   manager: Pick<EntityManager, 'query'>,
   tenant: string,
   dataset: string,
-  cutoff: Date,
+  cutoffs: DatasetCutoffs,
   views: readonly string[],
   limit: number,
 ): Promise<DatasetRowCounts> {
   const counts = emptyRowCounts();
   for (const table of DATASET_TABLES) {
     const { from, where, key } = TABLES[table];
-    const values = [...parameters(table, dataset, cutoff, views), tenant];
+    const values = [...parameters(table, dataset, cutoffs, views), tenant];
     const rows: { n: number }[] = await manager.query(
       `WITH deleted AS (
          DELETE FROM ${from} WHERE (${key}) IN (
@@ -125,6 +134,6 @@ export async function deleteDueRows(
 }
 
 /** Returns the values of $1 to $3 for a table's condition; PostgreSQL rejects a value that no placeholder uses. */
-function parameters(table: DatasetTable, dataset: string, cutoff: Date, views: readonly string[]): unknown[] {
-  return TABLES[table].readsViews ? [dataset, cutoff, views] : [dataset, cutoff];
+function parameters(table: DatasetTable, dataset: string, cutoffs: DatasetCutoffs, views: readonly string[]): unknown[] {
+  return TABLES[table].readsViews ? [dataset, cutoffs.buckets, views] : [dataset, cutoffs.rows];
 }

@@ -55,8 +55,10 @@ export interface PurgeResult {
 export interface DatasetPurgeResult {
   dataset: string;
   source: string;
-  /** Rows older than this instant were due. */
+  /** Rows stored before this instant were due. */
   cutoff: string;
+  /** Feature buckets that start before this instant were due: `cutoff` less the views' longest window. */
+  bucketCutoff: string;
   /** Due rows of tenants without a covering legal hold, summed over the tables of `dueRows`. */
   due: number;
   /** Rows this run deleted; 0 for a dry run. */
@@ -78,6 +80,12 @@ export interface DatasetLinks {
   useCases: string[];
   /** Configured feature views whose source is the dataset. */
   views: string[];
+  /**
+   * The longest window of those views in milliseconds, 0 without views. A decision made at the
+   * rows' cutoff reads buckets this far back, and replay reads them again, so buckets are kept this
+   * much longer than the rows.
+   */
+  maxWindowMs: number;
 }
 
 /** Most records purged in one transaction, so a large backlog never holds locks for long. */
@@ -367,12 +375,14 @@ export class RetentionService {
     const cutoff = purgeCutoff({ useCase: rule.dataset, minimumMonths: rule.minimumMonths, purgeAfterMonths: rule.purgeAfterMonths, source: rule.source }, asOf);
     const links = this.datasetLinks?.(rule.dataset);
     const views = links?.views ?? [];
-    const dueByTenant = await countDueRows(this.dataSource.manager, rule.dataset, cutoff, views);
+    const cutoffs = { rows: cutoff, buckets: new Date(cutoff.getTime() - (links?.maxWindowMs ?? 0)) };
+    const dueByTenant = await countDueRows(this.dataSource.manager, rule.dataset, cutoffs, views);
     const heldTenants = await this.tenantsHoldingDataset(this.dataSource.manager, [...dueByTenant.keys()], links);
     const result: DatasetPurgeResult = {
       dataset: rule.dataset,
       source: rule.source,
       cutoff: cutoff.toISOString(),
+      bucketCutoff: cutoffs.buckets.toISOString(),
       due: 0,
       purged: 0,
       held: 0,
@@ -394,7 +404,7 @@ export class RetentionService {
           await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
           // Hold placement takes the same lock, so a hold placed since the count is seen here.
           if ((await this.tenantsHoldingDataset(manager, [tenant], links)).size > 0) return null;
-          const deleted = await deleteDueRows(manager, tenant, rule.dataset, cutoff, views, PURGE_BATCH);
+          const deleted = await deleteDueRows(manager, tenant, rule.dataset, cutoffs, views, PURGE_BATCH);
           if (totalRows(deleted) === 0) return null;
           const receipt = await this.ledger.append(manager, {
             type: DATASET_PURGED,
@@ -404,6 +414,7 @@ export class RetentionService {
               dataset: rule.dataset,
               rule: rule.source,
               cutoff: cutoff.toISOString(),
+              bucketCutoff: cutoffs.buckets.toISOString(),
               purgedAt: now.toISOString(),
               ...deleted,
               retentionPolicyHash: this.policy.hash,
