@@ -25,7 +25,8 @@ const OLD = '2020-03-10T10:00:00.000Z';
 const RECENT = '2026-11-20T10:00:00.000Z';
 /** bank-a: no hold. bank-b: hold on payment-fraud. bank-c: hold on credit-application only. bank-d: hold on every use case. */
 const TENANTS = ['bank-a', 'bank-b', 'bank-c', 'bank-d'];
-const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** Seeds, per tenant, two old and one new record, an old and a new quarantined event, and old and new dead letters. */
 async function seed(dataSource: DataSource, services: StreamServices, tenants: readonly string[]): Promise<void> {
@@ -263,12 +264,12 @@ for (const target of await databaseTargets()) {
 describe('datasetLinks', () => {
   it('links datasets to use cases and views', () => {
     const views = new Map([
-      ['customer-activity', { source: PAYSIM, maxWindowMs: 7 * DAY_MS }],
-      ['payee-activity', { source: PAYSIM, maxWindowMs: 30 * DAY_MS }],
+      ['customer-activity', { source: PAYSIM, maxWindowMs: 7 * DAY_MS, bucketMs: HOUR_MS }],
+      ['payee-activity', { source: PAYSIM, maxWindowMs: 30 * DAY_MS, bucketMs: HOUR_MS }],
     ]);
     const useCases = loadUseCases(POLICY_DIR);
-    assert.deepEqual(datasetLinks(PAYSIM, useCases, views), { useCases: ['payment-fraud'], views: ['customer-activity', 'payee-activity'], maxWindowMs: 30 * DAY_MS });
-    assert.deepEqual(datasetLinks('german-credit', useCases, views), { useCases: ['credit-application'], views: [], maxWindowMs: 0 });
+    assert.deepEqual(datasetLinks(PAYSIM, useCases, views), { useCases: ['payment-fraud'], views: ['customer-activity', 'payee-activity'], maxWindowMs: 30 * DAY_MS, maxBucketMs: HOUR_MS });
+    assert.deepEqual(datasetLinks('german-credit', useCases, views), { useCases: ['credit-application'], views: [], maxWindowMs: 0, maxBucketMs: 0 });
   });
 });
 
@@ -288,8 +289,8 @@ for (const target of await databaseTargets()) {
     });
 
     it('keeps buckets a retained decision reads', async () => {
-      // A payment-fraud decision made just after the cutoff reads its payee's last 30 days, so the
-      // buckets of that window stay until the decision itself is purged.
+      // A payment-fraud decision made just after the cutoff reads its payee's last 30 days from the start
+      // of its hour bucket, so the buckets of that window stay until the decision itself is purged.
       const useCases = loadUseCases(POLICY_DIR);
       const links = datasetLinks(PAYSIM, useCases, services.features.views);
       assert.equal(links.maxWindowMs, 30 * DAY_MS, 'payee-activity has a 30-day window');
@@ -303,7 +304,7 @@ for (const target of await databaseTargets()) {
 
       const result = datasetResult(await retention.purge({ actor: 'retention-job' }));
       assert.equal(result.cutoff, CUTOFF);
-      assert.equal(result.bucketCutoff, '2026-04-15T00:00:00.000Z');
+      assert.equal(result.bucketCutoff, '2026-04-14T23:00:00.000Z');
       const records: { record_key: string }[] = await dataSource.query("SELECT record_key FROM ingestion.records WHERE tenant = 'bank-e'");
       assert.deepEqual(records, [], 'both records were ingested before the cutoff');
       const buckets: { start: string }[] = await dataSource.query(
@@ -317,7 +318,7 @@ for (const target of await databaseTargets()) {
       const [entry]: { payload: Record<string, unknown> }[] = await dataSource.query(
         "SELECT payload FROM audit.ledger_entries WHERE type = 'retention.dataset-purged' AND tenant = 'bank-e'",
       );
-      assert.equal(entry.payload.bucketCutoff, '2026-04-15T00:00:00.000Z');
+      assert.equal(entry.payload.bucketCutoff, '2026-04-14T23:00:00.000Z');
     });
   });
 }

@@ -255,13 +255,13 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
 
 /**
  * Returns the use cases that train on `dataset` or read a feature view whose source it is, those
- * views and their longest window. A legal hold on any of these use cases keeps the dataset from the
+ * views, and their maximum window and bucket width. A legal hold on any of these use cases keeps the dataset from the
  * retention purge.
  */
 export function datasetLinks(
   dataset: string,
   useCases: ReadonlyMap<string, LoadedUseCase>,
-  views: ReadonlyMap<string, { source: string; maxWindowMs: number }>,
+  views: ReadonlyMap<string, { source: string; maxWindowMs: number; bucketMs: number }>,
 ): DatasetLinks {
   const sourced = [...views].filter(([, view]) => view.source === dataset);
   const viewNames = sourced.map(([name]) => name);
@@ -272,5 +272,6 @@ export function datasetLinks(
     useCases: linked.map(({ config }) => config.useCase).sort(),
     views: viewNames.sort(),
     maxWindowMs: Math.max(0, ...sourced.map(([, view]) => view.maxWindowMs)),
+    maxBucketMs: Math.max(0, ...sourced.map(([, view]) => view.bucketMs)),
   };
 }

@@ -27,57 +27,63 @@ export function totalRows(counts: DatasetRowCounts): number {
 }
 
 /**
- * Feature views whose rows belong to the dataset $1: those registered in feature_store.views
- * with it as their `source`, and the configured views named in $3.
+ * Versions of feature views whose rows belong to the dataset $1, as registered in
+ * feature_store.views. A view name can change its source between versions, so the version is
+ * part of the match. Every configured view is registered before its first bucket is written.
  */
-const VIEWS_OF_DATASET = `(SELECT name COLLATE "C" FROM feature_store.views WHERE definition->>'source' = $1
-  UNION SELECT unnest($3::text[]) COLLATE "C")`;
+const VIEWS_OF_DATASET = `(SELECT name COLLATE "C", version COLLATE "C" FROM feature_store.views WHERE definition->>'source' = $1)`;
 
 /**
- * The cutoffs of one dataset purge: rows stored before `rows` are due, and feature buckets that
- * start before `buckets`, which lies the views' longest window earlier (see DatasetLinks).
+ * The cutoffs of one dataset purge: quarantine rows and dead letters stored before `rows` are due,
+ * records stored before `records`, and feature buckets that start before `buckets`. With feature
+ * views, `records` and `buckets` lie the views' maximum window and bucket width before `rows`,
+ * because a retained decision and its replay read that far back (see DatasetLinks).
  */
 export interface DatasetCutoffs {
   rows: Date;
+  records: Date;
   buckets: Date;
 }
 
 /**
  * Per table: the rows of the dataset $1 older than the table's cutoff $2, with the alias `t`, and
- * the columns that identify a row. The feature tables also read the configured view names, $3.
+ * the columns that identify a row.
  * A dead letter belongs to the dataset named by the last token of its subject, which is how the
  * stream consumer picks the dataset of a message (`warden.events.<dataset>`). Dataset names contain
  * no dot, so the subject ends with `.<dataset>` exactly then.
  */
-const TABLES: Record<DatasetTable, { from: string; where: string; key: string; readsViews?: true }> = {
+const TABLES: Record<DatasetTable, { from: string; where: string; key: string; cutoff: keyof DatasetCutoffs }> = {
   records: {
     from: 'ingestion.records',
     where: 't.dataset = $1 AND t.ingested_at < $2',
     key: 'tenant, dataset, record_key',
+    cutoff: 'records',
   },
   quarantine: {
     from: 'ingestion.quarantine',
     where: 't.dataset = $1 AND t.created_at < $2',
     key: 'id',
+    cutoff: 'rows',
   },
   deadLetters: {
     from: 'streaming.dead_letters',
     where: `right(t.subject, length($1::text) + 1) = '.' || $1::text AND t.created_at < $2`,
     key: 'id',
+    cutoff: 'rows',
   },
   // Buckets start at the event time, so the aggregates of an event ingested late can go before
   // its record does. They are derived rows, and the record keeps the event for its full period.
   bucketStats: {
     from: 'feature_store.bucket_stats',
-    where: `t.view IN ${VIEWS_OF_DATASET} AND t.bucket_start < $2`,
+    where: `(t.view, t.view_version) IN ${VIEWS_OF_DATASET} AND t.bucket_start < $2`,
     key: 'tenant, view, view_version, entity_key, bucket_start, field',
-    readsViews: true,
+    cutoff: 'buckets',
   },
   bucketValues: {
     from: 'feature_store.bucket_values',
-    where: `t.view IN ${VIEWS_OF_DATASET} AND t.bucket_start < $2`,
+    where: `(t.view, t.view_version) IN ${VIEWS_OF_DATASET} AND t.bucket_start < $2`,
     key: 'tenant, view, view_version, entity_key, field, bucket_start, value',
-    readsViews: true,
+    cutoff: 'buckets',
   },
 };
 
@@ -86,14 +92,13 @@ export async function countDueRows(
   manager: Pick<EntityManager, 'query'>,
   dataset: string,
   cutoffs: DatasetCutoffs,
-  views: readonly string[],
 ): Promise<Map<string, DatasetRowCounts>> {
   const byTenant = new Map<string, DatasetRowCounts>();
   for (const table of DATASET_TABLES) {
     const { from, where } = TABLES[table];
     const rows: { tenant: string; n: number }[] = await manager.query(
       `SELECT t.tenant, count(*)::int AS n FROM ${from} t WHERE ${where} GROUP BY t.tenant`,
-      parameters(table, dataset, cutoffs, views),
+      [dataset, cutoffs[TABLES[table].cutoff]],
     );
     for (const row of rows) {
       const counts = byTenant.get(row.tenant) ?? emptyRowCounts();
@@ -113,13 +118,12 @@ export async function deleteDueRows(
   tenant: string,
   dataset: string,
   cutoffs: DatasetCutoffs,
-  views: readonly string[],
   limit: number,
 ): Promise<DatasetRowCounts> {
   const counts = emptyRowCounts();
   for (const table of DATASET_TABLES) {
-    const { from, where, key } = TABLES[table];
-    const values = [...parameters(table, dataset, cutoffs, views), tenant];
+    const { from, where, key, cutoff } = TABLES[table];
+    const values = [dataset, cutoffs[cutoff], tenant];
     const rows: { n: number }[] = await manager.query(
       `WITH deleted AS (
          DELETE FROM ${from} WHERE (${key}) IN (
@@ -131,9 +135,4 @@ export async function deleteDueRows(
     counts[table] = rows[0].n;
   }
   return counts;
-}
-
-/** Returns the values of $1 to $3 for a table's condition; PostgreSQL rejects a value that no placeholder uses. */
-function parameters(table: DatasetTable, dataset: string, cutoffs: DatasetCutoffs, views: readonly string[]): unknown[] {
-  return TABLES[table].readsViews ? [dataset, cutoffs.buckets, views] : [dataset, cutoffs.rows];
 }

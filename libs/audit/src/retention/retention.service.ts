@@ -57,7 +57,9 @@ export interface DatasetPurgeResult {
   source: string;
   /** Rows stored before this instant were due. */
   cutoff: string;
-  /** Feature buckets that start before this instant were due: `cutoff` less the views' longest window. */
+  /** Records stored before this instant were due: `cutoff` less the views' maximum window and bucket width. */
+  recordCutoff: string;
+  /** Feature buckets that start before this instant were due; the same instant as `recordCutoff`. */
   bucketCutoff: string;
   /** Due rows of tenants without a covering legal hold, summed over the tables of `dueRows`. */
   due: number;
@@ -81,11 +83,15 @@ export interface DatasetLinks {
   /** Configured feature views whose source is the dataset. */
   views: string[];
   /**
-   * The longest window of those views in milliseconds, 0 without views. A decision made at the
-   * rows' cutoff reads buckets this far back, and replay reads them again, so buckets are kept this
-   * much longer than the rows.
+   * The maximum window of those views in milliseconds, 0 without views. A decision made at the
+   * rows' cutoff read buckets this far back, and its replay reads the records of that window.
    */
   maxWindowMs: number;
+  /**
+   * The widest bucket of those views in milliseconds, 0 without views. A read cuts its window at
+   * the start of the bucket that contains its time, up to one bucket earlier than that time.
+   */
+  maxBucketMs: number;
 }
 
 /** Most records purged in one transaction, so a large backlog never holds locks for long. */
@@ -361,10 +367,10 @@ export class RetentionService {
   }
 
   /**
-   * Deletes a dataset's ingested records, quarantine rows and dead letters ingested before the
-   * rule's cutoff, and the feature aggregates of buckets that start before it. Each transaction
-   * deletes at most PURGE_BATCH rows per table of one tenant and appends one
-   * `retention.dataset-purged` entry with the counts, so every deletion is accounted for in the
+   * Deletes a dataset's quarantine rows and dead letters stored before the rule's cutoff, and its
+   * records and feature aggregates from before the cutoff less the views' maximum window and
+   * bucket. Each transaction deletes at most PURGE_BATCH rows per table of one tenant and appends
+   * one `retention.dataset-purged` entry with the counts, so every deletion is accounted for in the
    * transaction that makes it. A tenant is skipped while an active legal hold covers every use
    * case of it, or a use case that trains on the dataset or reads features built from it.
    * NOTE: records count from ingested_at, not from the event time that some datasets carry
@@ -374,14 +380,18 @@ export class RetentionService {
   private async purgeDataset(rule: DatasetRetentionRule, asOf: Date, now: Date, dryRun: boolean, actor: string): Promise<DatasetPurgeResult> {
     const cutoff = purgeCutoff({ useCase: rule.dataset, minimumMonths: rule.minimumMonths, purgeAfterMonths: rule.purgeAfterMonths, source: rule.source }, asOf);
     const links = this.datasetLinks?.(rule.dataset);
-    const views = links?.views ?? [];
-    const cutoffs = { rows: cutoff, buckets: new Date(cutoff.getTime() - (links?.maxWindowMs ?? 0)) };
-    const dueByTenant = await countDueRows(this.dataSource.manager, rule.dataset, cutoffs, views);
+    // Online reads use the buckets and replay recomputes the features from the records, so a
+    // decision kept after `cutoff` needs both as far back as its oldest window reaches.
+    // NOTE: this assumes a decision's feature time (request.asOf) is not earlier than the decision.
+    const readCutoff = new Date(cutoff.getTime() - (links?.maxWindowMs ?? 0) - (links?.maxBucketMs ?? 0));
+    const cutoffs = { rows: cutoff, records: readCutoff, buckets: readCutoff };
+    const dueByTenant = await countDueRows(this.dataSource.manager, rule.dataset, cutoffs);
     const heldTenants = await this.tenantsHoldingDataset(this.dataSource.manager, [...dueByTenant.keys()], links);
     const result: DatasetPurgeResult = {
       dataset: rule.dataset,
       source: rule.source,
       cutoff: cutoff.toISOString(),
+      recordCutoff: cutoffs.records.toISOString(),
       bucketCutoff: cutoffs.buckets.toISOString(),
       due: 0,
       purged: 0,
@@ -404,7 +414,7 @@ export class RetentionService {
           await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
           // Hold placement takes the same lock, so a hold placed since the count is seen here.
           if ((await this.tenantsHoldingDataset(manager, [tenant], links)).size > 0) return null;
-          const deleted = await deleteDueRows(manager, tenant, rule.dataset, cutoffs, views, PURGE_BATCH);
+          const deleted = await deleteDueRows(manager, tenant, rule.dataset, cutoffs, PURGE_BATCH);
           if (totalRows(deleted) === 0) return null;
           const receipt = await this.ledger.append(manager, {
             type: DATASET_PURGED,
@@ -414,6 +424,7 @@ export class RetentionService {
               dataset: rule.dataset,
               rule: rule.source,
               cutoff: cutoff.toISOString(),
+              recordCutoff: cutoffs.records.toISOString(),
               bucketCutoff: cutoffs.buckets.toISOString(),
               purgedAt: now.toISOString(),
               ...deleted,
