@@ -21,13 +21,23 @@ export class PolicySnapshots {
 
   /** Returns the current reason-code map of a use case and stores it as a snapshot on first use. */
   async reasonCodeMap(config: UseCaseConfig): Promise<{ map: ReasonCodeMap; hash: string }> {
+    const loaded = await this.currentReasonCodeMap(config);
+    await this.store(loaded.hash, 'reason-code-map', config.useCase, loaded.map);
+    return loaded;
+  }
+
+  /**
+   * Returns the current reason-code map of a use case without storing it. For callers inside a
+   * transaction: a snapshot write through the data source needs a second connection, and the
+   * embedded database's pool has one, so the write would wait for the transaction forever.
+   */
+  async currentReasonCodeMap(config: UseCaseConfig): Promise<{ map: ReasonCodeMap; hash: string }> {
     let loaded = this.reasonCodeMaps.get(config.useCase);
     if (!loaded) {
       const read = await loadReasonCodeMap(this.policyDir, config.useCase);
       loaded = { map: read.map, hash: read.sha256 };
       this.reasonCodeMaps.set(config.useCase, loaded);
     }
-    await this.store(loaded.hash, 'reason-code-map', config.useCase, loaded.map);
     return loaded;
   }
 

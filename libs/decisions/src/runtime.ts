@@ -129,7 +129,8 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
         review: found.config.review,
         async reasonCodes() {
           // A reviewer may cite any reason of the map except a prohibited basis (sex, marital status, national origin).
-          const { map } = await snapshots.reasonCodeMap(found.config);
+          // The review service checks the codes inside its transaction, so this reads the map without storing a snapshot.
+          const { map } = await snapshots.currentReasonCodeMap(found.config);
           const options = new Map<string, string>();
           for (const entry of map.reasonCodes) if (!entry.prohibitedBasis && !options.has(entry.code)) options.set(entry.code, entry.description);
           return [...options].map(([code, description]) => ({ code, description }));
