@@ -93,10 +93,19 @@ describe('parseRetentionPolicy datasets', () => {
     ['a purge before the minimum', 'datasets:\n  d: { minimumMonths: 60, purgeAfterMonths: 12, source: s }\n', /datasets\.d\.purgeAfterMonths \(12\) is below minimumMonths \(60\); raise it to at least 60$/],
     ['no source', 'datasets:\n  d: { minimumMonths: 1, purgeAfterMonths: 1 }\n', /datasets\.d\.source must name the law or policy behind minimumMonths$/],
     ['an empty rule', 'datasets:\n  d:\n', /datasets\.d\.minimumMonths must be/],
+    ['a rule that is text', 'datasets:\n  d: 61 months\n', /datasets\.d must be a mapping of minimumMonths, purgeAfterMonths, source$/],
+    ['an unknown field', 'datasets:\n  d: { minimumMonths: 1, purgeAfterMonths: 2, purgeAfterDays: 3, source: s }\n', /datasets\.d\.purgeAfterDays is not a rule field; use minimumMonths, purgeAfterMonths, source$/],
   ];
   for (const [name, section, message] of invalid) {
     it(`rejects ${name}`, () => {
       assert.throws(() => parseRetentionPolicy(`${base}${section}`), message);
     });
   }
+
+  it('rejects a misspelt field of a use-case rule', () => {
+    assert.throws(
+      () => parseRetentionPolicy('version: 1\nrules:\n  x: { minimumMonths: 1, purgeAfterMonth: 2, purgeAfterMonths: 2, source: s }\n'),
+      /rules\.x\.purgeAfterMonth is not a rule field; use minimumMonths, purgeAfterMonths, source$/,
+    );
+  });
 });

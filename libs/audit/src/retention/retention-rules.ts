@@ -111,8 +111,19 @@ function parseDatasetRules(value: unknown): DatasetRetentionRule[] | undefined {
   });
 }
 
+/** The fields of a rule with a legal minimum, under `rules` and `datasets`. */
+const MINIMUM_RULE_FIELDS = ['minimumMonths', 'purgeAfterMonths', 'source'] as const;
+
 /** Checks one rule with a legal minimum; `path` names it in errors, such as rules.credit-application. */
 function parseMinimumRule(value: unknown, path: string): { minimumMonths: number; purgeAfterMonths: number; source: string } {
+  if (value !== undefined && value !== null && (typeof value !== 'object' || Array.isArray(value))) {
+    throw new RetentionPolicyError(`${path} must be a mapping of ${MINIMUM_RULE_FIELDS.join(', ')}`);
+  }
+  // A misspelt field would otherwise be dropped without a word, such as purgeAfterDays.
+  const unknown = Object.keys(value ?? {}).find((field) => !(MINIMUM_RULE_FIELDS as readonly string[]).includes(field));
+  if (unknown !== undefined) {
+    throw new RetentionPolicyError(`${path}.${unknown.slice(0, 64)} is not a rule field; use ${MINIMUM_RULE_FIELDS.join(', ')}`);
+  }
   const rule = (value ?? {}) as Partial<RetentionRule>;
   const months = (field: 'minimumMonths' | 'purgeAfterMonths'): number => {
     const months = rule[field];
