@@ -255,9 +255,9 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
 }
 
 /**
- * Returns the use cases that train on `dataset` or read a feature view whose source it is, those
- * views, and their maximum window and bucket width. A legal hold on any of these use cases keeps the dataset from the
- * retention purge.
+ * Returns the use cases that train on `dataset` or read a feature view whose source it is, and the
+ * maximum window and bucket width of those views. A legal hold on any of these use cases keeps the
+ * dataset from the retention purge.
  */
 export function datasetLinks(
   dataset: string,
@@ -271,7 +271,6 @@ export function datasetLinks(
   );
   return {
     useCases: linked.map(({ config }) => config.useCase).sort(),
-    views: viewNames.sort(),
     maxWindowMs: Math.max(0, ...sourced.map(([, view]) => view.maxWindowMs)),
     maxBucketMs: Math.max(0, ...sourced.map(([, view]) => view.bucketMs)),
   };

@@ -80,15 +80,14 @@ export interface DatasetPurgeResult {
 export interface DatasetLinks {
   /** Use cases that train on the dataset or read a feature view whose source it is. */
   useCases: string[];
-  /** Configured feature views whose source is the dataset. */
-  views: string[];
   /**
-   * The maximum window of those views in milliseconds, 0 without views. A decision made at the
-   * rows' cutoff read buckets this far back, and its replay reads the records of that window.
+   * The maximum window in milliseconds of the configured feature views whose source is the
+   * dataset, 0 without views. A decision made at the rows' cutoff read buckets this far back, and
+   * its replay reads the records of that window.
    */
   maxWindowMs: number;
   /**
-   * The widest bucket of those views in milliseconds, 0 without views. A read cuts its window at
+   * The widest bucket of the same views in milliseconds, 0 without views. A read cuts its window at
    * the start of the bucket that contains its time, up to one bucket earlier than that time.
    */
   maxBucketMs: number;
@@ -116,8 +115,9 @@ export class RetentionService {
     /** The time purges and holds are stamped with; tests pass a fixed clock. */
     private readonly clock?: () => Date,
     /**
-     * Returns the use cases and feature views of a dataset. Without it, any active hold of a
-     * tenant keeps all of its ingested data, and only views registered in the database are purged.
+     * Returns the use cases of a dataset and the reach of its feature views. Without it, any
+     * active hold of a tenant keeps all of its ingested data, and records and buckets are cut at the
+     * rule's cutoff.
      */
     private readonly datasetLinks?: (dataset: string) => DatasetLinks,
   ) {}
