@@ -104,7 +104,7 @@ import process from 'node:process';
 const FORMAT_VERSION = 'warden.audit-export.v6';
 /**
  * The previous format, still accepted. It differs from v6 only in decisions.csv and
- * decisions.parquet, which lack the review_outcome and reviewed_at columns; this tool checks those
+ * decisions.parquet, which lack the review_outcome and reviewed_at columns. This tool checks those
  * files by digest only, so it checks v5 and v6 bundles alike.
  */
 const FORMAT_VERSION_V5 = 'warden.audit-export.v5';

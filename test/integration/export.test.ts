@@ -670,7 +670,7 @@ for (const target of await databaseTargets()) {
       const [header, ...lines] = readFileSync(join(dir, 'decisions.csv'), 'utf8').split('\r\n').filter((line) => line !== '');
       const columns = header.split(',');
       assert.deepEqual(columns.slice(-4), ['review_status', 'reason_codes', 'review_outcome', 'reviewed_at']);
-      // No cell of these decisions holds a comma or quote, so a split reads the CSV.
+      // No cell of these decisions contains a comma or quote, so a split reads the CSV.
       const csvRows = new Map(lines.map((line) => {
         const cells = line.split(',');
         assert.equal(cells.length, columns.length, line);

@@ -42,10 +42,10 @@ export interface FinalReview {
 
 /**
  * The final reviews of a bundle's decisions, read from its review.decided entries. A decision's
- * final review is its review.decided entry with the highest seq: an entry whose payload.decisionId
- * is the decision's id, whose tenant is the decision's and whose seq comes after the decision's
- * own entry, the rule by which a review entry belongs to a decision (bundle-format.ts). The
- * export and the verifiers read the same entries of ledger.jsonl, so both derive the same cells.
+ * final review is the one of its review.decided entries with the highest seq. An entry is the
+ * decision's when its payload.decisionId is the decision's id, its tenant is the decision's and
+ * its seq comes after the decision's own entry, as bundle-format.ts defines. The export and the
+ * verifiers read the same entries of ledger.jsonl, so both derive the same cells.
  */
 export class FinalReviews {
   private readonly byDecision = new Map<string, FinalReview[]>();

@@ -28,8 +28,8 @@
  * - keys.json: every checkpoint public key Warden has published, as verifier key strings.
  * - decisions.csv and decisions.parquet: flat copies for analysts, rebuilt and compared on checking,
  *   one row per decision. Their columns review_outcome and reviewed_at come from the decision's
- *   final review: its `review.decided` entry in ledger.jsonl with the highest seq (FinalReviews in
- *   analyst-formats.ts); both are empty while no person decided. So the verifiers require each
+ *   final review, its `review.decided` entry in ledger.jsonl with the highest seq (FinalReviews in
+ *   analyst-formats.ts). Both are empty while no person decided. So the verifiers require each
  *   v6 `review.decided` entry to have a createdAt as toISOString writes it and a non-empty string
  *   payload.finalOutcome, and a decision to have at most one, as the review service writes them.
  * - summary.pdf: a human-readable summary of the period (digest-checked only), with figures read in
