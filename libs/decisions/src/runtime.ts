@@ -11,6 +11,7 @@ import {
   loadRetentionPolicy,
   PostgresLedger,
   PostgresMerkleLog,
+  datasetPeriodConflicts,
   RetentionService,
   SubjectKeyStore,
   WitnessPublisher,
@@ -174,6 +175,12 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     if (!ingestion.listDefinitions().some((definition) => definition.dataset === rule.dataset)) {
       log.warn({ dataset: rule.dataset }, 'policies/retention.yaml names a dataset that policies/datasets does not define; its rule applies to stored rows only');
     }
+  }
+  for (const conflict of datasetPeriodConflicts(retentionPolicy, (dataset) => datasetLinks(dataset, useCases, features.views).useCases)) {
+    log.warn(
+      conflict,
+      'policies/retention.yaml purges a dataset before the decisions of a use case that reads it, so their replay will report different values. Raise the dataset\'s purgeAfterMonths to at least the use case\'s.',
+    );
   }
   const retention = new RetentionService(
     dataSource,

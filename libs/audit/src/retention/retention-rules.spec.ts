@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestJson } from '../../../common/src/index.js';
-import { parseRetentionPolicy, purgeCutoff, retentionMinimumEnds, type RetentionRule } from './retention-rules.js';
+import { datasetPeriodConflicts, parseRetentionPolicy, purgeCutoff, retentionMinimumEnds, type RetentionRule } from './retention-rules.js';
 
 const rule = (purgeAfterMonths: number): RetentionRule => ({ useCase: 'x', minimumMonths: 1, purgeAfterMonths, source: 's' });
 
@@ -107,5 +107,27 @@ describe('parseRetentionPolicy datasets', () => {
       () => parseRetentionPolicy('version: 1\nrules:\n  x: { minimumMonths: 1, purgeAfterMonth: 2, purgeAfterMonths: 2, source: s }\n'),
       /rules\.x\.purgeAfterMonth is not a rule field; use minimumMonths, purgeAfterMonths, source$/,
     );
+  });
+});
+
+describe('datasetPeriodConflicts', () => {
+  const policy = parseRetentionPolicy(`version: 1
+rules:
+  payment-fraud: { minimumMonths: 60, purgeAfterMonths: 61, source: s }
+  credit-application: { minimumMonths: 25, purgeAfterMonths: 26, source: s }
+datasets:
+  paysim-transactions: { minimumMonths: 60, purgeAfterMonths: 60, source: s }
+  german-credit: { minimumMonths: 25, purgeAfterMonths: 30, source: s }
+`);
+  const linked = (dataset: string): string[] => (dataset === 'paysim-transactions' ? ['payment-fraud'] : ['credit-application', 'unruled']);
+
+  it('names a dataset purged before its use case', () => {
+    assert.deepEqual(datasetPeriodConflicts(policy, linked), [
+      { dataset: 'paysim-transactions', useCase: 'payment-fraud', datasetPurgeAfterMonths: 60, useCasePurgeAfterMonths: 61 },
+    ]);
+  });
+
+  it('finds none without dataset rules', () => {
+    assert.deepEqual(datasetPeriodConflicts(parseRetentionPolicy('version: 1\nrules: {}\n'), linked), []);
   });
 });

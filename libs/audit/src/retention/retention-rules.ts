@@ -164,6 +164,32 @@ function parsePeriodRule(value: unknown, name: 'placeholderVault' | 'legalHoldTe
   return { purgeAfterMonths: rule.purgeAfterMonths as number, source: rule.source.trim() };
 }
 
+/** A dataset purged sooner than the decisions of a use case that trains on it or reads its features. */
+export interface DatasetPeriodConflict {
+  dataset: string;
+  useCase: string;
+  datasetPurgeAfterMonths: number;
+  useCasePurgeAfterMonths: number;
+}
+
+/**
+ * Returns each dataset rule whose purgeAfterMonths is below that of a use case linked to the
+ * dataset (`linkedUseCases` lists them). The use case's kept decisions then outlive the records
+ * and buckets their features came from, so their replay reports different values.
+ */
+export function datasetPeriodConflicts(policy: RetentionPolicy, linkedUseCases: (dataset: string) => readonly string[]): DatasetPeriodConflict[] {
+  const conflicts: DatasetPeriodConflict[] = [];
+  for (const datasetRule of policy.datasets ?? []) {
+    for (const useCase of linkedUseCases(datasetRule.dataset)) {
+      const useCaseRule = policy.rules.find((rule) => rule.useCase === useCase);
+      if (useCaseRule && useCaseRule.purgeAfterMonths > datasetRule.purgeAfterMonths) {
+        conflicts.push({ dataset: datasetRule.dataset, useCase, datasetPurgeAfterMonths: datasetRule.purgeAfterMonths, useCasePurgeAfterMonths: useCaseRule.purgeAfterMonths });
+      }
+    }
+  }
+  return conflicts;
+}
+
 /**
  * Returns the instant before which records of `rule` are purged at `now`: now minus
  * purgeAfterMonths calendar months in UTC, clamped to the last day of a shorter month (31 March
