@@ -45,7 +45,7 @@ export function convertFilesToV5(files: Map<string, Buffer>, signer: CheckpointS
 export function convertFolderToV5(dir: string, signer: CheckpointSigner): void {
   const files = readFolder(dir);
   convertFilesToV5(files, signer);
-  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+  writeFolder(dir, files);
 }
 
 /** Converts the files of a v6 bundle, by name, to format v4 in place. */
@@ -60,7 +60,7 @@ export function convertFilesToV4(files: Map<string, Buffer>, signer: CheckpointS
 export function convertFolderToV4(dir: string, signer: CheckpointSigner): void {
   const files = readFolder(dir);
   convertFilesToV4(files, signer);
-  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+  writeFolder(dir, files);
 }
 
 /** Converts the files of a v6 bundle, by name, to format v3 in place. */
@@ -85,7 +85,7 @@ export async function convertFolderToV3(dir: string, merkle: MerkleLog, signer: 
   const files = readFolder(dir);
   await convertFilesToV3(files, merkle, signer);
   rmSync(join(dir, MERKLE_NODES_FILE), { force: true });
-  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+  writeFolder(dir, files);
 }
 
 /** Returns the bundle's manifest without manifestDigest and, unless kept, counts.accessDenials, which formats before v5 lack. */
@@ -121,4 +121,9 @@ function sealAndSign(files: Map<string, Buffer>, unsigned: Omit<BundleManifest, 
 
 function readFolder(dir: string): Map<string, Buffer> {
   return new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+/** Writes each file of a converted bundle back into its folder. */
+function writeFolder(dir: string, files: Map<string, Buffer>): void {
+  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
 }
