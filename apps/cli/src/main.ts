@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { CONFIG_VARIABLES, ConfigError, PolicyFileError, createRootLogger, isWardenError, loadConfig, WARDEN_VERSION } from '../../../libs/common/src/index.js';
+import { isPoolWaitTimeout } from '../../../libs/database/src/pool-wait.js';
 
 // Some modules create their logger while they load, and pino throws on a level it does not know.
 // So the level is validated and the root logger created with the normalized level before the
@@ -38,6 +39,12 @@ try {
   if (isWardenError(error)) {
     console.error(`${error.code}: ${error.message}`);
     for (const fieldError of error.fieldErrors) console.error(`  ${fieldError.field}: ${fieldError.message}`);
+    process.exit(1);
+  }
+  if (isPoolWaitTimeout(error)) {
+    console.error(
+      'warden failed: timed out waiting for a database connection (WARDEN_DB_POOL_WAIT_SECONDS). Check that the PostgreSQL server in DATABASE_URL is running and accepts connections, or raise that wait.',
+    );
     process.exit(1);
   }
   console.error(`warden failed: ${explainSystemError(error as NodeJS.ErrnoException)}`);

@@ -101,7 +101,7 @@ export class AppModule {
               },
             },
           },
-          formatError: formatGraphqlError,
+          formatError: (formatted, error) => formatGraphqlError(formatted, error, runtime.database),
           parseOptions: { maxTokens: MAX_QUERY_TOKENS },
           validationRules: [maxRootFieldsRule],
           plugins: [metricsPlugin(runtime)],

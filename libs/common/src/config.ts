@@ -26,6 +26,11 @@ export interface WardenConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Size of the PostgreSQL connection pool (server mode; the embedded database uses one connection). */
   databasePoolSize: number;
+  /**
+   * Seconds a request waits for a free database connection, or for a new one to open, before it
+   * fails with DATABASE_UNAVAILABLE instead of waiting on.
+   */
+  databasePoolWaitSeconds: number;
   /** Log name on the first line of every checkpoint; undefined uses `warden.local/<log id of the database>`. */
   checkpointOrigin: string | undefined;
   /** PEM file of the checkpoint signing key; undefined uses `<dataDir>/keys/checkpoint-ed25519.pem`. */
@@ -93,6 +98,7 @@ export const CONFIG_VARIABLES: ReadonlyArray<{ name: string; description: string
   { name: 'WARDEN_JWT_ISSUER', description: 'expected iss claim of bearer tokens', fallback: 'warden-local' },
   { name: 'WARDEN_JWT_AUDIENCE', description: 'expected aud claim of bearer tokens', fallback: 'warden' },
   { name: 'WARDEN_DB_POOL_SIZE', description: 'PostgreSQL connection pool size in server mode (1-200)', fallback: '10' },
+  { name: 'WARDEN_DB_POOL_WAIT_SECONDS', description: 'seconds a request waits for a database connection before it fails (1-3600)', fallback: '30' },
   { name: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, fallback: 'info' },
   { name: 'WARDEN_CHECKPOINT_ORIGIN', description: 'log name signed into every ledger checkpoint (no spaces or "+")', fallback: 'warden.local/<log id>' },
   { name: 'WARDEN_CHECKPOINT_KEY_FILE', description: 'PEM file of the Ed25519 checkpoint signing key, created on first use', fallback: '<data dir>/keys/checkpoint-ed25519.pem' },
@@ -222,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WardenConfig {
     jwtAudience: env.WARDEN_JWT_AUDIENCE?.trim() || 'warden',
     logLevel: logLevel as WardenConfig['logLevel'],
     databasePoolSize: readInteger(env, 'WARDEN_DB_POOL_SIZE', 10, 1, 200),
+    databasePoolWaitSeconds: readInteger(env, 'WARDEN_DB_POOL_WAIT_SECONDS', 30, 1, 3_600),
     checkpointOrigin: readCheckpointOrigin(env),
     checkpointKeyFile: readPath(env, 'WARDEN_CHECKPOINT_KEY_FILE'),
     checkpointIntervalSeconds: readInteger(env, 'WARDEN_CHECKPOINT_INTERVAL_SECONDS', 300, 0, 86_400),

@@ -12,6 +12,7 @@ export type WardenErrorCode =
   | 'USE_CASE_SUSPENDED'
   | 'GUARDRAIL_BLOCKED'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'DATABASE_UNAVAILABLE'
   | 'INTERNAL';
 
 /** One problem with one input field, named by a JSON Pointer style path such as `/duration_months`. */
@@ -85,6 +86,13 @@ export class GuardrailBlockedError extends WardenError {
 export class UpstreamUnavailableError extends WardenError {
   constructor(message: string) {
     super('UPSTREAM_UNAVAILABLE', message);
+  }
+}
+
+/** No database connection became free, or none could be opened, in time; the caller may retry later. */
+export class DatabaseUnavailableError extends WardenError {
+  constructor(message: string) {
+    super('DATABASE_UNAVAILABLE', message);
   }
 }
 

@@ -1,13 +1,21 @@
 import { DataSource, type EntityManager } from 'typeorm';
-import { FailedPreconditionError, getLogger, type WardenConfig } from '../../common/src/index.js';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { FailedPreconditionError, getLogger, type DatabaseUnavailableError, type WardenConfig } from '../../common/src/index.js';
 import { ALL_MIGRATIONS } from '../../../migrations/index.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import { databaseUnavailable, isPoolWaitTimeout, poolWaitLogFields, type PoolCounts } from './pool-wait.js';
 import { WARDEN_SEARCH_PATH, withPinnedSearchPath } from './search-path.js';
 
 /** An open database: the TypeORM data source plus what it takes to close it cleanly. */
 export interface WardenDatabase {
   dataSource: DataSource;
   mode: 'embedded' | 'server';
+  /**
+   * When `error` is the pool giving up after WARDEN_DB_POOL_WAIT_SECONDS, logs a warning with the
+   * pool's state and the settings that fix it, and returns the DATABASE_UNAVAILABLE error to show
+   * the caller instead. Returns undefined for any other error.
+   */
+  poolWaitTimeout(error: unknown): DatabaseUnavailableError | undefined;
   close(): Promise<void>;
 }
 
@@ -41,10 +49,15 @@ export async function openDatabase(config: WardenConfig, options: OpenDatabaseOp
     entities: [],
     logging: false,
     // The embedded pool keeps its one connection open (idle timeout 0): closing and reopening it
-    // would leave a window for another client of the socket.
-    extra: embedded
-      ? { max: 1, idleTimeoutMillis: 0, application_name: 'warden' }
-      : { max: config.databasePoolSize, application_name: 'warden' },
+    // would leave a window for another client of the socket. In both modes a request that waits
+    // longer than the pool wait for a connection fails instead of waiting on: with one embedded
+    // connection, work that asks for a second one while it holds the first would otherwise stop
+    // every request of the process.
+    extra: {
+      ...(embedded ? { max: 1, idleTimeoutMillis: 0 } : { max: config.databasePoolSize }),
+      connectionTimeoutMillis: config.databasePoolWaitSeconds * 1000,
+      application_name: 'warden',
+    },
   });
 
   try {
@@ -60,9 +73,16 @@ export async function openDatabase(config: WardenConfig, options: OpenDatabaseOp
     throw error;
   }
 
+  const mode = embedded ? 'embedded' : 'server';
   return {
     dataSource,
-    mode: embedded ? 'embedded' : 'server',
+    mode,
+    poolWaitTimeout(error) {
+      if (!isPoolWaitTimeout(error)) return undefined;
+      const pool = (dataSource.driver as PostgresDriver).master as PoolCounts | undefined;
+      log.warn(poolWaitLogFields(mode, pool, config.databasePoolWaitSeconds), 'timed out waiting for a database connection');
+      return databaseUnavailable(config.databasePoolWaitSeconds);
+    },
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();
       await embedded?.stop();

@@ -1,6 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { getLogger, isWardenError, requestContext, scrubText } from '../../../../libs/common/src/index.js';
+import type { WardenDatabase } from '../../../../libs/database/src/index.js';
 
 const log = getLogger('graphql-errors');
 
@@ -20,8 +21,9 @@ const PROTOCOL_CODES = new Set([
  * message and field errors; protocol errors from GraphQL pass through; anything else becomes a
  * generic INTERNAL_SERVER_ERROR carrying only the request id, and is logged with its details.
  */
-export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
+export function formatGraphqlError(formatted: GraphQLFormattedError, error: unknown, database?: Pick<WardenDatabase, 'poolWaitTimeout'>): GraphQLFormattedError {
+  const unwrapped = unwrapResolverError(error);
+  const original = database?.poolWaitTimeout(unwrapped) ?? unwrapped;
   const requestId = requestContext.getStore()?.requestId;
 
   if (isWardenError(original)) {
