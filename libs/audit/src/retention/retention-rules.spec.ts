@@ -110,6 +110,36 @@ describe('parseRetentionPolicy datasets', () => {
   });
 });
 
+describe('parseRetentionPolicy otherDeadLetters', () => {
+  const base = 'version: 1\nrules:\n  x: { minimumMonths: 1, purgeAfterMonths: 2, source: s }\n';
+
+  it('reads the dead letter rule into the policy hash', () => {
+    const without = parseRetentionPolicy(base);
+    const withRule = parseRetentionPolicy(`${base}otherDeadLetters: { purgeAfterMonths: 6, source: " GDPR Art. 5(1)(e) " }\n`);
+    assert.deepEqual(withRule.otherDeadLetters, { purgeAfterMonths: 6, source: 'GDPR Art. 5(1)(e)' });
+    assert.equal(without.otherDeadLetters, undefined);
+    assert.equal(withRule.hash, digestJson({ rules: withRule.rules, otherDeadLetters: withRule.otherDeadLetters }));
+  });
+
+  const invalid: [string, string, RegExp][] = [
+    ['zero months', 'otherDeadLetters: { purgeAfterMonths: 0, source: s }\n', /otherDeadLetters\.purgeAfterMonths must be a whole number of months from 1 to 1200$/],
+    ['no source', 'otherDeadLetters: { purgeAfterMonths: 6 }\n', /otherDeadLetters\.source must name the law or policy behind the period$/],
+    ['a rule that is text', 'otherDeadLetters: 6 months\n', /otherDeadLetters must be a mapping of purgeAfterMonths, source$/],
+    ['an unknown field', 'otherDeadLetters: { purgeAfterMonths: 6, minimumMonths: 1, source: s }\n', /otherDeadLetters\.minimumMonths is not a rule field; use purgeAfterMonths, source$/],
+    ['an unknown vault field', 'placeholderVault: { purgeAfterDays: 6, purgeAfterMonths: 6, source: s }\n', /placeholderVault\.purgeAfterDays is not a rule field; use purgeAfterMonths, source$/],
+    [
+      'a misspelt section',
+      'otherDeadletters: { purgeAfterMonths: 6, source: s }\n',
+      /otherDeadletters is not a section of the retention policy; use version, rules, datasets, placeholderVault, legalHoldText, otherDeadLetters$/,
+    ],
+  ];
+  for (const [name, section, message] of invalid) {
+    it(`rejects ${name}`, () => {
+      assert.throws(() => parseRetentionPolicy(`${base}${section}`), message);
+    });
+  }
+});
+
 describe('datasetPeriodConflicts', () => {
   const policy = parseRetentionPolicy(`version: 1
 rules:

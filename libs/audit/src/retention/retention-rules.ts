@@ -20,6 +20,15 @@ export interface VaultRetentionRule {
   source: string;
 }
 
+/**
+ * How long dead letters are kept whose subject names no dataset under `datasets`: events on a
+ * subject of no dataset, or of a dataset without a rule.
+ */
+export interface OtherDeadLettersRule {
+  purgeAfterMonths: number;
+  source: string;
+}
+
 /** How long the reasons of a released legal hold are kept after its release. */
 export interface LegalHoldTextRule {
   /** Calendar months after the release. */
@@ -46,6 +55,8 @@ export interface RetentionPolicy {
   placeholderVault?: VaultRetentionRule;
   /** Absent: the reasons of released holds are kept. */
   legalHoldText?: LegalHoldTextRule;
+  /** Absent: dead letters that no dataset rule covers are kept. */
+  otherDeadLetters?: OtherDeadLettersRule;
   /** SHA-256 of the canonical JSON of the rules, recorded with every purge. */
   hash: string;
 }
@@ -73,9 +84,17 @@ export function loadRetentionPolicy(policyDir: string): RetentionPolicy {
   }
 }
 
+/** The top-level fields of retention.yaml. */
+const POLICY_FIELDS = ['version', 'rules', 'datasets', 'placeholderVault', 'legalHoldText', 'otherDeadLetters'] as const;
+
 export function parseRetentionPolicy(text: string): RetentionPolicy {
-  const raw = parse(text) as { version?: unknown; rules?: unknown; datasets?: unknown; placeholderVault?: unknown; legalHoldText?: unknown } | null;
+  const raw = parse(text) as Partial<Record<(typeof POLICY_FIELDS)[number], unknown>> | null;
   if (!raw || raw.version !== 1) throw new RetentionPolicyError('version must be 1');
+  // A misspelt section, such as otherDeadletters, would otherwise keep its rows without a word.
+  const unknown = Object.keys(raw).find((field) => !(POLICY_FIELDS as readonly string[]).includes(field));
+  if (unknown !== undefined) {
+    throw new RetentionPolicyError(`${unknown.slice(0, 64)} is not a section of the retention policy; use ${POLICY_FIELDS.join(', ')}`);
+  }
   if (!raw.rules || typeof raw.rules !== 'object' || Array.isArray(raw.rules)) {
     throw new RetentionPolicyError('rules must map each use case name to { minimumMonths, purgeAfterMonths, source }');
   }
@@ -87,11 +106,13 @@ export function parseRetentionPolicy(text: string): RetentionPolicy {
   const datasets = parseDatasetRules(raw.datasets);
   const placeholderVault = parsePeriodRule(raw.placeholderVault, 'placeholderVault');
   const legalHoldText = parsePeriodRule(raw.legalHoldText, 'legalHoldText');
+  const otherDeadLetters = parsePeriodRule(raw.otherDeadLetters, 'otherDeadLetters');
   return withHash({
     rules,
     ...(datasets ? { datasets } : {}),
     ...(placeholderVault ? { placeholderVault } : {}),
     ...(legalHoldText ? { legalHoldText } : {}),
+    ...(otherDeadLetters ? { otherDeadLetters } : {}),
   });
 }
 
@@ -148,12 +169,23 @@ function parseMinimumRule(value: unknown, path: string): { minimumMonths: number
  * before they existed: the bare list of rules, or an object of the rules and the optional rules present.
  */
 function withHash(policy: Omit<RetentionPolicy, 'hash'>): RetentionPolicy {
-  const hashed = policy.datasets || policy.placeholderVault || policy.legalHoldText ? digestJson(policy) : digestJson(policy.rules);
+  const optional = policy.datasets || policy.placeholderVault || policy.legalHoldText || policy.otherDeadLetters;
+  const hashed = optional ? digestJson(policy) : digestJson(policy.rules);
   return { ...policy, hash: hashed };
 }
 
-function parsePeriodRule(value: unknown, name: 'placeholderVault' | 'legalHoldText'): { purgeAfterMonths: number; source: string } | undefined {
+/** The fields of a rule without a legal minimum. */
+const PERIOD_RULE_FIELDS = ['purgeAfterMonths', 'source'] as const;
+
+function parsePeriodRule(value: unknown, name: 'placeholderVault' | 'legalHoldText' | 'otherDeadLetters'): { purgeAfterMonths: number; source: string } | undefined {
   if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new RetentionPolicyError(`${name} must be a mapping of ${PERIOD_RULE_FIELDS.join(', ')}`);
+  }
+  const unknown = Object.keys(value).find((field) => !(PERIOD_RULE_FIELDS as readonly string[]).includes(field));
+  if (unknown !== undefined) {
+    throw new RetentionPolicyError(`${name}.${unknown.slice(0, 64)} is not a rule field; use ${PERIOD_RULE_FIELDS.join(', ')}`);
+  }
   const rule = value as Partial<VaultRetentionRule>;
   if (!Number.isInteger(rule.purgeAfterMonths) || (rule.purgeAfterMonths as number) < 1 || (rule.purgeAfterMonths as number) > 1200) {
     throw new RetentionPolicyError(`${name}.purgeAfterMonths must be a whole number of months from 1 to 1200`);

@@ -7,7 +7,7 @@ import type { PostgresLedger } from '../ledger.js';
 import { PURGED_TEXT } from './review-text.js';
 import { checkHoldReason, HOLD_PLACED, HOLD_RELEASED, HOLD_TEXT_PURGED, holdIdsDigest, LEGAL_HOLD_TEXT, ledgerReasonOf, purgeHoldText, type HoldReasonCheck } from './hold-text.js';
 import { countDueRows, deleteDueRows, emptyRowCounts, totalRows, DATASET_TABLES, type DatasetRowCounts } from './dataset-purge.js';
-import { purgeCutoff, type DatasetRetentionRule, type LegalHoldTextRule, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
+import { purgeCutoff, type DatasetRetentionRule, type LegalHoldTextRule, type OtherDeadLettersRule, type RetentionPolicy, type VaultRetentionRule } from './retention-rules.js';
 import { purgeReviewText } from './review-text.js';
 
 export interface LegalHold {
@@ -310,6 +310,11 @@ export class RetentionService {
       results.push(result);
       this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'placeholder vault retention applied');
     }
+    if (this.policy.otherDeadLetters) {
+      const result = await this.purgeOtherDeadLetters(this.policy.otherDeadLetters, asOf, now, options.dryRun ?? false, options.actor);
+      results.push(result);
+      this.log.info({ ...result, dryRun: options.dryRun ?? false }, 'dead letter retention applied');
+    }
     if (this.policy.legalHoldText) {
       const result = await this.purgeHoldReasons(this.policy.legalHoldText, asOf, now, options.dryRun ?? false, options.actor);
       results.push(result);
@@ -469,35 +474,53 @@ export class RetentionService {
     const result: PurgeResult = { useCase: VAULT_USE_CASE, source: rule.source, cutoff: cutoff.toISOString(), due, purged: 0, held, ledgerSeq: null };
     if (dryRun) return result;
 
-    for (;;) {
-      const batch = await this.dataSource.transaction(async (manager) => {
-        await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
-        const deleted: { tenant: string; scope: string }[] = await manager.query(
+    await this.deleteInBatches(
+      result,
+      'retention.vault-purged',
+      actor,
+      (manager) =>
+        manager.query(
           `WITH deleted AS (
              DELETE FROM guardrails.vault_entries WHERE (tenant, scope, placeholder) IN (
                SELECT v.tenant, v.scope, v.placeholder FROM guardrails.vault_entries v
                 WHERE v.created_at < $1 AND NOT ${TENANT_HELD} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)
              RETURNING tenant, scope)
-           SELECT tenant, scope FROM deleted`,
+           SELECT tenant, scope AS key FROM deleted`,
           [cutoff],
-        );
+        ),
+      (scopes) => ({
+        rule: rule.source,
+        cutoff: cutoff.toISOString(),
+        entries: scopes.length,
+        scopesDigest: sha256Hex([...new Set(scopes)].sort().join('\n')),
+        retentionPolicyHash: this.policy.hash,
+      }),
+    );
+    return result;
+  }
+
+  /**
+   * Deletes rows until none is due, one transaction per batch: each takes the retention lock, runs
+   * `deleteBatch`, which returns the tenant and a key of each deleted row, and appends one entry of
+   * `type` per tenant with `payloadFor` that tenant's keys. Adds the counts and the last seq to `result`.
+   */
+  private async deleteInBatches(
+    result: PurgeResult,
+    type: string,
+    actor: string,
+    deleteBatch: (manager: EntityManager) => Promise<{ tenant: string; key: string }[]>,
+    payloadFor: (keys: string[]) => Record<string, unknown>,
+  ): Promise<void> {
+    for (;;) {
+      const batch = await this.dataSource.transaction(async (manager) => {
+        await manager.query('SELECT pg_advisory_xact_lock($1)', [RETENTION_LOCK]);
+        const deleted = await deleteBatch(manager);
         if (deleted.length === 0) return { count: 0, ledgerSeq: null };
         const byTenant = new Map<string, string[]>();
-        for (const row of deleted) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row.scope]);
+        for (const row of deleted) byTenant.set(row.tenant, [...(byTenant.get(row.tenant) ?? []), row.key]);
         const receipts = await this.ledger.appendMany(
           manager,
-          [...byTenant].sort(([left], [right]) => left.localeCompare(right)).map(([tenant, scopes]) => ({
-            type: 'retention.vault-purged',
-            tenant,
-            actor,
-            payload: {
-              rule: rule.source,
-              cutoff: cutoff.toISOString(),
-              entries: scopes.length,
-              scopesDigest: sha256Hex([...new Set(scopes)].sort().join('\n')),
-              retentionPolicyHash: this.policy.hash,
-            },
-          })),
+          [...byTenant].sort(([left], [right]) => left.localeCompare(right)).map(([tenant, keys]) => ({ type, tenant, actor, payload: payloadFor(keys) })),
         );
         return { count: deleted.length, ledgerSeq: receipts[receipts.length - 1].seq };
       });
@@ -505,6 +528,49 @@ export class RetentionService {
       result.purged += batch.count;
       result.ledgerSeq = batch.ledgerSeq;
     }
+  }
+
+  /**
+   * Deletes dead letters stored before the otherDeadLetters rule's cutoff whose subject names no
+   * dataset under `datasets` (those go with their dataset's rule). They name no use case, so only a
+   * hold on every use case of their tenant keeps them. One `retention.dead-letters-purged` entry per
+   * tenant and batch counts them and digests their sorted ids.
+   */
+  private async purgeOtherDeadLetters(rule: OtherDeadLettersRule, asOf: Date, now: Date, dryRun: boolean, actor: string): Promise<PurgeResult> {
+    const cutoff = purgeCutoff({ useCase: OTHER_DEAD_LETTERS, minimumMonths: rule.purgeAfterMonths, purgeAfterMonths: rule.purgeAfterMonths, source: rule.source }, asOf);
+    const datasets = (this.policy.datasets ?? []).map((datasetRule) => datasetRule.dataset);
+    const [{ due, held }]: { due: number; held: number }[] = await this.dataSource.query(
+      `SELECT count(*) FILTER (WHERE NOT ${DEAD_LETTER_TENANT_HELD})::int AS due, count(*) FILTER (WHERE ${DEAD_LETTER_TENANT_HELD})::int AS held
+         FROM streaming.dead_letters l WHERE ${OTHER_DEAD_LETTER_DUE}`,
+      [cutoff, datasets],
+    );
+    const result: PurgeResult = { useCase: OTHER_DEAD_LETTERS, source: rule.source, cutoff: cutoff.toISOString(), due, purged: 0, held, ledgerSeq: null };
+    if (dryRun) return result;
+
+    await this.deleteInBatches(
+      result,
+      DEAD_LETTERS_PURGED,
+      actor,
+      (manager) =>
+        manager.query(
+          `WITH deleted AS (
+             DELETE FROM streaming.dead_letters WHERE id IN (
+               SELECT l.id FROM streaming.dead_letters l
+                WHERE ${OTHER_DEAD_LETTER_DUE} AND NOT ${DEAD_LETTER_TENANT_HELD} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)
+             RETURNING tenant, id)
+           SELECT tenant, id::text AS key FROM deleted`,
+          [cutoff, datasets],
+        ),
+      (ids) => ({
+        rule: rule.source,
+        cutoff: cutoff.toISOString(),
+        purgedAt: now.toISOString(),
+        deadLetters: ids.length,
+        // Numeric order, so that an auditor holding the ids can rebuild the digest.
+        idsDigest: sha256Hex(ids.sort((left, right) => (BigInt(left) < BigInt(right) ? -1 : 1)).join('\n')),
+        retentionPolicyHash: this.policy.hash,
+      }),
+    );
     return result;
   }
 
@@ -587,6 +653,22 @@ function addRows(total: DatasetRowCounts, rows: DatasetRowCounts): void {
 
 /** The name purge results and log lines give the placeholder vault's rule. */
 export const VAULT_USE_CASE = 'placeholder-vault';
+
+/** The name purge results and log lines give the otherDeadLetters rule. */
+export const OTHER_DEAD_LETTERS = 'other-dead-letters';
+
+/** Ledger entry type of a batch of the otherDeadLetters rule: one per tenant and transaction. */
+export const DEAD_LETTERS_PURGED = 'retention.dead-letters-purged';
+
+/**
+ * True for a dead letter `l` stored before the cutoff $1 whose subject does not end with
+ * `.<dataset>` for a dataset of $2: exactly the dead letters that no dataset rule matches.
+ */
+const OTHER_DEAD_LETTER_DUE = `l.created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS d(name) WHERE right(l.subject, length(d.name) + 1) = '.' || d.name)`;
+
+/** A dead letter is held while an active hold covers every use case of its tenant. */
+const DEAD_LETTER_TENANT_HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = l.tenant AND h.use_case IS NULL)`;
 
 /** A vault entry is held while an active hold covers every use case of its tenant. */
 const TENANT_HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = v.tenant AND h.use_case IS NULL)`;
