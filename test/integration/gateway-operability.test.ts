@@ -102,5 +102,31 @@ for (const target of await databaseTargets()) {
         await response.body?.cancel();
       }
     });
+
+    it('keeps personal data out of request ids', async () => {
+      // A denied call writes its request id into an access.denied ledger entry, which cannot be erased.
+      const reviewer = await gw.token('bank-a', ['reviewer'], 'request-id-reviewer');
+      const personal = ['DE89370400440532013000', '4111111111111111'];
+      for (const supplied of personal) {
+        const response = await fetch(gw.gateway.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': supplied, authorization: `Bearer ${reviewer}` },
+          body: JSON.stringify({ query: '{ decision(id: "00000000-0000-4000-8000-000000000000") { id } }' }),
+        });
+        assert.match(response.headers.get('x-request-id') ?? '', UUID, supplied);
+        await response.body?.cancel();
+      }
+      const denials: { request_id: string | null }[] = await gw.runtime.database.dataSource.query(
+        "SELECT payload->>'requestId' AS request_id FROM audit.ledger_entries WHERE type = 'access.denied' AND actor = 'request-id-reviewer'",
+      );
+      assert.equal(denials.length, personal.length);
+      for (const denial of denials) assert.match(denial.request_id ?? '', UUID);
+    });
+
+    it('keeps a request id with a date', async () => {
+      const response = await fetch(`${gw.gateway.url}/healthz`, { headers: { 'x-request-id': '20261205-0001' } });
+      assert.equal(response.headers.get('x-request-id'), '20261205-0001');
+      await response.body?.cancel();
+    });
   });
 }
