@@ -72,6 +72,35 @@ for (const target of await databaseTargets()) {
       assert.equal(count(exposition, 'warden_decision_duration_seconds_count', durations) - count(before, 'warden_decision_duration_seconds_count', durations), 1);
     });
 
+    it('metrics name no reviewer', async () => {
+      // /metrics needs no token, and a token subject is often an email address.
+      const subject = 'jane.reviewer@bank-a.example';
+      const reviewer = await gw.token('bank-a', ['reviewer'], subject);
+      const queue = await gw.graphql<{ reviewQueue: { id: string; fourEyes: boolean }[] }>(
+        '{ reviewQueue(filter: { useCase: "credit-application", states: [OPEN] }) { id fourEyes } }',
+        undefined,
+        reviewer,
+      );
+      assert.equal(queue.body.errors, undefined, JSON.stringify(queue.body.errors));
+      const caseId = queue.body.data!.reviewQueue.find((reviewCase) => !reviewCase.fourEyes)?.id;
+      assert.ok(caseId, 'the demo setup opened no single-review case');
+      const claimed = await gw.graphql('mutation($id: ID!) { claimCase(id: $id) { state } }', { id: caseId }, reviewer);
+      assert.equal(claimed.body.errors, undefined, JSON.stringify(claimed.body.errors));
+      const submitted = await gw.graphql<{ submitReview: { state: string } }>(
+        'mutation($input: SubmitReviewInput!) { submitReview(input: $input) { state } }',
+        { input: { caseId, action: 'APPROVE', rationale: 'Income covers the instalments.' } },
+        reviewer,
+      );
+      assert.equal(submitted.body.data?.submitReview.state, 'DECIDED', JSON.stringify(submitted.body.errors));
+
+      const exposition = await (await fetch(`${gw.gateway.url}/metrics`)).text();
+      assert.equal(exposition.includes(subject), false, 'a metric names the reviewer');
+      const labels = await gw.runtime.reviews.reviewerLabelsOf('bank-a');
+      const label = labels.find((entry) => entry.reviewer === subject)?.label;
+      assert.match(label ?? '', /^[0-9a-f]{16}$/);
+      assert.equal(sampleValue(exposition, 'warden_review_outcomes_total', { reviewer: label! }), 1);
+    });
+
     it('metrics ignore caller operation names', async () => {
       for (let i = 0; i < 5; i++) await gw.graphql(`query Probe${i} { __typename }`);
       const exposition = await (await fetch(`${gw.gateway.url}/metrics`)).text();
