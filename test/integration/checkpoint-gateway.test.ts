@@ -79,17 +79,20 @@ for (const target of await databaseTargets()) {
       assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
       const { witnesses, ...checkpoint } = response.body.data!.createCheckpoint;
       created = checkpoint;
-      // The tree contains the 6 access denials above: 5 of the application and 1 of the auditor's create.
+      // The tree contains the 6 access denials above (5 of the application and 1 of the auditor's
+      // create) and the admin's checkpoint.requested entry.
       const entries: { n: number }[] = await gw.runtime.database.dataSource.query(
         "SELECT count(*)::int AS n FROM audit.ledger_entries WHERE type <> 'checkpoint.created'",
       );
       assert.equal(created.treeSize, entries[0].n);
-      assert.equal(created.treeSize, 6);
+      assert.equal(created.treeSize, 7);
       assert.deepEqual(witnesses, []);
-      const actor: { actor: string }[] = await gw.runtime.database.dataSource.query('SELECT actor FROM audit.ledger_entries WHERE seq = $1', [
-        created.ledgerSeq,
-      ]);
-      assert.equal(actor[0].actor, 'admin-1');
+      const rows: { seq: string; type: string; tenant: string; actor: string }[] = await gw.runtime.database.dataSource.query(
+        'SELECT seq::text AS seq, type, tenant, actor FROM audit.ledger_entries WHERE seq IN ($1, $2) ORDER BY seq',
+        [created.treeSize, created.ledgerSeq],
+      );
+      assert.deepEqual(rows[0], { seq: String(created.treeSize), type: 'checkpoint.requested', tenant: 'bank-a', actor: 'admin-1' });
+      assert.deepEqual(rows[1], { seq: String(created.ledgerSeq), type: 'checkpoint.created', tenant: '*', actor: 'gateway' });
     });
 
     it('auditor reads checkpoints and keys', async () => {
@@ -176,6 +179,26 @@ for (const target of await databaseTargets()) {
     it('rejects a limit out of range', async () => {
       const response = await gw.graphql('{ checkpoints(limit: 0) { id } }', undefined, auditor);
       assert.equal(response.body.errors?.[0].extensions?.code, 'BAD_USER_INPUT');
+    });
+
+    // Runs last, because it creates a second checkpoint.
+    it('checkpoint entry names no tenant user', async () => {
+      // Every tenant's auditors read the entries of tenant "*", checkpoints among them.
+      const otherAuditor = await gw.token('bank-z', ['auditor'], 'auditor-z');
+      // The checkpoint's own entry lies past its tree, so its proof needs a later checkpoint.
+      const later = await gw.graphql(OPERATIONS.createCheckpoint, undefined, admin);
+      assert.equal(later.body.errors, undefined, JSON.stringify(later.body.errors));
+      const proof = await gw.graphql<{ inclusionProof: { entry: { type: string; tenant: string; actor: string } } }>(
+        'query($seq: SafeInt!) { inclusionProof(seq: $seq) { entry } }',
+        { seq: created.ledgerSeq },
+        otherAuditor,
+      );
+      assert.equal(proof.body.errors, undefined, JSON.stringify(proof.body.errors));
+      const entry = proof.body.data!.inclusionProof.entry;
+      assert.equal(entry.type, 'checkpoint.created');
+      assert.equal(entry.tenant, '*');
+      assert.equal(entry.actor, 'gateway');
+      assert.equal(JSON.stringify(entry).includes('admin-1'), false);
     });
   });
 }

@@ -80,6 +80,22 @@ for (const target of await databaseTargets()) {
       }
     });
 
+    it('protocol errors mask personal data', async () => {
+      const iban = 'DE89370400440532013000';
+      const cases: [string, string, Record<string, unknown>, string][] = [
+        ['bad variable', GET_DECISION, { id: { iban } }, 'BAD_USER_INPUT'],
+        ['wrong scalar', 'query($limit: Int!) { checkpoints(limit: $limit) { id } }', { limit: iban }, 'BAD_USER_INPUT'],
+        ['unknown field', `{ decision(id: "x") { ${iban} } }`, {}, 'GRAPHQL_VALIDATION_FAILED'],
+      ];
+      for (const [name, query, variables, code] of cases) {
+        const result = await post(gw, query, variables, auditorToken);
+        const [error] = result.body.errors ?? [];
+        assert.equal(error?.extensions?.code, code, name);
+        assert.equal(result.text.includes(iban), false, `${name}: ${result.text}`);
+        assert.match(error.message, /\[IBAN\]/, name);
+      }
+    });
+
     it('malformed JSON body is a 400', async () => {
       const response = await fetch(gw.gateway.graphqlUrl, {
         method: 'POST',

@@ -72,6 +72,35 @@ for (const target of await databaseTargets()) {
       assert.equal(count(exposition, 'warden_decision_duration_seconds_count', durations) - count(before, 'warden_decision_duration_seconds_count', durations), 1);
     });
 
+    it('metrics name no reviewer', async () => {
+      // /metrics needs no token, and a token subject is often an email address.
+      const subject = 'jane.reviewer@bank-a.example';
+      const reviewer = await gw.token('bank-a', ['reviewer'], subject);
+      const queue = await gw.graphql<{ reviewQueue: { id: string; fourEyes: boolean }[] }>(
+        '{ reviewQueue(filter: { useCase: "credit-application", states: [OPEN] }) { id fourEyes } }',
+        undefined,
+        reviewer,
+      );
+      assert.equal(queue.body.errors, undefined, JSON.stringify(queue.body.errors));
+      const caseId = queue.body.data!.reviewQueue.find((reviewCase) => !reviewCase.fourEyes)?.id;
+      assert.ok(caseId, 'the demo setup opened no single-review case');
+      const claimed = await gw.graphql('mutation($id: ID!) { claimCase(id: $id) { state } }', { id: caseId }, reviewer);
+      assert.equal(claimed.body.errors, undefined, JSON.stringify(claimed.body.errors));
+      const submitted = await gw.graphql<{ submitReview: { state: string } }>(
+        'mutation($input: SubmitReviewInput!) { submitReview(input: $input) { state } }',
+        { input: { caseId, action: 'APPROVE', rationale: 'Income covers the instalments.' } },
+        reviewer,
+      );
+      assert.equal(submitted.body.data?.submitReview.state, 'DECIDED', JSON.stringify(submitted.body.errors));
+
+      const exposition = await (await fetch(`${gw.gateway.url}/metrics`)).text();
+      assert.equal(exposition.includes(subject), false, 'a metric names the reviewer');
+      const labels = await gw.runtime.reviews.reviewerLabelsOf('bank-a');
+      const label = labels.find((entry) => entry.reviewer === subject)?.label;
+      assert.match(label ?? '', /^[0-9a-f]{16}$/);
+      assert.equal(sampleValue(exposition, 'warden_review_outcomes_total', { reviewer: label! }), 1);
+    });
+
     it('metrics ignore caller operation names', async () => {
       for (let i = 0; i < 5; i++) await gw.graphql(`query Probe${i} { __typename }`);
       const exposition = await (await fetch(`${gw.gateway.url}/metrics`)).text();
@@ -101,6 +130,32 @@ for (const target of await databaseTargets()) {
         assert.match(response.headers.get('x-request-id') ?? '', UUID, supplied);
         await response.body?.cancel();
       }
+    });
+
+    it('keeps personal data out of request ids', async () => {
+      // A denied call writes its request id into an access.denied ledger entry, which cannot be erased.
+      const reviewer = await gw.token('bank-a', ['reviewer'], 'request-id-reviewer');
+      const personal = ['DE89370400440532013000', '4111111111111111'];
+      for (const supplied of personal) {
+        const response = await fetch(gw.gateway.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': supplied, authorization: `Bearer ${reviewer}` },
+          body: JSON.stringify({ query: '{ decision(id: "00000000-0000-4000-8000-000000000000") { id } }' }),
+        });
+        assert.match(response.headers.get('x-request-id') ?? '', UUID, supplied);
+        await response.body?.cancel();
+      }
+      const denials: { request_id: string | null }[] = await gw.runtime.database.dataSource.query(
+        "SELECT payload->>'requestId' AS request_id FROM audit.ledger_entries WHERE type = 'access.denied' AND actor = 'request-id-reviewer'",
+      );
+      assert.equal(denials.length, personal.length);
+      for (const denial of denials) assert.match(denial.request_id ?? '', UUID);
+    });
+
+    it('keeps a request id with a date', async () => {
+      const response = await fetch(`${gw.gateway.url}/healthz`, { headers: { 'x-request-id': '20261205-0001' } });
+      assert.equal(response.headers.get('x-request-id'), '20261205-0001');
+      await response.body?.cancel();
     });
   });
 }

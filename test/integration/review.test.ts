@@ -623,7 +623,12 @@ for (const target of await databaseTargets()) {
       const response = await fetch(`${gw.gateway.url}/metrics`);
       const text = await response.text();
       assert.match(text, /warden_review_queue_depth\{[^}]*use_case="credit-application"[^}]*\} \d+/);
-      assert.match(text, /warden_review_outcomes_total\{(?=[^}]*result="referred")(?=[^}]*reviewer="alice")[^}]*\} \d+/);
+      // The reviewer label is alice's pseudonym, never her subject.
+      const labels = await gw.runtime.reviews.reviewerLabelsOf('bank-a');
+      const aliceLabel = labels.find((entry) => entry.reviewer === 'alice')?.label ?? '';
+      assert.match(aliceLabel, /^[0-9a-f]{16}$/);
+      assert.match(text, new RegExp(`warden_review_outcomes_total\\{(?=[^}]*result="referred")(?=[^}]*reviewer="${aliceLabel}")[^}]*\\} \\d+`));
+      assert.doesNotMatch(text, /reviewer="alice"/);
       assert.match(text, /warden_review_time_to_decision_seconds_count\{[^}]*use_case="credit-application"[^}]*\} \d+/);
     });
 

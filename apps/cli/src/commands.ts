@@ -154,6 +154,18 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
       });
     });
 
+  program
+    .command('review')
+    .description('Review queue tools for operators')
+    .command('reviewer-labels')
+    .description("List the tenant's reviewers who voted on a case, each with their pseudonym in the reviewer label of the review metrics, as JSON")
+    .requiredOption('--tenant <tenant>', 'tenant of the reviewers')
+    .action(async (options: { tenant: string }) => {
+      await withRuntime(loadConfig, async (runtime) => {
+        printJson(await runtime.reviews.reviewerLabelsOf(options.tenant));
+      });
+    });
+
   const audit = program.command('audit').description('Ledger checks for auditors');
   audit
     .command('verify')

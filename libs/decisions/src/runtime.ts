@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { getLogger, setLogScrubber, type WardenConfig } from '../../common/src/index.js';
+import { getLogger, loadOrCreateMasterKey, setLogScrubber, type WardenConfig } from '../../common/src/index.js';
 import { loadInjectionRules, loadTopicPolicy, PlaceholderVault, scrubPii } from '../../guardrails/src/index.js';
 import { openDatabase, type WardenDatabase } from '../../database/src/index.js';
 import {
@@ -25,7 +25,7 @@ import { ModelRegistry } from '../../models/src/index.js';
 import { WardenMetrics } from '../../monitoring/src/index.js';
 import { PolicyEnforcer, TokenVerifier } from '../../policy/src/index.js';
 import { CollectionAccess, createEmbedder, RetrievalService } from '../../retrieval/src/index.js';
-import { DecisionUpdates, ReviewAccess, ReviewService, UseCaseSwitch, WebhookDispatcher, WebhookOutbox } from '../../review/src/index.js';
+import { DecisionUpdates, ReviewAccess, ReviewerLabels, ReviewService, UseCaseSwitch, WebhookDispatcher, WebhookOutbox } from '../../review/src/index.js';
 import { DecisionService } from './decision.service.js';
 import { ModelCache } from './model-cache.js';
 import { PolicySnapshots } from './policy-snapshots.js';
@@ -144,6 +144,7 @@ export async function createRuntime(config: WardenConfig): Promise<WardenRuntime
     decisionUpdates,
     new WebhookOutbox(webhookSettings),
     metrics,
+    new ReviewerLabels(await loadOrCreateMasterKey(vaultKeyFile, 'vault master key')),
     subjectKeys,
   );
   metrics.observeQueueDepth(() => reviews.queueDepth());

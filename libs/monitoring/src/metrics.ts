@@ -62,7 +62,7 @@ export class WardenMetrics {
     });
     this.reviewOutcomes = meter.createCounter('warden_review_outcomes', {
       description:
-        'Cases decided by a person, by use case, reviewer, model version and result (agreed with or overrode the automatic outcome, or decided a referral)',
+        'Cases decided by a person, by use case, reviewer pseudonym (listed by warden review reviewer-labels), model version and result (agreed with or overrode the automatic outcome, or decided a referral)',
     });
     this.reviewTimeToDecision = meter.createHistogram('warden_review_time_to_decision_seconds', {
       description: 'Time from case creation to its final outcome',

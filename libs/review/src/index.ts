@@ -6,3 +6,4 @@ export * from './review.service.js';
 export * from './routing.js';
 export * from './use-case-switch.js';
 export * from './webhooks.js';
+export * from './reviewer-labels.js';

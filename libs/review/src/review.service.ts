@@ -18,6 +18,7 @@ import {
 import type { DecisionUpdates } from './decision-updates.js';
 import { canonicalSubject, type CaseAccessAction, type CaseAttributes, type ReviewAccess } from './review-access.js';
 import type { ReviewConfig } from './review-config.js';
+import type { ReviewerLabels } from './reviewer-labels.js';
 import type { CaseReason } from './routing.js';
 import type { WebhookOutbox } from './webhooks.js';
 
@@ -237,6 +238,8 @@ export class ReviewService {
     private readonly updates: DecisionUpdates,
     private readonly webhooks: WebhookOutbox,
     private readonly metrics: WardenMetrics,
+    /** Pseudonyms that replace reviewer subjects in metrics, because /metrics needs no token. */
+    private readonly reviewerLabels: ReviewerLabels,
     /** Opens the encrypted personal fields of decision records; without it sealed fields read as erased. */
     private readonly subjects?: SubjectKeyStore,
   ) {}
@@ -353,6 +356,18 @@ export class ReviewService {
       detail: row.detail,
       ledgerSeq: Number(row.ledger_seq),
     }));
+  }
+
+  /**
+   * Lists every reviewer who voted on a case of the tenant with their label in the review metrics,
+   * so that an operator can find the person behind a label of /metrics.
+   */
+  async reviewerLabelsOf(tenant: string): Promise<{ reviewer: string; label: string }[]> {
+    const rows: { reviewer: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT v.reviewer FROM review.votes v JOIN review.cases c ON c.id = v.case_id WHERE c.tenant = $1 ORDER BY v.reviewer`,
+      [tenant],
+    );
+    return rows.map((row) => ({ reviewer: row.reviewer, label: this.reviewerLabels.label(tenant, row.reviewer) }));
   }
 
   async reasonCodeOptions(useCase: string): Promise<{ code: string; description: string }[]> {
@@ -507,7 +522,7 @@ export class ReviewService {
         receipt,
       };
     });
-    if (decidedOutcome) this.recordDecisionMetrics(view, decidedOutcome, principal.subject);
+    if (decidedOutcome) this.recordDecisionMetrics(view, decidedOutcome, this.reviewerLabels.label(principal.tenant, principal.subject));
     return view;
   }
 
@@ -642,6 +657,7 @@ export class ReviewService {
     }
   }
 
+  /** `reviewer` is the reviewer's label from ReviewerLabels, never the subject itself. */
   private recordDecisionMetrics(view: ReviewCaseView, finalOutcome: FinalOutcome, reviewer: string): void {
     const seconds = (Date.now() - view.createdAt.getTime()) / 1000;
     this.metrics.reviewTimeToDecision.record(seconds, { use_case: view.useCase });

@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Args, Int, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { GraphQLSafeInt } from 'graphql-scalars';
-import { NotFoundError } from '../../../../libs/common/src/index.js';
+import { NotFoundError, requestContext } from '../../../../libs/common/src/index.js';
 import { CHECKPOINT_LEDGER_TENANT } from '../../../../libs/audit/src/index.js';
 import type { Principal } from '../../../../libs/policy/src/index.js';
 import type { WardenRuntime } from '../../../../libs/decisions/src/index.js';
@@ -9,6 +9,9 @@ import { CurrentPrincipal } from '../auth/principal.js';
 import { Requires } from '../auth/requires.decorator.js';
 import { WARDEN_RUNTIME } from '../runtime.token.js';
 import { Checkpoint, CheckpointKey, ConsistencyProof, InclusionProof } from './audit.types.js';
+
+/** Ledger actor of checkpoints that a caller of the GraphQL API requested. */
+const GATEWAY_CHECKPOINT_ACTOR = 'gateway';
 
 /** Checkpoints of the ledger's Merkle tree and proofs against them. They cover every tenant's entries. */
 @Resolver(() => Checkpoint)
@@ -51,6 +54,15 @@ export class AuditResolver {
   @Mutation(() => Checkpoint, { description: 'Signs and stores a checkpoint of the ledger now, and publishes it to the witnesses' })
   @Requires('checkpoint', 'create')
   async createCheckpoint(@CurrentPrincipal() principal: Principal): Promise<Checkpoint> {
-    return this.runtime.checkpoints.create(principal.subject);
+    // The checkpoint's own entry has tenant "*", which the auditors of every tenant read through
+    // inclusionProof, so it must not name the caller. Who asked for it is recorded first, in an
+    // entry of the caller's tenant that the checkpoint covers.
+    await this.runtime.ledger.appendStandalone(this.runtime.database.dataSource, {
+      type: 'checkpoint.requested',
+      tenant: principal.tenant,
+      actor: principal.subject,
+      payload: { requestId: requestContext.getStore()?.requestId ?? null },
+    });
+    return this.runtime.checkpoints.create(GATEWAY_CHECKPOINT_ACTOR);
   }
 }

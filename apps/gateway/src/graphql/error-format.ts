@@ -38,7 +38,9 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
 
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && PROTOCOL_CODES.has(code)) {
-    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    // GraphQL quotes the offending value of a variable or the name of an unknown field, which can
+    // be personal data such as an IBAN sent in the wrong variable, so these are masked too.
+    return { message: scrubText(formatted.message), locations: formatted.locations, path: formatted.path, extensions: { code } };
   }
 
   log.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');

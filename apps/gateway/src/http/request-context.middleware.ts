@@ -1,17 +1,39 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { getLogger, requestContext, type RequestContext } from '../../../../libs/common/src/index.js';
+import { scanPii } from '../../../../libs/guardrails/src/index.js';
 
 const log = getLogger('http');
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * Gives every request an id (the caller's X-Request-Id when it is well formed), runs the rest of
- * the request inside that context so every log line carries it, and writes one access log line.
+ * Finding types that the scanner recognizes by the shape of a number alone. Request ids are full of
+ * dates and counters (20261205-0001 reads as a phone number at score 0.5), so these count only
+ * from the score that a country code or a label beside the number gives them.
+ */
+const FORMAT_ONLY_TYPES: ReadonlySet<string> = new Set(['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
+const FORMAT_ONLY_MIN_SCORE = 0.6;
+
+/**
+ * Returns the caller's X-Request-Id when it can be kept, or undefined. The id is written in clear
+ * into ledger entries (access denials, proxy calls), which can be neither changed nor erased. So an
+ * id that contains personal data, such as an IBAN or a card number, is replaced like a malformed one.
+ * NOTE: a bare phone or account number without a country code passes, as document names do.
+ */
+function acceptedRequestId(supplied: string | undefined): string | undefined {
+  if (!supplied || !REQUEST_ID.test(supplied)) return undefined;
+  const findings = scanPii(supplied).filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= FORMAT_ONLY_MIN_SCORE);
+  if (findings.length > 0) return undefined;
+  return supplied;
+}
+
+/**
+ * Gives every request an id (the caller's X-Request-Id when it is well formed and contains no
+ * personal data), runs the rest of the request inside that context so every log line carries it,
+ * and writes one access log line.
  */
 export function requestContextMiddleware(request: Request, response: Response, next: NextFunction): void {
-  const supplied = request.header('x-request-id');
-  const context: RequestContext = { requestId: supplied && REQUEST_ID.test(supplied) ? supplied : randomUUID() };
+  const context: RequestContext = { requestId: acceptedRequestId(request.header('x-request-id')) ?? randomUUID() };
   response.setHeader('x-request-id', context.requestId);
   const started = process.hrtime.bigint();
 
