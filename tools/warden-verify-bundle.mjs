@@ -114,6 +114,8 @@ const FORMAT_VERSION_V4 = 'warden.audit-export.v4';
 const FORMAT_VERSION_V3 = 'warden.audit-export.v3';
 /** The format before v3, still accepted. Its ledger.jsonl contains no review entries. */
 const FORMAT_VERSION_V2 = 'warden.audit-export.v2';
+/** The first format, without signatures or proofs; neither verifier reads it. */
+const RETIRED_FORMAT_VERSION_V1 = 'warden.audit-export.v1';
 
 const MANIFEST_FILE = 'manifest.json';
 const MANIFEST_SIGNATURE_FILE = 'manifest.sig';
@@ -437,6 +439,14 @@ function checkManifest(bytes, report) {
 /** Lists what is wrong with the manifest's fields; the other checks rely on every one of them. */
 function manifestShapeProblems(value) {
   if (!isObject(value)) return ['must be a JSON object'];
+  // The first format had no signature and no proofs, so one problem says so instead of one per
+  // field that it lacks.
+  if (value.formatVersion === RETIRED_FORMAT_VERSION_V1) {
+    return [
+      `field "formatVersion" is "${RETIRED_FORMAT_VERSION_V1}", a format without signatures or proofs that this verifier does not read. ` +
+        'Export the same period again with Warden (warden export) to get a bundle that verifies.',
+    ];
+  }
   const problems = [];
   const expect = (ok, field, rule) => {
     if (!ok) problems.push(`field "${field}" ${rule}`);

@@ -70,3 +70,27 @@ for (const bundle of BUNDLES) {
     });
   });
 }
+
+describe('bundle in the retired format v1', () => {
+  it('gets one problem naming the format from both verifiers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-v1-bundle-'));
+    try {
+      // The fields of a v1 manifest; v1 bundles had no manifest.sig, proofs or checkpoint.
+      const manifest = { formatVersion: 'warden.audit-export.v1', useCase: 'credit-application', counts: { decisions: 1 }, files: {} };
+      writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest)}\n`);
+
+      const result = await verifyBundle(dir);
+      assert.equal(result.ok, false);
+      assert.equal(result.problems.length, 1, JSON.stringify(result.problems));
+      assert.match(result.problems[0], /"warden\.audit-export\.v1", a format without signatures or proofs/);
+      assert.match(result.problems[0], /Export the same period again/);
+
+      const { code, report } = await runStandaloneVerifier(dir);
+      assert.equal(code, 5);
+      assert.equal(report.problems.length, 1, JSON.stringify(report.problems));
+      assert.match(report.problems[0], /"warden\.audit-export\.v1", a format without signatures or proofs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

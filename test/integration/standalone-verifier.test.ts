@@ -851,10 +851,20 @@ for (const target of await databaseTargets()) {
           change: (files) => {
             const unsigned = readManifest(files) as unknown as Record<string, unknown>;
             delete unsigned.manifestDigest;
-            unsigned.formatVersion = 'warden.audit-export.v1';
+            unsigned.formatVersion = 'warden.audit-export.v9';
             files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
           },
           toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v6", "warden\.audit-export\.v5", "warden\.audit-export\.v4", "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
+        },
+        {
+          name: 'manifest relabelled as the retired format v1 and resealed',
+          change: (files) => {
+            const unsigned = readManifest(files) as unknown as Record<string, unknown>;
+            delete unsigned.manifestDigest;
+            unsigned.formatVersion = 'warden.audit-export.v1';
+            files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
+          },
+          toolProblem: /^manifest\.json: field "formatVersion" is "warden\.audit-export\.v1", a format without signatures or proofs that this verifier does not read\./,
         },
         {
           name: 'manifest without its final newline',

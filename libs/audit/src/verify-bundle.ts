@@ -115,6 +115,14 @@ export async function readBundleSigners(dir: string): Promise<BundleSigners> {
   return { checkpoint: checkpoint?.ok ? checkpoint.keyIds : [], manifest: manifest?.ok ? manifest.keyIds : [] };
 }
 
+/** Returns the one problem reported for a format v1 bundle, instead of one per field that v1 lacks. */
+function retiredFormatProblem(): string {
+  return (
+    `field "formatVersion" is "${RETIRED_FORMAT_VERSION_V1}", a format without signatures or proofs that this verifier does not read. ` +
+    'Export the same period again with Warden (warden export) to get a bundle that verifies.'
+  );
+}
+
 /** Returns the manifest's formatVersion when it names a format this verifier reads, else the current one. */
 function statedFormatVersion(manifestText: string): BundleFormatVersion {
   try {
@@ -194,8 +202,12 @@ function checkManifest(bytes: Uint8Array | undefined, problems: string[]): Bundl
   return manifest;
 }
 
+/** The first bundle format, which had no signature and no proofs, so nothing offline can vouch for it. */
+const RETIRED_FORMAT_VERSION_V1 = 'warden.audit-export.v1';
+
 function manifestShapeProblems(value: unknown): string[] {
   if (!isObject(value)) return ['must be a JSON object'];
+  if (value.formatVersion === RETIRED_FORMAT_VERSION_V1) return [retiredFormatProblem()];
   const problems: string[] = [];
   const expect = (ok: boolean, field: string, rule: string): void => {
     if (!ok) problems.push(`field "${field}" ${rule}`);
