@@ -182,6 +182,14 @@ function readManifest(files: BundleBytes): BundleManifest {
   return JSON.parse(files.get(MANIFEST_FILE)!.toString('utf8')) as BundleManifest;
 }
 
+/** Sets the manifest's formatVersion and seals it again without signing, as a forger would. */
+function relabelManifest(files: BundleBytes, formatVersion: string): void {
+  const unsigned = readManifest(files) as unknown as Record<string, unknown>;
+  delete unsigned.manifestDigest;
+  unsigned.formatVersion = formatVersion;
+  files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
+}
+
 /**
  * Records every listed file's current size and SHA-256 in the manifest and seals it again, as a
  * forger would. With a signer, the forger also holds the signing key and signs manifest.sig again,
@@ -848,22 +856,12 @@ for (const target of await databaseTargets()) {
         },
         {
           name: 'manifest format version changed and resealed',
-          change: (files) => {
-            const unsigned = readManifest(files) as unknown as Record<string, unknown>;
-            delete unsigned.manifestDigest;
-            unsigned.formatVersion = 'warden.audit-export.v9';
-            files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
-          },
+          change: (files) => relabelManifest(files, 'warden.audit-export.v9'),
           toolProblem: /^manifest\.json: field "formatVersion" must be "warden\.audit-export\.v6", "warden\.audit-export\.v5", "warden\.audit-export\.v4", "warden\.audit-export\.v3" or "warden\.audit-export\.v2"$/,
         },
         {
           name: 'manifest relabelled as the retired format v1 and resealed',
-          change: (files) => {
-            const unsigned = readManifest(files) as unknown as Record<string, unknown>;
-            delete unsigned.manifestDigest;
-            unsigned.formatVersion = 'warden.audit-export.v1';
-            files.set(MANIFEST_FILE, Buffer.from(sealManifest(unsigned as never).text, 'utf8'));
-          },
+          change: (files) => relabelManifest(files, 'warden.audit-export.v1'),
           toolProblem: /^manifest\.json: field "formatVersion" is "warden\.audit-export\.v1", a format without signatures or proofs that this verifier does not read\./,
         },
         {
