@@ -12,6 +12,8 @@ import { logLines } from '../support/log-capture.js';
 const { databaseTargets } = await import('../support/databases.js');
 const { startTestGateway } = await import('../support/gateway.js');
 const { cliEnvironment, runCli } = await import('../support/cli.js');
+const { PostgresLedger, startExportChainCheck } = await import('../../libs/audit/src/index.js');
+const { hasSingleConnection } = await import('../../libs/database/src/index.js');
 
 const WAIT_SECONDS = 1;
 const UNKNOWN_DECISION = '00000000-0000-4000-8000-000000000000';
@@ -124,6 +126,41 @@ for (const target of await databaseTargets()) {
     });
   });
 }
+
+const embedded = (await databaseTargets()).find((candidate) => candidate.name === 'embedded')!;
+
+describe('export chain check on the embedded database', () => {
+  const target = embedded;
+  let db: Awaited<ReturnType<typeof target.open>>;
+
+  before(async () => {
+    db = await target.open({ databasePoolWaitSeconds: WAIT_SECONDS });
+    const ledger = new PostgresLedger();
+    for (let i = 0; i < 3; i++) await ledger.appendStandalone(db.database.dataSource, { type: 'test.entry', tenant: 'bank-a', actor: 'test', payload: { i } });
+  });
+  after(async () => {
+    await db?.cleanup();
+  });
+
+  it('starts after a transaction that outlasts the pool wait', async () => {
+    const dataSource = db.database.dataSource;
+    assert.equal(hasSingleConnection(dataSource), true);
+    let endTransaction!: () => void;
+    const transactionEnded = new Promise<void>((resolve) => (endTransaction = resolve));
+    let check: Awaited<ReturnType<typeof startExportChainCheck>> | undefined;
+    // The export's transaction holds the only connection for longer than the pool wait. A check
+    // that asked for a connection at once would time out instead of verifying.
+    await dataSource
+      .transaction('REPEATABLE READ', async (manager) => {
+        check = await startExportChainCheck(manager, dataSource, { mode: 'full', maxVerificationAgeSeconds: 60, actor: 'test', startAfter: transactionEnded });
+        await new Promise((resolve) => setTimeout(resolve, WAIT_SECONDS * 1000 + 500));
+      })
+      .finally(endTransaction);
+    const result = await check!.result;
+    assert.equal(result.verification.ok, true, JSON.stringify(result.verification));
+    assert.equal(result.verification.entries, 3);
+  });
+});
 
 describe('warden CLI against a server that never answers', () => {
   let silent: Server;

@@ -4,6 +4,7 @@ import { mkdir, open, rm, rmdir, writeFile, type FileHandle } from 'node:fs/prom
 import { join } from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, canonicalJson, ConflictError, FailedPreconditionError, getLogger, sha256Hex, type FieldError } from '../../common/src/index.js';
+import { hasSingleConnection } from '../../database/src/pool-wait.js';
 import type { CheckpointKeyRecord } from './checkpoints/checkpoint-keys.js';
 import type { CheckpointSigner } from './checkpoints/checkpoint-note.js';
 import type { CheckpointRecord } from './checkpoints/checkpoint.service.js';
@@ -182,18 +183,22 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
   // database. Its result is awaited before any checkpoint is made or signature written, and a
   // broken chain removes every file written so far.
   let chainCheck: StartedChainCheck | undefined;
+  let endTransaction!: () => void;
+  const transactionEnded = new Promise<void>((resolve) => (endTransaction = resolve));
   // The CSV and Parquet files are rendered in a worker thread that receives the rows as they are read.
   const analyst = new AnalystFilesBuilder(analystLayoutFor(BUNDLE_FORMAT_VERSION));
   // The exported entries' Merkle leaves are hashed in another worker thread as they are read.
   const leafCheck = new BackgroundLeafCheck();
   const written: string[] = [];
   try {
-    const snapshot = await dataSource.transaction('REPEATABLE READ', async (manager) => {
+    const snapshot = await dataSource.transaction('REPEATABLE READ', async (transaction) => {
+      const manager = withSerialQueries(transaction);
       // The first query fixes the snapshot, in which the recorded full verification is looked up.
       chainCheck = await startExportChainCheck(manager, dataSource, {
         mode: options.chainCheck ?? 'incremental',
         maxVerificationAgeSeconds: options.maxVerificationAgeSeconds ?? DEFAULT_MAX_VERIFICATION_AGE_SECONDS,
         actor: options.actor ?? 'system',
+        startAfter: hasSingleConnection(dataSource) ? transactionEnded : undefined,
       });
       const decisionsPath = join(options.outDir, DECISIONS_FILE);
       const ledgerPath = join(options.outDir, LEDGER_FILE);
@@ -215,7 +220,7 @@ export async function exportBundle(dataSource: DataSource, options: ExportBundle
       const summary: UseCaseSummary = { ...partial, ...counter.figures() };
       phases.end('summaryFigures');
       return { decisions, reviewEntries: related.reviewEntries, accessDenials: related.accessDenials, summary, head };
-    });
+    }).finally(endTransaction);
     const { decisions, reviewEntries, accessDenials, summary, head } = snapshot;
     const firstSeq = decisions.ledgerSeqs.at(0) ?? null;
     const lastSeq = decisions.ledgerSeqs.at(-1) ?? null;
@@ -473,15 +478,15 @@ async function writeDecisionsAndEntries(
       await declareDecisionsCursor(manager, DECISIONS_CURSOR, filter);
 
       const fetchBatch = (): Promise<DecisionEntryRow[]> => manager.query(`FETCH ${EXPORT_BATCH_SIZE} FROM ${DECISIONS_CURSOR}`);
-      // Two fetches stay queued on the connection, so PostgreSQL reads ahead while this thread
+      // Two fetches stay queued (withSerialQueries), so PostgreSQL reads ahead while this thread
       // writes a batch, also when another thread held its core during the previous fetch.
-      // NOTE: node-postgres 8 queues a query sent while another runs on the same client and warns
-      // once per process that pg 9 will drop this. Before an upgrade to pg 9, this read-ahead and
-      // the summary queries queued beside it must wait for each query before sending the next.
       const queued = [fetchBatch(), fetchBatch()];
       for (const fetch of queued) fetch.catch(() => undefined);
       for (;;) {
         const rows = await (queued.shift() as Promise<DecisionEntryRow[]>);
+        // The next queued fetch is sent a few promise steps after this one resolved. Yielding once
+        // lets it reach the connection before the batch below keeps this thread busy.
+        await new Promise((resolve) => setImmediate(resolve));
         if (rows.length === 0) break;
         const next = fetchBatch();
         next.catch(() => undefined);
@@ -526,6 +531,25 @@ async function writeDecisionsAndEntries(
   } finally {
     if (ledgerFile === undefined) await ledger.close().catch(() => undefined);
   }
+}
+
+/**
+ * Returns `manager` with a query method that sends each query once the one before it has finished,
+ * in call order. The export keeps several queries in flight on its transaction's connection (the
+ * read-ahead fetches and the summary queries). node-postgres 8 would queue them itself, but it
+ * warns that pg 9 will not, so the chain here sends them instead. Each query is chained on the
+ * previous one's own promise, so its sending starts before the code that awaits that promise
+ * resumes. It reaches the connection a few promise steps later, hence the yield in the cursor loop.
+ */
+function withSerialQueries(manager: EntityManager): EntityManager {
+  let last: Promise<unknown> = Promise.resolve();
+  const query = (sql: string, parameters?: unknown[]): Promise<unknown> => {
+    const send = (): Promise<unknown> => manager.query(sql, parameters);
+    const result = last.then(send, send);
+    last = result;
+    return result;
+  };
+  return new Proxy(manager, { get: (target, property, receiver) => (property === 'query' ? query : Reflect.get(target, property, receiver)) });
 }
 
 /**

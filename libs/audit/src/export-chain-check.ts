@@ -25,6 +25,12 @@ export interface ExportChainCheckOptions {
   maxVerificationAgeSeconds: number;
   /** Ledger actor of the `audit.chain_verified` entry that a passed full check appends. */
   actor: string;
+  /**
+   * Set when the database has a single connection: the check reads through other connections, so
+   * it starts only when this settles (the end of the export's transaction) instead of waiting for
+   * a connection and timing out after WARDEN_DB_POOL_WAIT_SECONDS.
+   */
+  startAfter?: Promise<unknown>;
 }
 
 /** Result of an export's chain check. */
@@ -59,8 +65,8 @@ interface CheckControl {
  * REPEATABLE READ transaction: the recorded verification and the hash of its throughSeq entry are
  * read in that snapshot. The check itself runs on `dataSource`, in a worker thread on a server
  * database (on this thread for an incremental check of fewer than PARALLEL_VERIFY_MIN_ENTRIES
- * entries), so it proceeds alongside the export's reads. On embedded PGlite its queries wait for the
- * export's transaction to end, because the database has one connection.
+ * entries), so it proceeds alongside the export's reads. On embedded PGlite, which has one
+ * connection, it starts when the export's transaction ends (options.startAfter).
  */
 export async function startExportChainCheck(
   manager: EntityManager,
@@ -70,15 +76,21 @@ export async function startExportChainCheck(
   const log = getLogger('audit-export');
   const now = new Date();
   const control: CheckControl = { abandoned: false };
+  /** Runs `check` once startAfter settles, unless the export failed before that. */
+  const whenFree = <T>(check: () => Promise<T>): Promise<T> =>
+    (options.startAfter ?? Promise.resolve()).then(() => {
+      if (control.abandoned) throw new Error('the export failed before its chain check started');
+      return check();
+    });
 
   if (options.mode === 'full') {
     log.info({ mode: 'full', cause: 'requested' }, 'export chain check chosen');
-    return started(runFullCheck(dataSource, options.actor, control), control);
+    return started(whenFree(() => runFullCheck(dataSource, options.actor, control)), control);
   }
   const anchor = await findLatestChainVerification(manager);
   if (anchor === undefined) {
     log.info({ mode: 'full', cause: 'no recorded full verification' }, 'export chain check chosen');
-    return started(runFullCheck(dataSource, options.actor, control), control);
+    return started(whenFree(() => runFullCheck(dataSource, options.actor, control)), control);
   }
   const ageSeconds = (now.getTime() - Date.parse(anchor.startedAt)) / 1000;
   if (ageSeconds > options.maxVerificationAgeSeconds) {
@@ -86,7 +98,7 @@ export async function startExportChainCheck(
       { mode: 'full', cause: 'recorded full verification too old', anchorSeq: anchor.seq, ageSeconds: Math.round(ageSeconds), maxVerificationAgeSeconds: options.maxVerificationAgeSeconds },
       'export chain check chosen',
     );
-    return started(runFullCheck(dataSource, options.actor, control), control);
+    return started(whenFree(() => runFullCheck(dataSource, options.actor, control)), control);
   }
 
   const mismatch = await checkAnchorEntry(manager, anchor);
@@ -97,11 +109,13 @@ export async function startExportChainCheck(
   const entriesAfter = (await readHead(manager)).seq - anchor.throughSeq;
   const parallel = entriesAfter >= PARALLEL_VERIFY_MIN_ENTRIES ? 'background' : 'never';
   log.info({ mode: 'incremental', anchorSeq: anchor.seq, throughSeq: anchor.throughSeq, entriesAfter, parallel }, 'export chain check chosen');
-  const range = verifyLedger(dataSource, {
-    parallel,
-    batchSize: CHAIN_CHECK_BATCH_SIZE,
-    after: { seq: anchor.throughSeq, hash: anchor.throughHash },
-  });
+  const range = whenFree(() =>
+    verifyLedger(dataSource, {
+      parallel,
+      batchSize: CHAIN_CHECK_BATCH_SIZE,
+      after: { seq: anchor.throughSeq, hash: anchor.throughHash },
+    }),
+  );
   return started(range.then((verification) => ({ verification, anchor })), control);
 }
 

@@ -1,3 +1,5 @@
+import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { DatabaseUnavailableError } from '../../common/src/index.js';
 
 /**
@@ -42,4 +44,14 @@ export interface PoolCounts {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+}
+
+/**
+ * Returns true when the data source's pool has a single connection: always on embedded PGlite, and
+ * on a server with WARDEN_DB_POOL_SIZE=1. Work that holds a transaction open must not wait for a
+ * second connection then, because it comes only when the transaction ends.
+ */
+export function hasSingleConnection(dataSource: DataSource): boolean {
+  const pool = (dataSource.driver as PostgresDriver).master as { options?: { max?: number } } | undefined;
+  return pool?.options?.max === 1;
 }
