@@ -1,7 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetReadObjects } from 'hyparquet';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,8 +38,9 @@ import {
   SUMMARY_FILE,
 } from '../../libs/audit/src/index.js';
 import { collectUseCaseSummary, DecisionFigureCounter } from '../../libs/audit/src/summary-report.js';
-import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+import { databaseTargets, type TestDatabase } from '../support/databases.js';
 import { pdfTextLines, REVIEWED_USE_CASE, REVIEWERS, seedReviewedDecisions, type ReviewedDecision, type ReviewedDecisions } from '../support/reviewed-decisions.js';
+import { runStandaloneVerifier } from '../support/standalone-verifier.js';
 
 const USE_CASE = 'credit-limit';
 const JANUARY = { from: new Date('2026-01-01T00:00:00.000Z'), to: new Date('2026-02-01T00:00:00.000Z') };
@@ -555,17 +555,6 @@ function percentileCont(values: number[], fraction: number): number | null {
   return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
 }
 
-function runStandaloneVerifier(
-  dir: string,
-): Promise<{ code: number | null; report: { ok: boolean; problems: string[]; checked: { reviewEntries: number | null; accessDenials: number | null } } }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, report: JSON.parse(stdout) }));
-  });
-}
 
 for (const target of await databaseTargets()) {
   describe(`audit export of review entries on ${target.name}`, { skip: target.skipReason }, () => {

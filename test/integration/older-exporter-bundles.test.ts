@@ -3,12 +3,12 @@
 // which rewrites a current bundle into an older format, these are the older exporters' own bytes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DECISIONS_FILE, verifyBundle } from '../../libs/audit/src/index.js';
 import { REPO_ROOT } from '../support/databases.js';
+import { runStandaloneVerifier } from '../support/standalone-verifier.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'older-bundles');
 
@@ -17,15 +17,6 @@ const BUNDLES = [
   { folder: 'v3-2edd00d', formatVersion: 'warden.audit-export.v3', decisions: 12, purged: 2 },
 ];
 
-function runStandaloneVerifier(dir: string): Promise<{ code: number | null; report: { ok: boolean; problems: string[]; checked: { decisions: number; purgedRecords: number } } }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, report: JSON.parse(stdout) }));
-  });
-}
 
 for (const bundle of BUNDLES) {
   describe(`bundle from commit ${bundle.folder.split('-')[1]}`, () => {

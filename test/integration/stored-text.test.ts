@@ -3,7 +3,6 @@
 // verifiers accept, and the database keeps decision records immutable apart from purges.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,8 +26,9 @@ import {
   type ExportEvidence,
 } from '../../libs/audit/src/index.js';
 import { collectUseCaseSummary, DecisionFigureCounter } from '../../libs/audit/src/summary-report.js';
-import { databaseTargets, REPO_ROOT, type TestDatabase } from '../support/databases.js';
+import { databaseTargets, type TestDatabase } from '../support/databases.js';
 import { pdfTextLines } from '../support/reviewed-decisions.js';
+import { runStandaloneVerifier } from '../support/standalone-verifier.js';
 
 const CREATED = '2026-03-15T10:00:00.000Z';
 const PERIOD = { from: new Date('2026-03-01T00:00:00.000Z'), to: new Date('2026-04-01T00:00:00.000Z') };
@@ -40,18 +40,6 @@ interface Outcome {
   tool?: { code: number | null; ok: boolean; problems: string[] };
 }
 
-function runTool(dir: string): Promise<{ code: number | null; ok: boolean; problems: string[] }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const report = JSON.parse(stdout) as { ok: boolean; problems: string[] };
-      resolvePromise({ code, ok: report.ok, problems: report.problems });
-    });
-  });
-}
 
 for (const target of await databaseTargets()) {
   describe(`stored canonical texts on ${target.name}`, { skip: target.skipReason }, () => {
@@ -114,7 +102,8 @@ for (const target of await databaseTargets()) {
       } catch (error) {
         return { rejected: (error as Error).message };
       }
-      return { library: await verifyBundle(outDir), tool: await runTool(outDir) };
+      const { code, report } = await runStandaloneVerifier(outDir);
+      return { library: await verifyBundle(outDir), tool: { code, ok: report.ok, problems: report.problems } };
     }
 
     /** Asserts the invariant: the export was rejected, or both verifiers accept its bundle. */

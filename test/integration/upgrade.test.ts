@@ -6,7 +6,6 @@
 // checkpoint and an export across old and new decisions must pass both bundle verifiers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +35,7 @@ import {
 } from '../../libs/audit/src/index.js';
 import { ALL_MIGRATIONS } from '../../migrations/index.js';
 import { createServerDatabase, REPO_ROOT, serverSkipReason } from '../support/databases.js';
+import { runStandaloneVerifier } from '../support/standalone-verifier.js';
 
 const TENANT = 'bank-a';
 const USE_CASE = 'credit-application';
@@ -170,15 +170,6 @@ async function openOlderSchema(config: WardenConfig): Promise<{ source: DataSour
   };
 }
 
-function runStandaloneVerifier(dir: string): Promise<{ code: number | null; report: { ok: boolean; problems: string[]; checked: { purgedRecords: number } } }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'tools', 'warden-verify-bundle.mjs'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, report: JSON.parse(stdout) }));
-  });
-}
 
 const targets = [
   { name: 'embedded', skipReason: undefined as string | undefined },
