@@ -56,13 +56,16 @@ export class ProxyController {
       });
       await this.send(result, response, abort.signal);
     } catch (error) {
+      let failure: LlmError;
       const unavailable = this.runtime.database.poolWaitTimeout(error);
-      const failure = isLlmError(error)
-        ? error
-        : unavailable
-          ? new LlmError(503, 'server_error', 'database_unavailable', unavailable.message)
-          : new LlmError(500, 'server_error', 'internal_error', 'The call failed inside Warden.');
-      if (!isLlmError(error) && !unavailable) this.log.error({ err: error, path }, 'proxy request failed');
+      if (isLlmError(error)) {
+        failure = error;
+      } else if (unavailable) {
+        failure = new LlmError(503, 'server_error', 'database_unavailable', unavailable.message);
+      } else {
+        this.log.error({ err: error, path }, 'proxy request failed');
+        failure = new LlmError(500, 'server_error', 'internal_error', 'The call failed inside Warden.');
+      }
       if (!response.headersSent) response.status(failure.status).json(failure.toBody());
       else response.end();
     }

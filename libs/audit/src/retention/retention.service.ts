@@ -667,11 +667,14 @@ export const DEAD_LETTERS_PURGED = 'retention.dead-letters-purged';
 const OTHER_DEAD_LETTER_DUE = `l.created_at < $1
   AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS d(name) WHERE right(l.subject, length(d.name) + 1) = '.' || d.name)`;
 
-/** A dead letter is held while an active hold covers every use case of its tenant. */
-const DEAD_LETTER_TENANT_HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = l.tenant AND h.use_case IS NULL)`;
-
-/** A vault entry is held while an active hold covers every use case of its tenant. */
-const TENANT_HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = v.tenant AND h.use_case IS NULL)`;
+/**
+ * True for a row of the table alias `row` while an active hold covers every use case of its tenant,
+ * the only hold that keeps rows that belong to no use case (vault entries, other dead letters).
+ */
+const tenantHeld = (row: 'v' | 'l'): string =>
+  `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = ${row}.tenant AND h.use_case IS NULL)`;
+const TENANT_HELD = tenantHeld('v');
+const DEAD_LETTER_TENANT_HELD = tenantHeld('l');
 
 interface HoldRow {
   id: string;
