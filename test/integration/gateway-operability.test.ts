@@ -135,7 +135,7 @@ for (const target of await databaseTargets()) {
     it('keeps personal data out of request ids', async () => {
       // A denied call writes its request id into an access.denied ledger entry, which cannot be erased.
       const reviewer = await gw.token('bank-a', ['reviewer'], 'request-id-reviewer');
-      const personal = ['DE89370400440532013000', '4111111111111111'];
+      const personal = ['DE89370400440532013000', '4111111111111111', 'txn_4111111111111111', 'iban_DE89370400440532013000'];
       for (const supplied of personal) {
         const response = await fetch(gw.gateway.graphqlUrl, {
           method: 'POST',
@@ -156,6 +156,23 @@ for (const target of await databaseTargets()) {
       const response = await fetch(`${gw.gateway.url}/healthz`, { headers: { 'x-request-id': '20261205-0001' } });
       assert.equal(response.headers.get('x-request-id'), '20261205-0001');
       await response.body?.cancel();
+    });
+
+    it('keeps common request id formats', async () => {
+      const kept = [
+        '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
+        '01ARZ3NDEKTSV4RRFFQ69G5FAV',
+        'order-20261205-000123',
+        'order_20261205_000123',
+        '2026-12-05T10.15.00Z',
+        '4bf92f3577b34da6a3ce929d0e0e4736',
+        '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      ];
+      for (const supplied of kept) {
+        const response = await fetch(`${gw.gateway.url}/healthz`, { headers: { 'x-request-id': supplied } });
+        assert.equal(response.headers.get('x-request-id'), supplied);
+        await response.body?.cancel();
+      }
     });
   });
 }

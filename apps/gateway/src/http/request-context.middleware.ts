@@ -22,7 +22,9 @@ const FORMAT_ONLY_MIN_SCORE = 0.6;
  */
 function acceptedRequestId(supplied: string | undefined): string | undefined {
   if (!supplied || !REQUEST_ID.test(supplied)) return undefined;
-  const findings = scanPii(supplied).filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= FORMAT_ONLY_MIN_SCORE);
+  // The scanner finds values between word boundaries, and `_` is a word character, so a card number
+  // or IBAN joined by underscores (txn_4111111111111111) would pass. Underscores are scanned as spaces.
+  const findings = scanPii(supplied.replaceAll('_', ' ')).filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= FORMAT_ONLY_MIN_SCORE);
   if (findings.length > 0) return undefined;
   return supplied;
 }
