@@ -1,12 +1,13 @@
 // The otherDeadLetters rule of policies/retention.yaml. It deletes the dead letters that no dataset
 // rule covers (a subject of an unknown dataset, or of a dataset without a rule) after their period.
-// Only a hold on every use case of the tenant keeps them.
+// A hold on every use case of the tenant keeps them, and so does a hold on a use case that trains on
+// the dataset their subject names.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DataSource } from 'typeorm';
 import { parseRetentionPolicy, RetentionService, verifyLedger, type DatasetPurgeResult, type PurgeResult } from '../../libs/audit/src/index.js';
 import { sha256Hex } from '../../libs/common/src/index.js';
-import { loadUseCases } from '../../libs/decisions/src/index.js';
+import { datasetLinks, loadUseCases } from '../../libs/decisions/src/index.js';
 import { subjectOf } from '../../libs/streaming/src/index.js';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
 import { asMessages, createProcessor, createStreamServices, PAYSIM, POLICY_DIR, transaction, type StreamServices } from '../support/stream-fixtures.js';
@@ -28,8 +29,11 @@ const RECENT = '2027-05-01T10:00:00.000Z';
 const UNKNOWN = 'unknown-feed';
 /** german-credit is a dataset, but this policy has no rule for it. */
 const WITHOUT_RULE = 'german-credit';
-/** bank-a: no hold. bank-b: a hold on payment-fraud only. bank-d: a hold on every use case. */
-const TENANTS = ['bank-a', 'bank-b', 'bank-d'];
+/**
+ * bank-a: no hold. bank-b: a hold on payment-fraud, which reads paysim-transactions features.
+ * bank-c: a hold on credit-application, which trains on german-credit. bank-d: a hold on every use case.
+ */
+const TENANTS = ['bank-a', 'bank-b', 'bank-c', 'bank-d'];
 
 /**
  * The event key in a dead letter's payload. The event_key column stays empty for a subject of no
@@ -74,6 +78,8 @@ for (const target of await databaseTargets()) {
     let db: TestDatabase;
     let dataSource: DataSource;
     let retention: RetentionService;
+    /** The same rules without the links between datasets and use cases. */
+    let unlinked: RetentionService;
     /** Per tenant, the ids of the dead letters the rule deletes, in numeric order as the digest takes them. */
     const dueIds = new Map<string, string[]>();
 
@@ -82,12 +88,22 @@ for (const target of await databaseTargets()) {
       dataSource = db.database.dataSource;
       const services = await createStreamServices(dataSource);
       const useCases = loadUseCases(POLICY_DIR);
-      retention = new RetentionService(dataSource, services.ledger, POLICY, () => [...useCases.keys()], () => NOW);
+      retention = new RetentionService(
+        dataSource,
+        services.ledger,
+        POLICY,
+        () => [...useCases.keys()],
+        () => NOW,
+        (dataset) => datasetLinks(dataset, useCases, services.features.views),
+      );
+      unlinked = new RetentionService(dataSource, services.ledger, POLICY, () => [...useCases.keys()], () => NOW);
       await seed(dataSource, services);
       await retention.placeHold({ tenant: 'bank-b', useCase: 'payment-fraud', reason: 'AML investigation of account A1', actor: 'counsel' });
+      await retention.placeHold({ tenant: 'bank-c', useCase: 'credit-application', reason: 'credit dispute of applicant 17', actor: 'counsel' });
       await retention.placeHold({ tenant: 'bank-d', useCase: null, reason: 'regulator inquiry on every record', actor: 'counsel' });
       const due: { tenant: string; id: string }[] = await dataSource.query(
-        `SELECT tenant, id::text FROM streaming.dead_letters WHERE ${KEY} IN ('OLD-U', 'OLD-G') ORDER BY id`,
+        `SELECT tenant, id::text FROM streaming.dead_letters
+          WHERE ${KEY} = 'OLD-U' OR (${KEY} = 'OLD-G' AND tenant <> 'bank-c') ORDER BY id`,
       );
       for (const row of due) dueIds.set(row.tenant, [...(dueIds.get(row.tenant) ?? []), row.id]);
     });
@@ -99,17 +115,25 @@ for (const target of await databaseTargets()) {
       const result = ruleResult(await retention.purge({ actor: 'test', dryRun: true }));
       assert.equal(result.cutoff, CUTOFF);
       assert.equal(result.source, 'GDPR Art. 5(1)(e)');
-      // bank-a and bank-b: the unknown subject and the dataset without a rule; bank-d holds its two.
-      assert.equal(result.due, 4);
-      assert.equal(result.held, 2);
+      // bank-a and bank-b: the unknown subject and the dataset without a rule. bank-c holds its
+      // german-credit dead letter through the hold on credit-application, and bank-d holds both.
+      assert.equal(result.due, 5);
+      assert.equal(result.held, 3);
       assert.equal(result.purged, 0);
       assert.deepEqual(await deadLetters(dataSource, 'bank-a'), [`${WITHOUT_RULE} OLD-G`, `${PAYSIM} OLD-P`, `${UNKNOWN} NEW-U`, `${UNKNOWN} OLD-U`]);
+    });
+
+    it('counts any use-case hold when no links are known', async () => {
+      const result = ruleResult(await unlinked.purge({ actor: 'test', dryRun: true }));
+      // Only bank-a has no hold at all.
+      assert.equal(result.due, 2);
+      assert.equal(result.held, 6);
     });
 
     it('deletes only the dead letters that no dataset rule covers', async () => {
       const results = await retention.purge({ actor: 'records-officer' });
       const result = ruleResult(results);
-      assert.equal(result.purged, 4);
+      assert.equal(result.purged, 5);
       assert.notEqual(result.ledgerSeq, null);
 
       // The paysim dead letter went with its dataset rule, and the recent one stays.
@@ -117,6 +141,9 @@ for (const target of await databaseTargets()) {
       // The hold on payment-fraud keeps the paysim dead letter under the dataset rule, but not the
       // others, which belong to no use case.
       assert.deepEqual(await deadLetters(dataSource, 'bank-b'), [`${PAYSIM} OLD-P`, `${UNKNOWN} NEW-U`]);
+      // The hold on credit-application keeps the german-credit dead letter, and the paysim one goes
+      // with its dataset rule, because credit-application does not use paysim-transactions.
+      assert.deepEqual(await deadLetters(dataSource, 'bank-c'), [`${WITHOUT_RULE} OLD-G`, `${UNKNOWN} NEW-U`]);
       // The tenant-wide hold keeps both kinds: the dataset rule's and this rule's.
       assert.deepEqual(await deadLetters(dataSource, 'bank-d'), [`${WITHOUT_RULE} OLD-G`, `${PAYSIM} OLD-P`, `${UNKNOWN} NEW-U`, `${UNKNOWN} OLD-U`]);
     });
@@ -127,11 +154,11 @@ for (const target of await databaseTargets()) {
       );
       assert.deepEqual(
         entries.map((entry) => entry.tenant),
-        ['bank-a', 'bank-b'],
+        ['bank-a', 'bank-b', 'bank-c'],
       );
       for (const entry of entries) {
         assert.equal(entry.actor, 'records-officer');
-        assert.equal(entry.payload.deadLetters, 2);
+        assert.equal(entry.payload.deadLetters, entry.tenant === 'bank-c' ? 1 : 2);
         assert.equal(entry.payload.cutoff, CUTOFF);
         assert.equal(entry.payload.purgedAt, NOW.toISOString());
         assert.equal(entry.payload.rule, 'GDPR Art. 5(1)(e)');

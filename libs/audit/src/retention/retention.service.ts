@@ -500,9 +500,10 @@ export class RetentionService {
   }
 
   /**
-   * Deletes rows until none is due, one transaction per batch: each takes the retention lock, runs
-   * `deleteBatch`, which returns the tenant and a key of each deleted row, and appends one entry of
-   * `type` per tenant with `payloadFor` that tenant's keys. Adds the counts and the last seq to `result`.
+   * Deletes rows until none is due, one transaction per batch. Each batch takes the retention lock
+   * and runs `deleteBatch`, which returns the tenant and a key of each deleted row. It then appends
+   * one entry of `type` per tenant with `payloadFor` that tenant's keys. The counts and the last seq
+   * go into `result`.
    */
   private async deleteInBatches(
     result: PurgeResult,
@@ -532,17 +533,19 @@ export class RetentionService {
 
   /**
    * Deletes dead letters stored before the otherDeadLetters rule's cutoff whose subject names no
-   * dataset under `datasets` (those go with their dataset's rule). They name no use case, so only a
-   * hold on every use case of their tenant keeps them. One `retention.dead-letters-purged` entry per
-   * tenant and batch counts them and digests their sorted ids.
+   * dataset under `datasets` (those go with their dataset's rule). A hold on every use case of the
+   * tenant keeps them, and so does a hold on a use case that trains on the dataset their subject
+   * names or reads its features. One `retention.dead-letters-purged` entry per tenant and batch
+   * counts them and digests their sorted ids.
    */
   private async purgeOtherDeadLetters(rule: OtherDeadLettersRule, asOf: Date, now: Date, dryRun: boolean, actor: string): Promise<PurgeResult> {
     const cutoff = purgeCutoff({ useCase: OTHER_DEAD_LETTERS, minimumMonths: rule.purgeAfterMonths, purgeAfterMonths: rule.purgeAfterMonths, source: rule.source }, asOf);
     const datasets = (this.policy.datasets ?? []).map((datasetRule) => datasetRule.dataset);
+    const parameters = async (manager: Pick<EntityManager, 'query'>): Promise<unknown[]> => [cutoff, datasets, ...(await this.deadLetterHoldLinks(manager, cutoff, datasets))];
     const [{ due, held }]: { due: number; held: number }[] = await this.dataSource.query(
-      `SELECT count(*) FILTER (WHERE NOT ${DEAD_LETTER_TENANT_HELD})::int AS due, count(*) FILTER (WHERE ${DEAD_LETTER_TENANT_HELD})::int AS held
+      `SELECT count(*) FILTER (WHERE NOT ${DEAD_LETTER_HELD})::int AS due, count(*) FILTER (WHERE ${DEAD_LETTER_HELD})::int AS held
          FROM streaming.dead_letters l WHERE ${OTHER_DEAD_LETTER_DUE}`,
-      [cutoff, datasets],
+      await parameters(this.dataSource.manager),
     );
     const result: PurgeResult = { useCase: OTHER_DEAD_LETTERS, source: rule.source, cutoff: cutoff.toISOString(), due, purged: 0, held, ledgerSeq: null };
     if (dryRun) return result;
@@ -551,15 +554,15 @@ export class RetentionService {
       result,
       DEAD_LETTERS_PURGED,
       actor,
-      (manager) =>
+      async (manager) =>
         manager.query(
           `WITH deleted AS (
              DELETE FROM streaming.dead_letters WHERE id IN (
                SELECT l.id FROM streaming.dead_letters l
-                WHERE ${OTHER_DEAD_LETTER_DUE} AND NOT ${DEAD_LETTER_TENANT_HELD} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)
+                WHERE ${OTHER_DEAD_LETTER_DUE} AND NOT ${DEAD_LETTER_HELD} LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)
              RETURNING tenant, id)
            SELECT tenant, id::text AS key FROM deleted`,
-          [cutoff, datasets],
+          await parameters(manager),
         ),
       (ids) => ({
         rule: rule.source,
@@ -572,6 +575,21 @@ export class RetentionService {
       }),
     );
     return result;
+  }
+
+  /**
+   * Returns the parameters $3 to $5 of DEAD_LETTER_HELD for the dead letters due at `cutoff`. They
+   * pair each dataset that their subjects name with each use case linked to it. The last one is
+   * true when no links are known, so that a hold on any use case counts.
+   */
+  private async deadLetterHoldLinks(manager: Pick<EntityManager, 'query'>, cutoff: Date, datasets: string[]): Promise<[string[], string[], boolean]> {
+    if (!this.datasetLinks) return [[], [], true];
+    const named: { name: string }[] = await manager.query(
+      `SELECT DISTINCT substring(l.subject from '[^.]*$') AS name FROM streaming.dead_letters l WHERE ${OTHER_DEAD_LETTER_DUE}`,
+      [cutoff, datasets],
+    );
+    const pairs = named.flatMap(({ name }) => (this.datasetLinks as (dataset: string) => DatasetLinks)(name).useCases.map((useCase) => [name, useCase] as const));
+    return [pairs.map(([name]) => name), pairs.map(([, useCase]) => useCase), false];
   }
 
   private async purgeBatch(useCase: string, source: string, cutoff: Date, now: Date, actor: string): Promise<{ count: number; ledgerSeq: number | null }> {
@@ -667,14 +685,18 @@ export const DEAD_LETTERS_PURGED = 'retention.dead-letters-purged';
 const OTHER_DEAD_LETTER_DUE = `l.created_at < $1
   AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS d(name) WHERE right(l.subject, length(d.name) + 1) = '.' || d.name)`;
 
+/** A vault entry is held while an active hold covers every use case of its tenant. */
+const TENANT_HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = v.tenant AND h.use_case IS NULL)`;
+
 /**
- * True for a row of the table alias `row` while an active hold covers every use case of its tenant,
- * the only hold that keeps rows that belong to no use case (vault entries, other dead letters).
+ * True for a dead letter `l` while an active hold covers every use case of its tenant, or a use
+ * case linked to the dataset its subject names. $3 and $4 list those datasets and use cases in
+ * pairs, and $5 makes a hold on any use case count when no links are known.
  */
-const tenantHeld = (row: 'v' | 'l'): string =>
-  `EXISTS (SELECT 1 FROM audit.legal_holds h WHERE h.released_at IS NULL AND h.tenant = ${row}.tenant AND h.use_case IS NULL)`;
-const TENANT_HELD = tenantHeld('v');
-const DEAD_LETTER_TENANT_HELD = tenantHeld('l');
+const DEAD_LETTER_HELD = `EXISTS (SELECT 1 FROM audit.legal_holds h
+  WHERE h.released_at IS NULL AND h.tenant = l.tenant AND (h.use_case IS NULL OR $5::boolean OR h.use_case IN (
+    SELECT m.use_case FROM unnest($3::text[], $4::text[]) AS m(dataset, use_case)
+     WHERE right(l.subject, length(m.dataset) + 1) = '.' || m.dataset)))`;
 
 interface HoldRow {
   id: string;
