@@ -8,7 +8,7 @@ import { openDatabase } from '../../libs/database/src/index.js';
 import { subjectOf } from '../../libs/streaming/src/index.js';
 import { cliEnvironment, runCli } from '../support/cli.js';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
-import { asMessages, createProcessor, createStreamServices, PAYSIM, POLICY_DIR, transaction, type StreamServices } from '../support/stream-fixtures.js';
+import { asMessages, createProcessor, createRetention, createStreamServices, PAYSIM, POLICY_DIR, transaction, type StreamServices } from '../support/stream-fixtures.js';
 
 const POLICY = parseRetentionPolicy(`
 version: 1
@@ -97,15 +97,7 @@ for (const target of await databaseTargets()) {
       db = await target.open();
       dataSource = db.database.dataSource;
       services = await createStreamServices(dataSource);
-      const useCases = loadUseCases(POLICY_DIR);
-      retention = new RetentionService(
-        dataSource,
-        services.ledger,
-        POLICY,
-        () => [...useCases.keys()],
-        () => NOW,
-        (dataset) => datasetLinks(dataset, useCases, services.features.views),
-      );
+      retention = createRetention(dataSource, services, POLICY, NOW);
       await seed(dataSource, services, TENANTS);
       for (const tenant of TENANTS) seeded[tenant] = await snapshot(dataSource, tenant);
       await retention.placeHold({ tenant: 'bank-b', useCase: 'payment-fraud', reason: 'AML investigation of account A1', actor: 'counsel' });

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import type { DataSource } from 'typeorm';
 import { parseRetentionPolicy, RetentionService, verifyLedger, type DatasetPurgeResult, type PurgeResult } from '../../libs/audit/src/index.js';
 import { sha256Hex } from '../../libs/common/src/index.js';
-import { datasetLinks, loadUseCases } from '../../libs/decisions/src/index.js';
 import { subjectOf } from '../../libs/streaming/src/index.js';
 import { databaseTargets, type TestDatabase } from '../support/databases.js';
-import { asMessages, createProcessor, createStreamServices, PAYSIM, POLICY_DIR, transaction, type StreamServices } from '../support/stream-fixtures.js';
+import { asMessages, createProcessor, createRetention, createStreamServices, PAYSIM, transaction, type StreamServices } from '../support/stream-fixtures.js';
 
 const POLICY = parseRetentionPolicy(`
 version: 1
@@ -87,16 +86,8 @@ for (const target of await databaseTargets()) {
       db = await target.open();
       dataSource = db.database.dataSource;
       const services = await createStreamServices(dataSource);
-      const useCases = loadUseCases(POLICY_DIR);
-      retention = new RetentionService(
-        dataSource,
-        services.ledger,
-        POLICY,
-        () => [...useCases.keys()],
-        () => NOW,
-        (dataset) => datasetLinks(dataset, useCases, services.features.views),
-      );
-      unlinked = new RetentionService(dataSource, services.ledger, POLICY, () => [...useCases.keys()], () => NOW);
+      retention = createRetention(dataSource, services, POLICY, NOW);
+      unlinked = createRetention(dataSource, services, POLICY, NOW, false);
       await seed(dataSource, services);
       await retention.placeHold({ tenant: 'bank-b', useCase: 'payment-fraud', reason: 'AML investigation of account A1', actor: 'counsel' });
       await retention.placeHold({ tenant: 'bank-c', useCase: 'credit-application', reason: 'credit dispute of applicant 17', actor: 'counsel' });

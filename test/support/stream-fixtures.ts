@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { PostgresLedger } from '../../libs/audit/src/index.js';
+import { PostgresLedger, RetentionService, type RetentionPolicy } from '../../libs/audit/src/index.js';
+import { datasetLinks, loadUseCases } from '../../libs/decisions/src/index.js';
 import { FeatureStore } from '../../libs/feature-store/src/index.js';
 import { IngestionService, parseFile, type DatasetDefinition } from '../../libs/ingestion/src/index.js';
 import { datasetOfSubject, deriveEventFields, StreamBatchProcessor, subjectOf, type FeatureUpdater, type StreamMessage } from '../../libs/streaming/src/index.js';
@@ -82,4 +83,14 @@ export function transaction(key: string, time: string, dest: string, orig: strin
  */
 export function readPaysimRows(path: string, definition: DatasetDefinition): Record<string, string>[] {
   return parseFile(path, definition).rows.map((row) => deriveEventFields(definition, row).value as Record<string, string>);
+}
+
+/**
+ * Creates a retention service with the repository's use cases and a fixed clock. Unless `linked` is
+ * false it knows which use cases train on each dataset or read its features, as the runtime does.
+ */
+export function createRetention(dataSource: DataSource, services: StreamServices, policy: RetentionPolicy, now: Date, linked = true): RetentionService {
+  const useCases = loadUseCases(POLICY_DIR);
+  const links = linked ? (dataset: string) => datasetLinks(dataset, useCases, services.features.views) : undefined;
+  return new RetentionService(dataSource, services.ledger, policy, () => [...useCases.keys()], () => now, links);
 }
