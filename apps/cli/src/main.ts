@@ -42,9 +42,10 @@ try {
     process.exit(1);
   }
   if (isPoolWaitTimeout(error)) {
-    console.error(
-      'warden failed: timed out waiting for a database connection (WARDEN_DB_POOL_WAIT_SECONDS). Check that the PostgreSQL server in DATABASE_URL is running and accepts connections, or raise that wait.',
-    );
+    const check = process.env.DATABASE_URL?.trim()
+      ? 'Check that the PostgreSQL server in DATABASE_URL is running and accepts connections'
+      : 'The embedded database has one connection, and this command held it for longer than the wait';
+    console.error(`warden failed: timed out waiting for a database connection (WARDEN_DB_POOL_WAIT_SECONDS). ${check}, or raise that wait.`);
     process.exit(1);
   }
   console.error(`warden failed: ${explainSystemError(error as NodeJS.ErrnoException)}`);

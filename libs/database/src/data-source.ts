@@ -11,9 +11,10 @@ export interface WardenDatabase {
   dataSource: DataSource;
   mode: 'embedded' | 'server';
   /**
-   * When `error` is the pool giving up after WARDEN_DB_POOL_WAIT_SECONDS, logs a warning with the
-   * pool's state and the settings that fix it, and returns the DATABASE_UNAVAILABLE error to show
-   * the caller instead. Returns undefined for any other error.
+   * When `error` is the pool giving up after WARDEN_DB_POOL_WAIT_SECONDS, returns the
+   * DATABASE_UNAVAILABLE error to show the caller instead, and logs a warning with the pool's state
+   * and the settings that fix it (at most one per 10 s, with the number of timeouts since the last).
+   * Returns undefined for any other error.
    */
   poolWaitTimeout(error: unknown): DatabaseUnavailableError | undefined;
   close(): Promise<void>;
@@ -74,13 +75,22 @@ export async function openDatabase(config: WardenConfig, options: OpenDatabaseOp
   }
 
   const mode = embedded ? 'embedded' : 'server';
+  // A burst of timed-out requests logs one warning per interval, which counts them.
+  let lastWarningAt = Number.NEGATIVE_INFINITY;
+  let timeoutsSinceWarning = 0;
   return {
     dataSource,
     mode,
     poolWaitTimeout(error) {
       if (!isPoolWaitTimeout(error)) return undefined;
-      const pool = (dataSource.driver as PostgresDriver).master as PoolCounts | undefined;
-      log.warn(poolWaitLogFields(mode, pool, config.databasePoolWaitSeconds), 'timed out waiting for a database connection');
+      timeoutsSinceWarning += 1;
+      const now = Date.now();
+      if (now - lastWarningAt >= POOL_WAIT_WARNING_INTERVAL_MS) {
+        const pool = (dataSource.driver as PostgresDriver).master as PoolCounts | undefined;
+        log.warn({ ...poolWaitLogFields(mode, pool, config.databasePoolWaitSeconds), timeouts: timeoutsSinceWarning }, 'timed out waiting for a database connection');
+        lastWarningAt = now;
+        timeoutsSinceWarning = 0;
+      }
       return databaseUnavailable(config.databasePoolWaitSeconds);
     },
     async close() {
@@ -89,6 +99,9 @@ export async function openDatabase(config: WardenConfig, options: OpenDatabaseOp
     },
   };
 }
+
+/** Shortest time between two warnings about requests that timed out waiting for a connection. */
+const POOL_WAIT_WARNING_INTERVAL_MS = 10_000;
 
 /** Migrations table name, which openDatabase passes to TypeORM. */
 const MIGRATIONS_TABLE = 'warden_migrations';
