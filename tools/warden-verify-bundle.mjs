@@ -439,8 +439,8 @@ function checkManifest(bytes, report) {
 /** Lists what is wrong with the manifest's fields; the other checks rely on every one of them. */
 function manifestShapeProblems(value) {
   if (!isObject(value)) return ['must be a JSON object'];
-  // The first format had no signature and no proofs, so one problem says so instead of one per
-  // field that it lacks.
+  // The first format had no signature and no proofs, so it gets one problem that names the format
+  // instead of one per field that it lacks.
   if (value.formatVersion === RETIRED_FORMAT_VERSION_V1) {
     return [
       `field "formatVersion" is "${RETIRED_FORMAT_VERSION_V1}", a format without signatures or proofs that this verifier does not read. ` +

@@ -106,8 +106,8 @@ for (const target of await databaseTargets()) {
       const result = ruleResult(await retention.purge({ actor: 'test', dryRun: true }));
       assert.equal(result.cutoff, CUTOFF);
       assert.equal(result.source, 'GDPR Art. 5(1)(e)');
-      // bank-a and bank-b: the unknown subject and the dataset without a rule. bank-c holds its
-      // german-credit dead letter through the hold on credit-application, and bank-d holds both.
+      // bank-a and bank-b: the unknown subject and the dataset without a rule. The hold on
+      // credit-application keeps bank-c's german-credit dead letter, and bank-d keeps both.
       assert.equal(result.due, 5);
       assert.equal(result.held, 3);
       assert.equal(result.purged, 0);

@@ -30,11 +30,11 @@ interface LogLine {
   fix?: string;
 }
 
-/** Creates a deferred promise: `release()` resolves `held`. */
-function gate(): { held: Promise<void>; release: () => void } {
+/** Creates a deferred promise: `release()` resolves `released`. */
+function gate(): { released: Promise<void>; release: () => void } {
   let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  return { held, release };
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { released, release };
 }
 
 for (const target of await databaseTargets()) {
@@ -53,14 +53,14 @@ for (const target of await databaseTargets()) {
 
     /** Holds the pool's only connection in a transaction until the returned release is called. */
     async function holdTheConnection(): Promise<{ release: () => Promise<void> }> {
-      const { held, release } = gate();
+      const { released, release } = gate();
       const started = gate();
       const transaction = gw.runtime.database.dataSource.transaction(async (manager) => {
         await manager.query('SELECT 1');
         started.release();
-        await held;
+        await released;
       });
-      await started.held;
+      await started.released;
       return {
         async release() {
           release();
@@ -153,8 +153,8 @@ describe('export chain check on the embedded database', () => {
     let endTransaction!: () => void;
     const transactionEnded = new Promise<void>((resolve) => (endTransaction = resolve));
     let check: Awaited<ReturnType<typeof startExportChainCheck>> | undefined;
-    // The export's transaction holds the only connection for longer than the pool wait. A check
-    // that asked for a connection at once would time out instead of verifying.
+    // The export's transaction keeps the only connection for longer than the pool wait. A check
+    // that requested a connection at once would time out instead of verifying.
     await dataSource
       .transaction('REPEATABLE READ', async (manager) => {
         check = await startExportChainCheck(manager, dataSource, { mode: 'full', maxVerificationAgeSeconds: 60, actor: 'test', startAfter: transactionEnded });

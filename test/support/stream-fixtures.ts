@@ -87,7 +87,7 @@ export function readPaysimRows(path: string, definition: DatasetDefinition): Rec
 
 /**
  * Creates a retention service with the repository's use cases and a fixed clock. Unless `linked` is
- * false it knows which use cases train on each dataset or read its features, as the runtime does.
+ * false it is given the use cases that train on each dataset or read its features, as the runtime does.
  */
 export function createRetention(dataSource: DataSource, services: StreamServices, policy: RetentionPolicy, now: Date, linked = true): RetentionService {
   const useCases = loadUseCases(POLICY_DIR);

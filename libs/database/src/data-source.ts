@@ -11,10 +11,10 @@ export interface WardenDatabase {
   dataSource: DataSource;
   mode: 'embedded' | 'server';
   /**
-   * When `error` is the pool giving up after WARDEN_DB_POOL_WAIT_SECONDS, returns the
-   * DATABASE_UNAVAILABLE error to show the caller instead, and logs a warning with the pool's state
-   * and the settings that fix it (at most one per 10 s, with the number of timeouts since the last).
-   * Returns undefined for any other error.
+   * Returns the DATABASE_UNAVAILABLE error to show the caller when `error` is the pool giving up
+   * after WARDEN_DB_POOL_WAIT_SECONDS, and undefined for any other error. It also logs a warning
+   * with the pool's state and the settings that fix it, at most one per 10 s with the number of
+   * timeouts since the previous one.
    */
   poolWaitTimeout(error: unknown): DatabaseUnavailableError | undefined;
   close(): Promise<void>;
@@ -51,8 +51,8 @@ export async function openDatabase(config: WardenConfig, options: OpenDatabaseOp
     logging: false,
     // The embedded pool keeps its one connection open (idle timeout 0): closing and reopening it
     // would leave a window for another client of the socket. In both modes a request that waits
-    // longer than the pool wait for a connection fails instead of waiting on: with one embedded
-    // connection, work that asks for a second one while it holds the first would otherwise stop
+    // longer than the pool wait for a connection fails instead of waiting on. With one embedded
+    // connection, work that requests a second one while it keeps the first would otherwise stop
     // every request of the process.
     extra: {
       ...(embedded ? { max: 1, idleTimeoutMillis: 0 } : { max: config.databasePoolSize }),

@@ -48,7 +48,7 @@ export interface PoolCounts {
 
 /**
  * Returns true when the data source's pool has a single connection: always on embedded PGlite, and
- * on a server with WARDEN_DB_POOL_SIZE=1. Work that holds a transaction open must not wait for a
+ * on a server with WARDEN_DB_POOL_SIZE=1. Work that keeps a transaction open must not wait for a
  * second connection then, because it comes only when the transaction ends.
  */
 export function hasSingleConnection(dataSource: DataSource): boolean {
