@@ -6,8 +6,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * have PostgreSQL print the jsonb and canonicalize the parsed value again. Entries appended before
  * this migration keep payload_json NULL and are read from the jsonb as before.
  *
- * append() fills both columns from one text. No CHECK constraint compares them, because parsing
- * the text again cost about 4 µs per appended entry. An edit of either column behind the triggers
+ * append() fills both columns from one text. This migration added no CHECK constraint to compare
+ * them, because parsing the text again cost about 4 µs per appended entry; migration
+ * 1796342402500 added one later, because verification paid more for the comparison. An edit of either column behind the triggers
  * is still found: chain verification hashes the jsonb wherever the text differs from it, and an
  * export hashes the canonical form of the parsed text.
  */

@@ -24,6 +24,7 @@ import { ExportIndexes1796342402100 } from './1796342402100-ExportIndexes.js';
 import { DenialEntryIndex1796342402200 } from './1796342402200-DenialEntryIndex.js';
 import { Lz4Compression1796342402300 } from './1796342402300-Lz4Compression.js';
 import { DatasetRetentionIndexes1796342402400 } from './1796342402400-DatasetRetentionIndexes.js';
+import { LedgerPayloadTextCheck1796342402500 } from './1796342402500-LedgerPayloadTextCheck.js';
 
 /** Every migration, in the order they apply. TypeORM also orders them by the timestamp in the name. */
 export const ALL_MIGRATIONS = [
@@ -53,4 +54,5 @@ export const ALL_MIGRATIONS = [
   DenialEntryIndex1796342402200,
   Lz4Compression1796342402300,
   DatasetRetentionIndexes1796342402400,
+  LedgerPayloadTextCheck1796342402500,
 ];

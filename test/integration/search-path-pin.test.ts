@@ -110,6 +110,7 @@ describe('search_path pin on server', { skip: server.skipReason }, () => {
       afterSeq: 0,
       prevHash: GENESIS_PREV_HASH,
       batchSize: 100,
+      payloadTextsChecked: false,
     });
     assert.equal(result.ok, true, 'the shadowing > hides the edited entry from this connection');
     assert.equal(result.entries, EDITED_SEQ - 1);

@@ -17,6 +17,7 @@ import {
   entryHashText,
   exportBundle,
   parseRetentionPolicy,
+  PAYLOAD_TEXT_CHECK,
   PostgresLedger,
   PostgresMerkleLog,
   RetentionService,
@@ -255,6 +256,8 @@ legalHoldText: { purgeAfterMonths: 12, source: GDPR }
       const first = await exportAndVerify(useCase, `${useCase}-first`);
       assertInvariant(first, 'first export');
       assert.equal(first.rejected, undefined, first.rejected);
+      // The payload text constraint would reject this edit, so it is dropped first, as someone who
+      // can alter the table would drop it, and added again at the end.
       const edit = async (outcome: string): Promise<void> => {
         await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
         try {
@@ -263,6 +266,7 @@ legalHoldText: { purgeAfterMonths: 12, source: GDPR }
           await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
         }
       };
+      await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
       await edit('DECLINE');
       try {
         const incremental = await exportAndVerify(useCase, `${useCase}-incremental`, 'incremental');
@@ -275,6 +279,9 @@ legalHoldText: { purgeAfterMonths: 12, source: GDPR }
         assert.ok(full.rejected !== undefined, 'a full chain check refuses');
       } finally {
         await edit('APPROVE');
+        await source.query(
+          `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload_json::jsonb = payload)`,
+        );
       }
     });
 

@@ -1,6 +1,10 @@
-// Chain verification hashes each entry's stored payload text (payload_json) where PostgreSQL finds
-// it equal to the jsonb payload, and the jsonb otherwise. These cases edit one column or the other
-// behind the triggers and check which edits fail verification and which fall back to the jsonb.
+// Chain verification hashes each entry's stored payload text (payload_json). Where the CHECK
+// constraint ledger_entries_payload_json_matches is in force, PostgreSQL has kept each text equal to
+// its jsonb on write and the text is read as it is. Where it is not (dropped, NOT VALID, or another
+// definition), PostgreSQL compares the two columns on each read and returns the jsonb where they
+// differ. These cases edit one column or the other behind the triggers, with and without the
+// constraint, and check which edits the constraint rejects, which fail verification and which fall
+// back to the jsonb.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -9,7 +13,7 @@ import type { DataSource } from 'typeorm';
 // Imported before the dynamic imports below, so the root logger writes to logLines.
 import { logLines } from '../support/log-capture.js';
 
-const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH } = await import('../../libs/audit/src/index.js');
+const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH, PAYLOAD_TEXT_CHECK, readPayloadTextCheck } = await import('../../libs/audit/src/index.js');
 const { verifyChainRange } = await import('../../libs/audit/src/chain-range.js');
 const { databaseTargets } = await import('../support/databases.js');
 
@@ -20,6 +24,9 @@ const ENTRIES = 20;
 /** The entry whose columns each case edits. */
 const EDITED_SEQ = 7;
 const FALLBACK_LOG = 'ledger batch read failed with stored payload texts';
+const NOT_IN_FORCE_LOG = 'the payload text constraint of the ledger is not in force';
+/** The constraint as migration 1796342402500 adds it. */
+const CHECK_SQL = `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload_json::jsonb = payload) NOT VALID`;
 /** SQL that sets the outcome in the edited entry's payload_json to REFER. */
 const TEXT_OUTCOME_EDIT = `payload_json = regexp_replace(payload_json, '"outcome":"[A-Z]+"', '"outcome":"REFER"')`;
 
@@ -49,10 +56,15 @@ for (const target of await databaseTargets()) {
       await db?.cleanup();
     });
 
-    /** Runs `edit` on the edited entry with the ledger's triggers off, then `check`, then restores both columns. */
-    async function withEdit(edit: string, parameters: unknown[], check: () => Promise<void>): Promise<void> {
+    /**
+     * Runs `edit` on the edited entry with the ledger's triggers off, then `check`, then restores
+     * both columns. With `dropCheck` the payload text constraint is dropped before the edit, as
+     * someone who can alter the table would drop it, and added and validated again at the end.
+     */
+    async function withEdit(edit: string, parameters: unknown[], check: () => Promise<void>, options: { dropCheck?: boolean } = {}): Promise<void> {
       const [saved] = await source.query('SELECT payload, payload_json FROM audit.ledger_entries WHERE seq = $1', [EDITED_SEQ]);
       await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+      if (options.dropCheck) await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
       try {
         await source.query(edit, [EDITED_SEQ, ...parameters]);
         await check();
@@ -63,37 +75,137 @@ for (const target of await databaseTargets()) {
           saved.payload_json,
         ]);
         await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+        if (options.dropCheck) await restoreCheck();
       }
     }
 
-    it('hashes stored texts as they are', async () => {
-      const batches: VerifyEntryRow[][] = [];
-      const result = await verifyChainRange(
-        async (sql: string, parameters: unknown[]) => {
-          const rows: VerifyEntryRow[] = await source.query(sql, parameters);
-          batches.push(rows);
-          return rows;
-        },
-        { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 8 },
-      );
-      assert.equal(result.ok, true, result.reason);
-      assert.equal(result.entries, ENTRIES);
-      const rows = batches.flat();
-      assert.equal(rows.length, ENTRIES);
-      assert.ok(
-        rows.every((row) => typeof row.payload_json === 'string' && row.payload === null),
-        'every row comes with its text and without the jsonb',
-      );
+    /** Adds the constraint again as the migration adds it, if it is missing, and validates it. */
+    async function restoreCheck(): Promise<void> {
+      await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT IF EXISTS ${PAYLOAD_TEXT_CHECK}`);
+      await source.query(CHECK_SQL);
+      await source.query(`ALTER TABLE audit.ledger_entries VALIDATE CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+      assert.equal((await readPayloadTextCheck(source)).inForce, true);
+    }
+
+    /** Asserts that `edit` of the edited entry fails with the SQLSTATE `code` while the constraint is in force. */
+    async function assertRejected(edit: string, parameters: unknown[], code: string): Promise<void> {
+      await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+      try {
+        await assert.rejects(source.query(edit, [EDITED_SEQ, ...parameters]), (error: { code?: string }) => error.code === code);
+      } finally {
+        await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+      }
+    }
+
+    it('is in force after the migrations', async () => {
+      const state = await readPayloadTextCheck(source);
+      assert.equal(state.inForce, true, JSON.stringify(state));
     });
 
-    it('fails on a jsonb edit with the text intact', async () => {
-      await withEdit(`UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`, [], async () => {
-        const verification = await verifyLedger(source);
+    it('rejects an edit of either column alone', async () => {
+      await assertRejected(`UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`, [], '23514');
+      await assertRejected(`UPDATE audit.ledger_entries SET ${TEXT_OUTCOME_EDIT} WHERE seq = $1`, [], '23514');
+      await assertRejected('UPDATE audit.ledger_entries SET payload_json = $2 WHERE seq = $1', ['{"outcome": '], '22P02');
+      await assertRejected(`INSERT INTO audit.ledger_entries (seq, type, tenant, actor, payload, payload_json, created_at, prev_hash, hash)
+                            SELECT 1000, type, tenant, actor, payload, '{}', created_at, prev_hash, hash FROM audit.ledger_entries WHERE seq = $1`, [], '23514');
+    });
+
+    it('is not in force when dropped, NOT VALID or defined otherwise', async () => {
+      await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+      try {
+        assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'missing' });
+        await source.query(CHECK_SQL);
+        assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'not-validated' });
+        await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+        await source.query(`ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`);
+        assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'other-definition' });
+      } finally {
+        await restoreCheck();
+      }
+    });
+
+    for (const [name, readd] of [
+      ['dropped', undefined],
+      ['added again NOT VALID', CHECK_SQL],
+      ['added again with another definition', `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`],
+    ] as const) {
+      it(`fails on a jsonb edit made while the constraint was ${name}`, async () => {
+        const linesBefore = logLines.length;
+        const edit = `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`;
+        await withEdit(
+          edit,
+          [],
+          async () => {
+            if (readd !== undefined) await source.query(readd);
+            const verification = await verifyLedger(source);
+            assert.equal(verification.ok, false);
+            assert.equal(verification.firstBadSeq, EDITED_SEQ);
+            assert.equal(verification.problem, 'hash-mismatch');
+          },
+          { dropCheck: true },
+        );
+        assert.equal(logLines.slice(linesBefore).filter((line) => line.includes(NOT_IN_FORCE_LOG)).length, 1);
+      });
+    }
+
+    it('reads the chain again when the constraint is replaced during verification', async () => {
+      // When the batch after the edited entry is read, the constraint is dropped, the jsonb of the
+      // entry already read is edited, and the constraint is added again NOT VALID. The first pass
+      // read the entry's text before the edit and passed; the second pass compares and fails.
+      const linesBefore = logLines.length;
+      let replaced = false;
+      const edited = new Proxy(source, {
+        get(target, property, receiver) {
+          if (property !== 'query') return Reflect.get(target, property, receiver);
+          return async (sql: string, parameters?: unknown[]) => {
+            if (!replaced && sql.includes('FROM audit.ledger_entries WHERE seq > $1') && Number(parameters?.[0]) > EDITED_SEQ) {
+              replaced = true;
+              await target.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+              await target.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+              await target.query(`UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`, [EDITED_SEQ]);
+              await target.query(CHECK_SQL);
+              await target.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+            }
+            return target.query(sql, parameters);
+          };
+        },
+      });
+      const [saved] = await source.query('SELECT payload FROM audit.ledger_entries WHERE seq = $1', [EDITED_SEQ]);
+      try {
+        const verification = await verifyLedger(edited, { batchSize: 4, parallel: 'never' });
+        assert.equal(replaced, true, 'the constraint was replaced during the verification');
         assert.equal(verification.ok, false);
         assert.equal(verification.firstBadSeq, EDITED_SEQ);
-        assert.equal(verification.problem, 'hash-mismatch');
-      });
+        assert.equal(logLines.slice(linesBefore).filter((line) => line.includes('dropped or changed during verification')).length, 1);
+      } finally {
+        await source.query('ALTER TABLE audit.ledger_entries DISABLE TRIGGER USER');
+        await source.query('UPDATE audit.ledger_entries SET payload = $2::jsonb WHERE seq = $1', [EDITED_SEQ, JSON.stringify(saved.payload)]);
+        await source.query('ALTER TABLE audit.ledger_entries ENABLE TRIGGER USER');
+        await restoreCheck();
+      }
     });
+
+    for (const payloadTextsChecked of [true, false]) {
+      it(`hashes stored texts as they are, ${payloadTextsChecked ? 'checked on write' : 'compared'}`, async () => {
+        const batches: VerifyEntryRow[][] = [];
+        const result = await verifyChainRange(
+          async (sql: string, parameters: unknown[]) => {
+            const rows: VerifyEntryRow[] = await source.query(sql, parameters);
+            batches.push(rows);
+            return rows;
+          },
+          { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 8, payloadTextsChecked },
+        );
+        assert.equal(result.ok, true, result.reason);
+        assert.equal(result.entries, ENTRIES);
+        const rows = batches.flat();
+        assert.equal(rows.length, ENTRIES);
+        assert.ok(
+          rows.every((row) => typeof row.payload_json === 'string' && row.payload === null),
+          'every row comes with its text and without the jsonb',
+        );
+      });
+    }
 
     it('fails on both columns edited alike', async () => {
       const edit = `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"'), ${TEXT_OUTCOME_EDIT} WHERE seq = $1`;
@@ -121,27 +233,37 @@ for (const target of await databaseTargets()) {
       ['text that is not JSON', '{"outcome": '],
       ['text with a NUL escape', '{"outcome":"\\u0000"}'],
     ] as const) {
-      it(`reads the jsonb for a ${name}`, async () => {
+      it(`reads the jsonb for a ${name} without the constraint`, async () => {
         const linesBefore = logLines.length;
-        await withEdit('UPDATE audit.ledger_entries SET payload_json = $2 WHERE seq = $1', [text], async () => {
-          const verification = await verifyLedger(source);
-          assert.equal(verification.ok, true, verification.reason);
-          assert.equal(verification.entries, ENTRIES);
-        });
+        await withEdit(
+          'UPDATE audit.ledger_entries SET payload_json = $2 WHERE seq = $1',
+          [text],
+          async () => {
+            const verification = await verifyLedger(source);
+            assert.equal(verification.ok, true, verification.reason);
+            assert.equal(verification.entries, ENTRIES);
+          },
+          { dropCheck: true },
+        );
         const warnings = logLines.slice(linesBefore).filter((line) => line.includes(FALLBACK_LOG));
         assert.equal(warnings.length, 1, 'one batch was read again');
         assert.doesNotMatch(warnings[0], /\\u0000|"outcome": /, 'the log leaves out the stored text');
       });
     }
 
-    it('reads the jsonb for an edited text', async () => {
+    it('reads the jsonb for an edited text without the constraint', async () => {
       // The jsonb still gives the hash. An export, which hashes the parsed text, finds this edit.
-      await withEdit(`UPDATE audit.ledger_entries SET ${TEXT_OUTCOME_EDIT} WHERE seq = $1`, [], async () => {
-        const [row] = await source.query('SELECT payload_json FROM audit.ledger_entries WHERE seq = $1', [EDITED_SEQ]);
-        assert.match(row.payload_json, /"outcome":"REFER"/);
-        const verification = await verifyLedger(source);
-        assert.equal(verification.ok, true, verification.reason);
-      });
+      await withEdit(
+        `UPDATE audit.ledger_entries SET ${TEXT_OUTCOME_EDIT} WHERE seq = $1`,
+        [],
+        async () => {
+          const [row] = await source.query('SELECT payload_json FROM audit.ledger_entries WHERE seq = $1', [EDITED_SEQ]);
+          assert.match(row.payload_json, /"outcome":"REFER"/);
+          const verification = await verifyLedger(source);
+          assert.equal(verification.ok, true, verification.reason);
+        },
+        { dropCheck: true },
+      );
     });
 
     it('ignores a jsonb operator on the search path', async () => {
@@ -161,6 +283,7 @@ for (const target of await databaseTargets()) {
               afterSeq: 0,
               prevHash: GENESIS_PREV_HASH,
               batchSize: 100,
+              payloadTextsChecked: false,
             });
             assert.equal(result.ok, false);
             assert.equal(result.firstBadSeq, EDITED_SEQ);
@@ -168,7 +291,7 @@ for (const target of await databaseTargets()) {
             await runner.query('RESET search_path').catch(() => undefined);
             await runner.release();
           }
-        });
+        }, { dropCheck: true });
       } finally {
         await source.query('DROP OPERATOR public.= (jsonb, jsonb)');
         await source.query('DROP FUNCTION public.always_equal(jsonb, jsonb)');
@@ -185,7 +308,7 @@ for (const target of await databaseTargets()) {
             rows.push(...batch);
             return batch;
           },
-          { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 100 },
+          { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 100, payloadTextsChecked: true },
         );
         assert.equal(result.ok, true, result.reason);
         const edited = rows.find((row) => Number(row.seq) === EDITED_SEQ);
@@ -202,7 +325,7 @@ for (const target of await databaseTargets()) {
           async () => {
             throw closed;
           },
-          { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 100 },
+          { afterSeq: 0, prevHash: GENESIS_PREV_HASH, batchSize: 100, payloadTextsChecked: false },
         ),
         /Connection terminated/,
       );
@@ -211,16 +334,17 @@ for (const target of await databaseTargets()) {
 
     if (target.name === 'server') {
       it('worker thread falls back and fails alike', async () => {
+        const dropCheck = { dropCheck: true };
         await withEdit('UPDATE audit.ledger_entries SET payload_json = $2 WHERE seq = $1', ['not json'], async () => {
           const verification = await verifyLedger(source, { parallel: 'background' });
           assert.equal(verification.ok, true, verification.reason);
           assert.equal(verification.entries, ENTRIES);
-        });
+        }, dropCheck);
         await withEdit(`UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`, [], async () => {
           const verification = await verifyLedger(source, { parallel: 'always' });
           assert.equal(verification.ok, false);
           assert.equal(verification.firstBadSeq, EDITED_SEQ);
-        });
+        }, dropCheck);
       });
     }
   });

@@ -21,3 +21,4 @@ export * from './export-evidence.js';
 export * from './keyed-text.js';
 export * from './retention/index.js';
 export * from './erasure/index.js';
+export * from './payload-text-check.js';

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError, getLogger, runWorkerForResult, sha256Hex } from '../../common/src/index.js';
 import { findUnaccountedPurges } from './retention/purge-accounting.js';
 import { verifyChainRange, type ChainRange, type ChainRangeResult, type QueryRows } from './chain-range.js';
+import { PAYLOAD_TEXT_CHECK, readPayloadTextCheck } from './payload-text-check.js';
 import { canonicalJsonValue, checkChainLink, entryHashText, GENESIS_PREV_HASH, type ChainProblem } from './ledger-hash.js';
 import type { LedgerVerifyWorkerData } from './ledger-verify-worker.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
@@ -261,24 +262,40 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
       ? after.seq + Math.floor(length / 2)
       : undefined;
 
-  let chain: ChainRangeResult;
-  const wholeChain: ChainRange = { afterSeq: after.seq, prevHash: after.hash, batchSize };
-  if (connectionString !== undefined && parallel === 'background') {
-    chain = await verifyChainRangeInWorker(connectionString, wholeChain).catch((error: unknown) => {
-      log.warn({ err: error }, 'ledger verification worker failed, so this thread verifies the chain');
-      return verifyChainRange(query, wholeChain);
-    });
-  } else if (connectionString === undefined || split === undefined) {
-    chain = await verifyChainRange(query, wholeChain);
-  } else {
-    const secondHalf = verifyChainRangeInWorker(connectionString, { afterSeq: split, prevHash: undefined, batchSize });
+  const verifyChain = async (payloadTextsChecked: boolean): Promise<ChainRangeResult> => {
+    const wholeChain: ChainRange = { afterSeq: after.seq, prevHash: after.hash, batchSize, payloadTextsChecked };
+    if (connectionString !== undefined && parallel === 'background') {
+      return verifyChainRangeInWorker(connectionString, wholeChain).catch((error: unknown) => {
+        log.warn({ err: error }, 'ledger verification worker failed, so this thread verifies the chain');
+        return verifyChainRange(query, wholeChain);
+      });
+    }
+    if (connectionString === undefined || split === undefined) return verifyChainRange(query, wholeChain);
+    const secondHalf = verifyChainRangeInWorker(connectionString, { afterSeq: split, prevHash: undefined, batchSize, payloadTextsChecked });
     secondHalf.catch(() => undefined);
-    const first = await verifyChainRange(query, { afterSeq: after.seq, prevHash: after.hash, lastSeq: split, batchSize });
+    const first = await verifyChainRange(query, { ...wholeChain, lastSeq: split });
     const second = await secondHalf.catch((error: unknown) => {
       log.warn({ err: error }, 'ledger verification worker failed, so this thread verifies the second half too');
-      return verifyChainRange(query, { afterSeq: split, prevHash: undefined, batchSize });
+      return verifyChainRange(query, { afterSeq: split, prevHash: undefined, batchSize, payloadTextsChecked });
     });
-    chain = joinRanges(first, second);
+    return joinRanges(first, second);
+  };
+
+  // The constraint is read before and after the chain. When it is no longer in force at the end,
+  // a text read during the run may differ from its jsonb, so the chain is read again with each
+  // text compared.
+  const textCheck = await readPayloadTextCheck(dataSource);
+  if (!textCheck.inForce) {
+    log.warn({ constraint: PAYLOAD_TEXT_CHECK, reason: textCheck.reason }, 'the payload text constraint of the ledger is not in force, so each payload text is compared with its jsonb');
+  }
+  let payloadTextsChecked = textCheck.inForce;
+  let chain = await verifyChain(payloadTextsChecked);
+  if (textCheck.inForce) {
+    if (!(await readPayloadTextCheck(dataSource)).inForce) {
+      log.warn({ constraint: PAYLOAD_TEXT_CHECK }, 'the payload text constraint of the ledger was dropped or changed during verification, so the chain is read again with each payload text compared with its jsonb');
+      payloadTextsChecked = false;
+      chain = await verifyChain(false);
+    }
   }
 
   const lastSeq = chain.headSeq;
@@ -313,6 +330,6 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
     };
   }
 
-  log.info({ entries: verified, afterSeq: after.seq, headSeq: lastSeq }, 'ledger verified');
+  log.info({ entries: verified, afterSeq: after.seq, headSeq: lastSeq, payloadTexts: payloadTextsChecked ? 'checked on write' : 'compared' }, 'ledger verified');
   return { ok: true, entries: verified, headSeq: lastSeq, headHash: lastHash };
 }
