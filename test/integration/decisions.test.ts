@@ -97,6 +97,22 @@ for (const target of await databaseTargets()) {
       );
     });
 
+    it('rejects a requestId with personal data, also joined by underscores', async () => {
+      for (const requestId of ['4111111111111111', 'txn_4111111111111111', 'iban_DE89370400440532013000_1']) {
+        await assert.rejects(
+          runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION, requestId }),
+          (error: Error & { code?: string; fieldErrors?: { field: string; message: string }[] }) => {
+            assert.equal(error.code, 'BAD_USER_INPUT');
+            assert.deepEqual(error.fieldErrors?.map((e) => e.field), ['requestId'], requestId);
+            assert.match(error.fieldErrors?.[0].message ?? '', /must not contain personal data/);
+            return true;
+          },
+        );
+      }
+      const kept = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION, requestId: 'loan_2026_0001' });
+      assert.equal(kept.requestId, 'loan_2026_0001');
+    });
+
     it('rejects bad input without blocking others', async () => {
       const good = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION });
       const bad = runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: { ...APPLICATION, purpose: 'A99' } });

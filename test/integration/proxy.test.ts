@@ -371,6 +371,21 @@ for (const target of await databaseTargets()) {
       assert.equal(body.error.type, 'invalid_request_error');
     });
 
+    it('use case with personal data is 400, also joined by underscores', async () => {
+      for (const useCase of ['4111111111111111', 'card_4111111111111111']) {
+        const response = await fetch(`${gw.gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-warden-use-case': useCase },
+          body: JSON.stringify({ model: 'fake-chat', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        assert.equal(response.status, 400, useCase);
+        const body = (await response.json()) as { error: { param: string; message: string } };
+        assert.equal(body.error.param, 'X-Warden-Use-Case');
+        assert.match(body.error.message, /must not contain personal data/);
+        assert.ok(!body.error.message.includes('4111111111111111'), 'the use case is not quoted');
+      }
+    });
+
     it('malformed JSON is 400 in OpenAI format', async () => {
       const response = await fetch(`${gw.gateway.url}/v1/chat/completions`, {
         method: 'POST',

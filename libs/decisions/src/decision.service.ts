@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { BadUserInputError, canonicalJson, ConflictError, digestJson, FailedPreconditionError, getLogger, NotFoundError, sha256Hex, UseCaseSuspendedError } from '../../common/src/index.js';
 import { openPersonalFields, sealPersonalFields, type PostgresLedger, type SubjectKeyStore } from '../../audit/src/index.js';
-import { scanPii } from '../../guardrails/src/index.js';
+import { scanPii, scanPiiAcrossUnderscores } from '../../guardrails/src/index.js';
 import type { WardenMetrics } from '../../monitoring/src/index.js';
 import type { Principal } from '../../policy/src/index.js';
 import { openCaseSummary, routeForReview, type CaseSeed, type DecisionUpdates, type ReviewService, type UseCaseSwitch } from '../../review/src/index.js';
@@ -413,8 +413,9 @@ function checkRequestId(requestId: string | null | undefined): string | null {
       { field: 'requestId', message: `must be 1 to ${MAX_REQUEST_ID_LENGTH} printable characters` },
     ]);
   }
-  // The requestId is stored in clear beside the decision, so it must not carry personal data.
-  if (scanPii(requestId).length > 0) {
+  // The requestId is stored in clear beside the decision, so it must not carry personal data, also
+  // not joined to a word by underscores (txn_4111111111111111).
+  if (scanPii(requestId).length > 0 || scanPiiAcrossUnderscores(requestId).length > 0) {
     throw new BadUserInputError('Invalid requestId.', [
       { field: 'requestId', message: 'must not contain personal data such as an account, card or social security number; use an opaque id such as a UUID' },
     ]);

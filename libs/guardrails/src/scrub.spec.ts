@@ -28,4 +28,19 @@ describe('scrubPii', () => {
   it('masks Unicode forms of an IBAN', () => {
     assert.equal(scrubPii('IBAN de89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000 failed'), 'IBAN [IBAN] failed');
   });
+
+  it('masks numbers joined to words by underscores', () => {
+    assert.equal(scrubPii('lookup failed for txn_4111111111111111'), 'lookup failed for txn_[CREDIT_CARD]');
+    assert.equal(scrubPii('file iban_DE89370400440532013000_2026.csv missing'), 'file iban_[IBAN]_2026.csv missing');
+  });
+
+  it('keeps an e-mail address with underscores as one finding', () => {
+    assert.equal(scrubPii('sent to anna_b@example.com today'), 'sent to [EMAIL_ADDRESS] today');
+    assert.equal(scrubPii('user_4111111111111111@example.com'), '[EMAIL_ADDRESS]');
+  });
+
+  it('keeps dates and counters joined by underscores', () => {
+    const names = ['batch_0001_of_0020 done', 'order_12_item_7 shipped', 'ledger_entries_payload_json_matches', 'run_2026-12-06_03 ok'];
+    for (const name of names) assert.equal(scrubPii(name), name);
+  });
 });

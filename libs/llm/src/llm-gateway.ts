@@ -8,6 +8,7 @@ import {
   loadInjectionRules,
   loadTopicPolicy,
   scanPii,
+  scanPiiAcrossUnderscores,
   scrubPii,
   type LoadedInjectionClassifier,
   type PlaceholderVault,
@@ -204,7 +205,7 @@ export class LlmGateway {
       throw invalidRequest('X-Warden-Use-Case', 'The use case must be 1 to 64 letters, digits, dot, underscore or hyphen.');
     }
     // The use case is stored in clear in the ledger and usage rows, so it must not be personal data.
-    if (scanPii(context.useCase).length > 0) {
+    if (scanPii(context.useCase).length > 0 || scanPiiAcrossUnderscores(context.useCase).length > 0) {
       context.useCase = DEFAULT_USE_CASE;
       throw invalidRequest('X-Warden-Use-Case', 'The use case must not contain personal data such as an account, card or social security number. Send the name of a use case.');
     }

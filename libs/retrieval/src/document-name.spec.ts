@@ -17,6 +17,8 @@ describe('document names', () => {
     ['an SSN', 'notes 078-05-1123.md', /personal data \(found US_SSN\)/],
     ['a phone number with a country code', 'call back +1 415 555 0134.md', /personal data \(found PHONE_NUMBER\)/],
     ['an e-mail address', 'complaint from jane.doe@example.com.md', /personal data \(found EMAIL_ADDRESS\)/],
+    ['a card number joined by underscores', 'statement_4111111111111111_2026.pdf', /personal data \(found CREDIT_CARD\)/],
+    ['an IBAN joined by underscores', 'mandate_DE89370400440532013000.md', /personal data \(found IBAN\)/],
     ['nothing but spaces', '   ', /1 to 200 characters/],
   ] as const) {
     it(`rejects ${label}`, () => {

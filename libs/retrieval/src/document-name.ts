@@ -1,5 +1,5 @@
 import type { FieldError } from '../../common/src/index.js';
-import { scanPii } from '../../guardrails/src/index.js';
+import { scanPii, scanPiiAcrossUnderscores } from '../../guardrails/src/index.js';
 
 export const MAX_DOCUMENT_NAME_LENGTH = 200;
 
@@ -28,7 +28,11 @@ export function checkDocumentName(name: unknown, field = 'document'): FieldError
   }
   if (CONTROL.test(name)) return { field, message: `must not contain control characters such as NUL, tab or a line break; ${fix}` };
   if (BIDI_CONTROL.test(name)) return { field, message: `must not contain bidirectional override characters (U+202A to U+202E, U+2066 to U+2069); ${fix}` };
-  const findings = scanPii(name).filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= FORMAT_ONLY_MIN_SCORE);
+  // The second scan reads `_` as a space, so a number joined by underscores (statement_4111111111111111.pdf) is found too.
+  const findings = [
+    ...scanPii(name).filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= FORMAT_ONLY_MIN_SCORE),
+    ...scanPiiAcrossUnderscores(name),
+  ];
   if (findings.length > 0) {
     const types = [...new Set(findings.map((finding) => finding.entityType))].join(', ');
     return { field, message: `must not contain personal data (found ${types}), because document names appear in citations and the audit ledger; ${fix}` };

@@ -1,18 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { getLogger, requestContext, type RequestContext } from '../../../../libs/common/src/index.js';
-import { scanPii } from '../../../../libs/guardrails/src/index.js';
+import { scanPiiAcrossUnderscores } from '../../../../libs/guardrails/src/index.js';
 
 const log = getLogger('http');
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-/**
- * Finding types that the scanner recognizes by the shape of a number alone. Request ids are full of
- * dates and counters (20261205-0001 reads as a phone number at score 0.5), so these count only
- * from the score that a country code or a label beside the number gives them.
- */
-const FORMAT_ONLY_TYPES: ReadonlySet<string> = new Set(['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
-const FORMAT_ONLY_MIN_SCORE = 0.6;
 
 /**
  * Returns the caller's X-Request-Id when it can be kept, or undefined. The id is written in clear
@@ -22,10 +14,9 @@ const FORMAT_ONLY_MIN_SCORE = 0.6;
  */
 function acceptedRequestId(supplied: string | undefined): string | undefined {
   if (!supplied || !REQUEST_ID.test(supplied)) return undefined;
-  // The scanner finds values between word boundaries, and `_` is a word character, so a card number
-  // or IBAN joined by underscores (txn_4111111111111111) would pass. Underscores are scanned as spaces.
-  const findings = scanPii(supplied.replaceAll('_', ' ')).filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= FORMAT_ONLY_MIN_SCORE);
-  if (findings.length > 0) return undefined;
+  // Underscores are read as spaces, so a card number or IBAN joined by them (txn_4111111111111111) is
+  // found. Dates and counters (20261205-0001) do not count as phone or account numbers there.
+  if (scanPiiAcrossUnderscores(supplied).length > 0) return undefined;
   return supplied;
 }
 

@@ -36,9 +36,9 @@ const FOLD_CACHE_MAX_ENTRIES = 8192;
  * into ASCII. Text without a change, such as any ASCII text, is returned as it is, without a map.
  * NOTE: NFKC is applied per code point, so a base letter and a separate combining accent are not
  * composed. The recognizers match ASCII only, so this changes no finding.
- * NOTE: `_` stays a word character, as e-mail addresses need, so a card number or IBAN joined to a
- * word by underscores (txn_4111111111111111) is not found. The gateway scans request ids with `_`
- * read as a space; log lines and error messages are scrubbed without that.
+ * `_` stays a word character, as e-mail addresses need, so a card number or IBAN joined to a word by
+ * underscores (txn_4111111111111111) is not found here. scanPiiAcrossUnderscores finds it; the
+ * gateway's request ids and scrubPii (log lines, error messages, rationales) use it.
  */
 export function normalizeForPii(original: string): PiiNormalizedText {
   if (!NON_ASCII.test(original)) return { text: original, starts: null, ends: null };

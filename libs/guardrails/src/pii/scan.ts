@@ -41,6 +41,22 @@ export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultReco
   return findings.map((finding) => ({ ...finding, ...originalRange(normalized, finding.start, finding.end) }));
 }
 
+/** The score from which a format-only finding counts in scanPiiAcrossUnderscores: a country code or a label beside the number. */
+const ACROSS_UNDERSCORES_FORMAT_ONLY_MIN_SCORE = 0.6;
+
+/**
+ * Scans a text with every `_` read as a space. The recognizers treat `_` as part of a word, as
+ * e-mail addresses need, so a card number or IBAN joined to a word by underscores
+ * (txn_4111111111111111) is found only this way. Identifiers joined by underscores are full of dates
+ * and counters (20261205_0001 reads as a phone number at score 0.5), so phone and account numbers
+ * count only from the score that a country code or a label beside them gives.
+ */
+export function scanPiiAcrossUnderscores(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
+  return scanPii(text.replaceAll('_', ' '), recognizers).filter(
+    (finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= ACROSS_UNDERSCORES_FORMAT_ONLY_MIN_SCORE,
+  );
+}
+
 function scanNormalized(text: string, recognizers: PiiRecognizer[]): PiiFinding[] {
   // Recognizers that only check a format (phone, bank account) run last, on a copy of the text in
   // which every checksum-validated finding is blanked out. They cannot win over those findings
