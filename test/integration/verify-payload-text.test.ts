@@ -13,7 +13,9 @@ import type { DataSource } from 'typeorm';
 // Imported before the dynamic imports below, so the root logger writes to logLines.
 import { logLines } from '../support/log-capture.js';
 
-const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH, PAYLOAD_TEXT_CHECK, readPayloadTextCheck } = await import('../../libs/audit/src/index.js');
+const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH, PAYLOAD_TEXT_CHECK, PAYLOAD_TEXT_CHECK_DEFINITION, readPayloadTextCheck } = await import(
+  '../../libs/audit/src/index.js'
+);
 const { verifyChainRange } = await import('../../libs/audit/src/chain-range.js');
 const { databaseTargets } = await import('../support/databases.js');
 
@@ -295,6 +297,62 @@ for (const target of await databaseTargets()) {
       } finally {
         await source.query('DROP OPERATOR public.= (jsonb, jsonb)');
         await source.query('DROP FUNCTION public.always_equal(jsonb, jsonb)');
+      }
+    });
+
+    it('fails on a payload domain with an always-true =', async () => {
+      // A domain over jsonb leaves what Warden reads unchanged, because PostgreSQL sends a domain's
+      // values with its base type. Retyping the column rebuilds the constraint with the `=` found
+      // for (jsonb, domain), which is this one in public, and the constraint still prints as before.
+      await source.query('CREATE DOMAIN public.payload_domain AS jsonb');
+      await source.query('CREATE FUNCTION public.always_equal(jsonb, public.payload_domain) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$');
+      await source.query('CREATE OPERATOR public.= (LEFTARG = jsonb, RIGHTARG = public.payload_domain, FUNCTION = public.always_equal)');
+      await source.query('ALTER TABLE audit.ledger_entries ALTER COLUMN payload TYPE public.payload_domain');
+      try {
+        await withEdit(`UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`, [], async () => {
+          const [row] = await source.query('SELECT payload FROM audit.ledger_entries WHERE seq = $1', [EDITED_SEQ]);
+          assert.equal(row.payload.outcome, 'REFER', 'Warden reads the edited payload');
+          const [constraint] = await source.query(`SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conname = $1`, [PAYLOAD_TEXT_CHECK]);
+          assert.equal(constraint.definition, PAYLOAD_TEXT_CHECK_DEFINITION, 'the rebuilt constraint prints as the migration wrote it');
+          assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'other-objects' });
+          for (const parallel of ['never', 'always'] as const) {
+            const verification = await verifyLedger(source, { parallel });
+            assert.equal(verification.ok, false, `parallel ${parallel}`);
+            assert.equal(verification.firstBadSeq, EDITED_SEQ, `parallel ${parallel}`);
+          }
+        });
+      } finally {
+        await source.query('ALTER TABLE audit.ledger_entries ALTER COLUMN payload TYPE jsonb');
+        await source.query('DROP OPERATOR public.= (jsonb, public.payload_domain)');
+        await source.query('DROP FUNCTION public.always_equal(jsonb, public.payload_domain)');
+        await source.query('DROP DOMAIN public.payload_domain');
+      }
+      assert.deepEqual(await readPayloadTextCheck(source), { inForce: true });
+    });
+
+    it('ignores a same-named constraint of another table', async () => {
+      // An `=` on (oid, regclass) in public would be chosen over pg_catalog's for
+      // "conrelid = 'audit.ledger_entries'::regclass" and make that lookup find a decoy's constraint.
+      await source.query(`CREATE TABLE public.decoy_entries (payload jsonb, payload_json text, CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload_json::jsonb = payload))`);
+      await source.query(`CREATE FUNCTION public.decoy_equal(oid, regclass) RETURNS boolean LANGUAGE sql STABLE AS $$
+                            SELECT CASE WHEN $2::oid = 'audit.ledger_entries'::regclass::oid THEN $1 = 'public.decoy_entries'::regclass::oid ELSE $1 = $2::oid END $$`);
+      await source.query('CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.decoy_equal)');
+      try {
+        await withEdit(
+          `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`,
+          [],
+          async () => {
+            assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'missing' });
+            const verification = await verifyLedger(source, { parallel: 'never' });
+            assert.equal(verification.ok, false);
+            assert.equal(verification.firstBadSeq, EDITED_SEQ);
+          },
+          { dropCheck: true },
+        );
+      } finally {
+        await source.query('DROP OPERATOR public.= (oid, regclass)');
+        await source.query('DROP FUNCTION public.decoy_equal(oid, regclass)');
+        await source.query('DROP TABLE public.decoy_entries');
       }
     });
 

@@ -4,7 +4,12 @@
  * force, and compares the two columns of each entry where it is not.
  *
  * Trust model: the constraint is in force when it exists on audit.ledger_entries under its name,
- * PostgreSQL has validated it, and its definition is exactly the one the migration wrote. Someone
+ * PostgreSQL has validated it, its definition is exactly the one the migration wrote, and it
+ * depends on nothing but columns of that table. The printed definition alone is not enough: it
+ * leaves out an operator that is visible on the search_path, so a payload column retyped to a
+ * domain with an always-true `=` in `public` prints the same. PostgreSQL 15 and PGlite record no
+ * dependency on pinned built-in objects, so any recorded one other than a column is on an object
+ * that someone created later (reason 'other-objects'). Someone
  * who can drop it and edit the jsonb can add it again only as NOT VALID (validation would reject
  * the edit) or with another definition, and both make verification compare again. verifyLedger
  * reads the state before and after it reads the chain: a constraint dropped while the chain was
@@ -21,19 +26,29 @@ export const PAYLOAD_TEXT_CHECK = 'ledger_entries_payload_json_matches';
 export const PAYLOAD_TEXT_CHECK_DEFINITION = 'CHECK (((payload_json IS NULL) OR ((payload_json)::jsonb = payload)))';
 
 /** State of the constraint: in force, or the reason it is not. */
-export type PayloadTextCheck = { inForce: true } | { inForce: false; reason: 'missing' | 'not-validated' | 'other-definition' };
+export type PayloadTextCheck = { inForce: true } | { inForce: false; reason: 'missing' | 'not-validated' | 'other-definition' | 'other-objects' };
 
 /** Reads the state of the payload text constraint through a data source or a transaction. */
 export async function readPayloadTextCheck(queryable: Pick<EntityManager, 'query'>): Promise<PayloadTextCheck> {
-  const rows: { validated: boolean; definition: string }[] = await queryable.query(
-    `SELECT convalidated AS validated, pg_catalog.pg_get_constraintdef(oid) AS definition
-       FROM pg_catalog.pg_constraint
-      WHERE conrelid = 'audit.ledger_entries'::regclass AND conname = $1 AND contype = 'c'`,
+  // Every operator is named with its schema: an `=` on (oid, regclass) in `public` would otherwise
+  // be chosen over pg_catalog's and could point this query at another table's constraint.
+  const rows: { validated: boolean; definition: string; other_objects: boolean }[] = await queryable.query(
+    `SELECT c.convalidated AS validated, pg_catalog.pg_get_constraintdef(c.oid) AS definition,
+            EXISTS (SELECT FROM pg_catalog.pg_depend d
+                     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                       AND d.objid OPERATOR(pg_catalog.=) c.oid
+                       AND NOT (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                                AND d.refobjid OPERATOR(pg_catalog.=) c.conrelid)) AS other_objects
+       FROM pg_catalog.pg_constraint c
+      WHERE c.conrelid OPERATOR(pg_catalog.=) 'audit.ledger_entries'::pg_catalog.regclass
+        AND c.conname OPERATOR(pg_catalog.=) $1::pg_catalog.name
+        AND c.contype OPERATOR(pg_catalog.=) 'c'::pg_catalog."char"`,
     [PAYLOAD_TEXT_CHECK],
   );
   if (rows.length === 0) return { inForce: false, reason: 'missing' };
   const [row] = rows;
   if (!row.validated) return { inForce: false, reason: 'not-validated' };
   if (row.definition !== PAYLOAD_TEXT_CHECK_DEFINITION) return { inForce: false, reason: 'other-definition' };
+  if (row.other_objects) return { inForce: false, reason: 'other-objects' };
   return { inForce: true };
 }
