@@ -18,6 +18,7 @@ const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH, PAYLOAD_TEXT_CHECK, PAY
 );
 const { verifyChainRange } = await import('../../libs/audit/src/chain-range.js');
 const { databaseTargets } = await import('../support/databases.js');
+const { LedgerPayloadTextCheck1796342402500 } = await import('../../migrations/1796342402500-LedgerPayloadTextCheck.js');
 
 type TestDatabase = import('../support/databases.js').TestDatabase;
 type VerifyEntryRow = import('../../libs/audit/src/chain-range.js').VerifyEntryRow;
@@ -355,6 +356,43 @@ for (const target of await databaseTargets()) {
         await source.query('DROP TABLE public.decoy_entries');
       }
     });
+
+    /** Runs the payload text migration again, as on a database that an older Warden wrote. */
+    async function runMigration(): Promise<void> {
+      const runner = source.createQueryRunner();
+      try {
+        await new LedgerPayloadTextCheck1796342402500().up(runner);
+      } finally {
+        await runner.release();
+      }
+    }
+
+    // PGlite 0.5.14 hangs on a text nested this deeply, so only the server runs that case.
+    const migrationCases: [name: string, edit: string, verifies: boolean][] = [
+      ['jsonb edit', `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`, false],
+      ['text that is not JSON', `UPDATE audit.ledger_entries SET payload_json = '{"outcome": ' WHERE seq = $1`, true],
+    ];
+    if (target.name === 'server') {
+      migrationCases.push(['text nested too deeply', `UPDATE audit.ledger_entries SET payload_json = repeat('[', 100000) || repeat(']', 100000) WHERE seq = $1`, true]);
+    }
+    for (const [name, edit, verifies] of migrationCases) {
+      it(`migration leaves a ${name} NOT VALID`, async () => {
+        await withEdit(
+          edit,
+          [],
+          async () => {
+            await runMigration();
+            assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'not-validated' });
+            for (const parallel of target.name === 'server' ? (['never', 'always'] as const) : (['never'] as const)) {
+              const verification = await verifyLedger(source, { parallel });
+              assert.equal(verification.ok, verifies, `parallel ${parallel}: ${verification.reason}`);
+              if (!verifies) assert.equal(verification.firstBadSeq, EDITED_SEQ, `parallel ${parallel}`);
+            }
+          },
+          { dropCheck: true },
+        );
+      });
+    }
 
     it('reads the jsonb for an oversized text', async () => {
       // Whitespace keeps the text equal to the jsonb, so only its size keeps it from being read.
