@@ -34,6 +34,12 @@ describe('scrubPii', () => {
     assert.equal(scrubPii('file iban_DE89370400440532013000_2026.csv missing'), 'file iban_[IBAN]_2026.csv missing');
   });
 
+  it('masks numbers joined by full-width underscores', () => {
+    // NFKC turns U+FF3F and U+FE4D into `_`, which the recognizers read as part of a word.
+    assert.equal(scrubPii('lookup failed for txn\uff3f4111111111111111'), 'lookup failed for txn\uff3f[CREDIT_CARD]');
+    assert.equal(scrubPii('file iban\ufe4dDE89370400440532013000 missing'), 'file iban\ufe4d[IBAN] missing');
+  });
+
   it('keeps an e-mail address with underscores as one finding', () => {
     assert.equal(scrubPii('sent to anna_b@example.com today'), 'sent to [EMAIL_ADDRESS] today');
     assert.equal(scrubPii('user_4111111111111111@example.com'), '[EMAIL_ADDRESS]');

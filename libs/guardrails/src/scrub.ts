@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { scanPii, scanPiiAcrossUnderscores, type PiiFinding } from './pii/index.js';
+import { containsUnderscore, scanPii, scanPiiAcrossUnderscores, type PiiFinding } from './pii/index.js';
 import { redactText } from './redaction.js';
 
 /** Texts shorter than this cannot contain any entity the recognizers find, so they skip the scan. */
@@ -9,15 +9,15 @@ const MIN_SCANNED_LENGTH = 6;
  * Masks every personal-data finding in a text, for places that keep free text but must not keep
  * personal data: log lines, error messages and review rationales. Loopback and unspecified
  * addresses stay readable, because they name the local machine rather than a person's host.
- * A text with `_` is scanned a second time with `_` read as a space (scanPiiAcrossUnderscores), so
- * that a number joined to a word by underscores is masked too; a finding of the second scan counts
- * where no finding of the first overlaps it, so an e-mail address such as anna_b@example.com stays
- * one finding.
+ * A text with `_`, or with a form of it that NFKC folds to `_`, is scanned a second time with those
+ * read as spaces (scanPiiAcrossUnderscores), so that a number joined to a word by underscores is
+ * masked too. A finding of the second scan counts where no finding of the first overlaps it, so an
+ * e-mail address such as anna_b@example.com stays one finding.
  */
 export function scrubPii(text: string): string {
   if (text.length < MIN_SCANNED_LENGTH) return text;
   const findings = scanPii(text);
-  if (text.includes('_')) {
+  if (containsUnderscore(text)) {
     const joined = scanPiiAcrossUnderscores(text).filter((finding) => !findings.some((other) => finding.start < other.end && other.start < finding.end));
     findings.push(...joined);
   }

@@ -19,6 +19,7 @@ describe('document names', () => {
     ['an e-mail address', 'complaint from jane.doe@example.com.md', /personal data \(found EMAIL_ADDRESS\)/],
     ['a card number joined by underscores', 'statement_4111111111111111_2026.pdf', /personal data \(found CREDIT_CARD\)/],
     ['an IBAN joined by underscores', 'mandate_DE89370400440532013000.md', /personal data \(found IBAN\)/],
+    ['a card number joined by a full-width underscore', 'statement\uff3f4111111111111111.pdf', /personal data \(found CREDIT_CARD\)/],
     ['nothing but spaces', '   ', /1 to 200 characters/],
   ] as const) {
     it(`rejects ${label}`, () => {

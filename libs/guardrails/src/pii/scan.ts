@@ -45,14 +45,29 @@ export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultReco
 const ACROSS_UNDERSCORES_FORMAT_ONLY_MIN_SCORE = 0.6;
 
 /**
- * Scans a text with every `_` read as a space. The recognizers treat `_` as part of a word, as
- * e-mail addresses need, so a card number or IBAN joined to a word by underscores
- * (txn_4111111111111111) is found only this way. Identifiers joined by underscores are full of dates
- * and counters (20261205_0001 reads as a phone number at score 0.5), so phone and account numbers
- * count only from the score that a country code or a label beside them gives.
+ * `_` and the code points that NFKC turns into `_` (U+FE33, U+FE34, U+FE4D to U+FE4F and the
+ * full-width U+FF3F). normalizeForPii folds those into `_` after scanPiiAcrossUnderscores has
+ * replaced the ASCII ones, so they must be replaced too. Each is one UTF-16 code unit, so replacing
+ * it with a space keeps every offset.
+ */
+const EVERY_UNDERSCORE_FORM = /[_\uFE33\uFE34\uFE4D-\uFE4F\uFF3F]/g;
+const UNDERSCORE_FORM = /[_\uFE33\uFE34\uFE4D-\uFE4F\uFF3F]/;
+
+/** Tells whether a text contains `_` or a code point that NFKC turns into `_`, which scanPiiAcrossUnderscores reads as a space. */
+export function containsUnderscore(text: string): boolean {
+  return UNDERSCORE_FORM.test(text);
+}
+
+/**
+ * Scans a text with every `_` (and each form of it that NFKC folds to `_`) read as a space. The
+ * recognizers treat `_` as part of a word, as e-mail addresses need, so a card number or IBAN joined
+ * to a word by underscores (txn_4111111111111111) is found only this way. Identifiers joined by
+ * underscores are full of dates and counters (20261205_0001 reads as a phone number at score 0.5),
+ * so phone and account numbers count only from the score that a country code or a label beside
+ * them gives.
  */
 export function scanPiiAcrossUnderscores(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
-  return scanPii(text.replaceAll('_', ' '), recognizers).filter(
+  return scanPii(text.replace(EVERY_UNDERSCORE_FORM, ' '), recognizers).filter(
     (finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= ACROSS_UNDERSCORES_FORMAT_ONLY_MIN_SCORE,
   );
 }
