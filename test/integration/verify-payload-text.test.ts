@@ -24,6 +24,9 @@ type TestDatabase = import('../support/databases.js').TestDatabase;
 type VerifyEntryRow = import('../../libs/audit/src/chain-range.js').VerifyEntryRow;
 
 const ENTRIES = 20;
+
+/** Writes a SQL string literal, doubling each quote. */
+const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 /** The entry whose columns each case edits. */
 const EDITED_SEQ = 7;
 const FALLBACK_LOG = 'ledger batch read failed with stored payload texts';
@@ -264,6 +267,35 @@ for (const target of await databaseTargets()) {
           assert.match(row.payload_json, /"outcome":"REFER"/);
           const verification = await verifyLedger(source);
           assert.equal(verification.ok, true, verification.reason);
+        },
+        { dropCheck: true },
+      );
+    });
+
+    it('ignores a text to jsonb cast of its own', async () => {
+      // A superuser's cast maps the entry's stored text to the edited jsonb, so `payload_json::jsonb`
+      // would find the two equal. The comparison calls jsonb_in itself, which no cast changes.
+      await withEdit(
+        `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`,
+        [],
+        async () => {
+          const [edited] = await source.query('SELECT payload_json, payload::text AS payload FROM audit.ledger_entries WHERE seq = $1', [EDITED_SEQ]);
+          await source.query(
+            `CREATE FUNCTION public.edited_jsonb(text) RETURNS jsonb LANGUAGE sql IMMUTABLE
+               AS $$ SELECT CASE WHEN $1 = ${quoteLiteral(edited.payload_json)} THEN ${quoteLiteral(edited.payload)}::jsonb
+                                 ELSE pg_catalog.jsonb_in(pg_catalog.textout($1)) END $$`,
+          );
+          await source.query('CREATE CAST (text AS jsonb) WITH FUNCTION public.edited_jsonb(text)');
+          try {
+            const [probe] = await source.query('SELECT payload_json::jsonb = payload AS equal FROM audit.ledger_entries WHERE seq = $1', [EDITED_SEQ]);
+            assert.equal(probe.equal, true, 'the cast makes the edited jsonb look equal');
+            const verification = await verifyLedger(source, { parallel: 'never' });
+            assert.equal(verification.ok, false);
+            assert.equal(verification.firstBadSeq, EDITED_SEQ);
+          } finally {
+            await source.query('DROP CAST (text AS jsonb)');
+            await source.query('DROP FUNCTION public.edited_jsonb(text)');
+          }
         },
         { dropCheck: true },
       );
