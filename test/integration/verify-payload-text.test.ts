@@ -13,11 +13,12 @@ import type { DataSource } from 'typeorm';
 // Imported before the dynamic imports below, so the root logger writes to logLines.
 import { logLines } from '../support/log-capture.js';
 
-const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH, PAYLOAD_TEXT_CHECK, PAYLOAD_TEXT_CHECK_DEFINITION, readPayloadTextCheck } = await import(
+const { PostgresLedger, verifyLedger, GENESIS_PREV_HASH, PAYLOAD_TEXT_CHECK, PAYLOAD_TEXT_CHECK_DEFINITION, readPayloadTextCheck, validatePayloadTextCheck } = await import(
   '../../libs/audit/src/index.js'
 );
 const { verifyChainRange } = await import('../../libs/audit/src/chain-range.js');
 const { databaseTargets } = await import('../support/databases.js');
+const { cliEnvironment, runCli } = await import('../support/cli.js');
 const { LedgerPayloadTextCheck1796342402500 } = await import('../../migrations/1796342402500-LedgerPayloadTextCheck.js');
 
 type TestDatabase = import('../support/databases.js').TestDatabase;
@@ -390,10 +391,10 @@ for (const target of await databaseTargets()) {
     });
 
     /** Runs the payload text migration again, as on a database that an older Warden wrote. */
-    async function runMigration(): Promise<void> {
+    async function runMigration(validateMaxEntries?: number): Promise<void> {
       const runner = source.createQueryRunner();
       try {
-        await new LedgerPayloadTextCheck1796342402500().up(runner);
+        await new LedgerPayloadTextCheck1796342402500(validateMaxEntries).up(runner);
       } finally {
         await runner.release();
       }
@@ -420,6 +421,92 @@ for (const target of await databaseTargets()) {
               assert.equal(verification.ok, verifies, `parallel ${parallel}: ${verification.reason}`);
               if (!verifies) assert.equal(verification.firstBadSeq, EDITED_SEQ, `parallel ${parallel}`);
             }
+          },
+          { dropCheck: true },
+        );
+      });
+    }
+
+    it('migration leaves a large ledger for the command', async () => {
+      await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+      try {
+        await runMigration(ENTRIES - 1);
+        assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'not-validated' });
+        await runMigration(ENTRIES);
+        assert.deepEqual(await readPayloadTextCheck(source), { inForce: true }, 'a ledger of exactly the limit is validated');
+      } finally {
+        await restoreCheck();
+      }
+    });
+
+    it('validates the constraint on request', async () => {
+      await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+      try {
+        const added = await validatePayloadTextCheck(source);
+        assert.deepEqual(added.before, { inForce: false, reason: 'missing' });
+        assert.deepEqual(added.after, { inForce: true });
+        assert.equal(added.added, true);
+        assert.equal(added.editedEntries, false);
+
+        await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+        await source.query(CHECK_SQL);
+        const validated = await validatePayloadTextCheck(source);
+        assert.deepEqual(validated.before, { inForce: false, reason: 'not-validated' });
+        assert.deepEqual(validated.after, { inForce: true });
+        assert.equal(validated.added, false);
+
+        const again = await validatePayloadTextCheck(source);
+        assert.deepEqual([again.before, again.after, again.added], [{ inForce: true }, { inForce: true }, false]);
+      } finally {
+        await restoreCheck();
+      }
+    });
+
+    it('reports edited entries and leaves other definitions', async () => {
+      await withEdit(
+        `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`,
+        [],
+        async () => {
+          const result = await validatePayloadTextCheck(source);
+          assert.equal(result.added, true);
+          assert.equal(result.editedEntries, true);
+          assert.deepEqual(result.after, { inForce: false, reason: 'not-validated' });
+        },
+        { dropCheck: true },
+      );
+      await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+      await source.query(`ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`);
+      try {
+        const result = await validatePayloadTextCheck(source);
+        assert.deepEqual(result.after, { inForce: false, reason: 'other-definition' });
+        const [kept] = await source.query(`SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conname = $1`, [PAYLOAD_TEXT_CHECK]);
+        assert.match(kept.definition, /payload IS NOT NULL/, 'the other definition is left for an operator');
+      } finally {
+        await restoreCheck();
+      }
+    });
+
+    if (target.name === 'server') {
+      it('validate-payload-check command validates and exits 4 on an edit', async () => {
+        const env = cliEnvironment({ WARDEN_DATA_DIR: db.config.dataDir, DATABASE_URL: db.config.databaseUrl });
+        await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+        await source.query(CHECK_SQL);
+        try {
+          const passed = await runCli(['audit', 'validate-payload-check'], env);
+          assert.equal(passed.code, 0, passed.stderr);
+          assert.deepEqual(JSON.parse(passed.stdout).after, { inForce: true });
+        } finally {
+          await restoreCheck();
+        }
+        await withEdit(
+          `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`,
+          [],
+          async () => {
+            const failed = await runCli(['audit', 'validate-payload-check'], env);
+            assert.equal(failed.code, 4);
+            assert.equal(JSON.parse(failed.stdout).editedEntries, true);
+            assert.match(failed.stderr, /run `warden audit verify` to find it/);
+            assert.doesNotMatch(failed.stderr, /REFER|APPROVE|DECLINE/, 'no payload in the message');
           },
           { dropCheck: true },
         );

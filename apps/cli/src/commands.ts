@@ -8,8 +8,10 @@ import {
   createExportEvidence,
   exportBundle,
   LedgerVerificationError,
+  payloadTextCheckFix,
   readBundleSigners,
   runFullVerification,
+  validatePayloadTextCheck,
   verifyBundle,
   type BundleManifest,
 } from '../../../libs/audit/src/index.js';
@@ -186,6 +188,25 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
           return;
         }
         if (recorded) console.error(`recorded the verification through seq ${verification.headSeq} as ledger entry seq ${recorded.seq} (audit.chain_verified)`);
+      });
+    });
+
+  audit
+    .command('validate-payload-check')
+    .description(
+      'Add and validate the constraint that keeps each ledger payload text equal to its jsonb, so verification reads the texts alone; the migration skips the validation on a ledger of more than 1,000,000 entries. Exits 4 when an entry was edited',
+    )
+    .action(async () => {
+      await withRuntime(loadConfig, async (runtime) => {
+        const result = await validatePayloadTextCheck(runtime.database.dataSource);
+        printJson(result);
+        if (result.after.inForce) return;
+        process.exitCode = 4;
+        if (result.editedEntries) {
+          console.error('validation failed: an entry\'s payload text differs from its jsonb or is not JSON, so it was edited behind the ledger\'s triggers; run `warden audit verify` to find it');
+        } else {
+          console.error(`the payload text constraint is not in force (${result.after.reason}): ${payloadTextCheckFix(result.after.reason)}`);
+        }
       });
     });
 

@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { BadUserInputError, FailedPreconditionError, getLogger, runWorkerForResult, sha256Hex } from '../../common/src/index.js';
 import { findUnaccountedPurges } from './retention/purge-accounting.js';
 import { verifyChainRange, type ChainRange, type ChainRangeResult, type QueryRows } from './chain-range.js';
-import { PAYLOAD_TEXT_CHECK, readPayloadTextCheck } from './payload-text-check.js';
+import { PAYLOAD_TEXT_CHECK, payloadTextCheckFix, readPayloadTextCheck } from './payload-text-check.js';
 import { canonicalJsonValue, checkChainLink, entryHashText, GENESIS_PREV_HASH, type ChainProblem } from './ledger-hash.js';
 import type { LedgerVerifyWorkerData } from './ledger-verify-worker.js';
 import { validateLedgerEntryInput } from './ledger-input.js';
@@ -286,7 +286,10 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   // text compared.
   const textCheck = await readPayloadTextCheck(dataSource);
   if (!textCheck.inForce) {
-    log.warn({ constraint: PAYLOAD_TEXT_CHECK, reason: textCheck.reason }, 'the payload text constraint of the ledger is not in force, so each payload text is compared with its jsonb');
+    log.warn(
+      { constraint: PAYLOAD_TEXT_CHECK, reason: textCheck.reason, fix: payloadTextCheckFix(textCheck.reason) },
+      'the payload text constraint of the ledger is not in force, so each payload text is compared with its jsonb',
+    );
   }
   let payloadTextsChecked = textCheck.inForce;
   let chain = await verifyChain(payloadTextsChecked);

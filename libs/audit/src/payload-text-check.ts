@@ -52,3 +52,63 @@ export async function readPayloadTextCheck(queryable: Pick<EntityManager, 'query
   if (row.other_objects) return { inForce: false, reason: 'other-objects' };
   return { inForce: true };
 }
+
+/** Returns what an operator does about a constraint that is not in force, for logs and CLI output. */
+export function payloadTextCheckFix(reason: Exclude<PayloadTextCheck, { inForce: true }>['reason']): string {
+  if (reason === 'missing' || reason === 'not-validated') return 'run `warden audit validate-payload-check`';
+  return `find out who changed it, drop it (ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}) and run \`warden audit validate-payload-check\``;
+}
+
+/** Result of validatePayloadTextCheck: the state before, and the state after with the time it took. */
+export interface PayloadTextValidation {
+  before: PayloadTextCheck;
+  after: PayloadTextCheck;
+  /** Whether the constraint was missing and this call added it. */
+  added: boolean;
+  /** Set when validation found an entry whose text differs from its jsonb, is not JSON or is nested too deeply. */
+  editedEntries: boolean;
+  durationMs: number;
+}
+
+/** The constraint as migration 1796342402500 adds it, NOT VALID. */
+const ADD_PAYLOAD_TEXT_CHECK = `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK}
+  CHECK (payload_json IS NULL OR payload_json::jsonb = payload) NOT VALID`;
+
+/**
+ * Adds the payload text constraint where it is missing and validates it. Validation reads every
+ * entry under a SHARE UPDATE EXCLUSIVE lock, which lets appends go on. A constraint with another
+ * definition or other objects is left as it is (`after` says why), because only an operator can
+ * tell whether to drop it. When an entry's text differs from its jsonb, the constraint stays NOT
+ * VALID and `editedEntries` is set: the entry was edited behind the ledger's triggers, and
+ * `warden audit verify` names it.
+ */
+export async function validatePayloadTextCheck(dataSource: Pick<EntityManager, 'query'>): Promise<PayloadTextValidation> {
+  const started = performance.now();
+  const before = await readPayloadTextCheck(dataSource);
+  let added = false;
+  let editedEntries = false;
+  if (!before.inForce && (before.reason === 'missing' || before.reason === 'not-validated')) {
+    if (before.reason === 'missing') {
+      await dataSource.query(ADD_PAYLOAD_TEXT_CHECK);
+      added = true;
+    }
+    try {
+      await dataSource.query(`ALTER TABLE audit.ledger_entries VALIDATE CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
+    } catch (error) {
+      if (!isEditedTextError(error)) throw error;
+      editedEntries = true;
+    }
+  }
+  const after = await readPayloadTextCheck(dataSource);
+  return { before, after, added, editedEntries, durationMs: Math.round(performance.now() - started) };
+}
+
+/**
+ * Tells whether validating the constraint failed on an entry: 23514 check_violation (a text that
+ * differs from its jsonb), class 22 (a text that is not JSON) or 54001 (a text nested too deeply
+ * for PostgreSQL to parse).
+ */
+function isEditedTextError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23514' || code === '54001' || (typeof code === 'string' && code.startsWith('22'));
+}
