@@ -293,12 +293,13 @@ export async function verifyLedger(dataSource: DataSource, options: VerifyLedger
   }
   let payloadTextsChecked = textCheck.inForce;
   let chain = await verifyChain(payloadTextsChecked);
-  if (textCheck.inForce) {
-    if (!(await readPayloadTextCheck(dataSource)).inForce) {
-      log.warn({ constraint: PAYLOAD_TEXT_CHECK }, 'the payload text constraint of the ledger was dropped or changed during verification, so the chain is read again with each payload text compared with its jsonb');
-      payloadTextsChecked = false;
-      chain = await verifyChain(false);
-    }
+  if (textCheck.inForce && !(await readPayloadTextCheck(dataSource)).inForce) {
+    log.warn(
+      { constraint: PAYLOAD_TEXT_CHECK },
+      'the payload text constraint of the ledger was dropped or changed during verification, so the chain is read again with each payload text compared with its jsonb',
+    );
+    payloadTextsChecked = false;
+    chain = await verifyChain(false);
   }
 
   const lastSeq = chain.headSeq;
