@@ -9,13 +9,12 @@
  * leaves out an operator that is visible on the search_path, so a payload column retyped to a
  * domain with an always-true `=` in `public` prints the same. PostgreSQL 15 and PGlite record no
  * dependency on pinned built-in objects, so any recorded one other than a column is on an object
- * that someone created later (reason 'other-objects'). Someone
- * who can drop it and edit the jsonb can add it again only as NOT VALID (validation would reject
- * the edit) or with another definition, and both make verification compare again. verifyLedger
- * reads the state before and after it reads the chain: a constraint dropped while the chain was
- * read, and not validated again by the end, makes it read the chain again. Someone who can write
- * PostgreSQL's catalogs directly can defeat this check, as they can defeat the comparison it
- * replaces.
+ * that someone created later (reason 'other-objects'). Someone who can drop it and edit the jsonb
+ * can add it again only as NOT VALID (validation would reject the edit) or with another
+ * definition, and both make verification compare again. verifyLedger reads the state before and
+ * after it reads the chain: a constraint dropped while the chain was read, and not validated again
+ * by the end, makes it read the chain again. Someone who can write PostgreSQL's catalogs directly
+ * can defeat this check, as they can defeat the comparison it replaces.
  */
 import type { EntityManager } from 'typeorm';
 
