@@ -65,7 +65,7 @@ const VERIFY_BATCH_JSONB_SQL = `SELECT ${LEDGER_ENTRY_COLUMNS} FROM audit.ledger
  * 22), such as a text that is not valid JSON, or with 54001 stack depth limit exceeded. PostgreSQL 15
  * raises 54001 for JSON nested 20,000 levels deep at the default max_stack_depth of 2 MB.
  */
-function isStoredTextError(error: unknown): boolean {
+export function isStoredTextError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('22') || code === '54001');
 }

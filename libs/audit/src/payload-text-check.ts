@@ -17,6 +17,7 @@
  * can defeat this check, as they can defeat the comparison it replaces.
  */
 import type { EntityManager } from 'typeorm';
+import { isStoredTextError } from './chain-range.js';
 
 /** Name of the constraint, as the migration created it. */
 export const PAYLOAD_TEXT_CHECK = 'ledger_entries_payload_json_matches';
@@ -76,7 +77,7 @@ const ADD_PAYLOAD_TEXT_CHECK = `ALTER TABLE audit.ledger_entries ADD CONSTRAINT 
 /**
  * Adds the payload text constraint where it is missing and validates it. Validation reads every
  * entry under a SHARE UPDATE EXCLUSIVE lock, which lets appends go on. A constraint with another
- * definition or other objects is left as it is (`after` says why), because only an operator can
+ * definition or other objects is left as it is (`after` gives the reason), because only an operator can
  * tell whether to drop it. When an entry's text differs from its jsonb, the constraint stays NOT
  * VALID and `editedEntries` is set: the entry was edited behind the ledger's triggers, and
  * `warden audit verify` names it.
@@ -94,20 +95,12 @@ export async function validatePayloadTextCheck(dataSource: Pick<EntityManager, '
     try {
       await dataSource.query(`ALTER TABLE audit.ledger_entries VALIDATE CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
     } catch (error) {
-      if (!isEditedTextError(error)) throw error;
+      // 23514 check_violation is a text that differs from its jsonb. isStoredTextError covers texts PostgreSQL cannot parse.
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code !== '23514' && !isStoredTextError(error)) throw error;
       editedEntries = true;
     }
   }
   const after = await readPayloadTextCheck(dataSource);
   return { before, after, added, editedEntries, durationMs: Math.round(performance.now() - started) };
-}
-
-/**
- * Tells whether validating the constraint failed on an entry: 23514 check_violation (a text that
- * differs from its jsonb), class 22 (a text that is not JSON) or 54001 (a text nested too deeply
- * for PostgreSQL to parse).
- */
-function isEditedTextError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '23514' || code === '54001' || (typeof code === 'string' && code.startsWith('22'));
 }
