@@ -1,5 +1,5 @@
 import type { FieldError } from '../../common/src/index.js';
-import { scanPii, scanPiiAcrossUnderscores } from '../../guardrails/src/index.js';
+import { countsInIdentifier, scanPii, scanPiiAcrossUnderscores } from '../../guardrails/src/index.js';
 
 export const MAX_DOCUMENT_NAME_LENGTH = 200;
 
@@ -7,14 +7,6 @@ export const MAX_DOCUMENT_NAME_LENGTH = 200;
 const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 /** Bidirectional embeddings, overrides and isolates, which make a name display differently from what it is. */
 const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
-/**
- * Phone and bank-account findings are checked by format alone, and file names are full of dates
- * and reference numbers (regulation-b_1002_2017-20417_20220101.xml reads as two phone numbers at
- * score 0.5). Such findings count only from this score, which a number written with a country code
- * or beside a word such as "phone" reaches.
- */
-const FORMAT_ONLY_MIN_SCORE = 0.6;
-const FORMAT_ONLY_TYPES: ReadonlySet<string> = new Set(['PHONE_NUMBER', 'US_BANK_ACCOUNT']);
 
 /**
  * Returns a field error when `name` is not a valid document name, without quoting it. Document names
@@ -28,11 +20,10 @@ export function checkDocumentName(name: unknown, field = 'document'): FieldError
   }
   if (CONTROL.test(name)) return { field, message: `must not contain control characters such as NUL, tab or a line break; ${fix}` };
   if (BIDI_CONTROL.test(name)) return { field, message: `must not contain bidirectional override characters (U+202A to U+202E, U+2066 to U+2069); ${fix}` };
-  // The second scan reads `_` as a space, so a number joined by underscores (statement_4111111111111111.pdf) is found too.
-  const findings = [
-    ...scanPii(name).filter((finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= FORMAT_ONLY_MIN_SCORE),
-    ...scanPiiAcrossUnderscores(name),
-  ];
+  // File names are full of dates and reference numbers (regulation-b_1002_2017-20417_20220101.xml),
+  // which count only as countsInIdentifier allows. The second scan reads `_` as a space, so a number
+  // joined by underscores (statement_4111111111111111.pdf) is found too.
+  const findings = [...scanPii(name).filter(countsInIdentifier), ...scanPiiAcrossUnderscores(name)];
   if (findings.length > 0) {
     const types = [...new Set(findings.map((finding) => finding.entityType))].join(', ');
     return { field, message: `must not contain personal data (found ${types}), because document names appear in citations and the audit ledger; ${fix}` };

@@ -1,5 +1,5 @@
 export type { PiiEntityType, PiiFinding, PiiRecognizer } from './types.js';
-export { containsUnderscore, defaultRecognizers, resolveOverlaps, scanPii, scanPiiAcrossUnderscores } from './scan.js';
+export { containsUnderscore, countsInIdentifier, defaultRecognizers, resolveOverlaps, scanPii, scanPiiAcrossUnderscores } from './scan.js';
 export { canonicalPiiValue, normalizeForPii, originalRange, type PiiNormalizedText } from './normalize.js';
 export { AbaRoutingRecognizer } from './aba-routing.recognizer.js';
 export { DateOfBirthRecognizer, type DateOfBirthRecognizerOptions } from './date-of-birth.recognizer.js';

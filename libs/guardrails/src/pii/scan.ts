@@ -41,8 +41,15 @@ export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultReco
   return findings.map((finding) => ({ ...finding, ...originalRange(normalized, finding.start, finding.end) }));
 }
 
-/** The score from which a format-only finding counts in scanPiiAcrossUnderscores: a country code or a label beside the number. */
-const ACROSS_UNDERSCORES_FORMAT_ONLY_MIN_SCORE = 0.6;
+/**
+ * Tells whether a finding counts in an identifier, such as a file name or a request id. These are
+ * full of dates and counters (20261205_0001 reads as a phone number at score 0.5), so phone and
+ * account numbers, which the recognizers find by format alone, count only from score 0.6, which a
+ * country code or a label beside the number gives.
+ */
+export function countsInIdentifier(finding: PiiFinding): boolean {
+  return !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= 0.6;
+}
 
 /**
  * `_` and the code points that NFKC turns into `_` (U+FE33, U+FE34, U+FE4D to U+FE4F and the
@@ -61,15 +68,11 @@ export function containsUnderscore(text: string): boolean {
 /**
  * Scans a text with every `_` (and each form of it that NFKC folds to `_`) read as a space. The
  * recognizers treat `_` as part of a word, as e-mail addresses need, so a card number or IBAN joined
- * to a word by underscores (txn_4111111111111111) is found only this way. Identifiers joined by
- * underscores are full of dates and counters (20261205_0001 reads as a phone number at score 0.5),
- * so phone and account numbers count only from the score that a country code or a label beside
- * them gives.
+ * to a word by underscores (txn_4111111111111111) is found only this way. Only findings that
+ * count in an identifier (countsInIdentifier) are returned.
  */
 export function scanPiiAcrossUnderscores(text: string, recognizers: PiiRecognizer[] = defaultRecognizers()): PiiFinding[] {
-  return scanPii(text.replace(EVERY_UNDERSCORE_FORM, ' '), recognizers).filter(
-    (finding) => !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= ACROSS_UNDERSCORES_FORMAT_ONLY_MIN_SCORE,
-  );
+  return scanPii(text.replace(EVERY_UNDERSCORE_FORM, ' '), recognizers).filter(countsInIdentifier);
 }
 
 function scanNormalized(text: string, recognizers: PiiRecognizer[]): PiiFinding[] {
