@@ -43,9 +43,9 @@ export function scanPii(text: string, recognizers: PiiRecognizer[] = defaultReco
 
 /**
  * Tells whether a finding counts in an identifier, such as a file name or a request id. These are
- * full of dates and counters (20261205_0001 reads as a phone number at score 0.5), so phone and
- * account numbers, which the recognizers find by format alone, count only from score 0.6, which a
- * country code or a label beside the number gives.
+ * full of dates and counters, and 20261205_0001 reads as a phone number at score 0.5. So phone and
+ * account numbers, which the recognizers find by format alone, count only from score 0.6: the score
+ * that a country code or a label beside the number gives.
  */
 export function countsInIdentifier(finding: PiiFinding): boolean {
   return !FORMAT_ONLY_TYPES.has(finding.entityType) || finding.score >= 0.6;
