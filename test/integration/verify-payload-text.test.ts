@@ -117,7 +117,7 @@ for (const target of await databaseTargets()) {
                             SELECT 1000, type, tenant, actor, payload, '{}', created_at, prev_hash, hash FROM audit.ledger_entries WHERE seq = $1`, [], '23514');
     });
 
-    it('is not in force when dropped, NOT VALID or defined otherwise', async () => {
+    it('is not in force when changed', async () => {
       await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
       try {
         assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'missing' });
@@ -136,7 +136,7 @@ for (const target of await databaseTargets()) {
       ['added again NOT VALID', CHECK_SQL],
       ['added again with another definition', `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`],
     ] as const) {
-      it(`fails on a jsonb edit made while the constraint was ${name}`, async () => {
+      it(`fails on a jsonb edit, constraint ${name}`, async () => {
         const linesBefore = logLines.length;
         const edit = `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`;
         await withEdit(
@@ -155,7 +155,7 @@ for (const target of await databaseTargets()) {
       });
     }
 
-    it('reads the chain again when the constraint is replaced during verification', async () => {
+    it('rereads the chain after a replaced constraint', async () => {
       // When the batch after the edited entry is read, the constraint is dropped, the jsonb of the
       // entry already read is edited, and the constraint is added again NOT VALID. The first pass
       // read the entry's text before the edit and passed; the second pass compares and fails.
@@ -462,7 +462,7 @@ for (const target of await databaseTargets()) {
       }
     });
 
-    it('reports edited entries and leaves other definitions', async () => {
+    it('reports edits, keeps other definitions', async () => {
       await withEdit(
         `UPDATE audit.ledger_entries SET payload = jsonb_set(payload, '{outcome}', '"REFER"') WHERE seq = $1`,
         [],
@@ -487,7 +487,7 @@ for (const target of await databaseTargets()) {
     });
 
     if (target.name === 'server') {
-      it('validate-payload-check command validates and exits 4 on an edit', async () => {
+      it('validate-payload-check exits 4 on an edit', async () => {
         const env = cliEnvironment({ WARDEN_DATA_DIR: db.config.dataDir, DATABASE_URL: db.config.databaseUrl });
         await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
         await source.query(CHECK_SQL);
