@@ -109,8 +109,8 @@ for (const target of await databaseTargets()) {
           },
         );
       }
-      const kept = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION, requestId: 'loan_2026_0001' });
-      assert.equal(kept.requestId, 'loan_2026_0001');
+      const accepted = await runtime.decisions.decide(PRINCIPAL, { useCase: 'credit-application', application: APPLICATION, requestId: 'loan_2026_0001' });
+      assert.equal(accepted.requestId, 'loan_2026_0001');
     });
 
     it('rejects bad input without blocking others', async () => {

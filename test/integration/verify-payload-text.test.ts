@@ -34,6 +34,8 @@ const FALLBACK_LOG = 'ledger batch read failed with stored payload texts';
 const NOT_IN_FORCE_LOG = 'the payload text constraint of the ledger is not in force';
 /** The constraint as migration 1796342402500 adds it. */
 const CHECK_SQL = `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload_json::jsonb = payload) NOT VALID`;
+/** A constraint of the same name that accepts any edit. */
+const OTHER_CHECK_SQL = `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`;
 /** SQL that sets the outcome in the edited entry's payload_json to REFER. */
 const TEXT_OUTCOME_EDIT = `payload_json = regexp_replace(payload_json, '"outcome":"[A-Z]+"', '"outcome":"REFER"')`;
 
@@ -124,7 +126,7 @@ for (const target of await databaseTargets()) {
         await source.query(CHECK_SQL);
         assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'not-validated' });
         await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
-        await source.query(`ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`);
+        await source.query(OTHER_CHECK_SQL);
         assert.deepEqual(await readPayloadTextCheck(source), { inForce: false, reason: 'other-definition' });
       } finally {
         await restoreCheck();
@@ -134,7 +136,7 @@ for (const target of await databaseTargets()) {
     for (const [name, readd] of [
       ['dropped', undefined],
       ['added again NOT VALID', CHECK_SQL],
-      ['added again with another definition', `ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`],
+      ['added again with another definition', OTHER_CHECK_SQL],
     ] as const) {
       it(`fails on a jsonb edit, constraint ${name}`, async () => {
         const linesBefore = logLines.length;
@@ -475,12 +477,12 @@ for (const target of await databaseTargets()) {
         { dropCheck: true },
       );
       await source.query(`ALTER TABLE audit.ledger_entries DROP CONSTRAINT ${PAYLOAD_TEXT_CHECK}`);
-      await source.query(`ALTER TABLE audit.ledger_entries ADD CONSTRAINT ${PAYLOAD_TEXT_CHECK} CHECK (payload_json IS NULL OR payload IS NOT NULL)`);
+      await source.query(OTHER_CHECK_SQL);
       try {
         const result = await validatePayloadTextCheck(source);
         assert.deepEqual(result.after, { inForce: false, reason: 'other-definition' });
-        const [kept] = await source.query(`SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conname = $1`, [PAYLOAD_TEXT_CHECK]);
-        assert.match(kept.definition, /payload IS NOT NULL/, 'the other definition is left for an operator');
+        const [left] = await source.query(`SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conname = $1`, [PAYLOAD_TEXT_CHECK]);
+        assert.match(left.definition, /payload IS NOT NULL/, 'the other definition is left for an operator');
       } finally {
         await restoreCheck();
       }
@@ -505,7 +507,7 @@ for (const target of await databaseTargets()) {
             const failed = await runCli(['audit', 'validate-payload-check'], env);
             assert.equal(failed.code, 4);
             assert.equal(JSON.parse(failed.stdout).editedEntries, true);
-            assert.match(failed.stderr, /run `warden audit verify` to find it/);
+            assert.match(failed.stderr, /Run `warden audit verify` to find it/);
             assert.doesNotMatch(failed.stderr, /REFER|APPROVE|DECLINE/, 'no payload in the message');
           },
           { dropCheck: true },

@@ -203,7 +203,7 @@ export function registerCommands(program: Command, loadConfig: () => WardenConfi
         if (result.after.inForce) return;
         process.exitCode = 4;
         if (result.editedEntries) {
-          console.error('validation failed: an entry\'s payload text differs from its jsonb or is not JSON, so it was edited behind the ledger\'s triggers; run `warden audit verify` to find it');
+          console.error("validation failed: an entry's payload text differs from its jsonb or is not JSON, so it was edited behind the ledger's triggers. Run `warden audit verify` to find it.");
         } else {
           console.error(`the payload text constraint is not in force (${result.after.reason}): ${payloadTextCheckFix(result.after.reason)}`);
         }

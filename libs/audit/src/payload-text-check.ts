@@ -63,7 +63,7 @@ export function payloadTextCheckFix(reason: Exclude<PayloadTextCheck, { inForce:
 export interface PayloadTextValidation {
   before: PayloadTextCheck;
   after: PayloadTextCheck;
-  /** Whether the constraint was missing and this call added it. */
+  /** True when the constraint was missing and this call added it. */
   added: boolean;
   /** Set when validation found an entry whose text differs from its jsonb, is not JSON or is nested too deeply. */
   editedEntries: boolean;
